@@ -1,0 +1,48 @@
+"""Composition root: settings -> store -> services. Entry points build through here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.config import Settings
+from app.services.customers import CustomerService
+from app.services.ingest import IngestService
+from app.services.steward import StewardService
+from app.stores import IdentityStore, open_store
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: IdentityStore
+    ingest: IngestService
+    customers: CustomerService
+    steward: StewardService
+
+    async def close(self) -> None:
+        await self.store.close()
+
+
+def build_services(settings: Settings, store: IdentityStore | None = None) -> Services:
+    rules = settings.rules()
+    store = store or open_store(settings.store, neo4j_database=settings.neo4j_database)
+    region = settings.default_region
+    return Services(
+        settings=settings,
+        store=store,
+        ingest=IngestService(store, default_region=region, rules=rules),
+        customers=CustomerService(store, default_region=region),
+        steward=StewardService(store, default_region=region, rules=rules),
+    )
+
+
+async def start(settings: Settings, store: IdentityStore | None = None) -> Services:
+    """Open the store, check it answers and bring its schema up to date."""
+    services = build_services(settings, store)
+    try:
+        await services.store.ping()
+        await services.store.migrate()
+    except BaseException:
+        await services.store.close()
+        raise
+    return services

@@ -1,0 +1,311 @@
+"""The `idgraph` command. Each command parses, calls a use case, and prints."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from app.bootstrap import Services, start
+from app.config import Settings
+from app.domain.rules import RulesError
+from app.stores.base import StoreError
+
+console = Console(stderr=True)
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def run(coro_fn: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., Any]:
+    """Run an async command; turn store and settings errors into one clear line and exit 2."""
+
+    @functools.wraps(coro_fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return asyncio.run(coro_fn(*args, **kwargs))
+        except (StoreError, RulesError) as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            sys.exit(2)
+
+    return wrapper
+
+
+def store_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--store",
+        "store_url",
+        envvar="IDGRAPH_STORE",
+        default=None,
+        help="Store URL: sqlite:///file.db (default sqlite:///idgraph.db) or "
+        "neo4j://user:password@host:7687. Also IDGRAPH_STORE.",
+    )(fn)
+
+
+def settings_for(store_url: str | None) -> Settings:
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        raise click.UsageError(f"invalid settings: {exc}") from None
+    if store_url:
+        settings = settings.model_copy(update={"store": store_url})
+    return settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="idgraph")
+def main() -> None:
+    """idgraph: a customer data platform built as a GraphQL identity graph."""
+
+
+# -- serve ---------------------------------------------------------------------------
+@main.command()
+@store_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(store_url: str | None, host: str, port: int) -> None:
+    """Serve the GraphQL API (/graphql, with GraphiQL) and /healthz."""
+    settings = settings_for(store_url)
+    services = _start_sync(settings)
+    _serve(services, host, port)
+
+
+def _start_sync(settings: Settings) -> Services:
+    try:
+        return asyncio.run(start(settings))
+    except (StoreError, RulesError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        sys.exit(2)
+
+
+def _serve(services: Services, host: str, port: int) -> None:
+    import uvicorn
+
+    from app.api.asgi import create_app
+
+    console.print(
+        f"idgraph serving [bold]{services.store.url.split('@')[-1]}[/bold] at "
+        f"[bold]http://{host}:{port}/graphql[/bold]"
+    )
+    uvicorn.run(create_app(services), host=host, port=port, log_level="info")
+
+
+# -- load ----------------------------------------------------------------------------
+@main.command()
+@store_option
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--rejects",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("rejects.jsonl"),
+    show_default=True,
+    help="Where rejected lines and dropped identifiers are written, with reasons.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 100_000),
+    default=None,
+    help="Events per store transaction (default 1000).",
+)
+@run
+async def load(
+    store_url: str | None, files: tuple[Path, ...], rejects: Path, batch_size: int | None
+) -> None:
+    """Load JSONL files of v1 events. Bad lines go to the rejects file; the rest loads."""
+    from loaders.files import load_files
+
+    settings = settings_for(store_url)
+    services = await start(settings)
+    total_bytes = sum(p.stat().st_size for p in files)
+    try:
+        with rejects.open("w") as reject_file, _progress() as bar:
+            task = bar.add_task("loading", total=total_bytes, lines=0, rate=0.0)
+
+            def advance(lines: int, size: int) -> None:
+                done = bar.tasks[task].fields["lines"] + lines
+                elapsed = bar.tasks[task].elapsed or 1e-9
+                bar.update(task, advance=size, lines=done, rate=done / elapsed)
+
+            result = await load_files(
+                services.ingest,
+                list(files),
+                batch_size=batch_size or settings.batch_size,
+                rejects=reject_file,
+                progress=advance,
+            )
+            elapsed = bar.tasks[task].elapsed or 0.0
+    finally:
+        await services.close()
+    dropped = len(result.problems) - result.rejected
+    table = Table(title="load summary", show_header=False)
+    for name, value in [
+        ("lines", result.received),
+        ("events stored", result.stored),
+        ("duplicates (already stored)", result.duplicates),
+        ("lines rejected", result.rejected),
+        ("identifiers dropped", dropped),
+        ("customers created", result.new_customers),
+        ("merges", result.merges),
+        ("rate", f"{result.received / elapsed:,.0f} lines/s" if elapsed else "-"),
+    ]:
+        table.add_row(name, str(value))
+    console.print(table)
+    if result.problems:
+        console.print(f"problems written to [bold]{rejects}[/bold]")
+    else:
+        rejects.unlink(missing_ok=True)  # noqa: ASYNC240 - once, after the load
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[lines]:,} lines"),
+        TextColumn("{task.fields[rate]:,.0f} lines/s"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+# -- export --------------------------------------------------------------------------
+@main.command()
+@store_option
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Output file (default: standard output).",
+)
+@run
+async def export(store_url: str | None, out: Path | None) -> None:
+    """Write one JSON line per customer with its identifiers."""
+    services = await start(settings_for(store_url))
+    handle = out.open("w") if out else sys.stdout
+    count = 0
+    try:
+        async for cid, identifiers in services.customers.export():
+            record = {
+                "customer_id": cid,
+                "identifiers": [{"type": i.type, "value": i.value} for i in identifiers],
+            }
+            handle.write(json.dumps(record) + "\n")
+            count += 1
+    finally:
+        if out:
+            handle.close()
+        await services.close()
+    console.print(f"exported {count:,} customers")
+
+
+# -- demo ----------------------------------------------------------------------------
+@main.command()
+@store_option
+@click.option("--people", default=200, show_default=True, type=click.IntRange(1, 1_000_000))
+@click.option("--seed", default=7, show_default=True, type=int)
+@click.option(
+    "--serve/--no-serve",
+    "serve_after",
+    default=False,
+    help="Serve the API on the demo data afterwards.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def demo(
+    store_url: str | None, people: int, seed: int, serve_after: bool, host: str, port: int
+) -> None:
+    """Generate a realistic synthetic data set, load it, and optionally serve it."""
+    from app.demo import demo_events
+
+    settings = settings_for(store_url or "sqlite:///idgraph-demo.db")
+    services = _start_sync(settings)
+    events = demo_events(people, seed=seed)
+
+    async def load_demo() -> Any:
+        return await services.ingest.ingest_raw(
+            (f"demo event {n}", raw) for n, raw in enumerate(events, start=1)
+        )
+
+    result = asyncio.run(load_demo())
+    console.print(
+        f"demo: {result.stored:,} events stored ({result.duplicates:,} already there), "
+        f"{result.new_customers:,} customers created, {result.merges:,} merges, "
+        f"into {settings.store}"
+    )
+    example = next((e for e in events if any(i["type"] == "email" for i in e["identifiers"])), None)
+    if example:
+        email = next(i["value"] for i in example["identifiers"] if i["type"] == "email")
+        query = (
+            f'{{ customerByIdentifier(type: "email", value: "{email.strip()}") '
+            "{ id identifiers { type value } timeline(first: 5) "
+            "{ edges { node { type timestamp source } } } } }"
+        )
+        console.print(f"try: {query}", markup=False)
+    if serve_after:
+        _serve(services, host, port)
+    else:
+        asyncio.run(services.close())
+
+
+# -- schema --------------------------------------------------------------------------
+@main.group()
+def schema() -> None:
+    """The store's schema (constraints, indexes, tables)."""
+
+
+@schema.command("apply")
+@store_option
+@run
+async def schema_apply(store_url: str | None) -> None:
+    """Apply pending schema migrations (idempotent)."""
+    from app.stores import open_store
+
+    settings = settings_for(store_url)
+    store = open_store(settings.store, neo4j_database=settings.neo4j_database)
+    try:
+        await store.ping()
+        applied = await store.migrate()
+    finally:
+        await store.close()
+    console.print(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
+
+
+# -- bench ---------------------------------------------------------------------------
+@main.group()
+def bench() -> None:
+    """Benchmarks: print figures next to a baseline measured in the same run."""
+
+
+@bench.command("ingest")
+@store_option
+@click.option("--events", "n", default=100_000, show_default=True, type=click.IntRange(1))
+@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1))
+@run
+async def bench_ingest(store_url: str | None, n: int, batch_size: int) -> None:
+    """Events per second through the ingest service, next to a raw store baseline."""
+    from app.bench.ingest import run_ingest_bench
+
+    settings = settings_for(store_url)
+    report = await run_ingest_bench(settings, n, batch_size, console)
+    click.echo(json.dumps(report, indent=2))
+
+
+def _register_loader_commands() -> None:
+    from app.cli_loaders import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_register_loader_commands()

@@ -1,0 +1,66 @@
+"""Settings, read once (from the environment and the command line) and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.domain.rules import Rules, RulesError
+
+ROLES = ("reader", "steward", "admin")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="IDGRAPH_", extra="ignore")
+
+    store: str = Field(
+        default="sqlite:///idgraph.db",
+        description="Store URL: sqlite:///path/to/file.db, or neo4j://user:password@host:7687",
+    )
+    default_region: str = Field(
+        default="NL", description="Region for phone numbers written without a country code"
+    )
+    api_keys: str = Field(
+        default="",
+        description="Comma-separated key:role pairs (roles: reader, steward, admin); "
+        "empty means local development mode",
+    )
+    rules_file: str | None = Field(
+        default=None, description="TOML file of linking rules; the built-in defaults otherwise"
+    )
+    neo4j_database: str = Field(default="neo4j", description="Neo4j database name")
+    batch_size: int = Field(default=1000, ge=1, le=100_000, description="Events per write")
+
+    @field_validator("default_region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if len(value) != 2 or not value.isalpha():
+            raise ValueError("default_region must be a two-letter region code such as NL or US")
+        return value.upper()
+
+    def rules(self) -> Rules:
+        """The linking rules; raises RulesError naming the file and the fault."""
+        if not self.rules_file:
+            return Rules.default()
+        try:
+            text = Path(self.rules_file).read_text()
+        except OSError as exc:
+            raise RulesError(f"{self.rules_file}: cannot read it ({exc.strerror})") from None
+        try:
+            return Rules.from_toml(text)
+        except RulesError as exc:
+            raise RulesError(f"{self.rules_file}: {exc}") from None
+
+    def api_key_roles(self) -> dict[str, str]:
+        roles: dict[str, str] = {}
+        for item in filter(None, (p.strip() for p in self.api_keys.split(","))):
+            key, sep, role = item.rpartition(":")
+            if not sep or not key or role not in ROLES:
+                raise ValueError(
+                    f"IDGRAPH_API_KEYS entry {item[:6]}...: expected key:role with role one of "
+                    f"{', '.join(ROLES)}"
+                )
+            roles[key] = role
+        return roles

@@ -1,0 +1,84 @@
+"""Change events: what a plan changed, in the shape published to the outbound topic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.domain.plan import Plan
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    kind: str  # customer_created | customer_merged | customer_split | identifiers_added
+    customer_id: str
+    at: str
+    # the event ids that caused the change, and the customers it came from
+    event_ids: tuple[str, ...]
+    from_customers: tuple[str, ...] = ()
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "customer_id": self.customer_id,
+            "at": self.at,
+            "lineage": {
+                "event_ids": list(self.event_ids),
+                "from_customers": list(self.from_customers),
+            },
+            **({"data": self.data} if self.data else {}),
+        }
+
+
+def changes_of(plan: Plan, owners: dict[str, str], at: str) -> list[Change]:
+    """The changes a plan makes: created customers, merges, identifiers new to a customer.
+    `owners` are the identifier owners before the plan."""
+    seed_events: dict[str, list[str]] = {}
+    for event in plan.events:
+        for ident in event.identifiers:
+            seed_events.setdefault(ident.key, []).append(event.event_id)
+    keys_of: dict[str | None, list[str]] = {}
+    for delta in plan.identifiers:
+        keys_of.setdefault(delta.customer_id, []).append(delta.key)
+    for key, cid in plan.moves.items():
+        keys_of.setdefault(cid, []).append(key)
+    changes: list[Change] = []
+    for customer in plan.new_customers:
+        keys = keys_of.get(customer.id, [])
+        events = sorted({e for k in keys for e in seed_events.get(k, [])})
+        changes.append(Change("customer_created", customer.id, at, tuple(events[:10])))
+    for merge in plan.merges:
+        changes.append(
+            Change(
+                "customer_merged",
+                merge.survivor,
+                at,
+                (merge.event_id,),
+                (merge.absorbed, merge.survivor),
+                {"survivor": merge.survivor, "absorbed": merge.absorbed, "reason": merge.reason},
+            )
+        )
+    for split in plan.splits:
+        changes.append(
+            Change(
+                "customer_split",
+                split.customer_id,
+                at,
+                (),
+                (split.customer_id,),
+                {"parts": list(split.parts), "reason": split.reason},
+            )
+        )
+    added: dict[str, list[str]] = {}
+    for delta in plan.identifiers:
+        if delta.key not in owners and delta.customer_id is not None:
+            added.setdefault(delta.customer_id, []).append(delta.key)
+    for customer_id, keys in sorted(added.items()):
+        events = sorted({e for k in keys for e in seed_events.get(k, [])})
+        changes.append(
+            Change(
+                "identifiers_added", customer_id, at, tuple(events[:10]), data={"identifiers": keys}
+            )
+        )
+    return changes

@@ -1,0 +1,145 @@
+"""The v1 event contract: parsing raw JSON objects into validated events.
+
+The structure is checked against the committed JSON Schema (app/schemas/event.v1.schema.json),
+so the file users read is the one that is enforced. Values are then normalised here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import fastjsonschema
+
+from app.domain.identifiers import Identifier, IdentifierError, normalise
+
+SCHEMA_RESOURCE = "event.v1.schema.json"
+
+
+class EventError(ValueError):
+    """A raw event that cannot be accepted: `field` names where, `reason` says why."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}" if field else reason)
+        self.field = field
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    event_id: str
+    type: str
+    timestamp: datetime
+    source: str
+    identifiers: tuple[Identifier, ...]
+    traits: dict[str, Any] = field(default_factory=dict)
+    properties: dict[str, Any] = field(default_factory=dict)
+    consent: dict[str, bool] = field(default_factory=dict)
+    # the timestamp as fixed-width UTC text, so that text order is time order
+    ts: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ts", format_ts(self.timestamp))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "type": self.type,
+            "timestamp": self.ts,
+            "source": self.source,
+            "identifiers": [{"type": i.type, "value": i.value} for i in self.identifiers],
+            "traits": self.traits,
+            "properties": self.properties,
+            "consent": self.consent,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedEvent:
+    event: Event
+    # Identifiers dropped from the event, each with its reason; the event itself is kept.
+    dropped: tuple[IdentifierError, ...] = ()
+
+
+def format_ts(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_ts(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+@cache
+def _validator() -> Any:
+    schema = json.loads(resources.files("app.schemas").joinpath(SCHEMA_RESOURCE).read_text())
+    return fastjsonschema.compile(schema)
+
+
+def schema() -> dict[str, Any]:
+    return json.loads(resources.files("app.schemas").joinpath(SCHEMA_RESOURCE).read_text())
+
+
+_FRIENDLY_PATTERNS = {
+    "timestamp": "must be an RFC 3339 date-time with an offset, e.g. 2024-05-01T12:00:00Z",
+    "type": "must be lower_snake_case",
+}
+
+
+def _schema_error(raw: dict[str, Any], exc: fastjsonschema.JsonSchemaValueException) -> EventError:
+    where = exc.name.removeprefix("data").lstrip(".")
+    if exc.rule == "required":
+        node: Any = raw
+        for part in exc.path[1:]:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        missing = [k for k in exc.rule_definition if k not in node]
+        return EventError(".".join(filter(None, [where, missing[0]])), "is required")
+    if exc.rule == "pattern":
+        last = where.rsplit(".", 1)[-1]
+        return EventError(where, _FRIENDLY_PATTERNS.get(last, f"must match {exc.rule_definition}"))
+    if exc.rule == "additionalProperties":
+        return EventError(where or "event", "has fields the v1 contract does not define")
+    reason = exc.message.removeprefix(exc.name).strip()
+    return EventError(where or "event", reason)
+
+
+def parse_event(raw: object, *, default_region: str = "NL") -> ParsedEvent:
+    """Validate one raw event. Raises EventError; invalid identifiers are dropped, not fatal,
+    unless no valid identifier is left."""
+    if not isinstance(raw, dict):
+        raise EventError("", "an event must be a JSON object")
+    try:
+        _validator()(raw)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        raise _schema_error(raw, exc) from None
+    try:
+        timestamp = parse_ts(raw["timestamp"])
+    except ValueError as exc:
+        raise EventError("timestamp", f"not a valid RFC 3339 date-time ({exc})") from None
+    identifiers: list[Identifier] = []
+    dropped: list[IdentifierError] = []
+    for item in raw["identifiers"]:
+        try:
+            ident = normalise(item["type"], item["value"], default_region=default_region)
+        except IdentifierError as exc:
+            dropped.append(exc)
+            continue
+        if ident not in identifiers:
+            identifiers.append(ident)
+    if not identifiers:
+        reasons = "; ".join(str(d) for d in dropped)
+        raise EventError("identifiers", f"no valid identifier ({reasons})")
+    event = Event(
+        event_id=raw["event_id"],
+        type=raw["type"],
+        timestamp=timestamp,
+        source=raw["source"],
+        identifiers=tuple(identifiers),
+        traits=raw.get("traits") or {},
+        properties=raw.get("properties") or {},
+        consent=raw.get("consent") or {},
+    )
+    return ParsedEvent(event, tuple(dropped))

@@ -1,0 +1,172 @@
+"""Blocking: the keys under which a record is filed, and a bounded candidate set.
+
+A new record is compared only with stored records that share at least one of its
+blocking keys. Several rules are unioned, each on different traits, so that a true pair
+still shares a key when some of its traits are mistyped or missing. Each rule combines
+two traits so its buckets stay small.
+
+The store keeps (key, record) rows. For a new record it reads, per key, the newest
+`BUCKET_LIMIT` records, and `select_candidates` keeps the `CANDIDATE_LIMIT` that share
+the most keys with it: a bounded amount of work per record, however large the store.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from app.domain.matching.comparisons import Traits
+from app.domain.matching.records import MatchRecord
+
+BUCKET_LIMIT = 100
+CANDIDATE_LIMIT = 50
+
+_SOUNDEX_CODES = str.maketrans("bfpvcgjkqsxzdtlmnr", "111122222222334556")
+_SOUNDEX_SKIP = frozenset("hw")
+
+
+def soundex(text: str) -> str:
+    """American Soundex of the letters of `text` ("" when it has none)."""
+    letters = [c for c in text if "a" <= c <= "z"]
+    if not letters:
+        return ""
+    code = letters[0].upper()
+    previous = letters[0].translate(_SOUNDEX_CODES)
+    for c in letters[1:]:
+        if c in _SOUNDEX_SKIP:
+            continue
+        digit = c.translate(_SOUNDEX_CODES)
+        if digit != previous and digit.isdigit():
+            code += digit
+            if len(code) == 4:
+                break
+        previous = digit
+    return code.ljust(4, "0")
+
+
+def _sx(traits: Traits, trait: str) -> str | None:
+    value = traits.get(trait)
+    return soundex(value.replace(" ", "")) or None if value else None
+
+
+def _both(x: str | None, y: str | None) -> str | None:
+    return f"{x}|{y}" if x and y else None
+
+
+def _dob(t: Traits) -> str | None:
+    return t.get("birth_date")
+
+
+def _surname_birth_year(t: Traits) -> str | None:
+    born = t.get("birth_date")
+    return _both(_sx(t, "last_name"), born[:4] if born else None)
+
+
+def _names(t: Traits) -> str | None:
+    first, last = _sx(t, "first_name"), _sx(t, "last_name")
+    # Sorted, so a record with first and last name exchanged files under the same key.
+    return _both(*sorted((first, last))) if first and last else None
+
+
+def _first_name_postcode(t: Traits) -> str | None:
+    return _both(_sx(t, "first_name"), t.get("postcode"))
+
+
+def _surname_postcode(t: Traits) -> str | None:
+    return _both(_sx(t, "last_name"), t.get("postcode"))
+
+
+def _postcode_house_number(t: Traits) -> str | None:
+    return _both(t.get("postcode"), t.get("house_number"))
+
+
+def _street_house_number(t: Traits) -> str | None:
+    return _both(_sx(t, "street"), t.get("house_number"))
+
+
+def _street_postcode(t: Traits) -> str | None:
+    return _both(_sx(t, "street"), t.get("postcode"))
+
+
+def _address_lines(t: Traits) -> str | None:
+    street, line2 = _sx(t, "street"), _sx(t, "address_line2")
+    # Sorted, so a record with its two address lines exchanged files under the same key.
+    return _both(*sorted((street, line2))) if street and line2 else None
+
+
+def _surname_city(t: Traits) -> str | None:
+    return _both(_sx(t, "last_name"), t.get("city"))
+
+
+def _first_name_city(t: Traits) -> str | None:
+    return _both(_sx(t, "first_name"), t.get("city"))
+
+
+@dataclass(frozen=True, slots=True)
+class BlockingRule:
+    name: str
+    key: Callable[[Traits], str | None]
+
+
+DEFAULT_RULES: tuple[BlockingRule, ...] = (
+    BlockingRule("dob", _dob),
+    BlockingRule("ln_yob", _surname_birth_year),
+    BlockingRule("names", _names),
+    BlockingRule("fn_pc", _first_name_postcode),
+    BlockingRule("ln_pc", _surname_postcode),
+    BlockingRule("pc_hn", _postcode_house_number),
+    BlockingRule("st_hn", _street_house_number),
+    BlockingRule("st_pc", _street_postcode),
+    BlockingRule("addr", _address_lines),
+    BlockingRule("ln_city", _surname_city),
+    BlockingRule("fn_city", _first_name_city),
+)
+
+
+def blocking_keys(
+    record: MatchRecord, rules: Sequence[BlockingRule] = DEFAULT_RULES
+) -> tuple[str, ...]:
+    """The record's keys, "rule:value", one per rule that has the traits it needs."""
+    keys = []
+    for rule in rules:
+        value = rule.key(record.traits)
+        if value:
+            keys.append(f"{rule.name}:{value}")
+    return tuple(keys)
+
+
+def select_candidates(buckets: Iterable[Sequence[str]], limit: int = CANDIDATE_LIMIT) -> list[str]:
+    """The ids that share the most keys with the new record, at most `limit` of them.
+
+    `buckets` holds, per key of the new record, the ids filed under it, newest first;
+    ties keep the order in which ids were first met, so newer records win a tie.
+    """
+    hits: dict[str, int] = {}
+    for bucket in buckets:
+        for record_id in bucket:
+            hits[record_id] = hits.get(record_id, 0) + 1
+    if len(hits) <= limit:
+        return list(hits)
+    return sorted(hits, key=hits.__getitem__, reverse=True)[:limit]
+
+
+@dataclass(slots=True)
+class BlockIndex:
+    """In-memory (key -> record ids) index, the reference for the stores' blocking table."""
+
+    buckets: defaultdict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+
+    def add(self, record_id: str, keys: Iterable[str]) -> None:
+        for key in keys:
+            self.buckets[key].append(record_id)
+
+    def bucket(self, key: str, limit: int = BUCKET_LIMIT) -> list[str]:
+        """The newest `limit` ids filed under `key`, newest first."""
+        ids = self.buckets.get(key)
+        return ids[: -limit - 1 : -1] if ids else []
+
+    def candidates(
+        self, keys: Iterable[str], *, bucket_limit: int = BUCKET_LIMIT, limit: int = CANDIDATE_LIMIT
+    ) -> list[str]:
+        return select_candidates((self.bucket(k, bucket_limit) for k in keys), limit)

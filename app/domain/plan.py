@@ -1,0 +1,236 @@
+"""What the resolution core reads (Snapshot) and what it decides (Plan).
+
+A use case gathers a Snapshot from the store, the domain turns it into a Plan, and the
+store applies the Plan in one transaction. Both stores apply the same Plan, so the
+outcome of resolution cannot differ between them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from app.domain.events import Event
+
+if TYPE_CHECKING:
+    from app.domain.changes import Change
+
+ACTIVE = "active"
+BLOCKED = "blocked"
+QUARANTINED = "quarantined"
+
+# link statuses
+REJECTED = "rejected"  # a rule stopped it; re-evaluated when its component changes
+REMOVED = "removed"  # a steward removed it; new evidence may link the pair again
+BANNED = "banned"  # a steward banned the pair; it never links again
+
+Pair = tuple[str, str]  # (a, b) with a < b
+
+
+def pair(a: str, b: str) -> Pair:
+    return (a, b) if a < b else (b, a)
+
+
+class NeedComponents(Exception):  # noqa: N818 - a request, not an error
+    """Raised by a decision that needs the whole stored components of these customers.
+    The store gathers them and calls the decision again."""
+
+    def __init__(self, customer_ids: set[str]) -> None:
+        super().__init__(f"needs the components of {len(customer_ids)} customer(s)")
+        self.customer_ids = customer_ids
+
+
+@dataclass(frozen=True, slots=True)
+class Gather:
+    """What a decision needs the store to read into its Snapshot."""
+
+    keys: frozenset[str] = frozenset()
+    event_ids: frozenset[str] = frozenset()
+    limited_types: tuple[str, ...] = ()  # count these types per owner (type_counts)
+    hub_types: tuple[str, ...] = ()  # count neighbours of these types per key (degrees)
+    customers: frozenset[str] = frozenset()  # gather these whole components up front
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerInfo:
+    id: str
+    first_seen: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredIdentifier:
+    key: str
+    status: str
+    customer_id: str | None
+    first_seen: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredLink:
+    a: str
+    b: str
+    first_seen: str
+    sources: tuple[str, ...]
+    status: str
+    reason: str = ""
+
+
+@dataclass(slots=True)
+class Component:
+    """Everything stored about one customer: its identifiers, every link that touches
+    them, and the identifiers at the far end of those links that are not its own."""
+
+    identifiers: dict[str, StoredIdentifier] = field(default_factory=dict)
+    links: dict[Pair, StoredLink] = field(default_factory=dict)
+    neighbours: dict[str, StoredIdentifier] = field(default_factory=dict)
+    first_seen: str = ""  # the customer's
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """The store's state for the identifiers and events of one batch."""
+
+    # identifier key -> id of the customer it belongs to
+    owners: dict[str, str] = field(default_factory=dict)
+    customers: dict[str, CustomerInfo] = field(default_factory=dict)
+    # event ids of the batch that the store already holds
+    seen_events: set[str] = field(default_factory=set)
+    # batch keys whose status is not active, with the reason
+    statuses: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # customer -> identifier type -> count, for the types that have a limit
+    type_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    # batch key -> number of distinct identifiers it is linked to
+    degrees: dict[str, int] = field(default_factory=dict)
+    # stored links among batch keys, with their status
+    link_status: dict[Pair, str] = field(default_factory=dict)
+    # banned pairs with an end among the batch keys or the owners' identifiers
+    bans: set[Pair] = field(default_factory=set)
+    # the owner of each end of those bans
+    ban_owners: dict[str, str] = field(default_factory=dict)
+    # whole components, gathered on request (NeedComponents), keyed by customer id
+    components: dict[str, Component] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class IdentifierDelta:
+    """A sighting of an identifier in this batch; the store merges it into what it holds."""
+
+    key: str
+    type: str
+    value: str
+    first_seen: str
+    last_seen: str
+    sources: tuple[str, ...]
+    customer_id: str | None  # the owner of a new identifier; existing ones move by Merge/moves
+    status: str = ACTIVE
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LinkDelta:
+    """Evidence that `a` and `b` (a < b) belong together, added to the stored link."""
+
+    a: str
+    b: str
+    count: int
+    first_seen: str
+    last_seen: str
+    sources: tuple[str, ...]
+    event_ids: tuple[str, ...]  # a bounded sample
+    status: str = ACTIVE
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LinkStatus:
+    a: str
+    b: str
+    status: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    key: str
+    status: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Merge:
+    absorbed: str
+    survivor: str
+    at: str
+    event_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    customer_id: str
+    parts: tuple[str, ...]  # the new customers split off; the customer keeps the largest part
+    at: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """A steward action: who, when, what, why, and the action that undoes it."""
+
+    actor: str
+    action: str
+    target: str
+    reason: str
+    at: str
+    details: dict[str, Any]
+    undo: dict[str, Any]
+    undoes: int | None = None  # the audit entry this one undoes
+
+
+@dataclass(slots=True)
+class Plan:
+    events: list[Event] = field(default_factory=list)
+    new_customers: list[CustomerInfo] = field(default_factory=list)
+    merges: list[Merge] = field(default_factory=list)
+    splits: list[Split] = field(default_factory=list)
+    # identifier key -> its new customer (None: it belongs to no customer any more)
+    moves: dict[str, str | None] = field(default_factory=dict)
+    identifiers: list[IdentifierDelta] = field(default_factory=list)
+    statuses: list[StatusChange] = field(default_factory=list)
+    links: list[LinkDelta] = field(default_factory=list)
+    link_statuses: list[LinkStatus] = field(default_factory=list)
+    bans: list[Pair] = field(default_factory=list)
+    unbans: list[Pair] = field(default_factory=list)
+    audit: list[AuditEntry] = field(default_factory=list)
+    # filled in by the store: the sequence numbers it gave the audit entries
+    audit_seqs: list[int] = field(default_factory=list)
+    # survivor id -> earliest first_seen among what it absorbed and the batch's events
+    first_seen: dict[str, str] = field(default_factory=dict)
+    # what the plan changes, for the outbound topic and subscriptions
+    changes: list[Change] = field(default_factory=list)
+
+    @property
+    def affected_customers(self) -> set[str]:
+        moved = {c for c in self.moves.values() if c}
+        return (
+            {d.customer_id for d in self.identifiers if d.customer_id}
+            | {m.survivor for m in self.merges}
+            | {s.customer_id for s in self.splits}
+            | {p for s in self.splits for p in s.parts}
+            | moved
+        )
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.events
+            or self.merges
+            or self.splits
+            or self.moves
+            or self.statuses
+            or self.link_statuses
+            or self.bans
+            or self.unbans
+            or self.new_customers
+            or self.audit
+            or self.links
+        )

@@ -1,0 +1,628 @@
+"""Identity resolution: decide how events and steward actions change the identity graph.
+
+Pure: no I/O and no clock (the caller passes `now`). Identifiers seen in one event are
+linked; the connected components of the accepted links are customers.
+
+Two paths give the same answer:
+- the fast path, for the common batch that breaks no rule: union the batch's identifiers
+  with the customers they already belong to;
+- the full path, when a batch would break a per-type limit or a ban, quarantines a hub,
+  or a steward changes a link: gather the whole stored components, and re-run
+  `partition`, which accepts links strongest first and rejects the ones that would break
+  a rule. It is a function of the set of links, so the outcome does not depend on the
+  order in which the evidence arrived.
+
+When customers merge, the one first seen (ties: the smaller id) keeps its id; the others
+are recorded as merged into it. When a customer splits, the part holding most of its
+identifiers keeps the id and the others become new customers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from itertools import combinations
+
+from networkx.utils import UnionFind
+
+from app.domain.changes import changes_of
+from app.domain.events import Event
+from app.domain.identifiers import Identifier
+from app.domain.plan import (
+    ACTIVE,
+    BANNED,
+    BLOCKED,
+    QUARANTINED,
+    REJECTED,
+    REMOVED,
+    CustomerInfo,
+    IdentifierDelta,
+    LinkDelta,
+    LinkStatus,
+    Merge,
+    NeedComponents,
+    Pair,
+    Plan,
+    Snapshot,
+    Split,
+    StatusChange,
+    StoredIdentifier,
+    StoredLink,
+    pair,
+)
+from app.domain.rules import Rules
+
+SAMPLE_EVENT_IDS = 10
+DEFAULT_RULES = Rules.default()
+
+
+def customer_id_for(seed: str, seed_key: str) -> str:
+    """A customer's id derives from what created it (an event, or a split), so replaying a
+    batch, or two loaders creating the same customer, yields the same id."""
+    digest = hashlib.blake2b(f"{seed}|{seed_key}".encode(), digest_size=8)
+    return "c_" + digest.hexdigest()
+
+
+def survivor_of(customers: Iterable[CustomerInfo]) -> CustomerInfo:
+    return min(customers, key=lambda c: (c.first_seen, c.id))
+
+
+def new_events(events: Iterable[Event], seen: set[str]) -> list[Event]:
+    """The events not yet stored, each once, in time order (ties: event id)."""
+    unique: dict[str, Event] = {}
+    for event in events:
+        if event.event_id not in seen:
+            unique.setdefault(event.event_id, event)
+    return sorted(unique.values(), key=lambda e: (e.ts, e.event_id))
+
+
+# -- the partition of a component under the rules -------------------------------------
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A link offered to `partition`: stored, from the batch, or both merged."""
+
+    a: str
+    b: str
+    first_seen: str
+    sources: tuple[str, ...]
+    status: str = ACTIVE
+    reason: str = ""
+
+
+@dataclass(slots=True)
+class Partition:
+    groups: list[set[str]]
+    decisions: dict[Pair, tuple[str, str]]  # pair -> (status, reason)
+
+
+def partition(
+    nodes: Mapping[str, str],
+    links: Iterable[Candidate],
+    bans: Iterable[Pair],
+    rules: Rules,
+    inactive: Mapping[str, tuple[str, str]] | None = None,
+) -> Partition:
+    """Group active identifiers (`nodes`: key -> type) by accepting links strongest first,
+    rejecting those that would break a per-type limit or join a banned pair."""
+    inactive = inactive or {}
+    uf = UnionFind(nodes)
+    limited = {t for t in rules.limits}
+    counts: dict[object, Counter[str]] = {
+        k: Counter({t: 1}) if t in limited else Counter() for k, t in nodes.items()
+    }
+    bans = [b for b in bans if b[0] in nodes and b[1] in nodes]
+    decisions: dict[Pair, tuple[str, str]] = {}
+
+    def strength(c: Candidate) -> tuple[object, ...]:
+        type_p, source_p = rules.link_priority(c.a, c.b, c.sources)
+        return (-type_p, -source_p, c.first_seen, c.a, c.b)
+
+    for link in sorted(links, key=strength):
+        key = (link.a, link.b)
+        if link.status in (REMOVED, BANNED):
+            decisions[key] = (link.status, link.reason)
+            continue
+        stopped = next((k for k in key if k not in nodes), None)
+        if stopped is not None:
+            status, why = inactive.get(stopped, (BLOCKED, "not active"))
+            decisions[key] = (REJECTED, f"{stopped} is {status}: {why}")
+            continue
+        ra, rb = uf[link.a], uf[link.b]
+        if ra == rb:
+            decisions[key] = (ACTIVE, "")
+            continue
+        joined = counts[ra] + counts[rb]
+        over = next(((t, n) for t, n in sorted(joined.items()) if n > rules.limits[t]), None)
+        if over is not None:
+            t, n = over
+            decisions[key] = (
+                REJECTED,
+                f"limit: at most {rules.limits[t]} {t} per customer (this link would join {n})",
+            )
+            continue
+        ban = next((b for b in bans if {uf[b[0]], uf[b[1]]} == {ra, rb}), None)
+        if ban is not None:
+            decisions[key] = (REJECTED, f"ban: {ban[0]} and {ban[1]} are kept apart")
+            continue
+        uf.union(ra, rb)
+        counts[uf[ra]] = joined
+        decisions[key] = (ACTIVE, "")
+    return Partition([set(g) for g in uf.to_sets()], decisions)
+
+
+# -- collecting a batch -----------------------------------------------------------------
+@dataclass(slots=True)
+class _Sighting:
+    type: str
+    value: str
+    first_seen: str
+    last_seen: str
+    sources: set[str] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class _Evidence:
+    count: int = 0
+    first_seen: str = "~"
+    last_seen: str = ""
+    sources: set[str] = field(default_factory=set)
+    event_ids: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Batch:
+    events: list[Event]
+    sightings: dict[str, _Sighting]
+    evidence: dict[Pair, _Evidence]
+
+
+def _collect(batch: list[Event]) -> _Batch:
+    sightings: dict[str, _Sighting] = {}
+    evidence: dict[Pair, _Evidence] = defaultdict(_Evidence)
+    for event in batch:
+        ts = event.ts
+        for ident in event.identifiers:
+            s = sightings.get(ident.key)
+            if s is None:
+                s = sightings[ident.key] = _Sighting(ident.type, ident.value, ts, ts)
+            s.first_seen, s.last_seen = min(s.first_seen, ts), max(s.last_seen, ts)
+            s.sources.add(event.source)
+        for a, b in combinations(sorted({i.key for i in event.identifiers}), 2):
+            ev = evidence[(a, b)]
+            ev.count += 1
+            ev.first_seen, ev.last_seen = min(ev.first_seen, ts), max(ev.last_seen, ts)
+            ev.sources.add(event.source)
+            if len(ev.event_ids) < SAMPLE_EVENT_IDS:
+                ev.event_ids.append(event.event_id)
+    return _Batch(batch, sightings, dict(evidence))
+
+
+def _inactive_keys(
+    batch: _Batch, snapshot: Snapshot, rules: Rules
+) -> tuple[dict[str, tuple[str, str]], list[str]]:
+    """Batch keys that must not link (blocked, or quarantined now or before), and the
+    stored keys that this batch turns into hubs."""
+    inactive: dict[str, tuple[str, str]] = {}
+    new_hubs: list[str] = []
+    new_neighbours: dict[str, set[str]] = defaultdict(set)
+    counted = set(rules.hub_count_types)
+    for a, b in batch.evidence:
+        if (a, b) not in snapshot.link_status:
+            if b.partition(":")[0] in counted:
+                new_neighbours[a].add(b)
+            if a.partition(":")[0] in counted:
+                new_neighbours[b].add(a)
+    for key, sighting in batch.sightings.items():
+        if key in snapshot.statuses:
+            inactive[key] = snapshot.statuses[key]
+            continue
+        rule = rules.blocked_by(Identifier(sighting.type, sighting.value))
+        if rule is not None:
+            inactive[key] = (BLOCKED, f"matches {rule}")
+            continue
+        degree = snapshot.degrees.get(key, 0) + len(new_neighbours.get(key, ()))
+        limit = rules.hub_limit(sighting.type)
+        if degree > limit:
+            inactive[key] = (
+                QUARANTINED,
+                f"hub: linked to {degree} distinct identifiers of people (limit {limit})",
+            )
+            if key in snapshot.owners:
+                new_hubs.append(key)
+    return inactive, new_hubs
+
+
+# -- the fast path ------------------------------------------------------------------------
+@dataclass(slots=True)
+class _Group:
+    keys: set[str] = field(default_factory=set)
+    customers: set[str] = field(default_factory=set)
+    events: list[Event] = field(default_factory=list)  # in time order
+    # customer -> the first event that tied it to another customer
+    triggers: dict[str, Event] = field(default_factory=dict)
+
+
+def _groups(batch: _Batch, snapshot: Snapshot, inactive: Mapping[str, object]) -> list[_Group]:
+    """Union the batch's active identifiers with each other and with the customers they
+    already belong to, noting for each customer the event that first tied it to another."""
+    uf = UnionFind()
+    customers_at: dict[object, set[str]] = {}
+    triggers: dict[str, Event] = {}
+
+    def join(x: object, y: object, event: Event) -> None:
+        rx, ry = uf[x], uf[y]
+        if rx == ry:
+            return
+        cx, cy = customers_at.pop(rx, set()), customers_at.pop(ry, set())
+        if cx and cy:
+            for cid in cx | cy:
+                triggers.setdefault(cid, event)
+        uf.union(rx, ry)
+        customers_at[uf[rx]] = cx | cy
+
+    for event in batch.events:
+        keys = [i.key for i in event.identifiers if i.key not in inactive]
+        for key in keys:
+            owner = snapshot.owners.get(key)
+            if owner is not None:
+                node = ("customer", owner)
+                if uf[node] not in customers_at:
+                    customers_at[uf[node]] = {owner}
+                join(key, node, event)
+        for key in keys[1:]:
+            if pair(keys[0], key) not in snapshot.bans:
+                join(keys[0], key, event)
+
+    by_root: dict[object, _Group] = {}
+    for event in batch.events:
+        for key in {i.key for i in event.identifiers if i.key not in inactive}:
+            root = uf[key]
+            group = by_root.get(root)
+            if group is None:
+                group = by_root[root] = _Group(customers=customers_at.get(root, set()))
+            group.keys.add(key)
+            if not group.events or group.events[-1] is not event:
+                group.events.append(event)
+    for group in by_root.values():
+        group.triggers = {c: triggers[c] for c in group.customers if c in triggers}
+    return list(by_root.values())
+
+
+def _breaks_a_rule(group: _Group, snapshot: Snapshot, rules: Rules) -> bool:
+    for type_, limit in rules.limits.items():
+        stored = sum(snapshot.type_counts.get(c, {}).get(type_, 0) for c in group.customers)
+        new = sum(1 for k in group.keys if k not in snapshot.owners and k.startswith(type_ + ":"))
+        if stored + new > limit:
+            return True
+
+    def inside(key: str) -> bool:
+        return key in group.keys or snapshot.ban_owners.get(key) in group.customers
+
+    return any(inside(a) and inside(b) for a, b in snapshot.bans)
+
+
+def _fast(group: _Group, snapshot: Snapshot, plan: Plan, now: str) -> str:
+    first_ts = group.events[0].ts
+    if not group.customers:
+        seed = group.events[0]
+        first_key = next(i.key for i in seed.identifiers if i.key in group.keys)
+        new = CustomerInfo(customer_id_for(seed.event_id, first_key), first_ts)
+        plan.new_customers.append(new)
+        return new.id
+    infos = [snapshot.customers[c] for c in group.customers]
+    survivor = survivor_of(infos)
+    earliest = min([first_ts, *(c.first_seen for c in infos)])
+    if earliest < survivor.first_seen:
+        plan.first_seen[survivor.id] = earliest
+    for info in sorted(infos, key=lambda c: c.id):
+        if info.id != survivor.id:
+            trigger = group.triggers[info.id]
+            plan.merges.append(
+                Merge(
+                    absorbed=info.id,
+                    survivor=survivor.id,
+                    at=now,
+                    event_id=trigger.event_id,
+                    reason=f"{trigger.type} event {trigger.event_id} from {trigger.source} "
+                    f"tied identifiers of {info.id} to {survivor.id}",
+                )
+            )
+    return survivor.id
+
+
+# -- the full path -----------------------------------------------------------------------
+@dataclass(slots=True)
+class Resolved:
+    owners: dict[str, str | None]  # every key involved -> its customer (None: inactive)
+    decisions: dict[Pair, tuple[str, str]]  # every link involved -> (status, reason)
+
+
+def require_components(customers: set[str], snapshot: Snapshot) -> None:
+    """Ask the store for the whole components of `customers` unless it gave them."""
+    if not customers <= snapshot.components.keys():
+        raise NeedComponents(set(customers) | set(snapshot.components))
+
+
+def _gathered(
+    customers: set[str], snapshot: Snapshot
+) -> tuple[dict[str, StoredIdentifier], dict[Pair, StoredLink]]:
+    """The stored identifiers and links of `customers`; asks for more customers when a
+    link reaches an active identifier of a customer outside them."""
+    require_components(customers, snapshot)
+    identifiers: dict[str, StoredIdentifier] = {}
+    links: dict[Pair, StoredLink] = {}
+    outside: set[str] = set()
+    for cid in customers:
+        component = snapshot.components[cid]
+        identifiers.update(component.identifiers)
+        links.update(component.links)
+        for key, ident in component.neighbours.items():
+            if ident.customer_id is not None and ident.customer_id not in customers:
+                outside.add(ident.customer_id)
+            identifiers.setdefault(key, ident)
+    if outside:
+        raise NeedComponents(customers | outside)
+    return identifiers, links
+
+
+def resolve_components(
+    customers: set[str],
+    snapshot: Snapshot,
+    plan: Plan,
+    rules: Rules,
+    now: str,
+    *,
+    batch: _Batch | None = None,
+    inactive: Mapping[str, tuple[str, str]] | None = None,
+    overrides: Mapping[Pair, Candidate] | None = None,
+    extra_nodes: Iterable[str] = (),
+    reason: str = "rules re-evaluated the component",
+) -> Resolved:
+    """Re-partition the stored components of `customers`, with a batch's evidence, any
+    steward `overrides` of links and `extra_nodes` (a released identifier), and record the
+    merges, splits and moves that follow."""
+    stored, stored_links = _gathered(customers, snapshot)
+    inactive = dict(inactive or {})
+    extra = set(extra_nodes)
+    for key, ident in stored.items():
+        if ident.status != ACTIVE and key not in extra:
+            inactive.setdefault(key, (ident.status, "as stored"))
+    nodes = {k: k.partition(":")[0] for k in stored.keys() | extra if k not in inactive}
+    candidates = {
+        p: Candidate(s.a, s.b, s.first_seen, s.sources, s.status, s.reason)
+        for p, s in stored_links.items()
+    }
+    if batch is not None:
+        for key in batch.sightings:
+            if key not in inactive:
+                nodes.setdefault(key, key.partition(":")[0])
+        for p, ev in batch.evidence.items():
+            candidates[p] = _with_evidence(candidates.get(p), p, ev, p in snapshot.bans)
+    candidates.update(overrides or {})
+    bans = {b for b in snapshot.bans if b[0] in nodes and b[1] in nodes}
+    result = partition(nodes, candidates.values(), bans, rules, inactive)
+
+    for p, (status, why) in sorted(result.decisions.items()):
+        before = candidates[p]
+        fresh = batch is not None and p in batch.evidence
+        if not fresh and (before.status, before.reason) != (status, why):
+            plan.link_statuses.append(LinkStatus(p[0], p[1], status, why))
+    trigger = batch.events[0].event_id if batch is not None and batch.events else ""
+    owners = _assign(result.groups, stored, snapshot, plan, now, reason, batch, trigger)
+    for key in inactive:
+        if key in stored or (batch is not None and key in batch.sightings):
+            owners[key] = None
+    for key, ident in stored.items():
+        if key in owners and ident.customer_id != owners[key]:
+            plan.moves[key] = owners[key]
+    return Resolved(owners, result.decisions)
+
+
+def _with_evidence(stored: Candidate | None, p: Pair, ev: _Evidence, banned: bool) -> Candidate:
+    if stored is None:
+        return Candidate(
+            p[0], p[1], ev.first_seen, tuple(sorted(ev.sources)), BANNED if banned else ACTIVE
+        )
+    if stored.status == BANNED:
+        return stored
+    return Candidate(
+        p[0],
+        p[1],
+        min(stored.first_seen, ev.first_seen),
+        tuple(sorted(set(stored.sources) | ev.sources)),
+    )
+
+
+def _assign(
+    groups: list[set[str]],
+    stored: Mapping[str, StoredIdentifier],
+    snapshot: Snapshot,
+    plan: Plan,
+    now: str,
+    reason: str,
+    batch: _Batch | None,
+    trigger: str,
+) -> dict[str, str | None]:
+    """Give each group a customer id: an old customer keeps its id for the group holding
+    most of its identifiers; a group holding several old customers keeps the first seen
+    one and absorbs the others; a group with none is a new customer."""
+    old_owner = {k: i.customer_id for k, i in stored.items() if i.customer_id is not None}
+    ordered = sorted(groups, key=min)
+    per_customer: dict[str, Counter[int]] = defaultdict(Counter)
+    for index, group in enumerate(ordered):
+        for key in group:
+            if key in old_owner:
+                per_customer[old_owner[key]][index] += 1
+    ids_at: dict[int, list[str]] = defaultdict(list)
+    for cid, sizes in sorted(per_customer.items()):
+        ids_at[min(sizes, key=lambda i: (-sizes[i], i))].append(cid)
+
+    batch_first = {k: s.first_seen for k, s in batch.sightings.items()} if batch else {}
+    owners: dict[str, str | None] = {}
+    split_parts: dict[str, list[str]] = defaultdict(list)
+    for index, group in enumerate(ordered):
+        firsts = [batch_first[k] for k in group if k in batch_first]
+        firsts += [stored[k].first_seen for k in group if k in stored]
+        earliest = min(firsts, default=now)
+        if cids := ids_at.get(index):
+            infos = [snapshot.customers[c] for c in cids]
+            survivor = survivor_of(infos)
+            for info in sorted(infos, key=lambda c: c.id):
+                if info.id != survivor.id:
+                    plan.merges.append(
+                        Merge(
+                            info.id,
+                            survivor.id,
+                            now,
+                            trigger,
+                            f"{reason}: joined {info.id} to {survivor.id}",
+                        )
+                    )
+            if earliest < survivor.first_seen:
+                plan.first_seen[survivor.id] = earliest
+            owner = survivor.id
+        else:
+            parents = sorted({old_owner[k] for k in group if k in old_owner})
+            seed = (
+                f"split:{parents[0]}:{now}"
+                if parents
+                else _seed_event(group, batch)
+                if batch
+                else f"steward:{now}"
+            )
+            info = CustomerInfo(customer_id_for(seed, min(group)), earliest)
+            plan.new_customers.append(info)
+            owner = info.id
+            for parent in parents:
+                split_parts[parent].append(owner)
+        for key in group:
+            owners[key] = owner
+    for parent, parts in sorted(split_parts.items()):
+        plan.splits.append(Split(parent, tuple(parts), now, reason))
+    return owners
+
+
+def _seed_event(group: set[str], batch: _Batch) -> str:
+    return next(e.event_id for e in batch.events if any(i.key in group for i in e.identifiers))
+
+
+# -- ingest -------------------------------------------------------------------------------
+def plan_ingest(
+    events: Iterable[Event], snapshot: Snapshot, now: str, rules: Rules = DEFAULT_RULES
+) -> Plan:
+    batch_events = new_events(events, snapshot.seen_events)
+    plan = Plan(events=batch_events)
+    if not batch_events:
+        return plan
+    batch = _collect(batch_events)
+    inactive, new_hubs = _inactive_keys(batch, snapshot, rules)
+
+    owner_of_key: dict[str, str | None] = {k: None for k in inactive}
+    full: set[str] = {snapshot.owners[k] for k in new_hubs}
+    full_groups: list[_Group] = []
+    for group in _groups(batch, snapshot, inactive):
+        if group.customers & full or _breaks_a_rule(group, snapshot, rules):
+            full_groups.append(group)
+            full |= group.customers
+            continue
+        owner = _fast(group, snapshot, plan, now)
+        for key in group.keys:
+            owner_of_key[key] = owner
+    decisions: dict[Pair, tuple[str, str]] = {}
+    if full_groups or full:
+        resolved = resolve_components(
+            full,
+            snapshot,
+            plan,
+            rules,
+            now,
+            batch=_restrict(batch, full_groups, inactive),
+            inactive=inactive,
+            reason="a conflict between rules re-evaluated the component",
+        )
+        owner_of_key.update(resolved.owners)
+        decisions = resolved.decisions
+
+    for key, (status, why) in inactive.items():
+        stored = key in snapshot.owners or key in snapshot.statuses
+        if stored and snapshot.statuses.get(key, (ACTIVE, ""))[0] != status:
+            plan.statuses.append(StatusChange(key, status, why))
+    plan.identifiers = [
+        IdentifierDelta(
+            key,
+            s.type,
+            s.value,
+            s.first_seen,
+            s.last_seen,
+            tuple(sorted(s.sources)),
+            snapshot.owners.get(key) or owner_of_key.get(key),
+            *(inactive.get(key, (ACTIVE, ""))),
+        )
+        for key, s in sorted(batch.sightings.items())
+    ]
+    plan.links = [
+        _link_delta(p, ev, inactive, snapshot, decisions.get(p))
+        for p, ev in sorted(batch.evidence.items())
+    ]
+    plan.changes = changes_of(plan, snapshot.owners, now)
+    return plan
+
+
+def _restrict(batch: _Batch, groups: list[_Group], inactive: Mapping[str, object]) -> _Batch:
+    """The part of a batch that the full path re-partitions: the keys of its groups."""
+    keys = {k for g in groups for k in g.keys}
+    events = [e for e in batch.events if any(i.key in keys for i in e.identifiers)]
+    return _Batch(
+        events,
+        {k: s for k, s in batch.sightings.items() if k in keys},
+        {
+            p: ev
+            for p, ev in batch.evidence.items()
+            if (p[0] in keys or p[0] in inactive)
+            and (p[1] in keys or p[1] in inactive)
+            and (p[0] in keys or p[1] in keys)
+        },
+    )
+
+
+def _link_delta(
+    p: Pair,
+    ev: _Evidence,
+    inactive: Mapping[str, tuple[str, str]],
+    snapshot: Snapshot,
+    decided: tuple[str, str] | None,
+) -> LinkDelta:
+    stopped = next((k for k in p if k in inactive), None)
+    if decided is not None:
+        status, reason = decided
+    elif p in snapshot.bans:
+        status, reason = BANNED, "banned by a steward"
+    elif stopped is not None:
+        status, reason = REJECTED, f"{stopped} is {inactive[stopped][0]}: {inactive[stopped][1]}"
+    else:
+        status, reason = ACTIVE, ""
+    return LinkDelta(
+        p[0],
+        p[1],
+        ev.count,
+        ev.first_seen,
+        ev.last_seen,
+        tuple(sorted(ev.sources)),
+        tuple(ev.event_ids),
+        status,
+        reason,
+    )
+
+
+__all__ = [
+    "Candidate",
+    "Partition",
+    "StoredLink",
+    "customer_id_for",
+    "partition",
+    "plan_ingest",
+    "resolve_components",
+    "survivor_of",
+]

@@ -1,0 +1,208 @@
+"""Linking rules: blocked values, per-type limits, evidence priorities and hub detection.
+
+Rules come from a TOML file (see docs/resolution.md and app/rules.default.toml); this
+module only interprets the parsed mapping, so it stays pure.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.domain.identifiers import Identifier, IdentifierError, normalise
+
+
+class RulesError(ValueError):
+    """A rules file that cannot be used; the message names the setting and the reason."""
+
+
+HUB_COUNT_TYPES = ("email", "crm_id", "phone", "customer_number", "loyalty_id")
+
+
+@dataclass(frozen=True, slots=True)
+class BlockRule:
+    type: str  # an identifier type, or "*" for every type
+    pattern: str  # a glob on the normalised value, case-insensitive
+
+    def matches(self, ident: Identifier) -> bool:
+        return (self.type in ("*", ident.type)) and self._regex.fullmatch(ident.value) is not None
+
+    @property
+    def _regex(self) -> re.Pattern[str]:
+        return _compiled(self.pattern)
+
+    def __str__(self) -> str:
+        return f"blocked.{self.type} {self.pattern!r}"
+
+
+_PATTERNS: dict[str, re.Pattern[str]] = {}
+
+
+def _compiled(pattern: str) -> re.Pattern[str]:
+    regex = _PATTERNS.get(pattern)
+    if regex is None:
+        regex = _PATTERNS[pattern] = re.compile(fnmatch.translate(pattern), re.IGNORECASE)
+    return regex
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    blocked: tuple[BlockRule, ...] = ()
+    # at most this many identifiers of a type in one customer
+    limits: Mapping[str, int] = field(default_factory=dict)
+    # higher is stronger evidence; unknown types and sources rank 0
+    type_priority: Mapping[str, int] = field(default_factory=dict)
+    source_priority: Mapping[str, int] = field(default_factory=dict)
+    # an identifier linked to more distinct identifiers than this is quarantined
+    hub_max_links: Mapping[str, int] = field(default_factory=dict)
+    hub_default_max_links: int = 15
+    # only neighbours of these types count towards a hub: they stand for distinct people
+    hub_count_types: tuple[str, ...] = HUB_COUNT_TYPES
+
+    # type -> one alternation of every pattern that applies to it, built on first use
+    _any: dict[str, re.Pattern[str]] = field(default_factory=dict, repr=False, compare=False)
+
+    def blocked_by(self, ident: Identifier) -> BlockRule | None:
+        regex = self._any.get(ident.type)
+        if regex is None:
+            parts = [
+                fnmatch.translate(r.pattern) for r in self.blocked if r.type in ("*", ident.type)
+            ]
+            regex = re.compile("|".join(f"(?:{p})" for p in parts) or "(?!)", re.IGNORECASE)
+            self._any[ident.type] = regex
+        if regex.fullmatch(ident.value) is None:
+            return None
+        return next((rule for rule in self.blocked if rule.matches(ident)), None)
+
+    def hub_limit(self, type_: str) -> int:
+        return self.hub_max_links.get(type_, self.hub_default_max_links)
+
+    def link_priority(self, a: str, b: str, sources: Iterable[str]) -> tuple[int, int]:
+        """Stronger links sort first: the weaker identifier type of the two ends, then the
+        strongest source that saw them together."""
+        ta, tb = a.partition(":")[0], b.partition(":")[0]
+        weakest_type = min(self.type_priority.get(ta, 0), self.type_priority.get(tb, 0))
+        best_source = max((self.source_priority.get(s, 0) for s in sources), default=0)
+        return weakest_type, best_source
+
+    @classmethod
+    def default(cls) -> Rules:
+        return cls.from_toml(DEFAULT_RULES_TOML)
+
+    @classmethod
+    def from_toml(cls, text: str) -> Rules:
+        try:
+            return cls.from_mapping(tomllib.loads(text))
+        except tomllib.TOMLDecodeError as exc:
+            raise RulesError(f"not valid TOML: {exc}") from None
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> Rules:
+        known = {"blocked", "limits", "priority", "hubs"}
+        unknown = set(data) - known
+        if unknown:
+            raise RulesError(f"unknown section(s) {sorted(unknown)}; expected {sorted(known)}")
+        blocked = []
+        for type_, patterns in _table(data, "blocked").items():
+            if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+                raise RulesError(f"blocked.{type_}: must be a list of patterns")
+            blocked += [BlockRule(type_, _normal_pattern(type_, p)) for p in patterns]
+        priority = _table(data, "priority")
+        hubs = _table(data, "hubs")
+        hub_default = hubs.get("max_links", 15)
+        count_types = hubs.get("count_types", list(HUB_COUNT_TYPES))
+        if not isinstance(count_types, list) or not all(isinstance(t, str) for t in count_types):
+            raise RulesError("hubs.count_types: must be a list of identifier types")
+        return cls(
+            blocked=tuple(blocked),
+            limits=_ints(_table(data, "limits"), "limits", minimum=1),
+            type_priority=_ints(_table(priority, "types", "priority."), "priority.types"),
+            source_priority=_ints(_table(priority, "sources", "priority."), "priority.sources"),
+            hub_max_links=_ints(
+                _table(hubs, "max_links_by_type", "hubs."), "hubs.max_links_by_type", minimum=2
+            ),
+            hub_default_max_links=_int(hub_default, "hubs.max_links", minimum=2),
+            hub_count_types=tuple(count_types),
+        )
+
+
+def _normal_pattern(type_: str, pattern: str) -> str:
+    """Write a pattern the way values are stored, so that `06-00000000` blocks +31600000000."""
+    if type_ == "*" or any(c in pattern for c in "*?["):
+        return pattern
+    try:
+        return normalise(type_, pattern).value
+    except IdentifierError:
+        return pattern
+
+
+def _table(data: Mapping[str, Any], name: str, prefix: str = "") -> Mapping[str, Any]:
+    value = data.get(name, {})
+    if not isinstance(value, Mapping):
+        raise RulesError(f"{prefix}{name}: must be a table")
+    return value
+
+
+def _int(value: Any, name: str, minimum: int = 0) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise RulesError(f"{name}: must be a whole number >= {minimum}, not {value!r}")
+    return value
+
+
+def _ints(table: Mapping[str, Any], name: str, minimum: int = 0) -> dict[str, int]:
+    return {key: _int(value, f"{name}.{key}", minimum) for key, value in table.items()}
+
+
+DEFAULT_RULES_TOML = """\
+# idgraph linking rules. Every setting is explained in docs/resolution.md.
+
+[blocked]
+# Values that are never linked: placeholders, test data and shared addresses.
+# Glob patterns on the normalised value, case-insensitive; "*" applies to every type.
+"*" = ["unknown", "n/a", "na", "none", "null", "undefined", "-", "0", "test"]
+email = ["test@test.com", "test@example.com", "noreply@*", "no-reply@*", "donotreply@*",
+         "*@mailinator.com", "unknown@*", "none@*"]
+phone = ["+*0000000", "+*1111111", "+*9999999"]
+device_id = ["00000000-0000-0000-0000-000000000000"]
+
+[limits]
+# At most this many identifiers of a type in one customer. A link that would break a
+# limit is rejected: the weakest evidence gives way.
+crm_id = 1
+
+[priority.types]
+# Stronger identifier types win a conflict. A link is as strong as its weaker end.
+crm_id = 100
+customer_number = 90
+loyalty_id = 80
+email = 70
+phone = 60
+device_id = 40
+cookie = 20
+
+[priority.sources]
+# Between links of equal type strength, evidence from a stronger source wins.
+steward = 1000
+crm = 100
+pos = 60
+callcenter = 50
+app = 40
+web = 30
+chatbot = 20
+ads = 10
+
+[hubs]
+# An identifier linked to more distinct identifiers of people (the count_types) than
+# max_links is quarantined: a shared call-centre number, a shop's loyalty card, a junk
+# value no pattern caught. Its links stop merging.
+max_links = 15
+count_types = ["email", "crm_id", "phone", "customer_number", "loyalty_id"]
+
+[hubs.max_links_by_type]
+# a shared family computer legitimately sees a few people
+cookie = 15
+"""

@@ -1,0 +1,271 @@
+"""Steward actions on the identity graph: link, unlink (with or without a ban), merge,
+split, quarantine and release. Each re-partitions the affected components under the same
+rules as ingest, and records an audit entry that says how to undo it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.domain.plan import (
+    ACTIVE,
+    BANNED,
+    QUARANTINED,
+    REMOVED,
+    AuditEntry,
+    LinkDelta,
+    Pair,
+    Plan,
+    Snapshot,
+    StatusChange,
+    StoredLink,
+    pair,
+)
+from app.domain.resolution import Candidate, require_components, resolve_components
+from app.domain.rules import Rules
+
+STEWARD_SOURCE = "steward"
+KINDS = ("link", "unlink", "merge", "split", "relink", "quarantine", "release")
+
+
+class StewardError(Exception):
+    """An action that cannot be done; `code` is stable for API clients."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    kind: str
+    actor: str
+    reason: str
+    keys: tuple[str, ...] = ()
+    ban: bool = False
+    customers: tuple[str, ...] = ()
+    # pairs: for relink (the undo of a split); unban: for link (the undo of a ban);
+    # neighbour_customers: for release, the customers its links reach
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def plan_action(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Plan:
+    """The plan for one steward action. Raises StewardError when it cannot be done."""
+    if not action.reason.strip():
+        raise StewardError("REASON_REQUIRED", "reason: say why, for the audit log")
+    planner = {
+        "link": _link,
+        "unlink": _unlink,
+        "merge": _merge,
+        "split": _split,
+        "relink": _relink,
+        "quarantine": _status,
+        "release": _status,
+    }.get(action.kind)
+    if planner is None:
+        raise StewardError("UNKNOWN_ACTION", f"action: one of {', '.join(KINDS)}")
+    plan, undo = planner(action, snapshot, rules, now)
+    target = ", ".join(action.customers or action.keys)
+    details = {"keys": list(action.keys), "ban": action.ban, "customers": list(action.customers)}
+    plan.audit.append(
+        AuditEntry(action.actor, action.kind, target, action.reason, now, details, undo,
+                   action.data.get("undoes"))
+    )
+    return plan
+
+
+def undo_of(seq: int, undo: dict[str, Any], actor: str, reason: str) -> Action:
+    """The action that reverses audit entry `seq`, from the entry's `undo`."""
+    if "kind" not in undo:
+        raise StewardError("CANNOT_UNDO", f"entry {seq} cannot be undone")
+    data = {k: v for k, v in undo.items() if k in ("pairs", "unban")}
+    data["undoes"] = seq
+    return Action(
+        undo["kind"], actor, reason, tuple(undo.get("keys", ())), bool(undo.get("ban")), data=data
+    )
+
+
+def _owner(snapshot: Snapshot, key: str) -> str:
+    owner = snapshot.owners.get(key)
+    if owner is None:
+        status = snapshot.statuses.get(key)
+        if status is not None:
+            raise StewardError("IDENTIFIER_INACTIVE", f"{key} is {status[0]}: {status[1]}")
+        raise StewardError("UNKNOWN_IDENTIFIER", f"{key} is not in the identity graph")
+    return owner
+
+
+def _stored_link(snapshot: Snapshot, customers: set[str], p: Pair) -> StoredLink | None:
+    require_components(customers, snapshot)
+    return next(
+        (snapshot.components[c].links[p] for c in customers if p in snapshot.components[c].links),
+        None,
+    )
+
+
+Planned = tuple[Plan, dict[str, Any]]
+
+
+def _unlink(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planned:
+    a, b = action.keys
+    p = pair(a, b)
+    customers = {_owner(snapshot, a), _owner(snapshot, b)}
+    stored = _stored_link(snapshot, customers, p)
+    if stored is None:
+        raise StewardError("NO_SUCH_LINK", f"{a} and {b} are not linked")
+    status = BANNED if action.ban else REMOVED
+    why = f"{status} by {action.actor}: {action.reason}"
+    plan = Plan()
+    resolve_components(
+        customers,
+        snapshot,
+        plan,
+        rules,
+        now,
+        overrides={p: Candidate(*p, stored.first_seen, stored.sources, status, why)},
+        reason=f"steward {action.actor} cut {a} - {b}",
+    )
+    if action.ban:
+        plan.bans.append(p)
+    return plan, {"kind": "link", "keys": [a, b], "unban": action.ban}
+
+
+def _link(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planned:
+    a, b = action.keys
+    p = pair(a, b)
+    customers = {_owner(snapshot, a), _owner(snapshot, b)}
+    plan = Plan()
+    if action.data.get("unban"):
+        plan.unbans.append(p)
+        snapshot.bans.discard(p)
+    elif p in snapshot.bans:
+        raise StewardError("BANNED_PAIR", f"{a} and {b} are banned from linking; undo the ban")
+    stored = _stored_link(snapshot, customers, p)
+    first_seen = stored.first_seen if stored else now
+    sources = tuple(sorted({*(stored.sources if stored else ()), STEWARD_SOURCE}))
+    resolved = resolve_components(
+        customers,
+        snapshot,
+        plan,
+        rules,
+        now,
+        overrides={p: Candidate(*p, first_seen, sources, ACTIVE)},
+        reason=f"steward {action.actor} linked {a} - {b}",
+    )
+    status, why = resolved.decisions[p]
+    if status != ACTIVE:
+        raise StewardError("RULE_BLOCKS_LINK", f"the rules keep {a} and {b} apart: {why}")
+    plan.link_statuses = [s for s in plan.link_statuses if (s.a, s.b) != p]
+    plan.links.append(LinkDelta(*p, 1, now, now, (STEWARD_SOURCE,), (), ACTIVE, ""))
+    return plan, {"kind": "unlink", "keys": [a, b], "ban": False}
+
+
+def _merge(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planned:
+    """Merge two customers by a steward link between one identifier of each."""
+    first, second = action.customers
+    if first == second:
+        raise StewardError("SAME_CUSTOMER", "the two customers are the same one")
+    require_components({first, second}, snapshot)
+    keys = tuple(min(snapshot.components[c].identifiers, default="") for c in (first, second))
+    if not all(keys):
+        raise StewardError("EMPTY_CUSTOMER", "a customer without identifiers cannot merge")
+    link = Action("link", action.actor, action.reason, keys)
+    return _link(link, snapshot, rules, now)
+
+
+def _split(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planned:
+    """Split the identifiers in `action.keys` off their customer by removing every link
+    that crosses between them and the rest of it."""
+    owners = {_owner(snapshot, k) for k in action.keys}
+    if len(owners) != 1:
+        raise StewardError("MIXED_CUSTOMERS", "identifiers: all must belong to one customer")
+    require_components(owners, snapshot)
+    [cid] = owners
+    component = snapshot.components[cid]
+    part = set(action.keys)
+    if not set(component.identifiers) - part:
+        raise StewardError("NOTHING_LEFT", "identifiers: a split must leave some behind")
+    why = f"removed by {action.actor} to split {cid}: {action.reason}"
+    overrides = {
+        p: Candidate(*p, link.first_seen, link.sources, REMOVED, why)
+        for p, link in component.links.items()
+        if link.status == ACTIVE
+        and (p[0] in part) != (p[1] in part)
+        and p[0] in component.identifiers
+        and p[1] in component.identifiers
+    }
+    plan = Plan()
+    resolve_components(
+        owners,
+        snapshot,
+        plan,
+        rules,
+        now,
+        overrides=overrides,
+        reason=f"steward {action.actor} split {cid}",
+    )
+    return plan, {"kind": "relink", "pairs": [list(p) for p in sorted(overrides)]}
+
+
+def _relink(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planned:
+    """Restore links that a split removed (the undo of a split)."""
+    pairs = [pair(a, b) for a, b in action.data["pairs"]]
+    customers = {_owner(snapshot, k) for p in pairs for k in p}
+    overrides = {}
+    for p in pairs:
+        link = _stored_link(snapshot, customers, p)
+        if link is not None and link.status == REMOVED:
+            overrides[p] = Candidate(*p, link.first_seen, link.sources, ACTIVE)
+    plan = Plan()
+    resolve_components(
+        customers,
+        snapshot,
+        plan,
+        rules,
+        now,
+        overrides=overrides,
+        reason=f"steward {action.actor} restored links",
+    )
+    return plan, {}
+
+
+def _status(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planned:
+    """Quarantine or release an identifier; the customers around it are re-partitioned."""
+    [key] = action.keys
+    quarantine = action.kind == "quarantine"
+    if key not in snapshot.owners and key not in snapshot.statuses:
+        raise StewardError("UNKNOWN_IDENTIFIER", f"{key} is not in the identity graph")
+    current = snapshot.statuses.get(key, (ACTIVE, ""))[0]
+    if quarantine == (current != ACTIVE):
+        raise StewardError("NO_CHANGE", f"{key} is already {current}")
+    why = f"quarantined by {action.actor}: {action.reason}"
+    plan = Plan()
+    plan.statuses.append(
+        StatusChange(key, QUARANTINED if quarantine else ACTIVE, why if quarantine else "")
+    )
+    if quarantine:
+        customers = {snapshot.owners[key]}
+        resolve_components(
+            customers,
+            snapshot,
+            plan,
+            rules,
+            now,
+            inactive={key: (QUARANTINED, why)},
+            reason=f"steward {action.actor} quarantined {key}",
+        )
+    else:
+        customers = set(action.data.get("neighbour_customers", ()))
+        resolved = resolve_components(
+            customers,
+            snapshot,
+            plan,
+            rules,
+            now,
+            extra_nodes=(key,),
+            reason=f"steward {action.actor} released {key}",
+        )
+        plan.moves[key] = resolved.owners[key]
+    return plan, {"kind": "release" if quarantine else "quarantine", "keys": [key]}

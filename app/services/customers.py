@@ -1,0 +1,84 @@
+"""Customer queries: look-ups that follow merges, identifiers, timelines, exports."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from app.domain.explain import Explanation, explain
+from app.domain.identifiers import normalise
+from app.stores.base import Cursor, EventRecord, IdentifierRecord, IdentityStore
+
+MAX_PAGE = 100
+
+
+class CursorError(ValueError):
+    """A pagination cursor that idgraph did not issue. Use pageInfo.endCursor as given."""
+
+
+def encode_cursor(cursor: Cursor) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(cursor)).encode()).decode()
+
+
+def decode_cursor(text: str) -> Cursor:
+    try:
+        ts, event_id = json.loads(base64.urlsafe_b64decode(text.encode()))
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        raise CursorError(f"after: {text[:40]!r} is not a cursor this API returned") from None
+    if not isinstance(ts, str) or not isinstance(event_id, str):
+        raise CursorError(f"after: {text[:40]!r} is not a cursor this API returned")
+    return ts, event_id
+
+
+@dataclass(frozen=True, slots=True)
+class TimelinePage:
+    events: list[EventRecord]
+    has_next: bool
+
+
+class CustomerService:
+    def __init__(self, store: IdentityStore, *, default_region: str = "NL") -> None:
+        self.store = store
+        self.default_region = default_region
+
+    async def current_id(self, customer_id: str) -> str | None:
+        return (await self.store.current_ids([customer_id])).get(customer_id)
+
+    async def id_by_identifier(self, type_: str, value: str) -> str | None:
+        """Raises IdentifierError when the value is not a valid identifier of its type."""
+        key = normalise(type_, value, default_region=self.default_region).key
+        return (await self.store.owners([key])).get(key)
+
+    async def explain(self, type_: str, value: str) -> Explanation | None:
+        """Why an identifier belongs to its customer: the path of links to the customer's
+        first-seen identifier, and the links that rules or stewards keep out. None when the
+        identifier is unknown; raises IdentifierError when it is not valid."""
+        key = normalise(type_, value, default_region=self.default_region).key
+        record = (await self.store.identifiers([key])).get(key)
+        if record is None:
+            return None
+        if record.customer_id is None:
+            return explain(key, None, [], await self.store.links_touching([key]))
+        members = (await self.store.identifiers_of([record.customer_id]))[record.customer_id]
+        links = await self.store.links_of(record.customer_id)
+        return explain(key, record.customer_id, [(m.key, m.first_seen) for m in members], links)
+
+    async def timeline(self, customer_id: str, first: int, after: str | None) -> TimelinePage:
+        if not 0 <= first <= MAX_PAGE:
+            raise ValueError(f"first: must be between 0 and {MAX_PAGE}")
+        cursor = decode_cursor(after) if after else None
+        rows = await self.store.timeline(customer_id, first + 1, cursor)
+        return TimelinePage(rows[:first], len(rows) > first)
+
+    async def export(
+        self, page_size: int = 500
+    ) -> AsyncIterator[tuple[str, list[IdentifierRecord]]]:
+        after: str | None = None
+        while ids := await self.store.customer_page(after, page_size):
+            identifiers = await self.store.identifiers_of(ids)
+            for cid in ids:
+                yield cid, identifiers.get(cid, [])
+            after = ids[-1]

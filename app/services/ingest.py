@@ -1,0 +1,136 @@
+"""Ingest use case: validate raw events, resolve them, write them in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from app.domain.changes import Change
+from app.domain.events import Event, EventError, format_ts, parse_event
+from app.domain.plan import Gather, Plan
+from app.domain.resolution import DEFAULT_RULES, plan_ingest
+from app.domain.rules import Rules
+from app.stores.base import IdentityStore
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A rejected event (`rejected`) or a dropped identifier of an accepted event."""
+
+    position: str  # where the input was: "line 12", "events[3]", "topic/partition/offset"
+    field: str
+    reason: str
+    rejected: bool
+    event_id: str | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "position": self.position,
+            "event_id": self.event_id,
+            "field": self.field,
+            "reason": self.reason,
+            "action": "event rejected" if self.rejected else "identifier dropped, event kept",
+        }
+
+
+@dataclass(slots=True)
+class IngestResult:
+    received: int = 0
+    stored: int = 0  # new events written
+    duplicates: int = 0  # events already stored (or repeated in the batch): changed nothing
+    problems: list[Problem] = field(default_factory=list)
+    new_customers: int = 0
+    merges: int = 0
+    affected_customers: set[str] = field(default_factory=set)
+    changes: list[Change] = field(default_factory=list)
+
+    @property
+    def rejected(self) -> int:
+        return sum(p.rejected for p in self.problems)
+
+    def add(self, other: IngestResult) -> None:
+        self.received += other.received
+        self.stored += other.stored
+        self.duplicates += other.duplicates
+        self.problems += other.problems
+        self.new_customers += other.new_customers
+        self.merges += other.merges
+        self.affected_customers |= other.affected_customers
+        self.changes += other.changes
+
+
+class IngestService:
+    def __init__(
+        self,
+        store: IdentityStore,
+        *,
+        default_region: str = "NL",
+        rules: Rules = DEFAULT_RULES,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.store = store
+        self.default_region = default_region
+        self.rules = rules
+        self.clock = clock
+
+    def validate(self, raw: object, position: str) -> tuple[Event | None, list[Problem]]:
+        event_id = raw.get("event_id") if isinstance(raw, dict) else None
+        event_id = event_id if isinstance(event_id, str) else None
+        try:
+            parsed = parse_event(raw, default_region=self.default_region)
+        except EventError as exc:
+            return None, [Problem(position, exc.field, exc.reason, True, event_id)]
+        problems = [
+            Problem(position, "identifiers", str(d), False, event_id) for d in parsed.dropped
+        ]
+        return parsed.event, problems
+
+    async def ingest_raw(self, items: Iterable[tuple[str, object]]) -> IngestResult:
+        """Validate and ingest (position, raw event) pairs: bad ones are reported, the rest
+        are written. A raw item that is already a Problem (say, a line that is not JSON) is
+        reported in its place."""
+        events: list[Event] = []
+        problems: list[Problem] = []
+        received = 0
+        for position, raw in items:
+            received += 1
+            if isinstance(raw, Problem):
+                problems.append(raw)
+                continue
+            event, found = self.validate(raw, position)
+            problems += found
+            if event is not None:
+                events.append(event)
+        result = await self.ingest(events)
+        result.received = received
+        result.problems = problems + result.problems
+        return result
+
+    async def ingest(self, events: Sequence[Event]) -> IngestResult:
+        result = IngestResult(received=len(events))
+        if not events:
+            return result
+        gather = Gather(
+            keys=frozenset(i.key for e in events for i in e.identifiers),
+            event_ids=frozenset(e.event_id for e in events),
+            limited_types=tuple(self.rules.limits),
+            hub_types=self.rules.hub_count_types,
+        )
+        now = format_ts(self.clock())
+        plan: Plan = await self.store.transact(
+            gather, lambda snapshot: plan_ingest(events, snapshot, now, self.rules)
+        )
+        result.stored = len(plan.events)
+        result.duplicates = len(events) - result.stored
+        result.new_customers = len(plan.new_customers)
+        result.merges = len(plan.merges)
+        result.affected_customers = plan.affected_customers
+        result.changes = plan.changes
+        return result

@@ -1,0 +1,86 @@
+"""Steward use cases: correct the identity graph, with an audit log and undo."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from app.domain.events import format_ts
+from app.domain.identifiers import IdentifierError, normalise
+from app.domain.plan import Gather, Plan
+from app.domain.resolution import DEFAULT_RULES
+from app.domain.rules import Rules
+from app.domain.steward import Action, StewardError, plan_action, undo_of
+from app.services.ingest import utc_now
+from app.stores.base import AuditRecord, IdentityStore
+
+
+@dataclass(slots=True)
+class ActionResult:
+    merges: list[tuple[str, str]] = field(default_factory=list)  # (absorbed, survivor)
+    splits: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    affected_customers: set[str] = field(default_factory=set)
+    audit_seq: int | None = None
+    plan: Plan | None = None
+
+
+class StewardService:
+    def __init__(self, store: IdentityStore, *, default_region: str = "NL",
+                 rules: Rules = DEFAULT_RULES, clock: Callable[[], datetime] = utc_now) -> None:
+        self.store = store
+        self.default_region = default_region
+        self.rules = rules
+        self.clock = clock
+
+    def key(self, type_: str, value: str) -> str:
+        try:
+            return normalise(type_, value, default_region=self.default_region).key
+        except IdentifierError as exc:
+            raise StewardError("INVALID_IDENTIFIER", str(exc)) from None
+
+    async def act(self, action: Action) -> ActionResult:
+        """Carry out one action in one transaction; raises StewardError, changing nothing,
+        when it cannot be done."""
+        customers: frozenset[str] = frozenset()
+        if action.customers:
+            current = await self.store.current_ids(action.customers)
+            missing = [c for c in action.customers if c not in current]
+            if missing:
+                raise StewardError("UNKNOWN_CUSTOMER", f"no customer {missing[0]}")
+            action = Action(action.kind, action.actor, action.reason, action.keys, action.ban,
+                            tuple(current[c] for c in action.customers), action.data)
+            customers = frozenset(action.customers)
+        if action.kind == "release":
+            action = await self._with_neighbours(action)
+        keys = frozenset(action.keys) | {k for p in action.data.get("pairs", ()) for k in p}
+        now = format_ts(self.clock())
+        plan = await self.store.transact(
+            Gather(keys=keys, customers=customers),
+            lambda snapshot: plan_action(action, snapshot, self.rules, now),
+        )
+        return ActionResult(
+            merges=[(m.absorbed, m.survivor) for m in plan.merges],
+            splits=[(s.customer_id, s.parts) for s in plan.splits],
+            affected_customers=plan.affected_customers,
+            audit_seq=plan.audit_seqs[-1] if plan.audit_seqs else None,
+            plan=plan,
+        )
+
+    async def _with_neighbours(self, action: Action) -> Action:
+        links = await self.store.links_touching(action.keys)
+        far = {k for link in links for k in (link.a, link.b)} - set(action.keys)
+        customers = sorted(set((await self.store.owners(far)).values()))
+        return Action(action.kind, action.actor, action.reason, action.keys, action.ban,
+                      action.customers, {**action.data, "neighbour_customers": customers})
+
+    async def undo(self, seq: int, actor: str, reason: str) -> ActionResult:
+        entry = await self.store.audit_entry(seq)
+        if entry is None:
+            raise StewardError("UNKNOWN_AUDIT_ENTRY", f"no audit entry {seq}")
+        if entry.undone_by is not None:
+            raise StewardError("ALREADY_UNDONE", f"entry {seq} was undone by {entry.undone_by}")
+        return await self.act(undo_of(seq, entry.undo, actor, reason or f"undo of {seq}"))
+
+    async def audit_log(self, first: int = 50, before: int | None = None) -> list[AuditRecord]:
+        return await self.store.audit_log(first, before)

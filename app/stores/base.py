@@ -1,0 +1,269 @@
+"""The IdentityStore port: what every store adapter provides.
+
+Writes go through `transact`, which gathers a Snapshot, lets the caller's pure `decide`
+turn it into a Plan, and applies the Plan, all in one transaction. An adapter may run
+`decide` more than once (a retried deadlock), so `decide` must not have side effects.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from app.domain.events import Event, parse_ts
+from app.domain.identifiers import Identifier
+from app.domain.plan import Component, CustomerInfo, Gather, NeedComponents, Plan, Snapshot
+
+Decide = Callable[[Snapshot], Plan]
+# A component larger than this many customers is not re-partitioned in one transaction.
+MAX_COMPONENT_CUSTOMERS = 5_000
+Cursor = tuple[str, str]  # (timestamp, event_id) of the last event of a page
+
+
+class StoreError(Exception):
+    """Base of the store errors."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be reached. Check the store URL, and that the server is running."""
+
+
+class StoreURLError(StoreError):
+    """The store URL is not one idgraph understands."""
+
+
+class ComponentTooLarge(StoreError):
+    """A decision asked for more of the graph than one transaction may hold."""
+
+
+async def decide_with_components(
+    snapshot: Snapshot,
+    decide: Decide,
+    gather: Callable[[set[str]], Awaitable[dict[str, Component]]],
+    upfront: Collection[str] = (),
+) -> Plan:
+    """Run `decide`; whenever it asks for whole components, gather them and run it again.
+    `upfront` components are gathered before the first run."""
+
+    async def add(customer_ids: set[str]) -> None:
+        if len(customer_ids) > MAX_COMPONENT_CUSTOMERS:
+            raise ComponentTooLarge(
+                f"re-evaluating {len(customer_ids)} customers at once exceeds "
+                f"{MAX_COMPONENT_CUSTOMERS}; a hub may be missing from the rules"
+            )
+        for cid, component in (await gather(customer_ids)).items():
+            snapshot.components[cid] = component
+            snapshot.customers.setdefault(cid, CustomerInfo(cid, component.first_seen))
+            for key in component.identifiers:
+                snapshot.owners.setdefault(key, cid)
+
+    if upfront:
+        await add(set(upfront))
+    while True:
+        try:
+            return decide(snapshot)
+        except NeedComponents as need:
+            wanted = need.customer_ids - snapshot.components.keys()
+            if not wanted:
+                raise
+            await add(wanted)
+
+
+@dataclass(frozen=True, slots=True)
+class IdentifierRecord:
+    type: str
+    value: str
+    customer_id: str | None
+    first_seen: str
+    last_seen: str
+    sources: tuple[str, ...]
+    status: str = "active"
+    reason: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.type}:{self.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    event_id: str
+    type: str
+    timestamp: str
+    source: str
+    identifiers: tuple[Identifier, ...]
+    traits: dict[str, Any]
+    properties: dict[str, Any]
+    consent: dict[str, bool]
+
+    @property
+    def cursor(self) -> Cursor:
+        return (self.timestamp, self.event_id)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRecord:
+    a: str
+    b: str
+    count: int
+    first_seen: str
+    last_seen: str
+    sources: tuple[str, ...]
+    event_ids: tuple[str, ...]
+    status: str = "active"
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SplitRecord:
+    customer_id: str
+    parts: tuple[str, ...]
+    at: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class MergeRecord:
+    absorbed: str
+    survivor: str
+    at: str
+    event_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    seq: int
+    actor: str
+    action: str
+    target: str
+    reason: str
+    at: str
+    details: dict[str, Any]
+    undo: dict[str, Any]
+    undone_by: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStats:
+    customers: int
+    identifiers: int
+    links: int
+    events: int
+
+
+def event_body(event: Event) -> str:
+    """The part of an event that stores keep as one JSON text."""
+    return json.dumps(
+        {"traits": event.traits, "properties": event.properties, "consent": event.consent},
+        separators=(",", ":"),
+        default=str,
+    )
+
+
+def event_record(
+    event_id: str, type_: str, ts: str, source: str, keys: Sequence[str], body: str
+) -> EventRecord:
+    data = json.loads(body)
+    return EventRecord(
+        event_id,
+        type_,
+        ts,
+        source,
+        tuple(Identifier.from_key(k) for k in sorted(keys)),
+        data.get("traits", {}),
+        data.get("properties", {}),
+        data.get("consent", {}),
+    )
+
+
+def event_from_record(record: EventRecord) -> Event:
+    return Event(
+        record.event_id,
+        record.type,
+        parse_ts(record.timestamp),
+        record.source,
+        record.identifiers,
+        record.traits,
+        record.properties,
+        record.consent,
+    )
+
+
+class IdentityStore(ABC):
+    url: str
+
+    @abstractmethod
+    async def migrate(self) -> list[str]:
+        """Bring the store's schema up to date; return the migrations applied now."""
+
+    @abstractmethod
+    async def ping(self) -> None:
+        """Raise StoreUnavailable unless the store answers."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    async def transact(self, gather: Gather, decide: Decide) -> Plan:
+        """Gather the Snapshot, decide (see decide_with_components), apply the plan; all in
+        one transaction."""
+
+    @abstractmethod
+    async def current_ids(self, customer_ids: Collection[str]) -> dict[str, str]:
+        """Map each known customer id, current or merged away, to its current id."""
+
+    @abstractmethod
+    async def owners(self, keys: Collection[str]) -> dict[str, str]:
+        """Map each known identifier key to the id of its customer."""
+
+    @abstractmethod
+    async def identifiers_of(
+        self, customer_ids: Collection[str]
+    ) -> dict[str, list[IdentifierRecord]]:
+        """Each current customer's identifiers, ordered by type and value."""
+
+    @abstractmethod
+    async def timeline(
+        self, customer_id: str, first: int, after: Cursor | None
+    ) -> list[EventRecord]:
+        """Up to `first` of the customer's events older than `after`, newest first."""
+
+    @abstractmethod
+    async def identifiers(self, keys: Collection[str]) -> dict[str, IdentifierRecord]:
+        """The stored identifiers with these keys, whatever their status."""
+
+    @abstractmethod
+    async def links_of(self, customer_id: str) -> list[LinkRecord]:
+        """Every link that touches one of the customer's identifiers, whatever its status,
+        ordered by (a, b)."""
+
+    @abstractmethod
+    async def links_touching(self, keys: Collection[str]) -> list[LinkRecord]:
+        """Every link with an end among `keys`, whatever its status, ordered by (a, b)."""
+
+    @abstractmethod
+    async def audit_log(self, first: int, before: int | None) -> list[AuditRecord]:
+        """Steward actions, newest first, with seq below `before`."""
+
+    @abstractmethod
+    async def audit_entry(self, seq: int) -> AuditRecord | None: ...
+
+    @abstractmethod
+    async def splits_of(self, customer_ids: Collection[str]) -> dict[str, list[SplitRecord]]:
+        """The splits recorded for each customer (or a customer merged into it), oldest
+        first."""
+
+    @abstractmethod
+    async def merges_into(self, customer_ids: Collection[str]) -> dict[str, list[MergeRecord]]:
+        """The merges recorded with each customer as the survivor, oldest first."""
+
+    @abstractmethod
+    async def customer_page(self, after: str | None, limit: int) -> list[str]:
+        """Current customer ids in id order, after `after`."""
+
+    @abstractmethod
+    async def stats(self) -> StoreStats: ...

@@ -1,0 +1,88 @@
+"""The SQLite schema as ordered, append-only migrations (the Neo4j twin is graph_schema/)."""
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "V0001__identity_graph",
+        """
+        CREATE TABLE customers (
+            id TEXT PRIMARY KEY,
+            first_seen TEXT NOT NULL,
+            merged_into TEXT REFERENCES customers (id)
+        );
+        CREATE INDEX customers_merged_into ON customers (merged_into);
+        CREATE TABLE identifiers (
+            key TEXT PRIMARY KEY,
+            type TEXT NOT NULL,
+            value TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            sources TEXT NOT NULL DEFAULT '[]',
+            status TEXT NOT NULL DEFAULT 'active',
+            reason TEXT NOT NULL DEFAULT '',
+            customer_id TEXT REFERENCES customers (id)
+        );
+        CREATE INDEX identifiers_customer ON identifiers (customer_id);
+        CREATE TABLE links (
+            a TEXT NOT NULL REFERENCES identifiers (key),
+            b TEXT NOT NULL REFERENCES identifiers (key),
+            count INTEGER NOT NULL,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            sources TEXT NOT NULL,
+            event_ids TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'active',
+            reason TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (a, b)
+        ) WITHOUT ROWID;
+        CREATE INDEX links_b ON links (b);
+        CREATE TABLE bans (
+            a TEXT NOT NULL,
+            b TEXT NOT NULL,
+            PRIMARY KEY (a, b)
+        ) WITHOUT ROWID;
+        CREATE INDEX bans_b ON bans (b);
+        CREATE TABLE splits (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            customer_id TEXT NOT NULL REFERENCES customers (id),
+            parts TEXT NOT NULL,
+            at TEXT NOT NULL,
+            reason TEXT NOT NULL
+        );
+        CREATE INDEX splits_customer ON splits (customer_id);
+        CREATE TABLE audit (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            target TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            at TEXT NOT NULL,
+            details TEXT NOT NULL,
+            undo TEXT NOT NULL,
+            undone_by INTEGER
+        );
+        CREATE TABLE events (
+            event_id TEXT PRIMARY KEY,
+            type TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            source TEXT NOT NULL,
+            body TEXT NOT NULL
+        );
+        CREATE TABLE observations (
+            key TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            event_id TEXT NOT NULL REFERENCES events (event_id),
+            PRIMARY KEY (key, ts, event_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX observations_event ON observations (event_id);
+        CREATE TABLE merges (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            absorbed TEXT NOT NULL REFERENCES customers (id),
+            survivor TEXT NOT NULL REFERENCES customers (id),
+            at TEXT NOT NULL,
+            event_id TEXT NOT NULL,
+            reason TEXT NOT NULL
+        );
+        CREATE INDEX merges_survivor ON merges (survivor)
+        """,
+    ),
+]

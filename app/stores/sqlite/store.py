@@ -1,0 +1,554 @@
+"""The embedded store: one SQLite file in WAL mode, zero set-up.
+
+Calls are synchronous under an async interface: SQLite answers these indexed queries in
+microseconds, so a thread hop per call would cost more than it saves. Writers take the
+file's write lock at the start of `transact` (BEGIN IMMEDIATE), so several processes can
+load one file without losing a merge.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from app.domain.plan import (
+    ACTIVE,
+    Component,
+    CustomerInfo,
+    Gather,
+    Plan,
+    Snapshot,
+    StoredIdentifier,
+    StoredLink,
+)
+from app.stores.base import (
+    AuditRecord,
+    Cursor,
+    Decide,
+    EventRecord,
+    IdentifierRecord,
+    IdentityStore,
+    LinkRecord,
+    MergeRecord,
+    SplitRecord,
+    StoreStats,
+    StoreUnavailable,
+    decide_with_components,
+    event_body,
+    event_record,
+)
+from app.stores.sqlite.schema import MIGRATIONS
+
+# SQLite's default limit on host parameters is 32766; stay well below it.
+CHUNK = 900
+
+
+def _chunks(items: Collection[str]) -> Iterable[list[str]]:
+    seq = list(items)
+    for start in range(0, len(seq), CHUNK):
+        yield seq[start : start + CHUNK]
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+_IDENTIFIER_COLUMNS = "type, value, customer_id, first_seen, last_seen, sources, status, reason"
+
+
+_LINK_COLUMNS = "a, b, count, first_seen, last_seen, sources, event_ids, status, reason"
+_AUDIT_COLUMNS = "seq, actor, action, target, reason, at, details, undo, undone_by"
+
+
+def _link(row: Sequence[Any]) -> LinkRecord:
+    a, b, n, first, last, sources, event_ids, status, reason = row
+    return LinkRecord(
+        a,
+        b,
+        n,
+        first,
+        last,
+        tuple(json.loads(sources)),
+        tuple(json.loads(event_ids)),
+        status,
+        reason,
+    )
+
+
+def _audit(row: Sequence[Any]) -> AuditRecord:
+    seq, actor, action, target, reason, at, details, undo, undone_by = row
+    return AuditRecord(
+        seq, actor, action, target, reason, at, json.loads(details), json.loads(undo), undone_by
+    )
+
+
+def _identifier(row: Sequence[Any]) -> IdentifierRecord:
+    type_, value, cid, first, last, sources, status, reason = row
+    return IdentifierRecord(
+        type_, value, cid, first, last, tuple(json.loads(sources)), status, reason
+    )
+
+
+class SQLiteStore(IdentityStore):
+    def __init__(self, path: str, url: str | None = None) -> None:
+        self.path = path
+        self.url = url or f"sqlite:///{path}"
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"cannot open SQLite database {path}: {exc}") from exc
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.execute("PRAGMA busy_timeout=30000")
+
+    # -- lifecycle ---------------------------------------------------------------
+    async def migrate(self) -> list[str]:
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version TEXT PRIMARY KEY, applied_at TEXT)"
+        )
+        done = {r[0] for r in self.db.execute("SELECT version FROM schema_migrations")}
+        applied = []
+        for version, sql in MIGRATIONS:
+            if version in done:
+                continue
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in filter(str.strip, sql.split(";")):
+                    self.db.execute(statement)
+                self.db.execute(
+                    "INSERT INTO schema_migrations VALUES (?, datetime('now'))", (version,)
+                )
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            applied.append(version)
+        return applied
+
+    async def ping(self) -> None:
+        try:
+            self.db.execute("SELECT 1").fetchone()
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"SQLite database {self.path} does not answer: {exc}") from exc
+
+    async def close(self) -> None:
+        self.db.close()
+
+    # -- writes ------------------------------------------------------------------
+    async def transact(self, gather: Gather, decide: Decide) -> Plan:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            snapshot = self._snapshot(gather)
+            plan = await decide_with_components(
+                snapshot, decide, self._gather_components, gather.customers
+            )
+            if plan:
+                self._apply(plan)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return plan
+
+    def _load_keys(self, keys: Collection[str]) -> None:
+        """Put the batch's keys in a temporary table, so that every read joins on it."""
+        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS batch_keys (key TEXT PRIMARY KEY)")
+        self.db.execute("DELETE FROM batch_keys")
+        self.db.executemany("INSERT OR IGNORE INTO batch_keys VALUES (?)", [(k,) for k in keys])
+
+    def _snapshot(self, gather: Gather) -> Snapshot:
+        db, snap = self.db, Snapshot()
+        for chunk in _chunks(gather.event_ids):
+            rows = db.execute(
+                f"SELECT event_id FROM events WHERE event_id IN ({_marks(len(chunk))})", chunk
+            )
+            snap.seen_events.update(r[0] for r in rows)
+        self._load_keys(gather.keys)
+        rows = db.execute(
+            "SELECT i.key, i.status, i.reason, c.id, c.first_seen FROM batch_keys k "
+            "JOIN identifiers i ON i.key = k.key LEFT JOIN customers c ON c.id = i.customer_id"
+        )
+        for key, status, reason, cid, first_seen in rows:
+            if status != ACTIVE:
+                snap.statuses[key] = (status, reason)
+            if cid is not None:
+                snap.owners[key] = cid
+                snap.customers[cid] = CustomerInfo(cid, first_seen)
+        owners = sorted(set(snap.owners.values()))
+        if gather.limited_types and owners:
+            for chunk in _chunks(owners):
+                rows = db.execute(
+                    f"SELECT customer_id, type, count(*) FROM identifiers "
+                    f"WHERE customer_id IN ({_marks(len(chunk))}) "
+                    f"AND type IN ({_marks(len(gather.limited_types))}) GROUP BY 1, 2",
+                    [*chunk, *gather.limited_types],
+                )
+                for cid, type_, n in rows:
+                    snap.type_counts.setdefault(cid, {})[type_] = n
+        if gather.hub_types:
+            rows = db.execute(
+                f"""SELECT key, count(*) FROM (
+                        SELECT l.a AS key, l.b AS other
+                        FROM batch_keys k JOIN links l ON l.a = k.key
+                        UNION ALL
+                        SELECT l.b, l.a FROM batch_keys k JOIN links l ON l.b = k.key)
+                    WHERE substr(other, 1, instr(other, ':') - 1)
+                          IN ({_marks(len(gather.hub_types))})
+                    GROUP BY key""",
+                gather.hub_types,
+            )
+            snap.degrees.update(rows)
+        rows = db.execute(
+            "SELECT l.a, l.b, l.status FROM batch_keys k JOIN links l ON l.a = k.key "
+            "WHERE l.b IN (SELECT key FROM batch_keys)"
+        )
+        snap.link_status.update(((a, b), status) for a, b, status in rows)
+        self._gather_bans(snap, owners)
+        return snap
+
+    def _gather_bans(self, snap: Snapshot, owners: list[str]) -> None:
+        ends: set[str] = set()
+        rows = self.db.execute(
+            "SELECT a, b FROM bans WHERE a IN (SELECT key FROM batch_keys) "
+            "OR b IN (SELECT key FROM batch_keys)"
+        )
+        for a, b in rows:
+            snap.bans.add((a, b))
+        for chunk in _chunks(owners):
+            rows = self.db.execute(
+                f"SELECT x.a, x.b FROM identifiers i JOIN bans x ON x.a = i.key OR x.b = i.key "
+                f"WHERE i.customer_id IN ({_marks(len(chunk))})",
+                chunk,
+            )
+            snap.bans.update((a, b) for a, b in rows)
+        ends = {k for ban in snap.bans for k in ban}
+        snap.ban_owners.update({k: c for k, c in self._owners(ends).items() if c})
+
+    async def _gather_components(self, customer_ids: set[str]) -> dict[str, Component]:
+        return self._components(customer_ids)
+
+    def _components(self, customer_ids: set[str]) -> dict[str, Component]:
+        components = {cid: Component() for cid in customer_ids}
+        for chunk in _chunks(customer_ids):
+            rows = self.db.execute(
+                f"SELECT id, first_seen FROM customers WHERE id IN ({_marks(len(chunk))})", chunk
+            )
+            for cid, first_seen in rows:
+                components[cid].first_seen = first_seen
+        owner_of: dict[str, str] = {}
+        for chunk in _chunks(customer_ids):
+            rows = self.db.execute(
+                f"SELECT key, status, customer_id, first_seen FROM identifiers "
+                f"WHERE customer_id IN ({_marks(len(chunk))})",
+                chunk,
+            )
+            for key, status, cid, first_seen in rows:
+                components[cid].identifiers[key] = StoredIdentifier(key, status, cid, first_seen)
+                owner_of[key] = cid
+        self._load_keys(owner_of)
+        rows = self.db.execute(
+            """SELECT l.a, l.b, l.first_seen, l.sources, l.status, l.reason FROM links l
+               WHERE l.a IN (SELECT key FROM batch_keys) OR l.b IN (SELECT key FROM batch_keys)"""
+        )
+        far: set[str] = set()
+        for a, b, first_seen, sources, status, reason in rows:
+            link = StoredLink(a, b, first_seen, tuple(json.loads(sources)), status, reason)
+            for near, other in ((a, b), (b, a)):
+                if near in owner_of:
+                    components[owner_of[near]].links[(a, b)] = link
+                    if other not in owner_of:
+                        far.add(other)
+        neighbours = {}
+        for chunk in _chunks(far):
+            rows = self.db.execute(
+                f"SELECT key, status, customer_id, first_seen FROM identifiers "
+                f"WHERE key IN ({_marks(len(chunk))})",
+                chunk,
+            )
+            for key, status, cid, first_seen in rows:
+                neighbours[key] = StoredIdentifier(key, status, cid, first_seen)
+        for component in components.values():
+            for a, b in component.links:
+                for key in (a, b):
+                    if key in neighbours:
+                        component.neighbours[key] = neighbours[key]
+        return components
+
+    def _apply(self, plan: Plan) -> None:
+        db = self.db
+        db.executemany(
+            "INSERT INTO customers (id, first_seen) VALUES (?, ?)",
+            [(c.id, c.first_seen) for c in plan.new_customers],
+        )
+        for m in plan.merges:
+            db.execute(
+                "UPDATE identifiers SET customer_id = ? WHERE customer_id = ?",
+                (m.survivor, m.absorbed),
+            )
+            db.execute(
+                "UPDATE customers SET merged_into = ? WHERE id = ? OR merged_into = ?",
+                (m.survivor, m.absorbed, m.absorbed),
+            )
+        db.executemany(
+            "INSERT INTO merges (absorbed, survivor, at, event_id, reason) VALUES (?,?,?,?,?)",
+            [(m.absorbed, m.survivor, m.at, m.event_id, m.reason) for m in plan.merges],
+        )
+        db.executemany(
+            "INSERT INTO splits (customer_id, parts, at, reason) VALUES (?, ?, ?, ?)",
+            [(s.customer_id, json.dumps(s.parts), s.at, s.reason) for s in plan.splits],
+        )
+        db.executemany(
+            "UPDATE customers SET first_seen = ? WHERE id = ?",
+            [(ts, cid) for cid, ts in plan.first_seen.items()],
+        )
+        db.executemany(
+            """INSERT INTO identifiers
+                 (key, type, value, first_seen, last_seen, sources, customer_id, status, reason)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (key) DO UPDATE SET
+                 first_seen = min(first_seen, excluded.first_seen),
+                 last_seen = max(last_seen, excluded.last_seen),
+                 sources = (SELECT json_group_array(value) FROM (
+                     SELECT value FROM json_each(identifiers.sources)
+                     UNION SELECT value FROM json_each(excluded.sources)))""",
+            [
+                (
+                    d.key,
+                    d.type,
+                    d.value,
+                    d.first_seen,
+                    d.last_seen,
+                    json.dumps(d.sources),
+                    d.customer_id,
+                    d.status,
+                    d.reason,
+                )
+                for d in plan.identifiers
+            ],
+        )
+        db.executemany(
+            "UPDATE identifiers SET customer_id = ? WHERE key = ?",
+            [(cid, key) for key, cid in plan.moves.items()],
+        )
+        db.executemany(
+            "UPDATE identifiers SET status = ?, reason = ? WHERE key = ?",
+            [(s.status, s.reason, s.key) for s in plan.statuses],
+        )
+        db.executemany(
+            """INSERT INTO links (a, b, count, first_seen, last_seen, sources, event_ids,
+                                  status, reason)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (a, b) DO UPDATE SET
+                 count = count + excluded.count,
+                 first_seen = min(first_seen, excluded.first_seen),
+                 last_seen = max(last_seen, excluded.last_seen),
+                 sources = (SELECT json_group_array(value) FROM (
+                     SELECT value FROM json_each(links.sources)
+                     UNION SELECT value FROM json_each(excluded.sources))),
+                 event_ids = (SELECT json_group_array(value) FROM (
+                     SELECT value FROM json_each(links.event_ids)
+                     UNION ALL SELECT value FROM json_each(excluded.event_ids) LIMIT 10)),
+                 status = CASE WHEN links.status = 'banned' THEN 'banned' ELSE excluded.status END,
+                 reason = CASE WHEN links.status = 'banned' THEN links.reason
+                               ELSE excluded.reason END""",
+            [
+                (
+                    d.a,
+                    d.b,
+                    d.count,
+                    d.first_seen,
+                    d.last_seen,
+                    json.dumps(d.sources),
+                    json.dumps(d.event_ids),
+                    d.status,
+                    d.reason,
+                )
+                for d in plan.links
+            ],
+        )
+        db.executemany(
+            "UPDATE links SET status = ?, reason = ? WHERE a = ? AND b = ?",
+            [(s.status, s.reason, s.a, s.b) for s in plan.link_statuses],
+        )
+        db.executemany("INSERT OR IGNORE INTO bans (a, b) VALUES (?, ?)", plan.bans)
+        db.executemany("DELETE FROM bans WHERE a = ? AND b = ?", plan.unbans)
+        for entry in plan.audit:
+            cursor = db.execute(
+                "INSERT INTO audit (actor, action, target, reason, at, details, undo) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (entry.actor, entry.action, entry.target, entry.reason, entry.at,
+                 json.dumps(entry.details), json.dumps(entry.undo)),
+            )
+            seq = int(cursor.lastrowid or 0)
+            plan.audit_seqs.append(seq)
+            if entry.undoes is not None:
+                db.execute("UPDATE audit SET undone_by = ? WHERE seq = ?", (seq, entry.undoes))
+        db.executemany(
+            "INSERT INTO events (event_id, type, ts, source, body) VALUES (?, ?, ?, ?, ?)",
+            [(e.event_id, e.type, e.ts, e.source, event_body(e)) for e in plan.events],
+        )
+        db.executemany(
+            "INSERT INTO observations (key, ts, event_id) VALUES (?, ?, ?)",
+            [(i.key, e.ts, e.event_id) for e in plan.events for i in e.identifiers],
+        )
+
+    # -- reads -------------------------------------------------------------------
+    async def current_ids(self, customer_ids: Collection[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for chunk in _chunks(customer_ids):
+            rows = self.db.execute(
+                f"SELECT id, coalesce(merged_into, id) FROM customers "
+                f"WHERE id IN ({_marks(len(chunk))})",
+                chunk,
+            )
+            found.update(rows)
+        return found
+
+    async def owners(self, keys: Collection[str]) -> dict[str, str]:
+        return {k: c for k, c in self._owners(keys).items() if c is not None}
+
+    def _owners(self, keys: Collection[str]) -> dict[str, str | None]:
+        found: dict[str, str | None] = {}
+        for chunk in _chunks(keys):
+            rows = self.db.execute(
+                f"SELECT key, customer_id FROM identifiers WHERE key IN ({_marks(len(chunk))})",
+                chunk,
+            )
+            found.update(rows)
+        return found
+
+    async def identifiers(self, keys: Collection[str]) -> dict[str, IdentifierRecord]:
+        found: dict[str, IdentifierRecord] = {}
+        for chunk in _chunks(keys):
+            rows = self.db.execute(
+                f"SELECT {_IDENTIFIER_COLUMNS} FROM identifiers "
+                f"WHERE key IN ({_marks(len(chunk))})",
+                chunk,
+            )
+            for row in rows:
+                record = _identifier(row)
+                found[record.key] = record
+        return found
+
+    async def identifiers_of(
+        self, customer_ids: Collection[str]
+    ) -> dict[str, list[IdentifierRecord]]:
+        found: dict[str, list[IdentifierRecord]] = defaultdict(list)
+        for chunk in _chunks(customer_ids):
+            rows = self.db.execute(
+                f"SELECT {_IDENTIFIER_COLUMNS} FROM identifiers "
+                f"WHERE customer_id IN ({_marks(len(chunk))}) ORDER BY type, value",
+                chunk,
+            )
+            for row in rows:
+                record = _identifier(row)
+                found[record.customer_id or ""].append(record)
+        return dict(found)
+
+    async def timeline(
+        self, customer_id: str, first: int, after: Cursor | None
+    ) -> list[EventRecord]:
+        ts, eid = after or ("\uffff", "")
+        rows = self.db.execute(
+            """SELECT e.event_id, e.type, e.ts, e.source, e.body,
+                      (SELECT group_concat(o2.key, char(31)) FROM observations o2
+                       WHERE o2.event_id = e.event_id)
+               FROM events e WHERE e.event_id IN (
+                   SELECT o.event_id FROM identifiers i JOIN observations o ON o.key = i.key
+                   WHERE i.customer_id = ? AND (o.ts < ? OR (o.ts = ? AND o.event_id < ?)))
+               ORDER BY e.ts DESC, e.event_id DESC LIMIT ?""",
+            (customer_id, ts, ts, eid, first),
+        )
+        return [self._event(row) for row in rows]
+
+    @staticmethod
+    def _event(row: Sequence[Any]) -> EventRecord:
+        event_id, type_, ts, source, body, keys = row
+        return event_record(event_id, type_, ts, source, keys.split("\x1f"), body)
+
+    async def links_of(self, customer_id: str) -> list[LinkRecord]:
+        rows = self.db.execute(
+            f"""SELECT {_LINK_COLUMNS}
+               FROM links WHERE a IN (SELECT key FROM identifiers WHERE customer_id = ?1)
+                             OR b IN (SELECT key FROM identifiers WHERE customer_id = ?1)
+               ORDER BY a, b""",
+            (customer_id,),
+        )
+        return [_link(row) for row in rows]
+
+    async def links_touching(self, keys: Collection[str]) -> list[LinkRecord]:
+        found: dict[tuple[str, str], LinkRecord] = {}
+        for chunk in _chunks(keys):
+            marks = _marks(len(chunk))
+            rows = self.db.execute(
+                f"SELECT {_LINK_COLUMNS} FROM links WHERE a IN ({marks}) OR b IN ({marks})",
+                [*chunk, *chunk],
+            )
+            for row in rows:
+                link = _link(row)
+                found[(link.a, link.b)] = link
+        return [found[p] for p in sorted(found)]
+
+    async def audit_log(self, first: int, before: int | None) -> list[AuditRecord]:
+        rows = self.db.execute(
+            f"SELECT {_AUDIT_COLUMNS} FROM audit WHERE seq < ? ORDER BY seq DESC LIMIT ?",
+            (before if before is not None else 2**62, first),
+        )
+        return [_audit(row) for row in rows]
+
+    async def audit_entry(self, seq: int) -> AuditRecord | None:
+        row = self.db.execute(f"SELECT {_AUDIT_COLUMNS} FROM audit WHERE seq = ?", (seq,))
+        found = row.fetchone()
+        return _audit(found) if found else None
+
+    async def splits_of(self, customer_ids: Collection[str]) -> dict[str, list[SplitRecord]]:
+        found: dict[str, list[SplitRecord]] = defaultdict(list)
+        for chunk in _chunks(customer_ids):
+            rows = self.db.execute(
+                f"SELECT coalesce(c.merged_into, c.id), s.customer_id, s.parts, s.at, s.reason "
+                f"FROM splits s JOIN customers c ON c.id = s.customer_id "
+                f"WHERE coalesce(c.merged_into, c.id) IN ({_marks(len(chunk))}) ORDER BY s.seq",
+                chunk,
+            )
+            for current, cid, parts, at, reason in rows:
+                found[current].append(SplitRecord(cid, tuple(json.loads(parts)), at, reason))
+        return dict(found)
+
+    async def merges_into(self, customer_ids: Collection[str]) -> dict[str, list[MergeRecord]]:
+        found: dict[str, list[MergeRecord]] = defaultdict(list)
+        for chunk in _chunks(customer_ids):
+            rows = self.db.execute(
+                f"SELECT coalesce(c.merged_into, c.id), m.absorbed, m.survivor, m.at, "
+                f"m.event_id, m.reason FROM merges m JOIN customers c ON c.id = m.survivor "
+                f"WHERE coalesce(c.merged_into, c.id) IN ({_marks(len(chunk))}) ORDER BY m.seq",
+                chunk,
+            )
+            for current, *fields in rows:
+                found[current].append(MergeRecord(*fields))
+        return dict(found)
+
+    async def customer_page(self, after: str | None, limit: int) -> list[str]:
+        rows = self.db.execute(
+            "SELECT id FROM customers WHERE merged_into IS NULL AND id > ? ORDER BY id LIMIT ?",
+            (after or "", limit),
+        )
+        return [r[0] for r in rows]
+
+    async def stats(self) -> StoreStats:
+        def count(sql: str) -> int:
+            return int(self.db.execute(sql).fetchone()[0])
+
+        return StoreStats(
+            customers=count("SELECT count(*) FROM customers WHERE merged_into IS NULL"),
+            identifiers=count("SELECT count(*) FROM identifiers"),
+            links=count("SELECT count(*) FROM links"),
+            events=count("SELECT count(*) FROM events"),
+        )

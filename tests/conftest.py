@@ -1,0 +1,47 @@
+"""Store fixtures: every contract test runs on SQLite and on the real Neo4j.
+
+Neo4j comes from `scripts/services up`; set IDGRAPH_TEST_NEO4J to use another server.
+A test that needs Neo4j fails, rather than skips, when it is not running.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+
+import pytest
+
+from app.stores import IdentityStore, open_store
+
+NEO4J_URL = os.environ.get("IDGRAPH_TEST_NEO4J", "neo4j://neo4j:idgraph-dev@127.0.0.1:7687")
+KAFKA_BOOTSTRAP = os.environ.get("IDGRAPH_TEST_KAFKA", "127.0.0.1:9092")
+
+
+async def wipe_neo4j(store: IdentityStore) -> None:
+    async with store.driver.session(database=store.database) as session:  # type: ignore[attr-defined]
+        await session.run("MATCH (n) DETACH DELETE n")
+
+
+async def make_store(kind: str, tmp_path) -> IdentityStore:
+    if kind == "sqlite":
+        store = open_store(f"sqlite:///{tmp_path}/test.db")
+    else:
+        store = open_store(NEO4J_URL)
+        await store.ping()
+        await wipe_neo4j(store)
+    await store.migrate()
+    return store
+
+
+@pytest.fixture(params=["sqlite", pytest.param("neo4j", marks=pytest.mark.neo4j)])
+async def store(request, tmp_path) -> AsyncIterator[IdentityStore]:
+    s = await make_store(request.param, tmp_path)
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+async def sqlite_store(tmp_path) -> AsyncIterator[IdentityStore]:
+    s = await make_store("sqlite", tmp_path)
+    yield s
+    await s.close()

@@ -1,0 +1,141 @@
+"""The pure resolution core: merges, survivors, replays, out-of-order events."""
+
+from __future__ import annotations
+
+from app.domain.plan import CustomerInfo, Snapshot
+from app.domain.resolution import customer_id_for, plan_ingest
+from tests.helpers import event
+
+NOW = "2024-06-01T00:00:00.000000Z"
+T0, T1, T2 = "2024-03-01T10:00:00Z", "2024-03-02T10:00:00Z", "2024-03-03T10:00:00Z"
+
+
+def owners(plan):
+    return {d.key: d.customer_id for d in plan.identifiers}
+
+
+def test_a_new_identifier_creates_one_customer_with_an_id_from_its_seed_event():
+    plan = plan_ingest([event("e1", T0, "cookie:a", "email:a@example.com")], Snapshot(), NOW)
+    [customer] = plan.new_customers
+    assert customer.id == customer_id_for("e1", "cookie:a")
+    assert customer.first_seen == "2024-03-01T10:00:00.000000Z"
+    assert set(owners(plan).values()) == {customer.id}
+    assert [(link.a, link.b, link.count) for link in plan.links] == [
+        ("cookie:a", "email:a@example.com", 1)
+    ]
+
+
+def test_events_of_a_batch_chain_into_one_customer():
+    plan = plan_ingest(
+        [
+            event("e1", T0, "cookie:a", "email:a@x.com"),
+            event("e2", T1, "email:a@x.com", "cookie:b"),
+            event("e3", T2, "cookie:b", "phone:+31612345678"),
+        ],
+        Snapshot(),
+        NOW,
+    )
+    assert len(plan.new_customers) == 1 and len(set(owners(plan).values())) == 1
+    assert not plan.merges
+
+
+def test_the_outcome_does_not_depend_on_the_order_within_a_batch():
+    events = [
+        event("e1", T1, "cookie:a", "email:a@x.com"),
+        event("e2", T0, "cookie:b", "email:a@x.com"),
+    ]
+    forward = plan_ingest(events, Snapshot(), NOW)
+    backward = plan_ingest(list(reversed(events)), Snapshot(), NOW)
+    assert forward == backward
+    assert forward.new_customers[0].id == customer_id_for("e2", "cookie:b")
+
+
+def test_new_identifiers_join_their_existing_customer():
+    snap = Snapshot(owners={"cookie:a": "c1"}, customers={"c1": CustomerInfo("c1", "2024-01-01")})
+    plan = plan_ingest([event("e1", T0, "cookie:a", "email:a@x.com")], snap, NOW)
+    assert not plan.new_customers and not plan.merges
+    assert owners(plan) == {"cookie:a": "c1", "email:a@x.com": "c1"}
+
+
+def test_the_first_seen_customer_survives_a_merge():
+    snap = Snapshot(
+        owners={"cookie:a": "c_new", "cookie:b": "c_old"},
+        customers={
+            "c_new": CustomerInfo("c_new", "2024-02-01"),
+            "c_old": CustomerInfo("c_old", "2024-01-01"),
+        },
+    )
+    plan = plan_ingest([event("e9", T2, "cookie:a", "cookie:b")], snap, NOW)
+    [merge] = plan.merges
+    assert (merge.absorbed, merge.survivor, merge.event_id, merge.at) == (
+        "c_new",
+        "c_old",
+        "e9",
+        NOW,
+    )
+    assert "e9" in merge.reason
+
+
+def test_ties_in_first_seen_go_to_the_smaller_id():
+    snap = Snapshot(
+        owners={"cookie:a": "c2", "cookie:b": "c1"},
+        customers={"c2": CustomerInfo("c2", "2024-01-01"), "c1": CustomerInfo("c1", "2024-01-01")},
+    )
+    [merge] = plan_ingest([event("e", T2, "cookie:a", "cookie:b")], snap, NOW).merges
+    assert (merge.absorbed, merge.survivor) == ("c2", "c1")
+
+
+def test_an_out_of_order_event_moves_the_survivors_first_seen_back():
+    snap = Snapshot(owners={"cookie:a": "c1"}, customers={"c1": CustomerInfo("c1", "2024-05-01")})
+    plan = plan_ingest([event("e", T0, "cookie:a")], snap, NOW)
+    assert plan.first_seen == {"c1": "2024-03-01T10:00:00.000000Z"}
+
+
+def test_each_absorbed_customer_names_the_event_that_tied_it():
+    snap = Snapshot(
+        owners={"cookie:a": "c1", "cookie:b": "c2", "cookie:c": "c3"},
+        customers={c: CustomerInfo(c, f"2024-01-0{c[1]}") for c in ("c1", "c2", "c3")},
+    )
+    plan = plan_ingest(
+        [
+            event("e1", T0, "cookie:a", "email:x@x.com"),
+            event("e2", T1, "cookie:b", "email:x@x.com"),
+            event("e3", T2, "cookie:c", "cookie:b"),
+        ],
+        snap,
+        NOW,
+    )
+    assert {(m.absorbed, m.survivor, m.event_id) for m in plan.merges} == {
+        ("c2", "c1", "e2"),
+        ("c3", "c1", "e3"),
+    }
+
+
+def test_an_event_whose_identifiers_share_a_customer_is_no_merge():
+    snap = Snapshot(
+        owners={"cookie:a": "c1", "cookie:b": "c1"},
+        customers={"c1": CustomerInfo("c1", "2024-01-01")},
+    )
+    plan = plan_ingest([event("e", T0, "cookie:a", "cookie:b")], snap, NOW)
+    assert not plan.merges and not plan.new_customers
+
+
+def test_seen_and_repeated_events_are_left_out():
+    e1, e2 = event("e1", T0, "cookie:a"), event("e2", T1, "cookie:a")
+    plan = plan_ingest([e1, e2, e2], Snapshot(seen_events={"e1"}), NOW)
+    assert [e.event_id for e in plan.events] == ["e2"]
+    assert not plan_ingest([e1], Snapshot(seen_events={"e1"}), NOW)
+
+
+def test_link_evidence_aggregates_over_the_batch():
+    plan = plan_ingest(
+        [
+            event("e1", T1, "cookie:a", "email:a@x.com", source="web"),
+            event("e2", T0, "email:a@x.com", "cookie:a", source="app"),
+        ],
+        Snapshot(),
+        NOW,
+    )
+    [link] = plan.links
+    assert (link.count, link.sources, link.event_ids) == (2, ("app", "web"), ("e2", "e1"))
+    assert link.first_seen < link.last_seen
