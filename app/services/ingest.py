@@ -133,4 +133,9 @@ class IngestService:
         result.merges = len(plan.merges)
         result.affected_customers = plan.affected_customers
         result.changes = plan.changes
+        for event_id, key, why in plan.dropped:
+            result.problems.append(
+                Problem(f"event {event_id}", "identifiers", f"{key}: {why}" if key else why,
+                        not key, event_id)
+            )
         return result

@@ -16,6 +16,7 @@ from typing import Any
 from app.domain.events import Event, parse_ts
 from app.domain.identifiers import Identifier
 from app.domain.plan import Component, CustomerInfo, Gather, NeedComponents, Plan, Snapshot
+from app.domain.profile import Observation
 
 Decide = Callable[[Snapshot], Plan]
 # A component larger than this many customers is not re-partitioned in one transaction.
@@ -148,6 +149,19 @@ class AuditRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ReviewRecord:
+    """A candidate match between the thresholds, for a steward to accept or reject."""
+
+    id: int
+    a: str
+    b: str
+    score: float
+    weights: dict[str, Any]
+    status: str  # open | accepted | rejected
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
 class StoreStats:
     customers: int
     identifiers: int
@@ -267,3 +281,22 @@ class IdentityStore(ABC):
 
     @abstractmethod
     async def stats(self) -> StoreStats: ...
+
+    @abstractmethod
+    async def profile_observations(
+        self, customer_ids: Collection[str]
+    ) -> dict[str, list[Observation]]:
+        """The traits and consent of every event of each customer that carries them."""
+
+    @abstractmethod
+    async def reviews(self, first: int, after: int | None, status: str = "open"
+                      ) -> list[ReviewRecord]:
+        """Review items with this status, oldest first, with id above `after`."""
+
+    @abstractmethod
+    async def review(self, review_id: int) -> ReviewRecord | None: ...
+
+    @abstractmethod
+    async def search(self, text: str, limit: int) -> list[tuple[str, str, str]]:
+        """(key, customer id, term) of search terms that share a token (three characters or
+        more) with `text`, best first."""

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rapidfuzz.distance import OSA
+
 from app.domain.matching.comparisons import NAME_CLOSE, Comparison, Traits
 
 HOUSEHOLD = "household"
 # The levels that count as "the same" first name or birth date; any other level with
-# both values present counts as different.
+# both values present counts as different, except first names one typo apart.
 SAME_FIRST_NAME = frozenset({"exact", f"jw>={NAME_CLOSE}", "swapped"})
 SAME_BIRTH_DATE = frozenset({"exact", "one_part_differs", "day_month_transposed", "one_edit"})
 ADDRESS_TRAITS = ("street", "house_number")
@@ -41,5 +43,7 @@ def household_reason(
     if first == "null" or born == "null":
         return None
     if first in SAME_FIRST_NAME or born in SAME_BIRTH_DATE:
+        return None
+    if OSA.distance(a["first_name"], b["first_name"], score_cutoff=1) <= 1:
         return None
     return HOUSEHOLD

@@ -43,6 +43,9 @@ MODEL_FORMAT = 1
 # (P >= 0.5) and UPPER it goes to review, below nothing is recorded.
 UPPER = 10.0
 LOWER = 0.0
+# A new record that links to records of two customers ties them together; a link to a
+# customer other than the best one needs this score (P >= 0.99999).
+MERGE = 16.0
 # The smallest relative frequency a term-frequency adjustment uses, so that a value seen
 # once in a small store cannot weigh without bound.
 TF_MIN_FREQUENCY = 1e-5
@@ -65,6 +68,7 @@ class MatchSettings:
 
     upper: float = UPPER
     lower: float = LOWER
+    merge: float = MERGE
     tf_min_frequency: float = TF_MIN_FREQUENCY
 
 

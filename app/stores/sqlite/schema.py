@@ -7,7 +7,8 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE TABLE customers (
             id TEXT PRIMARY KEY,
             first_seen TEXT NOT NULL,
-            merged_into TEXT REFERENCES customers (id)
+            merged_into TEXT REFERENCES customers (id),
+            erased_at TEXT
         );
         CREATE INDEX customers_merged_into ON customers (merged_into);
         CREATE TABLE identifiers (
@@ -65,7 +66,9 @@ MIGRATIONS: list[tuple[str, str]] = [
             type TEXT NOT NULL,
             ts TEXT NOT NULL,
             source TEXT NOT NULL,
-            body TEXT NOT NULL
+            body TEXT NOT NULL,
+            -- 1 when the event carries traits or consent: it feeds the profile
+            profile INTEGER NOT NULL DEFAULT 0
         );
         CREATE TABLE observations (
             key TEXT NOT NULL,
@@ -82,7 +85,36 @@ MIGRATIONS: list[tuple[str, str]] = [
             event_id TEXT NOT NULL,
             reason TEXT NOT NULL
         );
-        CREATE INDEX merges_survivor ON merges (survivor)
+        CREATE INDEX merges_survivor ON merges (survivor);
+        CREATE TABLE reviews (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            a TEXT NOT NULL,
+            b TEXT NOT NULL,
+            score REAL NOT NULL,
+            weights TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'open',
+            created_at TEXT NOT NULL,
+            resolved_by TEXT,
+            resolved_at TEXT,
+            UNIQUE (a, b)
+        );
+        CREATE INDEX reviews_open ON reviews (status, id);
+        CREATE TABLE suppressed (hash TEXT PRIMARY KEY, at TEXT NOT NULL) WITHOUT ROWID;
+        CREATE TABLE search_terms (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL,
+            term TEXT NOT NULL,
+            UNIQUE (key, term)
+        );
+        CREATE VIRTUAL TABLE search_fts USING fts5 (
+            term, content = 'search_terms', content_rowid = 'id', tokenize = 'trigram'
+        );
+        CREATE TRIGGER search_terms_ai AFTER INSERT ON search_terms BEGIN
+            INSERT INTO search_fts (rowid, term) VALUES (new.id, new.term);
+        END;
+        CREATE TRIGGER search_terms_ad AFTER DELETE ON search_terms BEGIN
+            INSERT INTO search_fts (search_fts, rowid, term) VALUES ('delete', old.id, old.term);
+        END
         """,
     ),
 ]

@@ -19,12 +19,15 @@ from app.domain.plan import (
     ACTIVE,
     Component,
     CustomerInfo,
+    Erasure,
     Gather,
     Plan,
     Snapshot,
     StoredIdentifier,
     StoredLink,
 )
+from app.domain.privacy import suppression_hash
+from app.domain.profile import Observation
 from app.stores.base import (
     AuditRecord,
     Cursor,
@@ -34,6 +37,7 @@ from app.stores.base import (
     IdentityStore,
     LinkRecord,
     MergeRecord,
+    ReviewRecord,
     SplitRecord,
     StoreStats,
     StoreUnavailable,
@@ -51,6 +55,19 @@ def _chunks(items: Collection[str]) -> Iterable[list[str]]:
     seq = list(items)
     for start in range(0, len(seq), CHUNK):
         yield seq[start : start + CHUNK]
+
+
+def _statements(script: str) -> Iterable[str]:
+    """Split a script into statements; a trigger's body holds semicolons of its own."""
+    statement = ""
+    for piece in script.split(";"):
+        statement += piece + ";"
+        if sqlite3.complete_statement(statement):
+            if statement.strip("; \n"):
+                yield statement
+            statement = ""
+    if statement.strip("; \n"):
+        yield statement
 
 
 def _marks(n: int) -> str:
@@ -107,6 +124,8 @@ class SQLiteStore(IdentityStore):
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.execute("PRAGMA busy_timeout=30000")
+        # Erased values are overwritten on disk, not just unlinked from the b-tree.
+        self.db.execute("PRAGMA secure_delete=ON")
 
     # -- lifecycle ---------------------------------------------------------------
     async def migrate(self) -> list[str]:
@@ -121,7 +140,7 @@ class SQLiteStore(IdentityStore):
                 continue
             self.db.execute("BEGIN IMMEDIATE")
             try:
-                for statement in filter(str.strip, sql.split(";")):
+                for statement in _statements(sql):
                     self.db.execute(statement)
                 self.db.execute(
                     "INSERT INTO schema_migrations VALUES (?, datetime('now'))", (version,)
@@ -153,6 +172,9 @@ class SQLiteStore(IdentityStore):
             if plan:
                 self._apply(plan)
             self.db.execute("COMMIT")
+            if plan.erasures:
+                # Old copies of the erased rows must not linger in the write-ahead log.
+                self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
@@ -211,6 +233,12 @@ class SQLiteStore(IdentityStore):
             "WHERE l.b IN (SELECT key FROM batch_keys)"
         )
         snap.link_status.update(((a, b), status) for a, b, status in rows)
+        hashes = {suppression_hash(k): k for k in gather.keys}
+        for chunk in _chunks(hashes):
+            rows = db.execute(
+                f"SELECT hash FROM suppressed WHERE hash IN ({_marks(len(chunk))})", chunk
+            )
+            snap.suppressed.update(hashes[h] for (h,) in rows)
         self._gather_bans(snap, owners)
         return snap
 
@@ -392,9 +420,17 @@ class SQLiteStore(IdentityStore):
             if entry.undoes is not None:
                 db.execute("UPDATE audit SET undone_by = ? WHERE seq = ?", (seq, entry.undoes))
         db.executemany(
-            "INSERT INTO events (event_id, type, ts, source, body) VALUES (?, ?, ?, ?, ?)",
-            [(e.event_id, e.type, e.ts, e.source, event_body(e)) for e in plan.events],
+            "INSERT INTO events (event_id, type, ts, source, body, profile) VALUES (?,?,?,?,?,?)",
+            [
+                (e.event_id, e.type, e.ts, e.source, event_body(e), bool(e.traits or e.consent))
+                for e in plan.events
+            ],
         )
+        db.executemany("INSERT OR IGNORE INTO search_terms (key, term) VALUES (?, ?)",
+                       plan.search_terms)
+        db.executemany("DELETE FROM suppressed WHERE hash = ?", [(h,) for h in plan.unsuppress])
+        for erasure in plan.erasures:
+            plan.erased.update(self._erase(erasure))
         db.executemany(
             "INSERT INTO observations (key, ts, event_id) VALUES (?, ?, ?)",
             [(i.key, e.ts, e.event_id) for e in plan.events for i in e.identifiers],
@@ -405,8 +441,9 @@ class SQLiteStore(IdentityStore):
         found: dict[str, str] = {}
         for chunk in _chunks(customer_ids):
             rows = self.db.execute(
-                f"SELECT id, coalesce(merged_into, id) FROM customers "
-                f"WHERE id IN ({_marks(len(chunk))})",
+                f"SELECT c.id, t.id FROM customers c "
+                f"JOIN customers t ON t.id = coalesce(c.merged_into, c.id) "
+                f"WHERE c.id IN ({_marks(len(chunk))}) AND t.erased_at IS NULL",
                 chunk,
             )
             found.update(rows)
@@ -537,7 +574,8 @@ class SQLiteStore(IdentityStore):
 
     async def customer_page(self, after: str | None, limit: int) -> list[str]:
         rows = self.db.execute(
-            "SELECT id FROM customers WHERE merged_into IS NULL AND id > ? ORDER BY id LIMIT ?",
+            "SELECT id FROM customers WHERE merged_into IS NULL AND erased_at IS NULL AND id > ? "
+            "ORDER BY id LIMIT ?",
             (after or "", limit),
         )
         return [r[0] for r in rows]
@@ -547,8 +585,102 @@ class SQLiteStore(IdentityStore):
             return int(self.db.execute(sql).fetchone()[0])
 
         return StoreStats(
-            customers=count("SELECT count(*) FROM customers WHERE merged_into IS NULL"),
+            customers=count(
+                "SELECT count(*) FROM customers WHERE merged_into IS NULL AND erased_at IS NULL"
+            ),
             identifiers=count("SELECT count(*) FROM identifiers"),
             links=count("SELECT count(*) FROM links"),
             events=count("SELECT count(*) FROM events"),
         )
+
+    def _erase(self, erasure: Erasure) -> dict[str, int]:
+        db = self.db
+        self._load_keys(erasure.keys)
+        in_keys = "IN (SELECT key FROM batch_keys)"
+        events = [r[0] for r in db.execute(f"SELECT DISTINCT event_id FROM observations "
+                                           f"WHERE key {in_keys}")]
+        for chunk in _chunks(events):
+            marks = _marks(len(chunk))
+            db.execute(f"DELETE FROM observations WHERE event_id IN ({marks})", chunk)
+            db.execute(f"DELETE FROM events WHERE event_id IN ({marks})", chunk)
+        links = db.execute(f"DELETE FROM links WHERE a {in_keys} OR b {in_keys}").rowcount
+        db.execute(f"DELETE FROM bans WHERE a {in_keys} OR b {in_keys}")
+        db.execute(f"DELETE FROM search_terms WHERE key {in_keys}")
+        identifiers = db.execute(f"DELETE FROM identifiers WHERE key {in_keys}").rowcount
+        db.execute("UPDATE customers SET erased_at = ? WHERE id = ?",
+                   (erasure.at, erasure.customer_id))
+        db.executemany("INSERT OR IGNORE INTO suppressed VALUES (?, ?)",
+                       [(h, erasure.at) for h in erasure.hashes])
+        self._scrub([text for key in erasure.keys for text in (key, key.partition(":")[2])])
+        # Rewrite the search index, so that no segment still holds the erased terms.
+        db.execute("INSERT INTO search_fts (search_fts) VALUES ('optimize')")
+        return {"events": len(events), "links": links, "identifiers": identifiers}
+
+    def _scrub(self, texts: list[str]) -> None:
+        """Replace every mention of erased identifiers in free text (reasons, audit)."""
+        columns = [("merges", "reason"), ("splits", "reason"), ("links", "reason"),
+                   ("identifiers", "reason"), ("audit", "target"), ("audit", "reason"),
+                   ("audit", "details"), ("audit", "undo")]
+        for text in sorted(set(texts), key=len, reverse=True):
+            for table, column in columns:
+                self.db.execute(
+                    f"UPDATE {table} SET {column} = replace({column}, ?1, '[erased]') "
+                    f"WHERE instr({column}, ?1) > 0",
+                    (text,),
+                )
+
+    # -- profile and search ----------------------------------------------------------
+    async def profile_observations(self, customer_ids: Collection[str]
+                                   ) -> dict[str, list[Observation]]:
+        found: dict[str, list[Observation]] = defaultdict(list)
+        for chunk in _chunks(customer_ids):
+            rows = self.db.execute(
+                f"""SELECT DISTINCT i.customer_id, e.event_id, e.ts, e.source, e.body
+                    FROM identifiers i JOIN observations o ON o.key = i.key
+                    JOIN events e ON e.event_id = o.event_id
+                    WHERE i.customer_id IN ({_marks(len(chunk))}) AND e.profile = 1""",
+                chunk,
+            )
+            for cid, event_id, ts, source, body in rows:
+                data = json.loads(body)
+                found[cid].append(Observation(event_id, ts, source, data.get("traits", {}),
+                                              data.get("consent", {})))
+        return dict(found)
+
+    async def search(self, text: str, limit: int) -> list[tuple[str, str, str]]:
+        tokens = [t for t in text.lower().split() if len(t) >= 3]
+        if not tokens:
+            return []
+        query = " OR ".join('"' + t.replace('"', '""') + '"' for t in tokens)
+        rows = self.db.execute(
+            """SELECT s.key, i.customer_id, s.term FROM search_fts f
+               JOIN search_terms s ON s.id = f.rowid
+               JOIN identifiers i ON i.key = s.key
+               WHERE search_fts MATCH ? AND i.customer_id IS NOT NULL
+               ORDER BY f.rank LIMIT ?""",
+            (query, limit),
+        )
+        return [tuple(r) for r in rows]
+
+    # -- review queue ----------------------------------------------------------------
+    async def reviews(self, first: int, after: int | None, status: str = "open"
+                      ) -> list[ReviewRecord]:
+        rows = self.db.execute(
+            f"SELECT {_REVIEW_COLUMNS} FROM reviews WHERE status = ? AND id > ? "
+            f"ORDER BY id LIMIT ?",
+            (status, after or 0, first),
+        )
+        return [_review(row) for row in rows]
+
+    async def review(self, review_id: int) -> ReviewRecord | None:
+        row = self.db.execute(f"SELECT {_REVIEW_COLUMNS} FROM reviews WHERE id = ?",
+                              (review_id,)).fetchone()
+        return _review(row) if row else None
+
+
+_REVIEW_COLUMNS = "id, a, b, score, weights, status, created_at"
+
+
+def _review(row: Sequence[Any]) -> ReviewRecord:
+    review_id, a, b, score, weights, status, created_at = row
+    return ReviewRecord(review_id, a, b, score, json.loads(weights), status, created_at)

@@ -1,0 +1,48 @@
+"""Erasure use case: forget a customer on request, with a receipt."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from app.domain.erasure import plan_erase
+from app.domain.events import format_ts
+from app.domain.plan import Gather
+from app.domain.steward import StewardError
+from app.services.ingest import utc_now
+from app.stores.base import IdentityStore
+
+
+@dataclass(frozen=True, slots=True)
+class ErasureReceipt:
+    customer_id: str
+    identifiers: tuple[str, ...]  # the keys erased, for the requester's records
+    events: int
+    links: int
+    at: str
+    audit_seq: int | None
+
+
+class PrivacyService:
+    def __init__(self, store: IdentityStore, *,
+                 clock: Callable[[], datetime] = utc_now) -> None:
+        self.store = store
+        self.clock = clock
+
+    async def forget(self, customer_id: str, actor: str, reason: str) -> ErasureReceipt:
+        """Erase a customer (following merges) and everything tied to its identifiers."""
+        if not reason.strip():
+            raise StewardError("REASON_REQUIRED", "reason: say why, for the audit log")
+        current = (await self.store.current_ids([customer_id])).get(customer_id)
+        if current is None:
+            raise StewardError("UNKNOWN_CUSTOMER", f"no customer {customer_id}")
+        now = format_ts(self.clock())
+        plan = await self.store.transact(
+            Gather(customers=frozenset({current})),
+            lambda snapshot: plan_erase(current, snapshot, actor, reason, now),
+        )
+        [erasure] = plan.erasures
+        return ErasureReceipt(current, erasure.keys, plan.erased.get("events", 0),
+                              plan.erased.get("links", 0), now,
+                              plan.audit_seqs[-1] if plan.audit_seqs else None)
