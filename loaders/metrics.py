@@ -20,6 +20,8 @@ BATCH_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 class LoaderMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+
         def counter(name: str, doc: str, labels: Iterable[str] = ()) -> Counter:
             return Counter(name, doc, list(labels), registry=registry)
 

@@ -200,6 +200,15 @@ class Erasure:
     at: str
 
 
+@dataclass(frozen=True, slots=True)
+class ReviewItem:
+    a: str
+    b: str
+    score: float
+    weights: dict[str, Any]
+    created_at: str
+
+
 @dataclass(slots=True)
 class Plan:
     events: list[Event] = field(default_factory=list)
@@ -222,6 +231,9 @@ class Plan:
     # (key, term) pairs under which the identifiers can be searched
     search_terms: list[tuple[str, str]] = field(default_factory=list)
     erasures: list[Erasure] = field(default_factory=list)
+    # review queue: new candidate matches, and (id, status, actor) for resolved ones
+    reviews: list[ReviewItem] = field(default_factory=list)
+    review_updates: list[tuple[int, str, str]] = field(default_factory=list)
     unsuppress: list[str] = field(default_factory=list)  # hashes of keys back with consent
     # identifiers dropped from events (event id, key or "" for the whole event, reason)
     dropped: list[tuple[str, str, str]] = field(default_factory=list)
@@ -254,5 +266,7 @@ class Plan:
             or self.new_customers
             or self.audit
             or self.erasures
+            or self.reviews
+            or self.review_updates
             or self.links
         )

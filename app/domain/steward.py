@@ -26,7 +26,7 @@ from app.domain.resolution import Candidate, require_components, resolve_compone
 from app.domain.rules import Rules
 
 STEWARD_SOURCE = "steward"
-KINDS = ("link", "unlink", "merge", "split", "relink", "quarantine", "release")
+KINDS = ("link", "unlink", "merge", "split", "relink", "quarantine", "release", "review")
 
 
 class StewardError(Exception):
@@ -63,6 +63,7 @@ def plan_action(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> P
         "relink": _relink,
         "quarantine": _status,
         "release": _status,
+        "review": _review,
     }.get(action.kind)
     if planner is None:
         raise StewardError("UNKNOWN_ACTION", f"action: one of {', '.join(KINDS)}")
@@ -269,3 +270,14 @@ def _status(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Plann
         )
         plan.moves[key] = resolved.owners[key]
     return plan, {"kind": "release" if quarantine else "quarantine", "keys": [key]}
+
+
+def _review(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planned:
+    """Accept a candidate match (a steward link between its two identifiers) or reject it."""
+    review_id, accept = action.data["review_id"], action.data["accept"]
+    if accept:
+        plan, undo = _link(action, snapshot, rules, now)
+    else:
+        plan, undo = Plan(), {}
+    plan.review_updates.append((review_id, "accepted" if accept else "rejected", action.actor))
+    return plan, undo

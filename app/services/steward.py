@@ -74,6 +74,18 @@ class StewardService:
         return Action(action.kind, action.actor, action.reason, action.keys, action.ban,
                       action.customers, {**action.data, "neighbour_customers": customers})
 
+    async def resolve_review(self, review_id: int, accept: bool, actor: str,
+                             reason: str) -> ActionResult:
+        """Accept a candidate match (link its identifiers) or reject it."""
+        review = await self.store.review(review_id)
+        if review is None:
+            raise StewardError("UNKNOWN_REVIEW", f"no review item {review_id}")
+        if review.status != "open":
+            raise StewardError("REVIEW_CLOSED", f"review item {review_id} is {review.status}")
+        action = Action("review", actor, reason, (review.a, review.b),
+                        data={"review_id": review_id, "accept": accept})
+        return await self.act(action)
+
     async def undo(self, seq: int, actor: str, reason: str) -> ActionResult:
         entry = await self.store.audit_entry(seq)
         if entry is None:

@@ -195,3 +195,30 @@ async def test_explain_gives_the_path_with_evidence_and_what_was_stopped(store):
     assert explanation.path[0].event_ids == ("c1",)
     stopped = await CustomerService(store).explain("email", "b@x.com")
     assert [(link.a, link.status) for link in stopped.stopped] == [("device_id:tab", "rejected")]
+
+
+async def test_a_review_item_accepted_links_and_rejected_closes(store):
+    from app.domain.plan import Plan, ReviewItem
+    from app.domain.plan import Gather
+
+    await ingest(store, event("e1", "2024-01-01T00:00:00Z", "crm_id:R1"),
+                 event("e2", "2024-01-01T00:00:00Z", "crm_id:R2"),
+                 event("e3", "2024-01-01T00:00:00Z", "crm_id:R3"))
+
+    def propose(_snapshot):
+        plan = Plan()
+        plan.reviews = [ReviewItem("crm_id:R1", "email:r2@x.com", 3.2, {"last_name": 2.0}, "t"),
+                        ReviewItem("crm_id:R1", "crm_id:R3", 2.5, {}, "t")]
+        return plan
+
+    await store.transact(Gather(), propose)
+    [first, second] = await store.reviews(10, None)
+    assert (first.a, first.b, first.score, first.weights) == (
+        "crm_id:R1", "email:r2@x.com", 3.2, {"last_name": 2.0})
+    service = steward(store)
+    with pytest.raises(StewardError) as info:
+        await service.resolve_review(first.id, True, "sam", "same person")
+    assert info.value.code == "UNKNOWN_IDENTIFIER"
+    await service.resolve_review(second.id, False, "sam", "different people")
+    assert [r.id for r in await store.reviews(10, None)] == [first.id]
+    assert (await store.review(second.id)).status == "rejected"

@@ -429,6 +429,14 @@ class SQLiteStore(IdentityStore):
         db.executemany("INSERT OR IGNORE INTO search_terms (key, term) VALUES (?, ?)",
                        plan.search_terms)
         db.executemany("DELETE FROM suppressed WHERE hash = ?", [(h,) for h in plan.unsuppress])
+        db.executemany(
+            "INSERT OR IGNORE INTO reviews (a, b, score, weights, created_at) VALUES (?,?,?,?,?)",
+            [(r.a, r.b, r.score, json.dumps(r.weights), r.created_at) for r in plan.reviews],
+        )
+        db.executemany(
+            "UPDATE reviews SET status = ?, resolved_by = ? WHERE id = ?",
+            [(status, actor, review_id) for review_id, status, actor in plan.review_updates],
+        )
         for erasure in plan.erasures:
             plan.erased.update(self._erase(erasure))
         db.executemany(
