@@ -258,6 +258,32 @@ def demo(
         asyncio.run(services.close())
 
 
+# -- resolve -------------------------------------------------------------------------
+@main.command()
+@store_option
+@click.option("--verify", is_flag=True, required=True,
+              help="Recompute every component from the stored links and report drift.")
+@click.option("--repair", is_flag=True, help="Also re-partition every drifted customer.")
+@run
+async def resolve(store_url: str | None, verify: bool, repair: bool) -> None:
+    """Verify (and repair) that customers are exactly the components of their links."""
+    from app.services.verify import VerifyService
+
+    services = await start(settings_for(store_url))
+    try:
+        report = await VerifyService(services.store, rules=services.ingest.rules).verify(repair)
+    finally:
+        await services.close()
+    console.print(f"checked {report.identifiers:,} identifiers and {report.links:,} links: "
+                  f"{len(report.drift)} drifted component(s)")
+    for drift in report.drift[:50]:
+        console.print(f"  {drift.problem}: {', '.join(drift.customers)}", markup=False)
+    if repair:
+        console.print(f"repaired {report.repaired}")
+    elif report.drift:
+        sys.exit(1)
+
+
 # -- schema --------------------------------------------------------------------------
 @main.group()
 def schema() -> None:

@@ -99,7 +99,8 @@ def format_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--exit-when-idle", type=click.FloatRange(0.1), default=None,
               help="Stop after this many seconds with nothing to read (backfills, benches).")
 def consume(store_url: str | None, bootstrap_servers: str, topics: tuple[str, ...],
-            group: str, instance_id: str | None, session_timeout: float, dlq_topic: str | None, changes_topic: str | None, input_format: str,
+            group: str, instance_id: str | None, session_timeout: float,
+            dlq_topic: str | None, changes_topic: str | None, input_format: str,
             user_id_type: str, batch_size: int | None, offset_reset: str, metrics_host: str,
             metrics_port: int, max_retry_delay: float, exit_when_idle: float | None) -> None:
     """Load events from Kafka topics into the store, continuously.

@@ -69,3 +69,22 @@ def dump_store():
         return await (dump_sqlite(store) if hasattr(store, "db") else dump_neo4j(store))
 
     return dump
+
+
+@pytest.fixture
+def corrupt_owner():
+    """Move one identifier to another customer behind the service's back, as a crash or a
+    hand edit might: the drift that `resolve --verify` exists to find."""
+
+    async def corrupt(store, key: str, customer_id: str) -> None:
+        if hasattr(store, "db"):
+            store.db.execute("UPDATE identifiers SET customer_id = ? WHERE key = ?",
+                             (customer_id, key))
+            return
+        async with store.driver.session(database=store.database) as session:
+            await session.run(
+                "MATCH (i:Identifier {key: $key})-[r:BELONGS_TO]->() DELETE r "
+                "WITH i MATCH (c:Customer {id: $cid}) CREATE (i)-[:BELONGS_TO]->(c)",
+                key=key, cid=customer_id)
+
+    return corrupt

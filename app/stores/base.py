@@ -289,6 +289,11 @@ class IdentityStore(ABC):
         """The traits and consent of every event of each customer that carries them."""
 
     @abstractmethod
+    async def membership(self) -> tuple[dict[str, str | None], list[tuple[str, str]]]:
+        """Every identifier's customer (None when inactive) and every active link: the
+        whole graph, for verification."""
+
+    @abstractmethod
     async def reviews(self, first: int, after: int | None, status: str = "open"
                       ) -> list[ReviewRecord]:
         """Review items with this status, oldest first, with id above `after`."""

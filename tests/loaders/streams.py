@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -21,6 +22,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
 
 from app.services.ingest import IngestService
 from app.stores.base import IdentityStore
@@ -215,6 +217,21 @@ def consume_process(store_url: str, topic: str, group: str, *extra: str,
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with log.open("ab") as err:
         return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=err, env=env)
+
+
+def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """The samples a /metrics endpoint serves, by (name, sorted labels)."""
+    with urllib.request.urlopen(url, timeout=10) as reply:
+        text = reply.read().decode()
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def total(found: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str,
+          **labels: str) -> float:
+    """The sum of the samples named `name` that carry `labels`."""
+    return sum(v for (n, ls), v in found.items()
+               if n == name and all(item in ls for item in labels.items()))
 
 
 def metrics_url(log: Path, timeout_s: float = 30.0) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
-import urllib.request
 
 import pytest
 
@@ -22,11 +21,12 @@ from tests.loaders.streams import (
     metrics_url,
     people_stream,
     produce,
+    scrape,
     stored_events,
+    total,
     unique,
     wait_for,
 )
-from tests.loaders.test_metrics import samples, total
 
 pytestmark = [pytest.mark.kafka, pytest.mark.neo4j]
 OUTAGE_S = 20
@@ -35,11 +35,6 @@ OUTAGE_S = 20
 def services(action: str) -> None:
     subprocess.run([str(ROOT / "scripts" / "services"), action, "neo4j"], check=True,
                    timeout=300, capture_output=True)
-
-
-def scrape(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=10) as reply:
-        return samples(reply.read().decode())
 
 
 async def test_neo4j_stopped_mid_stream_the_loader_waits_and_loses_nothing(tmp_path):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import urllib.request
-
 import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
@@ -17,20 +15,12 @@ from tests.loaders.streams import (
     people_stream,
     produce,
     run_loader,
+    scrape,
+    total,
     unique,
 )
 
 pytestmark = pytest.mark.kafka
-
-
-def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
-
-
-def total(found: dict, name: str, **labels: str) -> float:
-    return sum(v for (n, ls), v in found.items()
-               if n == name and all((k, v2) in ls for k, v2 in labels.items()))
 
 
 async def test_the_loader_serves_throughput_lag_and_errors(sqlite_store):
@@ -42,8 +32,7 @@ async def test_the_loader_serves_throughput_lag_and_errors(sqlite_store):
     port, stop = serve_metrics("127.0.0.1", 0, instance.metrics.registry)
     try:
         await run_loader(instance)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as reply:
-            found = samples(reply.read().decode())
+        found = scrape(f"http://127.0.0.1:{port}/metrics")
     finally:
         stop()
 
@@ -68,5 +57,7 @@ async def test_the_api_reads_a_groups_lag_from_kafka(sqlite_store):
 
     await update_group_lag(KAFKA_BOOTSTRAP, [group], metrics)
 
-    found = samples(metrics_text(registry).decode())
+    found = {(s.name, tuple(sorted(s.labels.items()))): s.value for family in
+             text_string_to_metric_families(metrics_text(registry).decode())
+             for s in family.samples}
     assert total(found, "idgraph_consumer_group_lag", group=group, topic=topic) == 25

@@ -412,8 +412,15 @@ class SQLiteStore(IdentityStore):
             cursor = db.execute(
                 "INSERT INTO audit (actor, action, target, reason, at, details, undo) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (entry.actor, entry.action, entry.target, entry.reason, entry.at,
-                 json.dumps(entry.details), json.dumps(entry.undo)),
+                (
+                    entry.actor,
+                    entry.action,
+                    entry.target,
+                    entry.reason,
+                    entry.at,
+                    json.dumps(entry.details),
+                    json.dumps(entry.undo),
+                ),
             )
             seq = int(cursor.lastrowid or 0)
             plan.audit_seqs.append(seq)
@@ -426,8 +433,9 @@ class SQLiteStore(IdentityStore):
                 for e in plan.events
             ],
         )
-        db.executemany("INSERT OR IGNORE INTO search_terms (key, term) VALUES (?, ?)",
-                       plan.search_terms)
+        db.executemany(
+            "INSERT OR IGNORE INTO search_terms (key, term) VALUES (?, ?)", plan.search_terms
+        )
         db.executemany("DELETE FROM suppressed WHERE hash = ?", [(h,) for h in plan.unsuppress])
         db.executemany(
             "INSERT OR IGNORE INTO reviews (a, b, score, weights, created_at) VALUES (?,?,?,?,?)",
@@ -605,8 +613,10 @@ class SQLiteStore(IdentityStore):
         db = self.db
         self._load_keys(erasure.keys)
         in_keys = "IN (SELECT key FROM batch_keys)"
-        events = [r[0] for r in db.execute(f"SELECT DISTINCT event_id FROM observations "
-                                           f"WHERE key {in_keys}")]
+        events = [
+            r[0]
+            for r in db.execute(f"SELECT DISTINCT event_id FROM observations WHERE key {in_keys}")
+        ]
         for chunk in _chunks(events):
             marks = _marks(len(chunk))
             db.execute(f"DELETE FROM observations WHERE event_id IN ({marks})", chunk)
@@ -615,10 +625,13 @@ class SQLiteStore(IdentityStore):
         db.execute(f"DELETE FROM bans WHERE a {in_keys} OR b {in_keys}")
         db.execute(f"DELETE FROM search_terms WHERE key {in_keys}")
         identifiers = db.execute(f"DELETE FROM identifiers WHERE key {in_keys}").rowcount
-        db.execute("UPDATE customers SET erased_at = ? WHERE id = ?",
-                   (erasure.at, erasure.customer_id))
-        db.executemany("INSERT OR IGNORE INTO suppressed VALUES (?, ?)",
-                       [(h, erasure.at) for h in erasure.hashes])
+        db.execute(
+            "UPDATE customers SET erased_at = ? WHERE id = ?", (erasure.at, erasure.customer_id)
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO suppressed VALUES (?, ?)",
+            [(h, erasure.at) for h in erasure.hashes],
+        )
         self._scrub([text for key in erasure.keys for text in (key, key.partition(":")[2])])
         # Rewrite the search index, so that no segment still holds the erased terms.
         db.execute("INSERT INTO search_fts (search_fts) VALUES ('optimize')")
@@ -626,9 +639,16 @@ class SQLiteStore(IdentityStore):
 
     def _scrub(self, texts: list[str]) -> None:
         """Replace every mention of erased identifiers in free text (reasons, audit)."""
-        columns = [("merges", "reason"), ("splits", "reason"), ("links", "reason"),
-                   ("identifiers", "reason"), ("audit", "target"), ("audit", "reason"),
-                   ("audit", "details"), ("audit", "undo")]
+        columns = [
+            ("merges", "reason"),
+            ("splits", "reason"),
+            ("links", "reason"),
+            ("identifiers", "reason"),
+            ("audit", "target"),
+            ("audit", "reason"),
+            ("audit", "details"),
+            ("audit", "undo"),
+        ]
         for text in sorted(set(texts), key=len, reverse=True):
             for table, column in columns:
                 self.db.execute(
@@ -638,8 +658,9 @@ class SQLiteStore(IdentityStore):
                 )
 
     # -- profile and search ----------------------------------------------------------
-    async def profile_observations(self, customer_ids: Collection[str]
-                                   ) -> dict[str, list[Observation]]:
+    async def profile_observations(
+        self, customer_ids: Collection[str]
+    ) -> dict[str, list[Observation]]:
         found: dict[str, list[Observation]] = defaultdict(list)
         for chunk in _chunks(customer_ids):
             rows = self.db.execute(
@@ -651,8 +672,11 @@ class SQLiteStore(IdentityStore):
             )
             for cid, event_id, ts, source, body in rows:
                 data = json.loads(body)
-                found[cid].append(Observation(event_id, ts, source, data.get("traits", {}),
-                                              data.get("consent", {})))
+                found[cid].append(
+                    Observation(
+                        event_id, ts, source, data.get("traits", {}), data.get("consent", {})
+                    )
+                )
         return dict(found)
 
     async def search(self, text: str, limit: int) -> list[tuple[str, str, str]]:
@@ -671,8 +695,9 @@ class SQLiteStore(IdentityStore):
         return [tuple(r) for r in rows]
 
     # -- review queue ----------------------------------------------------------------
-    async def reviews(self, first: int, after: int | None, status: str = "open"
-                      ) -> list[ReviewRecord]:
+    async def reviews(
+        self, first: int, after: int | None, status: str = "open"
+    ) -> list[ReviewRecord]:
         rows = self.db.execute(
             f"SELECT {_REVIEW_COLUMNS} FROM reviews WHERE status = ? AND id > ? "
             f"ORDER BY id LIMIT ?",
@@ -681,9 +706,17 @@ class SQLiteStore(IdentityStore):
         return [_review(row) for row in rows]
 
     async def review(self, review_id: int) -> ReviewRecord | None:
-        row = self.db.execute(f"SELECT {_REVIEW_COLUMNS} FROM reviews WHERE id = ?",
-                              (review_id,)).fetchone()
+        row = self.db.execute(
+            f"SELECT {_REVIEW_COLUMNS} FROM reviews WHERE id = ?", (review_id,)
+        ).fetchone()
         return _review(row) if row else None
+
+    async def membership(self) -> tuple[dict[str, str | None], list[tuple[str, str]]]:
+        owners = dict(self.db.execute("SELECT key, customer_id FROM identifiers"))
+        links = [
+            (a, b) for a, b in self.db.execute("SELECT a, b FROM links WHERE status = 'active'")
+        ]
+        return owners, links
 
 
 _REVIEW_COLUMNS = "id, a, b, score, weights, status, created_at"

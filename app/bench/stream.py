@@ -1,0 +1,132 @@
+"""`idgraph bench stream`: events per second from Kafka into each store, end to end.
+
+The synthetic events of `bench ingest` are produced to a fresh topic once; then, for each
+store, the raw store baseline of `bench ingest` is measured and `idgraph consume` runs as
+a subprocess (as in production) until the topic is drained. The loader's rate is its
+messages over the time from its first read to its last commit; its peak memory is its own
+maximum resident set size. A benchmark prints figures; it never fails on a clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from app.bench.ingest import neo4j_baseline, sqlite_baseline
+from app.config import Settings
+from app.demo import synthetic_events
+from app.domain.events import Event, parse_event
+from app.stores import open_store
+from app.stores.neo4j.store import redact
+from loaders.kafka import message_key
+
+ROOT = Path(__file__).resolve().parents[2]
+CLEAN_NEO4J = ("MATCH (n) WHERE NOT n:SchemaMigration CALL (n) { DETACH DELETE n } "
+               "IN TRANSACTIONS OF 10000 ROWS")
+
+
+async def produce_all(bootstrap: str, topic: str, raws: list[dict[str, Any]],
+                      partitions: int) -> float:
+    """Create the topic and send every event; return the seconds it took."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, partitions, 1)])
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20,
+                                max_batch_size=512 * 1024)
+    await producer.start()
+    started = time.perf_counter()
+    try:
+        pending = []
+        for raw in raws:
+            pending.append(await producer.send(topic, json.dumps(raw).encode(),
+                                               key=message_key(raw)))
+            if len(pending) >= 20_000:
+                await asyncio.gather(*pending)
+                pending = []
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return time.perf_counter() - started
+
+
+def run_consumer(url: str, bootstrap: str, topic: str, batch_size: int) -> dict[str, Any]:
+    """`idgraph consume` until the topic is drained; its figures, plus the wall time."""
+    command = [sys.executable, "-m", "app", "consume", "--store", url, "--topic", topic,
+               "--group", f"bench-{uuid.uuid4().hex[:8]}", "--bootstrap-servers", bootstrap,
+               "--batch-size", str(batch_size), "--metrics-port", "0",
+               "--exit-when-idle", "3"]
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, timeout=3600,
+                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"the loader failed: {done.stderr.decode()[-2000:]}")
+    figures: dict[str, Any] = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    figures["wall_seconds"] = round(wall - 3, 2)  # less the idle wait that ends it
+    return figures
+
+
+async def bench_store(target: str, events: list[Event], bootstrap: str, topic: str,
+                      batch_size: int, settings: Settings, tmp: str) -> dict[str, Any]:
+    url = f"sqlite:///{tmp}/stream.db" if target == "sqlite" else target
+    store = open_store(url, neo4j_database=settings.neo4j_database)
+    try:
+        await store.ping()
+        await store.migrate()
+        if (await store.stats()).events:
+            raise SystemExit(f"{redact(url)} already holds events; the benchmark needs an "
+                             "empty store")
+        if target == "sqlite":
+            raw_s = sqlite_baseline(events, batch_size, os.path.join(tmp, "raw.db"))
+        else:
+            raw_s = await neo4j_baseline(store, events, batch_size)
+        figures = run_consumer(url, bootstrap, topic, batch_size)
+        stored = (await store.stats()).events
+        if target != "sqlite":
+            async with store.driver.session(database=store.database) as session:  # type: ignore[attr-defined]
+                await session.run(CLEAN_NEO4J)
+    finally:
+        await store.close()
+    n = len(events)
+    rate = figures["messages"] / figures["active_seconds"] if figures["active_seconds"] else 0
+    return {
+        "store": url.split("://")[0], "events": n, "batch_size": batch_size,
+        "stored": stored,
+        "loader_events_per_s": round(rate),
+        "loader_wall_events_per_s": round(n / figures["wall_seconds"]),
+        "raw_baseline_events_per_s": round(n / raw_s),
+        "loader_over_raw": round(rate * raw_s / n, 3),
+        "loader_peak_rss_mib": figures["max_rss_mib"],
+        "loader_seconds": figures["active_seconds"],
+        "raw_seconds": round(raw_s, 2),
+    }
+
+
+async def run_stream_bench(settings: Settings, stores: list[str], bootstrap: str, n: int,
+                           batch_size: int, partitions: int) -> list[dict[str, Any]]:
+    raws = list(synthetic_events(n))
+    events = [parse_event(raw).event for raw in raws]
+    topic = f"idgraph.bench.stream.{uuid.uuid4().hex[:8]}"
+    produce_s = await produce_all(bootstrap, topic, raws, partitions)
+    tmp = tempfile.mkdtemp(prefix="idgraph-bench-stream-")
+    reports = []
+    for target in stores:
+        report = await bench_store(target, events, bootstrap, topic, batch_size, settings, tmp)
+        report.update(topic=topic, partitions=partitions,
+                      produce_events_per_s=round(n / produce_s))
+        reports.append(report)
+    return reports
