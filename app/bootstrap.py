@@ -45,6 +45,7 @@ async def start(settings: Settings, store: IdentityStore | None = None) -> Servi
     try:
         await services.store.ping()
         await services.store.migrate()
+        await services.ingest.load_matcher()
     except BaseException:
         await services.store.close()
         raise

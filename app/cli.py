@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import sys
@@ -69,13 +70,15 @@ def main() -> None:
 # -- serve ---------------------------------------------------------------------------
 @main.command()
 @store_option
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind. Without API keys (IDGRAPH_API_KEYS) only a loopback "
+              "address is allowed.")
 @click.option("--port", default=8000, show_default=True, type=int)
 def serve(store_url: str | None, host: str, port: int) -> None:
-    """Serve the GraphQL API (/graphql, with GraphiQL) and /healthz."""
+    """Serve the GraphQL API (/graphql, with GraphiQL), /healthz and /metrics."""
     settings = settings_for(store_url)
-    services = _start_sync(settings)
-    _serve(services, host, port)
+    _check_exposure(settings, host)
+    _serve_settings(settings, host, port)
 
 
 def _start_sync(settings: Settings) -> Services:
@@ -86,16 +89,63 @@ def _start_sync(settings: Settings) -> Services:
         sys.exit(2)
 
 
+def _check_exposure(settings: Settings, host: str) -> bool:
+    """Whether the API runs in local development mode (no keys); exits when the settings
+    would expose it unprotected."""
+    try:
+        keys = settings.api_key_roles()
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        sys.exit(2)
+    if keys:
+        return False
+    if host not in LOOPBACK:
+        console.print(
+            f"[red]error:[/red] refusing to serve on {host} without API keys: anyone who can "
+            "reach it could read and change every customer. Set IDGRAPH_API_KEYS "
+            "(key:role,...; roles reader, steward, admin), or bind to 127.0.0.1."
+        )
+        sys.exit(2)
+    return True
+
+
 def _serve(services: Services, host: str, port: int) -> None:
+    """Serve a store opened elsewhere (demo --serve): it is reopened in the server's event
+    loop, since a Neo4j driver cannot move between loops."""
+    with contextlib.suppress(Exception):  # the loop that opened it may be gone
+        asyncio.run(services.close())
+    _serve_settings(services.settings, host, port)
+
+
+def _serve_settings(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
     from app.api.asgi import create_app
 
-    console.print(
-        f"idgraph serving [bold]{services.store.url.split('@')[-1]}[/bold] at "
-        f"[bold]http://{host}:{port}/graphql[/bold]"
-    )
-    uvicorn.run(create_app(services), host=host, port=port, log_level="info")
+    if _check_exposure(settings, host):
+        console.print(
+            "[bold yellow]" + "!" * 78 + "\n"
+            "LOCAL DEVELOPMENT MODE: no API keys are configured (IDGRAPH_API_KEYS), so every\n"
+            "request gets every role (reader, steward, admin), unmasked, as 'local-dev'.\n"
+            f"Bound to {host} only. Configure keys before exposing this API.\n"
+            + "!" * 78 + "[/bold yellow]"
+        )
+
+    async def serve_api() -> None:
+        # One event loop for the store and the server.
+        services = await start(settings)
+        console.print(
+            f"idgraph serving [bold]{services.store.url.split('@')[-1]}[/bold] at "
+            f"[bold]http://{host}:{port}/graphql[/bold]"
+        )
+        config = uvicorn.Config(create_app(services), host=host, port=port, log_level="info")
+        await uvicorn.Server(config).serve()
+
+    try:
+        asyncio.run(serve_api())
+    except (StoreError, RulesError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        sys.exit(2)
 
 
 # -- load ----------------------------------------------------------------------------
@@ -284,6 +334,40 @@ async def resolve(store_url: str | None, verify: bool, repair: bool) -> None:
         sys.exit(1)
 
 
+# -- matcher -------------------------------------------------------------------------
+@main.group()
+def matcher() -> None:
+    """The fuzzy matcher of trait-bearing records."""
+
+
+@matcher.command("train")
+@store_option
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--seed", default=7, show_default=True, type=int)
+@run
+async def matcher_train(store_url: str | None, files: tuple[Path, ...], seed: int) -> None:
+    """Estimate the matcher without labels (EM) from JSONL files of v1 events with traits,
+    and store it for every loader."""
+    from app.services.matching import train_from_events
+    from loaders.files import read_lines
+
+    services = await start(settings_for(store_url))
+    raws = [json.loads(line.text) for path in files for line in read_lines(path)
+            if line.text.startswith("{")]
+    try:
+        _, report = await train_from_events(services.store, raws, services.ingest.rules,
+                                            seed=seed,
+                                            default_region=services.settings.default_region)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    finally:
+        await services.close()
+    console.print(f"trained on {report.records:,} records ({report.skipped_events} events "
+                  f"skipped); EM converged={report.em.converged} after "
+                  f"{report.em.iterations} iterations; stored as 'matcher'")
+
+
 # -- schema --------------------------------------------------------------------------
 @main.group()
 def schema() -> None:
@@ -313,6 +397,25 @@ def bench() -> None:
     """Benchmarks: print figures next to a baseline measured in the same run."""
 
 
+@bench.command("match")
+@store_option
+@click.option("--dataset", type=click.Choice(["febrl4", "febrl3"]), default="febrl4")
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--distractors", default=0, show_default=True, type=click.IntRange(0),
+              help="Records stored first; then each Febrl record is ingested alone and timed.")
+@click.option("--no-baseline", is_flag=True, help="Skip recordlinkage's ECM baseline.")
+@run
+async def bench_match(store_url: str | None, dataset: str, seed: int, distractors: int,
+                      no_baseline: bool) -> None:
+    """Pairwise precision, recall and F1 on Febrl through the pipeline, next to ECM."""
+    from app.bench.match import run_match_bench
+
+    report = await run_match_bench(settings_for(store_url), dataset, seed=seed,
+                                   distractors=distractors, baseline=not no_baseline,
+                                   console=console)
+    click.echo(json.dumps(report, indent=2))
+
+
 @bench.command("ingest")
 @store_option
 @click.option("--events", "n", default=100_000, show_default=True, type=click.IntRange(1))
@@ -324,6 +427,30 @@ async def bench_ingest(store_url: str | None, n: int, batch_size: int) -> None:
 
     settings = settings_for(store_url)
     report = await run_ingest_bench(settings, n, batch_size, console)
+    click.echo(json.dumps(report, indent=2))
+
+
+@bench.command("api")
+@store_option
+@click.option("--customers", default=100_000, show_default=True, type=click.IntRange(1),
+              help="Customers the store must hold; an empty store is filled with synthetic "
+              "ones first, a store that holds enough is used as it is.")
+@click.option("--requests", default=2000, show_default=True, type=click.IntRange(100),
+              help="Requests per concurrency level.")
+@click.option("--clients", default="1,16,64", show_default=True,
+              help="Concurrency levels, comma-separated.")
+@run
+async def bench_api(store_url: str | None, customers: int, requests: int, clients: str) -> None:
+    """Latency (p50, p99) and throughput of the frontend profile query over HTTP at several
+    concurrency levels, next to the same reads made straight on the store adapter."""
+    from app.bench.api import run_api_bench
+
+    try:
+        levels = [int(c) for c in clients.split(",")]
+    except ValueError:
+        raise click.BadParameter("comma-separated numbers, as in 1,16,64",
+                                 param_hint="--clients") from None
+    report = await run_api_bench(settings_for(store_url), customers, requests, levels, console)
     click.echo(json.dumps(report, indent=2))
 
 

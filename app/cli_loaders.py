@@ -249,15 +249,17 @@ def dlq_show(bootstrap_servers: str, dlq_topic: str, limit: int) -> None:
 @click.option("--events", "n", default=200_000, show_default=True, type=click.IntRange(1))
 @click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1))
 @click.option("--partitions", default=4, show_default=True, type=click.IntRange(1))
+@click.option("--loaders", default=1, show_default=True, type=click.IntRange(1),
+              help="Loaders in one consumer group, each its own process.")
 def bench_stream(stores: tuple[str, ...], bootstrap_servers: str, n: int, batch_size: int,
-                 partitions: int) -> None:
+                 partitions: int, loaders: int) -> None:
     """Events per second from Kafka into each store through `idgraph consume`, next to the
     raw store baseline of `bench ingest`, and the consumer's peak memory."""
     from app.bench.stream import run_stream_bench
 
     _logging()
     reports = _run(run_stream_bench(_settings(None), list(stores), bootstrap_servers, n,
-                                    batch_size, partitions))
+                                    batch_size, partitions, loaders))
     click.echo(json.dumps(reports, indent=2))
 
 

@@ -32,6 +32,32 @@ class Settings(BaseSettings):
     )
     neo4j_database: str = Field(default="neo4j", description="Neo4j database name")
     batch_size: int = Field(default=1000, ge=1, le=100_000, description="Events per write")
+    api_max_depth: int = Field(default=10, ge=2, le=50, description="Deepest GraphQL query")
+    api_max_cost: int = Field(
+        default=20_000, ge=10, description="Largest estimated query cost (see docs/api.md)"
+    )
+    api_max_body_bytes: int = Field(
+        default=1_000_000, ge=1_000, description="Largest GraphQL request body, in bytes"
+    )
+    api_max_ingest_events: int = Field(
+        default=1000, ge=1, le=100_000, description="Most events one ingestEvents call takes"
+    )
+    api_introspection: bool = Field(
+        default=True, description="Answer schema introspection (and serve GraphiQL)"
+    )
+    api_cors_origins: str = Field(
+        default="",
+        description="Comma-separated origins browsers may call the API from; * for any; "
+        "empty: no cross-origin calls",
+    )
+    api_changes_kafka: str = Field(
+        default="",
+        description="Kafka bootstrap servers whose changes topic feeds subscriptions (needed "
+        "with several API replicas); empty: an in-process bus, one replica only",
+    )
+    api_changes_topic: str = Field(
+        default="idgraph.changes", description="The changes topic the loaders publish to"
+    )
 
     @field_validator("default_region")
     @classmethod
@@ -52,6 +78,9 @@ class Settings(BaseSettings):
             return Rules.from_toml(text)
         except RulesError as exc:
             raise RulesError(f"{self.rules_file}: {exc}") from None
+
+    def cors_origins(self) -> list[str]:
+        return [o.strip() for o in self.api_cors_origins.split(",") if o.strip()]
 
     def api_key_roles(self) -> dict[str, str]:
         roles: dict[str, str] = {}

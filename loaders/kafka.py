@@ -80,7 +80,8 @@ class LoaderStats:
     rejected: int = 0
     batches: int = 0
     changes: int = 0
-    first_read: float | None = None  # time.monotonic() of the first batch read
+    # Unix times, so that the figures of several loaders can be put side by side
+    first_read: float | None = None
     last_commit: float | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -90,8 +91,22 @@ class LoaderStats:
             "rejected": self.rejected, "dead_letters": self.dead_letters,
             "batches": self.batches, "changes": self.changes,
             "active_seconds": round(active, 3) if self.last_commit else 0.0,
-            "max_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "first_read_at": self.first_read, "last_commit_at": self.last_commit,
+            "max_rss_mib": round(peak_rss_kib() / 1024, 1),
         }
+
+
+def peak_rss_kib() -> int:
+    """This process's peak resident memory. VmHWM where there is /proc: ru_maxrss carries
+    over from a parent through fork and exec, which would blame a loader for its parent."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 class Abandoned(Exception):
@@ -126,6 +141,40 @@ def is_transient(exc: BaseException) -> bool:
 
 def position(message: Any) -> str:
     return f"{message.topic}/{message.partition}/{message.offset}"
+
+
+def _refuse_store_faults(items: list[tuple[str, object]], result: IngestResult) -> None:
+    """A store that rejected every event of a batch is at fault, not the data: stop,
+    uncommitted, rather than dead-letter the whole stream."""
+    events = sum(not isinstance(item, Problem) for _, item in items)
+    store_rejections = [p.reason for p in result.problems if p.field == "store"]
+    if events > 1 and len(store_rejections) == events:
+        raise StoreRejectsAll(f"the store rejected every event of a batch of {events}; "
+                              f"first: {store_rejections[0]}")
+
+
+def _dead_letters(by_position: dict[str, Any], items: list[tuple[str, object]],
+                  result: IngestResult) -> list[DeadLetter]:
+    """The rejected messages. The service names most problems by position, and those it
+    finds while resolving ("event <id>") by event id."""
+    by_event: dict[str, str] = {}
+    for at, item in items:
+        if isinstance(item, dict) and isinstance(item.get("event_id"), str):
+            by_event.setdefault(item["event_id"], at)
+    letters = []
+    for problem in (p for p in result.problems if p.rejected):
+        where: str | None = problem.position
+        if where not in by_position:
+            where = by_event.get(problem.event_id or "")
+        if where is not None:
+            letters.append(dead_letter(by_position[where], problem))
+    return letters
+
+
+def dead_letter(message: Any, problem: Problem) -> DeadLetter:
+    return DeadLetter(message.value, message.key, message.topic, message.partition,
+                      message.offset, problem.field, problem.reason, message.timestamp,
+                      tuple(message.headers or ()))
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -182,21 +231,32 @@ class KafkaLoader:
 
     # -- the loop ----------------------------------------------------------------------
     async def run(self) -> LoaderStats:
-        await self._start()
         try:
+            await self._start()
             self.consumer.subscribe(list(self.config.topics), listener=_Rebalance(self))
             while not self.stopping.is_set():
-                records = await self.consumer.getmany(
-                    timeout_ms=self.config.poll_timeout_ms, max_records=self.config.batch_size)
+                records = await self._read()
                 if records:
                     await self._handle(records)
                 else:
                     self._idle()
         except Abandoned:
-            log.info("stopping: the batch in hand was not written; it will be read again")
+            log.info("stopping: what was in hand is not committed; it will be read again")
         finally:
             await self._close()
         return self.stats
+
+    async def _read(self) -> Records:
+        """The next batch; empty while Kafka is away (the client reconnects by itself)."""
+        try:
+            return await self.consumer.getmany(
+                timeout_ms=self.config.poll_timeout_ms, max_records=self.config.batch_size)
+        except KafkaError as exc:
+            if not exc.retriable:
+                raise
+            self._count_error("kafka", f"cannot read from Kafka, retrying: {exc!r}")
+            await self._pause(self.config.retry_initial_s)
+            return {}
 
     async def _start(self) -> None:
         """Start the clients, waiting out a Kafka that is not reachable yet."""
@@ -215,8 +275,8 @@ class KafkaLoader:
             try:
                 async with asyncio.timeout(30):
                     await client.stop()
-            except (KafkaError, TimeoutError) as exc:
-                log.warning("closing the Kafka client: %s", exc)
+            except Exception as exc:  # closing must not hide why we stopped
+                log.warning("closing the Kafka client: %r", exc)
 
     def _idle(self) -> None:
         self._update_lag()
@@ -238,7 +298,7 @@ class KafkaLoader:
     async def _handle(self, records: Records) -> None:
         async with self.batch_lock:
             started = time.monotonic()
-            self.stats.first_read = self.stats.first_read or started
+            self.stats.first_read = self.stats.first_read or time.time()
             messages = [m for batch in records.values() for m in batch]
             self.metrics.in_flight.set(len(messages))
             result, letters = await self._write(messages)
@@ -256,27 +316,13 @@ class KafkaLoader:
         by_position = {position(m): m for m in messages}
         items = [(p, self._decode(m, p)) for p, m in by_position.items()]
         result = await self._ingest_isolating(items)
-        events = sum(not isinstance(item, Problem) for _, item in items)
-        if events > 1 and sum(p.field == "store" for p in result.problems) == events:
-            # Not a poison message but a store that rejects everything: stop, uncommitted,
-            # rather than dead-letter the whole stream.
-            first = next(p.reason for p in result.problems if p.field == "store")
-            raise StoreRejectsAll(f"the store rejected every event of a batch of {events}; "
-                                  f"first: {first}")
-        letters = [self._letter(by_position[p.position], p) for p in result.problems
-                   if p.rejected and p.position in by_position]
-        return result, letters
+        _refuse_store_faults(items, result)
+        return result, _dead_letters(by_position, items, result)
 
     def _decode(self, message: Any, where: str) -> object:
         if message.value is None:
             return Problem(where, "message", "empty message (no value)", True)
         return decode_json(message.value, where, self.config.input_format, self.config.segment)
-
-    @staticmethod
-    def _letter(message: Any, problem: Problem) -> DeadLetter:
-        return DeadLetter(message.value, message.key, message.topic, message.partition,
-                          message.offset, problem.field, problem.reason, message.timestamp,
-                          tuple(message.headers or ()))
 
     async def _ingest_isolating(self, items: list[tuple[str, object]]) -> IngestResult:
         """One store write for the batch. If the store rejects the batch itself (not a
@@ -353,8 +399,8 @@ class KafkaLoader:
                 self._count_error("kafka", f"commit failed, retrying: {exc!r}")
                 await self._pause(backoff.next())
         self.next_offsets.update(offsets)
-        self.stats.last_commit = time.monotonic()
-        self.metrics.last_commit.set(time.time())
+        self.stats.last_commit = time.time()
+        self.metrics.last_commit.set(self.stats.last_commit)
         self._update_lag()
 
     # -- accounting --------------------------------------------------------------------
@@ -362,7 +408,7 @@ class KafkaLoader:
                  ) -> None:
         for tp, msgs in records.items():
             self.metrics.messages.labels(tp.topic).inc(len(msgs))
-        for letter in letters:
+        for letter in letters if self.config.dlq_topic else ():
             self.metrics.dead_letters.labels(letter.topic).inc()
         self.metrics.events.labels("stored").inc(result.stored)
         self.metrics.events.labels("duplicate").inc(result.duplicates)

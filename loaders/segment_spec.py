@@ -156,7 +156,7 @@ def _traits(message: dict[str, Any], kind: str) -> dict[str, Any]:
         if name in IDENTIFIER_TRAITS:
             continue
         if name == "address" and isinstance(value, dict):
-            traits.update({ADDRESS_NAMES.get(k, k): v for k, v in value.items()})
+            traits.update({ADDRESS_NAMES.get(str(k), str(k)): v for k, v in value.items()})
         elif name == "birthday" and isinstance(value, str):
             traits["birth_date"] = value[:10]
         else:

@@ -1,34 +1,102 @@
-"""The Starlette application: /graphql (with GraphiQL) and /healthz."""
+"""The Starlette application: /graphql (HTTP and graphql-transport-ws, with GraphiQL when
+introspection is on), /healthz and /metrics."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse
-from starlette.routing import Route
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from app.api.auth import Authenticator, AuthError, Principal
 from app.api.context import Context
-from app.api.schema import schema
+from app.api.events import EventBus, open_bus
+from app.api.limits import BodyLimit
+from app.api.schema import build_schema
 from app.bootstrap import Services
 from app.stores.base import StoreUnavailable
 
+# A WebSocket is authenticated by its connection_init payload: until then, and on the
+# GraphiQL page, the caller runs no operation.
+UNAUTHENTICATED = Principal("reader", "unauthenticated")
+
 
 class IdgraphGraphQL(GraphQL[Context, None]):
-    def __init__(self, services: Services) -> None:
-        super().__init__(schema, graphql_ide="graphiql")
+    def __init__(self, services: Services, bus: EventBus) -> None:
+        settings = services.settings
+        super().__init__(
+            build_schema(settings),
+            graphql_ide="graphiql" if settings.api_introspection else None,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            allowed_origins=settings.cors_origins(),
+        )
         self.services = services
+        self.bus = bus
+        self.auth = Authenticator(settings)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
-        return Context(self.services)
+        # Without a principal: a WebSocket before connection_init, or the GraphiQL page
+        # (Authenticate lets only that through), which runs no operation.
+        principal = request.scope.get("state", {}).get("principal", UNAUTHENTICATED)
+        return Context(self.services, principal, self.bus)
+
+    async def on_ws_connect(self, context: Context) -> Any:
+        params = context.connection_params or {}
+        header = params.get("Authorization") or params.get("authorization")
+        try:
+            context.principal = self.auth.principal(header if isinstance(header, str) else None)
+        except AuthError as exc:
+            raise ConnectionRejectionError({"message": str(exc)}) from None
+        return {"role": context.principal.role}
 
 
-def create_app(services: Services) -> Starlette:
+class Authenticate:
+    """Name the caller of every HTTP request to /graphql (401 when the key is not accepted);
+    the GraphiQL page itself needs no key, its queries do."""
+
+    def __init__(self, app: ASGIApp, auth: Authenticator) -> None:
+        self.app = app
+        self.auth = auth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] == "OPTIONS":
+            return await self.app(scope, receive, send)
+        headers = {k.decode().lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        try:
+            principal = self.auth.principal(headers.get("authorization"))
+        except AuthError as exc:
+            if _wants_ide(scope, headers):
+                return await self.app(scope, receive, send)
+            response = JSONResponse({"errors": [{"message": str(exc)}]}, status_code=401,
+                                    headers={"WWW-Authenticate": "Bearer"})
+            return await response(scope, receive, send)
+        scope.setdefault("state", {})["principal"] = principal
+        await self.app(scope, receive, send)
+
+
+def _wants_ide(scope: Scope, headers: dict[str, str]) -> bool:
+    return (scope["method"] == "GET" and "text/html" in headers.get("accept", "")
+            and b"query=" not in scope.get("query_string", b""))
+
+
+def create_app(services: Services, *, bus: EventBus | None = None,
+               close_services: bool = True) -> Starlette:
+    settings = services.settings
+    bus = bus or open_bus(settings.api_changes_kafka, settings.api_changes_topic)
+    graphql = IdgraphGraphQL(services, bus)
+
     async def healthz(_: Request) -> JSONResponse:
         try:
             await services.store.ping()
@@ -39,17 +107,40 @@ def create_app(services: Services) -> Starlette:
     async def root(_: Request) -> RedirectResponse:
         return RedirectResponse("/graphql")
 
+    async def metrics(_: Request) -> Response:
+        try:
+            from loaders.metrics import CONTENT_TYPE, metrics_text
+        except ImportError:  # the loaders' optional dependencies are not installed
+            return Response(json.dumps({"error": "metrics need prometheus_client"}),
+                            status_code=404, media_type="application/json")
+        return Response(metrics_text(), media_type=CONTENT_TYPE)
+
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        yield
-        await services.close()
+        await bus.start()
+        try:
+            yield
+        finally:
+            await bus.close()
+            if close_services:
+                await services.close()
 
-    graphql = IdgraphGraphQL(services)
-    return Starlette(
+    http_graphql = BodyLimit(Authenticate(graphql, graphql.auth), settings.api_max_body_bytes)
+    middleware = []
+    if origins := settings.cors_origins():
+        middleware.append(Middleware(
+            CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type"], max_age=600))
+    app = Starlette(
         routes=[
             Route("/", root),
             Route("/healthz", healthz),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/metrics", metrics),
+            Route("/graphql", http_graphql, methods=["GET", "POST", "OPTIONS"]),
+            WebSocketRoute("/graphql", graphql),
         ],
+        middleware=middleware,
         lifespan=lifespan,
     )
+    app.state.bus = bus
+    return app

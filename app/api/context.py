@@ -1,45 +1,29 @@
-"""Per-request context: the services and one set of DataLoaders per request."""
+"""Per-request context: the services, the caller, the event bus, and one set of
+DataLoaders per request (per subscription event on a WebSocket)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from strawberry.dataloader import DataLoader
-
+from app.api.auth import Principal
+from app.api.dataloaders import Loaders, make_loaders
+from app.api.events import EventBus
 from app.bootstrap import Services
-from app.stores.base import IdentifierRecord, MergeRecord
-
-
-@dataclass
-class Loaders:
-    identifiers: DataLoader[str, list[IdentifierRecord]]
-    merges: DataLoader[str, list[MergeRecord]]
-    current_ids: DataLoader[str, str | None]
-
-
-def make_loaders(services: Services) -> Loaders:
-    store = services.store
-
-    async def identifiers(ids: Sequence[str]) -> list[list[IdentifierRecord]]:
-        found = await store.identifiers_of(ids)
-        return [found.get(i, []) for i in ids]
-
-    async def merges(ids: Sequence[str]) -> list[list[MergeRecord]]:
-        found = await store.merges_into(ids)
-        return [found.get(i, []) for i in ids]
-
-    async def current_ids(ids: Sequence[str]) -> list[str | None]:
-        found = await store.current_ids(ids)
-        return [found.get(i) for i in ids]
-
-    return Loaders(DataLoader(identifiers), DataLoader(merges), DataLoader(current_ids))
 
 
 @dataclass
 class Context:
     services: Services
+    principal: Principal
+    bus: EventBus
+    connection_params: dict[str, Any] | None = None
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
+        self.loaders = make_loaders(self.services)
+
+    def fresh_loaders(self) -> None:
+        """Forget what the loaders cached: a WebSocket context lives as long as the
+        connection, and each subscription event must read the store as it is now."""
         self.loaders = make_loaders(self.services)

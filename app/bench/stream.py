@@ -32,6 +32,7 @@ from app.stores.neo4j.store import redact
 from loaders.kafka import message_key
 
 ROOT = Path(__file__).resolve().parents[2]
+IDLE_S = 3
 CLEAN_NEO4J = ("MATCH (n) WHERE NOT n:SchemaMigration CALL (n) { DETACH DELETE n } "
                "IN TRANSACTIONS OF 10000 ROWS")
 
@@ -63,25 +64,38 @@ async def produce_all(bootstrap: str, topic: str, raws: list[dict[str, Any]],
     return time.perf_counter() - started
 
 
-def run_consumer(url: str, bootstrap: str, topic: str, batch_size: int) -> dict[str, Any]:
-    """`idgraph consume` until the topic is drained; its figures, plus the wall time."""
-    command = [sys.executable, "-m", "app", "consume", "--store", url, "--topic", topic,
-               "--group", f"bench-{uuid.uuid4().hex[:8]}", "--bootstrap-servers", bootstrap,
-               "--batch-size", str(batch_size), "--metrics-port", "0",
-               "--exit-when-idle", "3"]
+def consumer_command(url: str, bootstrap: str, topic: str, group: str, batch_size: int
+                     ) -> list[str]:
+    return [sys.executable, "-m", "app", "consume", "--store", url, "--topic", topic,
+            "--group", group, "--bootstrap-servers", bootstrap, "--batch-size",
+            str(batch_size), "--metrics-port", "0", "--exit-when-idle", str(IDLE_S)]
+
+
+def run_consumers(url: str, bootstrap: str, topic: str, batch_size: int, loaders: int
+                  ) -> dict[str, Any]:
+    """`idgraph consume` x `loaders`, in one group, until the topic is drained. Their rate
+    is all messages over the span from the first read to the last commit of any of them."""
+    group = f"bench-{uuid.uuid4().hex[:8]}"
+    command = consumer_command(url, bootstrap, topic, group, batch_size)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, timeout=3600,
-                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    wall = time.perf_counter() - started
-    if done.returncode != 0:
-        raise RuntimeError(f"the loader failed: {done.stderr.decode()[-2000:]}")
-    figures: dict[str, Any] = json.loads(done.stdout.decode().strip().splitlines()[-1])
-    figures["wall_seconds"] = round(wall - 3, 2)  # less the idle wait that ends it
-    return figures
+    processes = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, env=env) for _ in range(loaders)]
+    outputs = [p.communicate(timeout=3600) for p in processes]
+    wall = time.perf_counter() - started - IDLE_S  # less the idle wait that ends them
+    for process, (_, err) in zip(processes, outputs, strict=True):
+        if process.returncode != 0:
+            raise RuntimeError(f"a loader failed: {err.decode()[-2000:]}")
+    figures = [json.loads(out.decode().strip().splitlines()[-1]) for out, _ in outputs]
+    active = [f for f in figures if f["last_commit_at"]]
+    span = max(f["last_commit_at"] for f in active) - min(f["first_read_at"] for f in active)
+    return {"messages": sum(f["messages"] for f in figures), "span_seconds": span,
+            "wall_seconds": wall, "peak_rss_mib": max(f["max_rss_mib"] for f in figures)}
 
 
 async def bench_store(target: str, events: list[Event], bootstrap: str, topic: str,
-                      batch_size: int, settings: Settings, tmp: str) -> dict[str, Any]:
+                      batch_size: int, loaders: int, settings: Settings) -> dict[str, Any]:
+    tmp = tempfile.mkdtemp(prefix="idgraph-bench-stream-")
     url = f"sqlite:///{tmp}/stream.db" if target == "sqlite" else target
     store = open_store(url, neo4j_database=settings.neo4j_database)
     try:
@@ -94,7 +108,7 @@ async def bench_store(target: str, events: list[Event], bootstrap: str, topic: s
             raw_s = sqlite_baseline(events, batch_size, os.path.join(tmp, "raw.db"))
         else:
             raw_s = await neo4j_baseline(store, events, batch_size)
-        figures = run_consumer(url, bootstrap, topic, batch_size)
+        figures = run_consumers(url, bootstrap, topic, batch_size, loaders)
         stored = (await store.stats()).events
         if target != "sqlite":
             async with store.driver.session(database=store.database) as session:  # type: ignore[attr-defined]
@@ -102,30 +116,31 @@ async def bench_store(target: str, events: list[Event], bootstrap: str, topic: s
     finally:
         await store.close()
     n = len(events)
-    rate = figures["messages"] / figures["active_seconds"] if figures["active_seconds"] else 0
+    rate = figures["messages"] / figures["span_seconds"]
     return {
         "store": url.split("://")[0], "events": n, "batch_size": batch_size,
-        "stored": stored,
+        "loaders": loaders, "stored": stored,
         "loader_events_per_s": round(rate),
         "loader_wall_events_per_s": round(n / figures["wall_seconds"]),
         "raw_baseline_events_per_s": round(n / raw_s),
         "loader_over_raw": round(rate * raw_s / n, 3),
-        "loader_peak_rss_mib": figures["max_rss_mib"],
-        "loader_seconds": figures["active_seconds"],
+        "loader_peak_rss_mib": figures["peak_rss_mib"],
+        "loader_seconds": round(figures["span_seconds"], 2),
         "raw_seconds": round(raw_s, 2),
     }
 
 
 async def run_stream_bench(settings: Settings, stores: list[str], bootstrap: str, n: int,
-                           batch_size: int, partitions: int) -> list[dict[str, Any]]:
+                           batch_size: int, partitions: int, loaders: int = 1
+                           ) -> list[dict[str, Any]]:
     raws = list(synthetic_events(n))
     events = [parse_event(raw).event for raw in raws]
     topic = f"idgraph.bench.stream.{uuid.uuid4().hex[:8]}"
     produce_s = await produce_all(bootstrap, topic, raws, partitions)
-    tmp = tempfile.mkdtemp(prefix="idgraph-bench-stream-")
     reports = []
     for target in stores:
-        report = await bench_store(target, events, bootstrap, topic, batch_size, settings, tmp)
+        report = await bench_store(target, events, bootstrap, topic, batch_size, loaders,
+                                   settings)
         report.update(topic=topic, partitions=partitions,
                       produce_events_per_s=round(n / produce_s))
         reports.append(report)

@@ -49,6 +49,7 @@ class Gather:
     limited_types: tuple[str, ...] = ()  # count these types per owner (type_counts)
     hub_types: tuple[str, ...] = ()  # count neighbours of these types per key (degrees)
     customers: frozenset[str] = frozenset()  # gather these whole components up front
+    block_keys: frozenset[str] = frozenset()  # matching: read these blocking buckets
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +108,10 @@ class Snapshot:
     bans: set[Pair] = field(default_factory=set)
     # the owner of each end of those bans
     ban_owners: dict[str, str] = field(default_factory=dict)
+    # matching: blocking key -> identifier keys filed under it, newest first (bounded),
+    # and the cleaned traits of those records; their owners are in `owners`
+    match_buckets: dict[str, list[str]] = field(default_factory=dict)
+    match_records: dict[str, dict[str, str]] = field(default_factory=dict)
     # batch keys that were erased and are on the suppression list
     suppressed: set[str] = field(default_factory=set)
     # whole components, gathered on request (NeedComponents), keyed by customer id
@@ -141,6 +146,7 @@ class LinkDelta:
     event_ids: tuple[str, ...]  # a bounded sample
     status: str = ACTIVE
     reason: str = ""
+    match: dict[str, Any] | None = None  # a MATCHED link: score, weights, model version
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +234,12 @@ class Plan:
     audit_seqs: list[int] = field(default_factory=list)
     # survivor id -> earliest first_seen among what it absorbed and the batch's events
     first_seen: dict[str, str] = field(default_factory=dict)
+    # matching: (key, cleaned traits, blocking keys) of the batch's records, and the
+    # traits left out of matching as (event id, trait, reason)
+    match_records: list[tuple[str, dict[str, str], tuple[str, ...]]] = field(
+        default_factory=list
+    )
+    trait_problems: list[tuple[str, str, str]] = field(default_factory=list)
     # (key, term) pairs under which the identifiers can be searched
     search_terms: list[tuple[str, str]] = field(default_factory=list)
     erasures: list[Erasure] = field(default_factory=list)

@@ -21,15 +21,18 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import combinations
+from typing import Any
 
 from networkx.utils import UnionFind
 
 from app.domain.changes import changes_of
 from app.domain.events import Event
 from app.domain.identifiers import Identifier
+from app.domain.matching.stream import PendingRecord, match_batch
+from app.domain.matching.training import Matcher
 from app.domain.plan import (
     ACTIVE,
     BANNED,
@@ -45,6 +48,7 @@ from app.domain.plan import (
     NeedComponents,
     Pair,
     Plan,
+    ReviewItem,
     Snapshot,
     Split,
     StatusChange,
@@ -57,6 +61,7 @@ from app.domain.rules import Rules
 from app.domain.search import terms_of
 
 SAMPLE_EVENT_IDS = 10
+MATCHER_SOURCE = "matcher"
 DEFAULT_RULES = Rules.default()
 
 
@@ -178,6 +183,9 @@ class _Batch:
     events: list[Event]
     sightings: dict[str, _Sighting]
     evidence: dict[Pair, _Evidence]
+    # (record key, candidate key, event) of the links the matcher made
+    matches: list[tuple[str, str, Event]] = field(default_factory=list)
+    match_payloads: dict[Pair, dict[str, Any]] = field(default_factory=dict)
 
 
 def _collect(batch: list[Event]) -> _Batch:
@@ -264,8 +272,10 @@ def _groups(batch: _Batch, snapshot: Snapshot, inactive: Mapping[str, object]) -
         uf.union(rx, ry)
         customers_at[uf[rx]] = cx | cy
 
-    for event in batch.events:
-        keys = [i.key for i in event.identifiers if i.key not in inactive]
+    # Each event ties its identifiers; each match ties a record to its candidate.
+    units = [([i.key for i in e.identifiers if i.key not in inactive], e) for e in batch.events]
+    units += [([a, b], e) for a, b, e in batch.matches if a not in inactive and b not in inactive]
+    for keys, event in units:
         for key in keys:
             owner = snapshot.owners.get(key)
             if owner is not None:
@@ -278,15 +288,17 @@ def _groups(batch: _Batch, snapshot: Snapshot, inactive: Mapping[str, object]) -
                 join(keys[0], key, event)
 
     by_root: dict[object, _Group] = {}
-    for event in batch.events:
-        for key in {i.key for i in event.identifiers if i.key not in inactive}:
+    for keys, event in units:
+        for key in keys:
             root = uf[key]
             group = by_root.get(root)
             if group is None:
                 group = by_root[root] = _Group(customers=customers_at.get(root, set()))
             group.keys.add(key)
-            if not group.events or group.events[-1] is not event:
+            if event not in group.events:
                 group.events.append(event)
+    for group in by_root.values():
+        group.events.sort(key=lambda e: (e.ts, e.event_id))
     for group in by_root.values():
         group.triggers = {c: triggers[c] for c in group.customers if c in triggers}
     return list(by_root.values())
@@ -512,14 +524,22 @@ def _seed_event(group: set[str], batch: _Batch) -> str:
 
 # -- ingest -------------------------------------------------------------------------------
 def plan_ingest(
-    events: Iterable[Event], snapshot: Snapshot, now: str, rules: Rules = DEFAULT_RULES
+    events: Iterable[Event],
+    snapshot: Snapshot,
+    now: str,
+    rules: Rules = DEFAULT_RULES,
+    matcher: Matcher | None = None,
+    pending: Sequence[PendingRecord] = (),
 ) -> Plan:
+    """`pending`: the batch's trait-bearing records (matching.stream.pending_records),
+    matched with `matcher` when there is one."""
     plan = Plan()
     batch_events = _without_suppressed(new_events(events, snapshot.seen_events), snapshot, plan)
     plan.events = batch_events
     if not batch_events:
         return plan
     batch = _collect(batch_events)
+    _match(batch, plan, snapshot, matcher, pending, now)
     inactive, new_hubs = _inactive_keys(batch, snapshot, rules)
 
     owner_of_key: dict[str, str | None] = {k: None for k in inactive}
@@ -566,8 +586,11 @@ def plan_ingest(
         for key, s in sorted(batch.sightings.items())
     ]
     plan.links = [
-        _link_delta(p, ev, inactive, snapshot, decisions.get(p))
-        for p, ev in sorted(batch.evidence.items())
+        replace(delta, match=batch.match_payloads.get((delta.a, delta.b)))
+        for delta in (
+            _link_delta(p, ev, inactive, snapshot, decisions.get(p))
+            for p, ev in sorted(batch.evidence.items())
+        )
     ]
     plan.search_terms = sorted(
         {t for e in batch_events
@@ -655,3 +678,32 @@ __all__ = [
     "resolve_components",
     "survivor_of",
 ]
+
+
+def _match(batch: _Batch, plan: Plan, snapshot: Snapshot, matcher: Matcher | None,
+           pending: Sequence[PendingRecord], now: str) -> None:
+    """Match the batch's records: links join the batch's evidence as MATCHED links,
+    candidates between the thresholds go to the review queue."""
+    ids = {e.event_id for e in batch.events}
+    pending = [p for p in pending if p.event.event_id in ids]
+    plan.trait_problems = [(p.event.event_id, f"traits.{t.trait}", t.reason)
+                           for p in pending for t in p.problems]
+    if matcher is None or not pending:
+        return
+    step = match_batch(pending, matcher, snapshot.match_buckets, snapshot.match_records,
+                       snapshot.owners)
+    plan.match_records = [(p.key, p.record.traits, p.blocks) for p in step.records if p.blocks]
+    for match in step.matches:
+        p = pair(match.a, match.b)
+        if match.review:
+            plan.reviews.append(ReviewItem(p[0], p[1], match.score, match.payload, now))
+            continue
+        batch.matches.append((match.a, match.b, match.event))
+        batch.match_payloads[p] = match.payload
+        ev = batch.evidence.setdefault(p, _Evidence())
+        ev.count += 1
+        ev.first_seen = min(ev.first_seen, match.event.ts)
+        ev.last_seen = max(ev.last_seen, match.event.ts)
+        ev.sources.add(MATCHER_SOURCE)
+        if len(ev.event_ids) < SAMPLE_EVENT_IDS:
+            ev.event_ids.append(match.event.event_id)

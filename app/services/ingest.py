@@ -8,12 +8,15 @@ from datetime import UTC, datetime
 
 from app.domain.changes import Change
 from app.domain.events import Event, EventError, format_ts, parse_event
+from app.domain.matching.stream import pending_records
+from app.domain.matching.training import Matcher
 from app.domain.plan import Gather, Plan
 from app.domain.resolution import DEFAULT_RULES, plan_ingest
 from app.domain.rules import Rules
 from app.stores.base import IdentityStore
 
 Clock = Callable[[], datetime]
+MATCHER_MODEL = "matcher"
 
 
 def utc_now() -> datetime:
@@ -79,6 +82,7 @@ class IngestService:
         self.default_region = default_region
         self.rules = rules
         self.clock = clock
+        self.matcher: Matcher | None = None
 
     def validate(self, raw: object, position: str) -> tuple[Event | None, list[Problem]]:
         event_id = raw.get("event_id") if isinstance(raw, dict) else None
@@ -117,15 +121,22 @@ class IngestService:
         result = IngestResult(received=len(events))
         if not events:
             return result
+        pending = pending_records(events, self.rules)
         gather = Gather(
             keys=frozenset(i.key for e in events for i in e.identifiers),
             event_ids=frozenset(e.event_id for e in events),
             limited_types=tuple(self.rules.limits),
             hub_types=self.rules.hub_count_types,
+            block_keys=frozenset(b for p in pending for b in p.blocks)
+            if self.matcher
+            else frozenset(),
         )
         now = format_ts(self.clock())
         plan: Plan = await self.store.transact(
-            gather, lambda snapshot: plan_ingest(events, snapshot, now, self.rules)
+            gather,
+            lambda snapshot: plan_ingest(
+                events, snapshot, now, self.rules, self.matcher, pending
+            ),
         )
         result.stored = len(plan.events)
         result.duplicates = len(events) - result.stored
@@ -138,4 +149,14 @@ class IngestService:
                 Problem(f"event {event_id}", "identifiers", f"{key}: {why}" if key else why,
                         not key, event_id)
             )
+        for event_id, trait, why in plan.trait_problems:
+            result.problems.append(
+                Problem(f"event {event_id}", trait, f"ignored for matching: {why}", False,
+                        event_id)
+            )
         return result
+
+    async def load_matcher(self) -> None:
+        """Use the matcher trained into the store, if there is one."""
+        body = await self.store.load_model(MATCHER_MODEL)
+        self.matcher = Matcher.from_json(body) if body else None

@@ -22,6 +22,7 @@ Decide = Callable[[Snapshot], Plan]
 # A component larger than this many customers is not re-partitioned in one transaction.
 MAX_COMPONENT_CUSTOMERS = 5_000
 Cursor = tuple[str, str]  # (timestamp, event_id) of the last event of a page
+_NEWEST: Cursor = ("\uffff", "")  # a cursor before every event
 
 
 class StoreError(Exception):
@@ -116,6 +117,7 @@ class LinkRecord:
     event_ids: tuple[str, ...]
     status: str = "active"
     reason: str = ""
+    match: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +248,36 @@ class IdentityStore(ABC):
     ) -> list[EventRecord]:
         """Up to `first` of the customer's events older than `after`, newest first."""
 
+    async def timelines(
+        self,
+        customer_ids: Collection[str],
+        first: int,
+        after: Cursor | None = None,
+        *,
+        types: Collection[str] = (),
+        since: str | None = None,
+        until: str | None = None,
+    ) -> dict[str, list[EventRecord]]:
+        """For each customer, up to `first` of its events older than `after`, newest first;
+        only events of `types` (when given) with since <= timestamp < until. One round trip
+        in an adapter that overrides it (the API batches timelines through it); this
+        default pages through `timeline` customer by customer."""
+        start = min(after or _NEWEST, (until, "") if until is not None else _NEWEST)
+        found: dict[str, list[EventRecord]] = {}
+        for cid in customer_ids:
+            events: list[EventRecord] = []
+            cursor: Cursor | None = None if start == _NEWEST else start
+            while len(events) < first:
+                page = await self.timeline(cid, max(first, 50), cursor)
+                events += [e for e in page if (not types or e.type in types)
+                           and (since is None or e.timestamp >= since)]
+                if len(page) < max(first, 50) or (since and page[-1].timestamp < since):
+                    break
+                cursor = page[-1].cursor
+            if events:
+                found[cid] = events[:first]
+        return found
+
     @abstractmethod
     async def identifiers(self, keys: Collection[str]) -> dict[str, IdentifierRecord]:
         """The stored identifiers with these keys, whatever their status."""
@@ -287,6 +319,13 @@ class IdentityStore(ABC):
         self, customer_ids: Collection[str]
     ) -> dict[str, list[Observation]]:
         """The traits and consent of every event of each customer that carries them."""
+
+    @abstractmethod
+    async def load_model(self, name: str) -> dict[str, Any] | None:
+        """A trained model's JSON document (the matcher: name "matcher")."""
+
+    @abstractmethod
+    async def save_model(self, name: str, body: dict[str, Any], trained_at: str) -> None: ...
 
     @abstractmethod
     async def membership(self) -> tuple[dict[str, str | None], list[tuple[str, str]]]:

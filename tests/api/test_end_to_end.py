@@ -102,7 +102,7 @@ def test_load_reports_bad_lines_and_loads_the_rest(served, tmp_path):
     rejects = [json.loads(line) for line in (tmp_path / "rejects.jsonl").read_text().splitlines()]
     assert [(r["position"].rsplit(":", 1)[-1], r["field"]) for r in rejects] == [
         ("1", "timestamp"),
-        ("2", "line"),
+        ("2", "message"),
     ]
     assert "events stored" in loaded.stderr
 

@@ -141,7 +141,7 @@ def test_identifier_customer_and_event_keys_are_unique_constraints():
 
 def test_locks_come_before_reads_and_placeholders_are_cleaned_up():
     lock = cypher(queries.LOCK_IDENTIFIERS)
-    assert lock.index("MERGE (i:Identifier {key: key})") < lock.index("SET i._lock")
+    assert lock.index("MERGE (i:Identifier {key: key})") < lock.index("ON MATCH SET i._lock")
     assert lock.index("SET i._lock") < lock.index("BELONGS_TO")
     release = cypher(queries.RELEASE)
     assert "REMOVE i._lock" in release and "REMOVE c._lock" in release
@@ -234,7 +234,8 @@ class FakeTx:
         self.log.append((name, params))
         answers = {
             "SNAPSHOT": [{"owners": [], "seen": []}],
-            "RELEASE": [{"orphans": []}],
+            "UPSERT_IDENTIFIERS": [{"fresh": len(params.get("rows", [])),
+                                    "attached": len(params.get("rows", []))}],
             "APPLY_MERGES": [{"applied": len(params.get("rows", []))}],
             "RECORD_MERGES": [{"recorded": len(params.get("rows", []))}],
         }

@@ -6,9 +6,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from app.services.ingest import IngestService
+from app.stores.base import StoreUnavailable
 from loaders.dlq import DeadLetter
+from loaders.kafka import KafkaLoader, LoaderConfig
+from loaders.metrics import LoaderMetrics
 from tests.loaders.streams import (
     add_malformed,
     check_dead_letters,
@@ -123,3 +127,56 @@ async def test_a_poison_event_the_store_rejects_is_isolated_and_dead_lettered(sq
     assert poison.encode() in letter.value and letter.field == "store"
     assert "cannot hold this event" in letter.reason
 
+
+
+async def test_a_store_outage_is_waited_out_with_the_same_batch(sqlite_store):
+    topic = await create_topic(unique("events"))
+    stream = people_stream(300, 30)
+    await produce(topic, stream.messages())
+    instance = loader(sqlite_store, topic, batch_size=1_000, retry_initial_s=0.05)
+    real, attempts = instance.ingest.ingest_raw, []
+
+    async def flaky(items):  # the real store write, away for the first three attempts
+        items = list(items)
+        attempts.append(len(items))
+        if len(attempts) <= 3:
+            raise StoreUnavailable("the store is away")
+        return await real(items)
+
+    instance.ingest.ingest_raw = flaky  # type: ignore[method-assign]
+    stats = await run_loader(instance)
+
+    assert stats.stored == 300 and len(set(attempts[:4])) == 1
+    assert instance.metrics.errors.labels("store_unavailable")._value.get() == 3
+
+
+async def test_a_stop_while_the_store_is_away_leaves_the_batch_for_the_next_loader(
+        sqlite_store):
+    topic = await create_topic(unique("events"))
+    group = unique("group")
+    await produce(topic, people_stream(200, 20).messages())
+    instance = loader(sqlite_store, topic, group_id=group, retry_initial_s=0.1)
+
+    async def away(items):
+        instance.stop()  # SIGTERM arrives while the store is unavailable
+        raise StoreUnavailable("the store is away")
+
+    instance.ingest.ingest_raw = away  # type: ignore[method-assign]
+    abandoned = await run_loader(instance)
+    successor = await run_loader(loader(sqlite_store, topic, group_id=group))
+
+    assert (abandoned.messages, abandoned.batches) == (0, 0)
+    assert (successor.messages, successor.stored) == (200, 200)
+
+
+async def test_an_unreachable_kafka_is_retried_until_the_loader_is_stopped(sqlite_store):
+    config = LoaderConfig(bootstrap_servers="127.0.0.1:1", topics=("t",), dlq_topic="d",
+                          retry_initial_s=0.1, retry_max_s=0.3)
+    instance = KafkaLoader(IngestService(sqlite_store), config,
+                           LoaderMetrics(CollectorRegistry()))
+    asyncio.get_running_loop().call_later(2, instance.stop)
+
+    stats = await run_loader(instance, timeout_s=30)
+
+    assert stats.messages == 0
+    assert instance.metrics.errors.labels("kafka")._value.get() >= 3

@@ -7,6 +7,7 @@ model.py        Fellegi-Sunter weights, term-frequency adjustment, scores, decis
 household.py    the guard that keeps members of one household apart
 em.py           u from random pairs, m by EM over candidate pairs
 matcher.py      the streaming step: one new record against its candidates
+termfreq.py     value counts per trait, for the term-frequency adjustment
 """
 
 from app.domain.matching.blocking import (
@@ -22,10 +23,16 @@ from app.domain.matching.blocking import (
 from app.domain.matching.comparisons import Comparison, default_comparisons
 from app.domain.matching.em import EmReport, estimate_m, estimate_u, train
 from app.domain.matching.household import HOUSEHOLD, household_reason
-from app.domain.matching.matcher import OTHER_CUSTOMER, MatchOutcome, match_new_record
+from app.domain.matching.matcher import (
+    OTHER_CUSTOMER,
+    MatchOutcome,
+    match_new_record,
+    score_candidates,
+)
 from app.domain.matching.model import (
     LINK,
     LOWER,
+    MERGE,
     NONE,
     REVIEW,
     UPPER,
@@ -41,7 +48,7 @@ from app.domain.matching.records import (
     TraitProblem,
     clean_traits,
 )
-from app.domain.matching.termfreq import TermFrequencies
+from app.domain.matching.termfreq import TermFrequencies, tf_traits
 
 __all__ = [
     "BUCKET_LIMIT",
@@ -50,6 +57,7 @@ __all__ = [
     "HOUSEHOLD",
     "LINK",
     "LOWER",
+    "MERGE",
     "NONE",
     "OTHER_CUSTOMER",
     "REVIEW",
@@ -74,8 +82,10 @@ __all__ = [
     "estimate_u",
     "household_reason",
     "match_new_record",
+    "score_candidates",
     "select_candidates",
     "soundex",
+    "tf_traits",
     "train",
     "untrained_model",
 ]

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from app.domain.matching.comparisons import Traits
 from app.domain.matching.records import MatchRecord
@@ -26,6 +27,7 @@ _SOUNDEX_CODES = str.maketrans("bfpvcgjkqsxzdtlmnr", "111122222222334556")
 _SOUNDEX_SKIP = frozenset("hw")
 
 
+@lru_cache(maxsize=1 << 16)
 def soundex(text: str) -> str:
     """American Soundex of the letters of `text` ("" when it has none)."""
     letters = [c for c in text if "a" <= c <= "z"]

@@ -34,8 +34,12 @@ class MatchOutcome:
     scored: int = 0
 
 
-def score_candidates(model: MatchModel, record: MatchRecord, candidates: Sequence[MatchRecord],
-                     tf: Mapping[str, float]) -> list[MatchResult]:
+def score_candidates(
+    model: MatchModel,
+    record: MatchRecord,
+    candidates: Sequence[MatchRecord],
+    tf: Mapping[str, float],
+) -> list[MatchResult]:
     """Results for the candidates that score at least `lower`, best first."""
     lower = model.settings.lower
     results = []
@@ -48,9 +52,14 @@ def score_candidates(model: MatchModel, record: MatchRecord, candidates: Sequenc
     return results
 
 
-def match_new_record(model: MatchModel, record: MatchRecord,
-                     candidates: Sequence[MatchRecord], tf: Mapping[str, float], *,
-                     customer_of: Mapping[str, str] | None = None) -> MatchOutcome:
+def match_new_record(
+    model: MatchModel,
+    record: MatchRecord,
+    candidates: Sequence[MatchRecord],
+    tf: Mapping[str, float],
+    *,
+    customer_of: Mapping[str, str] | None = None,
+) -> MatchOutcome:
     """Score `record` against every candidate and decide links and reviews.
 
     `tf` maps a trait to the relative frequency of `record`'s value in the store;
@@ -82,5 +91,12 @@ def match_new_record(model: MatchModel, record: MatchRecord,
 
 
 def _demoted(result: MatchResult, guard: str) -> MatchResult:
-    return MatchResult(result.record_id, result.candidate_id, result.score, result.probability,
-                       result.comparisons, REVIEW, guard)
+    return MatchResult(
+        result.record_id,
+        result.candidate_id,
+        result.score,
+        result.probability,
+        result.comparisons,
+        REVIEW,
+        guard,
+    )

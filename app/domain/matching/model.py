@@ -103,7 +103,7 @@ class MatchResult:
 def probability_of(score: float) -> float:
     if score > 60:
         return 1.0
-    odds = 2.0**score
+    odds = math.exp2(score)
     return odds / (1.0 + odds)
 
 

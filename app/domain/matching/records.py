@@ -98,7 +98,7 @@ def _text(trait: str, value: object) -> str:
     if not isinstance(value, str):
         raise ValueError(f"expected text, got {type(value).__name__}")
     text = fold_text(value)
-    if trait in NAME_TRAITS:
+    if text and trait in NAME_TRAITS:
         if not any(c.isalpha() for c in text):
             raise ValueError("a name needs at least one letter")
         # "anne marie", "anne-marie" and "annemarie" are one name for matching.

@@ -40,8 +40,9 @@ AWAIT_INDEXES = "CALL db.awaitIndexes($seconds)"
 #
 # Locking protocol (see graph_schema/model.md, "Concurrency"):
 # 1. LOCK_IDENTIFIERS MERGEs every identifier of the batch in key order and writes a
-#    dummy `_lock` property, which takes the node's write lock. A key that does not exist
-#    yet becomes a placeholder node holding only `key`; the unique constraint on
+#    dummy `_lock` property on those that exist, which takes the node's write lock. A key
+#    that does not exist yet becomes a placeholder node holding only `key` (creating it
+#    locks it, and its index entry); the unique constraint on
 #    Identifier.key makes a second transaction's MERGE of the same key wait until this
 #    one commits or rolls back, so two loaders can never both treat a key as new.
 # 2. LOCK_CUSTOMERS write-locks the current owners of those identifiers; SNAPSHOT then
@@ -52,7 +53,7 @@ AWAIT_INDEXES = "CALL db.awaitIndexes($seconds)"
 LOCK_IDENTIFIERS = """
 UNWIND $keys AS key
 MERGE (i:Identifier {key: key})
-SET i._lock = true
+ON MATCH SET i._lock = true
 WITH i, key
 MATCH (i)-[:BELONGS_TO]->(c:Customer)
 RETURN key, c.id AS customer_id
@@ -92,13 +93,6 @@ CALL () {
   MATCH (c:Customer {id: id})
   REMOVE c._lock
 }
-CALL () {
-  UNWIND $keys AS key
-  MATCH (i:Identifier {key: key})
-  WHERE NOT (i)-[:BELONGS_TO]->(:Customer)
-  RETURN collect(key) AS orphans
-}
-RETURN orphans
 """
 
 # -- transact: applying a plan, one statement per section, in this order -----------------
@@ -140,7 +134,9 @@ SET c.first_seen = row.first_seen
 """
 
 # A node with no `type` is a placeholder from LOCK_IDENTIFIERS (or absent): it gets all
-# fields and its BELONGS_TO. An existing identifier keeps its owner (it moves only by a
+# fields and its BELONGS_TO (the counts let the adapter refuse a plan that names a
+# customer the store does not hold, instead of leaving an identifier without one).
+# An existing identifier keeps its owner (it moves only by a
 # merge); first/last seen widen and sources become the sorted union (an insertion sort in
 # `reduce`, so no APOC is needed).
 UPSERT_IDENTIFIERS = """
@@ -158,9 +154,13 @@ SET i.type = coalesce(i.type, row.type),
                   CASE WHEN s IN acc THEN acc
                        ELSE [x IN acc WHERE x < s] + s + [x IN acc WHERE x > s] END)
 WITH i, row, fresh
-WHERE fresh
-MATCH (c:Customer {id: row.customer_id})
-CREATE (i)-[:BELONGS_TO]->(c)
+CALL (i, row, fresh) {
+  MATCH (c:Customer {id: row.customer_id})
+  WHERE fresh
+  CREATE (i)-[:BELONGS_TO]->(c)
+  RETURN count(c) AS attached
+}
+RETURN sum(CASE WHEN fresh THEN 1 ELSE 0 END) AS fresh, sum(attached) AS attached
 """
 
 # Stored once, a -> b with a < b. Both ends are write-locked by LOCK_IDENTIFIERS, so the

@@ -7,6 +7,7 @@ Each function takes a mapping keyed by the names the statements in queries.py RE
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import fields
 from typing import Any
 
 from app.domain.plan import CustomerInfo, Plan, Snapshot
@@ -120,16 +121,27 @@ def event_rows(plan: Plan) -> list[dict[str, Any]]:
     ]
 
 
-# Plan sections of the next port version that this adapter does not store yet. A plan that
-# uses them is refused (the transaction rolls back) rather than applied in part.
-UNSUPPORTED_SECTIONS = ("splits", "moves", "statuses", "link_statuses", "bans")
+# The plan sections this adapter writes, and those that only report (filled in by the
+# decision or by the store). Any other non-empty section makes the adapter refuse the plan
+# (the transaction rolls back) instead of applying part of it: newer port versions add
+# sections (splits, moves, bans, erasures, ...) that this adapter does not store yet.
+APPLIED_SECTIONS = frozenset(
+    {"events", "new_customers", "merges", "first_seen", "identifiers", "links"})
+REPORT_ONLY_SECTIONS = frozenset({"changes", "dropped", "audit_seqs", "erased"})
 
 
 def unsupported_sections(plan: Plan) -> list[str]:
-    found = [name for name in UNSUPPORTED_SECTIONS if getattr(plan, name, None)]
-    if any(getattr(d, "status", ACTIVE) != ACTIVE for d in plan.identifiers):
+    found = [
+        f.name for f in fields(plan)
+        if f.name not in APPLIED_SECTIONS | REPORT_ONLY_SECTIONS and getattr(plan, f.name)
+    ]
+    if any(getattr(d, "status", ACTIVE) != ACTIVE or getattr(d, "reason", "")
+           for d in plan.identifiers):
         found.append("identifier statuses")
-    if any(getattr(d, "status", ACTIVE) != ACTIVE for d in plan.links):
+    if any(getattr(d, "customer_id", "") is None for d in plan.identifiers):
+        found.append("identifiers without a customer")
+    if any(getattr(d, "status", ACTIVE) != ACTIVE or getattr(d, "reason", "")
+           for d in plan.links):
         found.append("link statuses")
     return found
 

@@ -25,6 +25,7 @@ from neo4j.exceptions import (
     AuthError,
     ClientError,
     ConfigurationError,
+    DatabaseUnavailable,
     ServiceUnavailable,
     SessionExpired,
 )
@@ -85,7 +86,8 @@ def _translated(
     async def wrapper(self: Neo4jStore, *args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return await method(self, *args, **kwargs)
-        except (ServiceUnavailable, SessionExpired, AuthError, OSError) as exc:
+        except (ServiceUnavailable, SessionExpired, DatabaseUnavailable, AuthError,
+                OSError) as exc:
             raise self._unavailable(exc) from None
         except ClientError as exc:
             if exc.code != DATABASE_NOT_FOUND:
@@ -159,11 +161,7 @@ class Neo4jStore(IdentityStore):
             if plan:
                 await self._apply(tx, plan)
             release = records.unique([*key_list, *(d.key for d in plan.identifiers)])
-            result = await tx.run(q.RELEASE, keys=release, customer_ids=sorted(locked))
-            orphans = (await result.single(strict=True))["orphans"]
-            if orphans:
-                raise StoreError(
-                    f"the plan left identifiers without a customer: {sorted(orphans)[:5]}")
+            await (await tx.run(q.RELEASE, keys=release, customer_ids=sorted(locked))).consume()
             return plan
 
         async with self.driver.session(database=self.database) as session:
@@ -209,7 +207,9 @@ class Neo4jStore(IdentityStore):
         if rows := records.first_seen_rows(plan):
             await (await run(q.SET_FIRST_SEEN, rows)).consume()
         if rows := records.identifier_rows(plan):
-            await (await run(q.UPSERT_IDENTIFIERS, rows)).consume()
+            row = await (await run(q.UPSERT_IDENTIFIERS, rows)).single(strict=True)
+            if row["attached"] != row["fresh"]:
+                raise StoreError("a new identifier names a customer the store does not hold")
         if rows := records.link_rows(plan):
             await (await run(q.UPSERT_LINKS, rows, sample=SAMPLE_EVENT_IDS)).consume()
         if rows := records.event_rows(plan):

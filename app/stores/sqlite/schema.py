@@ -33,6 +33,7 @@ MIGRATIONS: list[tuple[str, str]] = [
             event_ids TEXT NOT NULL,
             status TEXT NOT NULL DEFAULT 'active',
             reason TEXT NOT NULL DEFAULT '',
+            match TEXT,
             PRIMARY KEY (a, b)
         ) WITHOUT ROWID;
         CREATE INDEX links_b ON links (b);
@@ -99,6 +100,22 @@ MIGRATIONS: list[tuple[str, str]] = [
             UNIQUE (a, b)
         );
         CREATE INDEX reviews_open ON reviews (status, id);
+        CREATE TABLE match_records (
+            key TEXT PRIMARY KEY,
+            traits TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE match_blocks (
+            id INTEGER PRIMARY KEY,
+            block TEXT NOT NULL,
+            key TEXT NOT NULL
+        );
+        CREATE INDEX match_blocks_block ON match_blocks (block, id);
+        CREATE INDEX match_blocks_key ON match_blocks (key);
+        CREATE TABLE models (
+            name TEXT PRIMARY KEY,
+            body TEXT NOT NULL,
+            trained_at TEXT NOT NULL
+        );
         CREATE TABLE suppressed (hash TEXT PRIMARY KEY, at TEXT NOT NULL) WITHOUT ROWID;
         CREATE TABLE search_terms (
             id INTEGER PRIMARY KEY,

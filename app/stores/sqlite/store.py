@@ -15,6 +15,7 @@ from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from app.domain.matching.blocking import BUCKET_LIMIT
 from app.domain.plan import (
     ACTIVE,
     Component,
@@ -77,12 +78,12 @@ def _marks(n: int) -> str:
 _IDENTIFIER_COLUMNS = "type, value, customer_id, first_seen, last_seen, sources, status, reason"
 
 
-_LINK_COLUMNS = "a, b, count, first_seen, last_seen, sources, event_ids, status, reason"
+_LINK_COLUMNS = "a, b, count, first_seen, last_seen, sources, event_ids, status, reason, match"
 _AUDIT_COLUMNS = "seq, actor, action, target, reason, at, details, undo, undone_by"
 
 
 def _link(row: Sequence[Any]) -> LinkRecord:
-    a, b, n, first, last, sources, event_ids, status, reason = row
+    a, b, n, first, last, sources, event_ids, status, reason, match = row
     return LinkRecord(
         a,
         b,
@@ -93,6 +94,7 @@ def _link(row: Sequence[Any]) -> LinkRecord:
         tuple(json.loads(event_ids)),
         status,
         reason,
+        json.loads(match) if match else None,
     )
 
 
@@ -240,7 +242,37 @@ class SQLiteStore(IdentityStore):
             )
             snap.suppressed.update(hashes[h] for (h,) in rows)
         self._gather_bans(snap, owners)
+        if gather.block_keys:
+            self._gather_matches(snap, gather.block_keys)  # last: it reuses batch_keys
         return snap
+
+    def _gather_matches(self, snap: Snapshot, blocks: Collection[str]) -> None:
+        """The newest records under each blocking key, their traits and their owners."""
+        self._load_keys(blocks)
+        rows = self.db.execute(
+            """SELECT block, key FROM (
+                   SELECT m.block, m.key,
+                          row_number() OVER (PARTITION BY m.block ORDER BY m.id DESC) AS n
+                   FROM batch_keys b JOIN match_blocks m ON m.block = b.key)
+               WHERE n <= ? ORDER BY block, n""",
+            (BUCKET_LIMIT,),
+        )
+        for block, key in rows:
+            snap.match_buckets.setdefault(block, []).append(key)
+        keys = {k for bucket in snap.match_buckets.values() for k in bucket}
+        for chunk in _chunks(keys):
+            marks = _marks(len(chunk))
+            for key, traits in self.db.execute(
+                f"SELECT key, traits FROM match_records WHERE key IN ({marks})", chunk
+            ):
+                snap.match_records[key] = json.loads(traits)
+            for key, cid, first_seen in self.db.execute(
+                f"SELECT i.key, c.id, c.first_seen FROM identifiers i "
+                f"JOIN customers c ON c.id = i.customer_id WHERE i.key IN ({marks})",
+                chunk,
+            ):
+                snap.owners.setdefault(key, cid)
+                snap.customers.setdefault(cid, CustomerInfo(cid, first_seen))
 
     def _gather_bans(self, snap: Snapshot, owners: list[str]) -> None:
         ends: set[str] = set()
@@ -372,8 +404,8 @@ class SQLiteStore(IdentityStore):
         )
         db.executemany(
             """INSERT INTO links (a, b, count, first_seen, last_seen, sources, event_ids,
-                                  status, reason)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                  status, reason, match)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (a, b) DO UPDATE SET
                  count = count + excluded.count,
                  first_seen = min(first_seen, excluded.first_seen),
@@ -386,7 +418,8 @@ class SQLiteStore(IdentityStore):
                      UNION ALL SELECT value FROM json_each(excluded.event_ids) LIMIT 10)),
                  status = CASE WHEN links.status = 'banned' THEN 'banned' ELSE excluded.status END,
                  reason = CASE WHEN links.status = 'banned' THEN links.reason
-                               ELSE excluded.reason END""",
+                               ELSE excluded.reason END,
+                 match = coalesce(excluded.match, links.match)""",
             [
                 (
                     d.a,
@@ -398,6 +431,7 @@ class SQLiteStore(IdentityStore):
                     json.dumps(d.event_ids),
                     d.status,
                     d.reason,
+                    json.dumps(d.match) if d.match else None,
                 )
                 for d in plan.links
             ],
@@ -407,6 +441,14 @@ class SQLiteStore(IdentityStore):
             [(s.status, s.reason, s.a, s.b) for s in plan.link_statuses],
         )
         db.executemany("INSERT OR IGNORE INTO bans (a, b) VALUES (?, ?)", plan.bans)
+        db.executemany(
+            "INSERT OR REPLACE INTO match_records (key, traits) VALUES (?, ?)",
+            [(key, json.dumps(traits)) for key, traits, _ in plan.match_records],
+        )
+        db.executemany(
+            "INSERT INTO match_blocks (block, key) VALUES (?, ?)",
+            [(block, key) for key, _, blocks in plan.match_records for block in blocks],
+        )
         db.executemany("DELETE FROM bans WHERE a = ? AND b = ?", plan.unbans)
         for entry in plan.audit:
             cursor = db.execute(
@@ -522,6 +564,42 @@ class SQLiteStore(IdentityStore):
         )
         return [self._event(row) for row in rows]
 
+    async def timelines(
+        self,
+        customer_ids: Collection[str],
+        first: int,
+        after: Cursor | None = None,
+        *,
+        types: Collection[str] = (),
+        since: str | None = None,
+        until: str | None = None,
+    ) -> dict[str, list[EventRecord]]:
+        ts, eid = min(after or ("\uffff", ""), (until, "") if until is not None else ("\uffff", ""))
+        type_list = sorted(set(types))
+        type_filter = f"WHERE e.type IN ({_marks(len(type_list))})" if type_list else ""
+        found: dict[str, list[EventRecord]] = defaultdict(list)
+        for chunk in _chunks(customer_ids):
+            rows = self.db.execute(
+                f"""WITH own AS (
+                        SELECT DISTINCT i.customer_id AS cid, o.event_id, o.ts
+                        FROM identifiers i JOIN observations o ON o.key = i.key
+                        WHERE i.customer_id IN ({_marks(len(chunk))})
+                          AND (o.ts < ? OR (o.ts = ? AND o.event_id < ?)) AND o.ts >= ?),
+                    ranked AS (
+                        SELECT own.cid, own.event_id, row_number() OVER (
+                            PARTITION BY own.cid ORDER BY own.ts DESC, own.event_id DESC) AS n
+                        FROM own JOIN events e ON e.event_id = own.event_id {type_filter})
+                    SELECT r.cid, e.event_id, e.type, e.ts, e.source, e.body,
+                           (SELECT group_concat(o2.key, char(31)) FROM observations o2
+                            WHERE o2.event_id = e.event_id)
+                    FROM ranked r JOIN events e ON e.event_id = r.event_id
+                    WHERE r.n <= ? ORDER BY r.cid, e.ts DESC, e.event_id DESC""",
+                [*chunk, ts, ts, eid, since or "", *type_list, first],
+            )
+            for cid, *row in rows:
+                found[cid].append(self._event(row))
+        return dict(found)
+
     @staticmethod
     def _event(row: Sequence[Any]) -> EventRecord:
         event_id, type_, ts, source, body, keys = row
@@ -624,6 +702,9 @@ class SQLiteStore(IdentityStore):
         links = db.execute(f"DELETE FROM links WHERE a {in_keys} OR b {in_keys}").rowcount
         db.execute(f"DELETE FROM bans WHERE a {in_keys} OR b {in_keys}")
         db.execute(f"DELETE FROM search_terms WHERE key {in_keys}")
+        db.execute(f"DELETE FROM match_blocks WHERE key {in_keys}")
+        db.execute(f"DELETE FROM match_records WHERE key {in_keys}")
+        db.execute(f"DELETE FROM reviews WHERE a {in_keys} OR b {in_keys}")
         identifiers = db.execute(f"DELETE FROM identifiers WHERE key {in_keys}").rowcount
         db.execute(
             "UPDATE customers SET erased_at = ? WHERE id = ?", (erasure.at, erasure.customer_id)
@@ -710,6 +791,16 @@ class SQLiteStore(IdentityStore):
             f"SELECT {_REVIEW_COLUMNS} FROM reviews WHERE id = ?", (review_id,)
         ).fetchone()
         return _review(row) if row else None
+
+    async def load_model(self, name: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT body FROM models WHERE name = ?", (name,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    async def save_model(self, name: str, body: dict[str, Any], trained_at: str) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO models (name, body, trained_at) VALUES (?, ?, ?)",
+            (name, json.dumps(body), trained_at),
+        )
 
     async def membership(self) -> tuple[dict[str, str | None], list[tuple[str, str]]]:
         owners = dict(self.db.execute("SELECT key, customer_id FROM identifiers"))

@@ -1,0 +1,204 @@
+"""The event bus behind subscriptions: what changed, fanned out to subscribers.
+
+The API publishes the changes of every ingest and steward action it performs
+(app.domain.changes.Change). `InProcessBus` fans them out inside one process, which is
+right for one API replica. With several replicas each must see every change, so the bus
+must be fed from the Kafka changes topic that the loaders publish to: `KafkaBus` sends the
+API's own changes there and delivers what it reads back, to the subscribers of its replica.
+
+Topics: CUSTOMERS carries Change objects; SEGMENTS carries SegmentChange objects (the
+segments use case publishes them once it exists).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from app.domain.changes import Change
+from app.domain.identifiers import IdentifierError, normalise
+
+CUSTOMERS = "customers"
+SEGMENTS = "segments"
+QUEUE_SIZE = 1000
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentChange:
+    segment_id: str
+    customer_id: str
+    joined: bool
+    at: str
+    why: str = ""
+
+
+class EventBus(Protocol):
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def publish(self, topic: str, messages: Sequence[Any]) -> None: ...
+
+    def subscribe(self, topic: str) -> contextlib.AbstractAsyncContextManager[
+        AsyncIterator[Any]]: ...
+
+
+class InProcessBus:
+    """Fan-out inside one process. A subscriber that falls QUEUE_SIZE messages behind
+    loses the oldest ones; subscriptions are notifications, the store is the truth."""
+
+    def __init__(self) -> None:
+        self._queues: dict[str, set[asyncio.Queue[Any]]] = {}
+
+    async def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        self._queues.clear()
+
+    async def publish(self, topic: str, messages: Sequence[Any]) -> None:
+        self.deliver(topic, messages)
+
+    def deliver(self, topic: str, messages: Iterable[Any]) -> None:
+        for queue in list(self._queues.get(topic, ())):
+            for message in messages:
+                if queue.full():
+                    queue.get_nowait()
+                queue.put_nowait(message)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, topic: str) -> AsyncIterator[AsyncIterator[Any]]:
+        queue: asyncio.Queue[Any] = asyncio.Queue(QUEUE_SIZE)
+        self._queues.setdefault(topic, set()).add(queue)
+        try:
+            yield _drain(queue)
+        finally:
+            self._queues[topic].discard(queue)
+
+    @property
+    def subscribers(self) -> int:
+        return sum(len(q) for q in self._queues.values())
+
+
+async def _drain(queue: asyncio.Queue[Any]) -> AsyncIterator[Any]:
+    while True:
+        yield await queue.get()
+
+
+def change_from_json(data: dict[str, Any]) -> Change:
+    """A Change from its outbound JSON (Change.to_json, as the loaders publish it)."""
+    lineage = data.get("lineage") or {}
+    return Change(
+        str(data["kind"]),
+        str(data["customer_id"]),
+        str(data.get("at", "")),
+        tuple(lineage.get("event_ids", ())),
+        tuple(lineage.get("from_customers", ())),
+        dict(data.get("data") or {}),
+    )
+
+
+class KafkaBus(InProcessBus):
+    """Customer changes go through the Kafka changes topic, so every replica sees them.
+    Each replica reads the topic from its end without a consumer group (every replica
+    reads every message); segment changes stay in-process until segments publish them."""
+
+    def __init__(self, bootstrap_servers: str, topic: str) -> None:
+        super().__init__()
+        self.bootstrap_servers = bootstrap_servers
+        self.topic = topic
+        self._consumer: Any = None
+        self._producer: Any = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+        self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap_servers)
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap_servers,
+                                          group_id=None, enable_auto_commit=False)
+        await self._producer.start()
+        await self._consumer.start()
+        partitions = await self._partitions()
+        # Read every partition from its end, fixed now: a change published after start()
+        # is delivered, none from before.
+        assigned = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+        self._consumer.assign(assigned)
+        await self._consumer.seek_to_end(*assigned)
+        for tp in assigned:
+            await self._consumer.position(tp)
+        self._task = asyncio.create_task(self._consume())
+
+    async def _partitions(self) -> set[int]:
+        for _ in range(50):
+            await self._consumer.topics()  # refreshes the metadata
+            partitions = self._consumer.partitions_for_topic(self.topic)
+            if partitions:
+                return set(partitions)
+            await asyncio.sleep(0.1)
+        raise RuntimeError(f"changes topic {self.topic!r} does not exist on "
+                           f"{self.bootstrap_servers}; create it, or set "
+                           f"IDGRAPH_API_CHANGES_TOPIC to the loaders' changes topic")
+
+    async def close(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for client in (self._consumer, self._producer):
+            if client is not None:
+                await client.stop()
+        await super().close()
+
+    async def publish(self, topic: str, messages: Sequence[Any]) -> None:
+        if topic != CUSTOMERS or not messages:
+            return await super().publish(topic, messages)
+        from loaders.outbound import publish_changes
+
+        await publish_changes(self._producer, self.topic, messages)
+
+    async def _consume(self) -> None:
+        async for record in self._consumer:
+            try:
+                change = change_from_json(json.loads(record.value))
+            except (ValueError, KeyError, TypeError, AttributeError):
+                log.warning("changes topic %s: skipped a message that is not a change at %s/%s",
+                            self.topic, record.partition, record.offset)
+                continue
+            self.deliver(CUSTOMERS, [change])
+
+
+def open_bus(bootstrap_servers: str, topic: str) -> EventBus:
+    return KafkaBus(bootstrap_servers, topic) if bootstrap_servers else InProcessBus()
+
+
+def profile_changes(raw_events: Iterable[object], owners: dict[str, str], at: str,
+                    default_region: str) -> list[Change]:
+    """profile_changed for each customer that got an event carrying traits or consent.
+    `owners` maps identifier keys to customers after the write."""
+    events: dict[str, list[str]] = {}
+    for raw in raw_events:
+        for key in profile_keys(raw, default_region):
+            if key in owners and isinstance(raw, dict):
+                events.setdefault(owners[key], []).append(str(raw.get("event_id")))
+    return [Change("profile_changed", cid, at, tuple(sorted(set(ids))[:10]))
+            for cid, ids in sorted(events.items())]
+
+
+def profile_keys(raw: object, default_region: str) -> list[str]:
+    """The identifier keys of a raw event that carries traits or consent."""
+    if not isinstance(raw, dict) or not (raw.get("traits") or raw.get("consent")):
+        return []
+    keys = []
+    for ident in raw.get("identifiers") or ():
+        if isinstance(ident, dict):
+            with contextlib.suppress(IdentifierError):
+                keys.append(normalise(ident.get("type"), ident.get("value"),
+                                      default_region=default_region).key)
+    return keys

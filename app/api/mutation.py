@@ -1,0 +1,245 @@
+"""Mutations: check the role, build the use case's input, call it, publish what changed.
+
+Each mutation is one transaction in the store: a failure (a typed result) changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from app.api.context import Context
+from app.api.events import CUSTOMERS, profile_changes
+from app.api.results import (
+    ActionSuccess,
+    ErasureReceipt,
+    ForgetResult,
+    IngestProblem,
+    IngestResult,
+    IngestSuccess,
+    LinkResult,
+    MergeOutcome,
+    MergeResult,
+    ResolveReviewResult,
+    SplitOutcome,
+    SplitResult,
+    StatusResult,
+    UndoResult,
+    UnlinkResult,
+    failure,
+    forbidden,
+    invalid,
+)
+from app.api.types import CustomerID, IdentifierInput
+from app.domain.changes import Change, changes_of
+from app.domain.events import format_ts
+from app.domain.plan import Plan
+from app.domain.steward import Action, StewardError
+from app.services.steward import ActionResult
+
+MAX_SPLIT = 1000
+
+
+class BadArgument(Exception):
+    """An argument the use case cannot take; it becomes an InvalidInput result."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+async def steward_action(info: Info[Context, Any], result: str,
+                         run: Callable[[], Awaitable[ActionResult]], customer_id: str = ""
+                         ) -> Any:
+    """Run a steward use case for a caller with the steward role; a StewardError becomes
+    the typed failure of the union `result`."""
+    if denied := forbidden(info, "steward"):
+        return denied
+    try:
+        done = await run()
+    except StewardError as exc:
+        return failure(exc, result, customer_id)
+    except BadArgument as exc:
+        return invalid(exc.field, exc.message)
+    if done.plan is not None:
+        await info.context.bus.publish(CUSTOMERS, action_changes(done.plan))
+    return ActionSuccess(
+        audit_seq=done.audit_seq,
+        merges=[MergeOutcome(absorbed_id=strawberry.ID(a), survivor_id=strawberry.ID(s))
+                for a, s in done.merges],
+        splits=[SplitOutcome(customer_id=strawberry.ID(c), parts=[strawberry.ID(p) for p in ps])
+                for c, ps in done.splits],
+        affected_customer_ids=sorted(done.affected_customers),
+    )
+
+
+def action_changes(plan: Plan) -> list[Change]:
+    """The changes of a steward plan. Ingest plans carry theirs; steward plans do not yet,
+    so they are derived here the same way (a steward plan adds no new identifiers)."""
+    if plan.changes or not (plan.merges or plan.splits or plan.new_customers):
+        return plan.changes
+    return changes_of(plan, {}, plan.audit[0].at if plan.audit else "")
+
+
+def actor(info: Info[Context, Any]) -> str:
+    return info.context.principal.actor
+
+
+def key(info: Info[Context, Any], ident: IdentifierInput) -> str:
+    """Raises StewardError INVALID_IDENTIFIER (an InvalidInput result)."""
+    return info.context.services.steward.key(ident.type, ident.value)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Ingest v1 events (docs/events.md) through the same "
+                         "pipeline as the loaders, in one transaction: invalid events are "
+                         "reported by position (events[i]) and the rest stored. Steward role.")
+    async def ingest_events(self, info: Info[Context, Any], events: list[JSON]
+                            ) -> IngestResult:
+        if denied := forbidden(info, "steward"):
+            return denied
+        services = info.context.services
+        limit = services.settings.api_max_ingest_events
+        if len(events) > limit:
+            return invalid("events", f"at most {limit} events per call, not {len(events)}",
+                           "send the rest in further calls")
+        result = await services.ingest.ingest_raw(
+            (f"events[{n}]", raw) for n, raw in enumerate(events))
+        changes: list[Change] = list(result.changes)
+        if result.stored:
+            changes += await _profile_changes(info, events, result.changes)
+        await info.context.bus.publish(CUSTOMERS, changes)
+        return IngestSuccess(
+            received=result.received, stored=result.stored, duplicates=result.duplicates,
+            rejected=result.rejected, new_customers=result.new_customers, merges=result.merges,
+            problems=[IngestProblem(position=p.position, event_id=p.event_id, field=p.field,
+                                    reason=p.reason, rejected=p.rejected)
+                      for p in result.problems],
+            affected_customer_ids=sorted(result.affected_customers),
+        )
+
+    @strawberry.mutation(description="Link two identifiers (a steward link): their customers "
+                         "merge unless a rule keeps them apart. Steward role.")
+    async def link_identifiers(self, info: Info[Context, Any], a: IdentifierInput,
+                               b: IdentifierInput, reason: str) -> LinkResult:
+        async def run() -> ActionResult:
+            keys = (key(info, a), key(info, b))
+            return await info.context.services.steward.act(
+                Action("link", actor(info), reason, keys))
+        return await steward_action(info, "LinkResult", run)
+
+    @strawberry.mutation(description="Remove the link between two identifiers; `ban` keeps "
+                         "them from ever linking again. The customer splits if nothing else "
+                         "holds it together. Steward role.")
+    async def unlink_identifiers(self, info: Info[Context, Any], a: IdentifierInput,
+                                 b: IdentifierInput, reason: str, ban: bool = False
+                                 ) -> UnlinkResult:
+        async def run() -> ActionResult:
+            keys = (key(info, a), key(info, b))
+            return await info.context.services.steward.act(
+                Action("unlink", actor(info), reason, keys, ban=ban))
+        return await steward_action(info, "UnlinkResult", run)
+
+    @strawberry.mutation(description="Split these identifiers off their customer into a new "
+                         "one, by removing the links between them and the rest. Steward role.")
+    async def split_customer(self, info: Info[Context, Any], identifiers: list[IdentifierInput],
+                             reason: str) -> SplitResult:
+        async def run() -> ActionResult:
+            if not 0 < len(identifiers) <= MAX_SPLIT:
+                raise BadArgument("identifiers", f"give 1 to {MAX_SPLIT} identifiers")
+            keys = tuple(key(info, i) for i in identifiers)
+            return await info.context.services.steward.act(
+                Action("split", actor(info), reason, keys))
+        return await steward_action(info, "SplitResult", run)
+
+    @strawberry.mutation(description="Merge two customers (a steward link between them); the "
+                         "rules still apply. Steward role.")
+    async def merge_customers(self, info: Info[Context, Any], a: CustomerID, b: CustomerID,
+                              reason: str) -> MergeResult:
+        async def run() -> ActionResult:
+            return await info.context.services.steward.act(
+                Action("merge", actor(info), reason, customers=(str(a), str(b))))
+        return await _merge(info, run, str(a), str(b))
+
+    @strawberry.mutation(description="Quarantine an identifier: it keeps its events but links "
+                         "nothing, and its customer is re-partitioned. Steward role.")
+    async def quarantine_identifier(self, info: Info[Context, Any], identifier: IdentifierInput,
+                                    reason: str) -> StatusResult:
+        async def run() -> ActionResult:
+            return await info.context.services.steward.act(
+                Action("quarantine", actor(info), reason, (key(info, identifier),)))
+        return await steward_action(info, "IdentifierStatusResult", run)
+
+    @strawberry.mutation(description="Release a quarantined identifier: it links again under "
+                         "the rules. Steward role.")
+    async def release_identifier(self, info: Info[Context, Any], identifier: IdentifierInput,
+                                 reason: str) -> StatusResult:
+        async def run() -> ActionResult:
+            return await info.context.services.steward.act(
+                Action("release", actor(info), reason, (key(info, identifier),)))
+        return await steward_action(info, "IdentifierStatusResult", run)
+
+    @strawberry.mutation(description="Accept a candidate match (link its two identifiers) or "
+                         "reject it (close the item). Steward role.")
+    async def resolve_review(self, info: Info[Context, Any], id: strawberry.ID, accept: bool,
+                             reason: str) -> ResolveReviewResult:
+        async def run() -> ActionResult:
+            if not str(id).isdigit():
+                raise BadArgument("id", f"{str(id)[:40]!r} is not a review id (see reviewQueue)")
+            return await info.context.services.steward.resolve_review(
+                int(id), accept, actor(info), reason)
+        return await steward_action(info, "ResolveReviewResult", run)
+
+    @strawberry.mutation(description="Reverse a steward action by its audit seq. The undo is "
+                         "an action of its own, in the audit log. Steward role.")
+    async def undo_action(self, info: Info[Context, Any], seq: int, reason: str) -> UndoResult:
+        async def run() -> ActionResult:
+            return await info.context.services.steward.undo(seq, actor(info), reason)
+        return await steward_action(info, "UndoResult", run)
+
+    @strawberry.mutation(description="Erase a customer (GDPR): its identifiers, their events, "
+                         "links and traits. The identifiers go on a suppression list and are "
+                         "not re-created unless they come back with consent. Admin role.")
+    async def forget_customer(self, info: Info[Context, Any], id: CustomerID, reason: str
+                              ) -> ForgetResult:
+        if denied := forbidden(info, "admin"):
+            return denied
+        try:
+            receipt = await info.context.services.privacy.forget(str(id), actor(info), reason)
+        except StewardError as exc:
+            return failure(exc, "ForgetResult", str(id))
+        await info.context.bus.publish(CUSTOMERS, [
+            Change("customer_erased", receipt.customer_id, receipt.at, ())])
+        return ErasureReceipt(
+            customer_id=strawberry.ID(receipt.customer_id), identifiers=list(receipt.identifiers),
+            identifiers_erased=len(receipt.identifiers), events_erased=receipt.events,
+            links_erased=receipt.links, at=receipt.at, audit_seq=receipt.audit_seq)
+
+
+async def _merge(info: Info[Context, Any], run: Callable[[], Awaitable[ActionResult]],
+                 a: str, b: str) -> Any:
+    """A merge names customers: an unknown one is reported by its id."""
+    result = await steward_action(info, "MergeResult", run)
+    if getattr(result, "code", "") == "UNKNOWN_CUSTOMER":
+        missing = next((c for c in (a, b) if result.message.endswith(f" {c}")), a)
+        result.customer_id = strawberry.ID(missing)
+    return result
+
+
+async def _profile_changes(info: Info[Context, Any], events: list[Any],
+                           changes: list[Change]) -> list[Change]:
+    from app.api.events import profile_keys
+
+    region = info.context.services.settings.default_region
+    keys = {k for raw in events for k in profile_keys(raw, region)}
+    if not keys:
+        return []
+    owners = await info.context.services.store.owners(keys)
+    at = changes[0].at if changes else format_ts(info.context.services.ingest.clock())
+    return profile_changes(events, owners, at, region)

@@ -1,0 +1,174 @@
+"""Queries: parse the arguments, call a service or a batched read, shape the answer."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from app.api.context import Context
+from app.api.results import (
+    AuditLogResult,
+    ReviewQueueResult,
+    Viewer,
+    forbidden,
+)
+from app.api.types import (
+    AuditConnection,
+    AuditEdge,
+    AuditEntry,
+    Customer,
+    CustomerID,
+    IdentifierInfo,
+    IdentifierInput,
+    InputError,
+    PageInfo,
+    Review,
+    ReviewConnection,
+    ReviewEdge,
+    ReviewSide,
+    SearchConnection,
+    SearchEdge,
+    page_size,
+    shown,
+    shown_key,
+    shown_text,
+)
+from app.domain.identifiers import Identifier, IdentifierError, normalise
+from app.services.customers import search_customers
+
+MAX_LOOKUP = 100
+MAX_SEARCH = 50
+
+
+def identifier_key(info: Info[Context, Any], type_: str, value: str, name: str = "value") -> str:
+    try:
+        return normalise(type_, value,
+                         default_region=info.context.services.settings.default_region).key
+    except IdentifierError as exc:
+        raise InputError(f"{name}: {exc}") from None
+
+
+def offset_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode()
+
+
+def decode_offset(after: str | None) -> int:
+    if not after:
+        return 0
+    try:
+        kind, _, n = base64.urlsafe_b64decode(after.encode()).decode().partition(":")
+        if kind == "offset" and n.isdigit():
+            return int(n)
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        pass
+    raise InputError(f"after: {after[:40]!r} is not a cursor this API returned")
+
+
+def decode_int(text: str | None, name: str) -> int | None:
+    if text is None:
+        return None
+    if not text.isdigit():
+        raise InputError(f"{name}: {text[:40]!r} is not a cursor this API returned")
+    return int(text)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="A customer by id; the id of a merged customer finds the "
+                      "survivor.")
+    async def customer(self, info: Info[Context, Any], id: CustomerID) -> Customer | None:
+        current = await info.context.loaders.current_ids.load(str(id))
+        return Customer(id=strawberry.ID(current)) if current else None
+
+    @strawberry.field(description="The customer an identifier belongs to; the value is "
+                      "normalised first, so any spelling of a phone number or e-mail finds it.")
+    async def customer_by_identifier(self, info: Info[Context, Any], type: str, value: str
+                                     ) -> Customer | None:
+        cid = await info.context.loaders.owners.load(identifier_key(info, type, value))
+        return Customer(id=strawberry.ID(cid)) if cid else None
+
+    @strawberry.field(description=f"Batch look-up for frontends: the customer of each "
+                      f"identifier, in order; null where unknown. At most {MAX_LOOKUP}.")
+    async def customers(self, info: Info[Context, Any], identifiers: list[IdentifierInput]
+                        ) -> list[Customer | None]:
+        if len(identifiers) > MAX_LOOKUP:
+            raise InputError(f"identifiers: at most {MAX_LOOKUP} per call, not "
+                             f"{len(identifiers)}")
+        keys = [identifier_key(info, i.type, i.value, f"identifiers[{n}]")
+                for n, i in enumerate(identifiers)]
+        owners = await info.context.loaders.owners.load_many(keys)
+        return [Customer(id=strawberry.ID(c)) if c else None for c in owners]
+
+    @strawberry.field(description="Fuzzy search on names, e-mail addresses and phone numbers, "
+                      "best first. Give at least three characters.")
+    async def search_customers(self, info: Info[Context, Any], query: str, first: int = 10,
+                               after: str | None = None) -> SearchConnection:
+        page_size(first, MAX_SEARCH)
+        offset = decode_offset(after)
+        try:
+            hits = await search_customers(info.context.services.store, query,
+                                          offset + first + 1)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        page = hits[offset:offset + first]
+        edges = [SearchEdge(cursor=offset_cursor(offset + n + 1),
+                            node=Customer(id=strawberry.ID(h.customer_id)),
+                            score=round(h.score, 2), matched=shown_text(info, h.matched))
+                 for n, h in enumerate(page)]
+        return SearchConnection(edges=edges, page_info=PageInfo(
+            has_next_page=len(hits) > offset + first,
+            end_cursor=edges[-1].cursor if edges else None))
+
+    @strawberry.field(description="An identifier: its customer, its links and its status "
+                      "(active, blocked or quarantined); null when idgraph has never seen it.")
+    async def identifier(self, info: Info[Context, Any], type: str, value: str
+                         ) -> IdentifierInfo | None:
+        record = await info.context.loaders.identifiers.load(identifier_key(info, type, value))
+        return IdentifierInfo.of(record, info) if record else None
+
+    @strawberry.field(description="Candidate matches scored between the thresholds, oldest "
+                      "first, for a steward to accept or reject.")
+    async def review_queue(self, info: Info[Context, Any], first: int = 20,
+                           after: str | None = None) -> ReviewQueueResult:
+        if denied := forbidden(info, "steward"):
+            return denied
+        page_size(first)
+        rows = await info.context.services.store.reviews(first + 1, decode_int(after, "after"))
+        keys = sorted({k for r in rows for k in (r.a, r.b)})
+        owners = dict(zip(keys, await info.context.loaders.owners.load_many(keys), strict=True))
+
+        def side(key: str) -> ReviewSide:
+            ident = Identifier.from_key(key)
+            cid = owners.get(key)
+            return ReviewSide(key=shown_key(info, key), type=ident.type,
+                              value=shown(info, ident.type, ident.value),
+                              customer_id=strawberry.ID(cid) if cid else None)
+
+        edges = [ReviewEdge(cursor=str(r.id), node=Review(
+            id=strawberry.ID(str(r.id)), a=side(r.a), b=side(r.b), score=r.score,
+            weights=r.weights, status=r.status, created_at=r.created_at)) for r in rows[:first]]
+        return ReviewConnection(edges=edges, page_info=PageInfo(
+            has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None))
+
+    @strawberry.field(description="Steward actions, newest first; `before` is a seq (or an "
+                      "endCursor) to page back from.")
+    async def audit_log(self, info: Info[Context, Any], first: int = 20,
+                        before: str | None = None) -> AuditLogResult:
+        if denied := forbidden(info, "steward"):
+            return denied
+        page_size(first)
+        rows = await info.context.services.steward.audit_log(first + 1,
+                                                             decode_int(before, "before"))
+        edges = [AuditEdge(cursor=str(r.seq), node=AuditEntry.of(r)) for r in rows[:first]]
+        return AuditConnection(edges=edges, page_info=PageInfo(
+            has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None))
+
+    @strawberry.field(description="The caller: its role and how the audit log names it.")
+    def viewer(self, info: Info[Context, Any]) -> Viewer:
+        principal = info.context.principal
+        return Viewer(role=principal.role, actor=principal.actor, sees_pii=principal.sees_pii,
+                      development_mode=not info.context.services.settings.api_key_roles())

@@ -1,0 +1,238 @@
+"""Mutation results: a success type, or one of the expected failures as a typed result.
+
+Every failure implements `Failure`: a stable `code`, a `message`, and a `suggestion` that
+says what to do instead. Unexpected errors stay GraphQL errors (masked, see limits.py).
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from typing import Annotated, Any
+
+import strawberry
+from strawberry.types import Info
+
+from app.api.context import Context
+from app.api.types import AuditConnection, Customer, ReviewConnection
+from app.domain.steward import StewardError
+
+
+@strawberry.interface(description="An expected failure: nothing was changed.")
+class Failure:
+    code: str = strawberry.field(description="Stable, for programs: UNKNOWN_CUSTOMER, ...")
+    message: str
+    suggestion: str
+
+
+@strawberry.type(description="The API key's role may not do this.")
+class Forbidden(Failure):
+    required_role: str
+    your_role: str
+
+
+@strawberry.type(description="An argument idgraph cannot use; `field` names it.")
+class InvalidInput(Failure):
+    field: str
+
+
+@strawberry.type(description="No customer with this id (current or merged away).")
+class CustomerNotFound(Failure):
+    customer_id: strawberry.ID
+
+
+@strawberry.type(description="The identifier is not in the identity graph, or not active.")
+class IdentifierNotFound(Failure):
+    pass
+
+
+@strawberry.type(description="The linking rules, or a steward's ban, keep these apart.")
+class RuleBlocked(Failure):
+    pass
+
+
+@strawberry.type(description="No audit entry or review item with this id.")
+class NotFound(Failure):
+    pass
+
+
+@strawberry.type(description="The action does not apply to the graph as it is now.")
+class ActionRejected(Failure):
+    pass
+
+
+SUGGESTIONS = {
+    "UNKNOWN_CUSTOMER": "look the customer up again (customerByIdentifier): it may have been "
+    "erased",
+    "UNKNOWN_IDENTIFIER": "check the type and value with identifier(type, value)",
+    "IDENTIFIER_INACTIVE": "release the identifier first (releaseIdentifier) if it should link",
+    "INVALID_IDENTIFIER": "send a valid value for the identifier's type (docs/events.md)",
+    "REASON_REQUIRED": "say why in `reason`: the audit log keeps it",
+    "RULE_BLOCKS_LINK": "the rules file decides this; change it, or quarantine the identifier "
+    "that blocks the link",
+    "BANNED_PAIR": "undo the ban (undoAction with the ban's audit seq) first",
+    "NO_SUCH_LINK": "see the customer's identityGraph for the links that exist",
+    "SAME_CUSTOMER": "the customers are already one",
+    "EMPTY_CUSTOMER": "a customer with no identifiers cannot be merged",
+    "MIXED_CUSTOMERS": "split identifiers of one customer at a time",
+    "NOTHING_LEFT": "leave at least one identifier with the customer",
+    "NO_CHANGE": "nothing to do: the identifier already has that status",
+    "UNKNOWN_AUDIT_ENTRY": "see auditLog for the entries and their seq",
+    "ALREADY_UNDONE": "see auditLog: the undo has its own entry, which can itself be undone",
+    "CANNOT_UNDO": "this action has no undo; act again instead",
+    "UNKNOWN_REVIEW": "see reviewQueue for the open items",
+    "REVIEW_CLOSED": "the item was resolved already; see auditLog",
+}
+FAILURE_TYPES: dict[str, type[Failure]] = {
+    "UNKNOWN_CUSTOMER": CustomerNotFound,
+    "UNKNOWN_IDENTIFIER": IdentifierNotFound,
+    "IDENTIFIER_INACTIVE": IdentifierNotFound,
+    "INVALID_IDENTIFIER": InvalidInput,
+    "REASON_REQUIRED": InvalidInput,
+    "RULE_BLOCKS_LINK": RuleBlocked,
+    "BANNED_PAIR": RuleBlocked,
+    "UNKNOWN_AUDIT_ENTRY": NotFound,
+    "UNKNOWN_REVIEW": NotFound,
+}
+FIELDS = {"INVALID_IDENTIFIER": "value", "REASON_REQUIRED": "reason"}
+
+
+def failure(error: StewardError, result: str, customer_id: str = "") -> Failure:
+    """The typed result for a StewardError among the members of the union `result`;
+    codes without a type of their own there are ActionRejected."""
+    kind = FAILURE_TYPES.get(error.code, ActionRejected)
+    if kind not in MEMBERS[result]:
+        kind = ActionRejected
+    common: dict[str, Any] = {"code": error.code, "message": error.message,
+                              "suggestion": SUGGESTIONS.get(error.code, "")}
+    if kind is CustomerNotFound:
+        return CustomerNotFound(**common, customer_id=strawberry.ID(customer_id))
+    if kind is InvalidInput:
+        return InvalidInput(**common, field=FIELDS.get(error.code, ""))
+    return kind(**common)
+
+
+def invalid(field: str, message: str, suggestion: str = "") -> InvalidInput:
+    return InvalidInput(code="INVALID_INPUT", message=f"{field}: {message}",
+                        suggestion=suggestion, field=field)
+
+
+def forbidden(info: Info[Context, Any], role: str) -> Forbidden | None:
+    """A Forbidden result unless the caller has `role`."""
+    principal = info.context.principal
+    if principal.can(role):
+        return None
+    return Forbidden(code="FORBIDDEN", message=f"this needs the {role} role; your key is "
+                     f"a {principal.role} key", suggestion=f"use an API key with the {role} "
+                     "role (IDGRAPH_API_KEYS)", required_role=role, your_role=principal.role)
+
+
+async def current_customers(info: Info[Context, Any], ids: list[str]) -> list[Customer]:
+    """The customers now behind these ids: merged ones are their survivors, erased ones gone."""
+    current = await info.context.loaders.current_ids.load_many(ids)
+    return [Customer(id=strawberry.ID(c)) for c in sorted({c for c in current if c})]
+
+
+@strawberry.type(description="A merge done by an action: `absorbed` now redirects to "
+                 "`survivor`.")
+class MergeOutcome:
+    absorbed_id: strawberry.ID
+    survivor_id: strawberry.ID
+
+
+@strawberry.type(description="A split done by an action: `parts` are the new customers.")
+class SplitOutcome:
+    customer_id: strawberry.ID
+    parts: list[strawberry.ID]
+
+
+@strawberry.type(description="A steward action done, in one transaction, with its audit seq "
+                 "(pass it to undoAction to reverse it).")
+class ActionSuccess:
+    audit_seq: int | None
+    merges: list[MergeOutcome]
+    splits: list[SplitOutcome]
+    affected_customer_ids: strawberry.Private[list[str]]
+
+    @strawberry.field(description="The customers the action changed, as they are now.")
+    async def affected_customers(self, info: Info[Context, Any]) -> list[Customer]:
+        return await current_customers(info, self.affected_customer_ids)
+
+
+@strawberry.type(description="What an erasure removed. Keep it as the requester's receipt; "
+                 "the erased identifiers are on the suppression list and come back only with "
+                 "consent.")
+class ErasureReceipt:
+    customer_id: strawberry.ID
+    identifiers: list[str] = strawberry.field(description="The identifier keys erased")
+    identifiers_erased: int
+    events_erased: int
+    links_erased: int
+    at: str
+    audit_seq: int | None
+
+
+@strawberry.type(description="An event rejected, or an identifier dropped from an event.")
+class IngestProblem:
+    position: str = strawberry.field(description="events[i]: where it was in the input")
+    event_id: str | None
+    field: str
+    reason: str
+    rejected: bool = strawberry.field(description="true: the event was not stored")
+
+
+@strawberry.type(description="What ingestEvents did, in one transaction.")
+class IngestSuccess:
+    received: int
+    stored: int = strawberry.field(description="New events written")
+    duplicates: int = strawberry.field(description="Events already stored: changed nothing")
+    rejected: int
+    new_customers: int
+    merges: int
+    problems: list[IngestProblem]
+    affected_customer_ids: strawberry.Private[list[str]]
+
+    @strawberry.field(description="The customers the events touched, as they are now.")
+    async def affected_customers(self, info: Info[Context, Any]) -> list[Customer]:
+        return await current_customers(info, self.affected_customer_ids)
+
+
+def union_of(name: str, *members: type[Any]) -> Any:
+    """A named GraphQL union of these types; `failure` keeps to its members."""
+    union = Annotated[functools.reduce(operator.or_, members), strawberry.union(name)]
+    MEMBERS[name] = members
+    return union
+
+
+MEMBERS: dict[str, tuple[type[Any], ...]] = {}
+LinkResult = union_of("LinkResult", ActionSuccess, IdentifierNotFound, RuleBlocked, Forbidden,
+                      InvalidInput, ActionRejected)
+UnlinkResult = union_of("UnlinkResult", ActionSuccess, IdentifierNotFound, Forbidden,
+                        InvalidInput, ActionRejected)
+MergeResult = union_of("MergeResult", ActionSuccess, CustomerNotFound, RuleBlocked, Forbidden,
+                       InvalidInput, ActionRejected)
+SplitResult = union_of("SplitResult", ActionSuccess, IdentifierNotFound, Forbidden,
+                       InvalidInput, ActionRejected)
+StatusResult = union_of("IdentifierStatusResult", ActionSuccess, IdentifierNotFound, Forbidden,
+                        InvalidInput, ActionRejected)
+ResolveReviewResult = union_of("ResolveReviewResult", ActionSuccess, NotFound,
+                               IdentifierNotFound, RuleBlocked, Forbidden, InvalidInput,
+                               ActionRejected)
+UndoResult = union_of("UndoResult", ActionSuccess, NotFound, IdentifierNotFound,
+                      CustomerNotFound, RuleBlocked, Forbidden, InvalidInput, ActionRejected)
+ForgetResult = union_of("ForgetResult", ErasureReceipt, CustomerNotFound, Forbidden,
+                        InvalidInput, ActionRejected)
+IngestResult = union_of("IngestEventsResult", IngestSuccess, Forbidden, InvalidInput)
+
+
+@strawberry.type(description="Who is calling: the API key's role, and the name the audit log "
+                 "gives it.")
+class Viewer:
+    role: str
+    actor: str
+    sees_pii: bool
+    development_mode: bool
+
+
+AuditLogResult = union_of("AuditLogResult", AuditConnection, Forbidden, InvalidInput)
+ReviewQueueResult = union_of("ReviewQueueResult", ReviewConnection, Forbidden, InvalidInput)

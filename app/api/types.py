@@ -1,0 +1,495 @@
+"""GraphQL output types. Values reach a reader masked (app/api/masking.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from app.api.context import Context
+from app.api.dataloaders import TimelineKey
+from app.api.masking import mask_json, mask_key, mask_text, mask_trait, mask_traits, mask_value
+from app.domain.events import format_ts
+from app.domain.identifiers import IdentifierError
+from app.domain.profile import ConsentValue, TraitValue
+from app.services.customers import MAX_PAGE, CursorError, decode_cursor, encode_cursor
+from app.stores.base import AuditRecord, EventRecord, IdentifierRecord, LinkRecord
+
+if TYPE_CHECKING:
+    from app.api.graph import GraphView
+
+DEFAULT_PAGE = 20
+MAX_TYPES = 20
+
+
+class InputError(Exception):
+    """A query argument idgraph cannot use; the message names the argument and the reason."""
+
+
+def sees_pii(info: Info[Context, Any]) -> bool:
+    return info.context.principal.sees_pii
+
+
+def shown(info: Info[Context, Any], type_: str, value: str) -> str:
+    return value if sees_pii(info) else mask_value(type_, value)
+
+
+def shown_key(info: Info[Context, Any], key: str) -> str:
+    return key if sees_pii(info) else mask_key(key)
+
+
+def shown_text(info: Info[Context, Any], text: str) -> str:
+    return text if sees_pii(info) else mask_text(text)
+
+
+def page_size(first: int, limit: int = MAX_PAGE, name: str = "first") -> int:
+    if not 0 <= first <= limit:
+        raise InputError(f"{name}: must be between 0 and {limit}, not {first}")
+    return first
+
+
+def utc_text(moment: datetime | None, name: str) -> str | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        return format_ts(moment)
+    except (OverflowError, ValueError):
+        raise InputError(f"{name}: not a usable time") from None
+
+
+@strawberry.type(description="Relay page information.")
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type(description="One identifier of a customer: an e-mail, phone, cookie, ...")
+class Identifier:
+    type: str
+    value: str = strawberry.field(description="Normalised; masked for readers when personal")
+    first_seen: str = strawberry.field(description="UTC time of the earliest event seen with it")
+    last_seen: str = strawberry.field(description="UTC time of the latest event seen with it")
+    sources: list[str] = strawberry.field(description="The systems that sent it")
+    status: str = strawberry.field(description="active, blocked or quarantined")
+
+    @classmethod
+    def of(cls, r: IdentifierRecord, info: Info[Context, Any]) -> Identifier:
+        return cls(type=r.type, value=shown(info, r.type, r.value), first_seen=r.first_seen,
+                   last_seen=r.last_seen, sources=list(r.sources), status=r.status)
+
+
+@strawberry.type(description="An identifier as observed in an event.")
+class ObservedIdentifier:
+    type: str
+    value: str
+
+
+@strawberry.type(description="One interaction: a page view, purchase, call, chat message, ...")
+class Event:
+    event_id: str
+    type: str
+    timestamp: str
+    source: str
+    identifiers: list[ObservedIdentifier]
+    properties: JSON
+    traits: JSON
+    consent: JSON
+
+    @classmethod
+    def of(cls, r: EventRecord, info: Info[Context, Any]) -> Event:
+        pii = sees_pii(info)
+        return cls(
+            event_id=r.event_id,
+            type=r.type,
+            timestamp=r.timestamp,
+            source=r.source,
+            identifiers=[ObservedIdentifier(type=i.type, value=shown(info, i.type, i.value))
+                         for i in r.identifiers],
+            properties=r.properties if pii else mask_json(r.properties),
+            traits=r.traits if pii else mask_traits(r.traits),
+            consent=r.consent,
+        )
+
+
+@strawberry.type
+class EventEdge:
+    cursor: str
+    node: Event
+
+
+@strawberry.type(description="A page of a customer's timeline, newest first (Relay connection).")
+class EventConnection:
+    edges: list[EventEdge]
+    page_info: PageInfo
+
+
+@strawberry.type(description="One profile trait: the surviving value, where and when it was "
+                 "seen, and the survivorship rule that chose it.")
+class Trait:
+    name: str
+    value: JSON
+    source: str
+    observed_at: str
+    rule: str = strawberry.field(description="most_recent, most_frequent or source_priority")
+    observations: int = strawberry.field(description="Events that carried this trait")
+
+    @classmethod
+    def of(cls, t: TraitValue, info: Info[Context, Any]) -> Trait:
+        value = t.value if sees_pii(info) else mask_trait(t.name, t.value)
+        return cls(name=t.name, value=value, source=t.source, observed_at=t.observed_at,
+                   rule=t.rule, observations=t.observations)
+
+
+@strawberry.type(description="The latest answer for one consent purpose.")
+class Consent:
+    purpose: str
+    granted: bool
+    source: str
+    observed_at: str
+
+    @classmethod
+    def of(cls, c: ConsentValue) -> Consent:
+        return cls(purpose=c.purpose, granted=c.granted, source=c.source,
+                   observed_at=c.observed_at)
+
+
+@strawberry.type(description="The unified profile: one value per trait, chosen by the "
+                 "survivorship rules (docs/api.md): names and birth date by source priority, "
+                 "gender and country by frequency, the rest the most recent.")
+class Profile:
+    traits: list[Trait]
+
+    @strawberry.field(description="One trait by name, or null")
+    def trait(self, name: str) -> Trait | None:
+        return next((t for t in self.traits if t.name == name), None)
+
+
+@strawberry.enum
+class HistoryKind(Enum):
+    MERGE = "merge"
+    SPLIT = "split"
+
+
+@strawberry.type(description="A merge into this customer or a split of it, with when and why.")
+class HistoryEntry:
+    kind: HistoryKind
+    at: str
+    reason: str
+    absorbed_id: strawberry.ID | None = strawberry.field(description="merge: the customer "
+                                                         "absorbed")
+    survivor_id: strawberry.ID | None = strawberry.field(description="merge: the survivor")
+    event_id: str | None = strawberry.field(description="merge: the event that caused it")
+    customer_id: strawberry.ID | None = strawberry.field(description="split: the customer "
+                                                         "split")
+    parts: list[strawberry.ID] | None = strawberry.field(description="split: the customers "
+                                                         "split off")
+
+
+@strawberry.type(description="Membership of a segment. Filled in by the segments issue: "
+                 "until then every customer has none.")
+class SegmentMembership:
+    segment_id: strawberry.ID
+    since: str
+    why: str
+
+
+@strawberry.type(description="A link between two identifiers, with its evidence.")
+class Link:
+    a: str = strawberry.field(description="Identifier key type:value (masked for readers)")
+    b: str
+    status: str = strawberry.field(description="active; rejected (a rule); removed, banned "
+                                   "(a steward)")
+    reason: str
+    count: int = strawberry.field(description="Events that showed the two together")
+    first_seen: str
+    last_seen: str
+    sources: list[str]
+    sample_event_ids: list[str]
+    weights: JSON | None = strawberry.field(
+        default=None, description="Match weights of a probabilistic link (the matching issue)")
+
+    @classmethod
+    def of(cls, r: LinkRecord, info: Info[Context, Any]) -> Link:
+        return cls(a=shown_key(info, r.a), b=shown_key(info, r.b), status=r.status,
+                   reason=shown_text(info, r.reason), count=r.count, first_seen=r.first_seen,
+                   last_seen=r.last_seen, sources=list(r.sources),
+                   sample_event_ids=list(r.event_ids))
+
+
+@strawberry.type(description="An identifier in the identity graph.")
+class GraphNode:
+    key: str
+    type: str
+    value: str
+    status: str
+    reason: str
+    customer_id: strawberry.ID | None
+    hops: int = strawberry.field(description="Links from the customer's own identifiers; 0 "
+                                 "for its own")
+
+
+@strawberry.type(description="A customer's part of the identity graph, for the explorer.")
+class IdentityGraph:
+    customer_id: strawberry.ID
+    depth: int
+    nodes: list[GraphNode]
+    links: list[Link]
+    truncated: bool = strawberry.field(description="More nodes were in reach than returned")
+
+
+@strawberry.type(description="Why an identifier belongs to its customer: the path of active "
+                 "links to the customer's first-seen identifier (the anchor), and the links "
+                 "of the identifier that rules or stewards keep out.")
+class Explanation:
+    identifier: str
+    customer_id: strawberry.ID | None
+    anchor: str | None
+    path: list[Link]
+    stopped: list[Link]
+
+
+@strawberry.type(description="A unified customer: one connected component of the identity graph.")
+class Customer:
+    id: strawberry.ID
+
+    @strawberry.field(description="Traits merged by the survivorship rules, each with its "
+                      "source and time.")
+    async def profile(self, info: Info[Context, Any]) -> Profile:
+        profile = await info.context.loaders.profiles.load(str(self.id))
+        return Profile(traits=[Trait.of(t, info) for t in profile.traits])
+
+    @strawberry.field(description="The latest consent answer per purpose.")
+    async def consent(self, info: Info[Context, Any]) -> list[Consent]:
+        profile = await info.context.loaders.profiles.load(str(self.id))
+        return [Consent.of(c) for c in profile.consent]
+
+    @strawberry.field
+    async def identifiers(self, info: Info[Context, Any]) -> list[Identifier]:
+        records = await info.context.loaders.identifiers_of.load(str(self.id))
+        return [Identifier.of(r, info) for r in records]
+
+    @strawberry.field(description="The customer's events across all its identifiers, newest "
+                      "first; `types` keeps only those event types, `since` (inclusive) and "
+                      "`until` (exclusive) bound the time.")
+    async def timeline(
+        self,
+        info: Info[Context, Any],
+        first: int = DEFAULT_PAGE,
+        after: str | None = None,
+        types: list[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> EventConnection:
+        page_size(first)
+        if types is not None and len(types) > MAX_TYPES:
+            raise InputError(f"types: at most {MAX_TYPES}")
+        try:
+            cursor = decode_cursor(after) if after else None
+        except CursorError as exc:
+            raise InputError(str(exc)) from None
+        key = TimelineKey(str(self.id), first + 1, cursor, tuple(sorted(set(types or ()))),
+                          utc_text(since, "since"), utc_text(until, "until"))
+        rows = await info.context.loaders.timelines.load(key)
+        edges = [EventEdge(cursor=encode_cursor(e.cursor), node=Event.of(e, info))
+                 for e in rows[:first]]
+        return EventConnection(
+            edges=edges,
+            page_info=PageInfo(has_next_page=len(rows) > first,
+                               end_cursor=edges[-1].cursor if edges else None),
+        )
+
+    @strawberry.field(description="Segments the customer belongs to. Filled in by the segments "
+                      "issue: an empty list until then.")
+    async def segments(self) -> list[SegmentMembership]:
+        return []
+
+    @strawberry.field(description="Merges into this customer and splits of it, oldest first.")
+    async def merge_history(self, info: Info[Context, Any]) -> list[HistoryEntry]:
+        cid = str(self.id)
+        merges = await info.context.loaders.merges.load(cid)
+        splits = await info.context.loaders.splits.load(cid)
+        entries = [
+            HistoryEntry(kind=HistoryKind.MERGE, at=m.at, reason=shown_text(info, m.reason),
+                         absorbed_id=strawberry.ID(m.absorbed),
+                         survivor_id=strawberry.ID(m.survivor), event_id=m.event_id,
+                         customer_id=None, parts=None)
+            for m in merges
+        ] + [
+            HistoryEntry(kind=HistoryKind.SPLIT, at=s.at, reason=shown_text(info, s.reason),
+                         absorbed_id=None, survivor_id=None, event_id=None,
+                         customer_id=strawberry.ID(s.customer_id),
+                         parts=[strawberry.ID(p) for p in s.parts])
+            for s in splits
+        ]
+        return sorted(entries, key=lambda e: e.at)
+
+    @strawberry.field(description="The customer's identifiers and their links, and `depth` "
+                      "hops beyond them along links kept out (rejected, removed, banned) to "
+                      "other customers' identifiers; depth 0 to 3, at most 500 nodes.")
+    async def identity_graph(self, info: Info[Context, Any], depth: int = 1) -> IdentityGraph:
+        from app.api.graph import MAX_DEPTH, identity_graph
+
+        if not 0 <= depth <= MAX_DEPTH:
+            raise InputError(f"depth: must be between 0 and {MAX_DEPTH}, not {depth}")
+        view = await identity_graph(info.context.loaders, str(self.id), depth)
+        return graph_of(view, info)
+
+    @strawberry.field(description="Why the identifier belongs to its customer (see Explanation);"
+                      " null when idgraph has never seen it.")
+    async def explain(self, info: Info[Context, Any], type: str, value: str
+                      ) -> Explanation | None:
+        try:
+            found = await info.context.services.customers.explain(type, value)
+        except IdentifierError as exc:
+            raise InputError(f"value: {exc}") from None
+        if found is None:
+            return None
+        return Explanation(
+            identifier=shown_key(info, found.key),
+            customer_id=strawberry.ID(found.customer_id) if found.customer_id else None,
+            anchor=shown_key(info, found.anchor) if found.anchor else None,
+            path=[Link.of(r, info) for r in found.path],  # type: ignore[arg-type]
+            stopped=[Link.of(r, info) for r in found.stopped],  # type: ignore[arg-type]
+        )
+
+
+def graph_of(view: GraphView, info: Info[Context, Any]) -> IdentityGraph:
+    nodes = [
+        GraphNode(key=shown_key(info, r.key), type=r.type, value=shown(info, r.type, r.value),
+                  status=r.status, reason=shown_text(info, r.reason),
+                  customer_id=strawberry.ID(r.customer_id) if r.customer_id else None,
+                  hops=hops)
+        for r, hops in view.nodes
+    ]
+    return IdentityGraph(customer_id=strawberry.ID(view.customer_id), depth=view.depth,
+                         nodes=nodes, links=[Link.of(r, info) for r in view.links],
+                         truncated=view.truncated)
+
+
+@strawberry.type(description="An identifier and its place in the graph.")
+class IdentifierInfo:
+    type: str
+    value: str
+    status: str = strawberry.field(description="active, blocked or quarantined")
+    reason: str
+    first_seen: str
+    last_seen: str
+    sources: list[str]
+    customer_id: strawberry.ID | None
+    key: strawberry.Private[str]
+
+    @strawberry.field(description="The customer it belongs to; null when blocked or "
+                      "quarantined.")
+    def customer(self) -> Customer | None:
+        return Customer(id=self.customer_id) if self.customer_id else None
+
+    @strawberry.field(description="Every link of the identifier, whatever its status.")
+    async def links(self, info: Info[Context, Any]) -> list[Link]:
+        return [Link.of(r, info) for r in await info.context.loaders.links_touching.load(self.key)]
+
+    @classmethod
+    def of(cls, r: IdentifierRecord, info: Info[Context, Any]) -> IdentifierInfo:
+        return cls(type=r.type, value=shown(info, r.type, r.value), status=r.status,
+                   reason=shown_text(info, r.reason), first_seen=r.first_seen,
+                   last_seen=r.last_seen, sources=list(r.sources),
+                   customer_id=strawberry.ID(r.customer_id) if r.customer_id else None,
+                   key=r.key)
+
+
+@strawberry.type
+class SearchEdge:
+    cursor: str
+    node: Customer
+    score: float = strawberry.field(description="0 to 100, higher is closer")
+    matched: str = strawberry.field(description="The name, e-mail or phone that matched best")
+
+
+@strawberry.type(description="Customers found by a fuzzy search, best first.")
+class SearchConnection:
+    edges: list[SearchEdge]
+    page_info: PageInfo
+
+
+@strawberry.type(description="One side of a candidate match.")
+class ReviewSide:
+    key: str
+    type: str
+    value: str
+    customer_id: strawberry.ID | None
+
+    @strawberry.field
+    def customer(self) -> Customer | None:
+        return Customer(id=self.customer_id) if self.customer_id else None
+
+
+@strawberry.type(description="A candidate match scored between the thresholds: a steward "
+                 "accepts (links the two) or rejects it.")
+class Review:
+    id: strawberry.ID
+    a: ReviewSide
+    b: ReviewSide
+    score: float
+    weights: JSON
+    status: str
+    created_at: str
+
+
+@strawberry.type
+class ReviewEdge:
+    cursor: str
+    node: Review
+
+
+@strawberry.type
+class ReviewConnection:
+    edges: list[ReviewEdge]
+    page_info: PageInfo
+
+
+@strawberry.type(description="A steward action: who, when, what, why, and whether it was "
+                 "undone.")
+class AuditEntry:
+    seq: int
+    actor: str
+    action: str
+    target: str
+    reason: str
+    at: str
+    details: JSON
+    undoable: bool
+    undone_by: int | None
+
+    @classmethod
+    def of(cls, r: AuditRecord) -> AuditEntry:
+        return cls(seq=r.seq, actor=r.actor, action=r.action, target=r.target, reason=r.reason,
+                   at=r.at, details=r.details, undoable="kind" in r.undo and r.undone_by is None,
+                   undone_by=r.undone_by)
+
+
+@strawberry.type
+class AuditEdge:
+    cursor: str
+    node: AuditEntry
+
+
+@strawberry.type(description="The audit log, newest first.")
+class AuditConnection:
+    edges: list[AuditEdge]
+    page_info: PageInfo
+
+
+@strawberry.input(description="An identifier to look up; the value is normalised first.")
+class IdentifierInput:
+    type: str
+    value: str
+
+
+CustomerID = Annotated[strawberry.ID, strawberry.argument(description="A customer id; the id of "
+                                                          "a merged customer finds the "
+                                                          "survivor")]

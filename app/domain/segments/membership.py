@@ -1,0 +1,141 @@
+"""Membership history: when a customer entered and left a segment, and why.
+
+`catch_up` is the one way memberships move, for streaming and batch alike: from the last
+time a customer was checked to `now`, it evaluates at every moment a result could have
+changed (next_change_at) and records each entry and exit at that moment. Streaming calls
+it after each event, merge or split of the customer; `idgraph segments refresh` calls it
+for everyone. When events arrive in time order, both write the same history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from app.domain.segments.evaluate import Catalogue, Result, evaluate_all, next_change_at
+from app.domain.traits import CustomerFacts, TraitsConfig, normal_ts
+
+ENTERED = "entered"
+LEFT = "left"
+# Bounds the moments one catch_up steps through (a day-by-day `days_since` condition over
+# a long gap); past it, the rest is settled in one evaluation at `now`.
+MAX_STEPS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    segment: str
+    since: str
+    why: tuple[str, ...]  # the conditions that held when the customer entered
+
+
+@dataclass(frozen=True, slots=True)
+class MembershipChange:
+    customer_id: str
+    segment: str
+    change: str  # ENTERED or LEFT
+    at: str
+    why: tuple[str, ...]  # entered: what held; left: what stopped holding (or the event)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"customer_id": self.customer_id, "segment": self.segment,
+                "change": self.change, "at": self.at, "why": list(self.why)}
+
+
+def diff(customer_id: str, current: Mapping[str, Membership], results: Mapping[str, Result],
+         at: str) -> tuple[list[MembershipChange], dict[str, Membership]]:
+    """The changes from `current` to `results` and the memberships after them. Segments
+    missing from `results` keep their memberships."""
+    changes: list[MembershipChange] = []
+    after = dict(current)
+    for segment, result in sorted(results.items()):
+        was = segment in current
+        if result.member and not was:
+            after[segment] = Membership(segment, at, result.why)
+            changes.append(MembershipChange(customer_id, segment, ENTERED, at, result.why))
+        elif was and not result.member:
+            del after[segment]
+            changes.append(MembershipChange(customer_id, segment, LEFT, at, result.why))
+    return changes, after
+
+
+@dataclass(frozen=True, slots=True)
+class Refresh:
+    changes: tuple[MembershipChange, ...]
+    memberships: dict[str, Membership]
+    results: dict[str, Result]  # every segment at `checked_at`
+    checked_at: str
+    next_check: str | None  # when to look again if nothing happens (None: only on new data)
+
+
+def catch_up(segments: Catalogue, facts: CustomerFacts, current: Mapping[str, Membership],
+             checked_at: str | None, now: str, *, traits: TraitsConfig | None = None,
+             max_steps: int = MAX_STEPS) -> Refresh:
+    """Bring one customer's memberships from `checked_at` to `now`.
+
+    `checked_at` None (never checked) starts at the customer's first event, so a replayed
+    history is dated as it happened; pass `now` to date everything now (a split part).
+    An event that arrives dated before `checked_at` shows at `now`: history is not
+    rewritten."""
+    now = normal_ts(now)
+    memberships = dict(current)
+    changes: list[MembershipChange] = []
+
+    def step_to(moment: str) -> None:
+        nonlocal memberships
+        results = evaluate_all(segments, facts, moment, traits=traits)
+        step, memberships = diff(facts.customer_id, memberships, results, moment)
+        changes.extend(step)
+
+    at = checked_at
+    if at is None and facts.events and facts.events[0].timestamp < now:
+        at = facts.events[0].timestamp
+        step_to(at)
+    steps = 0
+    while at is not None and steps < max_steps:
+        moment = next_change_at(segments, facts, at, traits=traits)
+        if moment is None or moment >= now:
+            break
+        step_to(moment)
+        at, steps = moment, steps + 1
+    results = evaluate_all(segments, facts, now, traits=traits)
+    step, memberships = diff(facts.customer_id, memberships, results, now)
+    changes += step
+    return Refresh(tuple(changes), memberships, results, now,
+                   next_change_at(segments, facts, now, traits=traits))
+
+
+def merged(absorbed_id: str, survivor_id: str, absorbed: Mapping[str, Membership],
+           at: str) -> list[MembershipChange]:
+    """The absorbed customer leaves every segment; the survivor is caught up with the
+    merged facts."""
+    return [MembershipChange(absorbed_id, s, LEFT, at, (f"merged into {survivor_id}",))
+            for s in sorted(absorbed)]
+
+
+def segment_deleted(segment: str, members: Iterable[str], at: str) -> list[MembershipChange]:
+    return [MembershipChange(c, segment, LEFT, at, ("the segment was deleted",))
+            for c in sorted(members)]
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    segment: str
+    entered: str
+    left: str | None  # None: still a member
+    why_entered: tuple[str, ...]
+    why_left: tuple[str, ...] = ()
+
+
+def periods(changes: Iterable[MembershipChange]) -> list[Period]:
+    """A customer's history as periods of membership, oldest first."""
+    open_: dict[str, MembershipChange] = {}
+    found: list[Period] = []
+    for change in sorted(changes, key=lambda c: (c.at, c.change == ENTERED)):
+        if change.change == ENTERED:
+            open_[change.segment] = change
+        elif (start := open_.pop(change.segment, None)) is not None:
+            found.append(Period(change.segment, start.at, change.at, start.why, change.why))
+    found += [Period(s, c.at, None, c.why) for s, c in open_.items()]
+    return sorted(found, key=lambda p: (p.entered, p.segment))
