@@ -234,5 +234,5 @@ class Viewer:
     development_mode: bool
 
 
-AuditLogResult = union_of("AuditLogResult", AuditConnection, Forbidden, InvalidInput)
-ReviewQueueResult = union_of("ReviewQueueResult", ReviewConnection, Forbidden, InvalidInput)
+AuditLogResult = union_of("AuditLogResult", AuditConnection, Forbidden)
+ReviewQueueResult = union_of("ReviewQueueResult", ReviewConnection, Forbidden)

@@ -194,6 +194,7 @@ app = 40
 web = 30
 chatbot = 20
 ads = 10
+matcher = 5
 
 [hubs]
 # An identifier linked to more distinct identifiers of people (the count_types) than

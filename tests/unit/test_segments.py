@@ -489,15 +489,17 @@ def test_streaming_evaluation_writes_the_same_history_as_batch(drawn, delays, ta
     events = make_events(drawn)
     final = shift(events[-1].timestamp, timedelta(hours=tail_hours))
 
-    # streaming: each event arrives (at or after its time, before the next one's), then
-    # the clock runs on to `final`; every step catches up from the last check
+    # streaming: each event arrives at or after its time and before the next event's time
+    # (an event dated at or before the last check is late, and is dated when it arrives),
+    # then the clock runs on to `final`; every step catches up from the last check
     memberships: dict[str, Membership] = {}
     checked: str | None = None
     streamed = []
     for k, event in enumerate(events):
         nxt = events[k + 1].timestamp if k + 1 < len(events) else final
-        gap = (_moment(nxt) - _moment(event.timestamp)) * delays[k]
-        clock = max(shift(event.timestamp, gap), checked or "")
+        clock = shift(event.timestamp, (_moment(nxt) - _moment(event.timestamp)) * delays[k])
+        if k + 1 < len(events) and clock >= nxt:
+            clock = event.timestamp
         refresh = catch_up(STREAM_SEGMENTS, stream_facts(events[:k + 1]), memberships, checked,
                            clock)
         memberships, checked = refresh.memberships, refresh.checked_at
