@@ -45,6 +45,8 @@ from loaders.segment_spec import DEFAULT_CONFIG, SegmentConfig
 
 log = logging.getLogger("idgraph.loader")
 Records = dict[Any, list[Any]]  # TopicPartition -> ConsumerRecords, as getmany returns them
+# More events of one batch than this rejected by the store one by one: the store is at fault.
+MAX_POISON_PER_BATCH = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,25 +326,32 @@ class KafkaLoader:
             return Problem(where, "message", "empty message (no value)", True)
         return decode_json(message.value, where, self.config.input_format, self.config.segment)
 
-    async def _ingest_isolating(self, items: list[tuple[str, object]]) -> IngestResult:
+    async def _ingest_isolating(self, items: list[tuple[str, object]],
+                                poisoned: list[str] | None = None) -> IngestResult:
         """One store write for the batch. If the store rejects the batch itself (not a
         passing outage), split it until the event it rejects is found, and reject that
-        event alone, so one poison message cannot stall its partition."""
+        event alone, so one poison message cannot stall its partition. Past
+        MAX_POISON_PER_BATCH such events the fault is the store's: stop (StoreRejectsAll)."""
+        poisoned = [] if poisoned is None else poisoned
         try:
             return await self._ingest_retrying(items)
         except Abandoned:
             raise
         except Exception as exc:
+            reason = f"the store rejected the event: {type(exc).__name__}: {exc}"[:500]
             self._count_error("store_error", f"the store rejected a batch of {len(items)}: "
                               f"{type(exc).__name__}: {exc}")
-            if len(items) == 1:
-                reason = f"the store rejected the event: {type(exc).__name__}: {exc}"[:500]
-                return IngestResult(received=1, problems=[Problem(items[0][0], "store",
-                                                                  reason, True)])
-            half = len(items) // 2
-            result = await self._ingest_isolating(items[:half])
-            result.add(await self._ingest_isolating(items[half:]))
-            return result
+            if len(items) > 1:
+                half = len(items) // 2
+                result = await self._ingest_isolating(items[:half], poisoned)
+                result.add(await self._ingest_isolating(items[half:], poisoned))
+                return result
+            poisoned.append(reason)
+            if len(poisoned) > MAX_POISON_PER_BATCH:
+                raise StoreRejectsAll(f"the store rejected {len(poisoned)} events of one "
+                                      f"batch one by one; first: {poisoned[0]}") from exc
+            return IngestResult(received=1, problems=[Problem(items[0][0], "store", reason,
+                                                              True)])
 
     async def _ingest_retrying(self, items: list[tuple[str, object]]) -> IngestResult:
         backoff = Backoff(self.config.retry_initial_s, self.config.retry_max_s)

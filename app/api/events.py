@@ -136,15 +136,15 @@ class KafkaBus(InProcessBus):
         self._task = asyncio.create_task(self._consume())
 
     async def _partitions(self) -> set[int]:
-        for _ in range(50):
-            await self._consumer.topics()  # refreshes the metadata
-            partitions = self._consumer.partitions_for_topic(self.topic)
-            if partitions:
-                return set(partitions)
-            await asyncio.sleep(0.1)
-        raise RuntimeError(f"changes topic {self.topic!r} does not exist on "
-                           f"{self.bootstrap_servers}; create it, or set "
-                           f"IDGRAPH_API_CHANGES_TOPIC to the loaders' changes topic")
+        try:
+            async with asyncio.timeout(10):
+                # the producer fetches the topic's metadata on request
+                return set(await self._producer.partitions_for(self.topic))
+        except Exception as exc:  # noqa: BLE001 - aiokafka raises several kinds
+            raise RuntimeError(f"changes topic {self.topic!r} is not readable on "
+                               f"{self.bootstrap_servers} ({exc!r}); create it, or set "
+                               f"IDGRAPH_API_CHANGES_TOPIC to the loaders' changes topic"
+                               ) from None
 
     async def close(self) -> None:
         if self._task:

@@ -362,23 +362,26 @@ def require_components(customers: set[str], snapshot: Snapshot) -> None:
 def _gathered(
     customers: set[str], snapshot: Snapshot
 ) -> tuple[dict[str, StoredIdentifier], dict[Pair, StoredLink]]:
-    """The stored identifiers and links of `customers`; asks for more customers when a
-    link reaches an active identifier of a customer outside them."""
-    require_components(customers, snapshot)
-    identifiers: dict[str, StoredIdentifier] = {}
-    links: dict[Pair, StoredLink] = {}
-    outside: set[str] = set()
-    for cid in customers:
-        component = snapshot.components[cid]
-        identifiers.update(component.identifiers)
-        links.update(component.links)
-        for key, ident in component.neighbours.items():
-            if ident.customer_id is not None and ident.customer_id not in customers:
-                outside.add(ident.customer_id)
-            identifiers.setdefault(key, ident)
-    if outside:
-        raise NeedComponents(customers | outside)
-    return identifiers, links
+    """The stored identifiers and links of `customers` and of every customer their links
+    reach (a rejected or removed link to another customer must be re-evaluated too); asks
+    the store for the components it does not have yet."""
+    customers = set(customers)
+    while True:
+        require_components(customers, snapshot)
+        identifiers: dict[str, StoredIdentifier] = {}
+        links: dict[Pair, StoredLink] = {}
+        outside: set[str] = set()
+        for cid in customers:
+            component = snapshot.components[cid]
+            identifiers.update(component.identifiers)
+            links.update(component.links)
+            for key, ident in component.neighbours.items():
+                if ident.customer_id is not None and ident.customer_id not in customers:
+                    outside.add(ident.customer_id)
+                identifiers.setdefault(key, ident)
+        if not outside:
+            return identifiers, links
+        customers |= outside
 
 
 def resolve_components(
@@ -419,9 +422,9 @@ def resolve_components(
     result = partition(nodes, candidates.values(), bans, rules, inactive)
 
     for p, (status, why) in sorted(result.decisions.items()):
-        before = candidates[p]
+        before = stored_links.get(p)
         fresh = batch is not None and p in batch.evidence
-        if not fresh and (before.status, before.reason) != (status, why):
+        if before is not None and not fresh and (before.status, before.reason) != (status, why):
             plan.link_statuses.append(LinkStatus(p[0], p[1], status, why))
     trigger = batch.events[0].event_id if batch is not None and batch.events else ""
     owners = _assign(result.groups, stored, snapshot, plan, now, reason, batch, trigger)

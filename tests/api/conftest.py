@@ -130,11 +130,12 @@ class Api:
             await client.close_async()
 
 
-async def serve_api(store: IdentityStore, **settings: Any) -> AsyncIterator[Api]:
+async def serve_api(store: IdentityStore, bus: Any = None, **settings: Any
+                    ) -> AsyncIterator[Api]:
     counting = CountingStore(store)
     config = Settings(store=store.url, api_keys=ROLE_KEYS, **settings)
     services = build_services(config, store=counting)  # type: ignore[arg-type]
-    bus = InProcessBus()
+    bus = bus or InProcessBus()
     app = create_app(services, bus=bus, close_services=False)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
@@ -166,5 +167,4 @@ def api_with():
     """Serve the API with some settings changed: `async with api_with(store, x=1) as api`."""
     import contextlib
 
-    return lambda store, **settings: contextlib.asynccontextmanager(serve_api)(store,
-                                                                              **settings)
+    return lambda store, **kwargs: contextlib.asynccontextmanager(serve_api)(store, **kwargs)

@@ -171,9 +171,6 @@ async def test_an_unlink_with_a_ban_keeps_the_pair_apart(api):
     assert "undo" in blocked["suggestion"]
 
 
-@pytest.mark.xfail(strict=True, reason="domain bug: resolve_components compares a link's "
-                   "decision with the steward override instead of the stored link, so an "
-                   "unlink never stores the removed or banned status")
 async def test_an_unlinked_pair_shows_as_banned_in_the_identity_graph(api):
     await seed(api.services)
     cut = (await api.run("steward", CALLS["unlinkIdentifiers"][0]))["r"]
@@ -194,9 +191,6 @@ async def test_an_unlinked_pair_shows_as_banned_in_the_identity_graph(api):
     assert "cookie:ck_bob" not in {n["key"] for n in near["identityGraph"]["nodes"]}
 
 
-@pytest.mark.xfail(strict=True, reason="domain bug: resolution._gathered raises NeedComponents "
-                   "again for neighbours already gathered, so any re-partition of a customer "
-                   "with a removed, banned or rejected link to another customer fails")
 async def test_a_steward_acts_again_on_customers_after_a_split(api):
     await seed(api.services)
     cut = (await api.run("steward", CALLS["unlinkIdentifiers"][0]))["r"]

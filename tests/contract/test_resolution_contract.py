@@ -8,6 +8,7 @@ from app.domain.steward import Action, StewardError
 from app.services.customers import CustomerService
 from app.services.ingest import IngestService
 from app.services.steward import StewardService
+from app.services.verify import VerifyService
 from tests.helpers import event
 
 TABLET = [
@@ -96,6 +97,10 @@ async def test_unlink_with_a_ban_splits_and_the_pair_never_links_again(store):
     assert splits[0].customer_id == cid and "sam" in splits[0].reason
     [audit] = await store.audit_log(10, None)
     assert (audit.actor, audit.action, audit.reason) == ("sam", "unlink", "shared laptop")
+    [cut] = [link for link in await store.links_touching(["cookie:b"])
+             if link.b == "email:x@x.com"]
+    assert cut.status == "banned" and "sam" in cut.reason
+    assert (await VerifyService(store).verify()).drift == []
 
 
 async def test_unlink_without_a_ban_lets_new_evidence_link_again(store):

@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 from app.services.ingest import IngestService
 from app.stores.base import StoreUnavailable
 from loaders.dlq import DeadLetter
-from loaders.kafka import KafkaLoader, LoaderConfig
+from loaders.kafka import KafkaLoader, LoaderConfig, StoreRejectsAll
 from loaders.metrics import LoaderMetrics
 from tests.loaders.streams import (
     add_malformed,
@@ -180,3 +180,21 @@ async def test_an_unreachable_kafka_is_retried_until_the_loader_is_stopped(sqlit
 
     assert stats.messages == 0
     assert instance.metrics.errors.labels("kafka")._value.get() >= 3
+
+
+async def test_a_store_that_rejects_everything_stops_the_loader_uncommitted(sqlite_store):
+    """Not a poison message but a broken store: the stream is not dead-lettered."""
+    topic, dlq = await create_topic(unique("events")), unique("dlq")
+    group = unique("group")
+    await produce(topic, people_stream(200, 20).messages())
+    instance = loader(sqlite_store, topic, group_id=group, dlq_topic=dlq, batch_size=200)
+
+    async def broken(items):
+        raise ValueError("the store is misconfigured")
+
+    instance.ingest.ingest_raw = broken  # type: ignore[method-assign]
+    with pytest.raises(StoreRejectsAll):
+        await run_loader(instance)
+    successor = await run_loader(loader(sqlite_store, topic, group_id=group))
+
+    assert (successor.messages, successor.stored) == (200, 200)

@@ -436,9 +436,9 @@ def test_a_merge_moves_memberships_to_the_survivor():
     segments = catalogue(mail_and_app="has(email) AND has(device_id)")
     web = CustomerFacts("c1", (ev(1, at(0)),), ("email:a@example.com",))
     app = CustomerFacts("c2", (ev(2, at(1), source="app"),), ("device_id:d1",))
-    assert catch_up(segments, web, {}, None, at(1)).memberships == {}
+    assert catch_up(segments, web, {}, None, at(1, hours=1)).memberships == {}
     both = CustomerFacts("c1", web.events + app.events, web.identifiers + app.identifiers)
-    refresh = catch_up(segments, both, {}, at(1), at(2))
+    refresh = catch_up(segments, both, {}, at(1, hours=1), at(2))  # the merge, at day 2
     assert [(c.customer_id, c.change, c.at) for c in refresh.changes] == [("c1", ENTERED, at(2))]
     left = merged("c2", "c1", {"x": Membership("x", at(1), ())}, at(2))
     assert [(c.customer_id, c.segment, c.change, c.why) for c in left] == [
@@ -482,7 +482,7 @@ def stream_facts(events: list[EventView]) -> CustomerFacts:
     return CustomerFacts("c1", tuple(events), ("email:a@example.com",))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(events_strategy, st.lists(st.floats(0, 1), min_size=14, max_size=14),
        st.integers(0, 40 * 24))
 def test_streaming_evaluation_writes_the_same_history_as_batch(drawn, delays, tail_hours):
@@ -508,17 +508,34 @@ def test_streaming_evaluation_writes_the_same_history_as_batch(drawn, delays, ta
     streamed += refresh.changes
 
     batch = catch_up(STREAM_SEGMENTS, stream_facts(events), {}, None, final)
-    # the same memberships, entered and left at the same moments; the values quoted in
-    # `why` may differ when two events share a moment but arrive one by one
+    # the same memberships after every moment; when events that share a moment arrive one
+    # by one, that moment's changes may come in another order and quote other values
     assert {(m.segment, m.since) for m in refresh.memberships.values()} == {
         (m.segment, m.since) for m in batch.memberships.values()}
-    assert [(c.segment, c.change, c.at) for c in streamed] == [
-        (c.segment, c.change, c.at) for c in batch.changes]
+    assert states(streamed) == states(batch.changes)
+    if len({e.timestamp for e in events}) == len(events):
+        assert streamed == list(batch.changes)
+
+
+def states(changes) -> list[tuple[str, frozenset[str]]]:
+    """The segments a customer is in after each moment at which something changed."""
+    found: list[tuple[str, frozenset[str]]] = []
+    members: set[str] = set()
+    for change in changes:
+        (members.add if change.change == ENTERED else members.discard)(change.segment)
+        if found and found[-1][0] == change.at:
+            found.pop()
+        found.append((change.at, frozenset(members)))
+    kept: list[tuple[str, frozenset[str]]] = []
+    for at_, members_ in found:
+        if members_ != (kept[-1][1] if kept else frozenset()):
+            kept.append((at_, members_))
+    return kept
     assert {n for n, r in evaluate_all(STREAM_SEGMENTS, stream_facts(events), final).items()
             if r.member} == set(batch.memberships)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=1500, deadline=None)
 @given(events_strategy, st.lists(st.integers(0, 70 * 24), min_size=1, max_size=4),
        st.floats(0, 1))
 def test_nothing_changes_before_next_change_at(drawn, checkpoints, fraction):
@@ -536,7 +553,7 @@ def test_nothing_changes_before_next_change_at(drawn, checkpoints, fraction):
             assert {n: r.member for n, r in later.items()} == before
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=800, deadline=None)
 @given(events_strategy, st.randoms(use_true_random=False))
 def test_events_arriving_out_of_order_still_end_in_the_batch_state(drawn, rng):
     events = make_events(drawn)

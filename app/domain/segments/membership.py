@@ -76,8 +76,9 @@ def catch_up(segments: Catalogue, facts: CustomerFacts, current: Mapping[str, Me
 
     `checked_at` None (never checked) starts at the customer's first event, so a replayed
     history is dated as it happened; pass `now` to date everything now (a split part).
-    An event that arrives dated before `checked_at` shows at `now`: history is not
-    rewritten."""
+    An event that arrives dated before `checked_at` is late: what it changes is dated
+    `now`, because history is not rewritten. Only events are kept in time: a step in the
+    past sees the customer's current identifiers, traits and consent."""
     now = normal_ts(now)
     memberships = dict(current)
     changes: list[MembershipChange] = []
@@ -92,6 +93,8 @@ def catch_up(segments: Catalogue, facts: CustomerFacts, current: Mapping[str, Me
     if at is None and facts.events and facts.events[0].timestamp < now:
         at = facts.events[0].timestamp
         step_to(at)
+    elif at is not None and at < now and any(e.timestamp == at for e in facts.events):
+        step_to(at)  # an event of the very moment of the last check may be new to it
     steps = 0
     while at is not None and steps < max_steps:
         moment = next_change_at(segments, facts, at, traits=traits)

@@ -3,9 +3,11 @@
 Rules (tests/contract/test_neo4j_queries.py checks them):
 - every value is a `$parameter`: no string literals, nothing formatted into the text;
 - writes of many rows are one `UNWIND $rows AS row` per plan section, never a round trip per row;
-- every lookup of an Identifier, Customer or Event goes through a property with a unique
-  constraint or an index from graph_schema/ (Identifier.key, Customer.id,
-  Customer.merged_into, Event.event_id, ...).
+- every lookup of a node goes through a property with a unique constraint or an index from
+  graph_schema/ (Identifier.key, Customer.id, Customer.merged_into, Event.event_id, ...);
+  the only scans are the whole-graph reads (`MEMBERSHIP_*`), counts that Neo4j answers
+  from its count store, and the erasure scrub (`SCRUB`), which rewrites free text wherever
+  it is.
 
 The graph model and what each statement relies on is documented in graph_schema/model.md.
 Subqueries use the `CALL (x) { ... }` scope clause, so the server must be Neo4j 5.23 or later.
@@ -46,7 +48,10 @@ AWAIT_INDEXES = "CALL db.awaitIndexes($seconds)"
 #    Identifier.key makes a second transaction's MERGE of the same key wait until this
 #    one commits or rolls back, so two loaders can never both treat a key as new.
 # 2. LOCK_CUSTOMERS write-locks the current owners of those identifiers; SNAPSHOT then
-#    re-reads owners (repeating 2 if an owner changed before its lock was taken).
+#    re-reads owners (repeating 2 if an owner changed before its lock was taken). The
+#    owners of the ends of relevant bans and of matching candidates are locked the same
+#    way, and so are the customers of components gathered for the full path
+#    (COMPONENTS), before they are read.
 # 3. RELEASE removes `_lock` and deletes placeholders the plan did not fill in, so no
 #    trace of the locking survives the transaction.
 
@@ -59,24 +64,138 @@ MATCH (i)-[:BELONGS_TO]->(c:Customer)
 RETURN key, c.id AS customer_id
 """
 
+# Stored identifiers outside the batch that the plan may write (matching candidates).
+LOCK_KEYS = """
+UNWIND $keys AS key
+MATCH (i:Identifier {key: key})
+SET i._lock = true
+"""
+
 LOCK_CUSTOMERS = """
 UNWIND $ids AS id
 MATCH (c:Customer {id: id})
 SET c._lock = true
 """
 
+# One read for the whole snapshot. `$limited_keys` and `$hub_keys` are the batch keys when
+# the decision asks for type counts / degrees, else empty. Bans and suppression hashes are
+# looked up only when the count store says there are any.
 SNAPSHOT = """
 CALL () {
   UNWIND $keys AS key
-  MATCH (:Identifier {key: key})-[:BELONGS_TO]->(c:Customer)
-  RETURN collect({key: key, id: c.id, first_seen: c.first_seen}) AS owners
+  MATCH (i:Identifier {key: key})
+  WHERE i.type IS NOT NULL
+  OPTIONAL MATCH (i)-[:BELONGS_TO]->(c:Customer)
+  RETURN collect({key: key, status: i.status, reason: i.reason, id: c.id,
+                  first_seen: c.first_seen}) AS identifiers
 }
 CALL () {
   UNWIND $event_ids AS event_id
   MATCH (e:Event {event_id: event_id})
-  RETURN collect(e.event_id) AS seen
+  RETURN collect(event_id) AS seen
 }
-RETURN owners, seen
+CALL () {
+  UNWIND $limited_keys AS key
+  MATCH (:Identifier {key: key})-[:BELONGS_TO]->(c:Customer)
+  WITH DISTINCT c
+  MATCH (c)<-[:BELONGS_TO]-(i:Identifier)
+  WHERE i.type IN $limited_types
+  WITH c.id AS id, i.type AS type, count(*) AS n
+  RETURN collect({id: id, type: type, n: n}) AS type_counts
+}
+CALL () {
+  UNWIND $hub_keys AS key
+  MATCH (:Identifier {key: key})-[:LINKED]-(o:Identifier)
+  WHERE o.type IN $hub_types
+  WITH key, count(*) AS n
+  RETURN collect({key: key, n: n}) AS degrees
+}
+CALL () {
+  UNWIND $keys AS key
+  MATCH (a:Identifier {key: key})-[l:LINKED]->(b:Identifier)
+  WHERE b.key IN $keys
+  RETURN collect({a: key, b: b.key, status: l.status}) AS links
+}
+CALL () {
+  MATCH (x:Ban)
+  WITH count(x) AS total
+  WHERE total > 0
+  CALL () {
+    UNWIND $keys AS key
+    MATCH (x:Ban {a: key})
+    RETURN x
+    UNION
+    UNWIND $keys AS key
+    MATCH (x:Ban {b: key})
+    RETURN x
+    UNION
+    UNWIND $keys AS key
+    MATCH (:Identifier {key: key})-[:BELONGS_TO]->(c:Customer)
+    WITH DISTINCT c
+    MATCH (c)<-[:BELONGS_TO]-(i:Identifier)
+    CALL (i) {
+      MATCH (x:Ban {a: i.key})
+      RETURN x
+      UNION
+      MATCH (x:Ban {b: i.key})
+      RETURN x
+    }
+    RETURN x
+  }
+  WITH DISTINCT x
+  OPTIONAL MATCH (:Identifier {key: x.a})-[:BELONGS_TO]->(ca:Customer)
+  OPTIONAL MATCH (:Identifier {key: x.b})-[:BELONGS_TO]->(cb:Customer)
+  RETURN collect({a: x.a, b: x.b, a_owner: ca.id, b_owner: cb.id}) AS bans
+}
+CALL () {
+  MATCH (s:Suppressed)
+  WITH count(s) AS total
+  WHERE total > 0
+  UNWIND $hashes AS hash
+  MATCH (s:Suppressed {hash: hash})
+  RETURN collect(hash) AS suppressed
+}
+RETURN identifiers, seen, type_counts, degrees, links, bans, suppressed
+"""
+
+# Matching: the newest `$limit` records filed under each blocking key (newest first, by the
+# filing's `seq`), their cleaned traits, and their owners.
+MATCH_SNAPSHOT = """
+UNWIND $blocks AS block
+CALL (block) {
+  MATCH (m:MatchBlock {block: block})
+  WITH m
+  ORDER BY m.seq DESC
+  LIMIT $limit
+  RETURN collect(m.key) AS keys
+}
+WITH collect({block: block, keys: keys}) AS buckets
+CALL (buckets) {
+  UNWIND buckets AS bucket
+  UNWIND bucket.keys AS key
+  WITH DISTINCT key
+  OPTIONAL MATCH (r:MatchRecord {key: key})
+  OPTIONAL MATCH (:Identifier {key: key})-[:BELONGS_TO]->(c:Customer)
+  RETURN collect({key: key, traits: r.traits, id: c.id, first_seen: c.first_seen}) AS records
+}
+RETURN buckets, records
+"""
+
+# The whole stored components of customers (locked by the caller first): each customer's
+# identifiers and, per identifier, every link touching it with the identifier at its far
+# end (key, status, first seen and owner).
+COMPONENTS = """
+UNWIND $ids AS id
+MATCH (c:Customer {id: id})
+RETURN id, c.first_seen AS first_seen,
+       [(c)<-[:BELONGS_TO]-(i:Identifier) |
+         {key: i.key, status: i.status, first_seen: i.first_seen,
+          links: [(i)-[l:LINKED]-(o:Identifier) |
+                  {a: startNode(l).key, b: endNode(l).key, first_seen: l.first_seen,
+                   sources: l.sources, status: l.status, reason: l.reason,
+                   other: {key: o.key, status: o.status, first_seen: o.first_seen,
+                           customer_id: head([(o)-[:BELONGS_TO]->(oc:Customer) | oc.id])}}]}
+       ] AS identifiers
 """
 
 RELEASE = """
@@ -134,18 +253,19 @@ SET c.first_seen = row.first_seen
 """
 
 # A node with no `type` is a placeholder from LOCK_IDENTIFIERS (or absent): it gets all
-# fields and its BELONGS_TO (the counts let the adapter refuse a plan that names a
-# customer the store does not hold, instead of leaving an identifier without one).
-# An existing identifier keeps its owner (it moves only by a
-# merge); first/last seen widen and sources become the sorted union (an insertion sort in
-# `reduce`, so no APOC is needed).
+# fields, its status and reason, and its BELONGS_TO when the plan names a customer (an
+# inactive identifier belongs to none). The counts let the adapter refuse a plan that
+# names a customer the store does not hold. An existing identifier keeps its owner,
+# status and reason (they change by merges, MOVES and STATUSES); first/last seen widen and
+# sources become the sorted union (an insertion sort in `reduce`, so no APOC is needed).
 UPSERT_IDENTIFIERS = """
 UNWIND $rows AS row
 MERGE (i:Identifier {key: row.key})
 WITH i, row, i.type IS NULL AS fresh
 SET i.type = coalesce(i.type, row.type),
     i.value = coalesce(i.value, row.value),
-    i.status = coalesce(i.status, row.status),
+    i.status = CASE WHEN fresh THEN row.status ELSE i.status END,
+    i.reason = CASE WHEN fresh THEN row.reason ELSE i.reason END,
     i.first_seen = CASE WHEN fresh OR row.first_seen < i.first_seen
                         THEN row.first_seen ELSE i.first_seen END,
     i.last_seen = CASE WHEN fresh OR row.last_seen > i.last_seen
@@ -160,11 +280,35 @@ CALL (i, row, fresh) {
   CREATE (i)-[:BELONGS_TO]->(c)
   RETURN count(c) AS attached
 }
-RETURN sum(CASE WHEN fresh THEN 1 ELSE 0 END) AS fresh, sum(attached) AS attached
+RETURN sum(CASE WHEN fresh AND row.customer_id IS NOT NULL THEN 1 ELSE 0 END) AS expected,
+       sum(attached) AS attached
 """
 
-# Stored once, a -> b with a < b. Both ends are write-locked by LOCK_IDENTIFIERS, so the
-# read-modify-write of the counters cannot lose an update.
+# Stored identifiers that change customer (a split, a release), or leave theirs
+# (customer_id null: quarantined).
+MOVE_IDENTIFIERS = """
+UNWIND $rows AS row
+MATCH (i:Identifier {key: row.key})
+CALL (i) {
+  MATCH (i)-[r:BELONGS_TO]->()
+  DELETE r
+}
+CALL (i, row) {
+  MATCH (c:Customer {id: row.customer_id})
+  CREATE (i)-[:BELONGS_TO]->(c)
+}
+"""
+
+SET_STATUSES = """
+UNWIND $rows AS row
+MATCH (i:Identifier {key: row.key})
+SET i.status = row.status, i.reason = row.reason
+"""
+
+# Stored once, a -> b with a < b. Both ends are write-locked (batch keys, or matching
+# candidates locked by LOCK_KEYS), so the read-modify-write of the counters cannot lose
+# an update. A banned link stays banned whatever the evidence; a MATCHED link keeps its
+# last match payload (`match`, JSON text) unless new evidence brings one.
 UPSERT_LINKS = """
 UNWIND $rows AS row
 MATCH (a:Identifier {key: row.a})
@@ -174,7 +318,10 @@ ON CREATE SET l.count = row.count,
               l.first_seen = row.first_seen,
               l.last_seen = row.last_seen,
               l.sources = row.sources,
-              l.event_ids = row.event_ids[0..$sample]
+              l.event_ids = row.event_ids[0..$sample],
+              l.status = row.status,
+              l.reason = row.reason,
+              l.match = row.match
 ON MATCH SET l.count = l.count + row.count,
              l.first_seen = CASE WHEN row.first_seen < l.first_seen
                                  THEN row.first_seen ELSE l.first_seen END,
@@ -183,26 +330,178 @@ ON MATCH SET l.count = l.count + row.count,
              l.sources = reduce(acc = [], s IN l.sources + row.sources |
                            CASE WHEN s IN acc THEN acc
                                 ELSE [x IN acc WHERE x < s] + s + [x IN acc WHERE x > s] END),
-             l.event_ids = (l.event_ids + row.event_ids)[0..$sample]
+             l.event_ids = (l.event_ids + row.event_ids)[0..$sample],
+             l.reason = CASE WHEN l.status = $banned THEN l.reason ELSE row.reason END,
+             l.status = CASE WHEN l.status = $banned THEN l.status ELSE row.status END,
+             l.match = coalesce(row.match, l.match)
+"""
+
+SET_LINK_STATUSES = """
+UNWIND $rows AS row
+MATCH (a:Identifier {key: row.a})-[l:LINKED]->(b:Identifier {key: row.b})
+SET l.status = row.status, l.reason = row.reason
+"""
+
+ADD_BANS = """
+UNWIND $rows AS row
+MERGE (:Ban {a: row.a, b: row.b})
+"""
+
+REMOVE_BANS = """
+UNWIND $rows AS row
+MATCH (x:Ban {a: row.a, b: row.b})
+DELETE x
+"""
+
+# Matching: a record's cleaned traits replace the stored ones; every filing under a
+# blocking key is kept (like SQLite's match_blocks rows), numbered from the
+# `match_blocks` counter so that buckets read newest first.
+SAVE_MATCH_RECORDS = """
+UNWIND $rows AS row
+MERGE (r:MatchRecord {key: row.key})
+SET r.traits = row.traits
 """
 
 # The snapshot already dropped events the store holds, so CREATE: a concurrent duplicate
 # that slipped past the identifier locks fails on the unique constraint instead of being
-# counted twice.
+# counted twice. `profile` marks the events that carry traits or consent.
 CREATE_EVENTS = """
 UNWIND $rows AS row
 CREATE (e:Event {event_id: row.event_id, type: row.type, ts: row.ts, source: row.source,
-                 body: row.body})
+                 body: row.body, profile: row.profile})
 WITH e, row
 UNWIND row.keys AS key
 MATCH (i:Identifier {key: key})
 CREATE (e)-[:OBSERVED]->(i)
 """
 
-# Merge history. `seq` comes from one counter node, so merges sort in commit order across
-# all transactions, like SQLite's AUTOINCREMENT. The counter is the last lock a
-# transaction takes, held only until its commit, so it cannot take part in a deadlock.
-# The `_lock` write comes before the read of `next` so concurrent increments serialise.
+ADD_SEARCH_TERMS = """
+UNWIND $rows AS row
+MERGE (:SearchTerm {key: row.key, term: row.term})
+"""
+
+UNSUPPRESS = """
+UNWIND $rows AS row
+MATCH (s:Suppressed {hash: row.hash})
+DELETE s
+"""
+
+UPDATE_REVIEWS = """
+UNWIND $rows AS row
+MATCH (r:Review {id: row.id})
+SET r.status = row.status, r.resolved_by = row.actor
+"""
+
+# Erasure, one statement per erased customer: the events its identifiers observed (with
+# every OBSERVED of those events), the links, bans, search terms, matching records,
+# review items and identifiers themselves; the customer keeps only its id, first_seen
+# and `erased_at`; the identifiers are remembered as suppression hashes. Returns what was
+# removed. Free text elsewhere is scrubbed by SCRUB.
+ERASE = """
+CALL () {
+  UNWIND $keys AS key
+  MATCH (:Identifier {key: key})<-[:OBSERVED]-(e:Event)
+  WITH DISTINCT e
+  DETACH DELETE e
+  RETURN count(*) AS events
+}
+CALL () {
+  UNWIND $keys AS key
+  MATCH (:Identifier {key: key})-[l:LINKED]-(:Identifier)
+  WITH DISTINCT l
+  DELETE l
+  RETURN count(*) AS links
+}
+CALL () {
+  UNWIND $keys AS key
+  CALL (key) {
+    MATCH (x:Ban {a: key})
+    RETURN x
+    UNION
+    MATCH (x:Ban {b: key})
+    RETURN x
+    UNION
+    MATCH (x:SearchTerm {key: key})
+    RETURN x
+    UNION
+    MATCH (x:MatchBlock {key: key})
+    RETURN x
+    UNION
+    MATCH (x:MatchRecord {key: key})
+    RETURN x
+    UNION
+    MATCH (x:Review {a: key})
+    RETURN x
+    UNION
+    MATCH (x:Review {b: key})
+    RETURN x
+  }
+  WITH DISTINCT x
+  DETACH DELETE x
+  RETURN count(*) AS mentions
+}
+CALL () {
+  UNWIND $keys AS key
+  MATCH (i:Identifier {key: key})
+  DETACH DELETE i
+  RETURN count(*) AS identifiers
+}
+CALL () {
+  UNWIND $hashes AS hash
+  MERGE (s:Suppressed {hash: hash})
+  ON CREATE SET s.at = $at
+}
+CALL () {
+  MATCH (c:Customer {id: $customer_id})
+  SET c.erased_at = $at
+}
+RETURN events, links, identifiers
+"""
+
+# Replace every mention of the erased keys and values ($texts, longest first) in free
+# text with $mark: merge and split reasons, link and identifier reasons, audit entries.
+# A scan, like SQLite's UPDATE ... WHERE instr(...): erasures are rare.
+SCRUB = """
+CALL () {
+  MATCH ()-[m:MERGED_INTO]->()
+  WHERE any(t IN $texts WHERE m.reason CONTAINS t)
+  SET m.reason = reduce(s = m.reason, t IN $texts | replace(s, t, $mark))
+}
+CALL () {
+  MATCH (x:Split)
+  WHERE any(t IN $texts WHERE x.reason CONTAINS t)
+  SET x.reason = reduce(s = x.reason, t IN $texts | replace(s, t, $mark))
+}
+CALL () {
+  MATCH ()-[l:LINKED]->()
+  WHERE l.reason <> $nothing AND any(t IN $texts WHERE l.reason CONTAINS t)
+  SET l.reason = reduce(s = l.reason, t IN $texts | replace(s, t, $mark))
+}
+CALL () {
+  MATCH (i:Identifier)
+  WHERE i.reason <> $nothing AND any(t IN $texts WHERE i.reason CONTAINS t)
+  SET i.reason = reduce(s = i.reason, t IN $texts | replace(s, t, $mark))
+}
+CALL () {
+  MATCH (e:AuditEntry)
+  WHERE any(t IN $texts WHERE e.target CONTAINS t OR e.reason CONTAINS t
+                             OR e.details CONTAINS t OR e.undo CONTAINS t)
+  SET e.target = reduce(s = e.target, t IN $texts | replace(s, t, $mark)),
+      e.reason = reduce(s = e.reason, t IN $texts | replace(s, t, $mark)),
+      e.details = reduce(s = e.details, t IN $texts | replace(s, t, $mark)),
+      e.undo = reduce(s = e.undo, t IN $texts | replace(s, t, $mark))
+}
+"""
+
+# -- transact: numbered records, last ----------------------------------------------------
+#
+# Merges, splits, audit entries, review items and matching filings are numbered from
+# counter nodes (MergeSequence {name}), so they sort in commit order across transactions,
+# like SQLite's AUTOINCREMENT. A counter is locked only at the very end of a transaction
+# (these statements run last, in this order) and held until its commit, so it never waits
+# while holding another lock of the plan. The `_lock` write comes before the read of `next`
+# so concurrent increments serialise.
+
 RECORD_MERGES = """
 MERGE (q:MergeSequence {name: $sequence})
 SET q._lock = true
@@ -218,12 +517,83 @@ CREATE (a)-[:MERGED_INTO {seq: base + row.index, at: row.at, event_id: row.event
 RETURN count(*) AS recorded
 """
 
+RECORD_SPLITS = """
+MERGE (q:MergeSequence {name: $sequence})
+SET q._lock = true
+WITH q
+SET q.next = coalesce(q.next, 0) + size($rows)
+REMOVE q._lock
+WITH q.next - size($rows) AS base
+UNWIND $rows AS row
+CREATE (:Split {seq: base + row.index + 1, customer_id: row.customer_id, parts: row.parts,
+                at: row.at, reason: row.reason})
+"""
+
+# Audit entries get seq 1, 2, ... like SQLite; an entry that undoes another marks it.
+RECORD_AUDIT = """
+MERGE (q:MergeSequence {name: $sequence})
+SET q._lock = true
+WITH q
+SET q.next = coalesce(q.next, 0) + size($rows)
+REMOVE q._lock
+WITH q.next - size($rows) AS base
+UNWIND $rows AS row
+CREATE (e:AuditEntry {seq: base + row.index + 1, actor: row.actor, action: row.action,
+                      target: row.target, reason: row.reason, at: row.at,
+                      details: row.details, undo: row.undo})
+WITH e, row
+CALL (e, row) {
+  MATCH (u:AuditEntry {seq: row.undoes})
+  SET u.undone_by = e.seq
+}
+RETURN e.seq AS seq
+ORDER BY seq
+"""
+
+# Like SQLite's INSERT OR IGNORE: a pair already queued keeps its item; new items get ids
+# in plan order.
+ADD_REVIEWS = """
+UNWIND $rows AS row
+MERGE (r:Review {a: row.a, b: row.b})
+ON CREATE SET r.score = row.score, r.weights = row.weights, r.status = row.status,
+              r.created_at = row.created_at, r._order = row.index
+WITH DISTINCT r
+WHERE r._order IS NOT NULL
+WITH r
+ORDER BY r._order
+WITH collect(r) AS fresh
+MERGE (q:MergeSequence {name: $sequence})
+SET q._lock = true
+WITH fresh, q
+SET q.next = coalesce(q.next, 0) + size(fresh)
+REMOVE q._lock
+WITH fresh, q.next - size(fresh) AS base
+UNWIND range(0, size(fresh) - 1) AS n
+WITH fresh[n] AS r, base + n + 1 AS id
+SET r.id = id
+REMOVE r._order
+"""
+
+FILE_MATCH_BLOCKS = """
+MERGE (q:MergeSequence {name: $sequence})
+SET q._lock = true
+WITH q
+SET q.next = coalesce(q.next, 0) + size($rows)
+REMOVE q._lock
+WITH q.next - size($rows) AS base
+UNWIND $rows AS row
+CREATE (:MatchBlock {seq: base + row.index + 1, block: row.block, key: row.key})
+"""
+
 # -- reads ---------------------------------------------------------------------------
 
+# Merged customers follow their redirect; an erased customer is not known any more.
 CURRENT_IDS = """
 UNWIND $ids AS id
 MATCH (c:Customer {id: id})
-RETURN id, coalesce(c.merged_into, c.id) AS current
+MATCH (t:Customer {id: coalesce(c.merged_into, c.id)})
+WHERE t.erased_at IS NULL
+RETURN id, t.id AS current
 """
 
 OWNERS = """
@@ -232,11 +602,22 @@ MATCH (:Identifier {key: key})-[:BELONGS_TO]->(c:Customer)
 RETURN key, c.id AS customer_id
 """
 
+IDENTIFIERS = """
+UNWIND $keys AS key
+MATCH (i:Identifier {key: key})
+WHERE i.type IS NOT NULL
+OPTIONAL MATCH (i)-[:BELONGS_TO]->(c:Customer)
+RETURN c.id AS customer_id, i.type AS type, i.value AS value, i.first_seen AS first_seen,
+       i.last_seen AS last_seen, i.sources AS sources, i.status AS status,
+       i.reason AS reason
+"""
+
 IDENTIFIERS_OF = """
 UNWIND $ids AS id
 MATCH (:Customer {id: id})<-[:BELONGS_TO]-(i:Identifier)
 RETURN id AS customer_id, i.type AS type, i.value AS value, i.first_seen AS first_seen,
-       i.last_seen AS last_seen, i.sources AS sources, i.status AS status
+       i.last_seen AS last_seen, i.sources AS sources, i.status AS status,
+       i.reason AS reason
 ORDER BY customer_id, type, value
 """
 
@@ -253,13 +634,78 @@ RETURN e.event_id AS event_id, e.type AS type, e.ts AS ts, e.source AS source,
 ORDER BY ts DESC, event_id DESC
 """
 
-# Like the SQLite adapter: links whose `a` end belongs to the customer (both ends of a
-# link always belong to one customer).
+# The batched form: per customer, up to $first events before the cursor and not before
+# $since, of $types when that list is not empty.
+TIMELINES = """
+UNWIND $ids AS id
+CALL (id) {
+  MATCH (:Customer {id: id})<-[:BELONGS_TO]-(:Identifier)<-[:OBSERVED]-(e:Event)
+  WHERE (e.ts < $ts OR (e.ts = $ts AND e.event_id < $event_id)) AND e.ts >= $since
+    AND (size($types) = 0 OR e.type IN $types)
+  WITH DISTINCT e
+  ORDER BY e.ts DESC, e.event_id DESC
+  LIMIT $first
+  RETURN e
+}
+RETURN id AS customer_id, e.event_id AS event_id, e.type AS type, e.ts AS ts,
+       e.source AS source, e.body AS body, [(e)-[:OBSERVED]->(i:Identifier) | i.key] AS keys
+ORDER BY customer_id, ts DESC, event_id DESC
+"""
+
+# Every link with either end among the customer's identifiers, whatever its status.
 LINKS_OF = """
-MATCH (:Customer {id: $customer_id})<-[:BELONGS_TO]-(a:Identifier)-[l:LINKED]->(b:Identifier)
+MATCH (:Customer {id: $customer_id})<-[:BELONGS_TO]-(:Identifier)-[l:LINKED]-(:Identifier)
+WITH DISTINCT l
+WITH l, startNode(l) AS a, endNode(l) AS b
 RETURN a.key AS a, b.key AS b, l.count AS count, l.first_seen AS first_seen,
-       l.last_seen AS last_seen, l.sources AS sources, l.event_ids AS event_ids
+       l.last_seen AS last_seen, l.sources AS sources, l.event_ids AS event_ids,
+       l.status AS status, l.reason AS reason, l.match AS match
 ORDER BY a, b
+"""
+
+LINKS_TOUCHING = """
+UNWIND $keys AS key
+MATCH (:Identifier {key: key})-[l:LINKED]-(:Identifier)
+WITH DISTINCT l
+WITH l, startNode(l) AS a, endNode(l) AS b
+RETURN a.key AS a, b.key AS b, l.count AS count, l.first_seen AS first_seen,
+       l.last_seen AS last_seen, l.sources AS sources, l.event_ids AS event_ids,
+       l.status AS status, l.reason AS reason, l.match AS match
+ORDER BY a, b
+"""
+
+AUDIT_LOG = """
+MATCH (e:AuditEntry)
+WHERE e.seq < $before
+RETURN e.seq AS seq, e.actor AS actor, e.action AS action, e.target AS target,
+       e.reason AS reason, e.at AS at, e.details AS details, e.undo AS undo,
+       e.undone_by AS undone_by
+ORDER BY seq DESC
+LIMIT $first
+"""
+
+AUDIT_ENTRY = """
+MATCH (e:AuditEntry {seq: $seq})
+RETURN e.seq AS seq, e.actor AS actor, e.action AS action, e.target AS target,
+       e.reason AS reason, e.at AS at, e.details AS details, e.undo AS undo,
+       e.undone_by AS undone_by
+"""
+
+# Splits of each current customer or of a customer merged into it since, oldest first.
+SPLITS_OF = """
+UNWIND $ids AS current
+CALL (current) {
+  MATCH (c:Customer {id: current})
+  WHERE c.merged_into IS NULL
+  RETURN c
+  UNION
+  MATCH (c:Customer {merged_into: current})
+  RETURN c
+}
+MATCH (x:Split {customer_id: c.id})
+RETURN current, x.customer_id AS customer_id, x.parts AS parts, x.at AS at,
+       x.reason AS reason
+ORDER BY x.seq
 """
 
 # Merges whose survivor's current id is in $ids: the survivor is that current customer,
@@ -282,17 +728,83 @@ ORDER BY m.seq
 
 CUSTOMER_PAGE = """
 MATCH (c:Customer)
-WHERE c.id > $after AND c.merged_into IS NULL
+WHERE c.id > $after AND c.merged_into IS NULL AND c.erased_at IS NULL
 RETURN c.id AS id
 ORDER BY c.id
 LIMIT $limit
 """
 
+# Counts from the count store and the merged_into / erased_at indexes. (An erased customer
+# is never merged afterwards: it has no identifiers left.)
 STATS = """
 CALL () { MATCH (c:Customer) RETURN count(c) AS all_customers }
 CALL () { MATCH (c:Customer) WHERE c.merged_into IS NOT NULL RETURN count(c) AS merged }
+CALL () {
+  MATCH (c:Customer)
+  WHERE c.erased_at IS NOT NULL AND c.merged_into IS NULL
+  RETURN count(c) AS erased
+}
 CALL () { MATCH (i:Identifier) RETURN count(i) AS identifiers }
 CALL () { MATCH ()-[l:LINKED]->() RETURN count(l) AS links }
 CALL () { MATCH (e:Event) RETURN count(e) AS events }
-RETURN all_customers - merged AS customers, identifiers, links, events
+RETURN all_customers - merged - erased AS customers, identifiers, links, events
+"""
+
+PROFILE_OBSERVATIONS = """
+UNWIND $ids AS id
+MATCH (:Customer {id: id})<-[:BELONGS_TO]-(:Identifier)<-[:OBSERVED]-(e:Event)
+WHERE e.profile
+WITH DISTINCT id, e
+RETURN id AS customer_id, e.event_id AS event_id, e.ts AS ts, e.source AS source,
+       e.body AS body
+ORDER BY customer_id, ts, event_id
+"""
+
+# Whole-graph reads for verification, streamed.
+MEMBERSHIP_OWNERS = """
+MATCH (i:Identifier)
+WHERE i.type IS NOT NULL
+OPTIONAL MATCH (i)-[:BELONGS_TO]->(c:Customer)
+RETURN i.key AS key, c.id AS customer_id
+"""
+
+MEMBERSHIP_LINKS = """
+MATCH (a:Identifier)-[l:LINKED]->(b:Identifier)
+WHERE l.status = $active
+RETURN a.key AS a, b.key AS b
+"""
+
+REVIEWS = """
+MATCH (r:Review)
+WHERE r.status = $status AND r.id > $after
+RETURN r.id AS id, r.a AS a, r.b AS b, r.score AS score, r.weights AS weights,
+       r.status AS status, r.created_at AS created_at
+ORDER BY id
+LIMIT $first
+"""
+
+REVIEW = """
+MATCH (r:Review {id: $id})
+RETURN r.id AS id, r.a AS a, r.b AS b, r.score AS score, r.weights AS weights,
+       r.status AS status, r.created_at AS created_at
+"""
+
+# Candidates from the full-text index (Lucene), best first: $query holds a fuzzy term per
+# token of the search text; only identifiers that belong to a customer count.
+SEARCH = """
+CALL db.index.fulltext.queryNodes($index, $query, {limit: $fetch}) YIELD node, score
+MATCH (:Identifier {key: node.key})-[:BELONGS_TO]->(c:Customer)
+RETURN node.key AS key, c.id AS customer_id, node.term AS term, score
+ORDER BY score DESC, key, term
+LIMIT $limit
+"""
+
+LOAD_MODEL = """
+MATCH (m:Model {name: $name})
+RETURN m.body AS body
+"""
+
+SAVE_MODEL = """
+MERGE (m:Model {name: $name})
+SET m.body = $body, m.trained_at = $trained_at
 """
