@@ -60,7 +60,7 @@ def touch_of(event: EventLike) -> Touch | None:
         query = parse_qs(urlsplit(url).query)
 
     def first(name: str) -> str | None:
-        value = props.get(name) or (query.get(name) or [None])[0]
+        value = props.get(name) or next(iter(query.get(name, [])), None)
         return str(value) if value not in (None, "") else None
 
     campaign = first("utm_campaign") or first("campaign")

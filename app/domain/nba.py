@@ -16,8 +16,8 @@ Quality comes from a held-out time split: the models are fitted on what was know
 propensity, top-1 and top-3 accuracy for the next step (next to a popularity baseline).
 The served model is then refitted on everything.
 
-Pure Python on purpose (no numpy): a few thousand customers and a few dozen features
-fit in a second or two.
+Pure Python on purpose (no numpy): the demo's 3,000 customers and ~60 features train
+in about seven seconds, most of it computing traits.
 """
 
 from __future__ import annotations
@@ -227,13 +227,13 @@ def _logistic(columns: list[list[float]], y: list[float], l2: float,
         p = [_sigmoid(zi) for zi in z]
         w = [pi * (1 - pi) + 1e-9 for pi in p]
         residual = [pi - yi for pi, yi in zip(p, y, strict=True)]
-        gradient = [math.fsum(map(mul, col, residual)) + (l2 * beta[j] if j else 0.0)
+        gradient = [sum(map(mul, col, residual)) + (l2 * beta[j] if j else 0.0)
                     for j, col in enumerate(design)]
         hessian = [[0.0] * d for _ in range(d)]
         for a in range(d):
             weighted = list(map(mul, design[a], w))
             for b in range(a, d):
-                hessian[a][b] = hessian[b][a] = math.fsum(map(mul, weighted, design[b]))
+                hessian[a][b] = hessian[b][a] = sum(map(mul, weighted, design[b]))
             hessian[a][a] += l2 if a else 0.0
         step = _solve(hessian, gradient)
         beta = [b - s for b, s in zip(beta, step, strict=True)]

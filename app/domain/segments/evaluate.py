@@ -79,13 +79,13 @@ def dependency_graph(segments: Catalogue) -> nx.DiGraph:
 def check_catalogue(segments: Catalogue, focus: str | None = None) -> None:
     """Refuse references to unknown segments and cycles; blame `focus` when it is part of
     the fault (the definition being saved)."""
-    names = [focus] if focus in segments else []
-    for name in names + sorted(set(segments) - set(names)):
+    first = [focus] if focus is not None and focus in segments else []
+    for name in first + sorted(set(segments) - set(first)):
         for node in leaves(segments[name].condition):
             if isinstance(node, InSegment) and node.segment not in segments:
                 raise _at(segments[name], node, f"unknown segment {node.segment!r}")
     graph = dependency_graph(segments)
-    cycle = _cycle_through(graph, focus) if focus in segments else None
+    cycle = _cycle_through(graph, first[0]) if first else None
     if cycle is None:
         try:
             cycle = [a for a, _ in nx.find_cycle(graph)]

@@ -503,6 +503,9 @@ class _Parser:
         start = self.token
         if start.kind not in ("name", "string") or start.lower in KEYWORDS:
             self.expected("an event property, source or type")
+        if start.lower in FUNCTIONS and self.tokens[self.pos + 1].text == "(":
+            self.fail(f"a where filter compares the event's properties; close the count or "
+                      f"sum with ')' before {start.text}(...)")
         _, name = self.name("an event property")
         while self.at_punct("."):
             self.advance()
