@@ -107,7 +107,7 @@ def consume(store_url: str | None, bootstrap_servers: str, topics: tuple[str, ..
 
     Offsets are committed after each batch is in the store; SIGTERM or SIGINT stops after
     the batch in hand. Prints the run's figures as JSON on exit."""
-    from loaders.kafka import LoaderConfig
+    from loaders.kafka import LoaderConfig, StoreRejectsAll
 
     _logging()
     settings = _settings(store_url)
@@ -118,7 +118,11 @@ def consume(store_url: str | None, bootstrap_servers: str, topics: tuple[str, ..
         batch_size=batch_size or settings.batch_size, offset_reset=offset_reset,
         retry_max_s=max_retry_delay, idle_exit_s=exit_when_idle, instance_id=instance_id,
         session_timeout_s=session_timeout)
-    stats = _run(_consume(settings, config, metrics_host, metrics_port))
+    try:
+        stats = _run(_consume(settings, config, metrics_host, metrics_port))
+    except StoreRejectsAll as exc:
+        click.echo(f"error: {exc}; nothing of that batch was committed", err=True)
+        sys.exit(3)
     click.echo(json.dumps(stats))
 
 

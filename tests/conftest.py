@@ -58,7 +58,7 @@ async def dump_neo4j(store) -> str:
     async with store.driver.session(database=store.database) as session:  # type: ignore[attr-defined]
         result = await session.run(
             "MATCH (n) OPTIONAL MATCH (n)-[r]->() RETURN properties(n) AS n, properties(r) AS r")
-        return "\n".join(str(record.data()) async for record in result)
+        return "\n".join([str(record.data()) async for record in result])
 
 
 @pytest.fixture

@@ -123,16 +123,20 @@ class KafkaBus(InProcessBus):
         self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap_servers)
         self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap_servers,
                                           group_id=None, enable_auto_commit=False)
-        await self._producer.start()
-        await self._consumer.start()
-        partitions = await self._partitions()
-        # Read every partition from its end, fixed now: a change published after start()
-        # is delivered, none from before.
-        assigned = [TopicPartition(self.topic, p) for p in sorted(partitions)]
-        self._consumer.assign(assigned)
-        await self._consumer.seek_to_end(*assigned)
-        for tp in assigned:
-            await self._consumer.position(tp)
+        try:
+            await self._producer.start()
+            await self._consumer.start()
+            partitions = await self._partitions()
+            # Read every partition from its end, fixed now: a change published after
+            # start() is delivered, none from before.
+            assigned = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+            self._consumer.assign(assigned)
+            await self._consumer.seek_to_end(*assigned)
+            for tp in assigned:
+                await self._consumer.position(tp)
+        except BaseException:
+            await self.close()
+            raise
         self._task = asyncio.create_task(self._consume())
 
     async def _partitions(self) -> set[int]:

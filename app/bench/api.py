@@ -237,6 +237,7 @@ async def run_api_bench(settings: Settings, customers: int, requests: int, level
     try:
         held = await ensure_customers(services, customers, console)
         lookups = await sample_cookies(services, 2000, seed)
+        load_before = os.getloadavg()[0]
         port = free_port()
         server = start_server(settings.store, port)
         try:
@@ -256,6 +257,9 @@ async def run_api_bench(settings: Settings, customers: int, requests: int, level
         "customers": held,
         "query": "customerByIdentifier: profile, identifiers, timeline(first: 20), segments",
         "requests_per_level": requests,
+        # the machine is shared: a load above its CPUs means other work competed
+        "machine": {"cpus": os.cpu_count(), "load_1m_before": round(load_before, 2),
+                    "load_1m_after": round(os.getloadavg()[0], 2)},
         "graphql_http": graphql,
         "raw_store_1_client": raw,
         "graphql_over_raw_1_client": {

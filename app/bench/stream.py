@@ -1,8 +1,9 @@
 """`idgraph bench stream`: events per second from Kafka into each store, end to end.
 
 The synthetic events of `bench ingest` are produced to a fresh topic once; then, for each
-store, the raw store baseline of `bench ingest` is measured and `idgraph consume` runs as
-a subprocess (as in production) until the topic is drained. The loader's rate is its
+store, the raw store baseline of `bench ingest` and the ingest service alone (no Kafka) are
+measured, and `idgraph consume` runs as a subprocess (as in production) until the topic is
+drained. The loader's rate is its
 messages over the time from its first read to its last commit; its peak memory is its own
 maximum resident set size. A benchmark prints figures; it never fails on a clock.
 """
@@ -27,8 +28,10 @@ from app.bench.ingest import neo4j_baseline, sqlite_baseline
 from app.config import Settings
 from app.demo import synthetic_events
 from app.domain.events import Event, parse_event
+from app.services.ingest import IngestService
 from app.stores import open_store
-from app.stores.neo4j.store import redact
+from app.stores.base import IdentityStore
+from app.stores.neo4j.store import Neo4jStore, redact
 from loaders.kafka import message_key
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,8 +96,25 @@ def run_consumers(url: str, bootstrap: str, topic: str, batch_size: int, loaders
             "wall_seconds": wall, "peak_rss_mib": max(f["max_rss_mib"] for f in figures)}
 
 
-async def bench_store(target: str, events: list[Event], bootstrap: str, topic: str,
-                      batch_size: int, loaders: int, settings: Settings) -> dict[str, Any]:
+async def service_seconds(store: IdentityStore, raws: list[dict[str, Any]], size: int) -> float:
+    """The ingest service in this process, with no Kafka: what the loader adds shows."""
+    ingest = IngestService(store)
+    started = time.perf_counter()
+    for at in range(0, len(raws), size):
+        await ingest.ingest_raw((str(i), raw) for i, raw in enumerate(raws[at:at + size]))
+    return time.perf_counter() - started
+
+
+async def clean(store: IdentityStore) -> None:
+    """Empty the store the benchmark filled (it was empty before)."""
+    if isinstance(store, Neo4jStore):
+        async with store.driver.session(database=store.database) as session:
+            await session.run(CLEAN_NEO4J)
+
+
+async def bench_store(target: str, raws: list[dict[str, Any]], events: list[Event],
+                      bootstrap: str, topic: str, batch_size: int, loaders: int,
+                      settings: Settings) -> dict[str, Any]:
     tmp = tempfile.mkdtemp(prefix="idgraph-bench-stream-")
     url = f"sqlite:///{tmp}/stream.db" if target == "sqlite" else target
     store = open_store(url, neo4j_database=settings.neo4j_database)
@@ -106,13 +126,17 @@ async def bench_store(target: str, events: list[Event], bootstrap: str, topic: s
                              "empty store")
         if target == "sqlite":
             raw_s = sqlite_baseline(events, batch_size, os.path.join(tmp, "raw.db"))
+            service = open_store(f"sqlite:///{tmp}/service.db")
+            await service.migrate()
+            service_s = await service_seconds(service, raws, batch_size)
+            await service.close()
         else:
             raw_s = await neo4j_baseline(store, events, batch_size)
+            service_s = await service_seconds(store, raws, batch_size)
+            await clean(store)
         figures = run_consumers(url, bootstrap, topic, batch_size, loaders)
         stored = (await store.stats()).events
-        if target != "sqlite":
-            async with store.driver.session(database=store.database) as session:  # type: ignore[attr-defined]
-                await session.run(CLEAN_NEO4J)
+        await clean(store)
     finally:
         await store.close()
     n = len(events)
@@ -124,6 +148,8 @@ async def bench_store(target: str, events: list[Event], bootstrap: str, topic: s
         "loader_wall_events_per_s": round(n / figures["wall_seconds"]),
         "raw_baseline_events_per_s": round(n / raw_s),
         "loader_over_raw": round(rate * raw_s / n, 3),
+        "service_events_per_s": round(n / service_s),
+        "loader_over_service": round(rate * service_s / n, 3),
         "loader_peak_rss_mib": figures["peak_rss_mib"],
         "loader_seconds": round(figures["span_seconds"], 2),
         "raw_seconds": round(raw_s, 2),
@@ -139,8 +165,8 @@ async def run_stream_bench(settings: Settings, stores: list[str], bootstrap: str
     produce_s = await produce_all(bootstrap, topic, raws, partitions)
     reports = []
     for target in stores:
-        report = await bench_store(target, events, bootstrap, topic, batch_size, loaders,
-                                   settings)
+        report = await bench_store(target, raws, events, bootstrap, topic, batch_size,
+                                   loaders, settings)
         report.update(topic=topic, partitions=partitions,
                       produce_events_per_s=round(n / produce_s))
         reports.append(report)

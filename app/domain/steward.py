@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.domain.changes import changes_of
 from app.domain.plan import (
     ACTIVE,
     BANNED,
@@ -68,6 +69,7 @@ def plan_action(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> P
     if planner is None:
         raise StewardError("UNKNOWN_ACTION", f"action: one of {', '.join(KINDS)}")
     plan, undo = planner(action, snapshot, rules, now)
+    plan.changes = changes_of(plan, snapshot.owners, now)
     target = ", ".join(action.customers or action.keys)
     details = {"keys": list(action.keys), "ban": action.ban, "customers": list(action.customers)}
     plan.audit.append(

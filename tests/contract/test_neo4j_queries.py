@@ -1,32 +1,42 @@
 """The Neo4j adapter without a database: Cypher shape, migrations, record conversion,
 the order of work inside `transact`, and error messages.
 
-The contract suite (test_store_contract.py) checks behaviour on a real server; these check
-what it cannot see: that values never reach the Cypher text, that writes are batched, that
-every lookup is anchored on a constrained or indexed property, and that `transact` locks
-before it reads and always releases.
+The contract suite (test_store_contract.py and the other contract files) checks behaviour
+on a real server; these check what it cannot see: that values never reach the Cypher text,
+that writes are batched, that every lookup is anchored on a constrained or indexed
+property, that every plan section is written, and that `transact` locks before it reads
+and always releases.
 """
 
 from __future__ import annotations
 
 import re
 import socket
+from dataclasses import fields
 from typing import Any
 
 import pytest
 
 from app.domain.events import format_ts
 from app.domain.plan import (
+    AuditEntry,
     CustomerInfo,
+    Erasure,
+    Gather,
     IdentifierDelta,
     LinkDelta,
+    LinkStatus,
     Merge,
     Plan,
+    ReviewItem,
     Snapshot,
+    Split,
+    StatusChange,
 )
+from app.domain.resolution import require_components
 from app.stores.base import StoreError, StoreUnavailable
 from app.stores.neo4j import migrate, queries, records
-from app.stores.neo4j.store import Neo4jStore, redact
+from app.stores.neo4j.store import SEARCH_INDEX, Neo4jStore, redact
 from tests.helpers import event
 
 QUERIES: dict[str, str] = {
@@ -35,13 +45,23 @@ QUERIES: dict[str, str] = {
 }
 WRITE_CLAUSE = re.compile(r"\b(CREATE|MERGE|SET|DELETE|REMOVE)\b")
 # Statements that write one thing, not rows of a plan.
-SINGLE_WRITES = {"MIGRATIONS_BOOTSTRAP", "RECORD_MIGRATION"}
-# Statements allowed to scan a label: the migrator's handful of SchemaMigration nodes, and
-# counts that Neo4j answers from its count store or an index.
-SCANS = {"APPLIED_MIGRATIONS", "STATS"}
+SINGLE_WRITES = {"MIGRATIONS_BOOTSTRAP", "RECORD_MIGRATION", "SAVE_MODEL"}
+# The erasure scrub rewrites free text wherever it is: a deliberate scan (erasures are
+# rare), like SQLite's UPDATE ... WHERE instr(...).
+MAINTENANCE = {"SCRUB"}
+# Statements allowed to scan a label: the migrator's handful of SchemaMigration nodes,
+# counts that Neo4j answers from its count store or an index, the whole-graph reads of
+# verification, and the scrub.
+SCANS = {"APPLIED_MIGRATIONS", "STATS", "MEMBERSHIP_OWNERS", "MEMBERSHIP_LINKS"} | MAINTENANCE
+WRITES = sorted(n for n, t in QUERIES.items() if WRITE_CLAUSE.search(re.sub(r"//[^\n]*", "", t)))
+READS = sorted(set(QUERIES) - set(WRITES))
+# The statements every ingest transaction runs: planned once (`CYPHER replan=skip`).
+HOT = {"LOCK_AND_SNAPSHOT", "SNAPSHOT", "APPLY", "RECORD"}
 CLAUSE = re.compile(r"\b(OPTIONAL MATCH|MATCH|MERGE|CREATE|UNWIND|WITH|WHERE|RETURN|SET|"
                     r"REMOVE|DELETE|DETACH|CALL|ORDER BY|LIMIT|UNION|ON CREATE|ON MATCH|FOREACH)\b")
 NODE = re.compile(r"\((\w*)(?::(\w+))?\s*(\{[^}]*\})?\)")
+SCHEMA = re.compile(r"FOR\s*\((\w+):(\w+)\)\s*(?:ON\s*\((?:\1\.(\w+))[^)]*\)|"
+                    r"REQUIRE\s+\(?\1\.(\w+)[^;]*?IS UNIQUE)")
 
 
 def cypher(text: str) -> str:
@@ -49,17 +69,26 @@ def cypher(text: str) -> str:
     return re.sub(r"//[^\n]*", "", text)
 
 
+def schema_statements() -> list[str]:
+    return [s for m in migrate.load() for s in m.statements] + [queries.MIGRATIONS_BOOTSTRAP]
+
+
 def indexed_properties() -> set[tuple[str, str]]:
-    """(label, property) pairs with a constraint or index, from graph_schema/ and the
-    migrator's own bootstrap."""
+    """(label, property) pairs that lead a constraint or a range index, from graph_schema/
+    and the migrator's own bootstrap (for a composite, its first property: the one a
+    lookup must give)."""
     found = set()
-    texts = [s for m in migrate.load() for s in m.statements] + [queries.MIGRATIONS_BOOTSTRAP]
-    for statement in texts:
-        match = re.search(r"FOR\s*\((\w+):(\w+)\)\s*(?:ON\s*\(\1\.(\w+)\)|REQUIRE\s+\1\.(\w+))",
-                          statement)
-        if match:
+    for statement in schema_statements():
+        if "FULLTEXT" in statement:
+            continue
+        if match := SCHEMA.search(statement):
             found.add((match.group(2), match.group(3) or match.group(4)))
     return found
+
+
+def unique_properties() -> set[tuple[str, str]]:
+    return {(m.group(2), m.group(4)) for s in schema_statements()
+            if (m := SCHEMA.search(s)) and m.group(4)}
 
 
 def clauses(text: str) -> list[tuple[str, str]]:
@@ -70,11 +99,25 @@ def clauses(text: str) -> list[tuple[str, str]]:
             for n, m in enumerate(marks)]
 
 
+def lookups(name: str) -> list[tuple[str, str, str, str]]:
+    """(keyword, variable, label, first map property) of each node looked up by a map."""
+    found = []
+    for keyword, body in clauses(QUERIES[name]):
+        if keyword in ("MATCH", "OPTIONAL MATCH", "MERGE"):
+            for var, label, props in NODE.findall(body):
+                if first := re.match(r"\{\s*(\w+)\s*:", props or ""):
+                    found.append((keyword, var, label, first.group(1)))
+    return found
+
+
 def test_there_is_a_statement_for_every_port_operation():
-    expected = {"LOCK_IDENTIFIERS", "LOCK_CUSTOMERS", "SNAPSHOT", "RELEASE", "CREATE_CUSTOMERS",
-                "APPLY_MERGES", "SET_FIRST_SEEN", "UPSERT_IDENTIFIERS", "UPSERT_LINKS",
-                "CREATE_EVENTS", "RECORD_MERGES", "CURRENT_IDS", "OWNERS", "IDENTIFIERS_OF",
-                "TIMELINE", "LINKS_OF", "MERGES_INTO", "CUSTOMER_PAGE", "STATS"}
+    expected = {"LOCK_AND_SNAPSHOT", "LOCK_CUSTOMERS", "SNAPSHOT", "LOCK_KEYS",
+                "MATCH_SNAPSHOT", "COMPONENTS", "APPLY", "ERASE", "SCRUB", "RECORD",
+                "CURRENT_IDS", "OWNERS", "IDENTIFIERS", "IDENTIFIERS_OF", "TIMELINE",
+                "TIMELINES", "LINKS_OF", "LINKS_TOUCHING", "AUDIT_LOG", "AUDIT_ENTRY",
+                "SPLITS_OF", "MERGES_INTO", "CUSTOMER_PAGE", "STATS", "PROFILE_OBSERVATIONS",
+                "MEMBERSHIP_OWNERS", "MEMBERSHIP_LINKS", "REVIEWS", "REVIEW", "SEARCH",
+                "LOAD_MODEL", "SAVE_MODEL"}
     assert expected <= QUERIES.keys()
 
 
@@ -87,21 +130,73 @@ def test_values_are_parameters_never_text(name):
     assert numbers <= {"0", "1"}, f"{name} holds literal values {numbers}: use parameters"
 
 
-@pytest.mark.parametrize("name", sorted(set(QUERIES) - SINGLE_WRITES))
+@pytest.mark.parametrize("name", sorted(set(WRITES) - SINGLE_WRITES - MAINTENANCE))
 def test_writes_are_batched_with_unwind(name):
     text = cypher(QUERIES[name])
-    if not WRITE_CLAUSE.search(text):
-        pytest.skip("reads only")
-    unwound = re.findall(r"UNWIND \$(\w+) AS", text)
-    assert unwound, f"{name} writes without UNWIND over a list parameter"
+    unwound = re.findall(r"UNWIND (\$?\w+) AS (\w+)", text)
+    assert any(source.startswith("$") or source in ("rows", "owners")
+               for source, _ in unwound), f"{name} writes without UNWIND over a list parameter"
     if "row." in text:
-        assert "UNWIND $rows AS row" in text, f"{name} reads row.x without UNWIND $rows AS row"
+        assert any(var == "row" for _, var in unwound), f"{name} reads row.x without UNWIND"
+
+
+@pytest.mark.parametrize("name", READS)
+def test_reads_do_not_write(name):
+    """A read runs on a read session (a replica in a cluster): it must not write."""
+    assert not WRITE_CLAUSE.search(cypher(QUERIES[name]))
+
+
+def test_every_plan_section_is_written_by_one_unwind():
+    """Each section of a Plan is written (or only reports), and APPLY / RECORD unwind every
+    list they are given: a section added to the port fails here until it is stored."""
+    assert set(records.WRITTEN_BY) | records.REPORT_ONLY == {f.name for f in fields(Plan)}
+    assert not set(records.WRITTEN_BY) & records.REPORT_ONLY
+    for statement, params in (("APPLY", records.apply_params(Plan())),
+                              ("RECORD", records.record_params(Plan()))):
+        unwound = set(re.findall(r"UNWIND \$(\w+) AS row", cypher(QUERIES[statement])))
+        unwound |= set(re.findall(r"WITH \$(\w+) AS rows", cypher(QUERIES[statement])))
+        assert unwound == params.keys(), statement
+
+
+def full_plan() -> Plan:
+    """A plan with every section filled in."""
+    plan = a_plan()
+    plan.splits = [Split("c_a", ("c_new",), T, "steward sam split c_a")]
+    plan.moves = {"cookie:a": "c_new", "email:y@example.com": None}
+    plan.statuses = [StatusChange("email:y@example.com", "quarantined", "hub")]
+    plan.link_statuses = [LinkStatus("cookie:a", "cookie:b", "removed", "by sam")]
+    plan.bans = [("cookie:a", "cookie:b")]
+    plan.unbans = [("cookie:c", "cookie:d")]
+    plan.audit = [AuditEntry("sam", "unlink", "cookie:a", "why", T, {"keys": ["cookie:a"]},
+                             {"kind": "link"}, 7)]
+    plan.match_records = [("cookie:a", {"last_name": "vries"}, ("b1", "b2"))]
+    plan.search_terms = [("cookie:a", "a")]
+    plan.erasures = [Erasure("c_x", ("email:z@example.com",), ("h",), T)]
+    plan.reviews = [ReviewItem("crm_id:1", "crm_id:2", 2.5, {"last_name": 1.0}, T)]
+    plan.review_updates = [(3, "accepted", "sam")]
+    plan.unsuppress = ["h2"]
+    return plan
+
+
+def test_a_full_plan_fills_every_section_it_writes():
+    plan = full_plan()
+    for name in records.WRITTEN_BY:
+        assert getattr(plan, name), f"full_plan() leaves {name} empty"
+    rows = {**records.apply_params(plan), **records.record_params(plan)}
+    assert all(rows.values()), [k for k, v in rows.items() if not v]
+    assert rows["match_blocks"] == [{"index": 0, "block": "b1", "key": "cookie:a"},
+                                    {"index": 1, "block": "b2", "key": "cookie:a"}]
+    assert rows["audit"][0]["undoes"] == 7 and rows["audit"][0]["details"] == (
+        '{"keys": ["cookie:a"]}')
+    assert rows["moves"][1] == {"key": "email:y@example.com", "customer_id": None}
+    assert rows["reviews"][0]["status"] == "open"
 
 
 @pytest.mark.parametrize("name", sorted(set(QUERIES) - SCANS))
 def test_every_lookup_is_anchored_on_an_index(name):
     """Each MATCH/MERGE starts from a node found through a constrained or indexed property
-    (in the pattern's map or in the following WHERE), or from a node already bound."""
+    (in the pattern's map or in the following WHERE), or from a node already bound, or it
+    only counts a label (answered from the count store)."""
     indexed = indexed_properties()
     bound: set[str] = set()
     parts = clauses(QUERIES[name])
@@ -112,7 +207,8 @@ def test_every_lookup_is_anchored_on_an_index(name):
         if keyword not in ("MATCH", "OPTIONAL MATCH", "MERGE"):
             continue
         nodes = NODE.findall(body)
-        where = parts[n + 1][1] if n + 1 < len(parts) and parts[n + 1][0] == "WHERE" else ""
+        following = parts[n + 1] if n + 1 < len(parts) else ("", "")
+        where = following[1] if following[0] == "WHERE" else ""
         anchored = False
         for var, label, props in nodes:
             if var and var in bound and not label:
@@ -127,28 +223,67 @@ def test_every_lookup_is_anchored_on_an_index(name):
                 prop = re.search(rf"\b{var}\.(\w+)\s*[<>=]", where).group(1)
                 assert (label, prop) in indexed, f"{name}: {var}.{prop} has no index"
                 anchored = True
+            elif (len(nodes) == 1 and label and var and following[0] in ("WITH", "RETURN")
+                  and re.match(rf"\s*count\({var}\)", following[1])):
+                anchored = True  # a count of a label: the count store answers it
         assert anchored, f"{name}: `{keyword}{body.strip()[:60]}` scans instead of seeking"
         bound.update(var for var, _, _ in nodes if var)
 
 
+@pytest.mark.parametrize("name", sorted(HOT))
+def test_hot_statements_are_planned_once_with_plans_that_do_not_depend_on_statistics(name):
+    text = cypher(QUERIES[name])
+    assert text.lstrip().startswith("CYPHER replan=skip")
+    unique = unique_properties()
+    for _, var, label, prop in lookups(name):
+        if (label, prop) not in unique:
+            assert re.search(rf"USING INDEX {var}:{label}\({prop}\)", text), (
+                f"{name}: ({var}:{label} {{{prop}: ...}}) needs a USING INDEX hint")
+
+
 def test_identifier_customer_and_event_keys_are_unique_constraints():
     text = " ".join(s for m in migrate.load() for s in m.statements)
-    for label, prop in [("Identifier", "key"), ("Customer", "id"), ("Event", "event_id")]:
+    for label, prop in [("Identifier", "key"), ("Customer", "id"), ("Event", "event_id"),
+                        ("AuditEntry", "seq"), ("Split", "seq"), ("Review", "id"),
+                        ("Suppressed", "hash"), ("MatchRecord", "key"), ("Model", "name")]:
         assert re.search(rf"\(\w+:{label}\)\s*REQUIRE\s+\w+\.{prop}\s+IS UNIQUE", text), label
+    for label, props in [("Ban", "a, x.b"), ("Review", "a, r.b"), ("SearchTerm", "key, t.term")]:
+        assert re.search(rf"\(\w+:{label}\)\s*REQUIRE\s+\(\w+\.{props}\)\s+IS UNIQUE", text), label
     assert ("Customer", "merged_into") in indexed_properties()
     assert ("Event", "ts") in indexed_properties()
+    assert re.search(r"CREATE FULLTEXT INDEX search_term_text IF NOT EXISTS\s+"
+                     r"FOR \(t:SearchTerm\) ON EACH \[t\.term\]", text)
+    assert re.search(rf"FULLTEXT INDEX {SEARCH_INDEX} ", text)
 
 
-def test_locks_come_before_reads_and_placeholders_are_cleaned_up():
-    lock = cypher(queries.LOCK_IDENTIFIERS)
+def test_locks_come_before_reads_and_everything_is_released():
+    lock = cypher(queries.LOCK_AND_SNAPSHOT)
     assert lock.index("MERGE (i:Identifier {key: key})") < lock.index("ON MATCH SET i._lock")
     assert lock.index("SET i._lock") < lock.index("BELONGS_TO")
-    release = cypher(queries.RELEASE)
-    assert "REMOVE i._lock" in release and "REMOVE c._lock" in release
-    assert re.search(r"WHERE i\.type IS NULL\s+DETACH DELETE i", release)
-    # the counter's lock is written before its value is read
-    merges = cypher(queries.RECORD_MERGES)
-    assert merges.index("SET q._lock") < merges.index("coalesce(q.next")
+    # owners are locked in id order, before anything else is read
+    assert lock.index("ORDER BY c.id") < lock.index("SET c._lock") < lock.index("MATCH (e:Event")
+    assert "c.first_seen" not in lock[:lock.index("SET c._lock")]
+    record = cypher(queries.RECORD)
+    release = record.index("REMOVE i._lock")
+    assert release > max(m.start() for m in re.finditer(r"MergeSequence", record))
+    assert "REMOVE c._lock" in record[release:]
+    assert re.search(r"WHERE i\.type IS NULL\s+DETACH DELETE i", record)
+    # each counter's lock is written before its value is read, and only when it is used
+    for block in re.split(r"\nCALL \(\) \{", record):
+        if "MergeSequence" in block:
+            assert re.search(r"WHERE size\((rows|fresh)\) > 0\s+MERGE \(q:MergeSequence", block)
+            assert block.index("SET q._lock") < block.index("coalesce(q.next")
+    for name in ("LOCK_CUSTOMERS", "LOCK_KEYS"):
+        assert "SET" in QUERIES[name] and "_lock = true" in QUERIES[name]
+
+
+def test_counters_are_taken_in_one_order_and_last():
+    record = cypher(queries.RECORD)
+    sequences = re.findall(r"MergeSequence \{name: \$(\w+)\}", record)
+    assert sequences == ["merge_sequence", "split_sequence", "audit_sequence",
+                         "review_sequence", "match_block_sequence"]
+    for name in set(QUERIES) - {"RECORD"}:
+        assert "MergeSequence" not in QUERIES[name], name
 
 
 # -- migrations ----------------------------------------------------------------------
@@ -157,6 +292,7 @@ def test_graph_schema_migrations_load_in_order_and_are_idempotent():
     found = migrate.load()
     assert found[0].version == "V0001__constraints"
     assert [m.version for m in found] == sorted(m.version for m in found)
+    assert len(found) >= 2  # V0001 is applied somewhere: later changes go in new files
     for m in found:
         for statement in m.statements:
             assert "IF NOT EXISTS" in statement, f"{m.version}: {statement[:60]}"
@@ -186,19 +322,105 @@ def test_migration_files_are_validated(tmp_path):
 def test_records_become_port_dataclasses():
     ident = records.identifier_record({
         "customer_id": "c1", "type": "email", "value": "a@x.nl", "first_seen": "t0",
-        "last_seen": "t1", "sources": ["web", "app"], "status": "active"})
+        "last_seen": "t1", "sources": ["web", "app"], "status": "blocked", "reason": "test"})
     assert ident.key == "email:a@x.nl" and ident.sources == ("app", "web")
+    assert (ident.status, ident.reason) == ("blocked", "test")
     link = records.link_record({"a": "cookie:a", "b": "cookie:b", "count": 3, "first_seen": "t0",
-                                "last_seen": "t1", "sources": ["app"], "event_ids": ["e9", "e1"]})
+                                "last_seen": "t1", "sources": ["app"], "event_ids": ["e9", "e1"],
+                                "status": "rejected", "reason": "limit",
+                                "match": '{"score": 3.5}'})
     assert link.event_ids == ("e9", "e1") and link.count == 3
+    assert (link.status, link.reason, link.match) == ("rejected", "limit", {"score": 3.5})
     ev = records.timeline_record({"event_id": "e1", "type": "click", "ts": "t", "source": "web",
                                   "keys": ["email:a@x.nl", "cookie:a"],
                                   "body": '{"traits":{},"properties":{"n":1},"consent":{}}'})
     assert [i.key for i in ev.identifiers] == ["cookie:a", "email:a@x.nl"]
     assert ev.properties == {"n": 1}
-    snap = records.snapshot([{"key": "cookie:a", "id": "c1", "first_seen": "t0"}], ["e1"])
+    audit = records.audit_record({"seq": 4, "actor": "sam", "action": "unlink", "target": "x",
+                                  "reason": "r", "at": "t", "details": '{"ban": true}',
+                                  "undo": "{}", "undone_by": None})
+    assert (audit.seq, audit.details, audit.undo, audit.undone_by) == (4, {"ban": True}, {}, None)
+    review = records.review_record({"id": 2, "a": "x", "b": "y", "score": 3, "weights": "{}",
+                                    "status": "open", "created_at": "t"})
+    assert (review.id, review.score, review.weights) == (2, 3.0, {})
+
+
+def snapshot_row(**overrides: Any) -> dict[str, Any]:
+    row = {"locked": [], "identifiers": [], "customers": [], "seen": [], "type_counts": [],
+           "links": [], "hub_ends": [], "bans": [], "suppressed": []}
+    row.update(overrides)
+    return row
+
+
+def test_a_snapshot_row_becomes_a_snapshot():
+    snap = records.snapshot(snapshot_row(
+        identifiers=[{"key": "cookie:a", "status": "active", "reason": "", "id": "c1"},
+                     {"key": "phone:1", "status": "quarantined", "reason": "hub", "id": None}],
+        customers=[{"id": "c1", "first_seen": "t0"}], seen=["e1"],
+        type_counts=[{"id": "c1", "type": "crm_id", "n": 1}],
+        links=[{"a": "cookie:a", "b": "phone:1", "status": "rejected"}],
+        hub_ends=["phone:1", "phone:1", "cookie:a"],
+        bans=[{"a": "cookie:a", "b": "cookie:z", "a_owner": "c1", "b_owner": None}]))
     assert snap.owners == {"cookie:a": "c1"} and snap.customers["c1"].first_seen == "t0"
-    assert snap.seen_events == {"e1"}
+    assert snap.statuses == {"phone:1": ("quarantined", "hub")}
+    assert snap.seen_events == {"e1"} and snap.type_counts == {"c1": {"crm_id": 1}}
+    assert snap.link_status == {("cookie:a", "phone:1"): "rejected"}
+    assert snap.degrees == {"phone:1": 2, "cookie:a": 1}
+    assert snap.bans == {("cookie:a", "cookie:z")} and snap.ban_owners == {"cookie:a": "c1"}
+    hashes = records.suppression_hashes(["email:x@y.z"])
+    records.add_suppressed(snap, hashes, list(hashes))
+    assert snap.suppressed == {"email:x@y.z"}
+
+
+def test_component_rows_become_components_with_their_neighbours():
+    def link(a, b, other, customer):
+        return {"a": a, "b": b, "first_seen": "t", "sources": ["web"], "status": "active",
+                "reason": "", "other": {"key": other, "status": "active", "first_seen": "t",
+                                        "customer_id": customer}}
+
+    rows = [{"id": "c1", "first_seen": "t0", "identifiers": [
+        {"key": "cookie:a", "status": "active", "first_seen": "t0",
+         "links": [link("cookie:a", "cookie:b", "cookie:b", "c2"),
+                   link("cookie:a", "cookie:c", "cookie:c", "c3")]}]},
+            {"id": "c2", "first_seen": "t1", "identifiers": [
+                {"key": "cookie:b", "status": "active", "first_seen": "t1",
+                 "links": [link("cookie:a", "cookie:b", "cookie:a", "c1")]}]}]
+    found = records.components(rows, ["c1", "c2", "c_gone"])
+    assert set(found["c1"].links) == {("cookie:a", "cookie:b"), ("cookie:a", "cookie:c")}
+    assert set(found["c1"].neighbours) == {"cookie:c"}  # cookie:b is c2's, gathered too
+    assert found["c1"].neighbours["cookie:c"].customer_id == "c3"
+    assert set(found["c2"].identifiers) == {"cookie:b"} and not found["c2"].neighbours
+    assert not found["c_gone"].identifiers
+
+
+def test_match_rows_add_buckets_records_and_owners_without_overriding_batch_owners():
+    snap = Snapshot(owners={"crm_ref:r1": "c1"})
+    records.add_matches(snap, {
+        "buckets": [{"block": "b1", "keys": ["crm_ref:r2", "crm_ref:r1"]},
+                    {"block": "b2", "keys": []}],
+        "records": [{"key": "crm_ref:r1", "traits": '{"city": "x"}', "id": "c9",
+                     "first_seen": "t"},
+                    {"key": "crm_ref:r2", "traits": None, "id": "c2", "first_seen": "t"}]})
+    assert snap.match_buckets == {"b1": ["crm_ref:r2", "crm_ref:r1"]}
+    assert snap.match_records == {"crm_ref:r1": {"city": "x"}}
+    assert snap.owners == {"crm_ref:r1": "c1", "crm_ref:r2": "c2"}
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("anna de vries", '"anna" OR anna~ OR "vries" OR vries~'),
+    ("anna@x.com", '"anna@x.com" OR anna~ OR x.com~'),
+    ("+31612345678", '"+31612345678" OR 31612345678~'),
+    ('o"neil (x) ann-marie', '"o\\"neil" OR neil~ OR "(x)" OR "ann-marie" OR ann~ OR marie~'),
+    ("an de", None),
+])
+def test_search_text_becomes_an_escaped_fuzzy_lucene_query(text, expected):
+    assert records.lucene_query(text) == expected
+
+
+def test_erased_keys_and_values_are_scrubbed_longest_first():
+    assert records.scrub_texts(["email:anna@x.com", "cookie:k1"]) == [
+        "email:anna@x.com", "anna@x.com", "cookie:k1", "k1"]
+    assert records.dumps({"name": "José"}) == '{"name": "José"}'  # findable by the scrub
 
 
 # -- transact, with a recording fake of the driver -------------------------------------
@@ -222,30 +444,40 @@ class FakeResult:
 
 
 class FakeTx:
-    """Answers like an empty database and records what was run."""
+    """Answers like an empty database (or with `answers`) and records what was run."""
 
-    def __init__(self, log: list[tuple[str, dict[str, Any]]]) -> None:
+    def __init__(self, log: list[tuple[str, dict[str, Any]]],
+                 answers: dict[str, list[list[dict[str, Any]]]]) -> None:
         self.log = log
+        self.answers = answers
 
-    async def run(self, query: str, **params: Any) -> FakeResult:
+    async def run(self, query: str, parameters: dict[str, Any] | None = None,
+                  **kwargs: Any) -> FakeResult:
+        params = {**(parameters or {}), **kwargs}
         used = set(re.findall(r"\$(\w+)", cypher(query)))
         assert used <= params.keys(), f"missing parameters {used - params.keys()}"
         name = next(n for n, text in QUERIES.items() if text == query)
         self.log.append((name, params))
-        answers = {
-            "SNAPSHOT": [{"owners": [], "seen": []}],
-            "UPSERT_IDENTIFIERS": [{"fresh": len(params.get("rows", [])),
-                                    "attached": len(params.get("rows", []))}],
-            "APPLY_MERGES": [{"applied": len(params.get("rows", []))}],
-            "RECORD_MERGES": [{"recorded": len(params.get("rows", []))}],
+        if self.answers.get(name):
+            return FakeResult(self.answers[name].pop(0))
+        merges = len(params.get("merges", []))
+        default = {
+            "LOCK_AND_SNAPSHOT": [snapshot_row()],
+            "SNAPSHOT": [snapshot_row()],
+            "APPLY": [{"merged": merges, "expected": 0, "attached": 0}],
+            "RECORD": [{"recorded": merges,
+                        "audit_seqs": list(range(1, len(params.get("audit", [])) + 1))}],
+            "ERASE": [{"events": 4, "links": 2, "identifiers": 1}],
         }
-        return FakeResult(answers.get(name, []))
+        return FakeResult(default.get(name, []))
 
 
 class FakeDriver:
-    def __init__(self, attempts: int = 1) -> None:
+    def __init__(self, attempts: int = 1,
+                 answers: dict[str, list[list[dict[str, Any]]]] | None = None) -> None:
         self.log: list[tuple[str, dict[str, Any]]] = []
         self.attempts = attempts
+        self.answers = answers or {}
 
     def session(self, database: str):
         driver = self
@@ -259,13 +491,14 @@ class FakeDriver:
 
             async def execute_write(self, work):
                 for _ in range(driver.attempts):  # a retried transaction runs work again
-                    result = await work(FakeTx(driver.log))
+                    result = await work(FakeTx(driver.log, driver.answers))
                 return result
 
         return Session()
 
 
 T = format_ts(event("x", "2024-03-01T10:00:00Z", "cookie:a").timestamp)
+KEYS = frozenset({"email:x@example.com", "cookie:a"})
 
 
 def a_plan() -> Plan:
@@ -282,59 +515,104 @@ def a_plan() -> Plan:
     )
 
 
-async def fake_store(attempts: int = 1) -> Neo4jStore:
+async def fake_store(attempts: int = 1, **answers: list[list[dict[str, Any]]]) -> Neo4jStore:
     store = Neo4jStore("bolt://127.0.0.1:1", ("neo4j", "secret"))
     await store.driver.close()
-    store.driver = FakeDriver(attempts)  # type: ignore[assignment]
+    store.driver = FakeDriver(attempts, answers)  # type: ignore[assignment]
     return store
 
 
-async def test_transact_locks_reads_decides_applies_and_releases_in_order():
+def names(store: Neo4jStore) -> list[str]:
+    return [name for name, _ in store.driver.log]  # type: ignore[attr-defined]
+
+
+async def test_transact_locks_reads_decides_applies_and_releases_in_three_statements():
     store = await fake_store()
-    seen: list[Snapshot] = []
     plan = a_plan()
 
     def decide(snapshot: Snapshot) -> Plan:
-        seen.append(snapshot)
-        assert [name for name, _ in store.driver.log] == ["LOCK_IDENTIFIERS", "SNAPSHOT"]
+        assert names(store) == ["LOCK_AND_SNAPSHOT"]
         return plan
 
-    keys = {"email:x@example.com", "cookie:a"}
-    assert await store.transact(keys, {"e1"}, decide) is plan
-    names = [name for name, _ in store.driver.log]
-    assert names == ["LOCK_IDENTIFIERS", "SNAPSHOT", "CREATE_CUSTOMERS", "APPLY_MERGES",
-                     "SET_FIRST_SEEN", "UPSERT_IDENTIFIERS", "UPSERT_LINKS", "CREATE_EVENTS",
-                     "RECORD_MERGES", "RELEASE"]
+    gather = Gather(keys=KEYS, event_ids=frozenset({"e1"}), limited_types=("crm_id",),
+                    hub_types=("email",))
+    assert await store.transact(gather, decide) is plan
+    assert names(store) == ["LOCK_AND_SNAPSHOT", "APPLY", "RECORD"]
     params = dict(store.driver.log)
-    assert params["LOCK_IDENTIFIERS"]["keys"] == ["cookie:a", "email:x@example.com"]  # sorted
-    assert len(params["CREATE_EVENTS"]["rows"]) == 1  # one statement for the whole section
-    assert params["CREATE_EVENTS"]["rows"][0]["keys"] == ["cookie:a", "email:x@example.com"]
-    assert params["UPSERT_LINKS"]["sample"] == 10
+    assert params["LOCK_AND_SNAPSHOT"]["keys"] == ["cookie:a", "email:x@example.com"]  # sorted
+    assert params["LOCK_AND_SNAPSHOT"]["count_hubs"] is True
+    assert len(params["APPLY"]["events"]) == 1  # one statement for the whole section
+    assert params["APPLY"]["events"][0]["keys"] == ["cookie:a", "email:x@example.com"]
+    assert params["APPLY"]["sample"] == 10 and params["APPLY"]["banned"] == "banned"
+    assert params["RECORD"]["merges"][0]["absorbed"] == "c_b"
+    assert params["RECORD"]["keys"] == ["cookie:a", "email:x@example.com"]
 
 
 async def test_an_empty_plan_writes_nothing_but_still_releases():
-    store = await fake_store()
-    await store.transact({"cookie:a"}, {"e1"}, lambda snapshot: Plan())
-    assert [name for name, _ in store.driver.log] == ["LOCK_IDENTIFIERS", "SNAPSHOT", "RELEASE"]
-    assert dict(store.driver.log)["RELEASE"]["keys"] == ["cookie:a"]
+    store = await fake_store(LOCK_AND_SNAPSHOT=[[snapshot_row(
+        locked=["c1"], identifiers=[{"key": "cookie:a", "status": "active", "reason": "",
+                                     "id": "c1"}], customers=[{"id": "c1", "first_seen": T}])]])
+    await store.transact(Gather(keys=frozenset({"cookie:a"})), lambda snapshot: Plan())
+    assert names(store) == ["LOCK_AND_SNAPSHOT", "RECORD"]
+    record = dict(store.driver.log)["RECORD"]
+    assert record["keys"] == ["cookie:a"] and record["customer_ids"] == ["c1"]
+    assert not any(record[k] for k in records.record_params(None))  # no counter is touched
 
 
 async def test_a_retried_transaction_decides_again_from_a_fresh_snapshot():
     store = await fake_store(attempts=2)
     calls: list[Snapshot] = []
-    await store.transact({"cookie:a"}, {"e1"}, lambda s: calls.append(s) or Plan())
+    await store.transact(Gather(keys=frozenset({"cookie:a"})),
+                         lambda s: calls.append(s) or Plan())
     assert len(calls) == 2 and calls[0] is not calls[1]
 
 
-async def test_plan_sections_the_adapter_cannot_store_are_refused():
+async def test_an_owner_that_changed_before_its_lock_is_locked_and_read_again():
+    moved = snapshot_row(identifiers=[{"key": "cookie:a", "status": "active", "reason": "",
+                                       "id": "c2"}], customers=[{"id": "c2", "first_seen": T}])
+    store = await fake_store(LOCK_AND_SNAPSHOT=[[{**moved, "locked": ["c1"]}]],
+                             SNAPSHOT=[[moved]])
+    seen: list[Snapshot] = []
+    await store.transact(Gather(keys=frozenset({"cookie:a"})),
+                         lambda s: seen.append(s) or Plan())
+    assert names(store) == ["LOCK_AND_SNAPSHOT", "LOCK_CUSTOMERS", "SNAPSHOT", "RECORD"]
+    assert dict(store.driver.log)["LOCK_CUSTOMERS"]["ids"] == ["c2"]
+    assert seen[0].owners == {"cookie:a": "c2"}
+    assert dict(store.driver.log)["RECORD"]["customer_ids"] == ["c1", "c2"]
+
+
+async def test_components_are_locked_before_they_are_read():
+    store = await fake_store(COMPONENTS=[[{"id": "c7", "first_seen": T, "identifiers": []}]])
+
+    def decide(snapshot: Snapshot) -> Plan:
+        require_components({"c7"}, snapshot)
+        return Plan()
+
+    await store.transact(Gather(keys=frozenset({"cookie:a"})), decide)
+    assert names(store) == ["LOCK_AND_SNAPSHOT", "LOCK_CUSTOMERS", "COMPONENTS", "RECORD"]
+    assert dict(store.driver.log)["LOCK_CUSTOMERS"]["ids"] == ["c7"]
+
+
+async def test_steward_sections_are_applied_and_the_store_fills_in_audit_seqs_and_erasures():
     store = await fake_store()
-    plan = a_plan()
-    if not hasattr(plan, "bans"):
-        pytest.skip("this Plan has no sections beyond the ones the adapter stores")
-    plan.bans.append(("cookie:a", "cookie:b"))
-    with pytest.raises(StoreError, match="bans"):
-        await store.transact({"cookie:a"}, {"e1"}, lambda snapshot: plan)
-    assert "CREATE_EVENTS" not in [name for name, _ in store.driver.log]
+    plan = full_plan()
+    result = await store.transact(Gather(keys=KEYS), lambda snapshot: plan)
+    assert names(store) == ["LOCK_AND_SNAPSHOT", "APPLY", "ERASE", "SCRUB", "RECORD"]
+    assert result.audit_seqs == [1]
+    assert result.erased == {"events": 4, "links": 2, "identifiers": 1}
+    scrub = dict(store.driver.log)["SCRUB"]
+    assert scrub["texts"] == ["email:z@example.com", "z@example.com"]
+    assert scrub["mark"] == "[erased]"
+
+
+async def test_a_plan_naming_a_customer_the_store_does_not_hold_is_refused():
+    store = await fake_store(APPLY=[[{"merged": 0, "expected": 2, "attached": 2}]])
+    with pytest.raises(StoreError, match="merge names a customer"):
+        await store.transact(Gather(keys=KEYS), lambda snapshot: a_plan())
+    assert "RECORD" not in names(store)  # the transaction rolls back
+    store = await fake_store(APPLY=[[{"merged": 1, "expected": 2, "attached": 1}]])
+    with pytest.raises(StoreError, match="new identifier names a customer"):
+        await store.transact(Gather(keys=KEYS), lambda snapshot: a_plan())
 
 
 # -- errors --------------------------------------------------------------------------

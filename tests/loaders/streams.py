@@ -174,8 +174,24 @@ async def wait_for(probe: Callable[[], Awaitable[bool]], timeout_s: float, what:
         await asyncio.sleep(every_s)
 
 
-async def stored_events(store: IdentityStore) -> int:
-    return (await store.stats()).events
+async def committed(group: str) -> int:
+    """Messages the group has committed, over all partitions. Progress is read from Kafka,
+    not from the shared Neo4j, which other test runs may write to at the same time."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA_BOOTSTRAP)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return sum(max(meta.offset, 0) for meta in offsets.values())
+
+
+async def check_people(store: IdentityStore, stream: Stream, people: int) -> None:
+    """Every event of every person is on that person's customer, once; each person is one
+    customer of their own. Only this test's data is read, so others' writes do not count."""
+    assert await events_per_person(store, people) == stream.per_person()
+    owners = await store.owners([f"email:{email_of(p)}" for p in range(people)])
+    assert len(set(owners.values())) == people
 
 
 async def events_per_person(store: IdentityStore, people: int) -> Counter[int]:
@@ -204,7 +220,7 @@ def loader(store: IdentityStore, topic: str, **options: Any) -> KafkaLoader:
     return KafkaLoader(IngestService(store), config, LoaderMetrics(CollectorRegistry()))
 
 
-async def run_loader(instance: KafkaLoader, timeout_s: float = 120.0) -> Any:
+async def run_loader(instance: KafkaLoader, timeout_s: float = 300.0) -> Any:
     async with asyncio.timeout(timeout_s):
         return await instance.run()
 

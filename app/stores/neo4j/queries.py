@@ -40,104 +40,87 @@ AWAIT_INDEXES = "CALL db.awaitIndexes($seconds)"
 
 # -- transact: locks and snapshot ------------------------------------------------------
 #
+# A transaction runs three statements (graph_schema/model.md, "Writes"): LOCK_AND_SNAPSHOT,
+# then, once the plan is decided, APPLY (every plan section) and RECORD (the numbered
+# records, then the release of the locks). An erasure adds ERASE and SCRUB between APPLY
+# and RECORD; gathering whole components adds COMPONENTS; a snapshot whose owners changed
+# before they were locked adds LOCK_CUSTOMERS + SNAPSHOT rounds.
+#
+# These four hot statements start with `CYPHER replan=skip`: Neo4j plans them once per
+# server and does not re-plan them whenever the statistics of a growing graph drift (it
+# would, at most every 10 s, and planning them costs about as much as running a batch).
+# Their plans do not depend on statistics: every lookup is a unique-constraint seek, an
+# expansion from a bound node, a count-store read, or a non-unique index seek pinned by a
+# `USING INDEX` hint.
+#
 # Locking protocol (see graph_schema/model.md, "Concurrency"):
-# 1. LOCK_IDENTIFIERS MERGEs every identifier of the batch in key order and writes a
-#    dummy `_lock` property on those that exist, which takes the node's write lock. A key
-#    that does not exist yet becomes a placeholder node holding only `key` (creating it
-#    locks it, and its index entry); the unique constraint on
-#    Identifier.key makes a second transaction's MERGE of the same key wait until this
-#    one commits or rolls back, so two loaders can never both treat a key as new.
-# 2. LOCK_CUSTOMERS write-locks the current owners of those identifiers; SNAPSHOT then
-#    re-reads owners (repeating 2 if an owner changed before its lock was taken). The
-#    owners of the ends of relevant bans and of matching candidates are locked the same
-#    way, and so are the customers of components gathered for the full path
-#    (COMPONENTS), before they are read.
-# 3. RELEASE removes `_lock` and deletes placeholders the plan did not fill in, so no
-#    trace of the locking survives the transaction.
+# 1. Every identifier of the batch is MERGEd in key order and a dummy `_lock` property is
+#    written on those that exist, which takes the node's write lock. A key that does not
+#    exist yet becomes a placeholder node holding only `key` (creating it locks it, and
+#    its index entry); the unique constraint on Identifier.key makes a second
+#    transaction's MERGE of the same key wait until this one commits or rolls back, so
+#    two loaders can never both treat a key as new.
+# 2. The current owners of those identifiers are write-locked (in id order), then the
+#    snapshot is read. If an owner changed before its lock was taken, LOCK_CUSTOMERS locks
+#    the new one and SNAPSHOT reads again. The owners of the ends of relevant bans and of
+#    matching candidates are locked the same way (candidates' identifiers by LOCK_KEYS),
+#    and so are the customers of components gathered for the full path (COMPONENTS),
+#    before they are read.
+# 3. RECORD ends by removing `_lock` and deleting placeholders the plan did not fill in, so
+#    no trace of the locking survives the transaction.
 
-LOCK_IDENTIFIERS = """
-UNWIND $keys AS key
-MERGE (i:Identifier {key: key})
-ON MATCH SET i._lock = true
-WITH i, key
-MATCH (i)-[:BELONGS_TO]->(c:Customer)
-RETURN key, c.id AS customer_id
-"""
-
-# Stored identifiers outside the batch that the plan may write (matching candidates).
-LOCK_KEYS = """
-UNWIND $keys AS key
-MATCH (i:Identifier {key: key})
-SET i._lock = true
-"""
-
-LOCK_CUSTOMERS = """
-UNWIND $ids AS id
-MATCH (c:Customer {id: id})
-SET c._lock = true
-"""
-
-# One read for the whole snapshot. `$limited_keys` and `$hub_keys` are the batch keys when
-# the decision asks for type counts / degrees, else empty. Bans and suppression hashes are
-# looked up only when the count store says there are any.
-SNAPSHOT = """
-CALL () {
-  UNWIND $keys AS key
-  MATCH (i:Identifier {key: key})
-  WHERE i.type IS NOT NULL
-  OPTIONAL MATCH (i)-[:BELONGS_TO]->(c:Customer)
-  RETURN collect({key: key, status: i.status, reason: i.reason, id: c.id,
-                  first_seen: c.first_seen}) AS identifiers
-}
+# Everything a decision reads besides the batch identifiers and their owners: for the
+# owners (`owners`, customer nodes, bound by the statement), the batch keys ($keys) and
+# events ($event_ids). `$limited_types`: count these types per owner. One expansion of
+# each key's links gives both the stored links among batch keys and, when `$count_hubs`,
+# one `hub_ends` entry per link to an identifier of a hub type (the degrees). Bans and
+# suppression hashes are looked up only when the count store says there are any.
+_snapshot_reads = """
 CALL () {
   UNWIND $event_ids AS event_id
   MATCH (e:Event {event_id: event_id})
   RETURN collect(event_id) AS seen
 }
-CALL () {
-  UNWIND $limited_keys AS key
-  MATCH (:Identifier {key: key})-[:BELONGS_TO]->(c:Customer)
-  WITH DISTINCT c
+CALL (owners) {
+  UNWIND owners AS c
   MATCH (c)<-[:BELONGS_TO]-(i:Identifier)
   WHERE i.type IN $limited_types
   WITH c.id AS id, i.type AS type, count(*) AS n
   RETURN collect({id: id, type: type, n: n}) AS type_counts
 }
 CALL () {
-  UNWIND $hub_keys AS key
-  MATCH (:Identifier {key: key})-[:LINKED]-(o:Identifier)
-  WHERE o.type IN $hub_types
-  WITH key, count(*) AS n
-  RETURN collect({key: key, n: n}) AS degrees
-}
-CALL () {
   UNWIND $keys AS key
-  MATCH (a:Identifier {key: key})-[l:LINKED]->(b:Identifier)
-  WHERE b.key IN $keys
-  RETURN collect({a: key, b: b.key, status: l.status}) AS links
+  MATCH (a:Identifier {key: key})-[l:LINKED]-(o:Identifier)
+  WITH key, o.key AS other, startNode(l) = a AS outgoing, l.status AS status, o.type AS type
+  RETURN [x IN collect(CASE WHEN outgoing AND other IN $keys
+                            THEN {a: key, b: other, status: status} END) WHERE x IS NOT NULL]
+           AS links,
+         collect(CASE WHEN $count_hubs AND type IN $hub_types THEN key END) AS hub_ends
 }
-CALL () {
+CALL (owners) {
   MATCH (x:Ban)
   WITH count(x) AS total
   WHERE total > 0
-  CALL () {
+  CALL (owners) {
     UNWIND $keys AS key
     MATCH (x:Ban {a: key})
+    USING INDEX x:Ban(a)
     RETURN x
     UNION
     UNWIND $keys AS key
     MATCH (x:Ban {b: key})
+    USING INDEX x:Ban(b)
     RETURN x
     UNION
-    UNWIND $keys AS key
-    MATCH (:Identifier {key: key})-[:BELONGS_TO]->(c:Customer)
-    WITH DISTINCT c
+    UNWIND owners AS c
     MATCH (c)<-[:BELONGS_TO]-(i:Identifier)
     CALL (i) {
       MATCH (x:Ban {a: i.key})
+      USING INDEX x:Ban(a)
       RETURN x
       UNION
       MATCH (x:Ban {b: i.key})
+      USING INDEX x:Ban(b)
       RETURN x
     }
     RETURN x
@@ -155,7 +138,62 @@ CALL () {
   MATCH (s:Suppressed {hash: hash})
   RETURN collect(hash) AS suppressed
 }
-RETURN identifiers, seen, type_counts, degrees, links, bans, suppressed
+"""
+_snapshot_fields = """identifiers,
+       [c IN owners | {id: c.id, first_seen: c.first_seen}] AS customers,
+       seen, type_counts, links, hub_ends, bans, suppressed"""
+
+# Steps 1 and 2 and the first snapshot read, in one statement. Each identifier's status
+# and owner are read once its lock is held (an owner changes only with a write to the
+# identifier's BELONGS_TO); the owners' first_seen only after their locks. `locked`: the
+# customers it locked.
+LOCK_AND_SNAPSHOT = """
+CYPHER replan=skip
+CALL () {
+  UNWIND $keys AS key
+  MERGE (i:Identifier {key: key})
+  ON MATCH SET i._lock = true
+  WITH i, key
+  OPTIONAL MATCH (i)-[:BELONGS_TO]->(c:Customer)
+  RETURN collect(DISTINCT c) AS owners,
+         collect(CASE WHEN i.type IS NOT NULL
+                      THEN {key: key, status: i.status, reason: i.reason, id: c.id} END)
+           AS identifiers
+}
+CALL (owners) {
+  UNWIND owners AS c
+  WITH c
+  ORDER BY c.id
+  SET c._lock = true
+  RETURN collect(c.id) AS locked
+}
+""" + _snapshot_reads + "RETURN locked, " + _snapshot_fields + "\n"
+
+# A later round of step 2's locks.
+LOCK_CUSTOMERS = """
+UNWIND $ids AS id
+MATCH (c:Customer {id: id})
+SET c._lock = true
+"""
+
+# A later round of step 2's read.
+SNAPSHOT = """
+CYPHER replan=skip
+CALL () {
+  UNWIND $keys AS key
+  MATCH (i:Identifier {key: key})
+  WHERE i.type IS NOT NULL
+  OPTIONAL MATCH (i)-[:BELONGS_TO]->(c:Customer)
+  RETURN collect(DISTINCT c) AS owners,
+         collect({key: key, status: i.status, reason: i.reason, id: c.id}) AS identifiers
+}
+""" + _snapshot_reads + "RETURN " + _snapshot_fields + "\n"
+
+# Stored identifiers outside the batch that the plan may write (matching candidates).
+LOCK_KEYS = """
+UNWIND $keys AS key
+MATCH (i:Identifier {key: key})
+SET i._lock = true
 """
 
 # Matching: the newest `$limit` records filed under each blocking key (newest first, by the
@@ -198,198 +236,177 @@ RETURN id, c.first_seen AS first_seen,
        ] AS identifiers
 """
 
-RELEASE = """
+# -- transact: applying a plan -----------------------------------------------------------
+#
+# APPLY writes every section of a plan, one `UNWIND $<section> AS row` subquery per
+# section, in the SQLite adapter's order (an empty section is a subquery over no rows).
+# The subqueries run one after the other, each seeing what the earlier ones wrote:
+# - customers: new customers;
+# - merges: a CALL (row) per merge, so merges apply one after the other exactly like
+#   SQLite's loop: move the absorbed customer's identifiers to the survivor, point the
+#   absorbed customer and every customer already merged into it at the survivor (path
+#   compression); the history edge is written by RECORD;
+# - first_seen;
+# - identifiers: a node with no `type` is a placeholder from the lock (or absent): it gets
+#   all fields, its status and reason, and its BELONGS_TO when the plan names a customer
+#   (an inactive identifier belongs to none). An existing identifier keeps its owner,
+#   status and reason (they change by merges, moves and statuses); first/last seen widen
+#   and sources become the sorted union (an insertion sort in `reduce`, no APOC needed);
+# - moves: stored identifiers that change customer (a split, a release) or leave theirs
+#   (customer_id null: quarantined); statuses;
+# - links: stored once, a -> b with a < b. Both ends are write-locked (batch keys, or
+#   matching candidates), so the read-modify-write of the counters cannot lose an update.
+#   A banned link stays banned whatever the evidence; a MATCHED link keeps its match
+#   payload (`match`, JSON text) unless new evidence brings one; link_statuses;
+# - bans, unbans; match_records (a record's cleaned traits replace the stored ones);
+# - events: the snapshot already dropped events the store holds, so CREATE: a concurrent
+#   duplicate that slipped past the identifier locks fails on the unique constraint
+#   instead of being counted twice; `profile` marks events with traits or consent;
+# - search_terms, unsuppress, review_updates.
+# The counts returned let the adapter refuse a plan that names a customer the store does
+# not hold (the transaction rolls back).
+APPLY = """
+CYPHER replan=skip
 CALL () {
-  UNWIND $keys AS key
-  MATCH (i:Identifier {key: key})
-  REMOVE i._lock
-  WITH i
-  WHERE i.type IS NULL
-  DETACH DELETE i
+  UNWIND $customers AS row
+  CREATE (:Customer {id: row.id, first_seen: row.first_seen})
 }
 CALL () {
-  UNWIND $customer_ids AS id
-  MATCH (c:Customer {id: id})
-  REMOVE c._lock
+  UNWIND $merges AS row
+  CALL (row) {
+    MATCH (a:Customer {id: row.absorbed})
+    MATCH (s:Customer {id: row.survivor})
+    CALL (a, s) {
+      MATCH (i:Identifier)-[r:BELONGS_TO]->(a)
+      DELETE r
+      CREATE (i)-[:BELONGS_TO]->(s)
+    }
+    CALL (a, s) {
+      MATCH (m:Customer {merged_into: a.id})
+      USING INDEX m:Customer(merged_into)
+      SET m.merged_into = s.id
+    }
+    SET a.merged_into = s.id
+    RETURN count(*) AS applied
+  }
+  RETURN sum(applied) AS merged
 }
-"""
-
-# -- transact: applying a plan, one statement per section, in this order -----------------
-
-CREATE_CUSTOMERS = """
-UNWIND $rows AS row
-CREATE (:Customer {id: row.id, first_seen: row.first_seen})
-"""
-
-# One row per merge, applied one after the other (a CALL subquery runs once per row and
-# sees what the previous rows did), exactly like the SQLite adapter's loop: move the
-# absorbed customer's identifiers to the survivor, point the absorbed customer and every
-# customer already merged into it at the survivor (path compression). The history edge
-# is written by RECORD_MERGES once the rest of the plan is applied.
-APPLY_MERGES = """
-UNWIND $rows AS row
-CALL (row) {
-  MATCH (a:Customer {id: row.absorbed})
-  MATCH (s:Customer {id: row.survivor})
-  CALL (a, s) {
-    MATCH (i:Identifier)-[r:BELONGS_TO]->(a)
+CALL () {
+  UNWIND $first_seen AS row
+  MATCH (c:Customer {id: row.id})
+  SET c.first_seen = row.first_seen
+}
+CALL () {
+  UNWIND $identifiers AS row
+  MERGE (i:Identifier {key: row.key})
+  WITH i, row, i.type IS NULL AS fresh
+  SET i.type = coalesce(i.type, row.type),
+      i.value = coalesce(i.value, row.value),
+      i.status = CASE WHEN fresh THEN row.status ELSE i.status END,
+      i.reason = CASE WHEN fresh THEN row.reason ELSE i.reason END,
+      i.first_seen = CASE WHEN fresh OR row.first_seen < i.first_seen
+                          THEN row.first_seen ELSE i.first_seen END,
+      i.last_seen = CASE WHEN fresh OR row.last_seen > i.last_seen
+                         THEN row.last_seen ELSE i.last_seen END,
+      i.sources = reduce(acc = [], s IN coalesce(i.sources, []) + row.sources |
+                    CASE WHEN s IN acc THEN acc
+                         ELSE [x IN acc WHERE x < s] + s + [x IN acc WHERE x > s] END)
+  WITH i, row, fresh
+  CALL (i, row, fresh) {
+    MATCH (c:Customer {id: row.customer_id})
+    WHERE fresh
+    CREATE (i)-[:BELONGS_TO]->(c)
+    RETURN count(c) AS attached
+  }
+  RETURN sum(CASE WHEN fresh AND row.customer_id IS NOT NULL THEN 1 ELSE 0 END) AS expected,
+         sum(attached) AS attached
+}
+CALL () {
+  UNWIND $moves AS row
+  MATCH (i:Identifier {key: row.key})
+  CALL (i) {
+    MATCH (i)-[r:BELONGS_TO]->()
     DELETE r
-    CREATE (i)-[:BELONGS_TO]->(s)
   }
-  CALL (a, s) {
-    MATCH (m:Customer {merged_into: a.id})
-    SET m.merged_into = s.id
+  CALL (i, row) {
+    MATCH (c:Customer {id: row.customer_id})
+    CREATE (i)-[:BELONGS_TO]->(c)
   }
-  SET a.merged_into = s.id
-  RETURN count(*) AS applied
 }
-RETURN sum(applied) AS applied
-"""
-
-SET_FIRST_SEEN = """
-UNWIND $rows AS row
-MATCH (c:Customer {id: row.id})
-SET c.first_seen = row.first_seen
-"""
-
-# A node with no `type` is a placeholder from LOCK_IDENTIFIERS (or absent): it gets all
-# fields, its status and reason, and its BELONGS_TO when the plan names a customer (an
-# inactive identifier belongs to none). The counts let the adapter refuse a plan that
-# names a customer the store does not hold. An existing identifier keeps its owner,
-# status and reason (they change by merges, MOVES and STATUSES); first/last seen widen and
-# sources become the sorted union (an insertion sort in `reduce`, so no APOC is needed).
-UPSERT_IDENTIFIERS = """
-UNWIND $rows AS row
-MERGE (i:Identifier {key: row.key})
-WITH i, row, i.type IS NULL AS fresh
-SET i.type = coalesce(i.type, row.type),
-    i.value = coalesce(i.value, row.value),
-    i.status = CASE WHEN fresh THEN row.status ELSE i.status END,
-    i.reason = CASE WHEN fresh THEN row.reason ELSE i.reason END,
-    i.first_seen = CASE WHEN fresh OR row.first_seen < i.first_seen
-                        THEN row.first_seen ELSE i.first_seen END,
-    i.last_seen = CASE WHEN fresh OR row.last_seen > i.last_seen
-                       THEN row.last_seen ELSE i.last_seen END,
-    i.sources = reduce(acc = [], s IN coalesce(i.sources, []) + row.sources |
-                  CASE WHEN s IN acc THEN acc
-                       ELSE [x IN acc WHERE x < s] + s + [x IN acc WHERE x > s] END)
-WITH i, row, fresh
-CALL (i, row, fresh) {
-  MATCH (c:Customer {id: row.customer_id})
-  WHERE fresh
-  CREATE (i)-[:BELONGS_TO]->(c)
-  RETURN count(c) AS attached
+CALL () {
+  UNWIND $statuses AS row
+  MATCH (i:Identifier {key: row.key})
+  SET i.status = row.status, i.reason = row.reason
 }
-RETURN sum(CASE WHEN fresh AND row.customer_id IS NOT NULL THEN 1 ELSE 0 END) AS expected,
-       sum(attached) AS attached
-"""
-
-# Stored identifiers that change customer (a split, a release), or leave theirs
-# (customer_id null: quarantined).
-MOVE_IDENTIFIERS = """
-UNWIND $rows AS row
-MATCH (i:Identifier {key: row.key})
-CALL (i) {
-  MATCH (i)-[r:BELONGS_TO]->()
-  DELETE r
+CALL () {
+  UNWIND $links AS row
+  MATCH (a:Identifier {key: row.a})
+  MATCH (b:Identifier {key: row.b})
+  MERGE (a)-[l:LINKED]->(b)
+  ON CREATE SET l.count = row.count,
+                l.first_seen = row.first_seen,
+                l.last_seen = row.last_seen,
+                l.sources = row.sources,
+                l.event_ids = row.event_ids[0..$sample],
+                l.status = row.status,
+                l.reason = row.reason,
+                l.match = row.match
+  ON MATCH SET l.count = l.count + row.count,
+               l.first_seen = CASE WHEN row.first_seen < l.first_seen
+                                   THEN row.first_seen ELSE l.first_seen END,
+               l.last_seen = CASE WHEN row.last_seen > l.last_seen
+                                  THEN row.last_seen ELSE l.last_seen END,
+               l.sources = reduce(acc = [], s IN l.sources + row.sources |
+                             CASE WHEN s IN acc THEN acc
+                                  ELSE [x IN acc WHERE x < s] + s + [x IN acc WHERE x > s] END),
+               l.event_ids = (l.event_ids + row.event_ids)[0..$sample],
+               l.reason = CASE WHEN l.status = $banned THEN l.reason ELSE row.reason END,
+               l.status = CASE WHEN l.status = $banned THEN l.status ELSE row.status END,
+               l.match = coalesce(row.match, l.match)
 }
-CALL (i, row) {
-  MATCH (c:Customer {id: row.customer_id})
-  CREATE (i)-[:BELONGS_TO]->(c)
+CALL () {
+  UNWIND $link_statuses AS row
+  MATCH (a:Identifier {key: row.a})-[l:LINKED]->(b:Identifier {key: row.b})
+  SET l.status = row.status, l.reason = row.reason
 }
-"""
-
-SET_STATUSES = """
-UNWIND $rows AS row
-MATCH (i:Identifier {key: row.key})
-SET i.status = row.status, i.reason = row.reason
-"""
-
-# Stored once, a -> b with a < b. Both ends are write-locked (batch keys, or matching
-# candidates locked by LOCK_KEYS), so the read-modify-write of the counters cannot lose
-# an update. A banned link stays banned whatever the evidence; a MATCHED link keeps its
-# last match payload (`match`, JSON text) unless new evidence brings one.
-UPSERT_LINKS = """
-UNWIND $rows AS row
-MATCH (a:Identifier {key: row.a})
-MATCH (b:Identifier {key: row.b})
-MERGE (a)-[l:LINKED]->(b)
-ON CREATE SET l.count = row.count,
-              l.first_seen = row.first_seen,
-              l.last_seen = row.last_seen,
-              l.sources = row.sources,
-              l.event_ids = row.event_ids[0..$sample],
-              l.status = row.status,
-              l.reason = row.reason,
-              l.match = row.match
-ON MATCH SET l.count = l.count + row.count,
-             l.first_seen = CASE WHEN row.first_seen < l.first_seen
-                                 THEN row.first_seen ELSE l.first_seen END,
-             l.last_seen = CASE WHEN row.last_seen > l.last_seen
-                                THEN row.last_seen ELSE l.last_seen END,
-             l.sources = reduce(acc = [], s IN l.sources + row.sources |
-                           CASE WHEN s IN acc THEN acc
-                                ELSE [x IN acc WHERE x < s] + s + [x IN acc WHERE x > s] END),
-             l.event_ids = (l.event_ids + row.event_ids)[0..$sample],
-             l.reason = CASE WHEN l.status = $banned THEN l.reason ELSE row.reason END,
-             l.status = CASE WHEN l.status = $banned THEN l.status ELSE row.status END,
-             l.match = coalesce(row.match, l.match)
-"""
-
-SET_LINK_STATUSES = """
-UNWIND $rows AS row
-MATCH (a:Identifier {key: row.a})-[l:LINKED]->(b:Identifier {key: row.b})
-SET l.status = row.status, l.reason = row.reason
-"""
-
-ADD_BANS = """
-UNWIND $rows AS row
-MERGE (:Ban {a: row.a, b: row.b})
-"""
-
-REMOVE_BANS = """
-UNWIND $rows AS row
-MATCH (x:Ban {a: row.a, b: row.b})
-DELETE x
-"""
-
-# Matching: a record's cleaned traits replace the stored ones; every filing under a
-# blocking key is kept (like SQLite's match_blocks rows), numbered from the
-# `match_blocks` counter so that buckets read newest first.
-SAVE_MATCH_RECORDS = """
-UNWIND $rows AS row
-MERGE (r:MatchRecord {key: row.key})
-SET r.traits = row.traits
-"""
-
-# The snapshot already dropped events the store holds, so CREATE: a concurrent duplicate
-# that slipped past the identifier locks fails on the unique constraint instead of being
-# counted twice. `profile` marks the events that carry traits or consent.
-CREATE_EVENTS = """
-UNWIND $rows AS row
-CREATE (e:Event {event_id: row.event_id, type: row.type, ts: row.ts, source: row.source,
-                 body: row.body, profile: row.profile})
-WITH e, row
-UNWIND row.keys AS key
-MATCH (i:Identifier {key: key})
-CREATE (e)-[:OBSERVED]->(i)
-"""
-
-ADD_SEARCH_TERMS = """
-UNWIND $rows AS row
-MERGE (:SearchTerm {key: row.key, term: row.term})
-"""
-
-UNSUPPRESS = """
-UNWIND $rows AS row
-MATCH (s:Suppressed {hash: row.hash})
-DELETE s
-"""
-
-UPDATE_REVIEWS = """
-UNWIND $rows AS row
-MATCH (r:Review {id: row.id})
-SET r.status = row.status, r.resolved_by = row.actor
+CALL () {
+  UNWIND $bans AS row
+  MERGE (:Ban {a: row.a, b: row.b})
+}
+CALL () {
+  UNWIND $unbans AS row
+  MATCH (x:Ban {a: row.a, b: row.b})
+  DELETE x
+}
+CALL () {
+  UNWIND $match_records AS row
+  MERGE (r:MatchRecord {key: row.key})
+  SET r.traits = row.traits
+}
+CALL () {
+  UNWIND $events AS row
+  CREATE (e:Event {event_id: row.event_id, type: row.type, ts: row.ts, source: row.source,
+                   body: row.body, profile: row.profile})
+  WITH e, row
+  UNWIND row.keys AS key
+  MATCH (i:Identifier {key: key})
+  CREATE (e)-[:OBSERVED]->(i)
+}
+CALL () {
+  UNWIND $search_terms AS row
+  MERGE (:SearchTerm {key: row.key, term: row.term})
+}
+CALL () {
+  UNWIND $unsuppress AS row
+  MATCH (s:Suppressed {hash: row.hash})
+  DELETE s
+}
+CALL () {
+  UNWIND $review_updates AS row
+  MATCH (r:Review {id: row.id})
+  SET r.status = row.status, r.resolved_by = row.actor
+}
+RETURN merged, expected, attached
 """
 
 # Erasure, one statement per erased customer: the events its identifiers observed (with
@@ -493,96 +510,122 @@ CALL () {
 }
 """
 
-# -- transact: numbered records, last ----------------------------------------------------
+# -- transact: numbered records and release, last ----------------------------------------
 #
 # Merges, splits, audit entries, review items and matching filings are numbered from
 # counter nodes (MergeSequence {name}), so they sort in commit order across transactions,
-# like SQLite's AUTOINCREMENT. A counter is locked only at the very end of a transaction
-# (these statements run last, in this order) and held until its commit, so it never waits
-# while holding another lock of the plan. The `_lock` write comes before the read of `next`
-# so concurrent increments serialise.
-
-RECORD_MERGES = """
-MERGE (q:MergeSequence {name: $sequence})
-SET q._lock = true
-WITH q
-SET q.next = coalesce(q.next, 0) + size($rows)
-REMOVE q._lock
-WITH q.next - size($rows) AS base
-UNWIND $rows AS row
-MATCH (a:Customer {id: row.absorbed})
-MATCH (s:Customer {id: row.survivor})
-CREATE (a)-[:MERGED_INTO {seq: base + row.index, at: row.at, event_id: row.event_id,
-                          reason: row.reason}]->(s)
-RETURN count(*) AS recorded
-"""
-
-RECORD_SPLITS = """
-MERGE (q:MergeSequence {name: $sequence})
-SET q._lock = true
-WITH q
-SET q.next = coalesce(q.next, 0) + size($rows)
-REMOVE q._lock
-WITH q.next - size($rows) AS base
-UNWIND $rows AS row
-CREATE (:Split {seq: base + row.index + 1, customer_id: row.customer_id, parts: row.parts,
-                at: row.at, reason: row.reason})
-"""
-
-# Audit entries get seq 1, 2, ... like SQLite; an entry that undoes another marks it.
-RECORD_AUDIT = """
-MERGE (q:MergeSequence {name: $sequence})
-SET q._lock = true
-WITH q
-SET q.next = coalesce(q.next, 0) + size($rows)
-REMOVE q._lock
-WITH q.next - size($rows) AS base
-UNWIND $rows AS row
-CREATE (e:AuditEntry {seq: base + row.index + 1, actor: row.actor, action: row.action,
-                      target: row.target, reason: row.reason, at: row.at,
-                      details: row.details, undo: row.undo})
-WITH e, row
-CALL (e, row) {
-  MATCH (u:AuditEntry {seq: row.undoes})
-  SET u.undone_by = e.seq
+# like SQLite's AUTOINCREMENT. A counter is locked only when its section is not empty, at
+# the very end of a transaction (this statement runs last; its subqueries in this fixed
+# order) and held until the commit, so it never waits while holding another lock of the
+# plan. The `_lock` write comes before the read of `next` so concurrent increments
+# serialise. Audit entries, splits, review items and filings are numbered from 1 like
+# SQLite rows; an audit entry that undoes another marks it (`undone_by`); a review pair
+# already queued keeps its item (INSERT OR IGNORE) and new items get ids in plan order.
+# Then the release: `_lock` is removed from the locked identifiers ($keys) and customers,
+# and placeholders the plan did not fill (no `type`) are deleted.
+RECORD = """
+CYPHER replan=skip
+CALL () {
+  WITH $merges AS rows
+  WHERE size(rows) > 0
+  MERGE (q:MergeSequence {name: $merge_sequence})
+  SET q._lock = true
+  WITH rows, q
+  SET q.next = coalesce(q.next, 0) + size(rows)
+  REMOVE q._lock
+  WITH rows, q.next - size(rows) AS base
+  UNWIND rows AS row
+  MATCH (a:Customer {id: row.absorbed})
+  MATCH (s:Customer {id: row.survivor})
+  CREATE (a)-[:MERGED_INTO {seq: base + row.index, at: row.at, event_id: row.event_id,
+                            reason: row.reason}]->(s)
+  RETURN count(*) AS recorded
 }
-RETURN e.seq AS seq
-ORDER BY seq
-"""
-
-# Like SQLite's INSERT OR IGNORE: a pair already queued keeps its item; new items get ids
-# in plan order.
-ADD_REVIEWS = """
-UNWIND $rows AS row
-MERGE (r:Review {a: row.a, b: row.b})
-ON CREATE SET r.score = row.score, r.weights = row.weights, r.status = row.status,
-              r.created_at = row.created_at, r._order = row.index
-WITH DISTINCT r
-WHERE r._order IS NOT NULL
-WITH r
-ORDER BY r._order
-WITH collect(r) AS fresh
-MERGE (q:MergeSequence {name: $sequence})
-SET q._lock = true
-WITH fresh, q
-SET q.next = coalesce(q.next, 0) + size(fresh)
-REMOVE q._lock
-WITH fresh, q.next - size(fresh) AS base
-UNWIND range(0, size(fresh) - 1) AS n
-WITH fresh[n] AS r, base + n + 1 AS id
-SET r.id = id
-REMOVE r._order
-"""
-
-FILE_MATCH_BLOCKS = """
-MERGE (q:MergeSequence {name: $sequence})
-SET q._lock = true
-WITH q
-SET q.next = coalesce(q.next, 0) + size($rows)
-REMOVE q._lock
-WITH q.next - size($rows) AS base
-UNWIND $rows AS row
-CREATE (:MatchBlock {seq: base + row.index + 1, block: row.block, key: row.key})
+CALL () {
+  WITH $splits AS rows
+  WHERE size(rows) > 0
+  MERGE (q:MergeSequence {name: $split_sequence})
+  SET q._lock = true
+  WITH rows, q
+  SET q.next = coalesce(q.next, 0) + size(rows)
+  REMOVE q._lock
+  WITH rows, q.next - size(rows) AS base
+  UNWIND rows AS row
+  CREATE (:Split {seq: base + row.index + 1, customer_id: row.customer_id, parts: row.parts,
+                  at: row.at, reason: row.reason})
+}
+CALL () {
+  WITH $audit AS rows
+  WHERE size(rows) > 0
+  MERGE (q:MergeSequence {name: $audit_sequence})
+  SET q._lock = true
+  WITH rows, q
+  SET q.next = coalesce(q.next, 0) + size(rows)
+  REMOVE q._lock
+  WITH rows, q.next - size(rows) AS base
+  UNWIND rows AS row
+  CREATE (e:AuditEntry {seq: base + row.index + 1, actor: row.actor, action: row.action,
+                        target: row.target, reason: row.reason, at: row.at,
+                        details: row.details, undo: row.undo})
+  WITH e, row
+  CALL (e, row) {
+    MATCH (u:AuditEntry {seq: row.undoes})
+    SET u.undone_by = e.seq
+  }
+  WITH e
+  ORDER BY e.seq
+  RETURN collect(e.seq) AS audit_seqs
+}
+CALL () {
+  WITH $reviews AS rows
+  WHERE size(rows) > 0
+  UNWIND rows AS row
+  MERGE (r:Review {a: row.a, b: row.b})
+  ON CREATE SET r.score = row.score, r.weights = row.weights, r.status = row.status,
+                r.created_at = row.created_at, r._order = row.index
+  WITH DISTINCT r
+  WHERE r._order IS NOT NULL
+  WITH r
+  ORDER BY r._order
+  WITH collect(r) AS fresh
+  WHERE size(fresh) > 0
+  MERGE (q:MergeSequence {name: $review_sequence})
+  SET q._lock = true
+  WITH fresh, q
+  SET q.next = coalesce(q.next, 0) + size(fresh)
+  REMOVE q._lock
+  WITH fresh, q.next - size(fresh) AS base
+  UNWIND range(0, size(fresh) - 1) AS n
+  WITH fresh[n] AS r, base + n + 1 AS id
+  SET r.id = id
+  REMOVE r._order
+}
+CALL () {
+  WITH $match_blocks AS rows
+  WHERE size(rows) > 0
+  MERGE (q:MergeSequence {name: $match_block_sequence})
+  SET q._lock = true
+  WITH rows, q
+  SET q.next = coalesce(q.next, 0) + size(rows)
+  REMOVE q._lock
+  WITH rows, q.next - size(rows) AS base
+  UNWIND rows AS row
+  CREATE (:MatchBlock {seq: base + row.index + 1, block: row.block, key: row.key})
+}
+CALL () {
+  UNWIND $keys AS key
+  MATCH (i:Identifier {key: key})
+  REMOVE i._lock
+  WITH i
+  WHERE i.type IS NULL
+  DETACH DELETE i
+}
+CALL () {
+  UNWIND $customer_ids AS id
+  MATCH (c:Customer {id: id})
+  REMOVE c._lock
+}
+RETURN recorded, audit_seqs
 """
 
 # -- reads ---------------------------------------------------------------------------
@@ -789,10 +832,10 @@ RETURN r.id AS id, r.a AS a, r.b AS b, r.score AS score, r.weights AS weights,
        r.status AS status, r.created_at AS created_at
 """
 
-# Candidates from the full-text index (Lucene), best first: $query holds a fuzzy term per
-# token of the search text; only identifiers that belong to a customer count.
+# Candidates from the full-text index (Lucene), best first: a fuzzy term per
+# token of the search text ($lucene); only identifiers that belong to a customer count.
 SEARCH = """
-CALL db.index.fulltext.queryNodes($index, $query, {limit: $fetch}) YIELD node, score
+CALL db.index.fulltext.queryNodes($index, $lucene, {limit: $fetch}) YIELD node, score
 MATCH (:Identifier {key: node.key})-[:BELONGS_TO]->(c:Customer)
 RETURN node.key AS key, c.id AS customer_id, node.term AS term, score
 ORDER BY score DESC, key, term

@@ -2,28 +2,56 @@
 
 Each function takes a mapping keyed by the names the statements in queries.py RETURN (a
 `neo4j.Record` or a plain dict), so the conversions can be tested without a server.
+JSON documents (audit details and undo, review weights, match payloads and traits,
+models) are stored as JSON text properties.
 """
 
 from __future__ import annotations
 
+import json
+import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import fields
 from typing import Any
 
-from app.domain.plan import CustomerInfo, Plan, Snapshot
+from app.domain.plan import (
+    ACTIVE,
+    Component,
+    CustomerInfo,
+    Plan,
+    Snapshot,
+    StoredIdentifier,
+    StoredLink,
+)
+from app.domain.privacy import suppression_hash
 from app.stores.base import (
+    AuditRecord,
     EventRecord,
     IdentifierRecord,
     LinkRecord,
     MergeRecord,
+    ReviewRecord,
+    SplitRecord,
     event_body,
     event_record,
 )
 
 Row = Mapping[str, Any]
 
-# The status a new identifier gets; the SQLite schema's column default.
-ACTIVE = "active"
+# A review item's status when it is queued; the SQLite schema's column default.
+OPEN = "open"
+# What an erased key or value is replaced with in free text.
+ERASED_MARK = "[erased]"
+
+
+def dumps(value: Any) -> str:
+    """JSON text as stored. Unlike SQLite's json.dumps it keeps non-ASCII characters as
+    they are, so the erasure scrub finds an erased value inside a JSON document too."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def loads(text: str | None, default: Any = None) -> Any:
+    return json.loads(text) if text else default
 
 
 # -- records -> port dataclasses ---------------------------------------------------------
@@ -37,6 +65,7 @@ def identifier_record(row: Row) -> IdentifierRecord:
         last_seen=row["last_seen"],
         sources=tuple(sorted(row["sources"] or ())),
         status=row["status"] or ACTIVE,
+        reason=row.get("reason") or "",
     )
 
 
@@ -54,6 +83,9 @@ def link_record(row: Row) -> LinkRecord:
         last_seen=row["last_seen"],
         sources=tuple(row["sources"] or ()),
         event_ids=tuple(row["event_ids"] or ()),
+        status=row.get("status") or ACTIVE,
+        reason=row.get("reason") or "",
+        match=loads(row.get("match")),
     )
 
 
@@ -67,14 +99,118 @@ def merge_record(row: Row) -> MergeRecord:
     )
 
 
-def snapshot(owner_rows: Iterable[Row], seen: Iterable[str]) -> Snapshot:
-    """The Snapshot from SNAPSHOT's `owners` ({key, id, first_seen} maps) and `seen`."""
+def split_record(row: Row) -> SplitRecord:
+    return SplitRecord(row["customer_id"], tuple(row["parts"] or ()), row["at"], row["reason"])
+
+
+def audit_record(row: Row) -> AuditRecord:
+    return AuditRecord(
+        seq=int(row["seq"]),
+        actor=row["actor"],
+        action=row["action"],
+        target=row["target"],
+        reason=row["reason"],
+        at=row["at"],
+        details=loads(row["details"], {}),
+        undo=loads(row["undo"], {}),
+        undone_by=row["undone_by"],
+    )
+
+
+def review_record(row: Row) -> ReviewRecord:
+    return ReviewRecord(
+        id=int(row["id"]),
+        a=row["a"],
+        b=row["b"],
+        score=float(row["score"]),
+        weights=loads(row["weights"], {}),
+        status=row["status"],
+        created_at=row["created_at"],
+    )
+
+
+def snapshot(row: Row) -> Snapshot:
+    """The Snapshot from one SNAPSHOT row (see queries.SNAPSHOT for the fields)."""
     snap = Snapshot()
-    for row in owner_rows:
-        snap.owners[row["key"]] = row["id"]
-        snap.customers[row["id"]] = CustomerInfo(row["id"], row["first_seen"])
-    snap.seen_events.update(seen)
+    first_seen = {c["id"]: c["first_seen"] for c in row["customers"]}
+    for ident in row["identifiers"]:
+        if ident is None:  # a placeholder: a key not stored yet
+            continue
+        status = ident["status"] or ACTIVE
+        if status != ACTIVE:
+            snap.statuses[ident["key"]] = (status, ident["reason"] or "")
+        if ident["id"] is not None:
+            snap.owners[ident["key"]] = ident["id"]
+            snap.customers[ident["id"]] = CustomerInfo(ident["id"], first_seen[ident["id"]])
+    snap.seen_events.update(row["seen"])
+    for count in row["type_counts"]:
+        snap.type_counts.setdefault(count["id"], {})[count["type"]] = int(count["n"])
+    snap.degrees.update(Counter(row["hub_ends"]))
+    snap.link_status.update({(x["a"], x["b"]): x["status"] or ACTIVE for x in row["links"]})
+    for ban in row["bans"]:
+        snap.bans.add((ban["a"], ban["b"]))
+        for end, owner in ((ban["a"], ban["a_owner"]), (ban["b"], ban["b_owner"])):
+            if owner is not None:
+                snap.ban_owners[end] = owner
     return snap
+
+
+def add_suppressed(snap: Snapshot, hashes: Mapping[str, str], found: Iterable[str]) -> None:
+    """`hashes`: suppression hash -> batch key; `found`: the hashes on the list."""
+    snap.suppressed.update(hashes[h] for h in found)
+
+
+def suppression_hashes(keys: Iterable[str]) -> dict[str, str]:
+    return {suppression_hash(k): k for k in keys}
+
+
+def add_matches(snap: Snapshot, row: Row) -> None:
+    """Buckets, records and owners from one MATCH_SNAPSHOT row."""
+    for bucket in row["buckets"]:
+        if bucket["keys"]:
+            snap.match_buckets[bucket["block"]] = list(bucket["keys"])
+    for record in row["records"]:
+        if record["traits"] is not None:
+            snap.match_records[record["key"]] = loads(record["traits"])
+        if record["id"] is not None:
+            snap.owners.setdefault(record["key"], record["id"])
+            snap.customers.setdefault(record["id"],
+                                      CustomerInfo(record["id"], record["first_seen"]))
+
+
+def components(rows: Iterable[Row], customer_ids: Iterable[str]) -> dict[str, Component]:
+    """Components from COMPONENTS rows, like the SQLite adapter's `_components`: each
+    customer's identifiers and every link touching them, and the identifiers at the far
+    end of those links that none of the customers own."""
+    found = {cid: Component() for cid in customer_ids}
+    rows = list(rows)
+    owner_of: dict[str, str] = {}
+    for row in rows:
+        component = found[row["id"]]
+        component.first_seen = row["first_seen"]
+        for ident in row["identifiers"]:
+            component.identifiers[ident["key"]] = StoredIdentifier(
+                ident["key"], ident["status"] or ACTIVE, row["id"], ident["first_seen"])
+            owner_of[ident["key"]] = row["id"]
+    far: dict[str, StoredIdentifier] = {}
+    for row in rows:
+        for ident in row["identifiers"]:
+            for link in ident["links"]:
+                stored = StoredLink(link["a"], link["b"], link["first_seen"],
+                                    tuple(link["sources"] or ()), link["status"] or ACTIVE,
+                                    link["reason"] or "")
+                found[row["id"]].links[(stored.a, stored.b)] = stored
+                other = link["other"]
+                if other["key"] not in owner_of:
+                    far[other["key"]] = StoredIdentifier(
+                        other["key"], other["status"] or ACTIVE, other["customer_id"],
+                        other["first_seen"])
+    for component in found.values():
+        for a, b in component.links:
+            for key in (a, b):
+                if key in far:
+                    component.neighbours[key] = far[key]
+    return found
 
 
 # -- plans -> statement parameters -------------------------------------------------------
@@ -92,6 +228,14 @@ def merge_rows(plan: Plan) -> list[dict[str, Any]]:
     ]
 
 
+def split_rows(plan: Plan) -> list[dict[str, Any]]:
+    return [
+        {"index": n, "customer_id": s.customer_id, "parts": list(s.parts), "at": s.at,
+         "reason": s.reason}
+        for n, s in enumerate(plan.splits)
+    ]
+
+
 def first_seen_rows(plan: Plan) -> list[dict[str, Any]]:
     return [{"id": cid, "first_seen": ts} for cid, ts in plan.first_seen.items()]
 
@@ -100,53 +244,167 @@ def identifier_rows(plan: Plan) -> list[dict[str, Any]]:
     return [
         {"key": d.key, "type": d.type, "value": d.value, "first_seen": d.first_seen,
          "last_seen": d.last_seen, "sources": list(d.sources), "customer_id": d.customer_id,
-         "status": ACTIVE}
+         "status": d.status, "reason": d.reason}
         for d in plan.identifiers
     ]
+
+
+def move_rows(plan: Plan) -> list[dict[str, Any]]:
+    return [{"key": key, "customer_id": cid} for key, cid in plan.moves.items()]
+
+
+def status_rows(plan: Plan) -> list[dict[str, Any]]:
+    return [{"key": s.key, "status": s.status, "reason": s.reason} for s in plan.statuses]
 
 
 def link_rows(plan: Plan) -> list[dict[str, Any]]:
     return [
         {"a": d.a, "b": d.b, "count": d.count, "first_seen": d.first_seen,
-         "last_seen": d.last_seen, "sources": list(d.sources), "event_ids": list(d.event_ids)}
+         "last_seen": d.last_seen, "sources": list(d.sources), "event_ids": list(d.event_ids),
+         "status": d.status, "reason": d.reason,
+         "match": dumps(d.match) if d.match else None}
         for d in plan.links
+    ]
+
+
+def link_status_rows(plan: Plan) -> list[dict[str, Any]]:
+    return [{"a": s.a, "b": s.b, "status": s.status, "reason": s.reason}
+            for s in plan.link_statuses]
+
+
+def pair_rows(pairs: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
+    return [{"a": a, "b": b} for a, b in pairs]
+
+
+def match_record_rows(plan: Plan) -> list[dict[str, Any]]:
+    """The last record of a key wins, like SQLite's INSERT OR REPLACE in plan order."""
+    latest = {key: traits for key, traits, _ in plan.match_records}
+    return [{"key": key, "traits": dumps(traits)} for key, traits in latest.items()]
+
+
+def match_block_rows(plan: Plan) -> list[dict[str, Any]]:
+    rows = [(block, key) for key, _, blocks in plan.match_records for block in blocks]
+    return [{"index": n, "block": block, "key": key} for n, (block, key) in enumerate(rows)]
+
+
+def audit_rows(plan: Plan) -> list[dict[str, Any]]:
+    return [
+        {"index": n, "actor": e.actor, "action": e.action, "target": e.target,
+         "reason": e.reason, "at": e.at, "details": dumps(e.details), "undo": dumps(e.undo),
+         "undoes": e.undoes}
+        for n, e in enumerate(plan.audit)
     ]
 
 
 def event_rows(plan: Plan) -> list[dict[str, Any]]:
     return [
         {"event_id": e.event_id, "type": e.type, "ts": e.ts, "source": e.source,
-         "body": event_body(e), "keys": sorted({i.key for i in e.identifiers})}
+         "body": event_body(e), "keys": sorted({i.key for i in e.identifiers}),
+         "profile": bool(e.traits or e.consent)}
         for e in plan.events
     ]
 
 
-# The plan sections this adapter writes, and those that only report (filled in by the
-# decision or by the store). Any other non-empty section makes the adapter refuse the plan
-# (the transaction rolls back) instead of applying part of it: newer port versions add
-# sections (splits, moves, bans, erasures, ...) that this adapter does not store yet.
-APPLIED_SECTIONS = frozenset(
-    {"events", "new_customers", "merges", "first_seen", "identifiers", "links"})
-REPORT_ONLY_SECTIONS = frozenset({"changes", "dropped", "audit_seqs", "erased"})
+def search_term_rows(plan: Plan) -> list[dict[str, Any]]:
+    return [{"key": key, "term": term} for key, term in dict.fromkeys(plan.search_terms)]
 
 
-def unsupported_sections(plan: Plan) -> list[str]:
-    found = [
-        f.name for f in fields(plan)
-        if f.name not in APPLIED_SECTIONS | REPORT_ONLY_SECTIONS and getattr(plan, f.name)
+def unsuppress_rows(plan: Plan) -> list[dict[str, Any]]:
+    return [{"hash": h} for h in dict.fromkeys(plan.unsuppress)]
+
+
+def review_rows(plan: Plan) -> list[dict[str, Any]]:
+    return [
+        {"index": n, "a": r.a, "b": r.b, "score": float(r.score), "weights": dumps(r.weights),
+         "status": OPEN, "created_at": r.created_at}
+        for n, r in enumerate(plan.reviews)
     ]
-    if any(getattr(d, "status", ACTIVE) != ACTIVE or getattr(d, "reason", "")
-           for d in plan.identifiers):
-        found.append("identifier statuses")
-    if any(getattr(d, "customer_id", "") is None for d in plan.identifiers):
-        found.append("identifiers without a customer")
-    if any(getattr(d, "status", ACTIVE) != ACTIVE or getattr(d, "reason", "")
-           for d in plan.links):
-        found.append("link statuses")
-    return found
+
+
+def review_update_rows(plan: Plan) -> list[dict[str, Any]]:
+    return [{"id": review_id, "status": status, "actor": actor}
+            for review_id, status, actor in plan.review_updates]
+
+
+# Where each section of a Plan is written: APPLY, RECORD (numbered records) or ERASE. The
+# others only report: what the decision found (changes, dropped identifiers, trait
+# problems) or what the store fills in (audit_seqs, erased).
+WRITTEN_BY = {
+    "events": "APPLY", "new_customers": "APPLY", "merges": "APPLY RECORD",
+    "splits": "RECORD", "moves": "APPLY", "identifiers": "APPLY", "statuses": "APPLY",
+    "links": "APPLY", "link_statuses": "APPLY", "bans": "APPLY", "unbans": "APPLY",
+    "audit": "RECORD", "first_seen": "APPLY", "match_records": "APPLY RECORD",
+    "search_terms": "APPLY", "erasures": "ERASE", "reviews": "RECORD",
+    "review_updates": "APPLY", "unsuppress": "APPLY",
+}
+REPORT_ONLY = frozenset({"audit_seqs", "erased", "trait_problems", "dropped", "changes"})
+
+
+def apply_params(plan: Plan) -> dict[str, list[dict[str, Any]]]:
+    """The parameters of APPLY: one list of rows per plan section."""
+    return {
+        "customers": customer_rows(plan),
+        "merges": merge_rows(plan),
+        "first_seen": first_seen_rows(plan),
+        "identifiers": identifier_rows(plan),
+        "moves": move_rows(plan),
+        "statuses": status_rows(plan),
+        "links": link_rows(plan),
+        "link_statuses": link_status_rows(plan),
+        "bans": pair_rows(plan.bans),
+        "unbans": pair_rows(plan.unbans),
+        "match_records": match_record_rows(plan),
+        "events": event_rows(plan),
+        "search_terms": search_term_rows(plan),
+        "unsuppress": unsuppress_rows(plan),
+        "review_updates": review_update_rows(plan),
+    }
+
+
+def record_params(plan: Plan | None) -> dict[str, list[dict[str, Any]]]:
+    """The rows of RECORD's numbered sections (all empty without a plan to apply)."""
+    if plan is None:
+        return {"merges": [], "splits": [], "audit": [], "reviews": [], "match_blocks": []}
+    return {
+        "merges": merge_rows(plan),
+        "splits": split_rows(plan),
+        "audit": audit_rows(plan),
+        "reviews": review_rows(plan),
+        "match_blocks": match_block_rows(plan),
+    }
+
+
+def scrub_texts(keys: Iterable[str]) -> list[str]:
+    """The erased keys and their values, longest first (so a key is replaced whole before
+    its value is)."""
+    texts = {text for key in keys for text in (key, key.partition(":")[2]) if text}
+    return sorted(texts, key=len, reverse=True)
+
+
+# -- search ------------------------------------------------------------------------------
+
+_LUCENE_SPECIAL = re.compile(r'([+\-&|!(){}\[\]^"~*?:\\/])')
+# Roughly what Lucene's standard tokenizer keeps as one token: letters and digits, with
+# inner dots and apostrophes ("x.com", "o'neil").
+_WORD = re.compile(r"[^\W_]+(?:[.'][^\W_]+)*")
+
+
+def lucene_query(text: str) -> str | None:
+    """A Lucene query for the full-text index: for each whitespace token of three
+    characters or more, the token as a phrase (exact hits score best) and a fuzzy term for
+    each word of three characters or more in it (typos still find the customer); OR-ed.
+    None when the text has no such token."""
+    clauses: list[str] = []
+    for token in text.lower().split():
+        if len(token) < 3:
+            continue
+        clauses.append('"' + token.replace("\\", "\\\\").replace('"', '\\"') + '"')
+        for word in _WORD.findall(token):
+            if len(word) >= 3:
+                clauses.append(_LUCENE_SPECIAL.sub(r"\\\1", word) + "~")
+    return " OR ".join(dict.fromkeys(clauses)) or None
 
 
 def unique(items: Iterable[str]) -> list[str]:
     """Distinct, sorted: the order locks are taken in, and no row read twice."""
     return sorted(set(items))
-

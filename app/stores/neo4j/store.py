@@ -20,7 +20,12 @@ from collections.abc import Awaitable, Callable, Collection
 from typing import Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from neo4j import AsyncGraphDatabase, AsyncManagedTransaction, RoutingControl
+from neo4j import (
+    AsyncGraphDatabase,
+    AsyncManagedTransaction,
+    NotificationMinimumSeverity,
+    RoutingControl,
+)
 from neo4j.exceptions import (
     AuthError,
     ClientError,
@@ -30,9 +35,12 @@ from neo4j.exceptions import (
     SessionExpired,
 )
 
-from app.domain.plan import Plan, Snapshot
+from app.domain.matching.blocking import BUCKET_LIMIT
+from app.domain.plan import ACTIVE, BANNED, Component, Gather, Plan, Snapshot
+from app.domain.profile import Observation
 from app.domain.resolution import SAMPLE_EVENT_IDS
 from app.stores.base import (
+    AuditRecord,
     Cursor,
     Decide,
     EventRecord,
@@ -40,17 +48,31 @@ from app.stores.base import (
     IdentityStore,
     LinkRecord,
     MergeRecord,
+    ReviewRecord,
+    SplitRecord,
     StoreError,
     StoreStats,
     StoreUnavailable,
     StoreURLError,
+    decide_with_components,
 )
 from app.stores.neo4j import migrate as migrations
 from app.stores.neo4j import queries as q
 from app.stores.neo4j import records
 
-# The name of the counter node that numbers merges (MergeSequence.name).
+# The names of the counter nodes (MergeSequence.name) that number merges, splits, audit
+# entries, review items and matching filings.
 MERGE_SEQUENCE = "merges"
+SPLIT_SEQUENCE = "splits"
+AUDIT_SEQUENCE = "audit"
+REVIEW_SEQUENCE = "reviews"
+MATCH_BLOCK_SEQUENCE = "match_blocks"
+# The full-text index of SearchTerm.term (graph_schema/V0002__rules_privacy_matching.cypher),
+# and how many index hits to fetch per result wanted (hits of identifiers without a
+# customer drop out).
+SEARCH_INDEX = "search_term_text"
+SEARCH_FETCH_FACTOR = 4
+NEWEST: Cursor = ("\uffff", "")  # a cursor before every event
 DATABASE_NOT_FOUND = "Neo.ClientError.Database.DatabaseNotFound"
 HINT = "start it with scripts/services up or check IDGRAPH_STORE"
 
@@ -99,6 +121,17 @@ def _translated(
     return wrapper
 
 
+class _Locks:
+    """What a transaction has write-locked: identifier keys and customer ids."""
+
+    __slots__ = ("customers", "gathered", "keys")
+
+    def __init__(self, keys: Collection[str]) -> None:
+        self.keys: set[str] = set(keys)
+        self.customers: set[str] = set()
+        self.gathered: set[str] = set()  # customers whose whole component was read
+
+
 class Neo4jStore(IdentityStore):
     def __init__(self, address: str, auth: tuple[str, str], *, database: str = "neo4j",
                  url: str | None = None) -> None:
@@ -108,8 +141,11 @@ class Neo4jStore(IdentityStore):
         self.url = url or address.replace("://", f"://{quote(auth[0], safe='')}@", 1)
         self.redacted_url = redact(self.url)
         try:
-            self.driver = AsyncGraphDatabase.driver(address, auth=auth,
-                                                    user_agent="idgraph")
+            # Notifications (unknown labels on a fresh database, ...) are for people
+            # writing queries at a console; these are fixed and tested.
+            self.driver = AsyncGraphDatabase.driver(
+                address, auth=auth, user_agent="idgraph",
+                notifications_min_severity=NotificationMinimumSeverity.OFF)
         except (ConfigurationError, ValueError) as exc:
             raise StoreURLError(f"{self.redacted_url}: {_one_line(exc)}") from None
 
@@ -150,75 +186,116 @@ class Neo4jStore(IdentityStore):
 
     # -- writes ------------------------------------------------------------------
     @_translated
-    async def transact(self, keys: Collection[str], event_ids: Collection[str],
-                       decide: Decide) -> Plan:
-        key_list = records.unique(keys)
-        event_id_list = records.unique(event_ids)
+    async def transact(self, gather: Gather, decide: Decide) -> Plan:
+        keys = records.unique(gather.keys)
+        event_ids = records.unique(gather.event_ids)
+        hashes = records.suppression_hashes(keys)
+        params = {
+            "keys": keys,
+            "event_ids": event_ids,
+            "limited_types": list(gather.limited_types),
+            "count_hubs": bool(gather.hub_types),
+            "hub_types": list(gather.hub_types),
+            "hashes": sorted(hashes),
+        }
 
         async def work(tx: AsyncManagedTransaction) -> Plan:
-            snapshot, locked = await self._lock_and_snapshot(tx, key_list, event_id_list)
-            plan = decide(snapshot)
+            locks = _Locks(keys)
+            snapshot = await self._lock_and_snapshot(tx, gather, params, hashes, locks)
+
+            async def components(customer_ids: set[str]) -> dict[str, Component]:
+                return await self._components(tx, customer_ids, locks)
+
+            plan = await decide_with_components(snapshot, decide, components, gather.customers)
             if plan:
                 await self._apply(tx, plan)
-            release = records.unique([*key_list, *(d.key for d in plan.identifiers)])
-            await (await tx.run(q.RELEASE, keys=release, customer_ids=sorted(locked))).consume()
+            await self._record_and_release(tx, plan if plan else None, locks)
             return plan
 
         async with self.driver.session(database=self.database) as session:
             return await session.execute_write(work)
 
-    @staticmethod
-    async def _lock_and_snapshot(tx: AsyncManagedTransaction, keys: list[str],
-                                 event_ids: list[str]) -> tuple[Snapshot, set[str]]:
-        result = await tx.run(q.LOCK_IDENTIFIERS, keys=keys)
-        owners = {r["customer_id"] async for r in result}
-        locked: set[str] = set()
+    async def _lock_and_snapshot(self, tx: AsyncManagedTransaction, gather: Gather,
+                                 params: dict[str, Any], hashes: dict[str, str],
+                                 locks: _Locks) -> Snapshot:
+        row = await (await tx.run(q.LOCK_AND_SNAPSHOT, params)).single(strict=True)
+        locks.customers.update(row["locked"])
         while True:
+            snapshot = records.snapshot(row)
+            records.add_suppressed(snapshot, hashes, row["suppressed"])
+            locked_more = False
+            if gather.block_keys:
+                match = await (await tx.run(q.MATCH_SNAPSHOT, blocks=sorted(gather.block_keys),
+                                            limit=BUCKET_LIMIT)).single(strict=True)
+                records.add_matches(snapshot, match)
+                candidates = {k for bucket in snapshot.match_buckets.values() for k in bucket}
+                if new := sorted(candidates - locks.keys):
+                    # The plan may link a candidate or merge its customer: lock it too.
+                    await (await tx.run(q.LOCK_KEYS, keys=new)).consume()
+                    locks.keys.update(new)
+                    locked_more = True
             # An owner read before its customer was locked may have been merged away in
             # between; lock the new owners and read again until nothing changes. Each round
-            # locks at least one more customer, so this ends.
-            if need := sorted(owners - locked):
-                await (await tx.run(q.LOCK_CUSTOMERS, ids=need)).consume()
-                locked.update(need)
-            row = await (await tx.run(q.SNAPSHOT, keys=keys, event_ids=event_ids)
-                         ).single(strict=True)
-            snapshot = records.snapshot(row["owners"], row["seen"])
-            owners = set(snapshot.owners.values())
-            if owners <= locked:
-                return snapshot, locked
+            # locks at least one more customer (or matching candidate), so this ends.
+            owners = set(snapshot.owners.values()) | set(snapshot.ban_owners.values())
+            if owners <= locks.customers and not locked_more:
+                return snapshot
+            await self._lock_customers(tx, owners, locks)
+            row = await (await tx.run(q.SNAPSHOT, params)).single(strict=True)
+
+    @staticmethod
+    async def _lock_customers(tx: AsyncManagedTransaction, ids: Collection[str],
+                              locks: _Locks) -> None:
+        if need := sorted(set(ids) - locks.customers):
+            await (await tx.run(q.LOCK_CUSTOMERS, ids=need)).consume()
+            locks.customers.update(need)
+
+    async def _components(self, tx: AsyncManagedTransaction, customer_ids: set[str],
+                          locks: _Locks) -> dict[str, Component]:
+        """Lock the customers, then read their components and again those read before, so
+        that every component and the owners of its neighbours are read under the locks
+        taken so far (a neighbour's customer may have changed before its lock)."""
+        await self._lock_customers(tx, customer_ids, locks)
+        locks.gathered.update(customer_ids)
+        ids = sorted(locks.gathered)
+        rows = [row async for row in await tx.run(q.COMPONENTS, ids=ids)]
+        return records.components(rows, ids)
 
     @staticmethod
     async def _apply(tx: AsyncManagedTransaction, plan: Plan) -> None:
-        if unsupported := records.unsupported_sections(plan):
-            raise StoreError(
-                f"the Neo4j adapter cannot apply these plan sections yet: "
-                f"{', '.join(unsupported)}; nothing was written")
+        row = await (await tx.run(q.APPLY, records.apply_params(plan), sample=SAMPLE_EVENT_IDS,
+                                  banned=BANNED)).single(strict=True)
+        if row["merged"] != len(plan.merges):
+            raise StoreError("a merge names a customer the store does not hold")
+        if row["attached"] != row["expected"]:
+            raise StoreError("a new identifier names a customer the store does not hold")
+        for erasure in plan.erasures:
+            row = await (await tx.run(q.ERASE, customer_id=erasure.customer_id,
+                                      keys=list(erasure.keys), hashes=list(erasure.hashes),
+                                      at=erasure.at)).single(strict=True)
+            plan.erased.update({"events": row["events"], "links": row["links"],
+                                "identifiers": row["identifiers"]})
+            await (await tx.run(q.SCRUB, texts=records.scrub_texts(erasure.keys),
+                                mark=records.ERASED_MARK, nothing="")).consume()
 
-        async def run(query: str, rows: list[dict[str, Any]], **params: Any) -> Any:
-            return await tx.run(query, rows=rows, **params)
-
-        if rows := records.customer_rows(plan):
-            await (await run(q.CREATE_CUSTOMERS, rows)).consume()
-        merge_rows = records.merge_rows(plan)
-        if merge_rows:
-            row = await (await run(q.APPLY_MERGES, merge_rows)).single(strict=True)
-            if row["applied"] != len(merge_rows):
+    @staticmethod
+    async def _record_and_release(tx: AsyncManagedTransaction, plan: Plan | None,
+                                  locks: _Locks) -> None:
+        """RECORD: the numbered records of an applied plan, then the release of every lock
+        (always, also when the plan was empty)."""
+        release = set(locks.keys)
+        if plan is not None:
+            release.update(d.key for d in plan.identifiers)
+        row = await (await tx.run(
+            q.RECORD, records.record_params(plan), keys=sorted(release),
+            customer_ids=sorted(locks.customers), merge_sequence=MERGE_SEQUENCE,
+            split_sequence=SPLIT_SEQUENCE, audit_sequence=AUDIT_SEQUENCE,
+            review_sequence=REVIEW_SEQUENCE, match_block_sequence=MATCH_BLOCK_SEQUENCE,
+        )).single(strict=True)
+        if plan is not None:
+            if row["recorded"] != len(plan.merges):
                 raise StoreError("a merge names a customer the store does not hold")
-        if rows := records.first_seen_rows(plan):
-            await (await run(q.SET_FIRST_SEEN, rows)).consume()
-        if rows := records.identifier_rows(plan):
-            row = await (await run(q.UPSERT_IDENTIFIERS, rows)).single(strict=True)
-            if row["attached"] != row["fresh"]:
-                raise StoreError("a new identifier names a customer the store does not hold")
-        if rows := records.link_rows(plan):
-            await (await run(q.UPSERT_LINKS, rows, sample=SAMPLE_EVENT_IDS)).consume()
-        if rows := records.event_rows(plan):
-            await (await run(q.CREATE_EVENTS, rows)).consume()
-        if merge_rows:
-            row = await (await run(q.RECORD_MERGES, merge_rows, sequence=MERGE_SEQUENCE)
-                         ).single(strict=True)
-            if row["recorded"] != len(merge_rows):
-                raise StoreError("a merge names a customer the store does not hold")
+            plan.audit_seqs.extend(row["audit_seqs"])
 
     # -- reads -------------------------------------------------------------------
     @_translated
@@ -230,6 +307,12 @@ class Neo4jStore(IdentityStore):
     async def owners(self, keys: Collection[str]) -> dict[str, str]:
         rows = await self._read(q.OWNERS, keys=records.unique(keys))
         return {r["key"]: r["customer_id"] for r in rows}
+
+    @_translated
+    async def identifiers(self, keys: Collection[str]) -> dict[str, IdentifierRecord]:
+        rows = await self._read(q.IDENTIFIERS, keys=records.unique(keys))
+        found = (records.identifier_record(row) for row in rows)
+        return {record.key: record for record in found}
 
     @_translated
     async def identifiers_of(self, customer_ids: Collection[str]
@@ -248,9 +331,52 @@ class Neo4jStore(IdentityStore):
         return [records.timeline_record(row) for row in rows]
 
     @_translated
+    async def timelines(
+        self,
+        customer_ids: Collection[str],
+        first: int,
+        after: Cursor | None = None,
+        *,
+        types: Collection[str] = (),
+        since: str | None = None,
+        until: str | None = None,
+    ) -> dict[str, list[EventRecord]]:
+        ts, event_id = min(after or NEWEST, (until, "") if until is not None else NEWEST)
+        rows = await self._read(q.TIMELINES, ids=records.unique(customer_ids), first=first,
+                                ts=ts, event_id=event_id, since=since or "",
+                                types=sorted(set(types)))
+        found: dict[str, list[EventRecord]] = defaultdict(list)
+        for row in rows:
+            found[row["customer_id"]].append(records.timeline_record(row))
+        return dict(found)
+
+    @_translated
     async def links_of(self, customer_id: str) -> list[LinkRecord]:
         rows = await self._read(q.LINKS_OF, customer_id=customer_id)
         return [records.link_record(row) for row in rows]
+
+    @_translated
+    async def links_touching(self, keys: Collection[str]) -> list[LinkRecord]:
+        rows = await self._read(q.LINKS_TOUCHING, keys=records.unique(keys))
+        return [records.link_record(row) for row in rows]
+
+    @_translated
+    async def audit_log(self, first: int, before: int | None) -> list[AuditRecord]:
+        rows = await self._read(q.AUDIT_LOG, first=first,
+                                before=before if before is not None else 2**62)
+        return [records.audit_record(row) for row in rows]
+
+    @_translated
+    async def audit_entry(self, seq: int) -> AuditRecord | None:
+        rows = await self._read(q.AUDIT_ENTRY, seq=seq)
+        return records.audit_record(rows[0]) if rows else None
+
+    @_translated
+    async def splits_of(self, customer_ids: Collection[str]) -> dict[str, list[SplitRecord]]:
+        found: dict[str, list[SplitRecord]] = defaultdict(list)
+        for row in await self._read(q.SPLITS_OF, ids=records.unique(customer_ids)):
+            found[row["current"]].append(records.split_record(row))
+        return dict(found)
 
     @_translated
     async def merges_into(self, customer_ids: Collection[str]) -> dict[str, list[MergeRecord]]:
@@ -269,3 +395,60 @@ class Neo4jStore(IdentityStore):
         [row] = await self._read(q.STATS)
         return StoreStats(customers=row["customers"], identifiers=row["identifiers"],
                           links=row["links"], events=row["events"])
+
+    @_translated
+    async def profile_observations(
+        self, customer_ids: Collection[str]
+    ) -> dict[str, list[Observation]]:
+        found: dict[str, list[Observation]] = defaultdict(list)
+        for row in await self._read(q.PROFILE_OBSERVATIONS, ids=records.unique(customer_ids)):
+            body = records.loads(row["body"], {})
+            found[row["customer_id"]].append(Observation(
+                row["event_id"], row["ts"], row["source"], body.get("traits", {}),
+                body.get("consent", {})))
+        return dict(found)
+
+    @_translated
+    async def membership(self) -> tuple[dict[str, str | None], list[tuple[str, str]]]:
+        async def work(tx: AsyncManagedTransaction
+                       ) -> tuple[dict[str, str | None], list[tuple[str, str]]]:
+            result = await tx.run(q.MEMBERSHIP_OWNERS)
+            owners = {r["key"]: r["customer_id"] async for r in result}
+            result = await tx.run(q.MEMBERSHIP_LINKS, active=ACTIVE)
+            return owners, [(r["a"], r["b"]) async for r in result]
+
+        async with self.driver.session(database=self.database) as session:
+            return await session.execute_read(work)
+
+    # -- review queue ----------------------------------------------------------------
+    @_translated
+    async def reviews(self, first: int, after: int | None, status: str = "open"
+                      ) -> list[ReviewRecord]:
+        rows = await self._read(q.REVIEWS, status=status, after=after or 0, first=first)
+        return [records.review_record(row) for row in rows]
+
+    @_translated
+    async def review(self, review_id: int) -> ReviewRecord | None:
+        rows = await self._read(q.REVIEW, id=review_id)
+        return records.review_record(rows[0]) if rows else None
+
+    # -- search and models -------------------------------------------------------------
+    @_translated
+    async def search(self, text: str, limit: int) -> list[tuple[str, str, str]]:
+        query = records.lucene_query(text)
+        if query is None:
+            return []
+        rows = await self._read(q.SEARCH, index=SEARCH_INDEX, lucene=query,
+                                fetch=SEARCH_FETCH_FACTOR * limit, limit=limit)
+        return [(r["key"], r["customer_id"], r["term"]) for r in rows]
+
+    @_translated
+    async def load_model(self, name: str) -> dict[str, Any] | None:
+        rows = await self._read(q.LOAD_MODEL, name=name)
+        return records.loads(rows[0]["body"]) if rows else None
+
+    @_translated
+    async def save_model(self, name: str, body: dict[str, Any], trained_at: str) -> None:
+        await self.driver.execute_query(
+            q.SAVE_MODEL, {"name": name, "body": records.dumps(body), "trained_at": trained_at},
+            database_=self.database, routing_=RoutingControl.WRITE)

@@ -1,0 +1,68 @@
+// Steward actions: each asks for a reason, runs one mutation, says what happened (merges,
+// splits, the audit seq) and offers the undo.
+
+import { act, isSuccess } from "./api";
+import type { ActionResult, ActionSuccess, MUTATIONS } from "./api";
+import { askReason, errorText, h, toast } from "./dom";
+import type { ReasonOptions } from "./dom";
+import { refreshReviewCount } from "./session";
+
+export type Done = (result: ActionSuccess) => void | Promise<void>;
+
+export function describe(result: ActionSuccess, what: string): HTMLElement {
+  const lines: (HTMLElement | string)[] = [h("strong", null, what)];
+  for (const s of result.splits) {
+    lines.push(h("div", { "data-testid": "split-outcome" }, `Customer ${s.customerId} split: `,
+      ...s.parts.map((p, i) => h("span", null, i ? ", " : "", h("a.mono", { href: `#/customer/${encodeURIComponent(p)}` }, p))),
+      " split off"));
+  }
+  for (const m of result.merges) {
+    lines.push(h("div", { "data-testid": "merge-outcome" }, `Customer ${m.absorbedId} merged into `,
+      h("a.mono", { href: `#/customer/${encodeURIComponent(m.survivorId)}` }, m.survivorId)));
+  }
+  if (result.auditSeq != null) lines.push(h("div.muted.small", null, `Audit log entry #${result.auditSeq}`));
+  return h("div", null, ...lines);
+}
+
+/** Ask for the reason, run the mutation, report; `done` runs after a success. */
+export async function runAction(kind: keyof typeof MUTATIONS, variables: Record<string, unknown>,
+  dialog: ReasonOptions, what: string, done: Done): Promise<ActionResult | null> {
+  const answer = await askReason(dialog);
+  if (!answer) return null;
+  return perform(kind, { ...variables, reason: answer.reason, ...extra(kind, answer) }, what, done);
+}
+
+function extra(kind: string, answer: { checked: boolean; field: string }): Record<string, unknown> {
+  if (kind === "unlink") return { ban: answer.checked };
+  return {};
+}
+
+export async function perform(kind: keyof typeof MUTATIONS, variables: Record<string, unknown>, what: string,
+  done: Done): Promise<ActionResult | null> {
+  let result: ActionResult;
+  try {
+    result = await act(kind, variables);
+  } catch (e) {
+    toast(`${what} failed: ${errorText(e)}`, "error");
+    return null;
+  }
+  if (!isSuccess(result)) {
+    toast(h("div", { "data-testid": "action-failure" }, h("strong", null, `${what}: not done`),
+      h("div", null, result.message), result.suggestion ? h("div.muted.small", null, result.suggestion) : null), "error", undefined, 14000);
+    return result;
+  }
+  const seq = result.auditSeq;
+  toast(describe(result, what), "ok", seq != null && kind !== "undo"
+    ? { label: "Undo", testid: "toast-undo", run: () => { void undo(seq, done); } } : undefined);
+  void refreshReviewCount();
+  await done(result);
+  return result;
+}
+
+export function undo(seq: number, done: Done): Promise<ActionResult | null> {
+  return runAction("undo", { seq }, {
+    title: `Undo action #${seq}`,
+    body: ["The undo is an action of its own: it is recorded in the audit log, and can be undone in turn."],
+    confirm: "Undo", kind: "undo", placeholder: "Why undo it?",
+  }, `Action #${seq} undone`, done);
+}

@@ -1,0 +1,522 @@
+// The identity-graph drawing: cytoscape.js with the fcose layout. Identifiers are nodes,
+// grouped in one box per customer; links are edges styled by status.
+
+import cytoscape from "cytoscape";
+import type { Core, EdgeSingular, ElementDefinition, NodeSingular, StylesheetJson } from "cytoscape";
+import fcose from "cytoscape-fcose";
+import type { GraphNode, IdentityGraph, Link } from "./api";
+import { fmtDate, h, plural } from "./dom";
+
+cytoscape.use(fcose);
+
+export interface TypeStyle { color: string; shape: string; label: string }
+
+export const TYPE_STYLES: Record<string, TypeStyle> = {
+  email: { color: "#2563eb", shape: "ellipse", label: "E-mail" },
+  phone: { color: "#059669", shape: "round-rectangle", label: "Phone" },
+  cookie: { color: "#d97706", shape: "round-diamond", label: "Cookie" },
+  device_id: { color: "#7c3aed", shape: "round-hexagon", label: "Device id" },
+  crm_id: { color: "#0e7490", shape: "round-tag", label: "CRM id" },
+};
+const OTHER_COLORS = ["#db2777", "#65a30d", "#4b5563", "#b45309", "#0891b2", "#9333ea"];
+const OTHER_SHAPES = ["round-triangle", "round-octagon", "round-pentagon", "barrel"];
+
+export function typeStyle(type: string): TypeStyle {
+  if (TYPE_STYLES[type]) return TYPE_STYLES[type];
+  let hash = 0;
+  for (const c of type) hash = (hash * 31 + c.charCodeAt(0)) >>> 0;
+  return {
+    color: OTHER_COLORS[hash % OTHER_COLORS.length],
+    shape: OTHER_SHAPES[hash % OTHER_SHAPES.length],
+    label: type.replace(/_/g, " "),
+  };
+}
+
+export const LINK_STATUSES: { status: string; label: string; hint: string }[] = [
+  { status: "active", label: "Active", hint: "seen together; holds the customer together" },
+  { status: "matched", label: "Matched", hint: "a probabilistic match (weights)" },
+  { status: "rejected", label: "Rejected by a rule", hint: "kept apart by the linking rules" },
+  { status: "removed", label: "Removed", hint: "cut by a steward" },
+  { status: "banned", label: "Banned", hint: "cut by a steward, never links again" },
+];
+
+export function isHub(node: { status: string; reason: string }): boolean {
+  return node.status === "quarantined" && node.reason.startsWith("hub:");
+}
+
+export function linkKind(link: Link): string {
+  if (link.status === "active" && link.weights && typeof link.weights === "object"
+    && Object.keys(link.weights as object).length) return "matched";
+  return link.status;
+}
+
+export function shortValue(type: string, value: string): string {
+  if (type === "device_id" && /^[0-9a-f]{8}-/.test(value)) return value.slice(0, 8) + "…";
+  return value.length > 26 ? value.slice(0, 24) + "…" : value;
+}
+
+export function edgeId(a: string, b: string): string {
+  return a < b ? `${a}\u0001${b}` : `${b}\u0001${a}`;
+}
+
+const STYLE: StylesheetJson = [
+  {
+    selector: "node[kind = 'identifier']",
+    style: {
+      "background-color": "data(color)",
+      shape: "data(shape)" as never,
+      width: "data(size)", height: "data(size)",
+      label: "data(label)",
+      "font-size": "data(fontSize)",
+      "font-family": "system-ui, sans-serif",
+      color: "#1e293b",
+      "text-valign": "bottom",
+      "text-margin-y": 3,
+      "text-max-width": "150px",
+      "text-wrap": "ellipsis",
+      "min-zoomed-font-size": 8,
+      "text-background-color": "#ffffff",
+      "text-background-opacity": 0.75,
+      "text-background-padding": "1px",
+      "border-width": 2,
+      "border-color": "#ffffff",
+      "overlay-padding": 4,
+    },
+  },
+  { selector: "node[?outside]", style: { "background-opacity": 0.55, "border-color": "#e2e8f0" } },
+  {
+    selector: "node[status = 'blocked']",
+    style: {
+      "background-color": "#cbd5e1", "border-color": "#475569", "border-style": "dashed",
+      "border-width": 2, color: "#475569",
+    },
+  },
+  {
+    selector: "node[status = 'quarantined']",
+    style: { "border-color": "#ea580c", "border-width": 4, "border-style": "double" },
+  },
+  {
+    selector: "node[?hub]",
+    style: { "border-width": 6, "font-weight": "bold", color: "#9a3412" },
+  },
+  {
+    selector: "node[?anchor]",
+    style: { "border-color": "#4f46e5", "border-width": 3, "border-style": "solid" },
+  },
+  {
+    selector: "node[kind = 'customer']",
+    style: {
+      shape: "round-rectangle",
+      "background-color": "#f8fafc",
+      "background-opacity": 1,
+      "border-color": "#cbd5e1",
+      "border-width": 1,
+      label: "data(label)",
+      "font-size": "data(fontSize)",
+      "font-weight": "bold",
+      color: "#475569",
+      "text-valign": "top",
+      "text-halign": "center",
+      "text-margin-y": -4,
+      "min-zoomed-font-size": 6,
+      padding: "14px",
+    },
+  },
+  {
+    selector: "node[?focus]",
+    style: { "background-color": "#eef2ff", "border-color": "#818cf8", "border-width": 2, color: "#3730a3" },
+  },
+  {
+    selector: "edge",
+    style: {
+      width: "data(width)",
+      "line-color": "#94a3b8",
+      "curve-style": "straight",
+      "overlay-padding": 5,
+    },
+  },
+  { selector: "edge[kind = 'matched']", style: { "line-color": "#9333ea", width: 3 } },
+  { selector: "edge[kind = 'rejected']", style: { "line-color": "#f97316", "line-style": "dashed", width: 2 } },
+  { selector: "edge[kind = 'removed']", style: { "line-color": "#64748b", "line-style": "dotted", width: 2.5 } },
+  {
+    selector: "edge[kind = 'banned']",
+    style: {
+      "line-color": "#dc2626", width: 3, "source-arrow-shape": "tee", "target-arrow-shape": "tee",
+      "source-arrow-color": "#dc2626", "target-arrow-color": "#dc2626", "arrow-scale": 1.1,
+    },
+  },
+  { selector: ".faded", style: { opacity: 0.18 } },
+  { selector: "node[kind = 'customer'].faded", style: { opacity: 0.6 } },
+  {
+    selector: "edge.path",
+    style: {
+      "line-color": "#4f46e5", width: 5, "z-index": 10, opacity: 1,
+      "underlay-color": "#c7d2fe", "underlay-padding": 4, "underlay-opacity": 0.9,
+    } as never,
+  },
+  {
+    selector: "node.path",
+    style: { "underlay-color": "#818cf8", "underlay-padding": 5, "underlay-opacity": 0.55, opacity: 1, "z-index": 10 } as never,
+  },
+  {
+    selector: "node:selected",
+    style: { "border-color": "#111827", "border-width": 3, "border-style": "solid" },
+  },
+  { selector: "node[kind = 'customer']:selected", style: { "border-color": "#818cf8", "border-width": 2 } },
+  {
+    selector: "edge:selected",
+    style: { "underlay-color": "#111827", "underlay-padding": 3, "underlay-opacity": 0.25, width: 5 } as never,
+  },
+];
+
+export interface GraphHandlers {
+  onSelection(nodes: GraphNode[], links: Link[]): void;
+  onHoverNode(node: GraphNode | null, x: number, y: number): void;
+  onHoverEdge(link: Link | null, x: number, y: number): void;
+}
+
+export interface DrawStats { nodes: number; edges: number; customers: string[]; ms: number }
+
+/** The hook tests and the benchmark read: what is drawn, and where on the page. */
+interface Hook {
+  state: string;
+  drawMs: number;
+  drawnAt: number;
+  draws: number;
+  nodes(): number;
+  edges(): number;
+  customers(): string[];
+  nodePoint(key: string): { x: number; y: number } | null;
+  edgePoint(a: string, b: string): { x: number; y: number } | null;
+  cy: Core | null;
+}
+
+declare global {
+  interface Window { __idgraph: Hook }
+}
+
+export const hook: Hook = {
+  state: "idle",
+  drawMs: 0,
+  drawnAt: 0,
+  draws: 0,
+  nodes: () => 0,
+  edges: () => 0,
+  customers: () => [],
+  nodePoint: () => null,
+  edgePoint: () => null,
+  cy: null,
+};
+window.__idgraph = hook;
+
+export class GraphCanvas {
+  readonly cy: Core;
+  private nodesByKey = new Map<string, GraphNode>();
+  private linksById = new Map<string, Link>();
+  private selectionTimer = 0;
+  private resizer: ResizeObserver;
+
+  /** Layout tuning, from the page address (?quality=draft|default|proof&iter=N). */
+  tuning: { quality?: string; iter?: number } = {};
+
+  constructor(readonly container: HTMLElement, private handlers: GraphHandlers) {
+    this.cy = cytoscape({
+      container,
+      style: STYLE,
+      minZoom: 0.08,
+      maxZoom: 4,
+      boxSelectionEnabled: true,
+      selectionType: "single",
+      textureOnViewport: false,
+      pixelRatio: "auto",
+    });
+    hook.cy = this.cy;
+    this.resizer = new ResizeObserver(() => this.cy.resize());
+    this.resizer.observe(container);
+    hook.nodes = () => this.cy.nodes("[kind = 'identifier']").length;
+    hook.edges = () => this.cy.edges().length;
+    hook.customers = () => [...new Set(this.cy.nodes("[kind = 'identifier'][customerId]").map((n) => n.data("customerId") as string))].sort();
+    hook.nodePoint = (key) => this.pagePoint(this.cy.getElementById(key));
+    hook.edgePoint = (a, b) => this.pagePoint(this.cy.getElementById(edgeId(a, b)));
+
+    const selectionChanged = () => {
+      window.clearTimeout(this.selectionTimer);
+      this.selectionTimer = window.setTimeout(() => this.emitSelection(), 20);
+    };
+    this.cy.on("select unselect", selectionChanged);
+    this.cy.on("mouseover", "node[kind = 'identifier']", (e) => {
+      const p = e.renderedPosition ?? e.target.renderedPosition();
+      this.handlers.onHoverNode(this.nodesByKey.get(e.target.id()) ?? null, p.x, p.y);
+      container.style.cursor = "pointer";
+    });
+    this.cy.on("mouseout", "node", () => { this.handlers.onHoverNode(null, 0, 0); container.style.cursor = ""; });
+    this.cy.on("mouseover", "edge", (e) => {
+      const p = e.renderedPosition ?? e.target.renderedMidpoint();
+      this.handlers.onHoverEdge(this.linksById.get(e.target.id()) ?? null, p.x, p.y);
+      container.style.cursor = "pointer";
+    });
+    this.cy.on("mouseout", "edge", () => { this.handlers.onHoverEdge(null, 0, 0); container.style.cursor = ""; });
+    // customer boxes are not selectable on their own: a tap selects nothing
+    this.cy.on("tap", "node[kind = 'customer']", (e) => { e.target.unselect(); });
+  }
+
+  private pagePoint(el: cytoscape.CollectionReturnValue): { x: number; y: number } | null {
+    if (el.empty()) return null;
+    const box = this.container.getBoundingClientRect();
+    const p = el.isEdge() ? (el as unknown as EdgeSingular).renderedMidpoint() : (el as unknown as NodeSingular).renderedPosition();
+    return { x: box.left + p.x, y: box.top + p.y };
+  }
+
+  private emitSelection(): void {
+    const nodes = this.cy.nodes("[kind = 'identifier']:selected").map((n) => this.nodesByKey.get(n.id())!).filter(Boolean);
+    const links = this.cy.edges(":selected").map((e) => this.linksById.get(e.id())!).filter(Boolean);
+    this.handlers.onSelection(nodes, links);
+  }
+
+  /** Draw the graph; keeps the positions of identifiers already drawn (so that a split or a
+   * merge shows as movement) and lays out the rest. Resolves when the layout is done. */
+  draw(graph: IdentityGraph, focus: string, anchorKey: string | null, animate: boolean): Promise<DrawStats> {
+    const started = performance.now();
+    performance.mark("idgraph:draw-start");
+    hook.state = "drawing";
+    this.container.dataset.state = "drawing";
+    const previous = new Map<string, cytoscape.Position>();
+    this.cy.nodes("[kind = 'identifier']").forEach((n) => { previous.set(n.id(), { ...n.position() }); });
+    const keepPositions = animate && previous.size > 0;
+    const big = graph.nodes.length > 150;
+
+    this.nodesByKey.clear();
+    this.linksById.clear();
+    const elements: ElementDefinition[] = [];
+    const customers = new Map<string, number>();
+    for (const node of graph.nodes) {
+      if (node.customerId) customers.set(node.customerId, (customers.get(node.customerId) ?? 0) + 1);
+    }
+    // a box per customer, when the view holds more than this customer's identifiers
+    const grouped = graph.nodes.some((n) => n.customerId !== focus);
+    const ordered = grouped ? [...customers.keys()].sort((a, b) => (a === focus ? -1 : b === focus ? 1 : a.localeCompare(b))) : [];
+    for (const cid of ordered) {
+      elements.push({
+        group: "nodes",
+        data: {
+          id: `customer:${cid}`, kind: "customer", customerId: cid, focus: cid === focus,
+          label: `${cid === focus ? "This customer" : "Customer"} ${cid} · ${plural(customers.get(cid)!, "identifier")}`,
+        },
+        selectable: false,
+      });
+    }
+    for (const node of graph.nodes) {
+      if (this.nodesByKey.has(node.key)) continue; // masked keys can collide for readers
+      this.nodesByKey.set(node.key, node);
+      const style = typeStyle(node.type);
+      const hub = isHub(node);
+      const label = (hub ? "HUB · " : node.status === "blocked" ? "⊘ " : "") + shortValue(node.type, node.value);
+      const def: ElementDefinition = {
+        group: "nodes",
+        data: {
+          id: node.key, kind: "identifier", type: node.type, status: node.status, customerId: node.customerId ?? undefined,
+          color: style.color, shape: style.shape, label, hub, size: hub ? 42 : big ? 16 : 26, fontSize: big ? 7 : 11,
+          outside: node.customerId !== focus, anchor: node.key === anchorKey,
+          parent: grouped && node.customerId ? `customer:${node.customerId}` : undefined,
+        },
+      };
+      const pos = previous.get(node.key);
+      if (keepPositions && pos) def.position = { ...pos };
+      elements.push(def);
+    }
+    for (const link of graph.links) {
+      if (!this.nodesByKey.has(link.a) || !this.nodesByKey.has(link.b)) continue;
+      const id = edgeId(link.a, link.b);
+      if (this.linksById.has(id)) continue;
+      this.linksById.set(id, link);
+      elements.push({
+        group: "edges",
+        data: {
+          id, source: link.a, target: link.b, kind: linkKind(link),
+          width: Math.min(6, 1.4 + Math.log2(Math.max(1, link.count)) * 0.8),
+        },
+      });
+    }
+
+    const cy = this.cy;
+    cy.resize();
+    cy.batch(() => {
+      cy.elements().remove();
+      cy.add(elements);
+    });
+    // new nodes start next to a drawn neighbour, so the layout moves them in smoothly
+    if (keepPositions) {
+      cy.nodes("[kind = 'identifier']").forEach((n) => {
+        if (previous.has(n.id())) return;
+        const placed = n.neighborhood("node[kind = 'identifier']").filter((m) => previous.has(m.id()));
+        if (placed.nonempty()) {
+          const p = (placed.first() as NodeSingular).position();
+          n.position({ x: p.x + 30, y: p.y + 30 });
+        }
+      });
+    }
+
+    return new Promise((resolve) => {
+      if (cy.nodes().empty()) {
+        this.finish(started, resolve);
+        return;
+      }
+      performance.mark("idgraph:layout-start");
+      const layout = cy.layout({
+        name: "fcose",
+        quality: this.tuning.quality ?? (big ? "default" : "proof"),
+        randomize: !keepPositions,
+        animate: keepPositions ? "end" : false,
+        animationDuration: 700,
+        fit: true,
+        padding: 36,
+        nodeDimensionsIncludeLabels: !big,
+        packComponents: true,
+        nodeRepulsion: () => (big ? 4500 : 9000),
+        idealEdgeLength: () => (big ? 45 : 80),
+        edgeElasticity: () => 0.45,
+        nestingFactor: 0.1,
+        gravity: 0.3,
+        numIter: this.tuning.iter ?? (big ? 1500 : 2500),
+        tile: true,
+        tilingPaddingVertical: 14,
+        tilingPaddingHorizontal: 14,
+      } as cytoscape.LayoutOptions);
+      layout.one("layoutstop", () => {
+        performance.mark("idgraph:layout-stop");
+        if (cy.zoom() > 1.6) {
+          cy.zoom(1.6);
+          cy.center();
+        }
+        this.finish(started, resolve);
+      });
+      layout.run();
+    });
+  }
+
+  private finish(started: number, resolve: (s: DrawStats) => void): void {
+    const stats: DrawStats = {
+      nodes: hook.nodes(), edges: hook.edges(), customers: hook.customers(),
+      ms: performance.now() - started,
+    };
+    // report after the frame that shows the drawing has been painted
+    requestAnimationFrame(() => requestAnimationFrame(() => {
+      performance.mark("idgraph:painted");
+      hook.drawMs = stats.ms;
+      hook.drawnAt = performance.now();
+      hook.draws += 1;
+      hook.state = "drawn";
+      Object.assign(this.container.dataset, {
+        state: "drawn", nodes: String(stats.nodes), edges: String(stats.edges),
+        customers: String(stats.customers.length), draws: String(hook.draws),
+      });
+      resolve(stats);
+    }));
+  }
+
+  node(key: string): GraphNode | undefined {
+    return this.nodesByKey.get(key);
+  }
+
+  link(a: string, b: string): Link | undefined {
+    return this.linksById.get(edgeId(a, b));
+  }
+
+  select(keys: string[], edges: [string, string][] = []): void {
+    this.cy.elements().unselect();
+    for (const key of keys) this.cy.getElementById(key).select();
+    for (const [a, b] of edges) this.cy.getElementById(edgeId(a, b)).select();
+  }
+
+  /** Highlight a path of links (and their identifiers); everything else fades. */
+  highlight(links: { a: string; b: string }[], keys: string[]): void {
+    const cy = this.cy;
+    cy.resize();
+    cy.batch(() => {
+      cy.elements().removeClass("path faded");
+      if (!links.length && !keys.length) return;
+      cy.elements().addClass("faded");
+      for (const key of keys) cy.getElementById(key).removeClass("faded").addClass("path");
+      for (const { a, b } of links) {
+        cy.getElementById(a).removeClass("faded").addClass("path");
+        cy.getElementById(b).removeClass("faded").addClass("path");
+        cy.getElementById(edgeId(a, b)).removeClass("faded").addClass("path");
+      }
+      cy.nodes("[kind = 'customer']").removeClass("faded");
+    });
+  }
+
+  /** Shortest path of active links from `from` to `to`, as drawn (the readers' fallback
+   * when the API cannot explain a masked value). */
+  activePath(from: string, to: string): { a: string; b: string }[] {
+    const cy = this.cy;
+    const source = cy.getElementById(from);
+    const target = cy.getElementById(to);
+    if (source.empty() || target.empty()) return [];
+    const active = cy.edges("[kind = 'active'], [kind = 'matched']");
+    const search = cy.elements("node[kind = 'identifier']").union(active).aStar({ root: source, goal: target });
+    if (!search.found) return [];
+    return search.path.edges().map((e) => ({ a: e.data("source") as string, b: e.data("target") as string }));
+  }
+
+  fit(): void {
+    this.cy.animate({ fit: { eles: this.cy.elements(), padding: 36 }, duration: 250 });
+  }
+
+  focusOn(key: string): void {
+    const el = this.cy.getElementById(key);
+    if (el.nonempty()) this.cy.animate({ center: { eles: el }, zoom: Math.max(this.cy.zoom(), 1.2), duration: 250 });
+  }
+
+  relayout(): void {
+    this.cy.layout({ name: "fcose", quality: "proof", randomize: true, animate: true, animationDuration: 500, fit: true, padding: 36, packComponents: true } as cytoscape.LayoutOptions).run();
+  }
+
+  png(): string {
+    return this.cy.png({ full: false, bg: "#ffffff" });
+  }
+
+  destroy(): void {
+    this.resizer.disconnect();
+    this.cy.destroy();
+    if (hook.cy === this.cy) hook.cy = null;
+  }
+}
+
+// -- the legend ---------------------------------------------------------------------------
+
+function swatch(type: string): HTMLElement {
+  const s = typeStyle(type);
+  return h("span.swatch", { class: `shape-${s.shape}`, style: `--c:${s.color}` });
+}
+
+export function legend(types: string[]): HTMLElement {
+  const shown = [...new Set([...Object.keys(TYPE_STYLES), ...types])];
+  return h("div.legend", { "data-testid": "legend" },
+    h("div.legend-group", null,
+      h("div.legend-title", null, "Identifiers"),
+      ...shown.map((t) => h("div.legend-item", null, swatch(t), typeStyle(t).label)),
+    ),
+    h("div.legend-group", null,
+      h("div.legend-title", null, "Status"),
+      h("div.legend-item", null, h("span.swatch.st-blocked"), "Blocked by a rule"),
+      h("div.legend-item", null, h("span.swatch.st-quarantined"), "Quarantined"),
+      h("div.legend-item", null, h("span.swatch.st-hub"), "Hub (quarantined)"),
+      h("div.legend-item", null, h("span.swatch.st-anchor"), "Anchor (first seen)"),
+      h("div.legend-item", null, h("span.swatch.st-outside"), "Another customer's"),
+    ),
+    h("div.legend-group", null,
+      h("div.legend-title", null, "Links"),
+      ...LINK_STATUSES.map((s) => h("div.legend-item", { title: s.hint }, h("span.line", { class: `ln-${s.status}` }), s.label)),
+      h("div.legend-item", null, h("span.line.ln-path"), "Explanation path"),
+    ),
+  );
+}
+
+export function linkSummary(link: Link): string {
+  const kind = linkKind(link);
+  const label = LINK_STATUSES.find((s) => s.status === kind)?.label ?? kind;
+  const parts = [label, plural(link.count, "event"), link.sources.join(", ")];
+  if (link.lastSeen) parts.push(`last ${fmtDate(link.lastSeen)}`);
+  return parts.filter(Boolean).join(" · ");
+}

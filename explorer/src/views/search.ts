@@ -1,0 +1,159 @@
+// Search: a customer by any identifier (raw spelling), by name, or by customer id.
+
+import { BUILT_IN_TYPES, SEARCH, gqlPartial } from "../api";
+import type { CustomerSummary } from "../api";
+import { clear, errorText, h, plural } from "../dom";
+import { typeStyle } from "../graph";
+import { canAct, session } from "../session";
+
+interface IdentifierHit {
+  type: string; value: string; status: string; reason: string; customer: CustomerSummary | null;
+}
+type SearchData = {
+  byId: CustomerSummary | null;
+  typed?: IdentifierHit | null;
+  search?: { edges: { score: number; matched: string; node: CustomerSummary }[] };
+} & Record<string, IdentifierHit | null | undefined | CustomerSummary | object>;
+
+interface Hit {
+  customer: CustomerSummary | null;
+  how: string;
+  score?: number;
+  identifier?: IdentifierHit;
+}
+
+const RECENT = "idgraph.recent";
+
+export function rememberCustomer(id: string, name: string): void {
+  const list = recent().filter((r) => r.id !== id);
+  list.unshift({ id, name });
+  sessionStorage.setItem(RECENT, JSON.stringify(list.slice(0, 8)));
+}
+
+function recent(): { id: string; name: string }[] {
+  try {
+    return JSON.parse(sessionStorage.getItem(RECENT) ?? "[]");
+  } catch {
+    return [];
+  }
+}
+
+export function displayName(traits: { name: string; value: unknown }[]): string {
+  const get = (n: string) => traits.find((t) => t.name === n)?.value;
+  const full = get("full_name") ?? get("name");
+  if (typeof full === "string" && full) return full;
+  const parts = [get("first_name"), get("last_name")].filter((v) => typeof v === "string" && v);
+  return parts.join(" ");
+}
+
+export async function searchCustomers(q: string): Promise<Hit[]> {
+  const typed = /^([a-z][a-z0-9]*(?:_[a-z0-9]+)*):(.+)$/.exec(q);
+  const { data } = await gqlPartial<SearchData>(SEARCH, {
+    q,
+    id: q,
+    fuzzy: q.length >= 3,
+    hasTyped: Boolean(typed),
+    typedType: typed?.[1] ?? "",
+    typedValue: typed?.[2] ?? "",
+  });
+  const hits: Hit[] = [];
+  const seen = new Set<string>();
+  const add = (hit: Hit) => {
+    const id = hit.customer?.id;
+    if (id && seen.has(id)) return;
+    if (id) seen.add(id);
+    hits.push(hit);
+  };
+  if (data.byId) add({ customer: data.byId, how: "customer id" });
+  const identifierHits = [...BUILT_IN_TYPES.map((t) => data[t] as IdentifierHit | null | undefined), data.typed];
+  for (const ident of identifierHits) {
+    if (!ident) continue;
+    const how = `${typeStyle(ident.type).label} ${ident.value}`;
+    add({ customer: ident.customer, how, identifier: ident });
+  }
+  for (const edge of data.search?.edges ?? []) {
+    add({ customer: edge.node, how: `name or contact “${edge.matched}”`, score: edge.score });
+  }
+  return hits;
+}
+
+function typeCounts(c: CustomerSummary): HTMLElement {
+  const counts = new Map<string, number>();
+  for (const i of c.identifiers) counts.set(i.type, (counts.get(i.type) ?? 0) + 1);
+  return h("div.type-counts", null, ...[...counts].map(([t, n]) =>
+    h("span.type-chip", { title: typeStyle(t).label }, h("span.dot", { style: `--c:${typeStyle(t).color}` }), `${n} ${typeStyle(t).label}`)));
+}
+
+function resultCard(hit: Hit): HTMLElement {
+  const c = hit.customer;
+  if (!c) {
+    const ident = hit.identifier!;
+    return h("div.result.result-orphan", { "data-testid": "search-result" },
+      h("div.result-main", null,
+        h("div.result-title", null, `${typeStyle(ident.type).label} ${ident.value}`),
+        h("div.muted", null, `Belongs to no customer: ${ident.status}${ident.reason ? ` — ${ident.reason}` : ""}`)),
+      h("span.badge", { class: `badge-${ident.status}` }, ident.status));
+  }
+  const name = displayName(c.profile.traits) || "Unnamed customer";
+  return h("a.result", { href: `#/customer/${encodeURIComponent(c.id)}`, "data-testid": "search-result", "data-customer": c.id },
+    h("div.avatar", { "aria-hidden": "true" }, name.slice(0, 1).toUpperCase()),
+    h("div.result-main", null,
+      h("div.result-title", null, name, h("span.mono.muted", null, ` ${c.id}`)),
+      h("div.muted.small", null, `Found by ${hit.how}`, hit.score != null ? ` · score ${Math.round(hit.score)}` : ""),
+      typeCounts(c)),
+    h("div.result-side", null, h("span.muted.small", null, plural(c.identifiers.length, "identifier")), h("span.chev", null, "›")));
+}
+
+export function searchView(main: HTMLElement, params: URLSearchParams): void {
+  const q = params.get("q") ?? "";
+  const input = h("input.input.input-lg", {
+    id: "search-input", type: "search", value: q, autocomplete: "off", spellcheck: "false",
+    placeholder: "E-mail, phone (any spelling), cookie, device or CRM id, name, or customer id",
+    "aria-label": "Search customers", "data-testid": "search-input",
+  });
+  const results = h("div.results", { id: "results", "data-testid": "results" });
+  const form = h("form.search-form", { role: "search" }, input, h("button.btn.btn-primary.btn-lg", { type: "submit" }, "Search"));
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const value = input.value.trim();
+    if (!value) return;
+    const target = `#/?q=${encodeURIComponent(value)}`;
+    if (location.hash === target) window.dispatchEvent(new HashChangeEvent("hashchange"));
+    else location.hash = target;
+  });
+  const hints = h("p.muted.small", null,
+    "Identifiers are normalised before the look-up, so ", h("code", null, "06-12345678"), " finds ", h("code", null, "+31612345678"),
+    ". Use ", h("code", null, "type:value"), " for other identifier types, e.g. ", h("code", null, "loyalty_id:L-77"), ".");
+  clear(main, h("section.page.page-search", null,
+    h("div.search-hero", null,
+      h("h1", null, "Find a customer"),
+      h("p.muted", null, session.viewer && !session.viewer.seesPii
+        ? "You are signed in as a reader: personal values are masked and actions are hidden."
+        : "Look up who is who, understand every link, and correct the graph."),
+      form, hints),
+    results));
+  input.focus();
+  if (!q) {
+    const list = recent();
+    if (list.length) {
+      clear(results, h("h2.section-title", null, "Recently viewed"),
+        ...list.map((r) => h("a.result.result-compact", { href: `#/customer/${encodeURIComponent(r.id)}` },
+          h("div.avatar", null, (r.name || "?").slice(0, 1).toUpperCase()),
+          h("div.result-main", null, h("div.result-title", null, r.name || "Unnamed customer", h("span.mono.muted", null, ` ${r.id}`))))));
+    } else if (canAct()) {
+      clear(results, h("div.empty-state", null, h("p", null, "Tip: the ", h("a", { href: "#/review" }, "review queue"), " lists candidate matches waiting for a decision.")));
+    }
+    return;
+  }
+  clear(results, h("div.loading", null, "Searching…"));
+  searchCustomers(q).then((hits) => {
+    if (!hits.length) {
+      clear(results, h("div.empty-state", { "data-testid": "no-results" }, h("h2", null, "No customer found"),
+        h("p.muted", null, `Nothing matches “${q}” as a customer id, an identifier of any type, or a name. Names need at least three characters.`)));
+      return;
+    }
+    clear(results, h("h2.section-title", { "data-testid": "results-count" }, plural(hits.length, "result")), ...hits.map(resultCard));
+  }).catch((e) => {
+    clear(results, h("div.empty-state.error-state", null, h("p", null, errorText(e))));
+  });
+}

@@ -1,0 +1,34 @@
+"""The batched timeline read the API uses (IdentityStore.timelines): an adapter's own
+version answers as the port's default, which pages through `timeline` per customer."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.bootstrap import build_services
+from app.config import Settings
+from app.stores.base import IdentityStore
+from tests.api.data import seed
+
+CASES = [
+    {"first": 3},
+    {"first": 10, "types": ["page_view"]},
+    {"first": 10, "since": "2024-01-02T10:00:00.000000Z", "until": "2024-01-04T10:00:00.000000Z"},
+    {"first": 2, "after": ("2024-01-04T10:00:00.000000Z", "pos-1")},
+    {"first": 10, "types": ["purchase", "login"], "after": ("2024-01-05T00:00:00.000000Z", ""),
+     "until": "2024-01-04T10:00:00.000000Z"},
+    {"first": 0},
+]
+
+
+@pytest.mark.parametrize("case", CASES)
+async def test_the_batched_timeline_answers_as_paging_each_customer(store, case):
+    ids = await seed(build_services(Settings(store=store.url), store=store))
+    customers = [ids["anna"], ids["bob"], ids["carl"], "c_nobody"]
+    first = case.pop("first")
+    after = case.pop("after", None)
+    own = await store.timelines(customers, first, after, **case)
+    default = await IdentityStore.timelines(store, customers, first, after, **case)
+    assert own == default
+    if first and not case.get("types") and after is None and not case.get("since"):
+        assert own[ids["anna"]] == (await store.timeline(ids["anna"], first, None))[:first]

@@ -1,0 +1,146 @@
+"""Browser tests of the explorer: real headless Chromium (Debian's /usr/bin/chromium) driven
+by Playwright, against `python -m app.web` (the API with the explorer mounted) on a free
+loopback port, over a SQLite store seeded through the services (tests/browser/seed.py).
+
+Every test gets a fresh copy of the seeded store and its own server, so actions in one test
+do not leak into another. Every request the page makes is recorded, and each test checks at
+its end that none went to a host other than the app's. Screenshots go to a temporary
+folder (IDGRAPH_SCREENSHOTS to keep them somewhere else).
+
+Like the Neo4j tests, these fail rather than skip when their tools are missing: install
+Chromium with `apt-get install -y chromium` and Playwright with `pip install playwright`
+(never `playwright install`: no browser is downloaded).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from app.bench.explorer import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    READER_KEY,
+    STEWARD_KEY,
+    VIEWPORT,
+    ExplorerServer,
+    chromium_missing,
+)
+from tests.browser.seed import World, seed_store
+
+TIMEOUT_MS = 15_000
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "browser: drives the explorer in headless Chromium (apt package chromium, "
+        "pip package playwright)")
+
+
+@pytest.fixture(scope="session")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, World]:
+    """The seeded store, once per session: each test copies it."""
+    folder = tmp_path_factory.mktemp("explorer-seed")
+    # in a thread of its own: Playwright's sync API keeps an event loop in this one
+    with ThreadPoolExecutor(1) as pool:
+        world = pool.submit(asyncio.run, seed_store(f"sqlite:///{folder}/seed.db")).result()
+    return folder / "seed.db", world
+
+
+@pytest.fixture
+def world(seeded: tuple[Path, World]) -> World:
+    return seeded[1]
+
+
+@pytest.fixture
+def server(seeded: tuple[Path, World], tmp_path: Path) -> Iterator[ExplorerServer]:
+    source, _ = seeded
+    for suffix in ("", "-wal", "-shm"):
+        if Path(f"{source}{suffix}").exists():
+            shutil.copy(f"{source}{suffix}", tmp_path / f"store.db{suffix}")
+    with ExplorerServer(f"sqlite:///{tmp_path}/store.db", log=tmp_path / "server.log") as s:
+        yield s
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if reason := chromium_missing():
+        pytest.fail(f"browser tests need Chromium and Playwright: {reason}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="session")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    keep = os.environ.get("IDGRAPH_SCREENSHOTS")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        return Path(keep)
+    return tmp_path_factory.mktemp("explorer-screenshots")
+
+
+class Requests:
+    """Every request the page made, to check that it went to the app and nowhere else."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base = urlsplit(base_url)
+        self.urls: list[str] = []
+
+    def record(self, request: Any) -> None:
+        self.urls.append(request.url)
+
+    def foreign(self) -> list[str]:
+        out = []
+        for url in self.urls:
+            parts = urlsplit(url)
+            if parts.scheme in ("data", "blob"):
+                continue  # inline, fetched from no host
+            if (parts.scheme, parts.hostname, parts.port) != (
+                    self.base.scheme, self.base.hostname, self.base.port):
+                out.append(url)
+        return out
+
+
+@pytest.fixture
+def page(browser: Any, server: ExplorerServer) -> Iterator[Any]:
+    context = browser.new_context(viewport=VIEWPORT, base_url=server.url)
+    requests = Requests(server.url)
+    context.on("request", requests.record)
+    errors: list[str] = []
+    pg = context.new_page()
+    pg.set_default_timeout(TIMEOUT_MS)
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.requests = requests
+    yield pg
+    context.close()
+    assert requests.urls, "the page made no request at all"
+    assert not requests.foreign(), f"requests to other hosts: {requests.foreign()}"
+    assert not errors, f"errors in the page: {errors}"
+
+
+def sign_in(page: Any, key: str) -> None:
+    """Open the explorer and sign in through its form."""
+    page.goto("/explorer/")
+    page.fill("[data-testid=api-key]", key)
+    page.click("[data-testid=sign-in]")
+    page.wait_for_selector("[data-testid=role]")
+
+
+def sign_in_steward(page: Any) -> None:
+    sign_in(page, STEWARD_KEY)
+
+
+def sign_in_reader(page: Any) -> None:
+    sign_in(page, READER_KEY)

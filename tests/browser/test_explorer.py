@@ -1,0 +1,286 @@
+"""The explorer in a real browser: a steward finds a customer, reads every link's evidence,
+cuts a link and sees the customer split, undoes it from the audit log, and works the review
+queue; a reader sees masked values and no actions. Each test saves screenshots and checks
+that they show the graph with the expected number of identifiers, and (in the `page`
+fixture) that the page asked no host but the app's."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser import seed
+from tests.browser.conftest import sign_in_reader, sign_in_steward
+from tests.browser.drawing import assert_shows_graph, draws, graph_state, wait_drawn
+
+pytestmark = pytest.mark.browser
+
+# Anna's graph at depth 1: her 7 identifiers and Bert's 3 (one customer until the cut),
+# and, one hop out, Carla's e-mail (a rejected link), the blocked test@test.com and the
+# quarantined call-centre hub.
+OUTSIDE = 3
+ANNA_GRAPH_NODES = len(seed.ANNA_KEYS) + len(seed.BERT_KEYS) + OUTSIDE
+# After the cut, Bert's e-mail is one hop out (across the banned link), his cookie and
+# phone two.
+ANNA_AFTER_CUT = len(seed.ANNA_KEYS) + 1 + OUTSIDE
+BRIDGE = (f"cookie:{seed.ANNA_COOKIE_2}", f"email:{seed.BERT_EMAIL}")
+
+
+def open_customer(page: Any, customer: str) -> None:
+    page.goto(f"/explorer/#/customer/{customer}")
+    wait_drawn(page)
+
+
+def search(page: Any, text: str) -> list[str]:
+    """Search from the search page; the customer ids of the results."""
+    page.goto("/explorer/#/")
+    page.wait_for_selector("[data-testid=results-count], [data-testid=no-results]",
+                           state="detached")
+    page.fill("[data-testid=search-input]", text)
+    page.press("[data-testid=search-input]", "Enter")
+    page.wait_for_selector("[data-testid=results-count], [data-testid=no-results]")
+    return page.eval_on_selector_all("[data-testid=search-result]",
+                                     "els => els.map(e => e.dataset.customer || '')")
+
+
+def click_link(page: Any, a: str, b: str) -> None:
+    """Click the drawn edge between two identifiers, where it is on the screen."""
+    point = page.evaluate("([a, b]) => window.__idgraph.edgePoint(a, b)", [a, b])
+    assert point, f"no edge {a} - {b} in the drawing"
+    page.mouse.click(point["x"], point["y"])
+
+
+def click_node(page: Any, key: str) -> None:
+    point = page.evaluate("key => window.__idgraph.nodePoint(key)", key)
+    assert point, f"no node {key} in the drawing"
+    page.mouse.click(point["x"], point["y"])
+
+
+def confirm_reason(page: Any, reason: str, *, check: bool = False) -> None:
+    page.wait_for_selector("dialog[open] [data-testid=reason]")
+    page.fill("dialog[open] [data-testid=reason]", reason)
+    if check:
+        page.check("dialog[open] [data-testid=reason-check]")
+    page.click("dialog[open] [data-testid=confirm]")
+    page.wait_for_selector("dialog[open]", state="detached")
+
+
+def test_a_steward_finds_a_customer_by_any_spelling_name_or_id(page, world, shots: Path):
+    sign_in_steward(page)
+    # a phone number as the call centre typed it, an e-mail in capitals, a name, the id
+    for text in (seed.ANNA_PHONE_RAW, seed.ANNA_EMAIL.upper(), "Anna de Vries", world.anna,
+                 f"crm_id:{seed.ANNA_CRM}"):
+        assert search(page, text)[0] == world.anna, text
+    page.screenshot(path=str(shots / "search.png"))
+    assert search(page, "nobody-at-all@example.invalid") == []
+
+    search(page, seed.ANNA_PHONE_RAW)
+    page.click(f"[data-testid=search-result][data-customer='{world.anna}']")
+    wait_drawn(page)
+    assert page.text_content("[data-testid=customer-name]") == "Anna de Vries"
+    state = assert_shows_graph(page, shots, "search-open-graph", ANNA_GRAPH_NODES)
+    assert state["customers"] == sorted([world.anna, world.carla])
+    # the profile shows each trait with its source; the identifiers tab the raw values
+    assert page.text_content("[data-testid=trait-last_name]") == "de Vries"
+    page.click("[data-tab=identifiers]")
+    values = page.eval_on_selector_all("[data-testid=identifier-value]",
+                                       "els => els.map(e => e.firstChild.textContent)")
+    assert seed.ANNA_PHONE in values and seed.ANNA_EMAIL in values
+
+
+def test_a_link_shows_its_evidence_and_an_identifier_its_explanation(page, world, shots: Path):
+    sign_in_steward(page)
+    open_customer(page, world.anna)
+    assert_shows_graph(page, shots, "graph", ANNA_GRAPH_NODES)
+
+    # hover: a summary; click: the events and sources that made the link
+    point = page.evaluate("([a, b]) => window.__idgraph.edgePoint(a, b)", list(BRIDGE))
+    page.mouse.move(point["x"], point["y"])
+    tip = page.wait_for_selector("[data-testid=tooltip-edge]")
+    assert "1 event" in tip.text_content() and "web" in tip.text_content()
+    click_link(page, *BRIDGE)
+    page.wait_for_selector("[data-testid=evidence]")
+    assert page.text_content("[data-testid=evidence-count]") == "1"
+    assert page.text_content("[data-testid=evidence-sources]").strip() == "web"
+    assert page.text_content("[data-testid=evidence-events]").strip() == seed.BRIDGE_EVENT
+    assert_shows_graph(page, shots, "link-evidence", ANNA_GRAPH_NODES)
+
+    # a rejected link says which rule keeps it out
+    click_link(page, f"device_id:{seed.TABLET}", f"email:{seed.CARLA_EMAIL}")
+    page.wait_for_selector("[data-testid=link-reason]")
+    assert "at most 1 crm_id per customer" in page.text_content("[data-testid=link-reason]")
+
+    # an identifier: the path of active links to the customer's anchor, highlighted
+    click_node(page, f"phone:{seed.BERT_PHONE}")
+    page.wait_for_selector("[data-testid=explain-path] li")
+    steps = page.eval_on_selector_all("[data-testid=explain-path] li", "els => els.length")
+    highlighted = page.evaluate("() => window.__idgraph.cy.edges('.path').length")
+    assert steps == highlighted == 4
+    assert_shows_graph(page, shots, "explanation-path", ANNA_GRAPH_NODES)
+
+    # the hub and the blocked e-mail are marked as such
+    click_node(page, f"phone:{seed.HUB_PHONE}")
+    page.wait_for_selector("[data-testid=node-title]")
+    assert "hub: linked to" in page.text_content("[data-testid=inspector]")
+    marked = page.evaluate("""() => ({
+      hub: window.__idgraph.cy.getElementById('phone:%s').data('hub'),
+      blocked: window.__idgraph.cy.getElementById('email:test@test.com').data('status'),
+    })""" % seed.HUB_PHONE)
+    assert marked == {"hub": True, "blocked": "blocked"}
+
+
+def test_cut_a_link_splits_the_customer_and_the_audit_log_undoes_it(page, world, shots: Path):
+    sign_in_steward(page)
+    open_customer(page, world.anna)
+    drawn = draws(page)
+    click_link(page, *BRIDGE)
+    page.click("[data-testid=cut-link]")
+    confirm_reason(page, "Bert signed up on Anna's laptop: not the same person", check=True)
+
+    # the split happens on screen: two customers, Bert's part across the banned link
+    outcome = page.wait_for_selector("[data-testid=split-outcome]")
+    bert = re.search(r"(c_[0-9a-f]+) split off", outcome.text_content())
+    assert bert, outcome.text_content()
+    bert_id = bert.group(1)
+    wait_drawn(page, drawn)
+    state = assert_shows_graph(page, shots, "cut-split", ANNA_AFTER_CUT)
+    assert state["customers"] == sorted([world.anna, world.carla, bert_id])
+    kind = page.evaluate("([a, b]) => window.__idgraph.cy.getElementById(a < b ? a + '\\u0001' + b"
+                         " : b + '\\u0001' + a).data('kind')", list(BRIDGE))
+    assert kind == "banned"
+    assert page.text_content("[data-testid=customer-name]") == "Anna de Vries"
+    page.click("[data-tab=history]")
+    assert bert_id in page.text_content("[data-testid=history]")
+
+    # Bert is a customer of his own now
+    open_customer(page, bert_id)
+    bert_state = assert_shows_graph(page, shots, "cut-bert", len(seed.BERT_KEYS) + 1)
+    assert bert_state["customers"] == sorted([world.anna, bert_id])
+
+    # the audit log shows who, when, what, why, and undoes it
+    page.goto("/explorer/#/audit")
+    entry = page.wait_for_selector("[data-testid=audit-entry]")
+    text = entry.text_content()
+    assert "Cut link" in text and "not the same person" in text and "steward-key-" in text
+    page.click("[data-testid=audit-entry] [data-testid=undo]")
+    confirm_reason(page, "cut by mistake")
+    page.wait_for_selector("[data-testid=audit-entry] [data-testid=undoes]")
+    [newest, cut] = page.query_selector_all("[data-testid=audit-entry]")[:2]
+    assert "cut by mistake" in newest.text_content()
+    assert f"undone by #{newest.get_attribute('data-seq')}" in cut.text_content()
+    page.screenshot(path=str(shots / "audit-undo.png"))
+
+    # one customer again, and Bert's id finds it
+    open_customer(page, bert_id)
+    assert page.text_content("[data-testid=customer-id]") == world.anna
+    state = assert_shows_graph(page, shots, "undo-joined", ANNA_GRAPH_NODES)
+    assert state["customers"] == sorted([world.anna, world.carla])
+
+
+def test_a_review_item_is_accepted_from_the_keyboard(page, world, shots: Path):
+    sign_in_steward(page)
+    page.goto("/explorer/#/review")
+    page.wait_for_selector("[data-testid=review-item]")
+    compare = page.text_content("[data-testid=review-compare]")
+    # the two records side by side, with the weight of each comparison
+    assert "de Vries" in compare and "+9.35" in compare and "1988-04-12" in compare
+    page.screenshot(path=str(shots / "review-queue.png"))
+    page.keyboard.press("a")
+    page.wait_for_selector("dialog[open] [data-testid=reason]")
+    page.keyboard.type("same name, birth date and address")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("[data-testid=merge-outcome]")
+    page.wait_for_selector("[data-testid=review-empty]")
+
+    open_customer(page, world.anna)
+    # Ana's e-mail and cookie joined Anna
+    state = assert_shows_graph(page, shots, "review-accepted", ANNA_GRAPH_NODES + 2)
+    assert world.ana not in state["customers"]
+    page.goto("/explorer/#/audit")
+    assert "same name, birth date" in page.text_content("[data-testid=audit-entry]")
+
+
+def test_quarantine_and_release_an_identifier(page, world, shots: Path):
+    sign_in_steward(page)
+    open_customer(page, world.anna)
+    drawn = draws(page)
+    click_node(page, f"device_id:{seed.TABLET}")
+    page.click("[data-testid=quarantine]")
+    confirm_reason(page, "family tablet: shared by the household")
+    wait_drawn(page, drawn)
+    node = page.evaluate("k => window.__idgraph.cy.getElementById(k).data()",
+                         f"device_id:{seed.TABLET}")
+    assert node["status"] == "quarantined" and "customerId" not in node
+    # the tablet is one hop out now, and Carla's e-mail behind it two
+    assert_shows_graph(page, shots, "quarantined", ANNA_GRAPH_NODES - 1)
+
+    drawn = draws(page)
+    click_node(page, f"device_id:{seed.TABLET}")
+    page.click("[data-testid=release]")
+    confirm_reason(page, "household checked: only Anna uses it")
+    wait_drawn(page, drawn)
+    node = page.evaluate("k => window.__idgraph.cy.getElementById(k).data()",
+                         f"device_id:{seed.TABLET}")
+    assert node["status"] == "active" and node["customerId"] == world.anna
+    assert_shows_graph(page, shots, "released", ANNA_GRAPH_NODES)
+
+
+def test_merge_two_customers_from_the_header(page, world, shots: Path):
+    sign_in_steward(page)
+    open_customer(page, world.anna)
+    page.click("[data-testid=merge-customers]")
+    page.fill("dialog[open] [data-testid=reason-field]", world.ana)
+    confirm_reason(page, "the same person, confirmed by phone")
+    page.wait_for_selector("[data-testid=merge-outcome]")
+    wait_drawn(page, 1)
+    state = assert_shows_graph(page, shots, "merged", ANNA_GRAPH_NODES + 2)
+    assert world.ana not in state["customers"]
+
+
+def test_a_reader_sees_masked_values_and_no_actions(page, world, shots: Path):
+    sign_in_reader(page)
+    assert page.text_content("[data-testid=role]") == "reader"
+    assert not page.is_visible("[data-nav=review]") and not page.is_visible("[data-nav=audit]")
+    # readers find customers by raw values too; what they see is masked
+    assert search(page, seed.ANNA_PHONE_RAW)[0] == world.anna
+    page.click(f"[data-testid=search-result][data-customer='{world.anna}']")
+    wait_drawn(page)
+    assert_shows_graph(page, shots, "reader", ANNA_GRAPH_NODES)
+    click_link(page, *[k.replace(seed.BERT_EMAIL, "b***@example.org") for k in BRIDGE])
+    page.wait_for_selector("[data-testid=evidence]")
+    click_node(page, "phone:***4321")
+    page.wait_for_selector("[data-testid=explain-path] li")
+    page.click("[data-tab=identifiers]")
+    page.click("[data-tab=timeline]")
+    page.wait_for_selector("[data-testid=timeline] li")
+    content = page.content()
+    assert "a***@example.com" in content and "***5678" in content
+    for secret in (seed.ANNA_EMAIL, seed.ANNA_PHONE, seed.BERT_EMAIL, "Prinsengracht"):
+        assert secret not in content, secret
+    assert page.query_selector_all("[data-action]") == []
+    page.screenshot(path=str(shots / "reader-masked.png"))
+    page.goto("/explorer/#/review")
+    page.wait_for_selector("[data-testid=forbidden]")
+    page.goto("/explorer/#/audit")
+    page.wait_for_selector("[data-testid=forbidden]")
+
+
+def test_the_timeline_pages_and_filters_by_type(page, world):
+    sign_in_steward(page)
+    open_customer(page, world.anna)
+    page.click("[data-tab=timeline]")
+    page.wait_for_selector("[data-testid=timeline] li")
+    first = page.eval_on_selector_all("[data-testid=timeline] li", "els => els.length")
+    assert first == 20
+    page.click("[data-testid=timeline-more]")
+    page.wait_for_selector("[data-testid=timeline] li:nth-child(21)")
+    assert page.query_selector("[data-testid=timeline-more]") is None  # all of them
+    page.click("[data-testid=timeline-filters] [data-type=call]")
+    page.wait_for_selector("[data-testid=timeline] li")
+    types = page.eval_on_selector_all("[data-testid=timeline] .event-type",
+                                      "els => els.map(e => e.textContent)")
+    assert types and set(types) == {"call"}, types
+    assert graph_state(page)["nodes"] == ANNA_GRAPH_NODES
