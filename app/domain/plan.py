@@ -280,5 +280,6 @@ class Plan:
             or self.erasures
             or self.reviews
             or self.review_updates
+            or self.match_records
             or self.links
         )
