@@ -123,6 +123,9 @@ def consume(store_url: str | None, bootstrap_servers: str, topics: tuple[str, ..
     except StoreRejectsAll as exc:
         click.echo(f"error: {exc}; nothing of that batch was committed", err=True)
         sys.exit(3)
+    except asyncio.CancelledError:  # a second signal: stopped at once, uncommitted work waits
+        click.echo("stopped at once; uncommitted messages will be read again", err=True)
+        sys.exit(130)
     click.echo(json.dumps(stats))
 
 

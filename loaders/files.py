@@ -15,7 +15,7 @@ from typing import IO
 
 from app.domain.events import EventError
 from app.services.ingest import IngestResult, IngestService, Problem
-from loaders.csv_mapping import CsvMapping, read_rows, row_to_event
+from loaders.csv_mapping import CsvMapping, MappingError, read_rows, row_to_event
 from loaders.resume import Checkpoint
 from loaders.segment_spec import SegmentConfig, as_v1
 
@@ -99,7 +99,7 @@ def read_records(path: Path, source: Source, skip: int = 0) -> Iterator[Record]:
 
 def _csv_records(path: Path, source: Source, skip: int) -> Iterator[Record]:
     if source.mapping is None:
-        raise ValueError(f"{path}: a CSV file needs a mapping file (--mapping)")
+        raise MappingError(f"{path}: a CSV file needs a mapping file (--mapping)")
     for index, (number, row, size) in enumerate(read_rows(path, source.mapping), start=1):
         position = f"{path}:{number}"
         if index <= skip:

@@ -687,8 +687,9 @@ def _match(batch: _Batch, plan: Plan, snapshot: Snapshot, matcher: Matcher | Non
            pending: Sequence[PendingRecord], now: str) -> None:
     """Match the batch's records: links join the batch's evidence as MATCHED links,
     candidates between the thresholds go to the review queue."""
-    ids = {e.event_id for e in batch.events}
-    pending = [p for p in pending if p.event.event_id in ids]
+    # An identifier dropped from its event (suppressed after an erasure) makes no record.
+    kept = {e.event_id: {i.key for i in e.identifiers} for e in batch.events}
+    pending = [p for p in pending if p.key in kept.get(p.event.event_id, ())]
     plan.trait_problems = [(p.event.event_id, f"traits.{t.trait}", t.reason)
                            for p in pending for t in p.problems]
     if matcher is None or not pending:

@@ -53,7 +53,11 @@ export async function perform(kind: keyof typeof MUTATIONS, variables: Record<st
   }
   const seq = result.auditSeq;
   toast(describe(result, what), "ok", seq != null && kind !== "undo"
-    ? { label: "Undo", testid: "toast-undo", run: () => { void undo(seq, done); } } : undefined);
+    ? { label: "Undo", testid: "toast-undo", seq, run: () => { void undo(seq, done); } } : undefined);
+  if (kind === "undo") {
+    // the action undone can no longer be undone from its toast
+    document.querySelectorAll(`[data-undo-seq="${variables.seq}"]`).forEach((t) => t.remove());
+  }
   void refreshReviewCount();
   await done(result);
   return result;

@@ -154,13 +154,13 @@ export function askReason(opts: ReasonOptions): Promise<ReasonAnswer | null> {
 
 // -- toasts ---------------------------------------------------------------------------
 
-export interface ToastAction { label: string; run: () => void; testid?: string }
+export interface ToastAction { label: string; run: () => void; testid?: string; seq?: number }
 
 export function toast(message: string | Node, kind: "ok" | "error" | "info" = "ok",
   action?: ToastAction, ms = 9000): void {
   const host = document.getElementById("toasts")!;
   const close = h("button.toast-close", { "aria-label": "Dismiss", type: "button" }, "×");
-  const el = h("div.toast", { class: `toast-${kind}`, role: kind === "error" ? "alert" : "status", "data-testid": "toast" },
+  const el = h("div.toast", { class: `toast-${kind}`, role: kind === "error" ? "alert" : "status", "data-testid": "toast", "data-undo-seq": action?.seq },
     h("div.toast-msg", null, message),
     action && h("button.btn.btn-small", { type: "button", "data-testid": action.testid ?? "toast-action", onclick: () => { el.remove(); action.run(); } }, action.label),
     close);

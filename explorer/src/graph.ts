@@ -72,8 +72,6 @@ const STYLE: StylesheetJson = [
       color: "#1e293b",
       "text-valign": "bottom",
       "text-margin-y": 3,
-      "text-max-width": "150px",
-      "text-wrap": "ellipsis",
       "min-zoomed-font-size": 8,
       "text-background-color": "#ffffff",
       "text-background-opacity": 0.75,
@@ -258,6 +256,13 @@ export class GraphCanvas {
     this.cy.on("mouseout", "edge", () => { this.handlers.onHoverEdge(null, 0, 0); container.style.cursor = ""; });
     // customer boxes are not selectable on their own: a tap selects nothing
     this.cy.on("tap", "node[kind = 'customer']", (e) => { e.target.unselect(); });
+    // a double click on another customer's identifier (or box) opens that customer
+    this.cy.on("dbltap", "node", (e) => {
+      const cid = e.target.data("customerId") as string | undefined;
+      if (cid && !e.target.data("focus") && (e.target.data("outside") || e.target.data("kind") === "customer")) {
+        location.hash = `#/customer/${encodeURIComponent(cid)}`;
+      }
+    });
   }
 
   private pagePoint(el: cytoscape.CollectionReturnValue): { x: number; y: number } | null {
@@ -300,7 +305,7 @@ export class GraphCanvas {
         group: "nodes",
         data: {
           id: `customer:${cid}`, kind: "customer", customerId: cid, focus: cid === focus,
-          label: `${cid === focus ? "This customer" : "Customer"} ${cid} · ${plural(customers.get(cid)!, "identifier")}`,
+          label: cid === focus ? `This customer · ${cid}` : `Customer ${cid}`,
         },
         selectable: false,
       });
@@ -310,7 +315,7 @@ export class GraphCanvas {
       this.nodesByKey.set(node.key, node);
       const style = typeStyle(node.type);
       const hub = isHub(node);
-      const label = (hub ? "HUB · " : node.status === "blocked" ? "⊘ " : "") + shortValue(node.type, node.value);
+      const label = big ? "" : (hub ? "HUB · " : node.status === "blocked" ? "⊘ " : "") + shortValue(node.type, node.value);
       const def: ElementDefinition = {
         group: "nodes",
         data: {

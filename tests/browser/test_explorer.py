@@ -125,10 +125,10 @@ def test_a_link_shows_its_evidence_and_an_identifier_its_explanation(page, world
     click_node(page, f"phone:{seed.HUB_PHONE}")
     page.wait_for_selector("[data-testid=node-title]")
     assert "hub: linked to" in page.text_content("[data-testid=inspector]")
-    marked = page.evaluate("""() => ({
-      hub: window.__idgraph.cy.getElementById('phone:%s').data('hub'),
+    marked = page.evaluate("""hub => ({
+      hub: window.__idgraph.cy.getElementById(hub).data('hub'),
       blocked: window.__idgraph.cy.getElementById('email:test@test.com').data('status'),
-    })""" % seed.HUB_PHONE)
+    })""", f"phone:{seed.HUB_PHONE}")
     assert marked == {"hub": True, "blocked": "blocked"}
 
 
@@ -148,8 +148,8 @@ def test_cut_a_link_splits_the_customer_and_the_audit_log_undoes_it(page, world,
     wait_drawn(page, drawn)
     state = assert_shows_graph(page, shots, "cut-split", ANNA_AFTER_CUT)
     assert state["customers"] == sorted([world.anna, world.carla, bert_id])
-    kind = page.evaluate("([a, b]) => window.__idgraph.cy.getElementById(a < b ? a + '\\u0001' + b"
-                         " : b + '\\u0001' + a).data('kind')", list(BRIDGE))
+    kind = page.evaluate("([a, b]) => window.__idgraph.cy.getElementById(a + '\\u0001' + b)"
+                         ".data('kind')", sorted(BRIDGE))
     assert kind == "banned"
     assert page.text_content("[data-testid=customer-name]") == "Anna de Vries"
     page.click("[data-tab=history]")
@@ -178,6 +178,27 @@ def test_cut_a_link_splits_the_customer_and_the_audit_log_undoes_it(page, world,
     assert page.text_content("[data-testid=customer-id]") == world.anna
     state = assert_shows_graph(page, shots, "undo-joined", ANNA_GRAPH_NODES)
     assert state["customers"] == sorted([world.anna, world.carla])
+
+
+@pytest.mark.xfail(strict=True, reason="API: undoing unlinkIdentifiers(ban: true) merges the "
+                   "customers again but leaves the link 'banned' (app/domain/steward.py _link "
+                   "drops the pair's link_status; the SQLite upsert keeps 'banned')")
+def test_undoing_a_ban_makes_the_link_active_again(page, world):
+    sign_in_steward(page)
+    open_customer(page, world.anna)
+    drawn = draws(page)
+    click_link(page, *BRIDGE)
+    page.click("[data-testid=cut-link]")
+    confirm_reason(page, "not the same person", check=True)
+    wait_drawn(page, drawn)
+    drawn = draws(page)
+    page.click("[data-testid=toast-undo]")
+    confirm_reason(page, "cut by mistake")
+    wait_drawn(page, drawn)
+    assert graph_state(page)["customers"] == sorted([world.anna, world.carla])
+    kind = page.evaluate("([a, b]) => window.__idgraph.cy.getElementById(a + '\\u0001' + b)"
+                         ".data('kind')", sorted(BRIDGE))
+    assert kind == "active"
 
 
 def test_a_review_item_is_accepted_from_the_keyboard(page, world, shots: Path):
@@ -213,7 +234,7 @@ def test_quarantine_and_release_an_identifier(page, world, shots: Path):
     wait_drawn(page, drawn)
     node = page.evaluate("k => window.__idgraph.cy.getElementById(k).data()",
                          f"device_id:{seed.TABLET}")
-    assert node["status"] == "quarantined" and "customerId" not in node
+    assert node["status"] == "quarantined" and node.get("customerId") is None
     # the tablet is one hop out now, and Carla's e-mail behind it two
     assert_shows_graph(page, shots, "quarantined", ANNA_GRAPH_NODES - 1)
 

@@ -207,3 +207,9 @@ async def test_a_file_changed_since_its_checkpoint_is_loaded_from_the_start(sqli
     again = await load_files(ingest, [path], batch_size=50, checkpoint=checkpoint)
 
     assert (again.received, again.stored, again.duplicates) == (300, 100, 200)
+
+
+async def test_a_csv_without_a_mapping_is_refused(sqlite_store, crm):
+    path, _ = crm
+    with pytest.raises(MappingError, match="needs a mapping file"):
+        await load_files(IngestService(sqlite_store), [path])

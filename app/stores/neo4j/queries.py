@@ -71,7 +71,9 @@ AWAIT_INDEXES = "CALL db.awaitIndexes($seconds)"
 
 # Everything a decision reads besides the batch identifiers and their owners: for the
 # owners (`owners`, customer nodes, bound by the statement), the batch keys ($keys) and
-# events ($event_ids). `$limited_types`: count these types per owner. One expansion of
+# events ($event_ids). `$limited_types`: count these types per owner (a pattern
+# comprehension, so that it expands from the owner: a plan that seeks the type index
+# instead and filters by owner costs owners x identifiers of the type). One expansion of
 # each key's links gives both the stored links among batch keys and, when `$count_hubs`,
 # one `hub_ends` entry per link to an identifier of a hub type (the degrees). Bans and
 # suppression hashes are looked up only when the count store says there are any.
@@ -83,9 +85,8 @@ CALL () {
 }
 CALL (owners) {
   UNWIND owners AS c
-  MATCH (c)<-[:BELONGS_TO]-(i:Identifier)
-  WHERE i.type IN $limited_types
-  WITH c.id AS id, i.type AS type, count(*) AS n
+  UNWIND [(c)<-[:BELONGS_TO]-(i:Identifier) WHERE i.type IN $limited_types | i.type] AS type
+  WITH c.id AS id, type, count(*) AS n
   RETURN collect({id: id, type: type, n: n}) AS type_counts
 }
 CALL () {

@@ -328,9 +328,16 @@ export async function customerView(main: HTMLElement, params: URLSearchParams, p
       steps.push(h("p", null, "This is the customer's anchor: its first-seen identifier. Every other identifier is explained by a path of active links to it."));
     } else if (path.length) {
       steps.push(h("p.muted.small", null, `${plural(path.length, "active link")} from this identifier to the anchor, ${anchor ? "" : "the customer's first-seen identifier"}`, anchor ? keyLabel(anchor) : ""));
-      steps.push(h("ol.path", { "data-testid": "explain-path" }, ...path.map((l) =>
+      // each step from the identifier towards the anchor
+      let at = node.key;
+      const oriented = path.map((l) => {
+        const [from, to] = l.a === at ? [l.a, l.b] : l.b === at ? [l.b, l.a] : [l.a, l.b];
+        at = to;
+        return { l, from, to };
+      });
+      steps.push(h("ol.path", { "data-testid": "explain-path" }, ...oriented.map(({ l, from, to }) =>
         h("li", null, h("button.path-step", { type: "button", title: "Show this link's evidence", onclick: () => canvas.select([], [[l.a, l.b]]) },
-          keyLabel(l.a), keyLabel(l.b),
+          keyLabel(from), h("span.path-arrow", null, "↓ ", keyLabel(to)),
           l.count != null ? h("span.muted.small", null, `${plural(l.count, "event")} · ${(l.sources ?? []).join(", ")}`) : null)))));
     } else {
       steps.push(h("p.muted", null, outside ? "It belongs to another customer: open that customer for its explanation." : "No path found."));
