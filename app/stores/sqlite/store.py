@@ -460,8 +460,8 @@ class SQLiteStore(IdentityStore):
                     entry.target,
                     entry.reason,
                     entry.at,
-                    json.dumps(entry.details),
-                    json.dumps(entry.undo),
+                    json.dumps(entry.details, ensure_ascii=False),
+                    json.dumps(entry.undo, ensure_ascii=False),
                 ),
             )
             seq = int(cursor.lastrowid or 0)
