@@ -23,6 +23,7 @@ CASES = [
 
 @pytest.mark.parametrize("case", CASES)
 async def test_the_batched_timeline_answers_as_paging_each_customer(store, case):
+    case = dict(case)  # the parameter is shared by both stores' runs
     ids = await seed(build_services(Settings(store=store.url), store=store))
     customers = [ids["anna"], ids["bob"], ids["carl"], "c_nobody"]
     first = case.pop("first")
