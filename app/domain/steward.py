@@ -160,7 +160,6 @@ def _link(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planned
     status, why = resolved.decisions[p]
     if status != ACTIVE:
         raise StewardError("RULE_BLOCKS_LINK", f"the rules keep {a} and {b} apart: {why}")
-    plan.link_statuses = [s for s in plan.link_statuses if (s.a, s.b) != p]
     plan.links.append(LinkDelta(*p, 1, now, now, (STEWARD_SOURCE,), (), ACTIVE, ""))
     return plan, {"kind": "unlink", "keys": [a, b], "ban": False}
 

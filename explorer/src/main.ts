@@ -8,7 +8,10 @@ import { reviewView } from "./views/review";
 import { searchView } from "./views/search";
 
 export type Cleanup = () => void;
-type View = (main: HTMLElement, params: URLSearchParams, path: string[]) => Cleanup | void | Promise<Cleanup | void>;
+/** A view renders into main; `current()` turns false once the page has moved on to
+ * another view, so a view still waiting for its data leaves main alone. */
+type View = (main: HTMLElement, params: URLSearchParams, path: string[], current: () => boolean,
+) => Cleanup | void | Promise<Cleanup | void>;
 
 const ROUTES: Record<string, View> = {
   "": searchView,
@@ -39,7 +42,7 @@ async function render(): Promise<void> {
   }
   const main = document.getElementById("main")!;
   try {
-    const result = await view(main, params, path.slice(1));
+    const result = await view(main, params, path.slice(1), () => ticket === rendering);
     if (ticket === rendering) cleanup = result;
     else result?.();
   } catch (e) {
@@ -52,13 +55,16 @@ async function render(): Promise<void> {
 }
 
 async function boot(): Promise<void> {
+  performance.mark("idgraph:boot");
   const { path, params } = parseHash();
   if (path[0] === "customer" && path[1]) {
     prefetch("customer", CUSTOMER, { id: path[1] });
     prefetch("graph", GRAPH, { id: path[1], depth: depthParam(params) });
+    void import("./graph"); // the drawing's chunk, while the page learns the caller's role
   }
   try {
     await loadViewer();
+    performance.mark("idgraph:viewer");
   } catch (e) {
     if (e instanceof AuthRequired) {
       await signIn();

@@ -32,7 +32,8 @@ export function renderWho(): void {
     h("span.role", { class: `role-${v.role}`, "data-testid": "role" }, v.role),
     h("span.actor", { title: "How the audit log names you" }, v.developmentMode ? "local development mode" : v.actor),
     !v.seesPii && h("span.pii", { title: "E-mail addresses, phone numbers and names are masked for your role" }, "PII masked"),
-    h("button.btn.btn-small.btn-ghost-dark", { type: "button", onclick: () => signIn(true) }, apiKey() ? "Switch key" : "Sign in"),
+    // in local development mode every caller may do everything: no key to give
+    (!v.developmentMode || apiKey()) && h("button.btn.btn-small.btn-ghost-dark", { type: "button", onclick: () => signIn(true) }, apiKey() ? "Switch key" : "Sign in"),
     apiKey() && h("button.btn.btn-small.btn-ghost-dark", { type: "button", onclick: () => { setApiKey(null); location.reload(); } }, "Sign out"),
   );
 }

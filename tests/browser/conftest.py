@@ -70,8 +70,10 @@ def server(seeded: tuple[Path, World], tmp_path: Path) -> Iterator[ExplorerServe
         yield s
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Module-scoped: Playwright's sync API runs an event loop in this thread while it is
+    open, and the async tests that follow need the thread to themselves."""
     if reason := chromium_missing():
         pytest.fail(f"browser tests need Chromium and Playwright: {reason}")
     from playwright.sync_api import sync_playwright

@@ -3,7 +3,9 @@ assets are in the package, same-origin only, with security headers."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 from starlette.applications import Starlette
@@ -27,9 +29,14 @@ def test_the_built_page_ships_in_the_package():
         assert (STATIC_DIR / url.removeprefix("/explorer/")).is_file(), url
 
 
-async def test_explorer_is_served_with_its_security_headers():
-    async with client() as http:
-        await check_served(http)
+def test_explorer_is_served_with_its_security_headers():
+    async def check() -> None:
+        async with client() as http:
+            await check_served(http)
+
+    # a thread of its own: a browser test of this session may hold this thread's loop
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, check()).result()
 
 
 async def check_served(http: httpx.AsyncClient) -> None:

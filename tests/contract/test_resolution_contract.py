@@ -120,6 +120,8 @@ async def test_undo_restores_a_cut_and_lifts_its_ban(store):
     assert len(set((await store.owners(["cookie:a", "email:x@x.com"])).values())) == 1
     entry = await store.audit_entry(cut.audit_seq)
     assert entry.undone_by == undone.audit_seq
+    [link] = await store.links_touching(["cookie:a"])
+    assert (link.status, link.reason) == ("active", "")
     with pytest.raises(StewardError) as info:
         await service.undo(cut.audit_seq, "sam", "again")
     assert info.value.code == "ALREADY_UNDONE"

@@ -5,7 +5,8 @@ import { CUSTOMER, EXPLAIN, GRAPH, TIMELINE, gql, gqlPartial, depthParam, identi
 import type { ActionSuccess, CustomerDetail, EventNode, Explanation, GraphNode, IdentityGraph, Link, PageInfo } from "../api";
 import { perform, runAction } from "../actions";
 import { askReason, clear, errorText, fmtDate, fmtTime, fmtValue, h, plural } from "../dom";
-import { GraphCanvas, hook, isHub, legend, linkKind, linkSummary, shortValue, typeStyle } from "../graph";
+import type { GraphCanvas } from "../graph";
+import { isHub, legend, linkKind, linkSummary, shortValue, typeStyle } from "../kit";
 import { canAct, session } from "../session";
 import { displayName, rememberCustomer } from "./search";
 import type { Cleanup } from "../main";
@@ -37,7 +38,8 @@ function weightsTable(weights: Record<string, unknown>): HTMLElement {
     ...other.map(([name, v]) => h("div.weight-row", null, h("span.weight-name", null, name), h("span.mono.small", null, fmtValue(v)))));
 }
 
-export async function customerView(main: HTMLElement, params: URLSearchParams, path: string[]): Promise<Cleanup> {
+export async function customerView(main: HTMLElement, params: URLSearchParams, path: string[],
+  current: () => boolean): Promise<Cleanup> {
   let customerId = path[0] ?? "";
   let depth = depthParam(params);
   const steward = canAct();
@@ -47,6 +49,7 @@ export async function customerView(main: HTMLElement, params: URLSearchParams, p
   let disposed = false;
 
   clear(main, h("section.page", null, h("div.loading", null, "Loading customer…")));
+  const graphModule = import("../graph"); // cytoscape: loads while the queries run
   // the graph is fetched while the customer is: it is the slow part of the page
   type GraphData = { customer: { id: string; identityGraph: IdentityGraph } | null };
   let prefetched: Promise<GraphData> | null = takePrefetched<GraphData>("graph", { id: customerId, depth })
@@ -54,6 +57,7 @@ export async function customerView(main: HTMLElement, params: URLSearchParams, p
   prefetched.catch(() => undefined);
   type DetailData = { customer: CustomerDetail | null };
   const first = await (takePrefetched<DetailData>("customer", { id: customerId }) ?? gql<DetailData>(CUSTOMER, { id: customerId }));
+  if (!current()) return () => {};
   if (!first.customer) {
     clear(main, h("section.page", null, h("div.empty-state", { "data-testid": "not-found" },
       h("h2", null, "No such customer"), h("p.muted", null, `idgraph has no customer ${customerId} (it may have been erased).`),
@@ -61,6 +65,7 @@ export async function customerView(main: HTMLElement, params: URLSearchParams, p
     return () => {};
   }
   detail = first.customer;
+  performance.mark("idgraph:customer");
   const redirectedFrom = detail.id !== customerId ? customerId : null;
   customerId = detail.id;
   if (redirectedFrom) history.replaceState(null, "", `#/customer/${encodeURIComponent(customerId)}`);
@@ -97,7 +102,9 @@ export async function customerView(main: HTMLElement, params: URLSearchParams, p
       inspector),
     h("div.card.tabs-card", null, tabsBar, tabBody)));
 
-  const canvas = new GraphCanvas(graphBox, {
+  const { GraphCanvas: Canvas, hook } = await graphModule;
+  if (!current()) return () => {};
+  const canvas: GraphCanvas = new Canvas(graphBox, {
     onSelection: (nodes, links) => { tooltip.hidden = true; void showSelection(nodes, links); },
     onHoverNode: (node, x, y) => showTooltip(node ? nodeTip(node) : null, x, y),
     onHoverEdge: (link, x, y) => showTooltip(link ? edgeTip(link) : null, x, y),
@@ -183,6 +190,7 @@ export async function customerView(main: HTMLElement, params: URLSearchParams, p
       let data = prefetched ? await prefetched : null;
       prefetched = null;
       if (!data?.customer || data.customer.id !== customerId) data = await gql<GraphData>(GRAPH, { id: customerId, depth });
+      performance.mark("idgraph:graph-data");
       if (disposed || !data.customer) return;
       graph = data.customer.identityGraph;
       const types = [...new Set(graph.nodes.map((n) => n.type))];

@@ -5,7 +5,7 @@ import { REVIEW_QUEUE, gql } from "../api";
 import type { Review, ReviewSide, Trait } from "../api";
 import { runAction } from "../actions";
 import { clear, errorText, fmtTime, fmtValue, h, plural } from "../dom";
-import { shortValue, typeStyle } from "../graph";
+import { shortValue, typeStyle } from "../kit";
 import { canAct } from "../session";
 import { displayName } from "./search";
 import type { Cleanup } from "../main";

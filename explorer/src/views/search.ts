@@ -3,7 +3,7 @@
 import { BUILT_IN_TYPES, SEARCH, gqlPartial } from "../api";
 import type { CustomerSummary } from "../api";
 import { clear, errorText, h, plural } from "../dom";
-import { typeStyle } from "../graph";
+import { typeStyle } from "../kit";
 import { canAct, session } from "../session";
 
 interface IdentifierHit {

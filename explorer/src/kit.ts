@@ -1,0 +1,94 @@
+// Identifier types and link statuses: how the page names and draws them (shared by the
+// graph, the search results and the review queue; no cytoscape here, so the pages that do
+// not draw a graph do not load it).
+
+import type { Link } from "./api";
+import { fmtDate, h, plural } from "./dom";
+
+export interface TypeStyle { color: string; shape: string; label: string }
+
+export const TYPE_STYLES: Record<string, TypeStyle> = {
+  email: { color: "#2563eb", shape: "ellipse", label: "E-mail" },
+  phone: { color: "#059669", shape: "round-rectangle", label: "Phone" },
+  cookie: { color: "#d97706", shape: "round-diamond", label: "Cookie" },
+  device_id: { color: "#7c3aed", shape: "round-hexagon", label: "Device id" },
+  crm_id: { color: "#0e7490", shape: "round-tag", label: "CRM id" },
+};
+const OTHER_COLORS = ["#db2777", "#65a30d", "#4b5563", "#b45309", "#0891b2", "#9333ea"];
+const OTHER_SHAPES = ["round-triangle", "round-octagon", "round-pentagon", "barrel"];
+
+export function typeStyle(type: string): TypeStyle {
+  if (TYPE_STYLES[type]) return TYPE_STYLES[type];
+  let hash = 0;
+  for (const c of type) hash = (hash * 31 + c.charCodeAt(0)) >>> 0;
+  return {
+    color: OTHER_COLORS[hash % OTHER_COLORS.length],
+    shape: OTHER_SHAPES[hash % OTHER_SHAPES.length],
+    label: type.replace(/_/g, " "),
+  };
+}
+
+export const LINK_STATUSES: { status: string; label: string; hint: string }[] = [
+  { status: "active", label: "Active", hint: "seen together; holds the customer together" },
+  { status: "matched", label: "Matched", hint: "a probabilistic match (weights)" },
+  { status: "rejected", label: "Rejected by a rule", hint: "kept apart by the linking rules" },
+  { status: "removed", label: "Removed", hint: "cut by a steward" },
+  { status: "banned", label: "Banned", hint: "cut by a steward, never links again" },
+];
+
+export function isHub(node: { status: string; reason: string }): boolean {
+  return node.status === "quarantined" && node.reason.startsWith("hub:");
+}
+
+export function linkKind(link: Link): string {
+  if (link.status === "active" && link.weights && typeof link.weights === "object"
+    && Object.keys(link.weights as object).length) return "matched";
+  return link.status;
+}
+
+export function shortValue(type: string, value: string): string {
+  if (type === "device_id" && /^[0-9a-f]{8}-/.test(value)) return value.slice(0, 8) + "…";
+  return value.length > 26 ? value.slice(0, 24) + "…" : value;
+}
+
+export function edgeId(a: string, b: string): string {
+  return a < b ? `${a}\u0001${b}` : `${b}\u0001${a}`;
+}
+
+// -- the legend ---------------------------------------------------------------------------
+
+function swatch(type: string): HTMLElement {
+  const s = typeStyle(type);
+  return h("span.swatch", { class: `shape-${s.shape}`, style: `--c:${s.color}` });
+}
+
+export function legend(types: string[]): HTMLElement {
+  const shown = [...new Set([...Object.keys(TYPE_STYLES), ...types])];
+  return h("div.legend", { "data-testid": "legend" },
+    h("div.legend-group", null,
+      h("div.legend-title", null, "Identifiers"),
+      ...shown.map((t) => h("div.legend-item", null, swatch(t), typeStyle(t).label)),
+    ),
+    h("div.legend-group", null,
+      h("div.legend-title", null, "Status"),
+      h("div.legend-item", null, h("span.swatch.st-blocked"), "Blocked by a rule"),
+      h("div.legend-item", null, h("span.swatch.st-quarantined"), "Quarantined"),
+      h("div.legend-item", null, h("span.swatch.st-hub"), "Hub (quarantined)"),
+      h("div.legend-item", null, h("span.swatch.st-anchor"), "Anchor (first seen)"),
+      h("div.legend-item", null, h("span.swatch.st-outside"), "Another customer's"),
+    ),
+    h("div.legend-group", null,
+      h("div.legend-title", null, "Links"),
+      ...LINK_STATUSES.map((s) => h("div.legend-item", { title: s.hint }, h("span.line", { class: `ln-${s.status}` }), s.label)),
+      h("div.legend-item", null, h("span.line.ln-path"), "Explanation path"),
+    ),
+  );
+}
+
+export function linkSummary(link: Link): string {
+  const kind = linkKind(link);
+  const label = LINK_STATUSES.find((s) => s.status === kind)?.label ?? kind;
+  const parts = [label, plural(link.count, "event"), link.sources.join(", ")];
+  if (link.lastSeen) parts.push(`last ${fmtDate(link.lastSeen)}`);
+  return parts.filter(Boolean).join(" · ");
+}
