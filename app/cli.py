@@ -416,6 +416,18 @@ async def bench_match(store_url: str | None, dataset: str, seed: int, distractor
     click.echo(json.dumps(report, indent=2))
 
 
+@bench.command("explorer")
+@click.option("--identifiers", default=300, show_default=True, type=click.IntRange(2))
+@click.option("--runs", default=10, show_default=True, type=click.IntRange(1))
+@run
+async def bench_explorer(identifiers: int, runs: int) -> None:
+    """Load and draw time of a component in the explorer, in headless Chromium."""
+    from app.bench.explorer import run_explorer_bench
+
+    report = await run_explorer_bench(identifiers, runs, console=console)
+    click.echo(json.dumps(report, indent=2))
+
+
 @bench.command("ingest")
 @store_option
 @click.option("--events", "n", default=100_000, show_default=True, type=click.IntRange(1))
@@ -455,10 +467,12 @@ async def bench_api(store_url: str | None, customers: int, requests: int, client
 
 
 def _register_loader_commands() -> None:
-    from app.cli_loaders import COMMANDS
+    from app.cli_loaders import BENCH_COMMANDS, COMMANDS
 
     for command in COMMANDS:
         main.add_command(command)
+    for command in BENCH_COMMANDS:
+        bench.add_command(command)
 
 
 _register_loader_commands()

@@ -27,6 +27,7 @@ from app.api.limits import BodyLimit
 from app.api.schema import build_schema
 from app.bootstrap import Services
 from app.stores.base import StoreUnavailable
+from app.web.routes import explorer_routes
 
 # A WebSocket is authenticated by its connection_init payload: until then, and on the
 # GraphiQL page, the caller runs no operation.
@@ -138,6 +139,7 @@ def create_app(services: Services, *, bus: EventBus | None = None,
             Route("/metrics", metrics),
             Route("/graphql", http_graphql, methods=["GET", "POST", "OPTIONS"]),
             WebSocketRoute("/graphql", graphql),
+            *explorer_routes(),
         ],
         middleware=middleware,
         lifespan=lifespan,

@@ -205,8 +205,7 @@ async def test_explain_gives_the_path_with_evidence_and_what_was_stopped(store):
 
 
 async def test_a_review_item_accepted_links_and_rejected_closes(store):
-    from app.domain.plan import Plan, ReviewItem
-    from app.domain.plan import Gather
+    from app.domain.plan import Gather, Plan, ReviewItem
 
     await ingest(store, event("e1", "2024-01-01T00:00:00Z", "crm_id:R1"),
                  event("e2", "2024-01-01T00:00:00Z", "crm_id:R2"),
