@@ -417,7 +417,7 @@ async def bench_match(store_url: str | None, dataset: str, seed: int, distractor
 
 
 @bench.command("explorer")
-@click.option("--identifiers", default=300, show_default=True, type=click.IntRange(2))
+@click.option("--identifiers", default=300, show_default=True, type=click.IntRange(10))
 @click.option("--runs", default=10, show_default=True, type=click.IntRange(1))
 @run
 async def bench_explorer(identifiers: int, runs: int) -> None:

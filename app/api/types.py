@@ -212,14 +212,15 @@ class Link:
     sources: list[str]
     sample_event_ids: list[str]
     weights: JSON | None = strawberry.field(
-        default=None, description="Match weights of a probabilistic link (the matching issue)")
+        default=None, description="A MATCHED link's score, weight per comparison and model "
+        "version; null for links from events")
 
     @classmethod
     def of(cls, r: LinkRecord, info: Info[Context, Any]) -> Link:
         return cls(a=shown_key(info, r.a), b=shown_key(info, r.b), status=r.status,
                    reason=shown_text(info, r.reason), count=r.count, first_seen=r.first_seen,
                    last_seen=r.last_seen, sources=list(r.sources),
-                   sample_event_ids=list(r.event_ids))
+                   sample_event_ids=list(r.event_ids), weights=r.match)
 
 
 @strawberry.type(description="An identifier in the identity graph.")
