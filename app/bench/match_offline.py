@@ -52,6 +52,7 @@ from app.domain.matching import (
 )
 from app.domain.matching.comparisons import comparison_vector
 from app.domain.matching.termfreq import tf_traits
+from app.domain.matching.training import candidate_pairs
 
 FEBRL_TRAITS = {
     "given_name": "first_name",
@@ -211,19 +212,6 @@ def load_records(dataset: str) -> tuple[list[MatchRecord], Counter[str]]:
     return records, problems
 
 
-def candidate_pairs(
-    records: Sequence[MatchRecord], keys: dict[str, tuple[str, ...]]
-) -> set[tuple[str, str]]:
-    """Each record with the earlier records its keys find: the pairs the replay meets."""
-    index = BlockIndex()
-    pairs: set[tuple[str, str]] = set()
-    for record in records:
-        rid = record.record_id
-        pairs.update((min(rid, c), max(rid, c)) for c in index.candidates(keys[rid]))
-        index.add(rid, keys[rid])
-    return pairs
-
-
 def train_model(
     records: Sequence[MatchRecord],
     pairs: set[tuple[str, str]],
@@ -305,7 +293,7 @@ def run_idgraph(
     load_s = time.perf_counter() - started
 
     started = time.perf_counter()
-    pairs = candidate_pairs(records, keys)
+    pairs = candidate_pairs(records)
     model, report = train_model(records, pairs, rng, settings, dataset)
     train_s = time.perf_counter() - started
     log(

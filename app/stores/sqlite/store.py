@@ -275,7 +275,6 @@ class SQLiteStore(IdentityStore):
                 snap.customers.setdefault(cid, CustomerInfo(cid, first_seen))
 
     def _gather_bans(self, snap: Snapshot, owners: list[str]) -> None:
-        ends: set[str] = set()
         rows = self.db.execute(
             "SELECT a, b FROM bans WHERE a IN (SELECT key FROM batch_keys) "
             "OR b IN (SELECT key FROM batch_keys)"
