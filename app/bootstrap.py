@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from app.config import Settings
 from app.services.customers import CustomerService
 from app.services.ingest import IngestService
+from app.services.marketing import MarketingService
 from app.services.privacy import PrivacyService
+from app.services.segments import SegmentService
 from app.services.steward import StewardService
 from app.stores import IdentityStore, open_store
 
@@ -20,6 +22,8 @@ class Services:
     customers: CustomerService
     steward: StewardService
     privacy: PrivacyService
+    segments: SegmentService
+    marketing: MarketingService
 
     async def close(self) -> None:
         await self.store.close()
@@ -27,16 +31,23 @@ class Services:
 
 def build_services(settings: Settings, store: IdentityStore | None = None) -> Services:
     rules = settings.rules()
+    traits = settings.traits()
     store = store or open_store(settings.store, neo4j_database=settings.neo4j_database)
     region = settings.default_region
-    return Services(
+    services = Services(
         settings=settings,
         store=store,
         ingest=IngestService(store, default_region=region, rules=rules),
         customers=CustomerService(store, default_region=region),
         steward=StewardService(store, default_region=region, rules=rules),
         privacy=PrivacyService(store),
+        segments=SegmentService(store, traits=traits),
+        marketing=MarketingService(store, traits=traits),
     )
+    # every write keeps segment memberships right
+    services.ingest.segments = services.steward.segments = services.segments
+    services.privacy.segments = services.segments
+    return services
 
 
 async def start(settings: Settings, store: IdentityStore | None = None) -> Services:

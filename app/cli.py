@@ -4,62 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import sys
-from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 import click
-from pydantic import ValidationError
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from app.bootstrap import Services, start
+from app.cli_common import CONFIG_ERRORS, console, fail, run, settings_for, store_option
 from app.config import Settings
-from app.domain.rules import RulesError
-from app.stores.base import StoreError
+from loaders.files import FILE_FORMATS
 
-console = Console(stderr=True)
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
-def run(coro_fn: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., Any]:
-    """Run an async command; turn store and settings errors into one clear line and exit 2."""
-
-    @functools.wraps(coro_fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return asyncio.run(coro_fn(*args, **kwargs))
-        except (StoreError, RulesError) as exc:
-            console.print(f"[red]error:[/red] {exc}")
-            sys.exit(2)
-
-    return wrapper
-
-
-def store_option(fn: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--store",
-        "store_url",
-        envvar="IDGRAPH_STORE",
-        default=None,
-        help="Store URL: sqlite:///file.db (default sqlite:///idgraph.db) or "
-        "neo4j://user:password@host:7687. Also IDGRAPH_STORE.",
-    )(fn)
-
-
-def settings_for(store_url: str | None) -> Settings:
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        raise click.UsageError(f"invalid settings: {exc}") from None
-    if store_url:
-        settings = settings.model_copy(update={"store": store_url})
-    return settings
-
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="idgraph")
@@ -84,9 +43,8 @@ def serve(store_url: str | None, host: str, port: int) -> None:
 def _start_sync(settings: Settings) -> Services:
     try:
         return asyncio.run(start(settings))
-    except (StoreError, RulesError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        sys.exit(2)
+    except CONFIG_ERRORS as exc:
+        fail(exc)
 
 
 def _check_exposure(settings: Settings, host: str) -> bool:
@@ -95,8 +53,7 @@ def _check_exposure(settings: Settings, host: str) -> bool:
     try:
         keys = settings.api_key_roles()
     except ValueError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        sys.exit(2)
+        fail(exc)
     if keys:
         return False
     if host not in LOOPBACK:
@@ -143,9 +100,8 @@ def _serve_settings(settings: Settings, host: str, port: int) -> None:
 
     try:
         asyncio.run(serve_api())
-    except (StoreError, RulesError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        sys.exit(2)
+    except CONFIG_ERRORS as exc:
+        fail(exc)
 
 
 # -- load ----------------------------------------------------------------------------
@@ -167,18 +123,40 @@ def _serve_settings(settings: Settings, host: str, port: int) -> None:
     default=None,
     help="Events per store transaction (default 1000).",
 )
+@click.option(
+    "--format", "input_format", type=click.Choice(FILE_FORMATS),
+    default="auto", show_default=True,
+    help="auto: .csv files are CSV, other files JSONL of v1 events or Segment messages, "
+    "decided per line.",
+)
+@click.option("--mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="TOML column mapping for CSV files (docs/loaders.md).")
+@click.option("--user-id-type", default="user_id", show_default=True,
+              help="Identifier type for a Segment message's userId.")
+@click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Record progress here after each batch; a re-run skips what is stored.")
 @run
 async def load(
-    store_url: str | None, files: tuple[Path, ...], rejects: Path, batch_size: int | None
+    store_url: str | None, files: tuple[Path, ...], rejects: Path, batch_size: int | None,
+    input_format: str, mapping: Path | None, user_id_type: str, checkpoint: Path | None,
 ) -> None:
-    """Load JSONL files of v1 events. Bad lines go to the rejects file; the rest loads."""
-    from loaders.files import load_files
+    """Load files of events: JSONL (v1 events or Segment messages) or CSV with a mapping.
+    Bad records go to the rejects file with their reasons; the rest loads."""
+    from loaders.csv_mapping import MappingError, load_mapping
+    from loaders.files import Source, load_files
+    from loaders.segment_spec import SegmentConfig
 
+    try:
+        source = Source(input_format, load_mapping(mapping) if mapping else None,
+                        SegmentConfig(user_id_type))
+    except MappingError as exc:
+        fail(exc)
     settings = settings_for(store_url)
     services = await start(settings)
     total_bytes = sum(p.stat().st_size for p in files)
+    resuming = _exists(checkpoint)  # then the rejects of the earlier runs are kept
     try:
-        with rejects.open("w") as reject_file, _progress() as bar:
+        with rejects.open("a" if resuming else "w") as reject_file, _progress() as bar:
             task = bar.add_task("loading", total=total_bytes, lines=0, rate=0.0)
 
             def advance(lines: int, size: int) -> None:
@@ -192,8 +170,12 @@ async def load(
                 batch_size=batch_size or settings.batch_size,
                 rejects=reject_file,
                 progress=advance,
+                source=source,
+                checkpoint=checkpoint,
             )
             elapsed = bar.tasks[task].elapsed or 0.0
+    except MappingError as exc:
+        fail(exc)
     finally:
         await services.close()
     dropped = len(result.problems) - result.rejected
@@ -210,10 +192,14 @@ async def load(
     ]:
         table.add_row(name, str(value))
     console.print(table)
-    if result.problems:
+    if result.problems or resuming:
         console.print(f"problems written to [bold]{rejects}[/bold]")
     else:
         rejects.unlink(missing_ok=True)  # noqa: ASYNC240 - once, after the load
+
+
+def _exists(path: Path | None) -> bool:
+    return path is not None and path.exists()
 
 
 def _progress() -> Progress:
@@ -275,24 +261,34 @@ async def export(store_url: str | None, out: Path | None) -> None:
 def demo(
     store_url: str | None, people: int, seed: int, serve_after: bool, host: str, port: int
 ) -> None:
-    """Generate a realistic synthetic data set, load it, and optionally serve it."""
-    from app.demo import demo_events
+    """Generate a realistic synthetic data set, load it with example segments kept up to
+    date as it streams in, train the next-best-action model, and optionally serve it."""
+    from app.demo import DEMO_SEGMENTS, demo_events
+    from app.domain.traits import normal_ts
 
     settings = settings_for(store_url or "sqlite:///idgraph-demo.db")
     services = _start_sync(settings)
     events = demo_events(people, seed=seed)
 
     async def load_demo() -> Any:
-        return await services.ingest.ingest_raw(
+        known = {r.name for r in await services.store.segment_definitions()}
+        for name, text in DEMO_SEGMENTS.items():
+            if name not in known:
+                await services.segments.define(name, text)
+        result = await services.ingest.ingest_raw(
             (f"demo event {n}", raw) for n, raw in enumerate(events, start=1)
         )
+        model = await services.marketing.train(max(normal_ts(e["timestamp"]) for e in events))
+        return result, await services.segments.segments(), model
 
-    result = asyncio.run(load_demo())
+    result, segments, model = asyncio.run(load_demo())
     console.print(
         f"demo: {result.stored:,} events stored ({result.duplicates:,} already there), "
         f"{result.new_customers:,} customers created, {result.merges:,} merges, "
         f"into {settings.store}"
     )
+    console.print("segments: " + ", ".join(f"{s.record.name} {s.size:,}" for s in segments))
+    console.print(f"next-best-action model: {model.quality.summary()}", markup=False)
     example = next((e for e in events if any(i["type"] == "email" for i in e["identifiers"])), None)
     if example:
         email = next(i["value"] for i in example["identifiers"] if i["type"] == "email")
@@ -466,13 +462,14 @@ async def bench_api(store_url: str | None, customers: int, requests: int, client
     click.echo(json.dumps(report, indent=2))
 
 
-def _register_loader_commands() -> None:
-    from app.cli_loaders import BENCH_COMMANDS, COMMANDS
+def _register_commands() -> None:
+    from app import cli_loaders, cli_segments
 
-    for command in COMMANDS:
-        main.add_command(command)
-    for command in BENCH_COMMANDS:
-        bench.add_command(command)
+    for module in (cli_loaders, cli_segments):
+        for command in module.COMMANDS:
+            main.add_command(command)
+        for command in module.BENCH_COMMANDS:
+            bench.add_command(command)
 
 
-_register_loader_commands()
+_register_commands()

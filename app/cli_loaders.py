@@ -17,22 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import click
-from pydantic import ValidationError
 
+from app.cli_common import settings_for as _settings
+from app.cli_common import store_option
 from app.config import Settings
 from app.stores.base import StoreError, StoreUnavailable
 from loaders.segment_spec import INPUT_FORMATS, SegmentConfig
 
 log = logging.getLogger("idgraph.loader")
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
-
-
-def _settings(store_url: str | None) -> Settings:
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        raise click.UsageError(f"invalid settings: {exc}") from None
-    return settings.model_copy(update={"store": store_url}) if store_url else settings
 
 
 def _run(coro: Coroutine[Any, Any, Any]) -> Any:
@@ -47,13 +40,6 @@ def _logging() -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
-
-
-def store_option(fn: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--store", "store_url", envvar="IDGRAPH_STORE", default=None,
-        help="Store URL: sqlite:///file.db or neo4j://user:password@host:7687. "
-        "Also IDGRAPH_STORE.")(fn)
 
 
 def bootstrap_option(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.domain.rules import Rules, RulesError
+from app.domain.traits import TraitsConfig, TraitsError
 
 ROLES = ("reader", "steward", "admin")
+T = TypeVar("T")
 
 
 class Settings(BaseSettings):
@@ -29,6 +33,11 @@ class Settings(BaseSettings):
     )
     rules_file: str | None = Field(
         default=None, description="TOML file of linking rules; the built-in defaults otherwise"
+    )
+    traits_file: str | None = Field(
+        default=None,
+        description="TOML file of computed traits (docs/segments.md); the built-in ones "
+        "otherwise",
     )
     neo4j_database: str = Field(default="neo4j", description="Neo4j database name")
     batch_size: int = Field(default=1000, ge=1, le=100_000, description="Events per write")
@@ -66,18 +75,17 @@ class Settings(BaseSettings):
             raise ValueError("default_region must be a two-letter region code such as NL or US")
         return value.upper()
 
+    def traits(self) -> TraitsConfig:
+        """The computed traits; raises TraitsError naming the file and the fault."""
+        if not self.traits_file:
+            return TraitsConfig.default()
+        return _from_file(self.traits_file, TraitsConfig.from_toml, TraitsError)
+
     def rules(self) -> Rules:
         """The linking rules; raises RulesError naming the file and the fault."""
         if not self.rules_file:
             return Rules.default()
-        try:
-            text = Path(self.rules_file).read_text()
-        except OSError as exc:
-            raise RulesError(f"{self.rules_file}: cannot read it ({exc.strerror})") from None
-        try:
-            return Rules.from_toml(text)
-        except RulesError as exc:
-            raise RulesError(f"{self.rules_file}: {exc}") from None
+        return _from_file(self.rules_file, Rules.from_toml, RulesError)
 
     def cors_origins(self) -> list[str]:
         return [o.strip() for o in self.api_cors_origins.split(",") if o.strip()]
@@ -93,3 +101,15 @@ class Settings(BaseSettings):
                 )
             roles[key] = role
         return roles
+
+
+def _from_file(path: str, parse: Callable[[str], T], error: type[ValueError]) -> T:
+    """Parse a configuration file; a fault names the file."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise error(f"{path}: cannot read it ({exc.strerror})") from None
+    try:
+        return parse(text)
+    except error as exc:
+        raise error(f"{path}: {exc}") from None

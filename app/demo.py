@@ -93,6 +93,15 @@ EMAIL_DOMAINS = (
 )
 PERSONA_SHARES = (("anonymous", 0.2), ("store", 0.3))  # the rest is "online"
 HOUSEHOLD_EVERY = 100  # one household pair per this many people (at least one)
+# Example segments that `idgraph demo` defines (docs/segments.md teaches the language).
+DEMO_SEGMENTS = {
+    "repeat_buyers": "count(purchase) >= 2",
+    "big_spenders": "computed(lifetime_value) >= 200",
+    "mailable": "consent(email_marketing) AND has(email)",
+    "app_users": "has(device_id)",
+    "lapsed_repeat_buyers": "in_segment(repeat_buyers) AND computed(days_since_last_purchase) > 60",
+    "window_shoppers": "count(add_to_cart) >= 1 AND NOT count(purchase) >= 1",
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,8 @@ SCHEMA = "idgraph.change.v1"
 
 def change_id(change: Change) -> str:
     parts = [change.kind, change.customer_id, *change.event_ids, "|", *change.from_customers]
+    if "segment" in change.data:  # a membership change: which segment, and when
+        parts += ["|", str(change.data["segment"]), change.at]
     return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=12).hexdigest()
 
 

@@ -1,5 +1,8 @@
 """Per-request DataLoaders: every read a query repeats per customer or identifier is
-batched into one store call per field, whatever the number of customers."""
+batched into one store call per field, whatever the number of customers.
+
+`facts` (events, identifiers, profile) feeds the computed traits; nextBestAction reads
+the same facts again inside the marketing service, so asking for both reads them twice."""
 
 from __future__ import annotations
 
@@ -11,13 +14,19 @@ from typing import Any
 from strawberry.dataloader import DataLoader
 
 from app.bootstrap import Services
+from app.domain.nba import Recommendation
 from app.domain.profile import Profile
+from app.domain.segments import MembershipChange
+from app.domain.traits import CustomerFacts
+from app.services.marketing import NoModel
+from app.services.segments import customer_facts
 from app.stores.base import (
     Cursor,
     EventRecord,
     IdentifierRecord,
     LinkRecord,
     MergeRecord,
+    SegmentState,
     SplitRecord,
 )
 
@@ -47,6 +56,10 @@ class Loaders:
     splits: DataLoader[str, list[SplitRecord]]
     links_touching: DataLoader[str, list[LinkRecord]]
     timelines: DataLoader[TimelineKey, list[EventRecord]]
+    facts: DataLoader[str, CustomerFacts]
+    segment_states: DataLoader[str, SegmentState | None]
+    segment_history: DataLoader[tuple[str, int], list[MembershipChange]]
+    next_best_actions: DataLoader[str, Recommendation | None]
 
 
 def make_loaders(services: Services) -> Loaders:
@@ -97,6 +110,29 @@ def make_loaders(services: Services) -> Loaders:
                                                  until=until)
         return [pages[k.page].get(k.customer_id, []) for k in keys]
 
+    async def facts(ids: Sequence[str]) -> list[CustomerFacts]:
+        found = await customer_facts(store, ids)
+        return [found[i] for i in ids]
+
+    async def segment_states(ids: Sequence[str]) -> list[SegmentState | None]:
+        found = await services.segments.memberships(ids)
+        return [found.get(i) for i in ids]
+
+    async def segment_history(keys: Sequence[tuple[str, int]]) -> list[list[MembershipChange]]:
+        # keyed by (customer, first): one store call per distinct page size
+        pages: dict[int, dict[str, list[MembershipChange]]] = {}
+        for first in {f for _, f in keys}:
+            ids = sorted({c for c, f in keys if f == first})
+            pages[first] = await services.segments.history(ids, first)
+        return [pages[first].get(cid, []) for cid, first in keys]
+
+    async def next_best_actions(ids: Sequence[str]) -> list[Recommendation | None]:
+        try:
+            found = await services.marketing.next_best_actions(ids)
+        except NoModel:
+            return [None] * len(ids)
+        return [found.get(i) for i in ids]
+
     return Loaders(
         DataLoader(current_ids),
         DataLoader(owners),
@@ -107,4 +143,8 @@ def make_loaders(services: Services) -> Loaders:
         DataLoader(splits),
         DataLoader(links_touching),
         DataLoader(timelines),
+        DataLoader(facts),
+        DataLoader(segment_states),
+        DataLoader(segment_history),
+        DataLoader(next_best_actions),
     )

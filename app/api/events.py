@@ -1,13 +1,13 @@
 """The event bus behind subscriptions: what changed, fanned out to subscribers.
 
-The API publishes the changes of every ingest and steward action it performs
-(app.domain.changes.Change). `InProcessBus` fans them out inside one process, which is
-right for one API replica. With several replicas each must see every change, so the bus
-must be fed from the Kafka changes topic that the loaders publish to: `KafkaBus` sends the
-API's own changes there and delivers what it reads back, to the subscribers of its replica.
+The API publishes the changes of every ingest, steward action and segment definition it
+performs (app.domain.changes.Change, segment memberships included: kinds segment_entered
+and segment_left). `InProcessBus` fans them out inside one process, which is right for one
+API replica. With several replicas each must see every change, so the bus must be fed from
+the Kafka changes topic that the loaders publish to: `KafkaBus` sends the API's own changes
+there and delivers what it reads back, to the subscribers of its replica.
 
-Topics: CUSTOMERS carries Change objects; SEGMENTS carries SegmentChange objects (the
-segments use case publishes them once it exists).
+One topic, CUSTOMERS, carries every Change.
 """
 
 from __future__ import annotations
@@ -17,25 +17,13 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from app.domain.changes import Change
-from app.domain.identifiers import IdentifierError, normalise
 
 CUSTOMERS = "customers"
-SEGMENTS = "segments"
 QUEUE_SIZE = 1000
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class SegmentChange:
-    segment_id: str
-    customer_id: str
-    joined: bool
-    at: str
-    why: str = ""
 
 
 class EventBus(Protocol):
@@ -105,9 +93,9 @@ def change_from_json(data: dict[str, Any]) -> Change:
 
 
 class KafkaBus(InProcessBus):
-    """Customer changes go through the Kafka changes topic, so every replica sees them.
-    Each replica reads the topic from its end without a consumer group (every replica
-    reads every message); segment changes stay in-process until segments publish them."""
+    """Changes go through the Kafka changes topic, so every replica sees them. Each
+    replica reads the topic from its end without a consumer group (every replica reads
+    every message)."""
 
     def __init__(self, bootstrap_servers: str, topic: str) -> None:
         super().__init__()
@@ -180,29 +168,3 @@ class KafkaBus(InProcessBus):
 
 def open_bus(bootstrap_servers: str, topic: str) -> EventBus:
     return KafkaBus(bootstrap_servers, topic) if bootstrap_servers else InProcessBus()
-
-
-def profile_changes(raw_events: Iterable[object], owners: dict[str, str], at: str,
-                    default_region: str) -> list[Change]:
-    """profile_changed for each customer that got an event carrying traits or consent.
-    `owners` maps identifier keys to customers after the write."""
-    events: dict[str, list[str]] = {}
-    for raw in raw_events:
-        for key in profile_keys(raw, default_region):
-            if key in owners and isinstance(raw, dict):
-                events.setdefault(owners[key], []).append(str(raw.get("event_id")))
-    return [Change("profile_changed", cid, at, tuple(sorted(set(ids))[:10]))
-            for cid, ids in sorted(events.items())]
-
-
-def profile_keys(raw: object, default_region: str) -> list[str]:
-    """The identifier keys of a raw event that carries traits or consent."""
-    if not isinstance(raw, dict) or not (raw.get("traits") or raw.get("consent")):
-        return []
-    keys = []
-    for ident in raw.get("identifiers") or ():
-        if isinstance(ident, dict):
-            with contextlib.suppress(IdentifierError):
-                keys.append(normalise(ident.get("type"), ident.get("value"),
-                                      default_region=default_region).key)
-    return keys

@@ -13,9 +13,12 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from app.api.context import Context
-from app.api.events import CUSTOMERS, profile_changes
+from app.api.events import CUSTOMERS
 from app.api.results import (
+    ActionRejected,
     ActionSuccess,
+    DefineSegmentResult,
+    DeleteSegmentResult,
     ErasureReceipt,
     ForgetResult,
     IngestProblem,
@@ -25,23 +28,31 @@ from app.api.results import (
     MergeOutcome,
     MergeResult,
     ResolveReviewResult,
+    SegmentDefined,
+    SegmentDeleted,
     SplitOutcome,
     SplitResult,
     StatusResult,
     UndoResult,
     UnlinkResult,
+    UpdateSegmentResult,
     failure,
     forbidden,
     invalid,
+    segment_failure,
 )
+from app.api.segments import Segment
 from app.api.types import CustomerID, IdentifierInput
 from app.domain.changes import Change, changes_of
-from app.domain.events import format_ts
 from app.domain.plan import Plan
+from app.domain.segments import ENTERED, MembershipChange, SegmentError
 from app.domain.steward import Action, StewardError
+from app.domain.traits import NAME_PATTERN
+from app.services.segments import change_of
 from app.services.steward import ActionResult
 
 MAX_SPLIT = 1000
+MAX_DEFINITION = 10_000  # characters of a segment definition
 
 
 class BadArgument(Exception):
@@ -67,7 +78,8 @@ async def steward_action(info: Info[Context, Any], result: str,
     except BadArgument as exc:
         return invalid(exc.field, exc.message)
     if done.plan is not None:
-        await info.context.bus.publish(CUSTOMERS, action_changes(done.plan))
+        await info.context.bus.publish(CUSTOMERS, [*action_changes(done.plan),
+                                                   *done.segment_changes])
     return ActionSuccess(
         audit_seq=done.audit_seq,
         merges=[MergeOutcome(absorbed_id=strawberry.ID(a), survivor_id=strawberry.ID(s))
@@ -111,10 +123,7 @@ class Mutation:
                            "send the rest in further calls")
         result = await services.ingest.ingest_raw(
             (f"events[{n}]", raw) for n, raw in enumerate(events))
-        changes: list[Change] = list(result.changes)
-        if result.stored:
-            changes += await _profile_changes(info, events, result.changes)
-        await info.context.bus.publish(CUSTOMERS, changes)
+        await info.context.bus.publish(CUSTOMERS, result.changes)
         return IngestSuccess(
             received=result.received, stored=result.stored, duplicates=result.duplicates,
             rejected=result.rejected, new_customers=result.new_customers, merges=result.merges,
@@ -221,6 +230,70 @@ class Mutation:
             identifiers_erased=len(receipt.identifiers), events_erased=receipt.events,
             links_erased=receipt.links, at=receipt.at, audit_seq=receipt.audit_seq)
 
+    @strawberry.mutation(description="Define a segment: `id` is its name (lower_snake_case), "
+                         "`definition` its text in the segment language (docs/segments.md). "
+                         "Every customer is evaluated for it now. A definition idgraph cannot "
+                         "use is an InvalidDefinition pointing at the fault. Admin role.")
+    async def define_segment(self, info: Info[Context, Any], id: strawberry.ID,
+                             definition: str) -> DefineSegmentResult:
+        return await _define(info, str(id), definition, update=False)
+
+    @strawberry.mutation(description="Replace a segment's definition; its members are "
+                         "re-evaluated now, and enter or leave it with the why. Admin role.")
+    async def update_segment(self, info: Info[Context, Any], id: strawberry.ID,
+                             definition: str) -> UpdateSegmentResult:
+        return await _define(info, str(id), definition, update=True)
+
+    @strawberry.mutation(description="Delete a segment: its members leave it (why: the "
+                         "segment was deleted); refused while other segments read it. Admin "
+                         "role.")
+    async def delete_segment(self, info: Info[Context, Any], id: strawberry.ID
+                             ) -> DeleteSegmentResult:
+        if denied := forbidden(info, "admin"):
+            return denied
+        name = str(id)
+        try:
+            changes = await info.context.services.segments.delete(name)
+        except SegmentError as exc:
+            return segment_failure(exc, "delete", await _exists(info, name))
+        await _publish(info, changes)
+        return SegmentDeleted(segment_id=strawberry.ID(name),
+                              left=len({c.customer_id for c in changes}))
+
+
+async def _define(info: Info[Context, Any], name: str, text: str, update: bool) -> Any:
+    """defineSegment and updateSegment: the SegmentDefined result or a typed failure."""
+    if denied := forbidden(info, "admin"):
+        return denied
+    if not NAME_PATTERN.match(name):
+        return invalid("id", f"a segment id is lower_snake_case, such as high_value, not "
+                       f"{name[:40]!r}")
+    if len(text) > MAX_DEFINITION:
+        return invalid("definition", f"at most {MAX_DEFINITION:,} characters, not "
+                       f"{len(text):,}")
+    segments = info.context.services.segments
+    try:
+        changes = await segments.define(name, text, update=update)
+    except SegmentError as exc:
+        return segment_failure(exc, "update" if update else "define", await _exists(info, name))
+    await _publish(info, changes)
+    found = await segments.segment(name)
+    if found is None:
+        return ActionRejected(code="SEGMENT_DELETED", message=f"segment {name!r} was deleted "
+                              "by another request meanwhile", suggestion="define it again")
+    mine = [c for c in changes if c.segment == name]
+    return SegmentDefined(segment=Segment.of(found),
+                          entered=len({c.customer_id for c in mine if c.change == ENTERED}),
+                          left=len({c.customer_id for c in mine if c.change != ENTERED}))
+
+
+async def _exists(info: Info[Context, Any], name: str) -> bool:
+    return name in {r.name for r in await info.context.services.store.segment_definitions()}
+
+
+async def _publish(info: Info[Context, Any], changes: list[MembershipChange]) -> None:
+    await info.context.bus.publish(CUSTOMERS, [change_of(c) for c in changes])
+
 
 async def _merge(info: Info[Context, Any], run: Callable[[], Awaitable[ActionResult]],
                  a: str, b: str) -> Any:
@@ -232,14 +305,3 @@ async def _merge(info: Info[Context, Any], run: Callable[[], Awaitable[ActionRes
     return result
 
 
-async def _profile_changes(info: Info[Context, Any], events: list[Any],
-                           changes: list[Change]) -> list[Change]:
-    from app.api.events import profile_keys
-
-    region = info.context.services.settings.default_region
-    keys = {k for raw in events for k in profile_keys(raw, region)}
-    if not keys:
-        return []
-    owners = await info.context.services.store.owners(keys)
-    at = changes[0].at if changes else format_ts(info.context.services.ingest.clock())
-    return profile_changes(events, owners, at, region)

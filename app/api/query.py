@@ -10,12 +10,14 @@ import strawberry
 from strawberry.types import Info
 
 from app.api.context import Context
+from app.api.performance import CampaignPerformance
 from app.api.results import (
     AuditLogResult,
     ReviewQueueResult,
     Viewer,
     forbidden,
 )
+from app.api.segments import Segment
 from app.api.types import (
     AuditConnection,
     AuditEdge,
@@ -42,6 +44,7 @@ from app.services.customers import search_customers
 
 MAX_LOOKUP = 100
 MAX_SEARCH = 50
+MAX_FUNNEL_STEPS = 20
 
 
 def identifier_key(info: Info[Context, Any], type_: str, value: str, name: str = "value") -> str:
@@ -166,6 +169,36 @@ class Query:
         edges = [AuditEdge(cursor=str(r.seq), node=AuditEntry.of(r)) for r in rows[:first]]
         return AuditConnection(edges=edges, page_info=PageInfo(
             has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None))
+
+    @strawberry.field(description="Every segment, by id.")
+    async def segments(self, info: Info[Context, Any]) -> list[Segment]:
+        return [Segment.of(s) for s in await info.context.services.segments.segments()]
+
+    @strawberry.field(description="A segment by id (its name); null when there is none.")
+    async def segment(self, info: Info[Context, Any], id: strawberry.ID) -> Segment | None:
+        found = await info.context.services.segments.segment(str(id))
+        return Segment.of(found) if found else None
+
+    @strawberry.field(description="Conversions (purchases) in [since, until) attributed to "
+                      "sources and campaigns, and a funnel of event types (or type@source) "
+                      "reached in order; `funnelWithinDays` asks every step to follow the "
+                      "first within that many days. Times are RFC 3339 with an offset, "
+                      "2024-03-01T00:00:00Z. Reads every customer's events in the period.")
+    async def campaign_performance(self, info: Info[Context, Any], since: str, until: str,
+                                   funnel: list[str] | None = (),  # type: ignore[assignment]
+                                   funnel_within_days: int | None = None
+                                   ) -> CampaignPerformance:
+        steps = list(funnel or ())
+        if len(steps) > MAX_FUNNEL_STEPS:
+            raise InputError(f"funnel: at most {MAX_FUNNEL_STEPS} steps, not {len(steps)}")
+        if funnel_within_days is not None and funnel_within_days < 1:
+            raise InputError(f"funnelWithinDays: must be at least 1, not {funnel_within_days}")
+        try:
+            attribution, counts = await info.context.services.marketing.campaign_performance(
+                since, until, steps, funnel_within_days)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        return CampaignPerformance.of(attribution, counts)
 
     @strawberry.field(description="The caller: its role and how the audit log names it.")
     def viewer(self, info: Info[Context, Any]) -> Viewer:

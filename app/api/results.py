@@ -14,7 +14,9 @@ import strawberry
 from strawberry.types import Info
 
 from app.api.context import Context
+from app.api.segments import Segment
 from app.api.types import AuditConnection, Customer, ReviewConnection
+from app.domain.segments import SegmentError
 from app.domain.steward import StewardError
 
 
@@ -51,7 +53,7 @@ class RuleBlocked(Failure):
     pass
 
 
-@strawberry.type(description="No audit entry or review item with this id.")
+@strawberry.type(description="No audit entry, review item or segment with this id.")
 class NotFound(Failure):
     pass
 
@@ -59,6 +61,19 @@ class NotFound(Failure):
 @strawberry.type(description="The action does not apply to the graph as it is now.")
 class ActionRejected(Failure):
     pass
+
+
+@strawberry.type(description="A segment definition idgraph cannot use: a syntax error, an "
+                 "unknown name, a cycle of segments. `line` and `column` (from 1) point at the "
+                 "fault and `length` is how many characters it spans; `message` shows the line "
+                 "with a caret under it.")
+class InvalidDefinition(Failure):
+    segment_id: strawberry.ID
+    reason: str = strawberry.field(description="The message without the place")
+    line: int | None = strawberry.field(description="null when the fault has no place in the "
+                                        "text")
+    column: int | None
+    length: int
 
 
 SUGGESTIONS = {
@@ -82,6 +97,12 @@ SUGGESTIONS = {
     "CANNOT_UNDO": "this action has no undo; act again instead",
     "UNKNOWN_REVIEW": "see reviewQueue for the open items",
     "REVIEW_CLOSED": "the item was resolved already; see auditLog",
+    "INVALID_DEFINITION": "fix the definition where it points; docs/segments.md describes "
+    "the language",
+    "SEGMENT_EXISTS": "change it with updateSegment, or choose another id",
+    "UNKNOWN_SEGMENT": "see `segments` for the segments that exist; create it with "
+    "defineSegment",
+    "SEGMENT_IN_USE": "change the segments that read it (in_segment) first",
 }
 FAILURE_TYPES: dict[str, type[Failure]] = {
     "UNKNOWN_CUSTOMER": CustomerNotFound,
@@ -110,6 +131,29 @@ def failure(error: StewardError, result: str, customer_id: str = "") -> Failure:
     if kind is InvalidInput:
         return InvalidInput(**common, field=FIELDS.get(error.code, ""))
     return kind(**common)
+
+
+def segment_failure(error: SegmentError, operation: str, exists: bool) -> Failure:
+    """The typed result for a SegmentError of defineSegment, updateSegment or deleteSegment
+    (`operation`): a fault in the text is an InvalidDefinition pointing at it; the rest say
+    the segment exists already, does not exist, or is read by others. `exists`: whether
+    the segment is defined now."""
+    if operation == "define" and exists:
+        code: str | None = "SEGMENT_EXISTS"
+    elif operation != "define" and not exists:
+        code = "UNKNOWN_SEGMENT"
+    elif operation == "delete":
+        code = "SEGMENT_IN_USE"
+    else:
+        code = None
+    if code is None:
+        return InvalidDefinition(
+            code="INVALID_DEFINITION", message=str(error),
+            suggestion=SUGGESTIONS["INVALID_DEFINITION"],
+            segment_id=strawberry.ID(error.segment or ""), reason=error.reason,
+            line=error.line or None, column=error.column or None, length=error.length)
+    kind = NotFound if code == "UNKNOWN_SEGMENT" else ActionRejected
+    return kind(code=code, message=str(error), suggestion=SUGGESTIONS[code])
 
 
 def invalid(field: str, message: str, suggestion: str = "") -> InvalidInput:
@@ -223,6 +267,31 @@ UndoResult = union_of("UndoResult", ActionSuccess, NotFound, IdentifierNotFound,
 ForgetResult = union_of("ForgetResult", ErasureReceipt, CustomerNotFound, Forbidden,
                         InvalidInput, ActionRejected)
 IngestResult = union_of("IngestEventsResult", IngestSuccess, Forbidden, InvalidInput)
+
+
+@strawberry.type(description="A segment defined or updated: every customer was evaluated for "
+                 "it now. `entered` and `left` count the customers who entered or left this "
+                 "segment; every membership change (also of segments that read it) is "
+                 "published to the subscriptions.")
+class SegmentDefined:
+    segment: Segment
+    entered: int
+    left: int
+
+
+@strawberry.type(description="A segment deleted: its members left it (why: the segment was "
+                 "deleted); their history stays.")
+class SegmentDeleted:
+    segment_id: strawberry.ID
+    left: int
+
+
+DefineSegmentResult = union_of("DefineSegmentResult", SegmentDefined, InvalidDefinition,
+                               ActionRejected, Forbidden, InvalidInput)
+UpdateSegmentResult = union_of("UpdateSegmentResult", SegmentDefined, InvalidDefinition,
+                               NotFound, ActionRejected, Forbidden, InvalidInput)
+DeleteSegmentResult = union_of("DeleteSegmentResult", SegmentDeleted, NotFound,
+                               ActionRejected, Forbidden, InvalidInput)
 
 
 @strawberry.type(description="Who is calling: the API key's role, and the name the audit log "

@@ -10,7 +10,7 @@ import strawberry
 from strawberry.types import Info
 
 from app.api.context import Context
-from app.api.events import CUSTOMERS, SEGMENTS, SegmentChange
+from app.api.events import CUSTOMERS
 from app.api.types import Customer, CustomerID, InputError, shown_key, shown_text
 from app.domain.changes import Change
 
@@ -23,6 +23,8 @@ class ChangeKind(Enum):
     IDENTIFIERS_ADDED = "identifiers_added"
     PROFILE_CHANGED = "profile_changed"
     CUSTOMER_ERASED = "customer_erased"
+    SEGMENT_ENTERED = "segment_entered"
+    SEGMENT_LEFT = "segment_left"
     OTHER = "other"
 
 
@@ -39,6 +41,10 @@ class CustomerChange:
     parts: list[strawberry.ID] = strawberry.field(description="split: the new customers")
     identifiers: list[str] = strawberry.field(description="identifiers_added: their keys")
     reason: str
+    segment_id: strawberry.ID | None = strawberry.field(description="segment_entered, "
+                                                        "segment_left: the segment")
+    why: list[str] = strawberry.field(description="segment_entered: the conditions that "
+                                      "held; segment_left: those that stopped holding")
 
     @strawberry.field(description="The customer as it is now; null once erased.")
     async def customer(self, info: Info[Context, Any]) -> Customer | None:
@@ -59,16 +65,29 @@ class CustomerChange:
             parts=[strawberry.ID(p) for p in data.get("parts", ())],
             identifiers=[shown_key(info, k) for k in data.get("identifiers", ())],
             reason=shown_text(info, str(data.get("reason", ""))),
+            segment_id=strawberry.ID(data["segment"]) if data.get("segment") else None,
+            why=[str(w) for w in data.get("why", ())],
         )
 
 
-@strawberry.type(description="A customer joined or left a segment.")
+SEGMENT_KINDS = (ChangeKind.SEGMENT_ENTERED.value, ChangeKind.SEGMENT_LEFT.value)
+
+
+@strawberry.type(description="A customer entered or left a segment, with when and why.")
 class SegmentMembershipChange:
     segment_id: strawberry.ID
     customer_id: strawberry.ID
-    joined: bool
+    joined: bool = strawberry.field(description="true: entered; false: left")
     at: str
-    why: str
+    why: list[str] = strawberry.field(description="Entered: the conditions that held, each "
+                                      "with the value it saw; left: those that stopped "
+                                      "holding, or what ended the membership")
+
+    @strawberry.field(description="The customer as it is now; null once merged away or "
+                      "erased.")
+    async def customer(self, info: Info[Context, Any]) -> Customer | None:
+        current = await info.context.loaders.current_ids.load(str(self.customer_id))
+        return Customer(id=strawberry.ID(current)) if current else None
 
 
 def concerns(change: Change, watched: set[str]) -> bool:
@@ -85,7 +104,8 @@ def concerns(change: Change, watched: set[str]) -> bool:
 @strawberry.type
 class Subscription:
     @strawberry.subscription(description="Changes of one customer: created, merged (either "
-                             "way), split, identifiers added, profile changed, erased.")
+                             "way), split, identifiers added, profile changed, entered or left "
+                             "a segment, erased.")
     async def customer_changed(self, info: Info[Context, Any], id: CustomerID
                                ) -> AsyncGenerator[CustomerChange, None]:
         bus = info.context.bus
@@ -99,15 +119,18 @@ class Subscription:
                     info.context.fresh_loaders()
                     yield CustomerChange.of(change, info)
 
-    @strawberry.subscription(description="Customers joining or leaving a segment. Segments "
-                             "come with the segments issue; until then nothing is sent.")
+    @strawberry.subscription(description="Customers entering or leaving a segment, whatever "
+                             "moved them: events, steward actions, a changed definition.")
     async def segment_membership_changed(self, info: Info[Context, Any],
                                          segment_id: strawberry.ID
                                          ) -> AsyncGenerator[SegmentMembershipChange, None]:
-        async with info.context.bus.subscribe(SEGMENTS) as changes:
+        watched = str(segment_id)
+        async with info.context.bus.subscribe(CUSTOMERS) as changes:
             async for change in changes:
-                if isinstance(change, SegmentChange) and change.segment_id == str(segment_id):
+                if change.kind in SEGMENT_KINDS and change.data.get("segment") == watched:
+                    info.context.fresh_loaders()
                     yield SegmentMembershipChange(
-                        segment_id=strawberry.ID(change.segment_id),
-                        customer_id=strawberry.ID(change.customer_id), joined=change.joined,
-                        at=change.at, why=shown_text(info, change.why))
+                        segment_id=strawberry.ID(watched),
+                        customer_id=strawberry.ID(change.customer_id),
+                        joined=change.kind == ChangeKind.SEGMENT_ENTERED.value,
+                        at=change.at, why=[str(w) for w in change.data.get("why", ())])

@@ -15,7 +15,9 @@ from app.api.dataloaders import TimelineKey
 from app.api.masking import mask_json, mask_key, mask_text, mask_trait, mask_traits, mask_value
 from app.domain.events import format_ts
 from app.domain.identifiers import IdentifierError
+from app.domain.nba import Recommendation
 from app.domain.profile import ConsentValue, TraitValue
+from app.domain.traits import computed_profile
 from app.services.customers import MAX_PAGE, CursorError, decode_cursor, encode_cursor
 from app.stores.base import AuditRecord, EventRecord, IdentifierRecord, LinkRecord
 
@@ -159,15 +161,38 @@ class Consent:
                    observed_at=c.observed_at)
 
 
+@strawberry.type(description="A trait computed from the customer's events at request time "
+                 "(docs/segments.md, Computed traits), with its definition.")
+class ComputedTrait:
+    name: str
+    value: JSON | None = strawberry.field(description="A number, a time, text, an object of "
+                                          "counts per event type (events_30d, ...), or null")
+    definition: str
+    kind: str = strawberry.field(description="count, sum, average, first_seen, last_seen, "
+                                 "days_since, most_frequent, count_by_type, distinct_count or "
+                                 "identifier_count")
+
+
 @strawberry.type(description="The unified profile: one value per trait, chosen by the "
                  "survivorship rules (docs/api.md): names and birth date by source priority, "
                  "gender and country by frequency, the rest the most recent.")
 class Profile:
     traits: list[Trait]
+    customer_id: strawberry.Private[str]
 
     @strawberry.field(description="One trait by name, or null")
     def trait(self, name: str) -> Trait | None:
         return next((t for t in self.traits if t.name == name), None)
+
+    @strawberry.field(description="The computed traits (order_count, lifetime_value, ...), "
+                      "computed from the customer's events now, in configuration order.")
+    async def computed(self, info: Info[Context, Any]) -> list[ComputedTrait]:
+        services = info.context.services
+        facts = await info.context.loaders.facts.load(self.customer_id)
+        traits = computed_profile(facts, services.segments.now(), services.segments.traits)
+        pii = sees_pii(info)
+        return [ComputedTrait(name=t.name, value=t.value if pii else mask_json(t.value),
+                              definition=t.definition, kind=t.kind) for t in traits]
 
 
 @strawberry.enum
@@ -191,12 +216,71 @@ class HistoryEntry:
                                                          "split off")
 
 
-@strawberry.type(description="Membership of a segment. Filled in by the segments issue: "
-                 "until then every customer has none.")
+@strawberry.type(description="Membership of a segment: since when, and the conditions that "
+                 "held when the customer entered, each with the value it saw.")
 class SegmentMembership:
     segment_id: strawberry.ID
     since: str
-    why: str
+    why: list[str]
+
+
+@strawberry.enum(description="Whether the customer entered or left the segment.")
+class MembershipChangeKind(Enum):
+    ENTERED = "entered"
+    LEFT = "left"
+
+
+@strawberry.type(description="A customer entering or leaving a segment, with when and why: "
+                 "on entering the conditions that held, on leaving those that stopped "
+                 "holding (or what ended the membership: a merge, the segment's deletion).")
+class SegmentHistoryEntry:
+    segment_id: strawberry.ID
+    change: MembershipChangeKind
+    at: str
+    why: list[str]
+
+
+@strawberry.type(description="A likely next step and its probability.")
+class StepScore:
+    step: str
+    score: float
+
+
+@strawberry.type(description="A feature that moved the purchase propensity: its value for "
+                 "this customer and its contribution on the log-odds scale (positive pushes "
+                 "towards a purchase).")
+class PropensityDriver:
+    feature: str
+    value: float | None = strawberry.field(description="null: unknown for this customer, "
+                                           "counted as average")
+    contribution: float
+
+
+@strawberry.type(description="The customer's likely next step (a first-order Markov chain over "
+                 "all customers' steps) and the propensity to purchase in the next 30 days "
+                 "(docs/segments.md, Next-best-action).")
+class NextBestAction:
+    step: str = strawberry.field(description="event_type@source, such as purchase@web")
+    event_type: str
+    source: str
+    score: float = strawberry.field(description="Probability that it is the next step")
+    after: str = strawberry.field(description="The customer's last step, the model's input")
+    evidence: int = strawberry.field(description="Transitions out of `after` the estimate "
+                                     "rests on")
+    alternatives: list[StepScore] = strawberry.field(description="The top steps, `step` "
+                                                     "first")
+    propensity: float = strawberry.field(description="Probability of a purchase within 30 "
+                                         "days")
+    drivers: list[PropensityDriver]
+
+    @classmethod
+    def of(cls, r: Recommendation) -> NextBestAction:
+        return cls(step=r.step, event_type=r.event_type, source=r.source, score=r.score,
+                   after=r.after, evidence=r.evidence,
+                   alternatives=[StepScore(step=s, score=p) for s, p in r.alternatives],
+                   propensity=r.propensity,
+                   drivers=[PropensityDriver(feature=d.feature, value=d.value,
+                                             contribution=d.contribution) for d in r.drivers])
 
 
 @strawberry.type(description="A link between two identifiers, with its evidence.")
@@ -263,7 +347,8 @@ class Customer:
                       "source and time.")
     async def profile(self, info: Info[Context, Any]) -> Profile:
         profile = await info.context.loaders.profiles.load(str(self.id))
-        return Profile(traits=[Trait.of(t, info) for t in profile.traits])
+        return Profile(traits=[Trait.of(t, info) for t in profile.traits],
+                       customer_id=str(self.id))
 
     @strawberry.field(description="The latest consent answer per purpose.")
     async def consent(self, info: Info[Context, Any]) -> list[Consent]:
@@ -305,10 +390,33 @@ class Customer:
                                end_cursor=edges[-1].cursor if edges else None),
         )
 
-    @strawberry.field(description="Segments the customer belongs to. Filled in by the segments "
-                      "issue: an empty list until then.")
-    async def segments(self) -> list[SegmentMembership]:
-        return []
+    @strawberry.field(description="Segments the customer belongs to, by segment id, as of "
+                      "the last check (every write to the customer, and `idgraph segments "
+                      "refresh`).")
+    async def segments(self, info: Info[Context, Any]) -> list[SegmentMembership]:
+        state = await info.context.loaders.segment_states.load(str(self.id))
+        if state is None:
+            return []
+        return [SegmentMembership(segment_id=strawberry.ID(m.segment), since=m.since,
+                                  why=list(m.why))
+                for _, m in sorted(state.memberships.items())]
+
+    @strawberry.field(description="The customer's latest segment entries and exits, newest "
+                      "first.")
+    async def segment_history(self, info: Info[Context, Any], first: int = DEFAULT_PAGE
+                              ) -> list[SegmentHistoryEntry]:
+        page_size(first)
+        changes = await info.context.loaders.segment_history.load((str(self.id), first))
+        return [SegmentHistoryEntry(segment_id=strawberry.ID(c.segment),
+                                    change=MembershipChangeKind(c.change), at=c.at,
+                                    why=list(c.why)) for c in changes]
+
+    @strawberry.field(description="The likely next step and the purchase propensity, with "
+                      "the reasons. Null when no model was trained (run `idgraph train`) or "
+                      "the model knows no step to follow the customer's last.")
+    async def next_best_action(self, info: Info[Context, Any]) -> NextBestAction | None:
+        found = await info.context.loaders.next_best_actions.load(str(self.id))
+        return NextBestAction.of(found) if found else None
 
     @strawberry.field(description="Merges into this customer and splits of it, oldest first.")
     async def merge_history(self, info: Info[Context, Any]) -> list[HistoryEntry]:

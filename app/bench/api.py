@@ -6,8 +6,9 @@ The store is filled with synthetic customers (app.demo.synthetic_events) until i
 process (as in production, with a reader key: values are masked); the benchmark process
 plays 1, 16 and 64 concurrent clients, each sending the query for a random customer's
 cookie as soon as its previous answer arrived. The baseline makes the query's reads
-(owners, identifiers_of, profile_observations, timelines) on the store adapter, one
-customer at a time, so `graphql_over_raw` is what GraphQL, HTTP and JSON cost on top.
+(owners, identifiers_of, profile_observations, timelines, segment_states) on the store
+adapter, one customer at a time, so `graphql_over_raw` is what GraphQL, HTTP and JSON
+cost on top.
 Clients and server share the machine: on 2 cores the client's own CPU is part of the
 figures at 64 clients.
 """
@@ -221,7 +222,7 @@ async def raw_level(services: Services, lookups: list[tuple[str, str]], requests
         if cid is None:
             return False
         await asyncio.gather(store.identifiers_of([cid]), store.profile_observations([cid]),
-                             store.timelines([cid], 21))
+                             store.timelines([cid], 21), store.segment_states([cid]))
         return True
 
     await drive(1, 200, lookups, call)

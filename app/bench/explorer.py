@@ -12,7 +12,8 @@ steward key. Each run opens a fresh browser context (nothing cached) on
 - `load_and_draw_ms`: from the start of navigation to the painted drawing, as the page's
   own clock tells (performance.now() when the layout has stopped and two frames have
   been painted): the HTML, the script bundle, the viewer, customer and identityGraph
-  queries, cytoscape's fcose layout and the paint;
+  queries, the layout (above 150 identifiers a balloon tree, explorer/src/placement.ts,
+  then cytoscape's styles and fit) and the paint;
 - `wall_ms`: the same seen from the benchmark process (goto until the drawn marker);
 - `layout_ms`: the drawing alone (elements in, layout, paint);
 - `revisit_load_and_draw_ms`: the same page opened again in the same context, the way a
@@ -291,7 +292,8 @@ async def _browser_runs(url: str, customer: str, runs: int, identifiers: int,
     return {"load_and_draw_ms": _summary(load), "wall_ms": _summary(wall),
             "layout_ms": _summary(layout),
             # where the time goes (p50): the page has the graph's data at `data` ms after
-            # navigation started, then spends `layout` in fcose and `paint` to the screen
+            # navigation started, then spends `layout` placing the nodes (and cytoscape
+            # computing their styles) and `paint` to the screen
             "phases_p50_ms": {k: round(statistics.median(p[k] for p in phases), 1)
                               for k in ("data", "layout", "paint")},
             "revisit_load_and_draw_ms": _summary(warm),

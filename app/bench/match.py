@@ -33,9 +33,10 @@ from app.domain.events import parse_event
 from app.domain.matching.blocking import blocking_keys
 from app.domain.matching.records import MatchRecord
 from app.domain.matching.stream import pending_records
-from app.domain.plan import Gather, Plan
+from app.domain.plan import CustomerInfo, Gather, IdentifierDelta, Plan
+from app.domain.resolution import customer_id_for
 from app.services.matching import train_from_events
-from app.stores.base import IdentityStore
+from app.stores.base import Decide, IdentityStore
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 ID_TYPE = "record_id"
@@ -54,16 +55,30 @@ def febrl_events(dataset: str, seed: int) -> list[dict[str, Any]]:
 
 async def store_distractors(store: IdentityStore, records: list[MatchRecord], n: int,
                             seed: int, console: Console) -> None:
-    """File `n` strangers, drawn from the data set's own values, in the matching index:
-    the stored records a new record is matched against (written straight as the plan's
-    match records, which is what ingest writes for a record; faster than a million
-    ingests)."""
+    """File `n` strangers, drawn from the data set's own values, as stored records: each
+    an identifier owned by a customer of its own, with its match record (written straight
+    as a plan, which is what ingest writes for a record, less the event; faster than a
+    million ingests). A new record that matches a stranger links to its identifier."""
     strangers = synthetic_distractors(records, n, random.Random(seed))
     for start_at in range(0, n, 20_000):
         chunk = strangers[start_at:start_at + 20_000]
-        rows = [(f"{ID_TYPE}:{s.record_id}", s.traits, blocking_keys(s)) for s in chunk]
-        await store.transact(Gather(), lambda _s, rows=rows: Plan(match_records=rows))
+        await store.transact(Gather(), filing(chunk))
         console.print(f"  {start_at + len(chunk):,} stored")
+
+
+def filing(strangers: list[MatchRecord]) -> Decide:
+    """A decision that files `strangers`, each under a customer of its own, a day before
+    the data set's first event."""
+    at = (START - timedelta(days=1)).isoformat()
+    plan = Plan()
+    for s in strangers:
+        key = f"{ID_TYPE}:{s.record_id}"
+        customer = CustomerInfo(customer_id_for("distractor", key), at)
+        plan.new_customers.append(customer)
+        plan.identifiers.append(IdentifierDelta(key, ID_TYPE, s.record_id, at, at,
+                                                ("bench",), customer.id))
+        plan.match_records.append((key, s.traits, blocking_keys(s)))
+    return lambda _snapshot: plan
 
 
 async def run_match_bench(settings: Settings, dataset: str, *, seed: int = 1,

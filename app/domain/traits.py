@@ -177,10 +177,12 @@ class TraitDefinition:
     def compute(self, events: Sequence[EventLike], identifiers: Collection[str], now: str) -> Any:
         return _COMPUTE[self.kind](self, self._seen(events, now), identifiers, now)
 
-    def next_change(self, events: Sequence[EventLike], now: str) -> str | None:
+    def next_change(self, events: Sequence[EventLike], now: str,
+                    day_marks: Collection[int] | None = None) -> str | None:
         """The earliest time after `now` at which the value could change with no new
         event: an event leaving the window, a later event coming into view, or (for
-        days_since) the next whole day."""
+        days_since) the next whole day; with `day_marks`, only the moments the count of
+        days reaches one of them (what a condition such as `> 60` can notice)."""
         if self.kind == "identifier_count":
             return None
         since = shift(now, -self.window) if self.window is not None else None
@@ -197,7 +199,10 @@ class TraitDefinition:
                 times.append(shift(event.timestamp, self.window))
                 since = None  # the first event in the window leaves it first
         if self.kind == "days_since" and last is not None:
-            times.append(shift(last, DAY * (days_between(last, now) + 1)))
+            if day_marks is None:
+                times.append(shift(last, DAY * (days_between(last, now) + 1)))
+            else:
+                times += [t for k in day_marks if (t := shift(last, DAY * k)) > now]
         return min(times, default=None)
 
     def _seen(self, events: Sequence[EventLike], now: str) -> list[EventLike]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from app.domain.changes import Change
 from app.domain.events import Event, EventError, format_ts, parse_event
@@ -14,6 +15,9 @@ from app.domain.plan import Gather, Plan
 from app.domain.resolution import DEFAULT_RULES, plan_ingest
 from app.domain.rules import Rules
 from app.stores.base import IdentityStore
+
+if TYPE_CHECKING:
+    from app.services.segments import SegmentService
 
 Clock = Callable[[], datetime]
 MATCHER_MODEL = "matcher"
@@ -83,6 +87,7 @@ class IngestService:
         self.rules = rules
         self.clock = clock
         self.matcher: Matcher | None = None
+        self.segments: SegmentService | None = None  # set: memberships follow each write
 
     def validate(self, raw: object, position: str) -> tuple[Event | None, list[Problem]]:
         event_id = raw.get("event_id") if isinstance(raw, dict) else None
@@ -143,7 +148,9 @@ class IngestService:
         result.new_customers = len(plan.new_customers)
         result.merges = len(plan.merges)
         result.affected_customers = plan.affected_customers
-        result.changes = plan.changes
+        result.changes = plan.changes + await self._profile_changes(plan.events, now)
+        if self.segments is not None:
+            result.changes = result.changes + await self.segments.after_plan(plan, now)
         for event_id, key, why in plan.dropped:
             result.problems.append(
                 Problem(f"event {event_id}", "identifiers", f"{key}: {why}" if key else why,
@@ -155,6 +162,21 @@ class IngestService:
                         event_id)
             )
         return result
+
+    async def _profile_changes(self, stored: Sequence[Event], now: str) -> list[Change]:
+        """profile_changed for each customer that got a stored event carrying traits or
+        consent, with (a sample of) those events."""
+        carrying = [e for e in stored if e.traits or e.consent]
+        if not carrying:
+            return []
+        owners = await self.store.owners({i.key for e in carrying for i in e.identifiers})
+        events: dict[str, set[str]] = {}
+        for event in carrying:
+            for ident in event.identifiers:
+                if ident.key in owners:
+                    events.setdefault(owners[ident.key], set()).add(event.event_id)
+        return [Change("profile_changed", cid, now, tuple(sorted(ids)[:10]))
+                for cid, ids in sorted(events.items())]
 
     async def load_matcher(self) -> None:
         """Use the matcher trained into the store, if there is one."""

@@ -11,6 +11,7 @@ from app.domain.events import format_ts
 from app.domain.plan import Gather
 from app.domain.steward import StewardError
 from app.services.ingest import utc_now
+from app.services.segments import SegmentService
 from app.stores.base import IdentityStore
 
 
@@ -29,6 +30,7 @@ class PrivacyService:
                  clock: Callable[[], datetime] = utc_now) -> None:
         self.store = store
         self.clock = clock
+        self.segments: SegmentService | None = None  # set: memberships are erased too
 
     async def forget(self, customer_id: str, actor: str, reason: str) -> ErasureReceipt:
         """Erase a customer (following merges) and everything tied to its identifiers."""
@@ -43,6 +45,8 @@ class PrivacyService:
             lambda snapshot: plan_erase(current, snapshot, actor, reason, now),
         )
         [erasure] = plan.erasures
+        if self.segments is not None:
+            await self.segments.forget([current])
         return ErasureReceipt(current, erasure.keys, plan.erased.get("events", 0),
                               plan.erased.get("links", 0), now,
                               plan.audit_seqs[-1] if plan.audit_seqs else None)

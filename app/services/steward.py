@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from app.domain.changes import Change
 from app.domain.events import format_ts
 from app.domain.identifiers import IdentifierError, normalise
 from app.domain.plan import Gather, Plan
@@ -13,6 +14,7 @@ from app.domain.resolution import DEFAULT_RULES
 from app.domain.rules import Rules
 from app.domain.steward import Action, StewardError, plan_action, undo_of
 from app.services.ingest import utc_now
+from app.services.segments import SegmentService
 from app.stores.base import AuditRecord, IdentityStore
 
 
@@ -23,6 +25,7 @@ class ActionResult:
     affected_customers: set[str] = field(default_factory=set)
     audit_seq: int | None = None
     plan: Plan | None = None
+    segment_changes: list[Change] = field(default_factory=list)
 
 
 class StewardService:
@@ -32,6 +35,7 @@ class StewardService:
         self.default_region = default_region
         self.rules = rules
         self.clock = clock
+        self.segments: SegmentService | None = None  # set: memberships follow each action
 
     def key(self, type_: str, value: str) -> str:
         try:
@@ -65,6 +69,7 @@ class StewardService:
             affected_customers=plan.affected_customers,
             audit_seq=plan.audit_seqs[-1] if plan.audit_seqs else None,
             plan=plan,
+            segment_changes=await self.segments.after_plan(plan, now) if self.segments else [],
         )
 
     async def _with_neighbours(self, action: Action) -> Action:

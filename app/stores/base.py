@@ -17,6 +17,7 @@ from app.domain.events import Event, parse_ts
 from app.domain.identifiers import Identifier
 from app.domain.plan import Component, CustomerInfo, Gather, NeedComponents, Plan, Snapshot
 from app.domain.profile import Observation
+from app.domain.segments.membership import Membership, MembershipChange
 
 Decide = Callable[[Snapshot], Plan]
 # A component larger than this many customers is not re-partitioned in one transaction.
@@ -161,6 +162,25 @@ class ReviewRecord:
     weights: dict[str, Any]
     status: str  # open | accepted | rejected
     created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentRecord:
+    """A stored segment definition: its name and its text in the segment language."""
+
+    name: str
+    text: str
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentState:
+    """One customer's segment memberships and when they were last brought up to date."""
+
+    memberships: dict[str, Membership]
+    checked_at: str | None = None
+    next_check: str | None = None  # when a time window could next change an answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,3 +364,49 @@ class IdentityStore(ABC):
     async def search(self, text: str, limit: int) -> list[tuple[str, str, str]]:
         """(key, customer id, term) of search terms that share a token (three characters or
         more) with `text`, best first."""
+
+    # -- segments (docs/segments.md); the service keeps them right, the store only keeps them
+    @abstractmethod
+    async def segment_definitions(self) -> list[SegmentRecord]:
+        """Every stored segment definition, by name."""
+
+    @abstractmethod
+    async def save_segment(self, record: SegmentRecord) -> None:
+        """Create or replace the definition named `record.name`."""
+
+    @abstractmethod
+    async def delete_segment(self, name: str, changes: Sequence[MembershipChange]) -> None:
+        """In one transaction: remove the definition and every current membership of it,
+        and append `changes` (the members leaving) to the history."""
+
+    @abstractmethod
+    async def segment_states(self, customer_ids: Collection[str]) -> dict[str, SegmentState]:
+        """The state of each customer that has one (customers never checked are missing)."""
+
+    @abstractmethod
+    async def save_segment_states(
+        self, states: dict[str, SegmentState | None], changes: Sequence[MembershipChange]
+    ) -> None:
+        """In one transaction: replace each customer's state (None removes it and its
+        memberships: a customer merged away) and append `changes` to the history."""
+
+    @abstractmethod
+    async def segment_members(
+        self, segment: str, first: int, after: str | None
+    ) -> list[tuple[str, Membership]]:
+        """Up to `first` current members of the segment with id above `after`, by id."""
+
+    @abstractmethod
+    async def segment_sizes(self) -> dict[str, int]:
+        """Current member count per segment (segments without members are missing)."""
+
+    @abstractmethod
+    async def membership_history(
+        self, customer_ids: Collection[str], first: int
+    ) -> dict[str, list[MembershipChange]]:
+        """Each customer's latest `first` membership changes, newest first."""
+
+    @abstractmethod
+    async def erase_segment_data(self, customer_ids: Collection[str]) -> None:
+        """Forget the customers' memberships, state and history (right to erasure)."""
+

@@ -82,7 +82,7 @@ export interface HistoryEntry {
   kind: "MERGE" | "SPLIT"; at: string; reason: string; absorbedId: string | null;
   survivorId: string | null; eventId: string | null; customerId: string | null; parts: string[] | null;
 }
-export interface Segment { segmentId: string; since: string; why: string }
+export interface Segment { segmentId: string; since: string; why: string[] }
 export interface CustomerDetail {
   id: string;
   profile: { traits: Trait[] };

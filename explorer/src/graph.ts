@@ -7,6 +7,7 @@ import type { Core, EdgeSingular, ElementDefinition, NodeSingular, StylesheetJso
 import fcose from "cytoscape-fcose";
 import type { GraphNode, IdentityGraph, Link } from "./api";
 import { edgeId, isHub, linkKind, shortValue, typeStyle } from "./kit";
+import { balloon } from "./placement";
 
 cytoscape.use(fcose);
 
@@ -255,7 +256,9 @@ export class GraphCanvas {
       elements.push({
         group: "nodes",
         data: {
-          id: `customer:${cid}`, kind: "customer", customerId: cid, focus: cid === focus,
+          // fontSize: the style maps it from the data (16 px, cytoscape's default, as before,
+          // without the warning cytoscape logs for a mapping with no data)
+          id: `customer:${cid}`, kind: "customer", customerId: cid, focus: cid === focus, fontSize: 16,
           label: cid === focus ? `This customer · ${cid}` : `Customer ${cid}`,
         },
         selectable: false,
@@ -318,10 +321,17 @@ export class GraphCanvas {
         return;
       }
       performance.mark("idgraph:layout-start");
-      const layout = cy.layout({
+      // A large graph is placed as a balloon tree (placement.ts: a few milliseconds, where
+      // fcose took about a second for 300 nodes, most of it in its spectral start and its
+      // force iterations). ?quality= asks for fcose from a random start instead, and ?iter=N
+      // for N iterations of fcose from the balloon tree.
+      const placed = big && !keepPositions && this.tuning.quality === undefined;
+      if (placed) this.placeBalloon(focus, grouped);
+      const refine = !placed || (this.tuning.iter ?? 0) > 0;
+      const layout = cy.layout(!refine ? { name: "preset", fit: true, padding: 36 } : {
         name: "fcose",
         quality: this.tuning.quality ?? (big ? "default" : "proof"),
-        randomize: !keepPositions,
+        randomize: !keepPositions && !placed,
         animate: keepPositions ? "end" : false,
         animationDuration: 700,
         fit: true,
@@ -348,6 +358,23 @@ export class GraphCanvas {
       });
       layout.run();
     });
+  }
+
+  /** Balloon-tree positions for every identifier, one customer's apart from another's
+   * (this customer's first); the customer boxes follow their identifiers. */
+  private placeBalloon(focus: string, grouped: boolean): void {
+    const identifiers = this.cy.nodes("[kind = 'identifier']");
+    const group = (n: NodeSingular) => (grouped ? (n.data("customerId") as string | undefined) ?? "" : "");
+    const nodes = identifiers.map((n) => ({ id: n.id(), radius: (n.data("size") as number) / 2, group: group(n) }));
+    // a customer's box is at least as wide as its label (about 0.6 em a character)
+    const groupWidth = Object.fromEntries(this.cy.nodes("[kind = 'customer']").map((n) =>
+      [n.data("customerId") as string, (n.data("label") as string).length * 0.6 * (n.data("fontSize") as number)]));
+    const at = balloon({
+      groupWidth,
+      nodes: [...nodes.filter((n) => n.group === focus), ...nodes.filter((n) => n.group !== focus)],
+      edges: this.cy.edges().map((e) => ({ source: e.data("source") as string, target: e.data("target") as string })),
+    });
+    identifiers.positions((n) => at.get(n.id()) ?? { x: 0, y: 0 });
   }
 
   private finish(started: number, resolve: (s: DrawStats) => void): void {

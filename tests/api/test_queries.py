@@ -73,7 +73,7 @@ async def test_the_profile_follows_the_survivorship_rules_with_source_and_time(a
     assert (email["firstSeen"], email["lastSeen"]) == ("2024-01-02T10:00:00.000000Z",
                                                        "2024-01-05T10:00:00.000000Z")
     assert set(email["sources"]) == {"crm", "web", "app"} and email["status"] == "active"
-    # filled in by the segments issue
+    # no segment is defined
     assert customer["segments"] == []
 
 

@@ -50,7 +50,7 @@ async def test_the_frontend_query_makes_the_same_few_store_calls_for_5_or_50_cus
     five, fifty = await calls_for(api, 5), await calls_for(api, 50)
     assert five == fifty, (five, fifty)
     assert fifty == {"owners": 1, "profile_observations": 1, "identifiers_of": 1,
-                     "timelines": 1, "merges_into": 1, "splits_of": 1}
+                     "timelines": 1, "merges_into": 1, "splits_of": 1, "segment_states": 1}
 
 
 async def test_customers_fetched_by_id_under_aliases_are_batched_too(api):

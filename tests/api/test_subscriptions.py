@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from gql import GraphQLRequest
 
-from app.api.events import SEGMENTS, SegmentChange
+from app.api.events import CUSTOMERS
+from app.domain.changes import Change
 from tests.api.data import seed
 from tests.helpers import raw_event
 
@@ -99,13 +100,18 @@ async def test_segment_membership_changes_reach_their_subscribers(api):
     heard: list[dict[str, Any]] = []
     query = """subscription($s: ID!) { segmentMembershipChanged(segmentId: $s) {
         segmentId customerId joined at why } }"""
-    listener = asyncio.create_task(collect(api, "reader", query, {"s": "vip"}, 1, heard))
+    listener = asyncio.create_task(collect(api, "reader", query, {"s": "vip"}, 2, heard))
     await wait_for_subscribers(api, 1)
-    await api.bus.publish(SEGMENTS, [
-        SegmentChange("other", "c_1", True, "2024-01-01T00:00:00Z"),
-        SegmentChange("vip", "c_2", True, "2024-01-01T00:00:00Z", "spent over 1000")])
+    at = "2024-01-01T00:00:00Z"
+    await api.bus.publish(CUSTOMERS, [
+        Change("segment_entered", "c_1", at, (), data={"segment": "other", "why": []}),
+        Change("profile_changed", "c_2", at, ()),
+        Change("segment_entered", "c_2", at, (), data={"segment": "vip", "why": ["spent 1000"]}),
+        Change("segment_left", "c_3", at, (), data={"segment": "vip", "why": ["merged into c_2"]})])
     async with asyncio.timeout(10):
         await listener
-    assert heard == [{"segmentMembershipChanged": {
-        "segmentId": "vip", "customerId": "c_2", "joined": True, "at": "2024-01-01T00:00:00Z",
-        "why": "spent over 1000"}}]
+    assert heard == [
+        {"segmentMembershipChanged": {"segmentId": "vip", "customerId": "c_2", "joined": True,
+                                      "at": at, "why": ["spent 1000"]}},
+        {"segmentMembershipChanged": {"segmentId": "vip", "customerId": "c_3", "joined": False,
+                                      "at": at, "why": ["merged into c_2"]}}]

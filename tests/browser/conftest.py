@@ -19,6 +19,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -115,8 +116,10 @@ class Requests:
         return out
 
 
-@pytest.fixture
-def page(browser: Any, server: ExplorerServer) -> Iterator[Any]:
+@contextmanager
+def open_page(browser: Any, server: ExplorerServer) -> Iterator[Any]:
+    """A page in a fresh browser context on `server`; on leaving, checks that the page made
+    requests, none of them to another host, and raised no error."""
     context = browser.new_context(viewport=VIEWPORT, base_url=server.url)
     requests = Requests(server.url)
     context.on("request", requests.record)
@@ -125,11 +128,19 @@ def page(browser: Any, server: ExplorerServer) -> Iterator[Any]:
     pg.set_default_timeout(TIMEOUT_MS)
     pg.on("pageerror", lambda e: errors.append(str(e)))
     pg.requests = requests
-    yield pg
-    context.close()
+    try:
+        yield pg
+    finally:
+        context.close()
     assert requests.urls, "the page made no request at all"
     assert not requests.foreign(), f"requests to other hosts: {requests.foreign()}"
     assert not errors, f"errors in the page: {errors}"
+
+
+@pytest.fixture
+def page(browser: Any, server: ExplorerServer) -> Iterator[Any]:
+    with open_page(browser, server) as pg:
+        yield pg
 
 
 def sign_in(page: Any, key: str) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import random
 
+from app.domain.matching.blocking import BUCKET_LIMIT
+from app.domain.plan import Gather, Plan, Snapshot
 from app.services.ingest import IngestService
 from app.services.matching import train_from_events
 from tests.helpers import raw_event
@@ -87,3 +89,20 @@ async def test_bad_traits_are_ignored_with_a_reason_and_the_event_kept(store):
     assert result.stored == 1 and result.rejected == 0
     fields = {p.field for p in result.problems}
     assert {"traits.first_name", "traits.birth_date"} <= fields
+
+
+async def test_a_snapshot_reads_the_newest_records_of_each_blocking_key(store):
+    keys = [f"crm_ref:r{n}" for n in range(BUCKET_LIMIT + 20)]
+
+    def filed(some: list[str]) -> Plan:
+        return Plan(match_records=[(k, {"city": k}, ("big", "small") if k == keys[-1]
+                                    else ("big",)) for k in some])
+
+    await store.transact(Gather(), lambda _s: filed(keys[:60]))
+    await store.transact(Gather(), lambda _s: filed(keys[60:]))
+    seen: list[Snapshot] = []
+    await store.transact(Gather(block_keys=frozenset({"big", "small", "empty"})),
+                         lambda snapshot: seen.append(snapshot) or Plan())
+    newest = keys[::-1][:BUCKET_LIMIT]
+    assert seen[0].match_buckets == {"big": newest, "small": [keys[-1]]}
+    assert seen[0].match_records == {k: {"city": k} for k in newest}

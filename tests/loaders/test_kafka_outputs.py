@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from app.services.segments import SegmentService
 from loaders.dlq import REPLAYED_FROM, DeadLetter, replay
 from loaders.kafka import produce_file
 from loaders.outbound import SCHEMA
@@ -48,6 +49,42 @@ async def test_a_merge_is_published_with_survivor_absorbed_and_lineage(store):
     [message] = [m for m in published if json.loads(m.value)["kind"] == "customer_merged"]
     assert message.key == survivor.encode()
     assert len({m["change_id"] for m in messages}) == len(messages)
+
+
+async def test_a_split_a_profile_change_and_segment_entries_are_published(store):
+    topic, changes = await create_topic(unique("events")), unique("changes")
+    group = unique("group")
+    segments = SegmentService(store)
+    await segments.define("named", "trait(first_name) exists")
+    hub = "phone:+31207654321"
+    first = [raw_event(f"p{n}", f"2024-01-01T00:00:{n:02}Z", hub, f"email:p{n}@x.com",
+                       traits={"first_name": f"P{n}"}) for n in range(10)]
+    second = [raw_event(f"q{n}", f"2024-01-02T00:00:{n:02}Z", hub, f"email:q{n}@x.com")
+              for n in range(10)]
+    published: list[dict] = []
+    for batch in (first, second):  # the hub is quarantined by the second batch
+        await produce(topic, encoded(*batch))
+        instance = loader(store, topic, group_id=group, changes_topic=changes, idle_exit_s=2)
+        instance.ingest.segments = segments
+        stats = await run_loader(instance)
+        published = [json.loads(m.value) for m in
+                     await read_topic(changes, len(published) + stats.changes)]
+    kinds = [m["kind"] for m in published]
+    [profile] = [m for m in published if m["kind"] == "profile_changed"]
+    assert profile["lineage"]["event_ids"] == [f"p{n}" for n in range(10)]
+    [entered] = [m for m in published if m["kind"] == "segment_entered"
+                 and m["customer_id"] == profile["customer_id"]]
+    assert entered["data"]["segment"] == "named"
+    assert entered["data"]["why"][0].startswith('trait(first_name) exists (value: "P')
+    [split] = [m for m in published if m["kind"] == "customer_split"]
+    assert split["customer_id"] == profile["customer_id"] and len(split["data"]["parts"]) >= 9
+    assert split["data"]["reason"] == "a conflict between rules re-evaluated the component"
+    # each part is evaluated at the split: the ten p-people are named, the q-people not
+    owners = await store.owners([f"email:p{n}@x.com" for n in range(10)])
+    members = {cid for cid, _ in await store.segment_members("named", 100, None)}
+    assert members == set(owners.values()) and len(members) == 10
+    assert kinds.count("segment_entered") == 10  # one before the split, nine parts after
+    assert len({m["change_id"] for m in published}) == len(published)
 
 
 async def test_dead_letters_are_replayed_to_their_topic_after_a_fix(sqlite_store):

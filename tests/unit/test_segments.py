@@ -351,6 +351,20 @@ def test_a_days_since_condition_is_rechecked_every_day():
     assert evaluate(lapsed, facts, at(30)).member
 
 
+def test_a_days_since_condition_is_rechecked_only_where_it_can_flip():
+    lapsed = segment("computed(days_since_last_purchase) > 60")
+    facts = customer(buy(1, at(0), 10))
+    assert next_change_at({"s": lapsed}, facts, at(1)) == at(60)  # not every day
+    assert next_change_at({"s": lapsed}, facts, at(60)) == at(61)
+    assert not evaluate(lapsed, facts, at(61, hours=-1)).member
+    assert evaluate(lapsed, facts, at(61)).member
+    assert next_change_at({"s": lapsed}, facts, at(61)) is None
+    named = segment('computed(days_since_last_purchase) = "7"')  # text: a number still
+    assert next_change_at({"s": named}, facts, at(1)) == at(7)
+    present = segment("computed(days_since_last_purchase) exists")
+    assert next_change_at({"s": present}, facts, at(1)) is None
+
+
 def test_conditions_without_time_never_change_on_their_own():
     facts = customer(buy(1, at(0), 10))
     segments = catalogue(a="has(email) AND count(purchase) >= 1 AND trait(city) exists")

@@ -113,9 +113,24 @@ def _at(segment: Segment, node: InSegment, reason: str) -> SegmentError:
                         segment=segment.name)
 
 
+_ORDERS: dict[tuple[tuple[str, int], ...], tuple[tuple[Segment, ...], list[str]]] = {}
+
+
 def evaluation_order(segments: Catalogue) -> list[str]:
-    """Every segment after the segments it reads, otherwise in name order. A plain
-    depth-first walk: this runs on every evaluation, the graph library only on faults."""
+    """Every segment after the segments it reads, otherwise in name order. Remembered per
+    catalogue (the same Segment objects), since it runs on every evaluation."""
+    key = tuple((name, id(segment)) for name, segment in segments.items())
+    found = _ORDERS.get(key)
+    if found is None:
+        if len(_ORDERS) > 64:
+            _ORDERS.clear()
+        # the segments are kept with the order, so their ids cannot be reused meanwhile
+        found = _ORDERS[key] = (tuple(segments.values()), _order(segments))
+    return found[1]
+
+
+def _order(segments: Catalogue) -> list[str]:
+    """A plain depth-first walk; the graph library only on faults."""
     order: list[str] = []
     state: dict[str, bool] = {}  # False: being visited; True: placed
 
@@ -341,7 +356,7 @@ def next_change_at(segments: Catalogue, facts: CustomerFacts, now: str, *,
     wanted = set(segments) if names is None else _with_dependencies(segments, names)
     times: set[str] = set()
     for name in wanted:
-        for node in leaves(segments[name].condition):
+        for node in segments[name].timed:
             at = _leaf_change(node, facts, now, traits)
             if at is not None:
                 times.add(at)
@@ -360,10 +375,25 @@ def _leaf_change(node: Node, facts: CustomerFacts, now: str,
                  traits: TraitsConfig) -> str | None:
     if isinstance(node, ComputedCondition):
         trait = traits.get(node.name)
-        return None if trait is None else trait.next_change(facts.events, now)
+        if trait is None:
+            return None
+        marks = _day_marks(node.predicate) if trait.kind == "days_since" else None
+        return trait.next_change(facts.events, now, marks)
     if not isinstance(node, EventCondition):
         return None  # traits, identifiers, consent change only with new data
     return window_change([e for e in facts.events if matches(node, e)], now, node.window)
+
+
+def _day_marks(predicate: Predicate) -> set[int] | None:
+    """The whole-day counts at which a comparison of a days_since value can flip: for
+    `> 60`, reaching 60 and 61 days. None: any day (a comparison with text)."""
+    if isinstance(predicate, Exists):
+        return set()
+    values = predicate.values if isinstance(predicate, OneOf) else (predicate.value,)
+    numbers = [amount_of(v) for v in values if not isinstance(v, bool)]
+    if len(numbers) != len(values) or None in numbers:
+        return None
+    return {k for n in numbers if n is not None for k in (math.floor(n), math.floor(n) + 1)}
 
 
 def window_change(events: Iterable[EventLike], now: str,

@@ -199,11 +199,17 @@ class Segment:
     name: str
     text: str  # as written, for display and error messages
     condition: Condition
+    # derived once: the segments it reads through in_segment, and its conditions that
+    # time alone can change (event counts and sums, computed traits)
+    references: frozenset[str] = field(init=False, compare=False)
+    timed: tuple[Node, ...] = field(init=False, compare=False)
 
-    @property
-    def references(self) -> frozenset[str]:
-        """The segments this one reads through in_segment."""
-        return frozenset(n.segment for n in leaves(self.condition) if isinstance(n, InSegment))
+    def __post_init__(self) -> None:
+        found = tuple(leaves(self.condition))
+        object.__setattr__(self, "references", frozenset(
+            n.segment for n in found if isinstance(n, InSegment)))
+        object.__setattr__(self, "timed", tuple(
+            n for n in found if isinstance(n, EventCondition | ComputedCondition)))
 
 
 def leaves(node: Node) -> Iterator[Node]:

@@ -61,6 +61,7 @@ from app.stores.base import (
 from app.stores.neo4j import migrate as migrations
 from app.stores.neo4j import queries as q
 from app.stores.neo4j import records
+from app.stores.neo4j.segments import Neo4jSegments
 
 # The names of the counter nodes (MergeSequence.name) that number merges, splits, audit
 # entries, review items and matching filings.
@@ -134,7 +135,7 @@ class _Locks:
         self.gathered: set[str] = set()  # customers whose whole component was read
 
 
-class Neo4jStore(IdentityStore):
+class Neo4jStore(Neo4jSegments, IdentityStore):
     def __init__(self, address: str, auth: tuple[str, str], *, database: str = "neo4j",
                  url: str | None = None) -> None:
         self.address = address

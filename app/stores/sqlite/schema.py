@@ -134,4 +134,38 @@ MIGRATIONS: list[tuple[str, str]] = [
         END
         """,
     ),
+    (
+        "V0002__segments",
+        """
+        CREATE TABLE segments (
+            name TEXT PRIMARY KEY,
+            text TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE segment_members (
+            segment TEXT NOT NULL,
+            customer_id TEXT NOT NULL,
+            since TEXT NOT NULL,
+            why TEXT NOT NULL,
+            PRIMARY KEY (segment, customer_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX segment_members_customer ON segment_members (customer_id);
+        CREATE TABLE segment_checks (
+            customer_id TEXT PRIMARY KEY,
+            checked_at TEXT,
+            next_check TEXT
+        ) WITHOUT ROWID;
+        CREATE INDEX segment_checks_next ON segment_checks (next_check);
+        CREATE TABLE segment_history (
+            seq INTEGER PRIMARY KEY,
+            customer_id TEXT NOT NULL,
+            segment TEXT NOT NULL,
+            change TEXT NOT NULL,
+            at TEXT NOT NULL,
+            why TEXT NOT NULL
+        );
+        CREATE INDEX segment_history_customer ON segment_history (customer_id, at);
+        """,
+    ),
 ]

@@ -47,15 +47,7 @@ from app.stores.base import (
     event_record,
 )
 from app.stores.sqlite.schema import MIGRATIONS
-
-# SQLite's default limit on host parameters is 32766; stay well below it.
-CHUNK = 900
-
-
-def _chunks(items: Collection[str]) -> Iterable[list[str]]:
-    seq = list(items)
-    for start in range(0, len(seq), CHUNK):
-        yield seq[start : start + CHUNK]
+from app.stores.sqlite.segments import SQLiteSegments, _chunks, _marks
 
 
 def _statements(script: str) -> Iterable[str]:
@@ -69,10 +61,6 @@ def _statements(script: str) -> Iterable[str]:
             statement = ""
     if statement.strip("; \n"):
         yield statement
-
-
-def _marks(n: int) -> str:
-    return ",".join("?" * n)
 
 
 _IDENTIFIER_COLUMNS = "type, value, customer_id, first_seen, last_seen, sources, status, reason"
@@ -112,7 +100,7 @@ def _identifier(row: Sequence[Any]) -> IdentifierRecord:
     )
 
 
-class SQLiteStore(IdentityStore):
+class SQLiteStore(SQLiteSegments, IdentityStore):
     def __init__(self, path: str, url: str | None = None) -> None:
         self.path = path
         self.url = url or f"sqlite:///{path}"
@@ -218,12 +206,13 @@ class SQLiteStore(IdentityStore):
                 for cid, type_, n in rows:
                     snap.type_counts.setdefault(cid, {})[type_] = n
         if gather.hub_types:
+            # IN, not a join on batch_keys: with the join the planner scanned every link.
             rows = db.execute(
                 f"""SELECT key, count(*) FROM (
-                        SELECT l.a AS key, l.b AS other
-                        FROM batch_keys k JOIN links l ON l.a = k.key
+                        SELECT a AS key, b AS other FROM links
+                        WHERE a IN (SELECT key FROM batch_keys)
                         UNION ALL
-                        SELECT l.b, l.a FROM batch_keys k JOIN links l ON l.b = k.key)
+                        SELECT b, a FROM links WHERE b IN (SELECT key FROM batch_keys))
                     WHERE substr(other, 1, instr(other, ':') - 1)
                           IN ({_marks(len(gather.hub_types))})
                     GROUP BY key""",
@@ -243,22 +232,22 @@ class SQLiteStore(IdentityStore):
             snap.suppressed.update(hashes[h] for (h,) in rows)
         self._gather_bans(snap, owners)
         if gather.block_keys:
-            self._gather_matches(snap, gather.block_keys)  # last: it reuses batch_keys
+            self._gather_matches(snap, gather.block_keys)
         return snap
 
     def _gather_matches(self, snap: Snapshot, blocks: Collection[str]) -> None:
         """The newest records under each blocking key, their traits and their owners."""
-        self._load_keys(blocks)
-        rows = self.db.execute(
-            """SELECT block, key FROM (
-                   SELECT m.block, m.key,
-                          row_number() OVER (PARTITION BY m.block ORDER BY m.id DESC) AS n
-                   FROM batch_keys b JOIN match_blocks m ON m.block = b.key)
-               WHERE n <= ? ORDER BY block, n""",
-            (BUCKET_LIMIT,),
-        )
-        for block, key in rows:
-            snap.match_buckets.setdefault(block, []).append(key)
+        # One small query per key, down the (block, id) index: its cost is the bucket
+        # limit, not the bucket's size. A single ranked query over all the keys had the
+        # planner scan the whole index.
+        for block in sorted(blocks):
+            rows = self.db.execute(
+                "SELECT key FROM match_blocks WHERE block = ? ORDER BY id DESC LIMIT ?",
+                (block, BUCKET_LIMIT),
+            )
+            bucket = [key for (key,) in rows]
+            if bucket:
+                snap.match_buckets[block] = bucket
         keys = {k for bucket in snap.match_buckets.values() for k in bucket}
         for chunk in _chunks(keys):
             marks = _marks(len(chunk))

@@ -580,7 +580,7 @@ export async function customerView(main: HTMLElement, params: URLSearchParams, p
       h("h3", null, "Segments"),
       detail.segments.length ? h("table.table", { "data-testid": "segments" },
         h("thead", null, h("tr", null, h("th", null, "Segment"), h("th", null, "Since"), h("th", null, "Why"))),
-        h("tbody", null, ...detail.segments.map((s) => h("tr", null, h("td.mono", null, s.segmentId), h("td.muted", null, fmtTime(s.since)), h("td", null, s.why)))))
+        h("tbody", null, ...detail.segments.map((s) => h("tr", null, h("td.mono", null, s.segmentId), h("td.muted", null, fmtTime(s.since)), h("td", null, s.why.join("; "))))))
         : h("p.muted", null, "Not in any segment."),
       h("h3", null, "Consent"),
       detail.consent.length ? h("table.table", null,

@@ -1,0 +1,76 @@
+"""Campaign performance types: conversions attributed to sources and campaigns by three
+models, and a funnel (docs/segments.md, Campaign performance)."""
+
+from __future__ import annotations
+
+import strawberry
+
+from app.domain.attribution import Attribution, Credit
+from app.domain.attribution import FunnelStep as FunnelCount
+
+
+@strawberry.type(description="What a model credits to one source or campaign.")
+class AttributionCredit:
+    key: str = strawberry.field(description="The source or campaign; (direct) for "
+                                "conversions without touches")
+    conversions: float = strawberry.field(description="Conversions credited (a share for "
+                                          "linear and markov)")
+    value: float = strawberry.field(description="Value credited, in EUR")
+
+    @classmethod
+    def of(cls, c: Credit) -> AttributionCredit:
+        return cls(key=c.key, conversions=c.conversions, value=c.value)
+
+
+@strawberry.type(description="One attribution model's credits, most conversions first.")
+class AttributionModel:
+    by_source: list[AttributionCredit]
+    by_campaign: list[AttributionCredit]
+
+    @classmethod
+    def of(cls, attribution: Attribution, model: str) -> AttributionModel:
+        return cls(
+            by_source=[AttributionCredit.of(c) for c in attribution.table(model, "source")],
+            by_campaign=[AttributionCredit.of(c) for c in attribution.table(model, "campaign")])
+
+
+@strawberry.type(description="Customers who reached a funnel step, after the steps before it.")
+class FunnelStep:
+    step: str = strawberry.field(description="An event type, or type@source")
+    customers: int
+    from_previous: float | None = strawberry.field(description="Share of those who reached "
+                                                   "the previous step")
+    from_start: float | None = strawberry.field(description="Share of those who reached the "
+                                                "first step")
+
+    @classmethod
+    def of(cls, s: FunnelCount) -> FunnelStep:
+        return cls(step=s.step, customers=s.customers, from_previous=s.from_previous,
+                   from_start=s.from_start)
+
+
+@strawberry.type(description="The conversions (purchases) in [since, until), attributed to "
+                 "the marketing touches in the 30 days before each: last touch, linear, and "
+                 "Markov removal effect. Every model shares out exactly `conversions` and "
+                 "`value`.")
+class CampaignPerformance:
+    since: str
+    until: str
+    conversions: int
+    value: float = strawberry.field(description="Value of the conversions, in EUR")
+    paths: int = strawberry.field(description="Journeys considered, converting or not")
+    last_touch: AttributionModel
+    linear: AttributionModel
+    markov: AttributionModel
+    funnel: list[FunnelStep]
+
+    @classmethod
+    def of(cls, attribution: Attribution, steps: tuple[FunnelCount, ...]
+           ) -> CampaignPerformance:
+        return cls(since=attribution.since, until=attribution.until,
+                   conversions=attribution.conversions, value=attribution.value,
+                   paths=attribution.paths,
+                   last_touch=AttributionModel.of(attribution, "last_touch"),
+                   linear=AttributionModel.of(attribution, "linear"),
+                   markov=AttributionModel.of(attribution, "markov"),
+                   funnel=[FunnelStep.of(s) for s in steps])

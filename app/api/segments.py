@@ -1,0 +1,80 @@
+"""Segment types: a stored definition with its size and its members (docs/segments.md).
+
+Definitions and the `why` of memberships are shown to every role: they hold conditions and
+the values that satisfied them, never an identifier.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from app.api.context import Context
+from app.api.types import DEFAULT_PAGE, Customer, InputError, PageInfo, page_size
+from app.services.segments import SegmentInfo
+
+CURSOR_KIND = "member"
+
+
+def member_cursor(customer_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{CURSOR_KIND}:{customer_id}".encode()).decode()
+
+
+def decode_member_cursor(after: str | None) -> str | None:
+    if not after:
+        return None
+    try:
+        kind, _, cid = base64.urlsafe_b64decode(after.encode()).decode().partition(":")
+        if kind == CURSOR_KIND and cid:
+            return cid
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        pass
+    raise InputError(f"after: {after[:40]!r} is not a cursor this API returned")
+
+
+@strawberry.type(description="A member of a segment: the customer, since when and why.")
+class SegmentMemberEdge:
+    cursor: str
+    node: Customer
+    since: str
+    why: list[str] = strawberry.field(description="The conditions that held when the "
+                                      "customer entered, each with the value it saw")
+
+
+@strawberry.type(description="A page of a segment's current members, by customer id.")
+class SegmentMemberConnection:
+    edges: list[SegmentMemberEdge]
+    page_info: PageInfo
+
+
+@strawberry.type(description="A segment: a named definition in the segment language "
+                 "(docs/segments.md) and its current members.")
+class Segment:
+    id: strawberry.ID = strawberry.field(description="The segment's name, lower_snake_case")
+    definition: str = strawberry.field(description="The text in the segment language")
+    created_at: str
+    updated_at: str
+    size: int = strawberry.field(description="Current members")
+
+    @strawberry.field(description="The current members, by customer id; page with `after: "
+                      "pageInfo.endCursor`.")
+    async def members(self, info: Info[Context, Any], first: int = DEFAULT_PAGE,
+                      after: str | None = None) -> SegmentMemberConnection:
+        page_size(first)
+        rows = await info.context.services.store.segment_members(
+            str(self.id), first + 1, decode_member_cursor(after))
+        edges = [SegmentMemberEdge(cursor=member_cursor(cid), node=Customer(id=strawberry.ID(cid)),
+                                   since=m.since, why=list(m.why))
+                 for cid, m in rows[:first]]
+        return SegmentMemberConnection(edges=edges, page_info=PageInfo(
+            has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None))
+
+    @classmethod
+    def of(cls, found: SegmentInfo) -> Segment:
+        r = found.record
+        return cls(id=strawberry.ID(r.name), definition=r.text, created_at=r.created_at,
+                   updated_at=r.updated_at, size=found.size)

@@ -1,0 +1,269 @@
+"""The Neo4j half of the segment port: definitions, memberships, check times, history.
+
+The graph model is in graph_schema/model.md (`Segment`, `SegmentMember`, `SegmentCheck`,
+`SegmentChange`), its constraints in graph_schema/V0003__segments.cypher. Every write is
+one statement, so one transaction, which `execute_query` re-runs on a transient error
+such as a detected deadlock.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Sequence
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+
+from neo4j import AsyncDriver, RoutingControl
+
+from app.domain.segments.membership import Membership, MembershipChange
+from app.stores.base import SegmentRecord, SegmentState
+from app.stores.neo4j.records import Row, dumps, loads, unique
+
+# The counter node (MergeSequence.name) that numbers membership changes.
+SEGMENT_CHANGE_SEQUENCE = "segment_changes"
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+SEGMENT_DEFINITIONS = """
+MATCH (s:Segment)
+RETURN s.name AS name, s.text AS text, s.created_at AS created_at, s.updated_at AS updated_at
+ORDER BY s.name
+"""
+
+# created_at is kept when a definition is replaced (like SQLite's ON CONFLICT DO UPDATE).
+SAVE_SEGMENT = """
+MERGE (s:Segment {name: $name})
+ON CREATE SET s.created_at = $created_at
+SET s.text = $text, s.updated_at = $updated_at
+"""
+
+# `customer_id IS NOT NULL` lets the planner seek the (segment, customer_id) constraint's
+# index by its first property; without it, it scans the label.
+DELETE_SEGMENT_ONLY = """
+CALL () {
+  MATCH (m:SegmentMember {segment: $name})
+  WHERE m.customer_id IS NOT NULL
+  DELETE m
+}
+CALL () {
+  MATCH (s:Segment {name: $name})
+  DELETE s
+}
+"""
+
+SEGMENT_STATES = """
+UNWIND $ids AS id
+OPTIONAL MATCH (s:SegmentCheck {customer_id: id})
+CALL (id) {
+  MATCH (m:SegmentMember {customer_id: id})
+  RETURN collect(m {.segment, .since, .why}) AS members
+}
+WITH id, s, members
+WHERE s IS NOT NULL OR size(members) > 0
+RETURN id AS customer_id, s.checked_at AS checked_at, s.next_check AS next_check, members
+"""
+
+# Each customer's SegmentCheck is merged and written first (in customer order): that write
+# lock makes a concurrent save of the same customer wait, so the memberships deleted next
+# are the committed ones. A customer saved as None loses the check node at the end. The
+# history counter comes last and is held only until the commit, like RECORD's counters, so
+# seq follows commit order.
+SAVE_SEGMENT_STATES = """
+CALL () {
+  UNWIND $states AS row
+  MERGE (s:SegmentCheck {customer_id: row.customer_id})
+  SET s.checked_at = row.checked_at, s.next_check = row.next_check
+  WITH s, row
+  CALL (row) {
+    MATCH (m:SegmentMember {customer_id: row.customer_id})
+    DELETE m
+  }
+  CALL (row) {
+    UNWIND row.members AS member
+    CREATE (:SegmentMember {segment: member.segment, customer_id: row.customer_id,
+                            since: member.since, why: member.why})
+  }
+  WITH s, row
+  WHERE NOT row.keep
+  DELETE s
+}
+CALL () {
+  WITH $changes AS rows
+  WHERE size(rows) > 0
+  MERGE (q:MergeSequence {name: $sequence})
+  SET q._lock = true
+  WITH rows, q
+  SET q.next = coalesce(q.next, 0) + size(rows)
+  REMOVE q._lock
+  WITH rows, q.next - size(rows) AS base
+  UNWIND rows AS row
+  CREATE (:SegmentChange {seq: base + row.index + 1, customer_id: row.customer_id,
+                          segment: row.segment, change: row.change, at: row.at,
+                          why: row.why})
+}
+"""
+
+# The members' exits recorded and the segment removed, in one transaction.
+DELETE_SEGMENT = SAVE_SEGMENT_STATES + DELETE_SEGMENT_ONLY
+
+SEGMENT_MEMBERS = """
+MATCH (m:SegmentMember {segment: $segment})
+WHERE m.customer_id > $after
+RETURN m.customer_id AS customer_id, m.since AS since, m.why AS why
+ORDER BY m.customer_id
+LIMIT $first
+"""
+
+# Every membership is counted: an index scan, like SQLite's GROUP BY over its table.
+SEGMENT_SIZES = """
+MATCH (m:SegmentMember)
+WHERE m.customer_id IS NOT NULL
+RETURN m.segment AS segment, count(m) AS size
+"""
+
+MEMBERSHIP_HISTORY = """
+UNWIND $ids AS id
+CALL (id) {
+  MATCH (c:SegmentChange {customer_id: id})
+  WITH c
+  ORDER BY c.at DESC, c.seq DESC
+  LIMIT $first
+  RETURN collect(c {.segment, .change, .at, .why}) AS changes
+}
+WITH id, changes
+WHERE size(changes) > 0
+RETURN id AS customer_id, changes
+"""
+
+ERASE_SEGMENT_DATA = """
+UNWIND $ids AS id
+CALL (id) {
+  MATCH (m:SegmentMember {customer_id: id})
+  DELETE m
+}
+CALL (id) {
+  MATCH (s:SegmentCheck {customer_id: id})
+  DELETE s
+}
+CALL (id) {
+  MATCH (c:SegmentChange {customer_id: id})
+  DELETE c
+}
+"""
+
+
+def _translated(
+    method: Callable[Concatenate[Neo4jSegments, P], Awaitable[R]],
+) -> Callable[Concatenate[Neo4jSegments, P], Coroutine[Any, Any, R]]:
+    """store._translated (driver errors of reaching the server become StoreUnavailable),
+    looked up at call time: store.py imports this module before it defines it."""
+
+    @functools.wraps(method)
+    async def wrapper(self: Neo4jSegments, *args: P.args, **kwargs: P.kwargs) -> R:
+        from app.stores.neo4j.store import Neo4jStore
+        from app.stores.neo4j.store import _translated as translate
+
+        assert isinstance(self, Neo4jStore)
+        return await translate(method)(self, *args, **kwargs)
+
+    return wrapper
+
+
+def _membership(segment: str, since: str, why: str | None) -> Membership:
+    return Membership(segment, since, tuple(loads(why, [])))
+
+
+def _state_rows(states: dict[str, SegmentState | None]) -> list[dict[str, Any]]:
+    """In customer order: the order their SegmentCheck locks are taken in."""
+    rows = []
+    for cid in sorted(states):
+        state = states[cid]
+        rows.append({
+            "customer_id": cid,
+            "keep": state is not None,
+            "checked_at": state.checked_at if state else None,
+            "next_check": state.next_check if state else None,
+            "members": [{"segment": m.segment, "since": m.since, "why": dumps(list(m.why))}
+                        for m in (state.memberships.values() if state else ())],
+        })
+    return rows
+
+
+def _change_rows(changes: Sequence[MembershipChange]) -> list[dict[str, Any]]:
+    return [{"index": n, "customer_id": c.customer_id, "segment": c.segment,
+             "change": c.change, "at": c.at, "why": dumps(list(c.why))}
+            for n, c in enumerate(changes)]
+
+
+def _state(row: Row) -> SegmentState:
+    held = (_membership(m["segment"], m["since"], m["why"]) for m in row["members"])
+    return SegmentState({m.segment: m for m in held}, row["checked_at"], row["next_check"])
+
+
+class Neo4jSegments:
+    driver: AsyncDriver
+    database: str
+
+    if TYPE_CHECKING:
+        async def _read(self, query: str, **params: Any) -> list[Any]: ...
+
+    async def _write(self, query: str, **params: Any) -> None:
+        await self.driver.execute_query(query, params, database_=self.database,
+                                        routing_=RoutingControl.WRITE)
+
+    @_translated
+    async def segment_definitions(self) -> list[SegmentRecord]:
+        rows = await self._read(SEGMENT_DEFINITIONS)
+        return [SegmentRecord(r["name"], r["text"], r["created_at"], r["updated_at"])
+                for r in rows]
+
+    @_translated
+    async def save_segment(self, record: SegmentRecord) -> None:
+        await self._write(SAVE_SEGMENT, name=record.name, text=record.text,
+                          created_at=record.created_at, updated_at=record.updated_at)
+
+    @_translated
+    async def delete_segment(self, name: str, changes: Sequence[MembershipChange]) -> None:
+        await self._write(DELETE_SEGMENT, name=name, states=[], changes=_change_rows(changes),
+                          sequence=SEGMENT_CHANGE_SEQUENCE)
+
+    @_translated
+    async def segment_states(self, customer_ids: Collection[str]) -> dict[str, SegmentState]:
+        rows = await self._read(SEGMENT_STATES, ids=unique(customer_ids))
+        return {r["customer_id"]: _state(r) for r in rows}
+
+    @_translated
+    async def save_segment_states(
+        self, states: dict[str, SegmentState | None], changes: Sequence[MembershipChange]
+    ) -> None:
+        if states or changes:
+            await self._write(SAVE_SEGMENT_STATES, states=_state_rows(states),
+                              changes=_change_rows(changes),
+                              sequence=SEGMENT_CHANGE_SEQUENCE)
+
+    @_translated
+    async def segment_members(
+        self, segment: str, first: int, after: str | None
+    ) -> list[tuple[str, Membership]]:
+        rows = await self._read(SEGMENT_MEMBERS, segment=segment, after=after or "",
+                                first=first)
+        return [(r["customer_id"], _membership(segment, r["since"], r["why"])) for r in rows]
+
+    @_translated
+    async def segment_sizes(self) -> dict[str, int]:
+        return {r["segment"]: r["size"] for r in await self._read(SEGMENT_SIZES)}
+
+    @_translated
+    async def membership_history(
+        self, customer_ids: Collection[str], first: int
+    ) -> dict[str, list[MembershipChange]]:
+        rows = await self._read(MEMBERSHIP_HISTORY, ids=unique(customer_ids), first=first)
+        return {r["customer_id"]: [
+            MembershipChange(r["customer_id"], c["segment"], c["change"], c["at"],
+                             tuple(loads(c["why"], [])))
+            for c in r["changes"]] for r in rows}
+
+    @_translated
+    async def erase_segment_data(self, customer_ids: Collection[str]) -> None:
+        if customer_ids:
+            await self._write(ERASE_SEGMENT_DATA, ids=unique(customer_ids))
