@@ -41,6 +41,7 @@ from app.domain.traits import (
 )
 
 START = "(start)"
+MAX_Z = 3.0  # a feature counts at most this many standard deviations from its mean
 MODEL_VERSION = 1
 CATEGORICAL_KINDS = ("most_frequent",)
 TIME_KINDS = ("first_seen", "last_seen")
@@ -156,7 +157,10 @@ class PropensityModel:
     intercept: float
 
     def standardised(self, row: Mapping[str, float | None]) -> list[float]:
-        return [0.0 if (v := row.get(f, 0.0)) is None else (v - m) / s
+        """Each feature in standard deviations from the mean, at most MAX_Z away: a value
+        far outside what the model learnt from (two years of inactivity when it saw
+        weeks) must not push the score to 0 or 1 on its own."""
+        return [0.0 if (v := row.get(f, 0.0)) is None else max(-MAX_Z, min(MAX_Z, (v - m) / s))
                 for f, m, s in zip(self.features, self.means, self.scales, strict=True)]
 
     def score(self, row: Mapping[str, float | None]) -> float:

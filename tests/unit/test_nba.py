@@ -112,6 +112,17 @@ def test_the_drivers_add_up_to_the_score():
     assert math.isclose(1 / (1 + math.exp(-total)), fitted.score(row), abs_tol=1e-3)
 
 
+def test_a_value_far_outside_the_training_data_counts_at_most_three_deviations():
+    rows = [{"days": float(i)} for i in range(30)]
+    fitted = PropensityModel.fit(rows, [i > 15 for i in range(30)])
+    [weight] = fitted.weights
+    far = fitted.drivers({"days": 900.0})[0].contribution
+    assert math.isclose(far, 3 * weight, abs_tol=1e-4)
+    edge = fitted.means[0] + 3 * fitted.scales[0]
+    assert fitted.score({"days": 900.0}) == fitted.score({"days": edge})
+    assert fitted.score({"days": 900.0}) > fitted.score({"days": edge - 1.0})
+
+
 def test_auc_counts_ties_as_half():
     assert auc([0.1, 0.4, 0.35, 0.8], [False, False, True, True]) == 0.75
     assert auc([0.5, 0.5], [False, True]) == 0.5

@@ -15,6 +15,8 @@ Subqueries use the `CALL (x) { ... }` scope clause, so the server must be Neo4j 
 
 from __future__ import annotations
 
+import re
+
 # -- lifecycle -----------------------------------------------------------------------
 
 PING = "RETURN 1 AS ok"
@@ -511,6 +513,25 @@ CALL () {
 }
 """
 
+# `  NUMBERED $rows BY $sequence` in a query stands for this: reserve size(rows) numbers of
+# the named counter (locked until the commit, so numbers follow commit order), then go on
+# with each `row` and `base`, the number before the first reserved.
+_numbering = """  WITH ${rows} AS rows
+  WHERE size(rows) > 0
+  MERGE (q:MergeSequence {{name: ${sequence}}})
+  SET q._lock = true
+  WITH rows, q
+  SET q.next = coalesce(q.next, 0) + size(rows)
+  REMOVE q._lock
+  WITH rows, q.next - size(rows) AS base
+  UNWIND rows AS row"""
+
+
+def numbered(query: str) -> str:
+    return re.sub(r"^  NUMBERED \$(\w+) BY \$(\w+)$",
+                  lambda m: _numbering.format(rows=m[1], sequence=m[2]), query, flags=re.M)
+
+
 # -- transact: numbered records and release, last ----------------------------------------
 #
 # Merges, splits, audit entries, review items and matching filings are numbered from
@@ -524,18 +545,10 @@ CALL () {
 # already queued keeps its item (INSERT OR IGNORE) and new items get ids in plan order.
 # Then the release: `_lock` is removed from the locked identifiers ($keys) and customers,
 # and placeholders the plan did not fill (no `type`) are deleted.
-RECORD = """
+RECORD = numbered("""
 CYPHER replan=skip
 CALL () {
-  WITH $merges AS rows
-  WHERE size(rows) > 0
-  MERGE (q:MergeSequence {name: $merge_sequence})
-  SET q._lock = true
-  WITH rows, q
-  SET q.next = coalesce(q.next, 0) + size(rows)
-  REMOVE q._lock
-  WITH rows, q.next - size(rows) AS base
-  UNWIND rows AS row
+  NUMBERED $merges BY $merge_sequence
   MATCH (a:Customer {id: row.absorbed})
   MATCH (s:Customer {id: row.survivor})
   CREATE (a)-[:MERGED_INTO {seq: base + row.index, at: row.at, event_id: row.event_id,
@@ -543,28 +556,12 @@ CALL () {
   RETURN count(*) AS recorded
 }
 CALL () {
-  WITH $splits AS rows
-  WHERE size(rows) > 0
-  MERGE (q:MergeSequence {name: $split_sequence})
-  SET q._lock = true
-  WITH rows, q
-  SET q.next = coalesce(q.next, 0) + size(rows)
-  REMOVE q._lock
-  WITH rows, q.next - size(rows) AS base
-  UNWIND rows AS row
+  NUMBERED $splits BY $split_sequence
   CREATE (:Split {seq: base + row.index + 1, customer_id: row.customer_id, parts: row.parts,
                   at: row.at, reason: row.reason})
 }
 CALL () {
-  WITH $audit AS rows
-  WHERE size(rows) > 0
-  MERGE (q:MergeSequence {name: $audit_sequence})
-  SET q._lock = true
-  WITH rows, q
-  SET q.next = coalesce(q.next, 0) + size(rows)
-  REMOVE q._lock
-  WITH rows, q.next - size(rows) AS base
-  UNWIND rows AS row
+  NUMBERED $audit BY $audit_sequence
   CREATE (e:AuditEntry {seq: base + row.index + 1, actor: row.actor, action: row.action,
                         target: row.target, reason: row.reason, at: row.at,
                         details: row.details, undo: row.undo})
@@ -602,15 +599,7 @@ CALL () {
   REMOVE r._order
 }
 CALL () {
-  WITH $match_blocks AS rows
-  WHERE size(rows) > 0
-  MERGE (q:MergeSequence {name: $match_block_sequence})
-  SET q._lock = true
-  WITH rows, q
-  SET q.next = coalesce(q.next, 0) + size(rows)
-  REMOVE q._lock
-  WITH rows, q.next - size(rows) AS base
-  UNWIND rows AS row
+  NUMBERED $match_blocks BY $match_block_sequence
   CREATE (:MatchBlock {seq: base + row.index + 1, block: row.block, key: row.key})
 }
 CALL () {
@@ -627,7 +616,7 @@ CALL () {
   REMOVE c._lock
 }
 RETURN recorded, audit_seqs
-"""
+""")
 
 # -- reads ---------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from neo4j import AsyncDriver, RoutingControl
 
 from app.domain.segments.membership import Membership, MembershipChange
 from app.stores.base import SegmentRecord, SegmentState
+from app.stores.neo4j.queries import numbered
 from app.stores.neo4j.records import Row, dumps, loads, unique
 
 # The counter node (MergeSequence.name) that numbers membership changes.
@@ -68,7 +69,7 @@ RETURN id AS customer_id, s.checked_at AS checked_at, s.next_check AS next_check
 # are the committed ones. A customer saved as None loses the check node at the end. The
 # history counter comes last and is held only until the commit, like RECORD's counters, so
 # seq follows commit order.
-SAVE_SEGMENT_STATES = """
+SAVE_SEGMENT_STATES = numbered("""
 CALL () {
   UNWIND $states AS row
   MERGE (s:SegmentCheck {customer_id: row.customer_id})
@@ -88,20 +89,12 @@ CALL () {
   DELETE s
 }
 CALL () {
-  WITH $changes AS rows
-  WHERE size(rows) > 0
-  MERGE (q:MergeSequence {name: $sequence})
-  SET q._lock = true
-  WITH rows, q
-  SET q.next = coalesce(q.next, 0) + size(rows)
-  REMOVE q._lock
-  WITH rows, q.next - size(rows) AS base
-  UNWIND rows AS row
+  NUMBERED $changes BY $sequence
   CREATE (:SegmentChange {seq: base + row.index + 1, customer_id: row.customer_id,
                           segment: row.segment, change: row.change, at: row.at,
                           why: row.why})
 }
-"""
+""")
 
 # The members' exits recorded and the segment removed, in one transaction.
 DELETE_SEGMENT = SAVE_SEGMENT_STATES + DELETE_SEGMENT_ONLY
