@@ -223,8 +223,7 @@ class Mutation:
             receipt = await info.context.services.privacy.forget(str(id), actor(info), reason)
         except StewardError as exc:
             return failure(exc, "ForgetResult", str(id))
-        await info.context.bus.publish(CUSTOMERS, [
-            Change("customer_erased", receipt.customer_id, receipt.at, ())])
+        await info.context.bus.publish(CUSTOMERS, list(receipt.changes))
         return ErasureReceipt(
             customer_id=strawberry.ID(receipt.customer_id), identifiers=list(receipt.identifiers),
             identifiers_erased=len(receipt.identifiers), events_erased=receipt.events,

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from app.domain.changes import Change
 from app.domain.erasure import plan_erase
 from app.domain.events import format_ts
 from app.domain.plan import Gather
@@ -23,6 +24,7 @@ class ErasureReceipt:
     links: int
     at: str
     audit_seq: int | None
+    changes: tuple[Change, ...] = ()  # what to publish: the erasure, the segment exits
 
 
 class PrivacyService:
@@ -45,8 +47,10 @@ class PrivacyService:
             lambda snapshot: plan_erase(current, snapshot, actor, reason, now),
         )
         [erasure] = plan.erasures
+        changes = [Change("customer_erased", current, now, ())]
         if self.segments is not None:
-            await self.segments.forget([current])
+            changes += await self.segments.forget([current], now)
         return ErasureReceipt(current, erasure.keys, plan.erased.get("events", 0),
                               plan.erased.get("links", 0), now,
-                              plan.audit_seqs[-1] if plan.audit_seqs else None)
+                              plan.audit_seqs[-1] if plan.audit_seqs else None,
+                              tuple(changes))

@@ -24,6 +24,7 @@ from app.domain.plan import Plan
 from app.domain.profile import build_profile
 from app.domain.segments import (
     ENTERED,
+    LEFT,
     MembershipChange,
     Segment,
     Vocabulary,
@@ -219,8 +220,16 @@ class SegmentService:
         changes += await self.refresh(touched, now=now, after=catalogue, split_parts=parts)
         return [change_of(c) for c in changes]
 
-    async def forget(self, customer_ids: Collection[str]) -> None:
+    async def forget(self, customer_ids: Collection[str], now: str | None = None
+                     ) -> list[Change]:
+        """Erase the customers' memberships and history; the exits are returned (not
+        stored), so that audiences downstream drop the customers too."""
+        at = now or self.now()
+        states = await self.store.segment_states(customer_ids)
         await self.store.erase_segment_data(customer_ids)
+        return [change_of(MembershipChange(cid, segment, LEFT, at,
+                                           ("the customer was erased",)))
+                for cid, state in sorted(states.items()) for segment in sorted(state.memberships)]
 
     # -- reading -----------------------------------------------------------------------
     async def memberships(self, customer_ids: Collection[str]) -> Mapping[str, SegmentState]:

@@ -213,7 +213,10 @@ async def test_erasure_forgets_memberships_and_history(store):
     await w.segments.define("buyer", "count(purchase) >= 1")
     await w.ingest(purchase("p1", "2024-02-01T00:00:00Z", "email:ann@x.com", amount=5))
     ann = await w.owner("email:ann@x.com")
-    await w.privacy.forget(ann, "sam", "request 42")
+    receipt = await w.privacy.forget(ann, "sam", "request 42")
+    assert [(c.kind, c.customer_id, c.data.get("segment")) for c in receipt.changes] == [
+        ("customer_erased", ann, None), ("segment_left", ann, "buyer")]
+    assert receipt.changes[1].data["why"] == ["the customer was erased"]
     assert await w.members("buyer") == set()
     assert await w.segments.history([ann], 10) == {}
 
