@@ -12,6 +12,7 @@ copy took ~19 ms, one commit in 25.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -126,10 +127,9 @@ class _Checkpointer:
     def _run(self) -> None:
         try:
             while not self._stop.wait(CHECKPOINT_INTERVAL):
-                try:
+                # Busy or locked: the next pass catches up.
+                with contextlib.suppress(sqlite3.Error):
                     self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                except sqlite3.Error:
-                    pass  # busy or locked: the next pass catches up
         finally:
             self._db.close()
 
