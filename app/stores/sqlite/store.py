@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from app.domain.matching.blocking import BUCKET_LIMIT
+from app.domain.matching.stream import needed_candidates
 from app.domain.plan import (
     ACTIVE,
     Component,
@@ -288,16 +289,17 @@ class SQLiteStore(SQLiteSegments, IdentityStore):
             )
             snap.suppressed.update(hashes[h] for (h,) in rows)
         self._gather_bans(snap, owners)
-        if gather.block_keys:
-            self._gather_matches(snap, gather.block_keys)
+        if gather.match_queries:
+            self._gather_matches(snap, gather)
         return snap
 
-    def _gather_matches(self, snap: Snapshot, blocks: Collection[str]) -> None:
-        """The newest records under each blocking key, their traits and their owners."""
+    def _gather_matches(self, snap: Snapshot, gather: Gather) -> None:
+        """The newest records under each blocking key, and the traits and owners of those
+        that the batch's records will be compared with."""
         # One small query per key, down the (block, id) index: its cost is the bucket
         # limit, not the bucket's size. A single ranked query over all the keys had the
         # planner scan the whole index.
-        for block in sorted(blocks):
+        for block in sorted(gather.block_keys):
             rows = self.db.execute(
                 "SELECT key FROM match_blocks WHERE block = ? ORDER BY id DESC LIMIT ?",
                 (block, BUCKET_LIMIT),
@@ -305,7 +307,9 @@ class SQLiteStore(SQLiteSegments, IdentityStore):
             bucket = [key for (key,) in rows]
             if bucket:
                 snap.match_buckets[block] = bucket
-        keys = {k for bucket in snap.match_buckets.values() for k in bucket}
+        # A record's buckets hold ~140 ids on average (over 500 for common names), but it
+        # is compared with at most CANDIDATE_LIMIT: read traits and owners for those alone.
+        keys = sorted(needed_candidates(gather.match_queries, snap.match_buckets))
         for chunk in _chunks(keys):
             marks = _marks(len(chunk))
             for key, traits in self.db.execute(
