@@ -228,7 +228,7 @@ class Neo4jStore(Neo4jSegments, IdentityStore):
             snapshot = records.snapshot(row)
             records.add_suppressed(snapshot, hashes, row["suppressed"])
             locked_more = False
-            if gather.match_queries:
+            if gather.block_keys:
                 buckets = await (await tx.run(q.MATCH_BUCKETS, blocks=sorted(gather.block_keys),
                                               limit=BUCKET_LIMIT)).single(strict=True)
                 records.add_buckets(snapshot, buckets)

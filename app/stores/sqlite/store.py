@@ -289,7 +289,7 @@ class SQLiteStore(SQLiteSegments, IdentityStore):
             )
             snap.suppressed.update(hashes[h] for (h,) in rows)
         self._gather_bans(snap, owners)
-        if gather.match_queries:
+        if gather.block_keys:
             self._gather_matches(snap, gather)
         return snap
 
