@@ -49,7 +49,14 @@ class Gather:
     limited_types: tuple[str, ...] = ()  # count these types per owner (type_counts)
     hub_types: tuple[str, ...] = ()  # count neighbours of these types per key (degrees)
     customers: frozenset[str] = frozenset()  # gather these whole components up front
-    block_keys: frozenset[str] = frozenset()  # matching: read these blocking buckets
+    # matching: each pending record's (key, blocking keys), in the order they are matched.
+    # The store reads those buckets, and traits and owners only for the ids that
+    # `needed_candidates` keeps from them.
+    match_queries: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @property
+    def block_keys(self) -> frozenset[str]:
+        return frozenset(b for _, blocks in self.match_queries for b in blocks)
 
 
 @dataclass(frozen=True, slots=True)

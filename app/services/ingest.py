@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from app.domain.changes import Change
 from app.domain.events import Event, EventError, format_ts, parse_event
-from app.domain.matching.stream import pending_records
+from app.domain.matching.stream import match_queries, pending_records
 from app.domain.matching.training import Matcher
 from app.domain.plan import Gather, Plan
 from app.domain.resolution import DEFAULT_RULES, plan_ingest
@@ -132,9 +132,7 @@ class IngestService:
             event_ids=frozenset(e.event_id for e in events),
             limited_types=tuple(self.rules.limits),
             hub_types=self.rules.hub_count_types,
-            block_keys=frozenset(b for p in pending for b in p.blocks)
-            if self.matcher
-            else frozenset(),
+            match_queries=match_queries(pending) if self.matcher else (),
         )
         now = format_ts(self.clock())
         plan: Plan = await self.store.transact(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from app.domain.matching.blocking import BUCKET_LIMIT
+from app.domain.matching.blocking import BUCKET_LIMIT, CANDIDATE_LIMIT
 from app.domain.plan import Gather, Plan, Snapshot
 from app.services.ingest import IngestService
 from app.services.matching import train_from_events
@@ -101,8 +101,10 @@ async def test_a_snapshot_reads_the_newest_records_of_each_blocking_key(store):
     await store.transact(Gather(), lambda _s: filed(keys[:60]))
     await store.transact(Gather(), lambda _s: filed(keys[60:]))
     seen: list[Snapshot] = []
-    await store.transact(Gather(block_keys=frozenset({"big", "small", "empty"})),
+    query = ("crm_ref:new", ("big", "small", "empty"))
+    await store.transact(Gather(match_queries=(query,)),
                          lambda snapshot: seen.append(snapshot) or Plan())
     newest = keys[::-1][:BUCKET_LIMIT]
     assert seen[0].match_buckets == {"big": newest, "small": [keys[-1]]}
-    assert seen[0].match_records == {k: {"city": k} for k in newest}
+    # Traits are read only for the candidates kept: the newest, in both buckets, first.
+    assert seen[0].match_records == {k: {"city": k} for k in newest[:CANDIDATE_LIMIT]}

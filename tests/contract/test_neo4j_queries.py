@@ -112,7 +112,7 @@ def lookups(name: str) -> list[tuple[str, str, str, str]]:
 
 def test_there_is_a_statement_for_every_port_operation():
     expected = {"LOCK_AND_SNAPSHOT", "LOCK_CUSTOMERS", "SNAPSHOT", "LOCK_KEYS",
-                "MATCH_SNAPSHOT", "COMPONENTS", "APPLY", "ERASE", "SCRUB", "RECORD",
+                "MATCH_BUCKETS", "MATCH_RECORDS", "COMPONENTS", "APPLY", "ERASE", "SCRUB", "RECORD",
                 "CURRENT_IDS", "OWNERS", "IDENTIFIERS", "IDENTIFIERS_OF", "TIMELINE",
                 "TIMELINES", "LINKS_OF", "LINKS_TOUCHING", "AUDIT_LOG", "AUDIT_ENTRY",
                 "SPLITS_OF", "MERGES_INTO", "CUSTOMER_PAGE", "STATS", "PROFILE_OBSERVATIONS",
@@ -409,9 +409,9 @@ def test_component_rows_become_components_with_their_neighbours():
 
 def test_match_rows_add_buckets_records_and_owners_without_overriding_batch_owners():
     snap = Snapshot(owners={"crm_ref:r1": "c1"})
-    records.add_matches(snap, {
-        "buckets": [{"block": "b1", "keys": ["crm_ref:r2", "crm_ref:r1"]},
-                    {"block": "b2", "keys": []}],
+    records.add_buckets(snap, {"buckets": [{"block": "b1", "keys": ["crm_ref:r2", "crm_ref:r1"]},
+                                           {"block": "b2", "keys": []}]})
+    records.add_match_records(snap, {
         "records": [{"key": "crm_ref:r1", "traits": '{"city": "x"}', "id": "c9",
                      "first_seen": "t"},
                     {"key": "crm_ref:r2", "traits": None, "id": "c2", "first_seen": "t"}]})

@@ -32,6 +32,7 @@ from app.domain.matching import (
     train,
     untrained_model,
 )
+from app.domain.matching.blocking import BUCKET_LIMIT, CANDIDATE_LIMIT
 from app.domain.matching.comparisons import (
     CodeComparison,
     DateComparison,
@@ -39,6 +40,7 @@ from app.domain.matching.comparisons import (
     TextComparison,
     comparison_vector,
 )
+from app.domain.matching.stream import candidate_ids, needed_candidates
 from app.domain.matching.termfreq import tf_traits
 
 PERSON = {
@@ -357,6 +359,16 @@ def test_candidates_are_bounded_and_the_ones_sharing_most_keys_come_first():
     assert index.bucket("k", limit=5) == ["r499", "r498", "r497", "r496", "r495"]
     assert len(index.candidates(["k", "other"], bucket_limit=100, limit=30)) == 30
     assert index.bucket("missing") == []
+
+
+def test_a_batch_record_is_compared_with_the_earlier_batch_records_before_stored_ones():
+    stored = {"k": [f"s{i}" for i in range(BUCKET_LIMIT)]}
+    queries = [("a", ("k",)), ("b", ("k", "other")), ("c", ())]
+    first, second, third = candidate_ids(queries, stored)
+    assert first == stored["k"][:CANDIDATE_LIMIT]
+    assert second == ["a", *stored["k"][:CANDIDATE_LIMIT - 1]]
+    assert third == []
+    assert needed_candidates(queries, stored) == {"a", *stored["k"][:CANDIDATE_LIMIT]}
 
 
 # -- EM -------------------------------------------------------------------------------------

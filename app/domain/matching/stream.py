@@ -8,7 +8,7 @@ thresholds go to the review queue.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,22 +75,54 @@ def pending_records(events: Iterable[Event], rules: Rules) -> list[PendingRecord
     return pending
 
 
+MatchQuery = tuple[str, tuple[str, ...]]  # a pending record's key and blocking keys
+
+
+def _in_time_order(pending: Iterable[PendingRecord]) -> list[PendingRecord]:
+    return sorted(pending, key=lambda p: (p.event.ts, p.event.event_id))
+
+
+def match_queries(pending: Iterable[PendingRecord]) -> tuple[MatchQuery, ...]:
+    """What the store needs to find the batch's candidates, in the order they are matched."""
+    return tuple((p.key, p.blocks) for p in _in_time_order(pending))
+
+
+def candidate_ids(queries: Iterable[MatchQuery],
+                  buckets: Mapping[str, Sequence[str]]) -> Iterator[list[str]]:
+    """Per query, in order, the ids its record is compared with: the stored records and
+    the batch's earlier records under its blocking keys, cut down by `select_candidates`.
+
+    It depends on the buckets and the batch's keys alone, not on any match, so a store can
+    run it before matching and read only the records that will be compared."""
+    local: dict[str, list[str]] = {}  # block -> batch keys, newest last
+    for key, blocks in queries:
+        lists = [[*reversed(local.get(b, [])), *buckets.get(b, [])][:BUCKET_LIMIT]
+                 for b in blocks]
+        yield [c for c in select_candidates(lists) if c != key]
+        for block in blocks:
+            local.setdefault(block, []).append(key)
+
+
+def needed_candidates(queries: Iterable[MatchQuery],
+                      buckets: Mapping[str, Sequence[str]]) -> set[str]:
+    """Every id that some query of the batch will be compared with."""
+    return {c for ids in candidate_ids(queries, buckets) for c in ids}
+
+
 def match_batch(pending: list[PendingRecord], matcher: Matcher,
                 buckets: Mapping[str, list[str]], stored: Mapping[str, Mapping[str, str]],
                 owners: Mapping[str, str]) -> MatchStep:
     """Match the batch's records in time order against the store and each other."""
     step = MatchStep()
-    local: dict[str, list[str]] = {}  # block -> batch keys, newest last
     traits: dict[str, Mapping[str, str]] = dict(stored)
     clusters = UnionFind()
-    for pending_record in sorted(pending, key=lambda p: (p.event.ts, p.event.event_id)):
+    ordered = _in_time_order(pending)
+    queries = ((p.key, p.blocks) for p in ordered)
+    for pending_record, ids in zip(ordered, candidate_ids(queries, buckets), strict=True):
         step.records.append(pending_record)
         if not pending_record.blocks:
             continue
         key = pending_record.key
-        lists = [[*reversed(local.get(b, [])), *buckets.get(b, [])][:BUCKET_LIMIT]
-                 for b in pending_record.blocks]
-        ids = [c for c in select_candidates(lists) if c != key]
         candidates = [MatchRecord(c, dict(traits[c])) for c in ids if c in traits]
         customer_of = {c: str(clusters[owners.get(c, c)]) for c in ids}
         outcome = match_new_record(matcher.model, pending_record.record, candidates,
@@ -105,6 +137,4 @@ def match_batch(pending: list[PendingRecord], matcher: Matcher,
             step.matches.append(Match(key, result.candidate_id, pending_record.event,
                                       result.score, result.weights(), version, True))
         traits[key] = pending_record.record.traits
-        for block in pending_record.blocks:
-            local.setdefault(block, []).append(key)
     return step

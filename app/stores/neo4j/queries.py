@@ -199,9 +199,9 @@ MATCH (i:Identifier {key: key})
 SET i._lock = true
 """
 
-# Matching: the newest `$limit` records filed under each blocking key (newest first, by the
-# filing's `seq`), their cleaned traits, and their owners.
-MATCH_SNAPSHOT = """
+# Matching: the keys of the newest `$limit` records filed under each blocking key (newest
+# first, by the filing's `seq`).
+MATCH_BUCKETS = """
 UNWIND $blocks AS block
 CALL (block) {
   MATCH (m:MatchBlock {block: block})
@@ -210,16 +210,15 @@ CALL (block) {
   LIMIT $limit
   RETURN collect(m.key) AS keys
 }
-WITH collect({block: block, keys: keys}) AS buckets
-CALL (buckets) {
-  UNWIND buckets AS bucket
-  UNWIND bucket.keys AS key
-  WITH DISTINCT key
-  OPTIONAL MATCH (r:MatchRecord {key: key})
-  OPTIONAL MATCH (:Identifier {key: key})-[:BELONGS_TO]->(c:Customer)
-  RETURN collect({key: key, traits: r.traits, id: c.id, first_seen: c.first_seen}) AS records
-}
-RETURN buckets, records
+RETURN collect({block: block, keys: keys}) AS buckets
+"""
+
+# The traits and owners of the candidates the batch's records will be compared with.
+MATCH_RECORDS = """
+UNWIND $keys AS key
+OPTIONAL MATCH (r:MatchRecord {key: key})
+OPTIONAL MATCH (:Identifier {key: key})-[:BELONGS_TO]->(c:Customer)
+RETURN collect({key: key, traits: r.traits, id: c.id, first_seen: c.first_seen}) AS records
 """
 
 # The whole stored components of customers (locked by the caller first): each customer's

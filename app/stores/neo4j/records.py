@@ -164,11 +164,16 @@ def suppression_hashes(keys: Iterable[str]) -> dict[str, str]:
     return {suppression_hash(k): k for k in keys}
 
 
-def add_matches(snap: Snapshot, row: Row) -> None:
-    """Buckets, records and owners from one MATCH_SNAPSHOT row."""
+def add_buckets(snap: Snapshot, row: Row) -> None:
+    """The blocking buckets from the MATCH_BUCKETS row."""
     for bucket in row["buckets"]:
         if bucket["keys"]:
             snap.match_buckets[bucket["block"]] = list(bucket["keys"])
+
+
+def add_match_records(snap: Snapshot, row: Row) -> None:
+    """Candidates' traits and owners from the MATCH_RECORDS row; a batch key keeps the
+    owner the snapshot read for it."""
     for record in row["records"]:
         if record["traits"] is not None:
             snap.match_records[record["key"]] = loads(record["traits"])

@@ -38,6 +38,7 @@ from neo4j.exceptions import (
 )
 
 from app.domain.matching.blocking import BUCKET_LIMIT
+from app.domain.matching.stream import needed_candidates
 from app.domain.plan import ACTIVE, BANNED, Component, Gather, Plan, Snapshot
 from app.domain.profile import Observation
 from app.domain.resolution import SAMPLE_EVENT_IDS
@@ -228,10 +229,13 @@ class Neo4jStore(Neo4jSegments, IdentityStore):
             records.add_suppressed(snapshot, hashes, row["suppressed"])
             locked_more = False
             if gather.block_keys:
-                match = await (await tx.run(q.MATCH_SNAPSHOT, blocks=sorted(gather.block_keys),
-                                            limit=BUCKET_LIMIT)).single(strict=True)
-                records.add_matches(snapshot, match)
-                candidates = {k for bucket in snapshot.match_buckets.values() for k in bucket}
+                buckets = await (await tx.run(q.MATCH_BUCKETS, blocks=sorted(gather.block_keys),
+                                              limit=BUCKET_LIMIT)).single(strict=True)
+                records.add_buckets(snapshot, buckets)
+                candidates = needed_candidates(gather.match_queries, snapshot.match_buckets)
+                found = await (await tx.run(q.MATCH_RECORDS, keys=sorted(candidates))
+                               ).single(strict=True)
+                records.add_match_records(snapshot, found)
                 if new := sorted(candidates - locks.keys):
                     # The plan may link a candidate or merge its customer: lock it too.
                     await (await tx.run(q.LOCK_KEYS, keys=new)).consume()
