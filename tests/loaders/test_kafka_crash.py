@@ -45,13 +45,16 @@ async def test_a_loader_killed_five_times_loses_and_doubles_nothing(kind, tmp_pa
     url = store_url(kind, tmp_path)
     topic = await create_topic(unique("crash"))
     group = unique("group")
-    stream = people_stream(12_000, 400)
+    stream = people_stream(24_000, 400)
     await produce(topic, stream.messages())
     rng = random.Random()
     log = tmp_path / "consumer.log"
     try:
-        for _ in range(5):
-            target = await committed(group) + rng.randint(200, 1_500)
+        for kill in range(1, 6):
+            # The k-th kill lands before k/7 of the stream, however fast the loader runs
+            # past its target before the kill arrives: every kill is mid-stream.
+            target = min(await committed(group) + rng.randint(200, 1_500),
+                         kill * len(stream.events) // 7)
             # A restarted loader keeps its static id, as a restarted pod would.
             process = consume_process(url, topic, group, "--batch-size", "100",
                                       "--instance-id", "loader-1", log=log)
