@@ -104,7 +104,9 @@ class SegmentService:
 
     async def catalogue(self) -> dict[str, Segment]:
         """The stored definitions, parsed (each text once per process)."""
-        records = await self.store.segment_definitions()
+        return self._parse(await self.store.segment_definitions())
+
+    def _parse(self, records: Sequence[SegmentRecord]) -> dict[str, Segment]:
         vocabulary = self.vocabulary(r.name for r in records)
         found: dict[str, Segment] = {}
         for record in records:
@@ -116,7 +118,7 @@ class SegmentService:
 
     async def segments(self) -> list[SegmentInfo]:
         records = await self.store.segment_definitions()
-        catalogue = await self.catalogue()
+        catalogue = self._parse(records)
         sizes = await self.store.segment_sizes()
         return [SegmentInfo(r, catalogue[r.name], sizes.get(r.name, 0)) for r in records]
 
@@ -128,10 +130,10 @@ class SegmentService:
                      ) -> list[MembershipChange]:
         """Store a definition (raises SegmentError pointing at the fault, storing nothing)
         and evaluate every customer for it now. Returns the membership changes."""
-        before = await self.catalogue()
+        records = {r.name: r for r in await self.store.segment_definitions()}
+        before = self._parse(list(records.values()))
         after = define_segment(before, name, text, self.vocabulary(before), update=update)
         now = self.now()
-        records = {r.name: r for r in await self.store.segment_definitions()}
         created = records[name].created_at if name in records else now
         await self.store.save_segment(SegmentRecord(name, text, created, now))
         return await self.refresh(now=now, before=before, after=after)

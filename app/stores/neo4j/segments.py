@@ -8,22 +8,19 @@ such as a detected deadlock.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Awaitable, Callable, Collection, Coroutine, Sequence
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING, Any
 
 from neo4j import AsyncDriver, RoutingControl
 
 from app.domain.segments.membership import Membership, MembershipChange
-from app.stores.base import SegmentRecord, SegmentState
+from app.stores.base import SegmentRecord, SegmentState, StoreUnavailable
+from app.stores.neo4j.errors import translated as _translated
 from app.stores.neo4j.queries import numbered
 from app.stores.neo4j.records import Row, dumps, loads, unique
 
 # The counter node (MergeSequence.name) that numbers membership changes.
 SEGMENT_CHANGE_SEQUENCE = "segment_changes"
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 SEGMENT_DEFINITIONS = """
 MATCH (s:Segment)
@@ -145,23 +142,6 @@ CALL (id) {
 """
 
 
-def _translated(
-    method: Callable[Concatenate[Neo4jSegments, P], Awaitable[R]],
-) -> Callable[Concatenate[Neo4jSegments, P], Coroutine[Any, Any, R]]:
-    """store._translated (driver errors of reaching the server become StoreUnavailable),
-    looked up at call time: store.py imports this module before it defines it."""
-
-    @functools.wraps(method)
-    async def wrapper(self: Neo4jSegments, *args: P.args, **kwargs: P.kwargs) -> R:
-        from app.stores.neo4j.store import Neo4jStore
-        from app.stores.neo4j.store import _translated as translate
-
-        assert isinstance(self, Neo4jStore)
-        return await translate(method)(self, *args, **kwargs)
-
-    return wrapper
-
-
 def _membership(segment: str, since: str, why: str | None) -> Membership:
     return Membership(segment, since, tuple(loads(why, [])))
 
@@ -197,7 +177,11 @@ class Neo4jSegments:
     driver: AsyncDriver
     database: str
 
-    if TYPE_CHECKING:
+    redacted_url: str
+
+    if TYPE_CHECKING:  # the store's, for the queries and the error translation
+        def _unavailable(self, exc: BaseException) -> StoreUnavailable: ...
+
         async def _read(self, query: str, **params: Any) -> list[Any]: ...
 
     async def _write(self, query: str, **params: Any) -> None:

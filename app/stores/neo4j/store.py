@@ -15,11 +15,10 @@ from splitting or losing a customer. A batch costs three statements in the commo
 
 from __future__ import annotations
 
-import functools
 import re
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Collection
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from collections.abc import Collection
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from neo4j import (
@@ -30,11 +29,7 @@ from neo4j import (
 )
 from neo4j.exceptions import (
     AuthError,
-    ClientError,
     ConfigurationError,
-    DatabaseUnavailable,
-    ServiceUnavailable,
-    SessionExpired,
 )
 
 from app.domain.matching.blocking import BUCKET_LIMIT
@@ -62,6 +57,7 @@ from app.stores.base import (
 from app.stores.neo4j import migrate as migrations
 from app.stores.neo4j import queries as q
 from app.stores.neo4j import records
+from app.stores.neo4j.errors import translated as _translated
 from app.stores.neo4j.segments import Neo4jSegments
 
 # The names of the counter nodes (MergeSequence.name) that number merges, splits, audit
@@ -77,11 +73,7 @@ MATCH_BLOCK_SEQUENCE = "match_blocks"
 SEARCH_INDEX = "search_term_text"
 SEARCH_FETCH_FACTOR = 4
 NEWEST: Cursor = ("\uffff", "")  # a cursor before every event
-DATABASE_NOT_FOUND = "Neo.ClientError.Database.DatabaseNotFound"
 HINT = "start it with scripts/services up or check IDGRAPH_STORE"
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 
 def redact(url: str) -> str:
@@ -100,29 +92,6 @@ def redact(url: str) -> str:
 def _one_line(exc: BaseException, limit: int = 200) -> str:
     text = re.sub(r"\s+", " ", str(exc)).strip() or type(exc).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _translated(
-    method: Callable[Concatenate[Neo4jStore, P], Awaitable[R]],
-) -> Callable[Concatenate[Neo4jStore, P], Awaitable[R]]:
-    """Turn "cannot reach / cannot log in to the server" into StoreUnavailable, so callers
-    get one clear line instead of a driver stack trace."""
-
-    @functools.wraps(method)
-    async def wrapper(self: Neo4jStore, *args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return await method(self, *args, **kwargs)
-        except (ServiceUnavailable, SessionExpired, DatabaseUnavailable, AuthError,
-                OSError) as exc:
-            raise self._unavailable(exc) from None
-        except ClientError as exc:
-            if exc.code != DATABASE_NOT_FOUND:
-                raise
-            raise StoreUnavailable(
-                f"Neo4j at {self.redacted_url} has no database {self.database!r}; "
-                f"create it or choose another") from None
-
-    return wrapper
 
 
 class _Locks:
