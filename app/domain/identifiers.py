@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import phonenumbers
-from email_validator import EmailNotValidError, validate_email
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
+from email_validator.rfc_constants import EMAIL_MAX_LENGTH, LOCAL_PART_MAX_LENGTH
 
 TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 MAX_VALUE_LENGTH = 512
@@ -46,9 +47,33 @@ class Identifier:
         return cls(type_, value)
 
 
+# Plain ASCII addresses (almost all of them) are checked here: dot-atom local part, a
+# domain of LDH labels with no "--" (no Punycode) under an alphabetic top-level domain.
+# email_validator accepts exactly these when the lengths fit and the domain is not
+# special-use, and normalises them to themselves; anything else goes to it.
+_PLAIN_EMAIL = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63})"
+)
+
+
+def _plain_email(text: str) -> str | None:
+    match = _PLAIN_EMAIL.fullmatch(text)
+    if match is None or len(text) > EMAIL_MAX_LENGTH or "--" in (domain := match[1].lower()):
+        return None
+    if len(text) - len(domain) - 1 > LOCAL_PART_MAX_LENGTH:
+        return None
+    if any(domain == d or domain.endswith("." + d) for d in SPECIAL_USE_DOMAIN_NAMES):
+        return None
+    return text.lower()
+
+
 def _email(raw: str, _region: str) -> str:
+    text = raw.strip()
+    if (plain := _plain_email(text)) is not None:
+        return plain
     try:
-        result = validate_email(raw.strip(), check_deliverability=False)
+        result = validate_email(text, check_deliverability=False)
     except EmailNotValidError as exc:
         raise ValueError(str(exc)) from None
     return result.normalized.lower()

@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from app.domain.events import Event, parse_ts
 from app.domain.identifiers import Identifier
 from app.domain.plan import Component, CustomerInfo, Gather, NeedComponents, Plan, Snapshot
@@ -193,11 +195,11 @@ class StoreStats:
 
 def event_body(event: Event) -> str:
     """The part of an event that stores keep as one JSON text."""
-    return json.dumps(
-        {"traits": event.traits, "properties": event.properties, "consent": event.consent},
-        separators=(",", ":"),
-        default=str,
-    )
+    body = {"traits": event.traits, "properties": event.properties, "consent": event.consent}
+    try:
+        return orjson.dumps(body, default=str).decode()
+    except TypeError:  # an integer beyond 64 bits, which only the standard library writes
+        return json.dumps(body, separators=(",", ":"), default=str)
 
 
 def event_record(

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import string
 
 import jsonschema
 import pytest
+from email_validator import EmailNotValidError, validate_email
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.domain.events import EventError, parse_event, schema
-from app.domain.identifiers import IdentifierError, normalise
+from app.domain.identifiers import _PLAIN_EMAIL, IdentifierError, _plain_email, normalise
+from app.stores.base import event_body
 from tests.helpers import raw_event
 
 GOOD = raw_event("e1", "2024-03-01T10:00:00+02:00", "email:Ann@Example.com", "cookie:abc")
@@ -35,6 +40,39 @@ def test_phone_default_region_is_configurable():
 )
 def test_emails_are_trimmed_and_lower_cased(raw, expected):
     assert normalise("email", raw).value == expected
+
+
+_ATEXT = string.ascii_letters + string.digits + "!#$%&'*+/=?^_`{|}~-."
+_EMAILISH = st.builds(
+    "{}@{}.{}".format,
+    st.text(_ATEXT, min_size=1, max_size=70),
+    st.text(string.ascii_letters + string.digits + "-.", min_size=1, max_size=70)
+    | st.sampled_from(["localhost", "foo.local", "xn--p1ai", "a--b", "mail.test", "x.onion"]),
+    st.text(string.ascii_letters + string.digits + "-", min_size=1, max_size=8)
+    | st.sampled_from(["arpa", "invalid", "local", "test", "onion", "com"]),
+)
+
+
+def _full_validation(text: str) -> str | None:
+    try:
+        return validate_email(text, check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        return None
+
+
+@settings(max_examples=600, deadline=None)
+@given(_EMAILISH | st.from_regex(_PLAIN_EMAIL, fullmatch=True))
+def test_the_plain_email_shortcut_agrees_with_full_validation(text):
+    """Plain addresses skip email_validator: the shortcut must accept only what it accepts,
+    normalised the same way."""
+    plain = _plain_email(text)
+    if plain is not None:
+        assert plain == _full_validation(text)
+
+
+def test_the_plain_email_shortcut_takes_common_addresses():
+    assert _plain_email("Ann.Smith+news@Mail.Example.co.uk") == "ann.smith+news@mail.example.co.uk"
+    assert _plain_email("ann@localhost") is None  # left to the full check, which refuses it
 
 
 def test_device_ids_are_case_insensitive_uuids():
@@ -113,3 +151,10 @@ def test_the_committed_schema_is_a_valid_json_schema_that_accepts_the_examples()
         for line in handle:
             jsonschema.validate(json.loads(line), schema())
             parse_event(json.loads(line))
+
+
+def test_an_event_body_keeps_integers_beyond_64_bits():
+    event = parse_event(
+        raw_event("e1", "2024-03-01T10:00:00Z", "cookie:c1", properties={"n": 2**70, "x": "é"})
+    ).event
+    assert json.loads(event_body(event))["properties"] == {"n": 2**70, "x": "é"}

@@ -168,4 +168,10 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX segment_history_customer ON segment_history (customer_id, at);
         """,
     ),
+    (
+        # The store indexes a batch's new search terms with one statement: a trigger per
+        # row made each row flush the full-text index and cost several times as much.
+        "V0003__search_terms_indexed_per_batch",
+        "DROP TRIGGER search_terms_ai",
+    ),
 ]

@@ -21,6 +21,8 @@ from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from app.domain.matching.blocking import BUCKET_LIMIT
 from app.domain.matching.stream import needed_candidates
 from app.domain.plan import (
@@ -36,6 +38,7 @@ from app.domain.plan import (
 )
 from app.domain.privacy import suppression_hash
 from app.domain.profile import Observation
+from app.domain.resolution import SAMPLE_EVENT_IDS
 from app.stores.base import (
     AuditRecord,
     Cursor,
@@ -425,9 +428,12 @@ class SQLiteStore(SQLiteSegments, IdentityStore):
                ON CONFLICT (key) DO UPDATE SET
                  first_seen = min(first_seen, excluded.first_seen),
                  last_seen = max(last_seen, excluded.last_seen),
-                 sources = (SELECT json_group_array(value) FROM (
-                     SELECT value FROM json_each(identifiers.sources)
-                     UNION SELECT value FROM json_each(excluded.sources)))""",
+                 sources = CASE WHEN excluded.sources = identifiers.sources
+                                THEN identifiers.sources
+                                ELSE (SELECT json_group_array(value) FROM (
+                                    SELECT value FROM json_each(identifiers.sources)
+                                    UNION SELECT value FROM json_each(excluded.sources)))
+                           END""",
             [
                 (
                     d.key,
@@ -435,7 +441,7 @@ class SQLiteStore(SQLiteSegments, IdentityStore):
                     d.value,
                     d.first_seen,
                     d.last_seen,
-                    json.dumps(d.sources),
+                    _json_array(d.sources),
                     d.customer_id,
                     d.status,
                     d.reason,
@@ -452,19 +458,25 @@ class SQLiteStore(SQLiteSegments, IdentityStore):
             [(s.status, s.reason, s.key) for s in plan.statuses],
         )
         db.executemany(
-            """INSERT INTO links (a, b, count, first_seen, last_seen, sources, event_ids,
+            f"""INSERT INTO links (a, b, count, first_seen, last_seen, sources, event_ids,
                                   status, reason, match)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (a, b) DO UPDATE SET
                  count = count + excluded.count,
                  first_seen = min(first_seen, excluded.first_seen),
                  last_seen = max(last_seen, excluded.last_seen),
-                 sources = (SELECT json_group_array(value) FROM (
-                     SELECT value FROM json_each(links.sources)
-                     UNION SELECT value FROM json_each(excluded.sources))),
-                 event_ids = (SELECT json_group_array(value) FROM (
-                     SELECT value FROM json_each(links.event_ids)
-                     UNION ALL SELECT value FROM json_each(excluded.event_ids) LIMIT 10)),
+                 sources = CASE WHEN excluded.sources = links.sources THEN links.sources
+                           ELSE (SELECT json_group_array(value) FROM (
+                               SELECT value FROM json_each(links.sources)
+                               UNION SELECT value FROM json_each(excluded.sources)))
+                           END,
+                 event_ids = CASE WHEN json_array_length(links.event_ids) >= {SAMPLE_EVENT_IDS}
+                             THEN links.event_ids
+                             ELSE (SELECT json_group_array(value) FROM (
+                                 SELECT value FROM json_each(links.event_ids)
+                                 UNION ALL SELECT value FROM json_each(excluded.event_ids)
+                                 LIMIT {SAMPLE_EVENT_IDS}))
+                             END,
                  status = CASE WHEN links.status = 'banned' THEN 'banned' ELSE excluded.status END,
                  reason = CASE WHEN links.status = 'banned' THEN links.reason
                                ELSE excluded.reason END,
@@ -476,8 +488,8 @@ class SQLiteStore(SQLiteSegments, IdentityStore):
                     d.count,
                     d.first_seen,
                     d.last_seen,
-                    json.dumps(d.sources),
-                    json.dumps(d.event_ids),
+                    _json_array(d.sources),
+                    _json_array(d.event_ids),
                     d.status,
                     d.reason,
                     json.dumps(d.match) if d.match else None,
@@ -524,9 +536,16 @@ class SQLiteStore(SQLiteSegments, IdentityStore):
                 for e in plan.events
             ],
         )
-        db.executemany(
-            "INSERT OR IGNORE INTO search_terms (key, term) VALUES (?, ?)", plan.search_terms
-        )
+        if plan.search_terms:
+            (last,) = db.execute("SELECT coalesce(max(id), 0) FROM search_terms").fetchone()
+            db.executemany(
+                "INSERT OR IGNORE INTO search_terms (key, term) VALUES (?, ?)", plan.search_terms
+            )
+            db.execute(
+                "INSERT INTO search_fts (rowid, term) SELECT id, term FROM search_terms "
+                "WHERE id > ?",
+                (last,),
+            )
         db.executemany("DELETE FROM suppressed WHERE hash = ?", [(h,) for h in plan.unsuppress])
         db.executemany(
             "INSERT OR IGNORE INTO reviews (a, b, score, weights, created_at) VALUES (?,?,?,?,?)",
@@ -857,6 +876,12 @@ class SQLiteStore(SQLiteSegments, IdentityStore):
             (a, b) for a, b in self.db.execute("SELECT a, b FROM links WHERE status = 'active'")
         ]
         return owners, links
+
+
+def _json_array(items: Sequence[str]) -> str:
+    """Written as SQLite's json_group_array writes it, so that an unchanged list compares
+    equal to the stored text and the upserts skip their merge."""
+    return orjson.dumps(items).decode()
 
 
 _REVIEW_COLUMNS = "id, a, b, score, weights, status, created_at"
