@@ -6,7 +6,9 @@ validation are cached per query text: frontends send the same few queries.
 Cost estimate: every object a query can return costs 1; a field's children are multiplied
 by its `first` argument (or its default), by the number of `identifiers` given to
 `customers`, and by DEFAULT_LIST_SIZE for other lists of objects; scalars are free.
-identityGraph adds 25 per depth level for the reads it makes.
+Fields that read more than their size shows add a fixed estimate of those reads
+(READ_COSTS): identityGraph 25 per depth level, fields computed from the customer's whole
+history 100, campaignPerformance (every event in its window) 5,000.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from app.stores.base import StoreUnavailable
 
 DEFAULT_LIST_SIZE = 10
 GRAPH_COST_PER_DEPTH = 25
+READ_COSTS = {"computed": 100, "nextBestAction": 100, "campaignPerformance": 5_000}
 MAX_ALIASES = 100
 CACHED_DOCUMENTS = 256  # distinct query texts whose parse and validation are kept
 log = logging.getLogger(__name__)
@@ -99,6 +102,7 @@ def _field_cost(schema: GraphQLSchema, parent: Any, node: FieldNode,
         cost = children
     else:
         children = multiplier
+    cost += multiplier * READ_COSTS.get(node.name.value, 0)
     return cost + _selection_cost(schema, get_named_type(field.type), node.selection_set,
                                   fragments, variables, children, seen)
 

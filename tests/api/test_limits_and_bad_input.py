@@ -48,6 +48,21 @@ async def test_a_query_over_the_cost_limit_is_refused_before_it_runs(api):
     assert (await api.run("reader", query, ids=ids[:5], n=10))["customers"] == [None] * 5
 
 
+async def test_fields_that_read_whole_histories_count_those_reads(api):
+    query = """query Scores($ids: [IdentifierInput!]!) { customers(identifiers: $ids) {
+        nextBestAction { step } profile { computed { name } } } }"""
+    ids = [{"type": "cookie", "value": f"ck_{n}"} for n in range(10)]
+    failed = await api.fails("reader", query, ids=ids)
+    # 10 customers, each 1 + profile 1 + 10 computed traits + nextBestAction 1, plus
+    # 100 for each of the two history-reading fields
+    assert failed.errors[0]["message"].startswith("Scores costs an estimated 2,130, over")
+    assert (await api.run("reader", query, ids=ids[:5]))["customers"] == [None] * 5
+    report = """{ campaignPerformance(since: "2024-01-01T00:00:00Z",
+                                      until: "2024-02-01T00:00:00Z") { conversions } }"""
+    failed = await api.fails("admin", report)
+    assert failed.errors[0]["message"].startswith("the query costs an estimated 5,001, over")
+
+
 async def test_an_oversized_request_gets_413_with_a_clear_message(api):
     huge = json.dumps({"query": "{ viewer { role } }", "variables": {"pad": "x" * 30_000}})
     response = await api.post(huge)
