@@ -10,7 +10,8 @@ from app.domain.plan import Plan
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    kind: str  # customer_created | customer_merged | customer_split | identifiers_added
+    kind: str  # customer_created | customer_merged | customer_split | identifiers_added |
+    # profile_changed (and segment_entered | segment_left from the segment service)
     customer_id: str
     at: str
     # the event ids that caused the change, and the customers it came from
@@ -81,4 +82,25 @@ def changes_of(plan: Plan, owners: dict[str, str], at: str) -> list[Change]:
                 "identifiers_added", customer_id, at, tuple(events[:10]), data={"identifiers": keys}
             )
         )
-    return changes
+    return changes + _profile_changes(plan, at)
+
+
+def _profile_changes(plan: Plan, at: str) -> list[Change]:
+    """profile_changed for each customer that gets an event carrying traits or consent,
+    with (a sample of) those events."""
+    survivor = {m.absorbed: m.survivor for m in plan.merges}
+
+    def final(cid: str | None) -> str | None:
+        while cid in survivor:
+            cid = survivor[cid]
+        return cid
+
+    owner = {d.key: d.customer_id for d in plan.identifiers} | plan.moves
+    events: dict[str, set[str]] = {}
+    for event in plan.events:
+        if event.traits or event.consent:
+            for ident in event.identifiers:
+                if (cid := final(owner.get(ident.key))) is not None:
+                    events.setdefault(cid, set()).add(event.event_id)
+    return [Change("profile_changed", cid, at, tuple(sorted(ids)[:10]))
+            for cid, ids in sorted(events.items())]

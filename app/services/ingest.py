@@ -146,7 +146,7 @@ class IngestService:
         result.new_customers = len(plan.new_customers)
         result.merges = len(plan.merges)
         result.affected_customers = plan.affected_customers
-        result.changes = plan.changes + await self._profile_changes(plan.events, now)
+        result.changes = plan.changes
         if self.segments is not None:
             result.changes = result.changes + await self.segments.after_plan(plan, now)
         for event_id, key, why in plan.dropped:
@@ -160,21 +160,6 @@ class IngestService:
                         event_id)
             )
         return result
-
-    async def _profile_changes(self, stored: Sequence[Event], now: str) -> list[Change]:
-        """profile_changed for each customer that got a stored event carrying traits or
-        consent, with (a sample of) those events."""
-        carrying = [e for e in stored if e.traits or e.consent]
-        if not carrying:
-            return []
-        owners = await self.store.owners({i.key for e in carrying for i in e.identifiers})
-        events: dict[str, set[str]] = {}
-        for event in carrying:
-            for ident in event.identifiers:
-                if ident.key in owners:
-                    events.setdefault(owners[ident.key], set()).add(event.event_id)
-        return [Change("profile_changed", cid, now, tuple(sorted(ids)[:10]))
-                for cid, ids in sorted(events.items())]
 
     async def load_matcher(self) -> None:
         """Use the matcher trained into the store, if there is one."""

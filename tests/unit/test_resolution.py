@@ -139,3 +139,27 @@ def test_link_evidence_aggregates_over_the_batch():
     [link] = plan.links
     assert (link.count, link.sources, link.event_ids) == (2, ("app", "web"), ("e2", "e1"))
     assert link.first_seen < link.last_seen
+
+
+def test_profile_changes_name_each_customer_as_it_is_after_the_plan():
+    snap = Snapshot(
+        owners={"cookie:a": "c_new", "cookie:b": "c_old"},
+        customers={
+            "c_new": CustomerInfo("c_new", "2024-02-01"),
+            "c_old": CustomerInfo("c_old", "2024-01-01"),
+        },
+    )
+    plan = plan_ingest(
+        [
+            event("e1", T0, "cookie:a", traits={"first_name": "Ann"}),
+            event("e2", T1, "cookie:a", "cookie:b"),
+            event("e3", T2, "cookie:z", consent={"email": True}),
+            event("e4", T2, "cookie:y"),
+        ],
+        snap,
+        NOW,
+    )
+    created = owners(plan)["cookie:z"]
+    profile = {(c.customer_id, c.event_ids) for c in plan.changes if c.kind == "profile_changed"}
+    # e1's customer was absorbed by c_old in the same plan; e4 carries nothing for a profile
+    assert profile == {("c_old", ("e1",)), (created, ("e3",))}
