@@ -8,10 +8,13 @@ With a checkpoint, a re-run after a crash skips the records already durable in t
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
+
+import orjson
 
 from app.domain.events import EventError
 from app.services.ingest import IngestResult, IngestService, Problem
@@ -60,12 +63,30 @@ def read_lines(path: Path) -> Iterator[Line]:
                 yield Line(f"{path}:{number}", text, len(raw))
 
 
+# orjson reads integers of 19 digits and more as floats; the standard library keeps them.
+_LONG_INTEGER = re.compile(r"\d{19}")
+_LONG_INTEGER_BYTES = re.compile(rb"\d{19}")
+
+
+def loads(text: str | bytes) -> object:
+    """JSON decoding, fast; any text orjson refuses or could read differently from the
+    standard library (NaN, integers past 64 bits) goes to the standard library, whose
+    errors say where the text is wrong."""
+    long_integer = _LONG_INTEGER_BYTES if isinstance(text, bytes) else _LONG_INTEGER
+    if long_integer.search(text) is None:  # type: ignore[arg-type]
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
+
+
 def decode_json(
     text: str | bytes, position: str, input_format: str, segment: SegmentConfig
 ) -> object:
     """The raw v1 event in a JSON text (v1, Segment or auto), or the Problem with it."""
     try:
-        value = json.loads(text)
+        value = loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         detail = (
             f"{exc.msg} at column {exc.colno}"
