@@ -240,7 +240,9 @@ def dlq_show(bootstrap_servers: str, dlq_topic: str, limit: int) -> None:
               "neo4j:// URL must name an empty database.")
 @bootstrap_option
 @click.option("--events", "n", default=200_000, show_default=True, type=click.IntRange(1))
-@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1))
+@click.option("--batch-size", default=Settings.model_fields["batch_size"].default,
+              show_default=True, type=click.IntRange(1),
+              help="The loaders' batch size (and the baselines').")
 @click.option("--partitions", default=4, show_default=True, type=click.IntRange(1))
 @click.option("--loaders", default=1, show_default=True, type=click.IntRange(1),
               help="Loaders in one consumer group, each its own process.")

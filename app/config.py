@@ -40,7 +40,7 @@ class Settings(BaseSettings):
         "otherwise",
     )
     neo4j_database: str = Field(default="neo4j", description="Neo4j database name")
-    batch_size: int = Field(default=1000, ge=1, le=100_000, description="Events per write")
+    batch_size: int = Field(default=5000, ge=1, le=100_000, description="Events per write")
     api_max_depth: int = Field(default=10, ge=2, le=50, description="Deepest GraphQL query")
     api_max_cost: int = Field(
         default=20_000, ge=10, description="Largest estimated query cost (see docs/api.md)"

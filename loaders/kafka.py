@@ -58,7 +58,7 @@ class LoaderConfig:
     changes_topic: str | None = None
     input_format: str = "v1"  # v1, segment or auto
     segment: SegmentConfig = field(default_factory=SegmentConfig)
-    batch_size: int = 1000  # messages per read and per store transaction
+    batch_size: int = 5000  # messages per read and per store transaction
     poll_timeout_ms: int = 500
     offset_reset: str = "earliest"  # where a new group starts
     fetch_max_bytes: int = 8 * 1024 * 1024  # bounds the prefetch buffer

@@ -131,6 +131,10 @@ def _normalise_text(type_: str, value: str, default_region: str) -> Identifier:
     return _normalise(type_, value, default_region)
 
 
+def clear_identifier_cache() -> None:
+    _normalise_text.cache_clear()
+
+
 def _normalise(type_: object, value: object, default_region: str) -> Identifier:
     if not isinstance(type_, str) or not TYPE_PATTERN.match(type_):
         raise IdentifierError(str(type_), value, "type must be lower_snake_case text")
