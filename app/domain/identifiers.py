@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import phonenumbers
@@ -36,10 +36,11 @@ class IdentifierError(ValueError):
 class Identifier:
     type: str
     value: str
+    # "type:value", made once: the ingest path asks for it many times per identifier
+    key: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def key(self) -> str:
-        return f"{self.type}:{self.value}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", f"{self.type}:{self.value}")
 
     @classmethod
     def from_key(cls, key: str) -> Identifier:
