@@ -5,10 +5,10 @@ The store is filled with synthetic customers (app.demo.synthetic_events) until i
 `customers` of them, or used as it is when it holds enough. An API server runs in its own
 process (as in production, with a reader key: values are masked); the benchmark process
 plays 1, 16 and 64 concurrent clients, each sending the query for a random customer's
-cookie as soon as its previous answer arrived. The baseline makes the query's reads
-(owners, identifiers_of, profile_observations, timelines, segment_states) on the store
-adapter, one customer at a time, so `graphql_over_raw` is what GraphQL, HTTP and JSON
-cost on top.
+cookie as soon as its previous answer arrived. The baseline makes the query's reads on
+the store adapter as the API's DataLoaders make them (owners, then identifiers,
+profile observations, the timeline page and segment states in one read_customers), one
+customer at a time, so `graphql_over_raw` is what GraphQL, HTTP and JSON cost on top.
 Clients and server share the machine: on 2 cores the client's own CPU is part of the
 figures at 64 clients.
 """
@@ -37,6 +37,7 @@ from app.bootstrap import Services, start
 from app.config import Settings
 from app.demo import synthetic_events
 from app.domain.identifiers import normalise
+from app.stores.base import CustomerReads, TimelineWindow
 
 BENCH_KEY = "idgraph-bench-reader-key"
 LOAD_BATCH = 1000
@@ -221,8 +222,9 @@ async def raw_level(services: Services, lookups: list[tuple[str, str]], requests
         cid = (await store.owners([key])).get(key)
         if cid is None:
             return False
-        await asyncio.gather(store.identifiers_of([cid]), store.profile_observations([cid]),
-                             store.timelines([cid], 21), store.segment_states([cid]))
+        await store.read_customers(CustomerReads(
+            identifiers={cid}, observations={cid}, timelines={TimelineWindow(21): {cid}},
+            segment_states={cid}))
         return True
 
     await drive(1, 200, lookups, call)

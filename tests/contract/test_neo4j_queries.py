@@ -113,9 +113,9 @@ def lookups(name: str) -> list[tuple[str, str, str, str]]:
 def test_there_is_a_statement_for_every_port_operation():
     expected = {"LOCK_AND_SNAPSHOT", "LOCK_CUSTOMERS", "SNAPSHOT", "LOCK_KEYS",
                 "MATCH_BUCKETS", "MATCH_RECORDS", "COMPONENTS", "APPLY", "ERASE", "SCRUB", "RECORD",
-                "CURRENT_IDS", "OWNERS", "IDENTIFIERS", "IDENTIFIERS_OF", "TIMELINE",
-                "TIMELINES", "LINKS_OF", "LINKS_TOUCHING", "AUDIT_LOG", "AUDIT_ENTRY",
-                "SPLITS_OF", "MERGES_INTO", "CUSTOMER_PAGE", "STATS", "PROFILE_OBSERVATIONS",
+                "CURRENT_IDS", "OWNERS", "IDENTIFIERS", "CUSTOMER_READS", "TIMELINE",
+                "LINKS_OF", "LINKS_TOUCHING", "AUDIT_LOG", "AUDIT_ENTRY",
+                "SPLITS_OF", "MERGES_INTO", "CUSTOMER_PAGE", "STATS",
                 "MEMBERSHIP_OWNERS", "MEMBERSHIP_LINKS", "REVIEWS", "REVIEW", "SEARCH",
                 "LOAD_MODEL", "SAVE_MODEL"}
     assert expected <= QUERIES.keys()

@@ -530,7 +530,6 @@ def numbered(query: str) -> str:
     return re.sub(r"^  NUMBERED \$(\w+) BY \$(\w+)$",
                   lambda m: _numbering.format(rows=m[1], sequence=m[2]), query, flags=re.M)
 
-
 # -- transact: numbered records and release, last ----------------------------------------
 #
 # Merges, splits, audit entries, review items and matching filings are numbered from
@@ -644,13 +643,65 @@ RETURN c.id AS customer_id, i.type AS type, i.value AS value, i.first_seen AS fi
        i.reason AS reason
 """
 
-IDENTIFIERS_OF = """
-UNWIND $ids AS id
-MATCH (:Customer {id: id})<-[:BELONGS_TO]-(i:Identifier)
-RETURN id AS customer_id, i.type AS type, i.value AS value, i.first_seen AS first_seen,
-       i.last_seen AS last_seen, i.sources AS sources, i.status AS status,
-       i.reason AS reason
-ORDER BY customer_id, type, value
+# The reads of one CustomerReads (app/stores/base.py) in one statement, so in one round
+# trip; each part is one list of maps, keyed as records.py reads them, and a part whose
+# list parameter is empty reads nothing. `identifiers_of`, `profile_observations`,
+# `timelines` and `segment_states` are this statement with the other parts empty.
+# - identifiers: each customer's, by customer, type and value;
+# - observations: the events with traits or consent (`profile`), each once, oldest first;
+# - timelines: per window ($timelines: its number, customer ids, `first`, the cursor's ts
+#   and event_id, `since`, `types`) and customer, up to `first` events strictly older
+#   than the cursor and not before `since`, of `types` when that list is not empty,
+#   newest first (LIMIT takes no per-row value: the window's slice of the sorted list);
+# - segment_states: the customers with a check or a membership.
+CUSTOMER_READS = """
+CALL () {
+  UNWIND $identifiers AS id
+  MATCH (:Customer {id: id})<-[:BELONGS_TO]-(i:Identifier)
+  WITH id, i
+  ORDER BY id, i.type, i.value
+  RETURN collect({customer_id: id, type: i.type, value: i.value, first_seen: i.first_seen,
+                  last_seen: i.last_seen, sources: i.sources, status: i.status,
+                  reason: i.reason}) AS identifiers
+}
+CALL () {
+  UNWIND $observations AS id
+  MATCH (:Customer {id: id})<-[:BELONGS_TO]-(:Identifier)<-[:OBSERVED]-(e:Event)
+  WHERE e.profile
+  WITH DISTINCT id, e
+  ORDER BY id, e.ts, e.event_id
+  RETURN collect({customer_id: id, event_id: e.event_id, ts: e.ts, source: e.source,
+                  body: e.body}) AS observations
+}
+CALL () {
+  UNWIND $timelines AS t
+  UNWIND t.ids AS id
+  CALL (t, id) {
+    MATCH (:Customer {id: id})<-[:BELONGS_TO]-(:Identifier)<-[:OBSERVED]-(e:Event)
+    WHERE (e.ts < t.ts OR (e.ts = t.ts AND e.event_id < t.event_id)) AND e.ts >= t.since
+      AND (size(t.types) = 0 OR e.type IN t.types)
+    WITH DISTINCT e
+    ORDER BY e.ts DESC, e.event_id DESC
+    WITH collect(e) AS events
+    RETURN events[..t.first] AS page
+  }
+  RETURN collect({window: t.window, customer_id: id, events: [e IN page |
+           {event_id: e.event_id, type: e.type, ts: e.ts, source: e.source, body: e.body,
+            keys: [(e)-[:OBSERVED]->(i:Identifier) | i.key]}]}) AS timelines
+}
+CALL () {
+  UNWIND $segment_states AS id
+  OPTIONAL MATCH (s:SegmentCheck {customer_id: id})
+  CALL (id) {
+    MATCH (m:SegmentMember {customer_id: id})
+    RETURN collect(m {.segment, .since, .why}) AS members
+  }
+  WITH id, s, members
+  WHERE s IS NOT NULL OR size(members) > 0
+  RETURN collect({customer_id: id, checked_at: s.checked_at, next_check: s.next_check,
+                  members: members}) AS segment_states
+}
+RETURN identifiers, observations, timelines, segment_states
 """
 
 # Events of any of the customer's identifiers, each once, newest first, strictly older
@@ -664,24 +715,6 @@ LIMIT $first
 RETURN e.event_id AS event_id, e.type AS type, e.ts AS ts, e.source AS source,
        e.body AS body, [(e)-[:OBSERVED]->(i:Identifier) | i.key] AS keys
 ORDER BY ts DESC, event_id DESC
-"""
-
-# The batched form: per customer, up to $first events before the cursor and not before
-# $since, of $types when that list is not empty.
-TIMELINES = """
-UNWIND $ids AS id
-CALL (id) {
-  MATCH (:Customer {id: id})<-[:BELONGS_TO]-(:Identifier)<-[:OBSERVED]-(e:Event)
-  WHERE (e.ts < $ts OR (e.ts = $ts AND e.event_id < $event_id)) AND e.ts >= $since
-    AND (size($types) = 0 OR e.type IN $types)
-  WITH DISTINCT e
-  ORDER BY e.ts DESC, e.event_id DESC
-  LIMIT $first
-  RETURN e
-}
-RETURN id AS customer_id, e.event_id AS event_id, e.type AS type, e.ts AS ts,
-       e.source AS source, e.body AS body, [(e)-[:OBSERVED]->(i:Identifier) | i.key] AS keys
-ORDER BY customer_id, ts DESC, event_id DESC
 """
 
 # Every link with either end among the customer's identifiers, whatever its status.
@@ -780,16 +813,6 @@ CALL () { MATCH (i:Identifier) RETURN count(i) AS identifiers }
 CALL () { MATCH ()-[l:LINKED]->() RETURN count(l) AS links }
 CALL () { MATCH (e:Event) RETURN count(e) AS events }
 RETURN all_customers - merged - erased AS customers, identifiers, links, events
-"""
-
-PROFILE_OBSERVATIONS = """
-UNWIND $ids AS id
-MATCH (:Customer {id: id})<-[:BELONGS_TO]-(:Identifier)<-[:OBSERVED]-(e:Event)
-WHERE e.profile
-WITH DISTINCT id, e
-RETURN id AS customer_id, e.event_id AS event_id, e.ts AS ts, e.source AS source,
-       e.body AS body
-ORDER BY customer_id, ts, event_id
 """
 
 # Whole-graph reads for verification, streamed.
