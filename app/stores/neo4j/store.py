@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from neo4j import (
+    READ_ACCESS,
     AsyncGraphDatabase,
     AsyncManagedTransaction,
     NotificationMinimumSeverity,
@@ -30,6 +31,8 @@ from neo4j import (
 from neo4j.exceptions import (
     AuthError,
     ConfigurationError,
+    DriverError,
+    Neo4jError,
 )
 
 from app.domain.matching.blocking import BUCKET_LIMIT
@@ -137,6 +140,19 @@ class Neo4jStore(Neo4jSegments, IdentityStore):
             f"{_one_line(exc)}; {HINT}")
 
     async def _read(self, query: str, **params: Any) -> list[Any]:
+        """A read in an auto-commit transaction: one round trip, where a managed one
+        (execute_query) takes two (BEGIN with RUN, then COMMIT). It keeps execute_query's
+        bookmarks; a read that fails with an error worth retrying (a server gone, a
+        transient error) is made again through execute_query, which retries it."""
+        try:
+            async with self.driver.session(
+                    database=self.database, default_access_mode=READ_ACCESS,
+                    bookmark_manager=self.driver.execute_query_bookmark_manager) as session:
+                result = await session.run(query, params)
+                return [record async for record in result]
+        except (Neo4jError, DriverError) as exc:
+            if not exc.is_retryable():
+                raise
         records_, _, _ = await self.driver.execute_query(
             query, params, database_=self.database, routing_=RoutingControl.READ)
         return records_
