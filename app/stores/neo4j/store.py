@@ -275,15 +275,16 @@ class Neo4jStore(Neo4jSegments, IdentityStore):
     @staticmethod
     async def _record_and_release(tx: AsyncManagedTransaction, plan: Plan | None,
                                   locks: _Locks) -> None:
-        """RECORD: the numbered records of an applied plan, then the release of every lock
-        (always, also when the plan was empty)."""
+        """RECORD: the numbered records of an applied plan, then the deletion of the
+        placeholders it did not fill (always, also when the plan was empty); the locks are
+        released by the commit."""
         release = set(locks.keys)
         if plan is not None:
             release.update(d.key for d in plan.identifiers)
         row = await (await tx.run(
             q.RECORD, records.record_params(plan), keys=sorted(release),
-            customer_ids=sorted(locks.customers), merge_sequence=MERGE_SEQUENCE,
-            split_sequence=SPLIT_SEQUENCE, audit_sequence=AUDIT_SEQUENCE,
+            merge_sequence=MERGE_SEQUENCE, split_sequence=SPLIT_SEQUENCE,
+            audit_sequence=AUDIT_SEQUENCE,
             review_sequence=REVIEW_SEQUENCE, match_block_sequence=MATCH_BLOCK_SEQUENCE,
         )).single(strict=True)
         if plan is not None:
