@@ -59,8 +59,8 @@ AWAIT_INDEXES = "CALL db.awaitIndexes($seconds)"
 # 1. Every identifier of the batch is MERGEd in key order and `SET i._lock = null` takes
 #    the write lock of those that exist: removing a property takes the node's write lock
 #    first, even when the node has no such property, so the lock costs no write and leaves
-#    nothing to undo (writing a dummy value and removing it again cost a quarter of a
-#    batch's lock statement and a tenth of its RECORD). A key that does not
+#    nothing to undo (writing a dummy value and removing it again cost about a fifth of a
+#    batch's LOCK_AND_SNAPSHOT and APPLY and half of its RECORD). A key that does not
 #    exist yet becomes a placeholder node holding only `key` (creating it locks it, and
 #    its index entry); the unique constraint on Identifier.key makes a second
 #    transaction's MERGE of the same key wait until this one commits or rolls back, so
