@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -33,11 +34,17 @@ def main() -> None:
               help="Address to bind. Without API keys (IDGRAPH_API_KEYS) only a loopback "
               "address is allowed.")
 @click.option("--port", default=8000, show_default=True, type=int)
-def serve(store_url: str | None, host: str, port: int) -> None:
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1),
+              help="Server processes sharing the port (uvicorn's workers). Subscriptions "
+              "reach across them only through IDGRAPH_API_CHANGES_KAFKA.")
+def serve(store_url: str | None, host: str, port: int, workers: int) -> None:
     """Serve the GraphQL API (/graphql, with GraphiQL), /healthz and /metrics."""
     settings = settings_for(store_url)
     _check_exposure(settings, host)
-    _serve_settings(settings, host, port)
+    if workers > 1:
+        _serve_workers(settings, host, port, workers)
+    else:
+        _serve_settings(settings, host, port)
 
 
 def _start_sync(settings: Settings) -> Services:
@@ -74,11 +81,7 @@ def _serve(services: Services, host: str, port: int) -> None:
     _serve_settings(services.settings, host, port)
 
 
-def _serve_settings(settings: Settings, host: str, port: int) -> None:
-    import uvicorn
-
-    from app.api.asgi import create_app
-
+def _warn_development_mode(settings: Settings, host: str) -> None:
     if _check_exposure(settings, host):
         console.print(
             "[bold yellow]" + "!" * 78 + "\n"
@@ -87,6 +90,41 @@ def _serve_settings(settings: Settings, host: str, port: int) -> None:
             f"Bound to {host} only. Configure keys before exposing this API.\n"
             + "!" * 78 + "[/bold yellow]"
         )
+
+
+def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> None:
+    """uvicorn's multi-process mode: the workers import app.api.asgi:worker_app and open
+    their own services. The store is opened here first, so that a bad URL or an
+    unreachable store fails once with one clear line and the schema is migrated once."""
+    import uvicorn
+
+    _warn_development_mode(settings, host)
+    asyncio.run(_check_store(settings))
+    if not settings.api_changes_kafka:
+        console.print("[yellow]note:[/yellow] subscriptions see only the changes made "
+                      "through their own worker; set IDGRAPH_API_CHANGES_KAFKA to share them")
+    os.environ["IDGRAPH_STORE"] = settings.store  # what the workers' Settings() read
+    console.print(f"idgraph serving [bold]{settings.store.split('@')[-1]}[/bold] at "
+                  f"[bold]http://{host}:{port}/graphql[/bold] with {workers} workers")
+    uvicorn.run("app.api.asgi:worker_app", factory=True, host=host, port=port,
+                workers=workers, log_level="info")
+
+
+async def _check_store(settings: Settings) -> None:
+    """Open the store (migrating it) and close it again; one clear line if that fails."""
+    try:
+        services = await start(settings)
+    except CONFIG_ERRORS as exc:
+        fail(exc)
+    await services.close()
+
+
+def _serve_settings(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from app.api.asgi import create_app
+
+    _warn_development_mode(settings, host)
 
     async def serve_api() -> None:
         # One event loop for the store and the server.
@@ -447,8 +485,11 @@ async def bench_ingest(store_url: str | None, n: int, batch_size: int) -> None:
               help="Requests per concurrency level.")
 @click.option("--clients", default="1,16,64", show_default=True,
               help="Concurrency levels, comma-separated.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1),
+              help="API server processes, as `idgraph serve --workers`.")
 @run
-async def bench_api(store_url: str | None, customers: int, requests: int, clients: str) -> None:
+async def bench_api(store_url: str | None, customers: int, requests: int, clients: str,
+                    workers: int) -> None:
     """Latency (p50, p99) and throughput of the frontend profile query over HTTP at several
     concurrency levels, next to the same reads made straight on the store adapter."""
     from app.bench.api import run_api_bench
@@ -458,7 +499,8 @@ async def bench_api(store_url: str | None, customers: int, requests: int, client
     except ValueError:
         raise click.BadParameter("comma-separated numbers, as in 1,16,64",
                                  param_hint="--clients") from None
-    report = await run_api_bench(settings_for(store_url), customers, requests, levels, console)
+    report = await run_api_bench(settings_for(store_url), customers, requests, levels, console,
+                                 workers=workers)
     click.echo(json.dumps(report, indent=2))
 
 

@@ -1,5 +1,6 @@
 """The Starlette application: /graphql (HTTP and graphql-transport-ws, with GraphiQL when
-introspection is on), /healthz and /metrics."""
+introspection is on), /healthz and /metrics; and `worker_app`, the factory that each
+process of `idgraph serve --workers N` builds it with."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ from app.api.context import Context
 from app.api.events import EventBus, open_bus
 from app.api.limits import BodyLimit
 from app.api.schema import build_schema
-from app.bootstrap import Services
+from app.bootstrap import Services, start
+from app.config import Settings
 from app.stores.base import StoreUnavailable
 from app.web.routes import explorer_routes
 
@@ -146,3 +148,27 @@ def create_app(services: Services, *, bus: EventBus | None = None,
     )
     app.state.bus = bus
     return app
+
+
+class WorkerApp:
+    """The app of one worker process: its services are opened at start-up, in the worker's
+    own event loop (a Neo4j driver cannot move between loops), then the lifespan and every
+    request go to create_app(services)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.app: Starlette | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.app is None:
+            if scope["type"] != "lifespan":
+                raise RuntimeError("the worker app needs the lifespan protocol to start")
+            self.app = create_app(await start(self.settings))
+        await self.app(scope, receive, send)
+
+
+def worker_app() -> WorkerApp:
+    """uvicorn's app factory for `idgraph serve --workers N` (`app.api.asgi:worker_app`):
+    every worker reads the settings from the environment, as the command that started it
+    did (it passes its --store on as IDGRAPH_STORE)."""
+    return WorkerApp(Settings())

@@ -1,13 +1,17 @@
 """Per-request DataLoaders: every read a query repeats per customer or identifier is
-batched into one store call per field, whatever the number of customers.
+batched into one store call per field, whatever the number of customers. The customer
+fields that a query resolves together (identifiers, profile, timeline, segments) share
+one store call as well: `CustomerReader` gathers what their loaders ask for at the same
+moment into one `read_customers` (one round trip on Neo4j).
 
 `facts` (events, identifiers, profile) feeds the computed traits; nextBestAction reads
 the same facts again inside the marketing service, so asking for both reads them twice."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,31 +22,52 @@ from app.domain.nba import Recommendation
 from app.domain.profile import Profile
 from app.domain.segments import MembershipChange
 from app.domain.traits import CustomerFacts
+from app.services.customers import profiles_from
 from app.services.marketing import NoModel
 from app.services.segments import customer_facts
 from app.stores.base import (
-    Cursor,
+    CustomerData,
+    CustomerReads,
     EventRecord,
     IdentifierRecord,
+    IdentityStore,
     LinkRecord,
     MergeRecord,
     SegmentState,
     SplitRecord,
+    TimelineWindow,
 )
 
 
 @dataclass(frozen=True, slots=True)
 class TimelineKey:
     customer_id: str
-    first: int
-    after: Cursor | None = None
-    types: tuple[str, ...] = ()
-    since: str | None = None
-    until: str | None = None
+    window: TimelineWindow
 
-    @property
-    def page(self) -> tuple[Any, ...]:
-        return (self.first, self.after, self.types, self.since, self.until)
+
+class CustomerReader:
+    """One `read_customers` for the reads that the loaders ask for in one turn of the event
+    loop. The loaders of a query's customer fields dispatch their batches in the same turn
+    (DataLoader schedules each batch for the next turn, and the fields resolve together);
+    the read starts one turn after the first of them asked, so it holds them all. Reads
+    asked for later go into the next call."""
+
+    def __init__(self, store: IdentityStore) -> None:
+        self.store = store
+        self.reads: CustomerReads | None = None
+        self.pending: asyncio.Future[CustomerData] | None = None
+
+    async def read(self, ask: Callable[[CustomerReads], Any]) -> CustomerData:
+        if self.reads is None or self.pending is None:
+            self.reads = CustomerReads()
+            self.pending = asyncio.ensure_future(self._read(self.reads))
+        ask(self.reads)
+        # shielded: one cancelled field must not cancel the read the others wait for
+        return await asyncio.shield(self.pending)
+
+    async def _read(self, reads: CustomerReads) -> CustomerData:
+        self.reads = self.pending = None  # what is asked for from now on goes in a new read
+        return await self.store.read_customers(reads)
 
 
 @dataclass
@@ -64,6 +89,7 @@ class Loaders:
 
 def make_loaders(services: Services) -> Loaders:
     store = services.store
+    reader = CustomerReader(store)
 
     async def current_ids(ids: Sequence[str]) -> list[str | None]:
         found = await store.current_ids(ids)
@@ -74,7 +100,7 @@ def make_loaders(services: Services) -> Loaders:
         return [found.get(k) for k in keys]
 
     async def identifiers_of(ids: Sequence[str]) -> list[list[IdentifierRecord]]:
-        found = await store.identifiers_of(ids)
+        found = (await reader.read(lambda reads: reads.identifiers.update(ids))).identifiers
         return [found.get(i, []) for i in ids]
 
     async def identifiers(keys: Sequence[str]) -> list[IdentifierRecord | None]:
@@ -82,8 +108,9 @@ def make_loaders(services: Services) -> Loaders:
         return [found.get(k) for k in keys]
 
     async def profiles(ids: Sequence[str]) -> list[Profile]:
-        found = await services.customers.profiles(list(ids))
-        return [found[i] for i in ids]
+        found = (await reader.read(lambda reads: reads.observations.update(ids))).observations
+        profiles = profiles_from(found, ids)
+        return [profiles[i] for i in ids]
 
     async def merges(ids: Sequence[str]) -> list[list[MergeRecord]]:
         found = await store.merges_into(ids)
@@ -101,21 +128,20 @@ def make_loaders(services: Services) -> Loaders:
         return [by_key.get(k, []) for k in keys]
 
     async def timelines(keys: Sequence[TimelineKey]) -> list[list[EventRecord]]:
-        # One store call per distinct page shape; a query asks for one or a few.
-        pages: dict[tuple[Any, ...], dict[str, list[EventRecord]]] = {}
-        for shape in {k.page for k in keys}:
-            first, after, types, since, until = shape
-            ids = sorted({k.customer_id for k in keys if k.page == shape})
-            pages[shape] = await store.timelines(ids, first, after, types=types, since=since,
-                                                 until=until)
-        return [pages[k.page].get(k.customer_id, []) for k in keys]
+        def ask(reads: CustomerReads) -> None:
+            for key in keys:
+                reads.timelines.setdefault(key.window, set()).add(key.customer_id)
+
+        pages = (await reader.read(ask)).timelines
+        return [pages[k.window].get(k.customer_id, []) for k in keys]
 
     async def facts(ids: Sequence[str]) -> list[CustomerFacts]:
         found = await customer_facts(store, ids)
         return [found[i] for i in ids]
 
     async def segment_states(ids: Sequence[str]) -> list[SegmentState | None]:
-        found = await services.segments.memberships(ids)
+        found = (await reader.read(lambda reads: reads.segment_states.update(ids))
+                 ).segment_states
         return [found.get(i) for i in ids]
 
     async def segment_history(keys: Sequence[tuple[str, int]]) -> list[list[MembershipChange]]:

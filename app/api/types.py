@@ -19,7 +19,13 @@ from app.domain.nba import Recommendation
 from app.domain.profile import ConsentValue, TraitValue
 from app.domain.traits import computed_profile
 from app.services.customers import MAX_PAGE, CursorError, decode_cursor, encode_cursor
-from app.stores.base import AuditRecord, EventRecord, IdentifierRecord, LinkRecord
+from app.stores.base import (
+    AuditRecord,
+    EventRecord,
+    IdentifierRecord,
+    LinkRecord,
+    TimelineWindow,
+)
 
 if TYPE_CHECKING:
     from app.api.graph import GraphView
@@ -379,8 +385,9 @@ class Customer:
             cursor = decode_cursor(after) if after else None
         except CursorError as exc:
             raise InputError(str(exc)) from None
-        key = TimelineKey(str(self.id), first + 1, cursor, tuple(sorted(set(types or ()))),
-                          utc_text(since, "since"), utc_text(until, "until"))
+        key = TimelineKey(str(self.id), TimelineWindow(
+            first + 1, cursor, tuple(sorted(set(types or ()))), utc_text(since, "since"),
+            utc_text(until, "until")))
         rows = await info.context.loaders.timelines.load(key)
         edges = [EventEdge(cursor=encode_cursor(e.cursor), node=Event.of(e, info))
                  for e in rows[:first]]

@@ -3,12 +3,13 @@ straight on the store adapter, in one run.
 
 The store is filled with synthetic customers (app.demo.synthetic_events) until it holds
 `customers` of them, or used as it is when it holds enough. An API server runs in its own
-process (as in production, with a reader key: values are masked); the benchmark process
-plays 1, 16 and 64 concurrent clients, each sending the query for a random customer's
-cookie as soon as its previous answer arrived. The baseline makes the query's reads
-(owners, identifiers_of, profile_observations, timelines, segment_states) on the store
-adapter, one customer at a time, so `graphql_over_raw` is what GraphQL, HTTP and JSON
-cost on top.
+process, or `workers` processes (as in production, with a reader key: values are masked,
+and without access logs); the benchmark process plays 1, 16 and 64 concurrent clients,
+each sending the query for a random customer's cookie as soon as its previous answer
+arrived. The baseline makes the query's reads on
+the store adapter as the API's DataLoaders make them (owners, then identifiers,
+profile observations, the timeline page and segment states in one read_customers), one
+customer at a time, so `graphql_over_raw` is what GraphQL, HTTP and JSON cost on top.
 Clients and server share the machine: on 2 cores the client's own CPU is part of the
 figures at 64 clients.
 """
@@ -37,6 +38,7 @@ from app.bootstrap import Services, start
 from app.config import Settings
 from app.demo import synthetic_events
 from app.domain.identifiers import normalise
+from app.stores.base import CustomerReads, TimelineWindow
 
 BENCH_KEY = "idgraph-bench-reader-key"
 LOAD_BATCH = 1000
@@ -130,10 +132,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(store_url: str, port: int) -> subprocess.Popen[bytes]:
+def start_server(store_url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "IDGRAPH_API_KEYS": f"{BENCH_KEY}:reader", "IDGRAPH_STORE": store_url}
-    return subprocess.Popen([sys.executable, "-m", "app.bench.api", "serve", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.bench.api", "serve", str(port), str(workers)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
 async def wait_healthy(url: str, server: subprocess.Popen[bytes]) -> None:
@@ -221,8 +224,9 @@ async def raw_level(services: Services, lookups: list[tuple[str, str]], requests
         cid = (await store.owners([key])).get(key)
         if cid is None:
             return False
-        await asyncio.gather(store.identifiers_of([cid]), store.profile_observations([cid]),
-                             store.timelines([cid], 21), store.segment_states([cid]))
+        await store.read_customers(CustomerReads(
+            identifiers={cid}, observations={cid}, timelines={TimelineWindow(21): {cid}},
+            segment_states={cid}))
         return True
 
     await drive(1, 200, lookups, call)
@@ -230,7 +234,7 @@ async def raw_level(services: Services, lookups: list[tuple[str, str]], requests
 
 
 async def run_api_bench(settings: Settings, customers: int, requests: int, levels: list[int],
-                        console: Console, seed: int = 7) -> dict[str, Any]:
+                        console: Console, seed: int = 7, workers: int = 1) -> dict[str, Any]:
     if settings.store.startswith("sqlite") and settings.store == Settings().store:
         path = os.path.join(tempfile.mkdtemp(prefix="idgraph-bench-api-"), "bench.db")
         settings = settings.model_copy(update={"store": f"sqlite:///{path}"})
@@ -240,7 +244,7 @@ async def run_api_bench(settings: Settings, customers: int, requests: int, level
         lookups = await sample_cookies(services, 2000, seed)
         load_before = os.getloadavg()[0]
         port = free_port()
-        server = start_server(settings.store, port)
+        server = start_server(settings.store, port, workers)
         try:
             await wait_healthy(f"http://127.0.0.1:{port}", server)
             graphql = await http_levels(port, lookups, levels, requests, console)
@@ -258,6 +262,7 @@ async def run_api_bench(settings: Settings, customers: int, requests: int, level
         "customers": held,
         "query": "customerByIdentifier: profile, identifiers, timeline(first: 20), segments",
         "requests_per_level": requests,
+        "server_workers": workers,
         # the machine is shared: a load above its CPUs means other work competed
         "machine": {"cpus": os.cpu_count(), "load_1m_before": round(load_before, 2),
                     "load_1m_after": round(os.getloadavg()[0], 2)},
@@ -270,21 +275,15 @@ async def run_api_bench(settings: Settings, customers: int, requests: int, level
     }
 
 
-def _serve(port: int) -> None:
-    """The API server of the benchmark: the production app, without access logs."""
+def _serve(port: int, workers: int) -> None:
+    """The API server of the benchmark: the production app as `idgraph serve --workers`
+    runs it, without access logs."""
     import uvicorn
 
-    from app.api.asgi import create_app
-
-    async def serve() -> None:
-        services = await start(Settings())
-        config = uvicorn.Config(create_app(services), host="127.0.0.1", port=port,
-                                log_level="warning", access_log=False)
-        await uvicorn.Server(config).serve()
-
-    asyncio.run(serve())
+    uvicorn.run("app.api.asgi:worker_app", factory=True, host="127.0.0.1", port=port,
+                workers=workers, log_level="warning", access_log=False)
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["serve"]:
-        _serve(int(sys.argv[2]))
+        _serve(int(sys.argv[2]), int(sys.argv[3]))

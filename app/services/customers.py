@@ -5,14 +5,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
 from app.domain.explain import Explanation, explain
 from app.domain.identifiers import normalise
-from app.domain.profile import Profile, build_profile
+from app.domain.profile import Observation, Profile, build_profile
 from app.stores.base import Cursor, EventRecord, IdentifierRecord, IdentityStore
 
 MAX_PAGE = 100
@@ -42,6 +42,13 @@ class TimelinePage:
     has_next: bool
 
 
+def profiles_from(observations: Mapping[str, list[Observation]], customer_ids: Iterable[str]
+                  ) -> dict[str, Profile]:
+    """The customers' profiles from their profile observations, read already (the API reads
+    them together with the customers' other fields)."""
+    return {cid: build_profile(observations.get(cid, [])) for cid in customer_ids}
+
+
 class CustomerService:
     def __init__(self, store: IdentityStore, *, default_region: str = "NL") -> None:
         self.store = store
@@ -57,7 +64,7 @@ class CustomerService:
 
     async def profiles(self, customer_ids: list[str]) -> dict[str, Profile]:
         observations = await self.store.profile_observations(customer_ids)
-        return {cid: build_profile(observations.get(cid, [])) for cid in customer_ids}
+        return profiles_from(observations, customer_ids)
 
     async def explain(self, type_: str, value: str) -> Explanation | None:
         """Why an identifier belongs to its customer: the path of links to the customer's

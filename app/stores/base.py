@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -186,6 +186,40 @@ class SegmentState:
 
 
 @dataclass(frozen=True, slots=True)
+class TimelineWindow:
+    """Which of a customer's events a timeline page holds (see IdentityStore.timelines)."""
+
+    first: int
+    after: Cursor | None = None
+    types: tuple[str, ...] = ()
+    since: str | None = None
+    until: str | None = None
+
+
+@dataclass
+class CustomerReads:
+    """Reads of customers' data that a caller makes at the same moment (the API, for the
+    fields of one query): which customers' identifiers, profile observations, timeline
+    pages and segment states it wants."""
+
+    identifiers: set[str] = field(default_factory=set)
+    observations: set[str] = field(default_factory=set)
+    timelines: dict[TimelineWindow, set[str]] = field(default_factory=dict)
+    segment_states: set[str] = field(default_factory=set)
+
+
+@dataclass
+class CustomerData:
+    """The answers to CustomerReads, as `identifiers_of`, `profile_observations`,
+    `timelines` (per window) and `segment_states` give them."""
+
+    identifiers: dict[str, list[IdentifierRecord]] = field(default_factory=dict)
+    observations: dict[str, list[Observation]] = field(default_factory=dict)
+    timelines: dict[TimelineWindow, dict[str, list[EventRecord]]] = field(default_factory=dict)
+    segment_states: dict[str, SegmentState] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class StoreStats:
     customers: int
     identifiers: int
@@ -299,6 +333,23 @@ class IdentityStore(ABC):
             if events:
                 found[cid] = events[:first]
         return found
+
+    async def read_customers(self, reads: CustomerReads) -> CustomerData:
+        """Every read of `reads`, answered as the methods named in CustomerData answer
+        them. One round trip in an adapter that overrides it (the API makes the reads of a
+        query's customer fields through it); this default makes them one by one."""
+        data = CustomerData()
+        if reads.identifiers:
+            data.identifiers = await self.identifiers_of(reads.identifiers)
+        if reads.observations:
+            data.observations = await self.profile_observations(reads.observations)
+        for window, ids in reads.timelines.items():
+            data.timelines[window] = await self.timelines(
+                ids, window.first, window.after, types=window.types, since=window.since,
+                until=window.until)
+        if reads.segment_states:
+            data.segment_states = await self.segment_states(reads.segment_states)
+        return data
 
     @abstractmethod
     async def identifiers(self, keys: Collection[str]) -> dict[str, IdentifierRecord]:

@@ -162,7 +162,7 @@ async def test_ingested_events_move_customers_into_segments_with_the_why(api):
     await api.run("reader", """query($ids: [IdentifierInput!]!) { customers(identifiers: $ids) {
         segments { segmentId } segmentHistory { at } } }""", ids=[
         {"type": "cookie", "value": c} for c in ("ck_anna", "ck_bob", "ck_carl")])
-    assert api.counting.calls["segment_states"] == api.counting.calls["membership_history"] == 1
+    assert api.counting.calls["read_customers"] == api.counting.calls["membership_history"] == 1
 
 
 async def test_segment_history_lists_entries_and_exits_newest_first(api):

@@ -32,11 +32,12 @@ def test_bad_keys_are_refused_at_start_up(tmp_path):
     assert "expected key:role" in done.stderr and "secret-key" not in done.stderr
 
 
-def serve(tmp_path, **extra: str) -> tuple[str, subprocess.Popen]:
+def serve(tmp_path, *options: str, **extra: str) -> tuple[str, subprocess.Popen]:
     port = free_port()
     server = subprocess.Popen(
-        [*IDGRAPH, "serve", "--store", f"sqlite:///{tmp_path}/x.db", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env(**extra))
+        [*IDGRAPH, "serve", "--store", f"sqlite:///{tmp_path}/x.db", "--port", str(port),
+         *options], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env=env(**extra))
     url = f"http://127.0.0.1:{port}"
     wait_until_healthy(url, server)
     return url, server
@@ -71,3 +72,16 @@ def test_with_keys_serve_asks_for_one(tmp_path):
     assert refused.status_code == 401
     assert allowed.json() == {"data": {"viewer": {"role": "reader"}}}
     assert "LOCAL DEVELOPMENT MODE" not in log
+
+
+def test_several_workers_share_the_port_and_the_settings(tmp_path):
+    url, server = serve(tmp_path, "--workers", "2", IDGRAPH_API_KEYS="k-reader-1:reader")
+    try:
+        answers = [httpx.post(url + "/graphql", json={"query": "{ viewer { role } }"},
+                              headers={"Authorization": "Bearer k-reader-1"}, timeout=10)
+                   for _ in range(4)]
+    finally:
+        log = stop(server)
+    assert all(a.json() == {"data": {"viewer": {"role": "reader"}}} for a in answers)
+    assert "with 2 workers" in log and "IDGRAPH_API_CHANGES_KAFKA" in log
+    assert "Traceback" not in log

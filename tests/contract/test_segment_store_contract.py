@@ -230,8 +230,8 @@ async def test_erasure_forgets_memberships_state_and_history_of_those_customers_
 SEGMENT_QUERIES = {name: text for name, text in vars(neo4j_segments).items()
                    if name.isupper() and isinstance(text, str)
                    and name != "SEGMENT_CHANGE_SEQUENCE"}
-READS = {"SEGMENT_DEFINITIONS", "SEGMENT_STATES", "SEGMENT_MEMBERS", "SEGMENT_SIZES",
-         "MEMBERSHIP_HISTORY"}
+# (segment states are read with the customers' other data: queries.CUSTOMER_READS)
+READS = {"SEGMENT_DEFINITIONS", "SEGMENT_MEMBERS", "SEGMENT_SIZES", "MEMBERSHIP_HISTORY"}
 SINGLE_WRITES = {"SAVE_SEGMENT", "DELETE_SEGMENT_ONLY"}  # one definition, not rows
 
 

@@ -56,8 +56,11 @@ AWAIT_INDEXES = "CALL db.awaitIndexes($seconds)"
 # `USING INDEX` hint.
 #
 # Locking protocol (see graph_schema/model.md, "Concurrency"):
-# 1. Every identifier of the batch is MERGEd in key order and a dummy `_lock` property is
-#    written on those that exist, which takes the node's write lock. A key that does not
+# 1. Every identifier of the batch is MERGEd in key order and `SET i._lock = null` takes
+#    the write lock of those that exist: removing a property takes the node's write lock
+#    first, even when the node has no such property, so the lock costs no write and leaves
+#    nothing to undo (writing a dummy value and removing it again cost about a fifth of a
+#    batch's LOCK_AND_SNAPSHOT and APPLY and half of its RECORD). A key that does not
 #    exist yet becomes a placeholder node holding only `key` (creating it locks it, and
 #    its index entry); the unique constraint on Identifier.key makes a second
 #    transaction's MERGE of the same key wait until this one commits or rolls back, so
@@ -68,8 +71,8 @@ AWAIT_INDEXES = "CALL db.awaitIndexes($seconds)"
 #    matching candidates are locked the same way (candidates' identifiers by LOCK_KEYS),
 #    and so are the customers of components gathered for the full path (COMPONENTS),
 #    before they are read.
-# 3. RECORD ends by removing `_lock` and deleting placeholders the plan did not fill in, so
-#    no trace of the locking survives the transaction.
+# 3. RECORD ends by deleting placeholders the plan did not fill in, so no trace of the
+#    locking survives the transaction.
 
 # Everything a decision reads besides the batch identifiers and their owners: for the
 # owners (`owners`, customer nodes, bound by the statement), the batch keys ($keys) and
@@ -155,7 +158,7 @@ CYPHER replan=skip
 CALL () {
   UNWIND $keys AS key
   MERGE (i:Identifier {key: key})
-  ON MATCH SET i._lock = true
+  ON MATCH SET i._lock = null
   WITH i, key
   OPTIONAL MATCH (i)-[:BELONGS_TO]->(c:Customer)
   RETURN collect(DISTINCT c) AS owners,
@@ -167,7 +170,7 @@ CALL (owners) {
   UNWIND owners AS c
   WITH c
   ORDER BY c.id
-  SET c._lock = true
+  SET c._lock = null
   RETURN collect(c.id) AS locked
 }
 """ + _snapshot_reads + "RETURN locked, " + _snapshot_fields + "\n"
@@ -176,7 +179,7 @@ CALL (owners) {
 LOCK_CUSTOMERS = """
 UNWIND $ids AS id
 MATCH (c:Customer {id: id})
-SET c._lock = true
+SET c._lock = null
 """
 
 # A later round of step 2's read.
@@ -196,7 +199,7 @@ CALL () {
 LOCK_KEYS = """
 UNWIND $keys AS key
 MATCH (i:Identifier {key: key})
-SET i._lock = true
+SET i._lock = null
 """
 
 # Matching: the keys of the newest `$limit` records filed under each blocking key (newest
@@ -530,7 +533,6 @@ def numbered(query: str) -> str:
     return re.sub(r"^  NUMBERED \$(\w+) BY \$(\w+)$",
                   lambda m: _numbering.format(rows=m[1], sequence=m[2]), query, flags=re.M)
 
-
 # -- transact: numbered records and release, last ----------------------------------------
 #
 # Merges, splits, audit entries, review items and matching filings are numbered from
@@ -542,8 +544,8 @@ def numbered(query: str) -> str:
 # serialise. Audit entries, splits, review items and filings are numbered from 1 like
 # SQLite rows; an audit entry that undoes another marks it (`undone_by`); a review pair
 # already queued keeps its item (INSERT OR IGNORE) and new items get ids in plan order.
-# Then the release: `_lock` is removed from the locked identifiers ($keys) and customers,
-# and placeholders the plan did not fill (no `type`) are deleted.
+# Then the release: placeholders among the locked keys ($keys) that the plan did not fill
+# (no `type`) are deleted; the locks themselves wrote nothing.
 RECORD = numbered("""
 CYPHER replan=skip
 CALL () {
@@ -604,15 +606,8 @@ CALL () {
 CALL () {
   UNWIND $keys AS key
   MATCH (i:Identifier {key: key})
-  REMOVE i._lock
-  WITH i
   WHERE i.type IS NULL
   DETACH DELETE i
-}
-CALL () {
-  UNWIND $customer_ids AS id
-  MATCH (c:Customer {id: id})
-  REMOVE c._lock
 }
 RETURN recorded, audit_seqs
 """)
@@ -644,13 +639,65 @@ RETURN c.id AS customer_id, i.type AS type, i.value AS value, i.first_seen AS fi
        i.reason AS reason
 """
 
-IDENTIFIERS_OF = """
-UNWIND $ids AS id
-MATCH (:Customer {id: id})<-[:BELONGS_TO]-(i:Identifier)
-RETURN id AS customer_id, i.type AS type, i.value AS value, i.first_seen AS first_seen,
-       i.last_seen AS last_seen, i.sources AS sources, i.status AS status,
-       i.reason AS reason
-ORDER BY customer_id, type, value
+# The reads of one CustomerReads (app/stores/base.py) in one statement, so in one round
+# trip; each part is one list of maps, keyed as records.py reads them, and a part whose
+# list parameter is empty reads nothing. `identifiers_of`, `profile_observations`,
+# `timelines` and `segment_states` are this statement with the other parts empty.
+# - identifiers: each customer's, by customer, type and value;
+# - observations: the events with traits or consent (`profile`), each once, oldest first;
+# - timelines: per window ($timelines: its number, customer ids, `first`, the cursor's ts
+#   and event_id, `since`, `types`) and customer, up to `first` events strictly older
+#   than the cursor and not before `since`, of `types` when that list is not empty,
+#   newest first (LIMIT takes no per-row value: the window's slice of the sorted list);
+# - segment_states: the customers with a check or a membership.
+CUSTOMER_READS = """
+CALL () {
+  UNWIND $identifiers AS id
+  MATCH (:Customer {id: id})<-[:BELONGS_TO]-(i:Identifier)
+  WITH id, i
+  ORDER BY id, i.type, i.value
+  RETURN collect({customer_id: id, type: i.type, value: i.value, first_seen: i.first_seen,
+                  last_seen: i.last_seen, sources: i.sources, status: i.status,
+                  reason: i.reason}) AS identifiers
+}
+CALL () {
+  UNWIND $observations AS id
+  MATCH (:Customer {id: id})<-[:BELONGS_TO]-(:Identifier)<-[:OBSERVED]-(e:Event)
+  WHERE e.profile
+  WITH DISTINCT id, e
+  ORDER BY id, e.ts, e.event_id
+  RETURN collect({customer_id: id, event_id: e.event_id, ts: e.ts, source: e.source,
+                  body: e.body}) AS observations
+}
+CALL () {
+  UNWIND $timelines AS t
+  UNWIND t.ids AS id
+  CALL (t, id) {
+    MATCH (:Customer {id: id})<-[:BELONGS_TO]-(:Identifier)<-[:OBSERVED]-(e:Event)
+    WHERE (e.ts < t.ts OR (e.ts = t.ts AND e.event_id < t.event_id)) AND e.ts >= t.since
+      AND (size(t.types) = 0 OR e.type IN t.types)
+    WITH DISTINCT e
+    ORDER BY e.ts DESC, e.event_id DESC
+    WITH collect(e) AS events
+    RETURN events[..t.first] AS page
+  }
+  RETURN collect({window: t.window, customer_id: id, events: [e IN page |
+           {event_id: e.event_id, type: e.type, ts: e.ts, source: e.source, body: e.body,
+            keys: [(e)-[:OBSERVED]->(i:Identifier) | i.key]}]}) AS timelines
+}
+CALL () {
+  UNWIND $segment_states AS id
+  OPTIONAL MATCH (s:SegmentCheck {customer_id: id})
+  CALL (id) {
+    MATCH (m:SegmentMember {customer_id: id})
+    RETURN collect(m {.segment, .since, .why}) AS members
+  }
+  WITH id, s, members
+  WHERE s IS NOT NULL OR size(members) > 0
+  RETURN collect({customer_id: id, checked_at: s.checked_at, next_check: s.next_check,
+                  members: members}) AS segment_states
+}
+RETURN identifiers, observations, timelines, segment_states
 """
 
 # Events of any of the customer's identifiers, each once, newest first, strictly older
@@ -664,24 +711,6 @@ LIMIT $first
 RETURN e.event_id AS event_id, e.type AS type, e.ts AS ts, e.source AS source,
        e.body AS body, [(e)-[:OBSERVED]->(i:Identifier) | i.key] AS keys
 ORDER BY ts DESC, event_id DESC
-"""
-
-# The batched form: per customer, up to $first events before the cursor and not before
-# $since, of $types when that list is not empty.
-TIMELINES = """
-UNWIND $ids AS id
-CALL (id) {
-  MATCH (:Customer {id: id})<-[:BELONGS_TO]-(:Identifier)<-[:OBSERVED]-(e:Event)
-  WHERE (e.ts < $ts OR (e.ts = $ts AND e.event_id < $event_id)) AND e.ts >= $since
-    AND (size($types) = 0 OR e.type IN $types)
-  WITH DISTINCT e
-  ORDER BY e.ts DESC, e.event_id DESC
-  LIMIT $first
-  RETURN e
-}
-RETURN id AS customer_id, e.event_id AS event_id, e.type AS type, e.ts AS ts,
-       e.source AS source, e.body AS body, [(e)-[:OBSERVED]->(i:Identifier) | i.key] AS keys
-ORDER BY customer_id, ts DESC, event_id DESC
 """
 
 # Every link with either end among the customer's identifiers, whatever its status.
@@ -780,16 +809,6 @@ CALL () { MATCH (i:Identifier) RETURN count(i) AS identifiers }
 CALL () { MATCH ()-[l:LINKED]->() RETURN count(l) AS links }
 CALL () { MATCH (e:Event) RETURN count(e) AS events }
 RETURN all_customers - merged - erased AS customers, identifiers, links, events
-"""
-
-PROFILE_OBSERVATIONS = """
-UNWIND $ids AS id
-MATCH (:Customer {id: id})<-[:BELONGS_TO]-(:Identifier)<-[:OBSERVED]-(e:Event)
-WHERE e.profile
-WITH DISTINCT id, e
-RETURN id AS customer_id, e.event_id AS event_id, e.ts AS ts, e.source AS source,
-       e.body AS body
-ORDER BY customer_id, ts, event_id
 """
 
 # Whole-graph reads for verification, streamed.

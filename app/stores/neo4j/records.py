@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -24,14 +24,21 @@ from app.domain.plan import (
     StoredLink,
 )
 from app.domain.privacy import suppression_hash
+from app.domain.profile import Observation
+from app.domain.segments.membership import Membership
 from app.stores.base import (
     AuditRecord,
+    Cursor,
+    CustomerData,
+    CustomerReads,
     EventRecord,
     IdentifierRecord,
     LinkRecord,
     MergeRecord,
     ReviewRecord,
+    SegmentState,
     SplitRecord,
+    TimelineWindow,
     event_body,
     event_record,
 )
@@ -42,6 +49,7 @@ Row = Mapping[str, Any]
 OPEN = "open"
 # What an erased key or value is replaced with in free text.
 ERASED_MARK = "[erased]"
+NEWEST: Cursor = ("\uffff", "")  # a cursor before every event
 
 
 def dumps(value: Any) -> str:
@@ -72,6 +80,59 @@ def identifier_record(row: Row) -> IdentifierRecord:
 def timeline_record(row: Row) -> EventRecord:
     return event_record(row["event_id"], row["type"], row["ts"], row["source"],
                         row["keys"], row["body"])
+
+
+def observation(row: Row) -> Observation:
+    body = loads(row["body"], {})
+    return Observation(row["event_id"], row["ts"], row["source"], body.get("traits", {}),
+                       body.get("consent", {}))
+
+
+def membership(segment: str, since: str, why: str | None) -> Membership:
+    return Membership(segment, since, tuple(loads(why, [])))
+
+
+def segment_state(row: Row) -> SegmentState:
+    held = (membership(m["segment"], m["since"], m["why"]) for m in row["members"])
+    return SegmentState({m.segment: m for m in held}, row["checked_at"], row["next_check"])
+
+
+def customer_reads_params(reads: CustomerReads) -> dict[str, Any]:
+    """CUSTOMER_READS' parameters; a timeline window is numbered by its place in
+    `reads.timelines`. A window starts before the older of its cursor and `until`."""
+    windows = []
+    for n, (window, ids) in enumerate(reads.timelines.items()):
+        until = (window.until, "") if window.until is not None else NEWEST
+        ts, event_id = min(window.after or NEWEST, until)
+        windows.append({"window": n, "ids": unique(ids), "first": window.first, "ts": ts,
+                        "event_id": event_id, "since": window.since or "",
+                        "types": sorted(set(window.types))})
+    return {"identifiers": unique(reads.identifiers),
+            "observations": unique(reads.observations), "timelines": windows,
+            "segment_states": unique(reads.segment_states)}
+
+
+def customer_data(row: Row, windows: Iterable[TimelineWindow]) -> CustomerData:
+    """CUSTOMER_READS' one row; `windows` in the order the parameters numbered them. As the
+    single reads answer: a customer without rows is missing."""
+    data = CustomerData()
+    identifiers: defaultdict[str, list[IdentifierRecord]] = defaultdict(list)
+    for item in row["identifiers"]:
+        identifiers[item["customer_id"]].append(identifier_record(item))
+    data.identifiers = dict(identifiers)
+    observations: defaultdict[str, list[Observation]] = defaultdict(list)
+    for item in row["observations"]:
+        observations[item["customer_id"]].append(observation(item))
+    data.observations = dict(observations)
+    numbered = list(windows)
+    data.timelines = {window: {} for window in numbered}
+    for item in row["timelines"]:
+        if item["events"]:
+            data.timelines[numbered[item["window"]]][item["customer_id"]] = [
+                timeline_record(event) for event in item["events"]]
+    data.segment_states = {item["customer_id"]: segment_state(item)
+                           for item in row["segment_states"]}
+    return data
 
 
 def link_record(row: Row) -> LinkRecord:

@@ -14,10 +14,16 @@ from typing import TYPE_CHECKING, Any
 from neo4j import AsyncDriver, RoutingControl
 
 from app.domain.segments.membership import Membership, MembershipChange
-from app.stores.base import SegmentRecord, SegmentState, StoreUnavailable
+from app.stores.base import (
+    CustomerData,
+    CustomerReads,
+    SegmentRecord,
+    SegmentState,
+    StoreUnavailable,
+)
 from app.stores.neo4j.errors import translated as _translated
 from app.stores.neo4j.queries import numbered
-from app.stores.neo4j.records import Row, dumps, loads, unique
+from app.stores.neo4j.records import dumps, loads, membership, unique
 
 # The counter node (MergeSequence.name) that numbers membership changes.
 SEGMENT_CHANGE_SEQUENCE = "segment_changes"
@@ -47,18 +53,6 @@ CALL () {
   MATCH (s:Segment {name: $name})
   DELETE s
 }
-"""
-
-SEGMENT_STATES = """
-UNWIND $ids AS id
-OPTIONAL MATCH (s:SegmentCheck {customer_id: id})
-CALL (id) {
-  MATCH (m:SegmentMember {customer_id: id})
-  RETURN collect(m {.segment, .since, .why}) AS members
-}
-WITH id, s, members
-WHERE s IS NOT NULL OR size(members) > 0
-RETURN id AS customer_id, s.checked_at AS checked_at, s.next_check AS next_check, members
 """
 
 # Each customer's SegmentCheck is merged and written first (in customer order): that write
@@ -142,10 +136,6 @@ CALL (id) {
 """
 
 
-def _membership(segment: str, since: str, why: str | None) -> Membership:
-    return Membership(segment, since, tuple(loads(why, [])))
-
-
 def _state_rows(states: dict[str, SegmentState | None]) -> list[dict[str, Any]]:
     """In customer order: the order their SegmentCheck locks are taken in."""
     rows = []
@@ -168,11 +158,6 @@ def _change_rows(changes: Sequence[MembershipChange]) -> list[dict[str, Any]]:
             for n, c in enumerate(changes)]
 
 
-def _state(row: Row) -> SegmentState:
-    held = (_membership(m["segment"], m["since"], m["why"]) for m in row["members"])
-    return SegmentState({m.segment: m for m in held}, row["checked_at"], row["next_check"])
-
-
 class Neo4jSegments:
     driver: AsyncDriver
     database: str
@@ -183,6 +168,8 @@ class Neo4jSegments:
         def _unavailable(self, exc: BaseException) -> StoreUnavailable: ...
 
         async def _read(self, query: str, **params: Any) -> list[Any]: ...
+
+        async def read_customers(self, reads: CustomerReads) -> CustomerData: ...
 
     async def _write(self, query: str, **params: Any) -> None:
         await self.driver.execute_query(query, params, database_=self.database,
@@ -204,10 +191,9 @@ class Neo4jSegments:
         await self._write(DELETE_SEGMENT, name=name, states=[], changes=_change_rows(changes),
                           sequence=SEGMENT_CHANGE_SEQUENCE)
 
-    @_translated
     async def segment_states(self, customer_ids: Collection[str]) -> dict[str, SegmentState]:
-        rows = await self._read(SEGMENT_STATES, ids=unique(customer_ids))
-        return {r["customer_id"]: _state(r) for r in rows}
+        reads = CustomerReads(segment_states=set(customer_ids))
+        return (await self.read_customers(reads)).segment_states
 
     @_translated
     async def save_segment_states(
@@ -224,7 +210,7 @@ class Neo4jSegments:
     ) -> list[tuple[str, Membership]]:
         rows = await self._read(SEGMENT_MEMBERS, segment=segment, after=after or "",
                                 first=first)
-        return [(r["customer_id"], _membership(segment, r["since"], r["why"])) for r in rows]
+        return [(r["customer_id"], membership(segment, r["since"], r["why"])) for r in rows]
 
     @_translated
     async def segment_sizes(self) -> dict[str, int]:

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from neo4j import (
+    READ_ACCESS,
     AsyncGraphDatabase,
     AsyncManagedTransaction,
     NotificationMinimumSeverity,
@@ -30,6 +31,8 @@ from neo4j import (
 from neo4j.exceptions import (
     AuthError,
     ConfigurationError,
+    DriverError,
+    Neo4jError,
 )
 
 from app.domain.matching.blocking import BUCKET_LIMIT
@@ -40,6 +43,8 @@ from app.domain.resolution import SAMPLE_EVENT_IDS
 from app.stores.base import (
     AuditRecord,
     Cursor,
+    CustomerData,
+    CustomerReads,
     Decide,
     EventRecord,
     IdentifierRecord,
@@ -52,6 +57,7 @@ from app.stores.base import (
     StoreStats,
     StoreUnavailable,
     StoreURLError,
+    TimelineWindow,
     decide_with_components,
 )
 from app.stores.neo4j import migrate as migrations
@@ -72,7 +78,6 @@ MATCH_BLOCK_SEQUENCE = "match_blocks"
 # customer drop out).
 SEARCH_INDEX = "search_term_text"
 SEARCH_FETCH_FACTOR = 4
-NEWEST: Cursor = ("\uffff", "")  # a cursor before every event
 HINT = "start it with scripts/services up or check IDGRAPH_STORE"
 
 
@@ -135,6 +140,19 @@ class Neo4jStore(Neo4jSegments, IdentityStore):
             f"{_one_line(exc)}; {HINT}")
 
     async def _read(self, query: str, **params: Any) -> list[Any]:
+        """A read in an auto-commit transaction: one round trip, where a managed one
+        (execute_query) takes two (BEGIN with RUN, then COMMIT). It keeps execute_query's
+        bookmarks; a read that fails with an error worth retrying (a server gone, a
+        transient error) is made again through execute_query, which retries it."""
+        try:
+            async with self.driver.session(
+                    database=self.database, default_access_mode=READ_ACCESS,
+                    bookmark_manager=self.driver.execute_query_bookmark_manager) as session:
+                result = await session.run(query, params)
+                return [record async for record in result]
+        except (Neo4jError, DriverError) as exc:
+            if not exc.is_retryable():
+                raise
         records_, _, _ = await self.driver.execute_query(
             query, params, database_=self.database, routing_=RoutingControl.READ)
         return records_
@@ -257,15 +275,16 @@ class Neo4jStore(Neo4jSegments, IdentityStore):
     @staticmethod
     async def _record_and_release(tx: AsyncManagedTransaction, plan: Plan | None,
                                   locks: _Locks) -> None:
-        """RECORD: the numbered records of an applied plan, then the release of every lock
-        (always, also when the plan was empty)."""
+        """RECORD: the numbered records of an applied plan, then the deletion of the
+        placeholders it did not fill (always, also when the plan was empty); the locks are
+        released by the commit."""
         release = set(locks.keys)
         if plan is not None:
             release.update(d.key for d in plan.identifiers)
         row = await (await tx.run(
             q.RECORD, records.record_params(plan), keys=sorted(release),
-            customer_ids=sorted(locks.customers), merge_sequence=MERGE_SEQUENCE,
-            split_sequence=SPLIT_SEQUENCE, audit_sequence=AUDIT_SEQUENCE,
+            merge_sequence=MERGE_SEQUENCE, split_sequence=SPLIT_SEQUENCE,
+            audit_sequence=AUDIT_SEQUENCE,
             review_sequence=REVIEW_SEQUENCE, match_block_sequence=MATCH_BLOCK_SEQUENCE,
         )).single(strict=True)
         if plan is not None:
@@ -290,13 +309,10 @@ class Neo4jStore(Neo4jSegments, IdentityStore):
         found = (records.identifier_record(row) for row in rows)
         return {record.key: record for record in found}
 
-    @_translated
     async def identifiers_of(self, customer_ids: Collection[str]
                              ) -> dict[str, list[IdentifierRecord]]:
-        found: dict[str, list[IdentifierRecord]] = defaultdict(list)
-        for row in await self._read(q.IDENTIFIERS_OF, ids=records.unique(customer_ids)):
-            found[row["customer_id"]].append(records.identifier_record(row))
-        return dict(found)
+        return (await self.read_customers(CustomerReads(identifiers=set(customer_ids)))
+                ).identifiers
 
     @_translated
     async def timeline(self, customer_id: str, first: int, after: Cursor | None
@@ -306,7 +322,6 @@ class Neo4jStore(Neo4jSegments, IdentityStore):
                                 event_id=event_id)
         return [records.timeline_record(row) for row in rows]
 
-    @_translated
     async def timelines(
         self,
         customer_ids: Collection[str],
@@ -317,14 +332,14 @@ class Neo4jStore(Neo4jSegments, IdentityStore):
         since: str | None = None,
         until: str | None = None,
     ) -> dict[str, list[EventRecord]]:
-        ts, event_id = min(after or NEWEST, (until, "") if until is not None else NEWEST)
-        rows = await self._read(q.TIMELINES, ids=records.unique(customer_ids), first=first,
-                                ts=ts, event_id=event_id, since=since or "",
-                                types=sorted(set(types)))
-        found: dict[str, list[EventRecord]] = defaultdict(list)
-        for row in rows:
-            found[row["customer_id"]].append(records.timeline_record(row))
-        return dict(found)
+        window = TimelineWindow(first, after, tuple(sorted(set(types))), since, until)
+        reads = CustomerReads(timelines={window: set(customer_ids)})
+        return (await self.read_customers(reads)).timelines[window]
+
+    @_translated
+    async def read_customers(self, reads: CustomerReads) -> CustomerData:
+        [row] = await self._read(q.CUSTOMER_READS, **records.customer_reads_params(reads))
+        return records.customer_data(row, reads.timelines)
 
     @_translated
     async def links_of(self, customer_id: str) -> list[LinkRecord]:
@@ -372,17 +387,11 @@ class Neo4jStore(Neo4jSegments, IdentityStore):
         return StoreStats(customers=row["customers"], identifiers=row["identifiers"],
                           links=row["links"], events=row["events"])
 
-    @_translated
     async def profile_observations(
         self, customer_ids: Collection[str]
     ) -> dict[str, list[Observation]]:
-        found: dict[str, list[Observation]] = defaultdict(list)
-        for row in await self._read(q.PROFILE_OBSERVATIONS, ids=records.unique(customer_ids)):
-            body = records.loads(row["body"], {})
-            found[row["customer_id"]].append(Observation(
-                row["event_id"], row["ts"], row["source"], body.get("traits", {}),
-                body.get("consent", {})))
-        return dict(found)
+        return (await self.read_customers(CustomerReads(observations=set(customer_ids)))
+                ).observations
 
     @_translated
     async def membership(self) -> tuple[dict[str, str | None], list[tuple[str, str]]]:
