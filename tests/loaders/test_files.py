@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
-
 import math
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
