@@ -169,8 +169,8 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
-        # The store indexes a batch's new search terms with one statement: a trigger per
-        # row made each row flush the full-text index and cost several times as much.
+        # The store indexes a batch's new search terms with one statement: through a
+        # trigger per row, each new term cost several times as much.
         "V0003__search_terms_indexed_per_batch",
         "DROP TRIGGER search_terms_ai",
     ),
