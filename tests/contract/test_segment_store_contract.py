@@ -1,7 +1,7 @@
 """The segment half of the IdentityStore contract: each test runs on SQLite and on Neo4j.
 
 At the end, the Neo4j segment statements are checked without a database by the rules of
-test_neo4j_queries.py (they live in app/stores/neo4j/segments.py, not queries.py)."""
+tests/unit/test_neo4j_adapter.py (they live in app/stores/neo4j/segments.py, not queries.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from neo4j.exceptions import ConstraintError
 from app.domain.segments.membership import ENTERED, LEFT, Membership, MembershipChange
 from app.stores.base import SegmentRecord, SegmentState
 from app.stores.neo4j import segments as neo4j_segments
-from tests.contract.test_neo4j_queries import (
+from tests.unit.test_neo4j_adapter import (
     NODE,
     WRITE_CLAUSE,
     clauses,

@@ -1,6 +1,6 @@
 """Every Cypher statement the Neo4j adapter runs, in one place.
 
-Rules (tests/contract/test_neo4j_queries.py checks them):
+Rules (tests/unit/test_neo4j_adapter.py checks them):
 - every value is a `$parameter`: no string literals, nothing formatted into the text;
 - writes of many rows are one `UNWIND $rows AS row` per plan section, never a round trip per row;
 - every lookup of a node goes through a property with a unique constraint or an index from

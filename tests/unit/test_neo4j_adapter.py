@@ -1,5 +1,6 @@
-"""The Neo4j adapter without a database: Cypher shape, migrations, record conversion,
-the order of work inside `transact`, and error messages.
+"""The Neo4j adapter's pure code, without a database: Cypher shape, migrations, record
+conversion, the order of work inside `transact` (a fake driver records the statements it is
+given; it stands in for nothing these tests claim about Neo4j), and error messages.
 
 The contract suite (test_store_contract.py and the other contract files) checks behaviour
 on a real server; these check what it cannot see: that values never reach the Cypher text,
