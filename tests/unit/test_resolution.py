@@ -14,6 +14,17 @@ def owners(plan):
     return {d.key: d.customer_id for d in plan.identifiers}
 
 
+def new_and_old_customer() -> Snapshot:
+    """cookie:a belongs to c_new, cookie:b to the earlier seen c_old."""
+    return Snapshot(
+        owners={"cookie:a": "c_new", "cookie:b": "c_old"},
+        customers={
+            "c_new": CustomerInfo("c_new", "2024-02-01"),
+            "c_old": CustomerInfo("c_old", "2024-01-01"),
+        },
+    )
+
+
 def test_a_new_identifier_creates_one_customer_with_an_id_from_its_seed_event():
     plan = plan_ingest([event("e1", T0, "cookie:a", "email:a@example.com")], Snapshot(), NOW)
     [customer] = plan.new_customers
@@ -58,13 +69,7 @@ def test_new_identifiers_join_their_existing_customer():
 
 
 def test_the_first_seen_customer_survives_a_merge():
-    snap = Snapshot(
-        owners={"cookie:a": "c_new", "cookie:b": "c_old"},
-        customers={
-            "c_new": CustomerInfo("c_new", "2024-02-01"),
-            "c_old": CustomerInfo("c_old", "2024-01-01"),
-        },
-    )
+    snap = new_and_old_customer()
     plan = plan_ingest([event("e9", T2, "cookie:a", "cookie:b")], snap, NOW)
     [merge] = plan.merges
     assert (merge.absorbed, merge.survivor, merge.event_id, merge.at) == (
@@ -142,13 +147,7 @@ def test_link_evidence_aggregates_over_the_batch():
 
 
 def test_profile_changes_name_each_customer_as_it_is_after_the_plan():
-    snap = Snapshot(
-        owners={"cookie:a": "c_new", "cookie:b": "c_old"},
-        customers={
-            "c_new": CustomerInfo("c_new", "2024-02-01"),
-            "c_old": CustomerInfo("c_old", "2024-01-01"),
-        },
-    )
+    snap = new_and_old_customer()
     plan = plan_ingest(
         [
             event("e1", T0, "cookie:a", traits={"first_name": "Ann"}),
