@@ -88,6 +88,9 @@ def changes_of(plan: Plan, owners: dict[str, str], at: str) -> list[Change]:
 def _profile_changes(plan: Plan, at: str) -> list[Change]:
     """profile_changed for each customer that gets an event carrying traits or consent,
     with (a sample of) those events."""
+    carrying = [e for e in plan.events if e.traits or e.consent]
+    if not carrying:
+        return []
     survivor = {m.absorbed: m.survivor for m in plan.merges}
 
     def final(cid: str | None) -> str | None:
@@ -97,10 +100,9 @@ def _profile_changes(plan: Plan, at: str) -> list[Change]:
 
     owner = {d.key: d.customer_id for d in plan.identifiers} | plan.moves
     events: dict[str, set[str]] = {}
-    for event in plan.events:
-        if event.traits or event.consent:
-            for ident in event.identifiers:
-                if (cid := final(owner.get(ident.key))) is not None:
-                    events.setdefault(cid, set()).add(event.event_id)
+    for event in carrying:
+        for ident in event.identifiers:
+            if (cid := final(owner.get(ident.key))) is not None:
+                events.setdefault(cid, set()).add(event.event_id)
     return [Change("profile_changed", cid, at, tuple(sorted(ids)[:10]))
             for cid, ids in sorted(events.items())]
