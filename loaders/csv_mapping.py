@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from app.domain import bounds
 from app.domain.events import EventError, format_ts
 
 CONVERTERS: dict[str, Any] = {
@@ -137,6 +138,8 @@ def check_header(mapping: CsvMapping, header: list[str], where: str) -> None:
 def row_to_event(mapping: CsvMapping, row: dict[str, str]) -> dict[str, Any]:
     """The raw v1 event for one CSV row. Raises EventError naming the column."""
     cells = {k: (v or "").strip() for k, v in row.items() if k is not None}
+    for column in sorted(mapping.columns()):
+        _check(column, cells.get(column, ""))
     identifiers = [{"type": type_, "value": cells[c]}
                    for type_, cols in mapping.identifiers.items() for c in cols if cells.get(c)]
     event: dict[str, Any] = {
@@ -179,7 +182,10 @@ def _timestamp(mapping: CsvMapping, cells: dict[str, str]) -> str:
                          ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=mapping.zone())
-    return format_ts(moment)
+    try:
+        return format_ts(bounds.utc(moment))
+    except bounds.OutOfBounds as exc:
+        raise EventError(column or "timestamp", exc.reason) from None
 
 
 def _values(columns: dict[str, Column], cells: dict[str, str]) -> dict[str, Any]:
@@ -188,16 +194,29 @@ def _values(columns: dict[str, Column], cells: dict[str, str]) -> dict[str, Any]
         text = cells.get(column.name, "")
         if not text:
             continue
+        if len(text) > bounds.MAX_NUMBER_TEXT and column.convert in ("int", "float"):
+            raise EventError(column.name, bounds.too_long(text))
         try:
-            values[name] = CONVERTERS[column.convert](text)
+            value = CONVERTERS[column.convert](text)
         except (ValueError, KeyError):
             raise EventError(column.name, f"{text!r} is not a {column.convert}") from None
+        _check(column.name, value)
+        values[name] = value
     return values
+
+
+def _check(column: str, value: object) -> None:
+    try:
+        bounds.check(value)
+    except bounds.OutOfBounds as exc:
+        raise EventError(column, exc.reason) from None
 
 
 def read_rows(path: Path, mapping: CsvMapping) -> Iterator[tuple[int, dict[str, str], int]]:
     """(row number, row, bytes) for each data row; the header is checked first."""
-    with path.open(encoding=mapping.encoding, newline="") as handle:
+    # Bytes that are not in the encoding are kept as lone surrogates, which the bounds
+    # reject with the column that holds them, rather than failing the whole file.
+    with path.open(encoding=mapping.encoding, errors="surrogateescape", newline="") as handle:
         reader = csv.DictReader(handle, delimiter=mapping.delimiter)
         check_header(mapping, list(reader.fieldnames or []), str(path))
         for row in reader:

@@ -8,16 +8,14 @@ With a checkpoint, a re-run after a crash skips the records already durable in t
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-import orjson
-
+from app.domain import bounds
 from app.domain.events import EventError
-from app.services.ingest import IngestResult, IngestService, Problem
+from app.services.ingest import IngestResult, IngestService, Problem, unexpected
 from loaders.csv_mapping import CsvMapping, MappingError, read_rows, row_to_event
 from loaders.resume import Checkpoint
 from loaders.segment_spec import SegmentConfig, as_v1
@@ -56,44 +54,27 @@ class Source:
 
 
 def read_lines(path: Path) -> Iterator[Line]:
+    """The file's non-blank lines. Bytes that are not UTF-8 are kept as lone surrogates
+    (`surrogateescape`), which the bounds reject with the field that holds them, instead
+    of being replaced unseen."""
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
-            text = raw.decode("utf-8", errors="replace").strip()
+            text = raw.decode("utf-8", errors="surrogateescape").strip()
             if text:
                 yield Line(f"{path}:{number}", text, len(raw))
-
-
-# orjson reads integers of 19 digits and more as floats; the standard library keeps them.
-_LONG_INTEGER = re.compile(r"\d{19}")
-_LONG_INTEGER_BYTES = re.compile(rb"\d{19}")
-
-
-def loads(text: str | bytes) -> object:
-    """JSON decoding, fast; any text orjson refuses or could read differently from the
-    standard library (NaN, integers past 64 bits) goes to the standard library, whose
-    errors say where the text is wrong."""
-    long_integer = _LONG_INTEGER_BYTES if isinstance(text, bytes) else _LONG_INTEGER
-    if long_integer.search(text) is None:  # type: ignore[arg-type]
-        try:
-            return orjson.loads(text)
-        except orjson.JSONDecodeError:
-            pass
-    return json.loads(text)
 
 
 def decode_json(
     text: str | bytes, position: str, input_format: str, segment: SegmentConfig
 ) -> object:
-    """The raw v1 event in a JSON text (v1, Segment or auto), or the Problem with it."""
+    """The raw v1 event in a JSON text (v1, Segment or auto), or the Problem with it. One
+    message's fault, even an unexpected one, is that message's Problem."""
     try:
-        value = loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        detail = (
-            f"{exc.msg} at column {exc.colno}"
-            if isinstance(exc, json.JSONDecodeError)
-            else "not UTF-8"
-        )
-        return Problem(position, "message", f"not valid JSON ({detail})", True)
+        value = bounds.decode(text)
+    except bounds.NotJSON as exc:
+        return Problem(position, "message", f"not valid JSON ({exc.reason})", True)
+    except bounds.OutOfBounds as exc:
+        return Problem(position, exc.field or "message", exc.reason, True)
     try:
         return as_v1(value, input_format, segment)
     except EventError as exc:
@@ -103,8 +84,10 @@ def decode_json(
             exc.field,
             exc.reason,
             True,
-            message_id if isinstance(message_id, str) else None,
+            message_id if bounds.is_safe_text(message_id) else None,
         )
+    except Exception as exc:  # a fault of idgraph's, reported with this message alone
+        return unexpected(position, "message", exc)
 
 
 def read_records(path: Path, source: Source, skip: int = 0) -> Iterator[Record]:
@@ -130,6 +113,8 @@ def _csv_records(path: Path, source: Source, skip: int) -> Iterator[Record]:
             item: object = row_to_event(source.mapping, row)
         except EventError as exc:
             item = Problem(position, exc.field, exc.reason, True)
+        except Exception as exc:  # a fault of idgraph's, reported with this row alone
+            item = unexpected(position, "row", exc)
         yield Record(position, item, size, index)
 
 

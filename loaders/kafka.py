@@ -463,9 +463,11 @@ def message_key(raw: object) -> bytes | None:
     if not isinstance(first, dict):
         return None
     try:
-        return normalise(first.get("type"), first.get("value")).key.encode()
+        key = normalise(first.get("type"), first.get("value")).key
     except IdentifierError:
-        return f"{first.get('type')}:{first.get('value')}".encode()
+        key = f"{first.get('type')}:{first.get('value')}"
+    # A lone surrogate is sent as it is: the loader rejects that message, not the sender.
+    return key.encode("utf-8", "surrogatepass")
 
 
 async def produce_file(bootstrap_servers: str, topic: str, path: Path, *,
@@ -481,7 +483,8 @@ async def produce_file(bootstrap_servers: str, topic: str, path: Path, *,
         pending = []
         for line in read_lines(path):
             raw = decode_json(line.text, line.position, input_format, segment)
-            pending.append(await producer.send(topic, line.text.encode(), key=message_key(raw)))
+            value = line.text.encode("utf-8", "surrogateescape")  # the bytes of the file
+            pending.append(await producer.send(topic, value, key=message_key(raw)))
             sent += 1
             if len(pending) >= 10_000:  # bound what waits for acknowledgement
                 await asyncio.gather(*pending)

@@ -1,8 +1,10 @@
 """Segment-spec messages (from Segment, RudderStack or Jitsu) mapped to raw v1 events.
 
-Pure: no I/O. The mapping is documented in docs/loaders.md ("Segment-spec input"); the
-result is a raw v1 dict that goes through the same validation as any other event, so a
-mapped message that breaks the v1 contract is rejected with the v1 reason.
+Pure: no I/O. A message's values are bounded (app/domain/bounds.py) before it is mapped,
+and problems name the message's own fields. The mapping is documented in docs/loaders.md
+("Segment-spec input"); the result is a raw v1 dict that goes through the same validation
+as any other event, so a mapped message that breaks the v1 contract is rejected with the
+v1 reason.
 
 Identifiers: `anonymousId` -> cookie, `userId` -> `SegmentConfig.user_id_type`,
 `traits.email` -> email, `traits.phone` -> phone, `context.device.id` -> device_id, and for
@@ -18,6 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from app.domain import bounds
 from app.domain.events import EventError
 
 INPUT_FORMATS = ("v1", "segment", "auto")
@@ -62,6 +65,10 @@ def to_v1(message: object, config: SegmentConfig = DEFAULT_CONFIG) -> dict[str, 
     """The raw v1 event for one Segment message. Raises EventError naming the field."""
     if not isinstance(message, dict):
         raise EventError("", "a Segment message must be a JSON object")
+    try:  # before the mapping reads anything: the fields named are the message's own
+        bounds.check(message, "message")
+    except bounds.OutOfBounds as exc:
+        raise EventError(exc.field, exc.reason) from None
     kind = message.get("type")
     if kind not in SEGMENT_TYPES:
         raise EventError("type", f"must be one of {', '.join(SEGMENT_TYPES)} (Segment spec)")

@@ -1,7 +1,8 @@
 """The v1 event contract: parsing raw JSON objects into validated events.
 
-The structure is checked against the committed JSON Schema (app/schemas/event.v1.schema.json),
-so the file users read is the one that is enforced. Values are then normalised here.
+Every value is first checked against the bounds (app/domain/bounds.py), then the structure
+against the committed JSON Schema (app/schemas/event.v1.schema.json), so the file users read
+is the one that is enforced. Values are then normalised here.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 import fastjsonschema
 
+from app.domain import bounds
 from app.domain.identifiers import Identifier, IdentifierError, normalise
 
 SCHEMA_RESOURCE = "event.v1.schema.json"
@@ -108,19 +110,32 @@ def _schema_error(raw: dict[str, Any], exc: fastjsonschema.JsonSchemaValueExcept
     return EventError(where or "event", reason)
 
 
+def _timestamp(text: str) -> datetime:
+    """The event's moment as written (its offset kept), once it is known to fit in UTC."""
+    try:
+        moment = parse_ts(text)
+        bounds.utc(moment)
+    except ValueError as exc:
+        raise EventError("timestamp", f"not a valid RFC 3339 date-time ({exc})") from None
+    except bounds.OutOfBounds as exc:
+        raise EventError("timestamp", exc.reason) from None
+    return moment
+
+
 def parse_event(raw: object, *, default_region: str = "NL") -> ParsedEvent:
     """Validate one raw event. Raises EventError; invalid identifiers are dropped, not fatal,
     unless no valid identifier is left."""
     if not isinstance(raw, dict):
         raise EventError("", "an event must be a JSON object")
     try:
+        bounds.check(raw)
+    except bounds.OutOfBounds as exc:
+        raise EventError(exc.field, exc.reason) from None
+    try:
         _validator()(raw)
     except fastjsonschema.JsonSchemaValueException as exc:
         raise _schema_error(raw, exc) from None
-    try:
-        timestamp = parse_ts(raw["timestamp"])
-    except ValueError as exc:
-        raise EventError("timestamp", f"not a valid RFC 3339 date-time ({exc})") from None
+    timestamp = _timestamp(raw["timestamp"])
     identifiers: list[Identifier] = []
     dropped: list[IdentifierError] = []
     for item in raw["identifiers"]:

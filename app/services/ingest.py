@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from app.domain import bounds
 from app.domain.changes import Change
 from app.domain.events import Event, EventError, format_ts, parse_event
 from app.domain.matching.stream import match_queries, pending_records
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
 
 Clock = Callable[[], datetime]
 MATCHER_MODEL = "matcher"
+log = logging.getLogger("idgraph.ingest")
 
 
 def utc_now() -> datetime:
@@ -45,6 +48,17 @@ class Problem:
             "reason": self.reason,
             "action": "event rejected" if self.rejected else "identifier dropped, event kept",
         }
+
+
+def unexpected(position: str, field: str, exc: Exception, event_id: str | None = None
+               ) -> Problem:
+    """An exception no check foresaw, while reading one event: a fault of idgraph, not of
+    the data. It is logged with its traceback and rejects that event alone, so that the
+    rest of the batch is kept and the fault is seen."""
+    log.error("unexpected %s while reading the event at %s", type(exc).__name__, position,
+              exc_info=exc)
+    return Problem(position, field, f"could not be read: {type(exc).__name__} (a fault of "
+                   "idgraph, logged; please report it)", True, event_id)
 
 
 @dataclass(slots=True)
@@ -91,11 +105,13 @@ class IngestService:
 
     def validate(self, raw: object, position: str) -> tuple[Event | None, list[Problem]]:
         event_id = raw.get("event_id") if isinstance(raw, dict) else None
-        event_id = event_id if isinstance(event_id, str) else None
+        event_id = event_id if bounds.is_safe_text(event_id) else None
         try:
             parsed = parse_event(raw, default_region=self.default_region)
         except EventError as exc:
             return None, [Problem(position, exc.field, exc.reason, True, event_id)]
+        except Exception as exc:
+            return None, [unexpected(position, "event", exc, event_id)]
         problems = [
             Problem(position, "identifiers", str(d), False, event_id) for d in parsed.dropped
         ]

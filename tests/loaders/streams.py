@@ -137,7 +137,7 @@ async def produce(topic: str, messages: list[bytes]) -> None:
         for value in messages:
             try:
                 key = message_key(json.loads(value))
-            except ValueError:
+            except (ValueError, RecursionError):  # not JSON, or poisonous on purpose
                 key = None
             pending.append(await producer.send(topic, value, key=key))
         await asyncio.gather(*pending)

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import io
 import json
-import math
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from app.services.ingest import IngestService
 from loaders.csv_mapping import MappingError, load_mapping, mapping_from_dict, row_to_event
-from loaders.files import Source, load_files, loads
+from loaders.files import Source, load_files
 from tests.loaders.streams import events_per_person, people_stream
 
 MAPPING = """
@@ -216,29 +213,3 @@ async def test_a_csv_without_a_mapping_is_refused(sqlite_store, crm):
     path, _ = crm
     with pytest.raises(MappingError, match="needs a mapping file"):
         await load_files(IngestService(sqlite_store), [path])
-
-
-_JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
-    max_leaves=12,
-)
-
-
-def _same(a: object, b: object) -> bool:
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a):
-        return math.isnan(b)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    return type(a) is type(b) and a == b
-
-
-@settings(max_examples=300)
-@given(_JSON, st.booleans())
-def test_fast_json_decoding_reads_what_the_standard_library_reads(value, as_bytes):
-    """Big integers, NaN and infinities included: whatever the standard library writes, the
-    loaders' decoder reads back as the standard library does."""
-    text = json.dumps(value)
-    assert _same(loads(text.encode() if as_bytes else text), json.loads(text))
