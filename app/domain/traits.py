@@ -20,15 +20,17 @@ import tomllib
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from app.domain import bounds
 from app.domain.events import Event, format_ts, parse_ts
 from app.domain.profile import Profile
 
 DAY = timedelta(days=1)
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 _UNITS = {"h": timedelta(hours=1), "d": DAY, "w": timedelta(weeks=1)}
+_MAX_DAYS = timedelta.max.days
 _DURATION = re.compile(r"^\s*(\d+)\s*(h|d|w|hours?|days?|weeks?)\s*$")
 
 
@@ -108,7 +110,20 @@ def normal_ts(ts: str) -> str:
 
 
 def shift(ts: str, delta: timedelta) -> str:
-    return format_ts(parse_ts(ts) + delta)
+    """`ts` moved by `delta`, held at the first or last moment a date-time can take: a
+    stored event near year 1 or 9999 (stores written before the bounds on timestamps)
+    must not break a window that reaches past it."""
+    moment = parse_ts(ts)
+    try:
+        return format_ts(moment + delta)
+    except OverflowError:
+        end = datetime.min if delta < timedelta(0) else datetime.max
+        return format_ts(end.replace(tzinfo=UTC))
+
+
+def days_later(ts: str, days: int) -> str:
+    """`ts` moved by a whole number of days, however large (held as `shift` holds it)."""
+    return shift(ts, timedelta(days=max(-_MAX_DAYS, min(_MAX_DAYS, days))))
 
 
 def parse_duration(text: str) -> timedelta:
@@ -131,18 +146,17 @@ def days_between(earlier: str, later: str) -> int:
 
 
 def amount_of(value: Any) -> float | None:
-    """A number from an event property; numeric text counts, anything else does not."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value) if math.isfinite(value) else None
+    """A number from an event property; numeric text counts, anything else does not, nor
+    does a number outside the bounds of app/domain/bounds.py (stores written before the
+    bounds may hold one, such as 1 followed by 400 zeros)."""
     if isinstance(value, str):
+        if len(value) > bounds.MAX_NUMBER_TEXT:
+            return None
         try:
-            number = float(value)
+            return bounds.finite(float(value))
         except ValueError:
             return None
-        return number if math.isfinite(number) else None
-    return None
+    return bounds.finite(value)
 
 
 # -- definitions -------------------------------------------------------------------------
@@ -200,9 +214,9 @@ class TraitDefinition:
                 since = None  # the first event in the window leaves it first
         if self.kind == "days_since" and last is not None:
             if day_marks is None:
-                times.append(shift(last, DAY * (days_between(last, now) + 1)))
+                times.append(days_later(last, days_between(last, now) + 1))
             else:
-                times += [t for k in day_marks if (t := shift(last, DAY * k)) > now]
+                times += [t for k in day_marks if (t := days_later(last, k)) > now]
         return min(times, default=None)
 
     def _seen(self, events: Sequence[EventLike], now: str) -> list[EventLike]:

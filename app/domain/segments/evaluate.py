@@ -337,8 +337,10 @@ def _comparable(value: Any, expected: Any) -> tuple[Any, Any] | None:
     if isinstance(expected, bool):
         return (value, expected) if isinstance(value, bool) else None
     if isinstance(expected, int | float):
+        # Python compares a float with an int exactly, however large: no float() that
+        # could overflow on a long number in a definition.
         number = amount_of(value)
-        return None if number is None else (number, float(expected))
+        return None if number is None else (number, expected)
     if isinstance(value, bool | dict | list):
         return None
     return (value if isinstance(value, str) else format_value(value)), expected
