@@ -128,15 +128,38 @@ class SegmentService:
     # -- definitions -------------------------------------------------------------------
     async def define(self, name: str, text: str, *, update: bool = False
                      ) -> list[MembershipChange]:
-        """Store a definition (raises SegmentError pointing at the fault, storing nothing)
-        and evaluate every customer for it now. Returns the membership changes."""
+        """Store a definition and evaluate every customer for it now; returns the
+        membership changes. All or nothing: every customer is evaluated before anything
+        is written, and the memberships are written in one transaction, so a failure
+        (SegmentError pointing at the fault, or any other) leaves the segments as they
+        were."""
         records = {r.name: r for r in await self.store.segment_definitions()}
         before = self._parse(list(records.values()))
         after = define_segment(before, name, text, self.vocabulary(before), update=update)
         now = self.now()
-        created = records[name].created_at if name in records else now
+        states: dict[str, SegmentState | None] = {}
+        changes: list[MembershipChange] = []
+        async for ids in all_customers(self.store):
+            page_states, page_changes = await self._decide(ids, now, before, after, ())
+            states |= page_states
+            changes += page_changes
+        previous = records.get(name)
+        created = previous.created_at if previous else now
         await self.store.save_segment(SegmentRecord(name, text, created, now))
-        return await self.refresh(now=now, before=before, after=after)
+        try:
+            await self.store.save_segment_states(states, changes)
+        except BaseException:
+            await self._restore(name, previous)
+            raise
+        return changes
+
+    async def _restore(self, name: str, previous: SegmentRecord | None) -> None:
+        """Undo a definition whose memberships could not be written (their transaction
+        rolled back, so the definition is all there is to undo)."""
+        if previous is None:
+            await self.store.delete_segment(name, [])
+        else:
+            await self.store.save_segment(previous)
 
     async def delete(self, name: str) -> list[MembershipChange]:
         """Remove a definition (refused while another segment reads it); its members
@@ -182,6 +205,14 @@ class SegmentService:
     async def _refresh(self, ids: Sequence[str], now: str, before: Catalogue | None,
                        after: Catalogue, split_parts: Collection[str]
                        ) -> list[MembershipChange]:
+        saved, changes = await self._decide(ids, now, before, after, split_parts)
+        await self.store.save_segment_states(saved, changes)
+        return changes
+
+    async def _decide(self, ids: Sequence[str], now: str, before: Catalogue | None,
+                      after: Catalogue, split_parts: Collection[str]
+                      ) -> tuple[dict[str, SegmentState | None], list[MembershipChange]]:
+        """The customers' new states and membership changes at `now`; writes nothing."""
         facts = await customer_facts(self.store, ids)
         states = await self.store.segment_states(ids)
         changes: list[MembershipChange] = []
@@ -199,8 +230,7 @@ class SegmentService:
                             traits=self.traits)
             changes += done.changes
             saved[cid] = SegmentState(done.memberships, done.checked_at, done.next_check)
-        await self.store.save_segment_states(saved, changes)
-        return changes
+        return saved, changes
 
     async def after_plan(self, plan: Plan, now: str | None = None) -> list[Change]:
         """Re-evaluate what a write touched: its customers, the survivors of its merges
