@@ -15,6 +15,7 @@ refresh, which repair them.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -40,6 +41,7 @@ from app.domain.traits import CustomerFacts, TraitsConfig
 from app.services.ingest import Clock, utc_now
 from app.stores.base import IdentityStore, SegmentRecord, SegmentState
 
+log = logging.getLogger("idgraph.segments")
 # The most events read per customer to evaluate it: a customer's whole history, in practice.
 MAX_EVENTS = 20_000
 PAGE = 500
@@ -148,18 +150,25 @@ class SegmentService:
         await self.store.save_segment(SegmentRecord(name, text, created, now))
         try:
             await self.store.save_segment_states(states, changes)
-        except BaseException:
-            await self._restore(name, previous)
+        except BaseException as exc:
+            await self._restore(name, previous, exc)
             raise
         return changes
 
-    async def _restore(self, name: str, previous: SegmentRecord | None) -> None:
+    async def _restore(self, name: str, previous: SegmentRecord | None,
+                       cause: BaseException) -> None:
         """Undo a definition whose memberships could not be written (their transaction
-        rolled back, so the definition is all there is to undo)."""
-        if previous is None:
-            await self.store.delete_segment(name, [])
-        else:
-            await self.store.save_segment(previous)
+        rolled back, so the definition is all there is to undo). If the store refuses that
+        too, say so: the caller sees the first failure."""
+        try:
+            if previous is None:
+                await self.store.delete_segment(name, [])
+            else:
+                await self.store.save_segment(previous)
+        except Exception as undo:
+            log.error("segment %s: its memberships were not written (%s: %s) and its "
+                      "definition could not be put back (%s: %s); define or update it again",
+                      name, type(cause).__name__, cause, type(undo).__name__, undo)
 
     async def delete(self, name: str) -> list[MembershipChange]:
         """Remove a definition (refused while another segment reads it); its members

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import string
 from dataclasses import dataclass, field
@@ -216,6 +217,22 @@ async def test_a_define_or_update_that_fails_stores_nothing(api, faults, where):
     done = await api.run("admin", DEFINE % "defineSegment", id="big",
                          definition="sum(purchase.amount) >= 50")
     assert (done["r"]["entered"], done["r"]["segment"]["size"]) == (3, 3)
+
+
+async def test_a_definition_that_cannot_be_put_back_either_is_logged(api, faults, monkeypatch,
+                                                                     caplog):
+    async def delete_segment(name, changes):  # the store is still away
+        raise StoreUnavailable("still away")
+
+    monkeypatch.setattr(api.counting, "delete_segment", delete_segment)
+    faults["write"].armed = True
+    with caplog.at_level(logging.ERROR, logger="idgraph.segments"):
+        failed = await api.fails("admin", DEFINE % "defineSegment", id="big",
+                                 definition="sum(purchase.amount) >= 50")
+
+    assert failed.errors[0]["message"] == "the store is unavailable; try again shortly"
+    [record] = [r for r in caplog.records if r.name == "idgraph.segments"]
+    assert "segment big" in record.getMessage() and "StoreUnavailable" in record.getMessage()
 
 
 # -- the fuzz suite ---------------------------------------------------------------------------
