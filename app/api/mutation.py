@@ -42,7 +42,7 @@ from app.api.results import (
     segment_failure,
 )
 from app.api.segments import Segment
-from app.api.types import CustomerID, IdentifierInput
+from app.api.types import CustomerID, IdentifierInput, masker
 from app.domain.changes import Change, changes_of
 from app.domain.plan import Plan
 from app.domain.segments import ENTERED, MembershipChange, SegmentError
@@ -281,7 +281,7 @@ async def _define(info: Info[Context, Any], name: str, text: str, update: bool) 
         return ActionRejected(code="SEGMENT_DELETED", message=f"segment {name!r} was deleted "
                               "by another request meanwhile", suggestion="define it again")
     mine = [c for c in changes if c.segment == name]
-    return SegmentDefined(segment=Segment.of(found),
+    return SegmentDefined(segment=Segment.of(found, masker(info)),
                           entered=len({c.customer_id for c in mine if c.change == ENTERED}),
                           left=len({c.customer_id for c in mine if c.change != ENTERED}))
 
