@@ -416,7 +416,8 @@ async def schema_apply(store_url: str | None) -> None:
     from app.stores import open_store
 
     settings = settings_for(store_url)
-    store = open_store(settings.store, neo4j_database=settings.neo4j_database)
+    store = open_store(settings.store, neo4j_database=settings.neo4j_database,
+                       suppression=settings.suppression())
     try:
         await store.ping()
         applied = await store.migrate()

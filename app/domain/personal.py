@@ -38,6 +38,7 @@ class Kind(Enum):
     ADDRESS = "address"
     POSTCODE = "postcode"
     ID_NUMBER = "id_number"  # passport, national id, tax or bank account number
+    IDENTIFIER = "identifier"  # an opaque identifier's value: a cookie, a CRM id
 
 
 # -- what a trait's name says it holds -----------------------------------------------------
@@ -234,6 +235,8 @@ def _patterns(known: Known, region: str) -> list[str]:
             return _postcode_patterns(text)
         case Kind.NAME | Kind.ADDRESS:
             return _name_patterns(text)
+        case Kind.IDENTIFIER:
+            return [r"(?<![^\W_])" + re.escape(text) + r"(?![^\W_])"]
     return []
 
 
@@ -269,6 +272,14 @@ class Spellings:
     def scrub(self, text: str, mark: str) -> str:
         return self.replace(text, lambda _kind, _text: mark)
 
+    def scrub_json(self, value: object, mark: str) -> object:
+        """Every string of a JSON value scrubbed, keys included."""
+        if isinstance(value, dict):
+            return {self.scrub(str(k), mark): self.scrub_json(v, mark) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.scrub_json(v, mark) for v in value]
+        return self.scrub(value, mark) if isinstance(value, str) else value
+
 
 @lru_cache(maxsize=512)
 def spellings(known: frozenset[Known], region: str = "NL") -> Spellings:
@@ -300,3 +311,11 @@ def _known_in(kind: Kind | None, value: object) -> set[Known]:
     if EMAIL.fullmatch(text.strip()):
         return {Known(Kind.EMAIL, text)}
     return set()
+
+
+def identifier_known(key: str) -> Known:
+    """An identifier key ("type:value") as a known value: e-mail addresses and phone
+    numbers in every spelling, other values as written."""
+    type_, _, value = key.partition(":")
+    kind = {"email": Kind.EMAIL, "phone": Kind.PHONE}.get(type_, Kind.IDENTIFIER)
+    return Known(kind, value)

@@ -12,6 +12,7 @@ from app.domain.events import Event, EventError, format_ts, parse_event
 from app.domain.matching.stream import match_queries, pending_records
 from app.domain.matching.training import Matcher
 from app.domain.plan import Gather, Plan
+from app.domain.privacy import ALL_SUPPRESSED, SUPPRESSED
 from app.domain.resolution import DEFAULT_RULES, plan_ingest
 from app.domain.rules import Rules
 from app.stores.base import IdentityStore
@@ -36,6 +37,9 @@ class Problem:
     reason: str
     rejected: bool
     event_id: str | None = None
+    # dropped because it was erased and is suppressed: a decision, not a fault, so there
+    # is nothing to dead-letter (a dead letter keeps the message's bytes) or replay
+    erased: bool = False
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -152,7 +156,7 @@ class IngestService:
         for event_id, key, why in plan.dropped:
             result.problems.append(
                 Problem(f"event {event_id}", "identifiers", f"{key}: {why}" if key else why,
-                        not key, event_id)
+                        not key, event_id, erased=why in (SUPPRESSED, ALL_SUPPRESSED))
             )
         for event_id, trait, why in plan.trait_problems:
             result.problems.append(
