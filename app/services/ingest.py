@@ -146,7 +146,9 @@ class IngestService:
             ),
         )
         result.stored = len(plan.events)
-        result.duplicates = len(events) - result.stored
+        # an event dropped whole (every identifier erased) is rejected, not a duplicate
+        dropped = sum(1 for _, key, _ in plan.dropped if not key)
+        result.duplicates = len(events) - result.stored - dropped
         result.new_customers = len(plan.new_customers)
         result.merges = len(plan.merges)
         result.affected_customers = plan.affected_customers
