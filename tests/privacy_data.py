@@ -54,17 +54,21 @@ def other_events() -> list[dict[str, Any]]:
     ]
 
 
+# Every spelling of her personal values: a reader sees none of them.
 TRACES = [re.compile(p, re.IGNORECASE) for p in (
-    r"maartje", r"dijk", r"prinsengracht", r"1016\W{0,2}gv", r"ck_mvd", r"crm-mvd",
+    r"maartje", r"dijk", r"prinsengracht", r"1016\W{0,2}gv",
     r"1988\W?0?4\W?12", r"12\W?0?4\W?1988",
     r"2\D{0,3}2\D{0,3}2\D{0,3}2\D{0,3}3\D{0,3}3\D{0,3}3\D{0,3}3",
 )]
+# ... and her pseudonymous identifiers (cookies, CRM id), which readers see: after an
+# erasure, none of these is left either.
+ERASED_TRACES = [*TRACES, *(re.compile(p, re.IGNORECASE) for p in (r"ck_mvd", r"crm-mvd"))]
 
 
-def traces(text: str) -> list[str]:
-    """The spellings of Maartje's values found in `text`, each with what is around it."""
-    return [text[max(0, m.start() - 30):m.end() + 30] for p in TRACES for m in p.finditer(text)]
+def traces(text: str, patterns: list[re.Pattern[str]] = TRACES) -> list[str]:
+    """The spellings found in `text`, each with what is around it."""
+    return [text[max(0, m.start() - 30):m.end() + 30] for p in patterns for m in p.finditer(text)]
 
 
-def patterns_found(text: str) -> set[str]:
-    return {p.pattern for p in TRACES if p.search(text)}
+def patterns_found(text: str, patterns: list[re.Pattern[str]] = TRACES) -> set[str]:
+    return {p.pattern for p in patterns if p.search(text)}

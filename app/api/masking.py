@@ -34,10 +34,16 @@ from app.domain.personal import (
     trait_kind,
 )
 from app.domain.search import identifier_terms
-from app.domain.segments.why import reword
+from app.domain.segments.why import reword, reword_literals
 
 HIDDEN = "***"
 _IDENTIFIER_KINDS = {"email": Kind.EMAIL, "phone": Kind.PHONE}
+COHORT_KINDS = frozenset({Kind.BIRTH_DATE, Kind.POSTCODE})
+# What a steward typed as the reason for an action, after what the action itself says
+# (app/domain/steward.py): "removed by sam: <typed>", "quarantined by sam: <typed>".
+TYPED_REASON = re.compile(r"\b((?:removed|banned|quarantined) by [^\s:]+(?: to split \S+)?): .*",
+                          re.DOTALL)
+REASON_FOR_STEWARDS = "(the reason is shown to stewards)"
 _YEAR = re.compile(r"(?<!\d)(\d{4})(?!\d)")
 
 
@@ -110,6 +116,11 @@ class Masker:
             return mask_phone(str(value))
         return value
 
+    def reason(self, text: str) -> str:
+        """Why a link or an identifier has its status. A steward's own words can name
+        anyone, in no form a detector knows: a reader sees what was done, not why."""
+        return self.text(TYPED_REASON.sub(rf"\1: {REASON_FOR_STEWARDS}", text, count=1))
+
     def trait(self, name: str, value: Any) -> Any:
         return self.json(value, trait_kind(name))
 
@@ -127,10 +138,25 @@ class Masker:
         return f"{type_}{sep}{self.value(type_, value)}" if sep else self.text(key)
 
     def why(self, line: str) -> str:
-        """A segment condition and the value it saw: the value masked as the trait it
-        comes from, then the whole line as text."""
-        shown = reword(line, lambda trait, v: self.json(v, trait_kind(trait) if trait else None))
-        return self.text(shown)
+        """A segment condition and the value it saw: the value, and the values the
+        condition compares with, masked as the trait they belong to; then the whole line
+        as text."""
+        return self.text(reword(line, self._as_trait, self._literal))
+
+    def definition(self, text: str) -> str:
+        """A segment definition: values compared with a personal trait masked as that
+        trait (`trait(last_name) = "v."`), then the whole text as text."""
+        return self.text(reword_literals(text, self._literal))
+
+    def _as_trait(self, trait: str | None, value: Any) -> Any:
+        return self.json(value, trait_kind(trait) if trait else None)
+
+    def _literal(self, trait: str, value: Any) -> Any:
+        """A value a definition compares a trait with: masked when it names one person (a
+        name, an e-mail address, a phone or id number, a street); a birth-date threshold
+        or a postcode area describes many and stays."""
+        kind = trait_kind(trait)
+        return value if kind in COHORT_KINDS else self.json(value, kind)
 
     def name(self, text: str) -> str:
         """A name as a search matched it: the initial of each word."""
@@ -174,6 +200,9 @@ class Unmasked:
     def json(self, value: Any, kind: Kind | None = None) -> Any:
         return value
 
+    def reason(self, text: str) -> str:
+        return text
+
     def trait(self, name: str, value: Any) -> Any:
         return value
 
@@ -188,6 +217,9 @@ class Unmasked:
 
     def why(self, line: str) -> str:
         return line
+
+    def definition(self, text: str) -> str:
+        return text
 
     def name(self, text: str) -> str:
         return text

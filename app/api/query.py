@@ -36,6 +36,7 @@ from app.api.types import (
     SearchConnection,
     SearchEdge,
     masker,
+    owner_masker,
     page_size,
     shown,
     shown_key,
@@ -133,7 +134,9 @@ class Query:
     async def identifier(self, info: Info[Context, Any], type: str, value: str
                          ) -> IdentifierInfo | None:
         record = await info.context.loaders.identifiers.load(identifier_key(info, type, value))
-        return IdentifierInfo.of(record, masker(info)) if record else None
+        if record is None:
+            return None
+        return IdentifierInfo.of(record, await owner_masker(info, record.customer_id))
 
     @strawberry.field(description="Candidate matches scored between the thresholds, oldest "
                       "first, for a steward to accept or reject.")

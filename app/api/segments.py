@@ -87,5 +87,5 @@ class Segment:
     @classmethod
     def of(cls, found: SegmentInfo, m: Shown) -> Segment:
         r = found.record
-        return cls(id=strawberry.ID(r.name), definition=m.text(r.text), created_at=r.created_at,
-                   updated_at=r.updated_at, size=found.size)
+        return cls(id=strawberry.ID(r.name), definition=m.definition(r.text),
+                   created_at=r.created_at, updated_at=r.updated_at, size=found.size)

@@ -80,6 +80,11 @@ async def customer_maskers(info: Info[Context, Any], customer_ids: list[str]
     return dict(zip(customer_ids, found, strict=True))
 
 
+def owner_masker(info: Info[Context, Any], customer_id: str | None) -> Awaitable[Shown]:
+    """An identifier's values as the caller may see them: its customer's, when it has one."""
+    return customer_masker(info, customer_id) if customer_id else _ready(masker(info))
+
+
 def shown(info: Info[Context, Any], type_: str, value: str) -> str:
     return masker(info).value(type_, value)
 
@@ -343,7 +348,7 @@ class Link:
 
     @classmethod
     def of(cls, r: LinkRecord, m: Shown) -> Link:
-        return cls(a=m.key(r.a), b=m.key(r.b), status=r.status, reason=m.text(r.reason),
+        return cls(a=m.key(r.a), b=m.key(r.b), status=r.status, reason=m.reason(r.reason),
                    count=r.count, first_seen=r.first_seen, last_seen=r.last_seen,
                    sources=[m.text(s) for s in r.sources],
                    sample_event_ids=[m.text(e) for e in r.event_ids], weights=m.json(r.match))
@@ -524,7 +529,7 @@ class Customer:
 def graph_of(view: GraphView, m: Shown) -> IdentityGraph:
     nodes = [
         GraphNode(key=m.key(r.key), type=r.type, value=m.value(r.type, r.value),
-                  status=r.status, reason=m.text(r.reason),
+                  status=r.status, reason=m.reason(r.reason),
                   customer_id=strawberry.ID(r.customer_id) if r.customer_id else None,
                   hops=hops)
         for r, hops in view.nodes
@@ -553,13 +558,14 @@ class IdentifierInfo:
 
     @strawberry.field(description="Every link of the identifier, whatever its status.")
     async def links(self, info: Info[Context, Any]) -> list[Link]:
-        m = masker(info)
-        return [Link.of(r, m) for r in await info.context.loaders.links_touching.load(self.key)]
+        rows, m = await asyncio.gather(info.context.loaders.links_touching.load(self.key),
+                                       owner_masker(info, self.customer_id))
+        return [Link.of(r, m) for r in rows]
 
     @classmethod
     def of(cls, r: IdentifierRecord, m: Shown) -> IdentifierInfo:
         return cls(type=r.type, value=m.value(r.type, r.value), status=r.status,
-                   reason=m.text(r.reason), first_seen=r.first_seen,
+                   reason=m.reason(r.reason), first_seen=r.first_seen,
                    last_seen=r.last_seen, sources=list(r.sources),
                    customer_id=strawberry.ID(r.customer_id) if r.customer_id else None,
                    key=r.key)

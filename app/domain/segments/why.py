@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from app.domain.segments.language import format_value
+from app.domain.segments.language import SegmentError, Token, format_value, tokenize
 
 DETAIL = " (value: "
 NO_DETAIL: Any = object()  # a condition shown without a value
@@ -68,9 +68,54 @@ def _value(text: str) -> Any:
         return NO_DETAIL
 
 
-def reword(line: str, shown: Callable[[str | None, Any], Any]) -> str:
-    """The line with its value replaced by `shown(trait, value)`."""
+def reword(line: str, shown: Callable[[str | None, Any], Any],
+           literal: Callable[[str, Any], Any] | None = None) -> str:
+    """The line with its value replaced by `shown(trait, value)`, and the values its
+    condition compares a trait with by `literal(that trait, value)` (reword_literals)."""
     why = parse_why(line)
+    condition = reword_literals(why.condition, literal or shown)
     if why.value is NO_DETAIL:
-        return line
-    return word(why.condition, shown(why.trait, why.value))
+        return condition
+    return word(condition, shown(why.trait, why.value))
+
+
+def reword_literals(text: str, shown: Callable[[str, Any], Any]) -> str:
+    """A definition (or the condition of a why) with each value a `trait(NAME)` condition
+    compares with replaced by `shown(NAME, value)`: `trait(last_name) = "van Dijk"` can
+    read `trait(last_name) = "v."`. Comments and layout stay; a text that is not in the
+    segment language is returned as it is."""
+    try:
+        tokens = tokenize(text)
+    except SegmentError:
+        return text
+    starts = [0] + [n + 1 for n, char in enumerate(text) if char == "\n"]
+    edits: list[tuple[int, int, str]] = []
+    trait: str | None = None
+    for n, token in enumerate(tokens):
+        if token.kind == "name" and token.lower == "trait" and _is_call(tokens, n):
+            name = tokens[n + 2].text
+            trait = json.loads(name) if name.startswith('"') else name
+        elif token.kind in ("string", "number") and trait is not None and (
+                tokens[n - 2].lower != "trait"):
+            start = starts[token.line - 1] + token.column - 1
+            edits.append((start, start + len(token.text),
+                          format_value(shown(trait, json.loads(token.text)))))
+        elif _ends_condition(tokens, n):
+            trait = None
+    for start, end, new in reversed(edits):
+        text = text[:start] + new + text[end:]
+    return text
+
+
+def _is_call(tokens: list[Token], n: int) -> bool:
+    return (n + 3 < len(tokens) and tokens[n + 1].text == "(" and tokens[n + 3].text == ")"
+            and tokens[n + 2].kind in ("name", "string"))
+
+
+def _ends_condition(tokens: list[Token], n: int) -> bool:
+    """AND, OR, NOT, or the call of another function: the next values are not the
+    trait's."""
+    token = tokens[n]
+    if token.kind == "name":
+        return token.lower in ("and", "or", "not")
+    return token.text == "(" and n > 0 and tokens[n - 1].lower != "trait"
