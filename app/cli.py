@@ -505,6 +505,19 @@ async def bench_api(store_url: str | None, customers: int, requests: int, client
     click.echo(json.dumps(report, indent=2))
 
 
+@bench.command("erase")
+@store_option
+@click.option("--events", default=100_000, show_default=True, type=click.IntRange(1))
+@click.option("--erasures", default=20, show_default=True, type=click.IntRange(1))
+@run
+async def bench_erase(store_url: str | None, events: int, erasures: int) -> None:
+    """Time of an erasure, next to the part that rewrites the store's files (purge)."""
+    from app.bench.erase import run_erase_bench
+
+    report = await run_erase_bench(settings_for(store_url), events, erasures, console)
+    click.echo(json.dumps(report, indent=2))
+
+
 def _register_commands() -> None:
     from app import cli_loaders, cli_segments
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from app.bootstrap import Services
+from app.domain.steward import Action
 from tests.helpers import raw_event
 
 EMAIL = "maartje.vandijk@example.com"
@@ -72,3 +74,32 @@ def traces(text: str, patterns: list[re.Pattern[str]] = TRACES) -> list[str]:
 
 def patterns_found(text: str, patterns: list[re.Pattern[str]] = TRACES) -> set[str]:
     return {p.pattern for p in patterns if p.search(text)}
+
+
+# Segments whose whys hold her values.
+SEGMENTS = {
+    "personal": 'trait(Last_Name) exists AND trait(date_of_birth) < "2000-01-01"',
+    "local": 'trait(zip) exists AND trait(street) exists AND trait(mobile) = "+31 6 2222 3333"',
+    "noted": "count(purchase where note exists) >= 1 AND has(user_id)",
+}
+
+
+async def seed_services(services: Services) -> str:
+    """Her events and the others', the segments, and steward actions whose reasons spell
+    her values (on links of hers and on Bob's cookie); her customer id."""
+    for name, text in SEGMENTS.items():
+        await services.segments.define(name, text)
+    result = await services.ingest.ingest_raw(
+        (e["event_id"], e) for e in person_events() + other_events())
+    assert not [p for p in result.problems if p.rejected], result.problems
+    for action in (
+        Action("unlink", "sam", NOTE, (f"cookie:{OTHER_COOKIE}", f"phone:{PHONE}")),
+        Action("link", "sam", f"same person: {NOTE}", (f"cookie:{OTHER_COOKIE}",
+                                                        f"email:{EMAIL}")),
+        Action("quarantine", "sam", f"laptop shared with {NOTE}", ("cookie:ck_bob",)),
+    ):
+        done = await services.steward.act(action)
+        assert done.audit_seq, action
+    owners = await services.store.owners([f"email:{EMAIL}", f"cookie:{OTHER_COOKIE}"])
+    [cid] = set(owners.values())
+    return cid

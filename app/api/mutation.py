@@ -213,8 +213,9 @@ class Mutation:
         return await steward_action(info, "UndoResult", run)
 
     @strawberry.mutation(description="Erase a customer (GDPR): its identifiers, their events, "
-                         "links and traits. The identifiers go on a suppression list and are "
-                         "not re-created unless they come back with consent. Admin role.")
+                         "links and traits (docs/privacy.md). The identifiers go on a "
+                         "suppression list and are not re-created unless they come back with "
+                         "a consent given after the erasure. Admin role.")
     async def forget_customer(self, info: Info[Context, Any], id: CustomerID, reason: str
                               ) -> ForgetResult:
         if denied := forbidden(info, "admin"):

@@ -22,7 +22,6 @@ from graphql import (
 )
 
 from app.api.schema import schema
-from app.domain.steward import Action
 from tests.api.test_subscriptions import collect, wait_for_subscribers
 from tests.helpers import raw_event
 from tests.privacy_data import (
@@ -31,18 +30,13 @@ from tests.privacy_data import (
     NOTE,
     OTHER_COOKIE,
     PHONE,
+    SEGMENTS,
     TRACES,
-    other_events,
     patterns_found,
-    person_events,
+    seed_services,
     traces,
 )
 
-SEGMENTS = {
-    "personal": 'trait(Last_Name) exists AND trait(date_of_birth) < "2000-01-01"',
-    "local": 'trait(zip) exists AND trait(street) exists AND trait(mobile) = "+31 6 2222 3333"',
-    "noted": "count(purchase where note exists) >= 1 AND has(user_id)",
-}
 # The arguments of each field that needs some (or that gives more with some), as GraphQL
 # literals; a field listed more than once is asked under aliases. {cid}: the customer.
 ARGUMENTS: dict[tuple[str, str], list[str]] = {
@@ -136,27 +130,6 @@ def root_operations(root: GraphQLObjectType, keyword: str, walk: Walk) -> dict[s
             for name, field in root.fields.items()}
 
 
-async def seed(api) -> str:
-    services = api.services
-    for name, text in SEGMENTS.items():
-        await services.segments.define(name, text)
-    result = await services.ingest.ingest_raw(
-        (e["event_id"], e) for e in person_events() + other_events())
-    assert not [p for p in result.problems if p.rejected], result.problems
-    # steward reasons that spell her values: readers see them on links and identifiers
-    for action in (
-        Action("unlink", "sam", NOTE, (f"cookie:{OTHER_COOKIE}", f"phone:{PHONE}")),
-        Action("link", "sam", f"same person: {NOTE}", (f"cookie:{OTHER_COOKIE}",
-                                                        f"email:{EMAIL}")),
-        Action("quarantine", "sam", f"laptop shared with {NOTE}", ("cookie:ck_bob",)),
-    ):
-        done = await services.steward.act(action)
-        assert done.audit_seq, action
-    owners = await services.store.owners([f"email:{EMAIL}", f"cookie:{OTHER_COOKIE}"])
-    [cid] = set(owners.values())
-    return cid
-
-
 def test_the_walk_selects_every_field_a_reader_can_reach():
     walk = Walk()
     for root in (schema._schema.query_type, schema._schema.subscription_type):
@@ -167,7 +140,7 @@ def test_the_walk_selects_every_field_a_reader_can_reach():
 
 async def test_no_query_field_shows_a_reader_any_spelling_of_a_personal_value(api_with, store):
     async with api_with(store, api_max_cost=10**9, api_max_depth=50) as api:
-        cid = await seed(api)
+        cid = await seed_services(api.services)
         operations = root_operations(schema._schema.query_type, "query", Walk())
         seen = {"reader": "", "steward": ""}
         for name, operation in operations.items():
@@ -187,7 +160,7 @@ SUBSCRIBED = 3  # customerChanged: identifiers added, profile changed, segment e
 
 async def test_no_subscription_shows_a_reader_any_spelling_of_a_personal_value(api_with, store):
     async with api_with(store, api_max_cost=10**9, api_max_depth=50) as api:
-        cid = await seed(api)
+        cid = await seed_services(api.services)
         operations = root_operations(schema._schema.subscription_type, "subscription", Walk())
         heard: dict[tuple[str, str], list[dict[str, Any]]] = {}
         listeners = []

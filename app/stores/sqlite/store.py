@@ -12,11 +12,13 @@ copy took ~19 ms, one commit in 25.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
 import sqlite3
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
@@ -835,21 +837,32 @@ class SQLiteStore(SQLiteSegments, IdentityStore):
         """secure_delete zeroes what a deletion frees, but not the old copies of rows
         that SQLite moved between pages earlier (they stay in the unused space of live
         pages), nor the old pages in the write-ahead log. VACUUM rewrites every page;
-        the TRUNCATE checkpoint then empties the log, once no reader still needs it."""
+        the TRUNCATE checkpoint then empties the log, once no reader still needs it and
+        no other checkpoint (the background one, copying what VACUUM wrote) is running."""
         if self.path == ":memory:":
             return
         self.db.execute("VACUUM")
-        self.db.execute(f"PRAGMA busy_timeout={PURGE_WAIT_MS}")
+        if await self._truncate_log():
+            return
+        log.warning("%s-wal: another connection kept reading for %s s; the log keeps old "
+                    "copies of the erased rows until a checkpoint empties it "
+                    "(docs/privacy.md)", self.path, PURGE_WAIT_S)
+
+    async def _truncate_log(self) -> bool:
+        """Try the TRUNCATE checkpoint until it completes or PURGE_WAIT_S pass, waiting
+        between tries without holding up the event loop."""
+        deadline = time.monotonic() + PURGE_WAIT_S
+        self.db.execute(f"PRAGMA busy_timeout={PURGE_TRY_MS}")
         try:
-            for _ in range(PURGE_ATTEMPTS):
+            while True:
                 busy, _, _ = self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
                 if not busy:
-                    return
+                    return True
+                if time.monotonic() > deadline:
+                    return False
+                await asyncio.sleep(PURGE_TRY_MS / 1000)
         finally:
             self.db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        log.warning("%s-wal: another connection kept reading through %s checkpoint attempts; "
-                    "the log keeps old copies of the erased rows until a checkpoint empties "
-                    "it (docs/privacy.md)", self.path, PURGE_ATTEMPTS)
 
     # -- profile and search ----------------------------------------------------------
     async def profile_observations(
@@ -934,10 +947,10 @@ SCRUBBED_COLUMNS = [
     ("audit", "details", "erased_json"),
     ("audit", "undo", "erased_json"),
 ]
-# The checkpoint after an erasure waits this long for readers, this many times: a reader
-# in another process finishes in milliseconds, and the erasure's caller is waiting.
-PURGE_WAIT_MS = 2000
-PURGE_ATTEMPTS = 3
+# The checkpoint after an erasure is tried again this often, for this long: a reader in
+# another process finishes in milliseconds, and the erasure's caller is waiting.
+PURGE_TRY_MS = 50
+PURGE_WAIT_S = 10.0
 
 
 def _json_array(items: Sequence[str]) -> str:
