@@ -166,31 +166,6 @@ class Masker:
 PLAIN = Masker()
 
 
-# The functions the pure tests and older callers use: masking without a customer's values.
-def mask_value(type_: str, value: str) -> str:
-    return PLAIN.value(type_, value)
-
-
-def mask_key(key: str) -> str:
-    return PLAIN.key(key)
-
-
-def mask_text(text: str) -> str:
-    return PLAIN.text(text)
-
-
-def mask_trait(name: str, value: Any) -> Any:
-    return PLAIN.trait(name, value)
-
-
-def mask_traits(traits: dict[str, Any]) -> dict[str, Any]:
-    return PLAIN.traits(traits)
-
-
-def mask_json(value: Any) -> Any:
-    return PLAIN.json(value)
-
-
 class Unmasked:
     """What a steward or an admin sees: every value as it is, through the same calls."""
 

@@ -93,10 +93,6 @@ def shown_key(info: Info[Context, Any], key: str) -> str:
     return masker(info).key(key)
 
 
-def shown_text(info: Info[Context, Any], text: str) -> str:
-    return masker(info).text(text)
-
-
 def page_size(first: int, limit: int = MAX_PAGE, name: str = "first") -> int:
     if not 0 <= first <= limit:
         raise InputError(f"{name}: must be between 0 and {limit}, not {first}")
