@@ -30,6 +30,7 @@ from app.domain.personal import (
     find_phones,
     integer_is_phone,
     known_values,
+    may_hold_email,
     spellings,
     trait_kind,
 )
@@ -93,7 +94,8 @@ class Masker:
     def text(self, text: str) -> str:
         if self.known:
             text = self.known.replace(text, mask_kind)
-        text = EMAIL.sub(lambda m: mask_email(m.group()), text)
+        if may_hold_email(text):
+            text = EMAIL.sub(lambda m: mask_email(m.group()), text)
         for match in reversed(find_phones(text, self.region)):
             text = text[:match.start()] + mask_phone(match.group()) + text[match.end():]
         return text

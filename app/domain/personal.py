@@ -60,6 +60,7 @@ _NAME_WORDS: tuple[tuple[Kind, frozenset[str]], ...] = (
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
+@lru_cache(maxsize=4096)  # a request reads the same few names many times
 def trait_kind(name: str) -> Kind | None:
     """What a trait (or property) of this name holds, when it is personal."""
     words = [w for w in re.split(r"[^a-z0-9]+", _CAMEL.sub("_", name).lower()) if w]
@@ -79,6 +80,17 @@ _DOT = r"(?:\.|%(?:25)?2[eE]|&#0*46;|\s?[(\[{]\s?(?i:dot)\s?[)\]}]\s?)"
 EMAIL = re.compile(rf"[\w.+\-%!#$*^~]+{_AT}(?:[\w\-]+{_DOT})+[A-Za-z]{{2,}}(?![\w\-])")
 _SPELLED_AT = re.compile(r"\s?[(\[{]\s?at\s?[)\]}]\s?", re.I)
 _SPELLED_DOT = re.compile(r"\s?[(\[{]\s?dot\s?[)\]}]\s?", re.I)
+
+
+_AT_MARKS = ("@", "%40", "%2540", "&#", "\\u0040", "\\x40", "\uff20")
+_BRACKETED_AT = re.compile(r"[(\[{]\s?at\s?[)\]}]", re.IGNORECASE)
+
+
+def may_hold_email(text: str) -> bool:
+    """A quick look for any of the spellings of @ that EMAIL knows."""
+    if "@" in text or any(mark in text for mark in _AT_MARKS):
+        return True
+    return any(b in text for b in "([{") and _BRACKETED_AT.search(text) is not None
 
 
 def decode_email(text: str) -> str:
@@ -119,6 +131,8 @@ def is_phone(text: str, region: str = "NL") -> bool:
 
 
 def find_phones(text: str, region: str = "NL") -> list[re.Match[str]]:
+    if sum(map(str.isdigit, text)) < MIN_DIGITS:
+        return []
     return [m for m in PHONE.finditer(text) if is_phone(m.group(), region)]
 
 
@@ -135,11 +149,27 @@ _PARTICLES = frozenset({"van", "von", "der", "den", "de", "del", "della", "di", 
 MIN_WORD = 3  # shorter words of a name are masked only together with the rest of it
 
 
-def _words_pattern(words: list[str]) -> str:
-    return r"(?<![^\W_])" + _GAP.join(re.escape(w) for w in words) + r"(?![^\W_])"
+@dataclass(frozen=True, slots=True)
+class _Pattern:
+    """One way to spell a value, and what any text it matches must hold: `fragment`
+    (lower case) and at least `digits` digits. Checking those first spares the regular
+    expression almost every text."""
+
+    source: str
+    fragment: str = ""
+    digits: int = 0
 
 
-def _name_patterns(value: str) -> list[str]:
+def _longest(parts: list[str]) -> str:
+    return max(parts, key=len).lower() if parts else ""
+
+
+def _words_pattern(words: list[str]) -> _Pattern:
+    source = r"(?<![^\W_])" + _GAP.join(re.escape(w) for w in words) + r"(?![^\W_])"
+    return _Pattern(source, _longest(words))
+
+
+def _name_patterns(value: str) -> list[_Pattern]:
     words = re.findall(r"[^\W_]+", value)
     if not words or len("".join(words)) < 2:
         return []
@@ -149,17 +179,21 @@ def _name_patterns(value: str) -> list[str]:
     return found
 
 
-def _postcode_patterns(value: str) -> list[str]:
-    chars = re.findall(r"[^\W_]", value)
-    if len(chars) < 4:
+def _postcode_patterns(value: str) -> list[_Pattern]:
+    """Its runs of digits and of letters, with or without spaces or dashes between them:
+    `1016 GV`, `1016GV`, `1016-gv`."""
+    runs = re.findall(r"\d+|[^\W\d_]+", value)
+    if len("".join(runs)) < 4:
         return []
-    return [r"(?<![^\W_])" + r"[\s\-]{0,2}".join(re.escape(c) for c in chars) + r"(?![^\W_])"]
+    source = (r"(?<![^\W_])" + r"[\s\-]{0,2}".join(re.escape(r) for r in runs)
+              + r"(?![^\W_])")
+    return [_Pattern(source, _longest(runs))]
 
 
 _DATE = re.compile(r"(\d{4})\D?(\d{1,2})\D?(\d{1,2})|(\d{1,2})\D(\d{1,2})\D(\d{4})")
 
 
-def _date_patterns(value: str) -> list[str]:
+def _date_patterns(value: str) -> list[_Pattern]:
     match = _DATE.search(value)
     if match is None:
         return []
@@ -177,7 +211,7 @@ def _date_patterns(value: str) -> list[str]:
 
     sep = r"[\-./ ]?"
     orders = [(str(y), part(m), part(d)), (part(d), part(m), str(y)), (part(m), part(d), str(y))]
-    return [r"(?<!\d)" + sep.join(o) + r"(?!\d)" for o in orders]
+    return [_Pattern(r"(?<!\d)" + sep.join(o) + r"(?!\d)", str(y)) for o in orders]
 
 
 def _char_spellings(char: str) -> str:
@@ -190,14 +224,17 @@ def _char_spellings(char: str) -> str:
     return f"(?:{plain}|%(?:25)?{code})" if code and not char.isalnum() else plain
 
 
-def _email_patterns(value: str) -> list[str]:
+def _email_patterns(value: str) -> list[_Pattern]:
     address = decode_email(value.strip())
     if "@" not in address:
         return []
-    return [r"(?<![\w.+\-%])" + "".join(_char_spellings(c) for c in address) + r"(?![\w\-])"]
+    source = (r"(?<![\w.+\-%])" + "".join(_char_spellings(c) for c in address)
+              + r"(?![\w\-])")
+    # letters and digits are never encoded: the longest run of them is in every spelling
+    return [_Pattern(source, _longest(re.findall(r"[^\W_]+", address)))]
 
 
-def _phone_patterns(value: str, region: str) -> list[str]:
+def _phone_patterns(value: str, region: str) -> list[_Pattern]:
     try:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:
@@ -209,7 +246,7 @@ def _phone_patterns(value: str, region: str) -> list[str]:
     prefix = (rf"(?:(?:(?:\+|%2[Bb]|00){_SEP}{{0,2}})?{country}{_SEP}{{0,3}}"
               rf"(?:\(0\){_SEP}{{0,2}})?|0)?")
     body = f"{_SEP}{{0,3}}".join(national)
-    return [r"(?<!\d)" + prefix + body + r"(?!\d)"]
+    return [_Pattern(r"(?<!\d)" + prefix + body + r"(?!\d)", digits=len(national))]
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +257,7 @@ class Known:
     value: str
 
 
-def _patterns(known: Known, region: str) -> list[str]:
+def _patterns(known: Known, region: str) -> list[_Pattern]:
     text = known.value.strip()
     if not text:
         return []
@@ -236,36 +273,52 @@ def _patterns(known: Known, region: str) -> list[str]:
         case Kind.NAME | Kind.ADDRESS:
             return _name_patterns(text)
         case Kind.IDENTIFIER:
-            return [r"(?<![^\W_])" + re.escape(text) + r"(?![^\W_])"]
+            return [_Pattern(r"(?<![^\W_])" + re.escape(text) + r"(?![^\W_])", text.lower())]
     return []
 
 
 class Spellings:
     """Every spelling of a set of known values, as one regular expression; each match
     knows the kind of the value it spells. Longer alternatives come first, so that
-    `van Dijk` is found whole before `Dijk` alone."""
+    `van Dijk` is found whole before `Dijk` alone. The expression is compiled the first
+    time a text holds what one of its spellings needs (a fragment, enough digits)."""
 
     def __init__(self, known: Iterable[Known], region: str = "NL") -> None:
-        found: dict[str, Kind] = {}
+        found: dict[str, tuple[Kind, _Pattern]] = {}
         for item in known:
             for pattern in _patterns(item, region):
-                found.setdefault(pattern, item.kind)
+                found.setdefault(pattern.source, (item.kind, pattern))
         ordered = sorted(found, key=len, reverse=True)
-        self.kinds = [found[p] for p in ordered]
+        self.kinds = [found[p][0] for p in ordered]
+        self.needs = {(p.fragment, p.digits) for _, p in found.values()}
+        self._counts_digits = any(d for _, d in self.needs)
         self.source = "|".join(f"({p})" for p in ordered)
-        self.regex = re.compile(self.source, re.IGNORECASE) if ordered else None
+        self._regex: re.Pattern[str] | None = None
 
     def __bool__(self) -> bool:
-        return self.regex is not None
+        return bool(self.source)
+
+    @property
+    def regex(self) -> re.Pattern[str]:
+        if self._regex is None:
+            self._regex = re.compile(self.source, re.IGNORECASE)
+        return self._regex
+
+    def _may_mention(self, text: str) -> bool:
+        if not self.source:
+            return False
+        lower = text.lower()
+        digits = sum(map(str.isdigit, text)) if self._counts_digits else 0
+        return any(f in lower and digits >= d for f, d in self.needs)
 
     def kind_of(self, match: re.Match[str]) -> Kind:
         return self.kinds[(match.lastindex or 1) - 1]
 
     def mentions(self, text: str) -> bool:
-        return self.regex is not None and self.regex.search(text) is not None
+        return self._may_mention(text) and self.regex.search(text) is not None
 
     def replace(self, text: str, by: Callable[[Kind, str], str]) -> str:
-        if self.regex is None:
+        if not self._may_mention(text):
             return text
         return self.regex.sub(lambda m: by(self.kind_of(m), m.group()), text)
 
