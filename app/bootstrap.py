@@ -32,7 +32,8 @@ class Services:
 def build_services(settings: Settings, store: IdentityStore | None = None) -> Services:
     rules = settings.rules()
     traits = settings.traits()
-    store = store or open_store(settings.store, neo4j_database=settings.neo4j_database)
+    store = store or open_store(settings.store, neo4j_database=settings.neo4j_database,
+                                suppression=settings.suppression())
     region = settings.default_region
     services = Services(
         settings=settings,
@@ -40,7 +41,7 @@ def build_services(settings: Settings, store: IdentityStore | None = None) -> Se
         ingest=IngestService(store, default_region=region, rules=rules),
         customers=CustomerService(store, default_region=region),
         steward=StewardService(store, default_region=region, rules=rules),
-        privacy=PrivacyService(store),
+        privacy=PrivacyService(store, default_region=region),
         segments=SegmentService(store, traits=traits),
         marketing=MarketingService(store, traits=traits),
     )

@@ -416,7 +416,8 @@ async def schema_apply(store_url: str | None) -> None:
     from app.stores import open_store
 
     settings = settings_for(store_url)
-    store = open_store(settings.store, neo4j_database=settings.neo4j_database)
+    store = open_store(settings.store, neo4j_database=settings.neo4j_database,
+                       suppression=settings.suppression())
     try:
         await store.ping()
         applied = await store.migrate()
@@ -501,6 +502,19 @@ async def bench_api(store_url: str | None, customers: int, requests: int, client
                                  param_hint="--clients") from None
     report = await run_api_bench(settings_for(store_url), customers, requests, levels, console,
                                  workers=workers)
+    click.echo(json.dumps(report, indent=2))
+
+
+@bench.command("erase")
+@store_option
+@click.option("--events", default=100_000, show_default=True, type=click.IntRange(1))
+@click.option("--erasures", default=20, show_default=True, type=click.IntRange(1))
+@run
+async def bench_erase(store_url: str | None, events: int, erasures: int) -> None:
+    """Time of an erasure, next to the part that rewrites the store's files (purge)."""
+    from app.bench.erase import run_erase_bench
+
+    report = await run_erase_bench(settings_for(store_url), events, erasures, console)
     click.echo(json.dumps(report, indent=2))
 
 

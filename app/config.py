@@ -6,11 +6,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.domain.privacy import SuppressionKey
 from app.domain.rules import Rules, RulesError
 from app.domain.traits import TraitsConfig, TraitsError
+from app.stores.keys import resolve_key
 
 ROLES = ("reader", "steward", "admin")
 T = TypeVar("T")
@@ -67,6 +69,17 @@ class Settings(BaseSettings):
     api_changes_topic: str = Field(
         default="idgraph.changes", description="The changes topic the loaders publish to"
     )
+    suppression_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="Secret of the suppression list's keyed hashes (docs/privacy.md), at "
+        "least 16 characters; the same for every process of one store",
+    )
+    suppression_key_file: str | None = Field(
+        default=None,
+        description="File that holds the suppression key when IDGRAPH_SUPPRESSION_KEY is "
+        "not set, made with a random key when missing; default: beside a SQLite database, "
+        "~/.config/idgraph/suppression.key for Neo4j",
+    )
 
     @field_validator("default_region")
     @classmethod
@@ -86,6 +99,11 @@ class Settings(BaseSettings):
         if not self.rules_file:
             return Rules.default()
         return _from_file(self.rules_file, Rules.from_toml, RulesError)
+
+    def suppression(self) -> SuppressionKey:
+        """The suppression key; raises SuppressionKeyError saying what to set."""
+        return resolve_key(self.store, self.suppression_key.get_secret_value(),
+                           self.suppression_key_file)
 
     def cors_origins(self) -> list[str]:
         return [o.strip() for o in self.api_cors_origins.split(",") if o.strip()]

@@ -158,13 +158,14 @@ def _refuse_store_faults(items: list[tuple[str, object]], result: IngestResult) 
 def _dead_letters(by_position: dict[str, Any], items: list[tuple[str, object]],
                   result: IngestResult) -> list[DeadLetter]:
     """The rejected messages. The service names most problems by position, and those it
-    finds while resolving ("event <id>") by event id."""
+    finds while resolving ("event <id>") by event id. An event dropped because its
+    identifiers were erased is not one: its bytes would keep them."""
     by_event: dict[str, str] = {}
     for at, item in items:
         if isinstance(item, dict) and isinstance(item.get("event_id"), str):
             by_event.setdefault(item["event_id"], at)
     letters = []
-    for problem in (p for p in result.problems if p.rejected):
+    for problem in (p for p in result.problems if p.rejected and not p.erased):
         where: str | None = problem.position
         if where not in by_position:
             where = by_event.get(problem.event_id or "")

@@ -17,6 +17,14 @@ NEO4J_URL = os.environ.get("IDGRAPH_TEST_NEO4J", "neo4j://neo4j:idgraph-dev@127.
 KAFKA_BOOTSTRAP = os.environ.get("IDGRAPH_TEST_KAFKA", "127.0.0.1:9092")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def suppression_key_folder(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A Neo4j store's default suppression key file lives in the user's configuration
+    folder (app/stores/keys.py): the tests, and the commands they start, use one of their
+    own."""
+    os.environ.setdefault("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+
+
 async def wipe_neo4j(store: IdentityStore) -> None:
     async with store.driver.session(database=store.database) as session:  # type: ignore[attr-defined]
         await session.run("MATCH (n) DETACH DELETE n")

@@ -42,7 +42,7 @@ from app.api.results import (
     segment_failure,
 )
 from app.api.segments import Segment
-from app.api.types import CustomerID, IdentifierInput
+from app.api.types import CustomerID, IdentifierInput, masker
 from app.domain.changes import Change, changes_of
 from app.domain.plan import Plan
 from app.domain.segments import ENTERED, MembershipChange, SegmentError
@@ -213,8 +213,9 @@ class Mutation:
         return await steward_action(info, "UndoResult", run)
 
     @strawberry.mutation(description="Erase a customer (GDPR): its identifiers, their events, "
-                         "links and traits. The identifiers go on a suppression list and are "
-                         "not re-created unless they come back with consent. Admin role.")
+                         "links and traits (docs/privacy.md). The identifiers go on a "
+                         "suppression list and are not re-created unless they come back with "
+                         "a consent given after the erasure. Admin role.")
     async def forget_customer(self, info: Info[Context, Any], id: CustomerID, reason: str
                               ) -> ForgetResult:
         if denied := forbidden(info, "admin"):
@@ -281,7 +282,7 @@ async def _define(info: Info[Context, Any], name: str, text: str, update: bool) 
         return ActionRejected(code="SEGMENT_DELETED", message=f"segment {name!r} was deleted "
                               "by another request meanwhile", suggestion="define it again")
     mine = [c for c in changes if c.segment == name]
-    return SegmentDefined(segment=Segment.of(found),
+    return SegmentDefined(segment=Segment.of(found, masker(info)),
                           entered=len({c.customer_id for c in mine if c.change == ENTERED}),
                           left=len({c.customer_id for c in mine if c.change != ENTERED}))
 

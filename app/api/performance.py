@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import strawberry
 
+from app.api.masking import UNMASKED, Shown
 from app.domain.attribution import Attribution, Credit
 from app.domain.attribution import FunnelStep as FunnelCount
 
@@ -18,8 +19,8 @@ class AttributionCredit:
     value: float = strawberry.field(description="Value credited, in EUR")
 
     @classmethod
-    def of(cls, c: Credit) -> AttributionCredit:
-        return cls(key=c.key, conversions=c.conversions, value=c.value)
+    def of(cls, c: Credit, m: Shown) -> AttributionCredit:
+        return cls(key=m.text(c.key), conversions=c.conversions, value=c.value)
 
 
 @strawberry.type(description="One attribution model's credits, most conversions first.")
@@ -28,10 +29,11 @@ class AttributionModel:
     by_campaign: list[AttributionCredit]
 
     @classmethod
-    def of(cls, attribution: Attribution, model: str) -> AttributionModel:
+    def of(cls, attribution: Attribution, model: str, m: Shown) -> AttributionModel:
         return cls(
-            by_source=[AttributionCredit.of(c) for c in attribution.table(model, "source")],
-            by_campaign=[AttributionCredit.of(c) for c in attribution.table(model, "campaign")])
+            by_source=[AttributionCredit.of(c, m) for c in attribution.table(model, "source")],
+            by_campaign=[AttributionCredit.of(c, m)
+                         for c in attribution.table(model, "campaign")])
 
 
 @strawberry.type(description="Customers who reached a funnel step, after the steps before it.")
@@ -65,12 +67,13 @@ class CampaignPerformance:
     funnel: list[FunnelStep]
 
     @classmethod
-    def of(cls, attribution: Attribution, steps: tuple[FunnelCount, ...]
-           ) -> CampaignPerformance:
+    def of(cls, attribution: Attribution, steps: tuple[FunnelCount, ...],
+           m: Shown = UNMASKED) -> CampaignPerformance:
+        """`m`: campaign names are free text from events, masked for readers."""
         return cls(since=attribution.since, until=attribution.until,
                    conversions=attribution.conversions, value=attribution.value,
                    paths=attribution.paths,
-                   last_touch=AttributionModel.of(attribution, "last_touch"),
-                   linear=AttributionModel.of(attribution, "linear"),
-                   markov=AttributionModel.of(attribution, "markov"),
+                   last_touch=AttributionModel.of(attribution, "last_touch", m),
+                   linear=AttributionModel.of(attribution, "linear", m),
+                   markov=AttributionModel.of(attribution, "markov", m),
                    funnel=[FunnelStep.of(s) for s in steps])

@@ -10,6 +10,7 @@ import strawberry
 from strawberry.types import Info
 
 from app.api.context import Context
+from app.api.masking import shown_match
 from app.api.performance import CampaignPerformance
 from app.api.results import (
     AuditLogResult,
@@ -34,10 +35,11 @@ from app.api.types import (
     ReviewSide,
     SearchConnection,
     SearchEdge,
+    masker,
+    owner_masker,
     page_size,
     shown,
     shown_key,
-    shown_text,
 )
 from app.domain.identifiers import Identifier, IdentifierError, normalise
 from app.services.customers import search_customers
@@ -118,9 +120,10 @@ class Query:
         except ValueError as exc:
             raise InputError(str(exc)) from None
         page = hits[offset:offset + first]
+        m = masker(info)
         edges = [SearchEdge(cursor=offset_cursor(offset + n + 1),
                             node=Customer(id=strawberry.ID(h.customer_id)),
-                            score=round(h.score, 2), matched=shown_text(info, h.matched))
+                            score=round(h.score, 2), matched=shown_match(m, h.key, h.matched))
                  for n, h in enumerate(page)]
         return SearchConnection(edges=edges, page_info=PageInfo(
             has_next_page=len(hits) > offset + first,
@@ -131,7 +134,9 @@ class Query:
     async def identifier(self, info: Info[Context, Any], type: str, value: str
                          ) -> IdentifierInfo | None:
         record = await info.context.loaders.identifiers.load(identifier_key(info, type, value))
-        return IdentifierInfo.of(record, info) if record else None
+        if record is None:
+            return None
+        return IdentifierInfo.of(record, await owner_masker(info, record.customer_id))
 
     @strawberry.field(description="Candidate matches scored between the thresholds, oldest "
                       "first, for a steward to accept or reject.")
@@ -172,12 +177,13 @@ class Query:
 
     @strawberry.field(description="Every segment, by id.")
     async def segments(self, info: Info[Context, Any]) -> list[Segment]:
-        return [Segment.of(s) for s in await info.context.services.segments.segments()]
+        m = masker(info)
+        return [Segment.of(s, m) for s in await info.context.services.segments.segments()]
 
     @strawberry.field(description="A segment by id (its name); null when there is none.")
     async def segment(self, info: Info[Context, Any], id: strawberry.ID) -> Segment | None:
         found = await info.context.services.segments.segment(str(id))
-        return Segment.of(found) if found else None
+        return Segment.of(found, masker(info)) if found else None
 
     @strawberry.field(description="Conversions (purchases) in [since, until) attributed to "
                       "sources and campaigns, and a funnel of event types (or type@source) "
@@ -198,7 +204,7 @@ class Query:
                 since, until, steps, funnel_within_days)
         except ValueError as exc:
             raise InputError(str(exc)) from None
-        return CampaignPerformance.of(attribution, counts)
+        return CampaignPerformance.of(attribution, counts, masker(info))
 
     @strawberry.field(description="The caller: its role and how the audit log names it.")
     def viewer(self, info: Info[Context, Any]) -> Viewer:

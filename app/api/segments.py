@@ -1,7 +1,9 @@
 """Segment types: a stored definition with its size and its members (docs/segments.md).
 
-Definitions and the `why` of memberships are shown to every role: they hold conditions and
-the values that satisfied them, never an identifier.
+Definitions and the `why` of memberships are shown to every role: conditions and the
+values that satisfied them. A reader sees the values masked (app/api/masking.py): an
+e-mail address or phone number anywhere, a personal trait's value (`trait(last_name)
+exists (value: "v.")`), and the member's own names and address wherever they appear.
 """
 
 from __future__ import annotations
@@ -14,7 +16,15 @@ import strawberry
 from strawberry.types import Info
 
 from app.api.context import Context
-from app.api.types import DEFAULT_PAGE, Customer, InputError, PageInfo, page_size
+from app.api.masking import Shown
+from app.api.types import (
+    DEFAULT_PAGE,
+    Customer,
+    InputError,
+    PageInfo,
+    customer_maskers,
+    page_size,
+)
 from app.services.segments import SegmentInfo
 
 CURSOR_KIND = "member"
@@ -67,14 +77,15 @@ class Segment:
         page_size(first)
         rows = await info.context.services.store.segment_members(
             str(self.id), first + 1, decode_member_cursor(after))
+        shown = await customer_maskers(info, [cid for cid, _ in rows[:first]])
         edges = [SegmentMemberEdge(cursor=member_cursor(cid), node=Customer(id=strawberry.ID(cid)),
-                                   since=m.since, why=list(m.why))
+                                   since=m.since, why=[shown[cid].why(w) for w in m.why])
                  for cid, m in rows[:first]]
         return SegmentMemberConnection(edges=edges, page_info=PageInfo(
             has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None))
 
     @classmethod
-    def of(cls, found: SegmentInfo) -> Segment:
+    def of(cls, found: SegmentInfo, m: Shown) -> Segment:
         r = found.record
-        return cls(id=strawberry.ID(r.name), definition=r.text, created_at=r.created_at,
-                   updated_at=r.updated_at, size=found.size)
+        return cls(id=strawberry.ID(r.name), definition=m.definition(r.text),
+                   created_at=r.created_at, updated_at=r.updated_at, size=found.size)

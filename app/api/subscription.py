@@ -11,7 +11,8 @@ from strawberry.types import Info
 
 from app.api.context import Context
 from app.api.events import CUSTOMERS
-from app.api.types import Customer, CustomerID, InputError, shown_key, shown_text
+from app.api.masking import Shown
+from app.api.types import Customer, CustomerID, InputError, customer_masker
 from app.domain.changes import Change
 
 
@@ -52,21 +53,21 @@ class CustomerChange:
         return Customer(id=strawberry.ID(current)) if current else None
 
     @classmethod
-    def of(cls, change: Change, info: Info[Context, Any]) -> CustomerChange:
+    def of(cls, change: Change, m: Shown) -> CustomerChange:
         kinds = {k.value for k in ChangeKind}
         data = change.data
         return cls(
             kind=ChangeKind(change.kind if change.kind in kinds else "other"),
             customer_id=strawberry.ID(change.customer_id),
             at=change.at,
-            event_ids=list(change.event_ids),
+            event_ids=[m.text(e) for e in change.event_ids],
             from_customers=[strawberry.ID(c) for c in change.from_customers],
             absorbed_id=strawberry.ID(data["absorbed"]) if data.get("absorbed") else None,
             parts=[strawberry.ID(p) for p in data.get("parts", ())],
-            identifiers=[shown_key(info, k) for k in data.get("identifiers", ())],
-            reason=shown_text(info, str(data.get("reason", ""))),
+            identifiers=[m.key(k) for k in data.get("identifiers", ())],
+            reason=m.text(str(data.get("reason", ""))),
             segment_id=strawberry.ID(data["segment"]) if data.get("segment") else None,
-            why=[str(w) for w in data.get("why", ())],
+            why=[m.why(str(w)) for w in data.get("why", ())],
         )
 
 
@@ -117,7 +118,8 @@ class Subscription:
             async for change in changes:
                 if concerns(change, watched):
                     info.context.fresh_loaders()
-                    yield CustomerChange.of(change, info)
+                    yield CustomerChange.of(change,
+                                            await customer_masker(info, change.customer_id))
 
     @strawberry.subscription(description="Customers entering or leaving a segment, whatever "
                              "moved them: events, steward actions, a changed definition.")
@@ -129,8 +131,9 @@ class Subscription:
             async for change in changes:
                 if change.kind in SEGMENT_KINDS and change.data.get("segment") == watched:
                     info.context.fresh_loaders()
+                    m = await customer_masker(info, change.customer_id)
                     yield SegmentMembershipChange(
                         segment_id=strawberry.ID(watched),
                         customer_id=strawberry.ID(change.customer_id),
                         joined=change.kind == ChangeKind.SEGMENT_ENTERED.value,
-                        at=change.at, why=[str(w) for w in change.data.get("why", ())])
+                        at=change.at, why=[m.why(str(w)) for w in change.data.get("why", ())])

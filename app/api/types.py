@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
@@ -12,7 +14,7 @@ from strawberry.types import Info
 
 from app.api.context import Context
 from app.api.dataloaders import TimelineKey
-from app.api.masking import mask_json, mask_key, mask_text, mask_trait, mask_traits, mask_value
+from app.api.masking import UNMASKED, Masker, Shown
 from app.domain.events import format_ts
 from app.domain.identifiers import IdentifierError
 from app.domain.nba import Recommendation
@@ -42,16 +44,53 @@ def sees_pii(info: Info[Context, Any]) -> bool:
     return info.context.principal.sees_pii
 
 
+def masker(info: Info[Context, Any]) -> Shown:
+    """Values as the caller may see them, without knowing whose values they are."""
+    if sees_pii(info):
+        return UNMASKED
+    return Masker(region=info.context.services.settings.default_region)
+
+
+def customer_masker(info: Info[Context, Any], customer_id: str) -> Awaitable[Shown]:
+    """Values as the caller may see them, knowing they are this customer's: a reader
+    sees the customer's names, birth date and address masked wherever they appear.
+
+    The profile is asked for now, not when awaited, so that it joins the read of the
+    other fields that ask in this turn of the event loop."""
+    if sees_pii(info):
+        return _ready(UNMASKED)
+    profile = info.context.loaders.profiles.load(customer_id)
+    region = info.context.services.settings.default_region
+
+    async def of_profile() -> Shown:
+        return Masker.of_traits(((t.name, t.value) for t in (await profile).traits), region)
+
+    return of_profile()
+
+
+async def _ready(shown: Shown) -> Shown:
+    return shown
+
+
+async def customer_maskers(info: Info[Context, Any], customer_ids: list[str]
+                           ) -> dict[str, Shown]:
+    if sees_pii(info):
+        return dict.fromkeys(customer_ids, UNMASKED)
+    found = await asyncio.gather(*(customer_masker(info, c) for c in customer_ids))
+    return dict(zip(customer_ids, found, strict=True))
+
+
+def owner_masker(info: Info[Context, Any], customer_id: str | None) -> Awaitable[Shown]:
+    """An identifier's values as the caller may see them: its customer's, when it has one."""
+    return customer_masker(info, customer_id) if customer_id else _ready(masker(info))
+
+
 def shown(info: Info[Context, Any], type_: str, value: str) -> str:
-    return value if sees_pii(info) else mask_value(type_, value)
+    return masker(info).value(type_, value)
 
 
 def shown_key(info: Info[Context, Any], key: str) -> str:
-    return key if sees_pii(info) else mask_key(key)
-
-
-def shown_text(info: Info[Context, Any], text: str) -> str:
-    return text if sees_pii(info) else mask_text(text)
+    return masker(info).key(key)
 
 
 def page_size(first: int, limit: int = MAX_PAGE, name: str = "first") -> int:
@@ -87,8 +126,8 @@ class Identifier:
     status: str = strawberry.field(description="active, blocked or quarantined")
 
     @classmethod
-    def of(cls, r: IdentifierRecord, info: Info[Context, Any]) -> Identifier:
-        return cls(type=r.type, value=shown(info, r.type, r.value), first_seen=r.first_seen,
+    def of(cls, r: IdentifierRecord, m: Shown) -> Identifier:
+        return cls(type=r.type, value=m.value(r.type, r.value), first_seen=r.first_seen,
                    last_seen=r.last_seen, sources=list(r.sources), status=r.status)
 
 
@@ -110,18 +149,17 @@ class Event:
     consent: JSON
 
     @classmethod
-    def of(cls, r: EventRecord, info: Info[Context, Any]) -> Event:
-        pii = sees_pii(info)
+    def of(cls, r: EventRecord, m: Shown) -> Event:
         return cls(
-            event_id=r.event_id,
+            event_id=m.text(r.event_id),
             type=r.type,
             timestamp=r.timestamp,
-            source=r.source,
-            identifiers=[ObservedIdentifier(type=i.type, value=shown(info, i.type, i.value))
+            source=m.text(r.source),
+            identifiers=[ObservedIdentifier(type=i.type, value=m.value(i.type, i.value))
                          for i in r.identifiers],
-            properties=r.properties if pii else mask_json(r.properties),
-            traits=r.traits if pii else mask_traits(r.traits),
-            consent=r.consent,
+            properties=m.json(r.properties),
+            traits=m.traits(r.traits),
+            consent=m.json(r.consent),
         )
 
 
@@ -148,10 +186,9 @@ class Trait:
     observations: int = strawberry.field(description="Events that carried this trait")
 
     @classmethod
-    def of(cls, t: TraitValue, info: Info[Context, Any]) -> Trait:
-        value = t.value if sees_pii(info) else mask_trait(t.name, t.value)
-        return cls(name=t.name, value=value, source=t.source, observed_at=t.observed_at,
-                   rule=t.rule, observations=t.observations)
+    def of(cls, t: TraitValue, m: Shown) -> Trait:
+        return cls(name=t.name, value=m.trait(t.name, t.value), source=m.text(t.source),
+                   observed_at=t.observed_at, rule=t.rule, observations=t.observations)
 
 
 @strawberry.type(description="The latest answer for one consent purpose.")
@@ -196,9 +233,9 @@ class Profile:
         services = info.context.services
         facts = await info.context.loaders.facts.load(self.customer_id)
         traits = computed_profile(facts, services.segments.now(), services.segments.traits)
-        pii = sees_pii(info)
-        return [ComputedTrait(name=t.name, value=t.value if pii else mask_json(t.value),
-                              definition=t.definition, kind=t.kind) for t in traits]
+        m = await customer_masker(info, self.customer_id)
+        return [ComputedTrait(name=t.name, value=m.json(t.value), definition=t.definition,
+                              kind=t.kind) for t in traits]
 
 
 @strawberry.enum
@@ -306,11 +343,11 @@ class Link:
         "version; null for links from events")
 
     @classmethod
-    def of(cls, r: LinkRecord, info: Info[Context, Any]) -> Link:
-        return cls(a=shown_key(info, r.a), b=shown_key(info, r.b), status=r.status,
-                   reason=shown_text(info, r.reason), count=r.count, first_seen=r.first_seen,
-                   last_seen=r.last_seen, sources=list(r.sources),
-                   sample_event_ids=list(r.event_ids), weights=r.match)
+    def of(cls, r: LinkRecord, m: Shown) -> Link:
+        return cls(a=m.key(r.a), b=m.key(r.b), status=r.status, reason=m.reason(r.reason),
+                   count=r.count, first_seen=r.first_seen, last_seen=r.last_seen,
+                   sources=[m.text(s) for s in r.sources],
+                   sample_event_ids=[m.text(e) for e in r.event_ids], weights=m.json(r.match))
 
 
 @strawberry.type(description="An identifier in the identity graph.")
@@ -353,7 +390,8 @@ class Customer:
                       "source and time.")
     async def profile(self, info: Info[Context, Any]) -> Profile:
         profile = await info.context.loaders.profiles.load(str(self.id))
-        return Profile(traits=[Trait.of(t, info) for t in profile.traits],
+        m = await customer_masker(info, str(self.id))
+        return Profile(traits=[Trait.of(t, m) for t in profile.traits],
                        customer_id=str(self.id))
 
     @strawberry.field(description="The latest consent answer per purpose.")
@@ -364,7 +402,8 @@ class Customer:
     @strawberry.field
     async def identifiers(self, info: Info[Context, Any]) -> list[Identifier]:
         records = await info.context.loaders.identifiers_of.load(str(self.id))
-        return [Identifier.of(r, info) for r in records]
+        m = masker(info)
+        return [Identifier.of(r, m) for r in records]
 
     @strawberry.field(description="The customer's events across all its identifiers, newest "
                       "first; `types` keeps only those event types, `since` (inclusive) and "
@@ -388,8 +427,10 @@ class Customer:
         key = TimelineKey(str(self.id), TimelineWindow(
             first + 1, cursor, tuple(sorted(set(types or ()))), utc_text(since, "since"),
             utc_text(until, "until")))
-        rows = await info.context.loaders.timelines.load(key)
-        edges = [EventEdge(cursor=encode_cursor(e.cursor), node=Event.of(e, info))
+        # one read for both: the loaders batch what is asked for in the same turn
+        rows, m = await asyncio.gather(info.context.loaders.timelines.load(key),
+                                       customer_masker(info, str(self.id)))
+        edges = [EventEdge(cursor=encode_cursor(e.cursor), node=Event.of(e, m))
                  for e in rows[:first]]
         return EventConnection(
             edges=edges,
@@ -401,22 +442,25 @@ class Customer:
                       "the last check (every write to the customer, and `idgraph segments "
                       "refresh`).")
     async def segments(self, info: Info[Context, Any]) -> list[SegmentMembership]:
-        state = await info.context.loaders.segment_states.load(str(self.id))
+        state, m = await asyncio.gather(info.context.loaders.segment_states.load(str(self.id)),
+                                        customer_masker(info, str(self.id)))
         if state is None:
             return []
-        return [SegmentMembership(segment_id=strawberry.ID(m.segment), since=m.since,
-                                  why=list(m.why))
-                for _, m in sorted(state.memberships.items())]
+        return [SegmentMembership(segment_id=strawberry.ID(s.segment), since=s.since,
+                                  why=[m.why(w) for w in s.why])
+                for _, s in sorted(state.memberships.items())]
 
     @strawberry.field(description="The customer's latest segment entries and exits, newest "
                       "first.")
     async def segment_history(self, info: Info[Context, Any], first: int = DEFAULT_PAGE
                               ) -> list[SegmentHistoryEntry]:
         page_size(first)
-        changes = await info.context.loaders.segment_history.load((str(self.id), first))
+        changes, m = await asyncio.gather(
+            info.context.loaders.segment_history.load((str(self.id), first)),
+            customer_masker(info, str(self.id)))
         return [SegmentHistoryEntry(segment_id=strawberry.ID(c.segment),
                                     change=MembershipChangeKind(c.change), at=c.at,
-                                    why=list(c.why)) for c in changes]
+                                    why=[m.why(w) for w in c.why]) for c in changes]
 
     @strawberry.field(description="The likely next step and the purchase propensity, with "
                       "the reasons. Null when no model was trained (run `idgraph train`) or "
@@ -428,16 +472,17 @@ class Customer:
     @strawberry.field(description="Merges into this customer and splits of it, oldest first.")
     async def merge_history(self, info: Info[Context, Any]) -> list[HistoryEntry]:
         cid = str(self.id)
-        merges = await info.context.loaders.merges.load(cid)
-        splits = await info.context.loaders.splits.load(cid)
+        merges, splits, shown_ = await asyncio.gather(
+            info.context.loaders.merges.load(cid), info.context.loaders.splits.load(cid),
+            customer_masker(info, cid))
         entries = [
-            HistoryEntry(kind=HistoryKind.MERGE, at=m.at, reason=shown_text(info, m.reason),
+            HistoryEntry(kind=HistoryKind.MERGE, at=m.at, reason=shown_.text(m.reason),
                          absorbed_id=strawberry.ID(m.absorbed),
-                         survivor_id=strawberry.ID(m.survivor), event_id=m.event_id,
+                         survivor_id=strawberry.ID(m.survivor), event_id=shown_.text(m.event_id),
                          customer_id=None, parts=None)
             for m in merges
         ] + [
-            HistoryEntry(kind=HistoryKind.SPLIT, at=s.at, reason=shown_text(info, s.reason),
+            HistoryEntry(kind=HistoryKind.SPLIT, at=s.at, reason=shown_.text(s.reason),
                          absorbed_id=None, survivor_id=None, event_id=None,
                          customer_id=strawberry.ID(s.customer_id),
                          parts=[strawberry.ID(p) for p in s.parts])
@@ -453,8 +498,9 @@ class Customer:
 
         if not 0 <= depth <= MAX_DEPTH:
             raise InputError(f"depth: must be between 0 and {MAX_DEPTH}, not {depth}")
-        view = await identity_graph(info.context.loaders, str(self.id), depth)
-        return graph_of(view, info)
+        view, m = await asyncio.gather(identity_graph(info.context.loaders, str(self.id), depth),
+                                       customer_masker(info, str(self.id)))
+        return graph_of(view, m)
 
     @strawberry.field(description="Why the identifier belongs to its customer (see Explanation);"
                       " null when idgraph has never seen it.")
@@ -466,25 +512,26 @@ class Customer:
             raise InputError(f"value: {exc}") from None
         if found is None:
             return None
+        m = await customer_masker(info, str(self.id))
         return Explanation(
-            identifier=shown_key(info, found.key),
+            identifier=m.key(found.key),
             customer_id=strawberry.ID(found.customer_id) if found.customer_id else None,
-            anchor=shown_key(info, found.anchor) if found.anchor else None,
-            path=[Link.of(r, info) for r in found.path],  # type: ignore[arg-type]
-            stopped=[Link.of(r, info) for r in found.stopped],  # type: ignore[arg-type]
+            anchor=m.key(found.anchor) if found.anchor else None,
+            path=[Link.of(r, m) for r in found.path],  # type: ignore[arg-type]
+            stopped=[Link.of(r, m) for r in found.stopped],  # type: ignore[arg-type]
         )
 
 
-def graph_of(view: GraphView, info: Info[Context, Any]) -> IdentityGraph:
+def graph_of(view: GraphView, m: Shown) -> IdentityGraph:
     nodes = [
-        GraphNode(key=shown_key(info, r.key), type=r.type, value=shown(info, r.type, r.value),
-                  status=r.status, reason=shown_text(info, r.reason),
+        GraphNode(key=m.key(r.key), type=r.type, value=m.value(r.type, r.value),
+                  status=r.status, reason=m.reason(r.reason),
                   customer_id=strawberry.ID(r.customer_id) if r.customer_id else None,
                   hops=hops)
         for r, hops in view.nodes
     ]
     return IdentityGraph(customer_id=strawberry.ID(view.customer_id), depth=view.depth,
-                         nodes=nodes, links=[Link.of(r, info) for r in view.links],
+                         nodes=nodes, links=[Link.of(r, m) for r in view.links],
                          truncated=view.truncated)
 
 
@@ -507,12 +554,14 @@ class IdentifierInfo:
 
     @strawberry.field(description="Every link of the identifier, whatever its status.")
     async def links(self, info: Info[Context, Any]) -> list[Link]:
-        return [Link.of(r, info) for r in await info.context.loaders.links_touching.load(self.key)]
+        rows, m = await asyncio.gather(info.context.loaders.links_touching.load(self.key),
+                                       owner_masker(info, self.customer_id))
+        return [Link.of(r, m) for r in rows]
 
     @classmethod
-    def of(cls, r: IdentifierRecord, info: Info[Context, Any]) -> IdentifierInfo:
-        return cls(type=r.type, value=shown(info, r.type, r.value), status=r.status,
-                   reason=shown_text(info, r.reason), first_seen=r.first_seen,
+    def of(cls, r: IdentifierRecord, m: Shown) -> IdentifierInfo:
+        return cls(type=r.type, value=m.value(r.type, r.value), status=r.status,
+                   reason=m.reason(r.reason), first_seen=r.first_seen,
                    last_seen=r.last_seen, sources=list(r.sources),
                    customer_id=strawberry.ID(r.customer_id) if r.customer_id else None,
                    key=r.key)

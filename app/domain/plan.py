@@ -14,6 +14,7 @@ from app.domain.events import Event
 
 if TYPE_CHECKING:
     from app.domain.changes import Change
+    from app.domain.personal import Spellings
 
 ACTIVE = "active"
 BLOCKED = "blocked"
@@ -119,8 +120,8 @@ class Snapshot:
     # and the cleaned traits of those records; their owners are in `owners`
     match_buckets: dict[str, list[str]] = field(default_factory=dict)
     match_records: dict[str, dict[str, str]] = field(default_factory=dict)
-    # batch keys that were erased and are on the suppression list
-    suppressed: set[str] = field(default_factory=set)
+    # batch keys that were erased and are on the suppression list -> when they were erased
+    suppressed: dict[str, str] = field(default_factory=dict)
     # whole components, gathered on request (NeedComponents), keyed by customer id
     components: dict[str, Component] = field(default_factory=dict)
 
@@ -205,12 +206,13 @@ class AuditEntry:
 @dataclass(frozen=True, slots=True)
 class Erasure:
     """Forget a customer: its identifiers, every event and link that touches them, and
-    every mention of them; remember the identifiers only as suppression hashes."""
+    every spelling of them and of its personal values in free text (`spellings`);
+    remember the identifiers only as suppression hashes (the store keys them)."""
 
     customer_id: str
     keys: tuple[str, ...]
-    hashes: tuple[str, ...]
     at: str
+    spellings: Spellings
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,7 +255,7 @@ class Plan:
     # review queue: new candidate matches, and (id, status, actor) for resolved ones
     reviews: list[ReviewItem] = field(default_factory=list)
     review_updates: list[tuple[int, str, str]] = field(default_factory=list)
-    unsuppress: list[str] = field(default_factory=list)  # hashes of keys back with consent
+    unsuppress: list[str] = field(default_factory=list)  # erased keys back with consent
     # identifiers dropped from events (event id, key or "" for the whole event, reason)
     dropped: list[tuple[str, str, str]] = field(default_factory=list)
     # filled in by the store: what an erasure removed (events, links, identifiers)

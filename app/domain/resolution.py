@@ -33,6 +33,7 @@ from app.domain.events import Event
 from app.domain.identifiers import Identifier
 from app.domain.matching.stream import PendingRecord, match_batch
 from app.domain.matching.training import Matcher
+from app.domain.personal import Spellings, identifier_known
 from app.domain.plan import (
     ACTIVE,
     BANNED,
@@ -56,7 +57,7 @@ from app.domain.plan import (
     StoredLink,
     pair,
 )
-from app.domain.privacy import gives_consent, suppression_hash
+from app.domain.privacy import ALL_SUPPRESSED, ERASED_MARK, SUPPRESSED, brings_back
 from app.domain.rules import Rules
 from app.domain.search import terms_of
 
@@ -604,25 +605,36 @@ def plan_ingest(
 
 
 def _without_suppressed(events: list[Event], snapshot: Snapshot, plan: Plan) -> list[Event]:
-    """Drop erased identifiers from events, unless the event brings consent back."""
+    """Drop erased identifiers from events, unless the event brings one back with an
+    explicit new consent (privacy.brings_back). What is kept of an event no longer names
+    them, and the problems name only their type."""
     if not snapshot.suppressed:
         return events
     kept = []
     for event in events:
         erased = [i for i in event.identifiers if i.key in snapshot.suppressed]
-        if erased and gives_consent(event.consent):
-            plan.unsuppress += [suppression_hash(i.key) for i in erased]
-        elif erased:
-            for ident in erased:
-                plan.dropped.append((event.event_id, ident.key, "erased on request and "
-                                     "suppressed; it returns only with consent"))
-            rest = tuple(i for i in event.identifiers if i.key not in snapshot.suppressed)
+        back = {i.key for i in erased
+                if brings_back(event.consent, event.ts, snapshot.suppressed[i.key])}
+        plan.unsuppress += sorted(back)
+        gone = [i for i in erased if i.key not in back]
+        if gone:
+            plan.dropped += [(event.event_id, f"{i.type}:{ERASED_MARK}", SUPPRESSED)
+                             for i in gone]
+            rest = tuple(i for i in event.identifiers if i not in gone)
             if not rest:
-                plan.dropped.append((event.event_id, "", "every identifier is suppressed"))
+                plan.dropped.append((event.event_id, "", ALL_SUPPRESSED))
                 continue
-            event = replace(event, identifiers=rest)
+            event = _without_mentions(event, rest, gone)
         kept.append(event)
     return kept
+
+
+def _without_mentions(event: Event, rest: tuple[Identifier, ...],
+                      gone: list[Identifier]) -> Event:
+    spellings = Spellings([identifier_known(i.key) for i in gone])
+    return replace(event, identifiers=rest,
+                   properties=spellings.scrub_json(event.properties, ERASED_MARK),
+                   traits=spellings.scrub_json(event.traits, ERASED_MARK))
 
 
 def _restrict(batch: _Batch, groups: list[_Group], inactive: Mapping[str, object]) -> _Batch:

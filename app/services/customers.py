@@ -103,6 +103,7 @@ class SearchHit:
     customer_id: str
     score: float
     matched: str  # the term that matched best
+    key: str = ""  # the identifier the term is filed under
 
 
 async def search_customers(store: IdentityStore, query: str, first: int) -> list[SearchHit]:
@@ -112,8 +113,8 @@ async def search_customers(store: IdentityStore, query: str, first: int) -> list
     if len(text) < 3:
         raise ValueError("query: give at least three characters")
     best: dict[str, SearchHit] = {}
-    for _key, cid, term in await store.search(text, 500):
+    for key, cid, term in await store.search(text, 500):
         score = fuzz.WRatio(text, term)
         if cid not in best or score > best[cid].score:
-            best[cid] = SearchHit(cid, score, term)
+            best[cid] = SearchHit(cid, score, term, key)
     return sorted(best.values(), key=lambda h: (-h.score, h.customer_id))[:first]

@@ -14,6 +14,7 @@ from app.domain.events import Event, EventError, format_ts, parse_event
 from app.domain.matching.stream import match_queries, pending_records
 from app.domain.matching.training import Matcher
 from app.domain.plan import Gather, Plan
+from app.domain.privacy import ALL_SUPPRESSED, SUPPRESSED
 from app.domain.resolution import DEFAULT_RULES, plan_ingest
 from app.domain.rules import Rules
 from app.stores.base import IdentityStore
@@ -39,6 +40,9 @@ class Problem:
     reason: str
     rejected: bool
     event_id: str | None = None
+    # dropped because it was erased and is suppressed: a decision, not a fault, so there
+    # is nothing to dead-letter (a dead letter keeps the message's bytes) or replay
+    erased: bool = False
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -158,7 +162,9 @@ class IngestService:
             ),
         )
         result.stored = len(plan.events)
-        result.duplicates = len(events) - result.stored
+        # an event dropped whole (every identifier erased) is rejected, not a duplicate
+        dropped = sum(1 for _, key, _ in plan.dropped if not key)
+        result.duplicates = len(events) - result.stored - dropped
         result.new_customers = len(plan.new_customers)
         result.merges = len(plan.merges)
         result.affected_customers = plan.affected_customers
@@ -168,7 +174,7 @@ class IngestService:
         for event_id, key, why in plan.dropped:
             result.problems.append(
                 Problem(f"event {event_id}", "identifiers", f"{key}: {why}" if key else why,
-                        not key, event_id)
+                        not key, event_id, erased=why in (SUPPRESSED, ALL_SUPPRESSED))
             )
         for event_id, trait, why in plan.trait_problems:
             result.problems.append(

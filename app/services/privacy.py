@@ -1,4 +1,4 @@
-"""Erasure use case: forget a customer on request, with a receipt."""
+"""Erasure use case: forget a customer on request, with a receipt (docs/privacy.md)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import datetime
 from app.domain.changes import Change
 from app.domain.erasure import plan_erase
 from app.domain.events import format_ts
+from app.domain.personal import Known, known_values
 from app.domain.plan import Gather
 from app.domain.steward import StewardError
 from app.services.ingest import utc_now
@@ -28,10 +29,11 @@ class ErasureReceipt:
 
 
 class PrivacyService:
-    def __init__(self, store: IdentityStore, *,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, store: IdentityStore, *, clock: Callable[[], datetime] = utc_now,
+                 default_region: str = "NL") -> None:
         self.store = store
         self.clock = clock
+        self.default_region = default_region
         self.segments: SegmentService | None = None  # set: memberships are erased too
 
     async def forget(self, customer_id: str, actor: str, reason: str) -> ErasureReceipt:
@@ -42,15 +44,25 @@ class PrivacyService:
         if current is None:
             raise StewardError("UNKNOWN_CUSTOMER", f"no customer {customer_id}")
         now = format_ts(self.clock())
+        personal = await self._personal_values(current)
         plan = await self.store.transact(
             Gather(customers=frozenset({current})),
-            lambda snapshot: plan_erase(current, snapshot, actor, reason, now),
+            lambda snapshot: plan_erase(current, snapshot, actor, reason, now,
+                                        personal=personal, region=self.default_region),
         )
         [erasure] = plan.erasures
         changes = [Change("customer_erased", current, now, ())]
         if self.segments is not None:
             changes += await self.segments.forget([current], now)
+        await self.store.purge_erased()
         return ErasureReceipt(current, erasure.keys, plan.erased.get("events", 0),
                               plan.erased.get("links", 0), now,
                               plan.audit_seqs[-1] if plan.audit_seqs else None,
                               tuple(changes))
+
+    async def _personal_values(self, customer_id: str) -> set[Known]:
+        """Every personal value any of the customer's events gave as a trait (every
+        spelling the customer ever had, not only the profile's), to scrub from free text."""
+        observations = (await self.store.profile_observations([customer_id])).get(
+            customer_id, [])
+        return {k for o in observations for k in known_values(o.traits)}

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from urllib.parse import unquote, urlsplit
 
+from app.domain.privacy import SuppressionKey
 from app.stores.base import IdentityStore, StoreUnavailable, StoreURLError
 
 NEO4J_SCHEMES = ("neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc")
 
 
-def open_store(url: str, *, neo4j_database: str = "neo4j") -> IdentityStore:
-    """Open the store a URL names. Raises StoreURLError for a URL of no known kind."""
+def open_store(url: str, *, neo4j_database: str = "neo4j",
+               suppression: SuppressionKey | None = None) -> IdentityStore:
+    """Open the store a URL names. Raises StoreURLError for a URL of no known kind.
+    `suppression`: the key of its suppression list; the default key file's otherwise
+    (app/stores/keys.py)."""
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
         path = url.removeprefix("sqlite://")
@@ -19,13 +23,14 @@ def open_store(url: str, *, neo4j_database: str = "neo4j") -> IdentityStore:
             raise StoreURLError(f"{url!r}: give a file, as in sqlite:///idgraph.db")
         from app.stores.sqlite.store import SQLiteStore
 
-        return SQLiteStore(path, url)
+        return SQLiteStore(path, url, suppression=suppression)
     if parts.scheme in NEO4J_SCHEMES:
         from app.stores.neo4j.store import Neo4jStore
 
         address = f"{parts.scheme}://{parts.hostname or 'localhost'}:{parts.port or 7687}"
         auth = (unquote(parts.username or "neo4j"), unquote(parts.password or ""))
-        return Neo4jStore(address, auth, database=neo4j_database, url=url)
+        return Neo4jStore(address, auth, database=neo4j_database, url=url,
+                          suppression=suppression)
     raise StoreURLError(
         f"{url!r}: the store URL must start with sqlite:/// or neo4j:// (or bolt://)"
     )

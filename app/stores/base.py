@@ -463,3 +463,8 @@ class IdentityStore(ABC):
     async def erase_segment_data(self, customer_ids: Collection[str]) -> None:
         """Forget the customers' memberships, state and history (right to erasure)."""
 
+    @abstractmethod
+    async def purge_erased(self) -> None:
+        """After an erasure: make what it deleted unrecoverable from the store's own files
+        (free pages, the space left in pages, a write-ahead log), where the store can."""
+

@@ -3,10 +3,12 @@ steward actions with audit and undo, ingest, reviews and erasure."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
 
 from app.domain.plan import Gather, Plan, ReviewItem
-from tests.api.data import ANNA_EMAIL, ANNA_PHONE, seed
+from tests.api.data import ANNA_EMAIL, ANNA_PHONE, EVENTS, seed
 from tests.helpers import raw_event
 
 RESULT = """__typename
@@ -343,12 +345,14 @@ async def test_forget_customer_erases_everything_and_suppresses_the_identifiers(
     assert after == {"customer": None, "customerByIdentifier": None,
                      "searchCustomers": {"edges": []}}
 
-    # the erased e-mail comes back only with consent
+    # the erased e-mail comes back only with an explicit new consent: one given after the
+    # erasure, not her old events replayed with the consent they carried
     lookup = '{ customerByIdentifier(type: "email", value: "anna.devries@example.com") { id } }'
+    erased_at = datetime.fromisoformat(receipt["at"])
+    later = [(erased_at + timedelta(days=d)).isoformat() for d in (1, 2)]
     await api.run("steward", INGEST, events=[
-        raw_event("late-1", "2024-07-01T00:00:00Z", f"email:{ANNA_EMAIL}", "cookie:ck_x")])
+        raw_event("late-1", later[0], f"email:{ANNA_EMAIL}", "cookie:ck_x"), EVENTS[1]])
     assert (await api.run("steward", lookup))["customerByIdentifier"] is None
     await api.run("steward", INGEST, events=[
-        raw_event("late-2", "2024-07-02T00:00:00Z", f"email:{ANNA_EMAIL}",
-                  consent={"email_marketing": True})])
+        raw_event("late-2", later[1], f"email:{ANNA_EMAIL}", consent={"email_marketing": True})])
     assert (await api.run("steward", lookup))["customerByIdentifier"] is not None

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime
+
 import pytest
 
+from app.domain.privacy import SUPPRESSED
 from app.domain.steward import StewardError
 from app.services.customers import CustomerService, search_customers
 from app.services.ingest import IngestService
@@ -51,9 +55,13 @@ async def test_search_finds_customers_by_name_email_and_phone_with_typos(store):
         await search_customers(store, "an", 5)
 
 
+ERASED_AT = datetime(2024, 1, 20, tzinfo=UTC)
+
+
 async def test_erasure_leaves_nothing_behind_and_suppresses_the_identifiers(store, dump_store):
     cid = await load(store)
-    receipt = await PrivacyService(store).forget(cid, "admin", "GDPR request 42")
+    receipt = await PrivacyService(store, clock=lambda: ERASED_AT).forget(
+        cid, "admin", "GDPR request 42")
     assert set(receipt.identifiers) == {"cookie:k1", "email:anna@x.com", "crm_id:C1",
                                         "phone:+31612345678"}
     assert receipt.events == 4
@@ -67,8 +75,12 @@ async def test_erasure_leaves_nothing_behind_and_suppresses_the_identifiers(stor
     result = await IngestService(store).ingest(
         [event("w9", "2024-02-01T00:00:00Z", "email:anna@x.com", "cookie:new")])
     assert await store.owners(["email:anna@x.com"]) == {}
-    assert any("suppressed" in p.reason for p in result.problems)
-    # ... one with consent does.
+    assert [p.reason for p in result.problems if p.erased] == [
+        f"email:[erased]: {SUPPRESSED}"]
+    # ... nor do her old events replayed, though they granted consent then ...
+    await IngestService(store).ingest([replace(ANNA[0], event_id="w1-replayed")])
+    assert await store.owners(["email:anna@x.com", "cookie:k1"]) == {}
+    # ... an explicit new consent, given after the erasure, does.
     await IngestService(store).ingest([event("w10", "2024-02-02T00:00:00Z", "email:anna@x.com",
                                              consent={"email_marketing": True})])
     assert "email:anna@x.com" in await store.owners(["email:anna@x.com"])

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from app.domain.events import format_ts
+from app.domain.personal import Spellings, identifier_known
 from app.domain.plan import (
     AuditEntry,
     CustomerInfo,
@@ -34,6 +35,7 @@ from app.domain.plan import (
     Split,
     StatusChange,
 )
+from app.domain.privacy import SuppressionKey
 from app.domain.resolution import require_components
 from app.stores.base import StoreError, StoreUnavailable
 from app.stores.neo4j import migrate, queries, records
@@ -48,12 +50,15 @@ WRITE_CLAUSE = re.compile(r"\b(CREATE|MERGE|SET|DELETE|REMOVE)\b")
 # Statements that write one thing, not rows of a plan.
 SINGLE_WRITES = {"MIGRATIONS_BOOTSTRAP", "RECORD_MIGRATION", "SAVE_MODEL"}
 # The erasure scrub rewrites free text wherever it is: a deliberate scan (erasures are
-# rare), like SQLite's UPDATE ... WHERE instr(...).
-MAINTENANCE = {"SCRUB"}
+# rare), like SQLite's UPDATE ... WHERE erased_mention(...); it writes back what it found
+# by element id.
+MAINTENANCE = {"SCRUB_FIND", "SCRUB_WRITE"}
 # Statements allowed to scan a label: the migrator's handful of SchemaMigration nodes,
 # counts that Neo4j answers from its count store or an index, the whole-graph reads of
-# verification, and the scrub.
-SCANS = {"APPLIED_MIGRATIONS", "STATS", "MEMBERSHIP_OWNERS", "MEMBERSHIP_LINKS"} | MAINTENANCE
+# verification, the suppression list's check at migration, and the scrub.
+SCANS = {"APPLIED_MIGRATIONS", "STATS", "MEMBERSHIP_OWNERS", "MEMBERSHIP_LINKS",
+         "SUPPRESSION_HASHES"} | MAINTENANCE
+KEY = SuppressionKey(b"k" * 32)
 WRITES = sorted(n for n, t in QUERIES.items() if WRITE_CLAUSE.search(re.sub(r"//[^\n]*", "", t)))
 READS = sorted(set(QUERIES) - set(WRITES))
 # The statements every ingest transaction runs: planned once (`CYPHER replan=skip`).
@@ -113,7 +118,8 @@ def lookups(name: str) -> list[tuple[str, str, str, str]]:
 
 def test_there_is_a_statement_for_every_port_operation():
     expected = {"LOCK_AND_SNAPSHOT", "LOCK_CUSTOMERS", "SNAPSHOT", "LOCK_KEYS",
-                "MATCH_BUCKETS", "MATCH_RECORDS", "COMPONENTS", "APPLY", "ERASE", "SCRUB", "RECORD",
+                "MATCH_BUCKETS", "MATCH_RECORDS", "COMPONENTS", "APPLY", "ERASE", "SCRUB_FIND",
+                "SCRUB_WRITE", "RECORD", "SUPPRESSION_HASHES", "UPGRADE_SUPPRESSIONS",
                 "CURRENT_IDS", "OWNERS", "IDENTIFIERS", "CUSTOMER_READS", "TIMELINE",
                 "LINKS_OF", "LINKS_TOUCHING", "AUDIT_LOG", "AUDIT_ENTRY",
                 "SPLITS_OF", "MERGES_INTO", "CUSTOMER_PAGE", "STATS",
@@ -152,7 +158,7 @@ def test_every_plan_section_is_written_by_one_unwind():
     list they are given: a section added to the port fails here until it is stored."""
     assert set(records.WRITTEN_BY) | records.REPORT_ONLY == {f.name for f in fields(Plan)}
     assert not set(records.WRITTEN_BY) & records.REPORT_ONLY
-    for statement, params in (("APPLY", records.apply_params(Plan())),
+    for statement, params in (("APPLY", records.apply_params(Plan(), KEY)),
                               ("RECORD", records.record_params(Plan()))):
         unwound = set(re.findall(r"UNWIND \$(\w+) AS row", cypher(QUERIES[statement])))
         unwound |= set(re.findall(r"WITH \$(\w+) AS rows", cypher(QUERIES[statement])))
@@ -172,10 +178,11 @@ def full_plan() -> Plan:
                              {"kind": "link"}, 7)]
     plan.match_records = [("cookie:a", {"last_name": "vries"}, ("b1", "b2"))]
     plan.search_terms = [("cookie:a", "a")]
-    plan.erasures = [Erasure("c_x", ("email:z@example.com",), ("h",), T)]
+    plan.erasures = [Erasure("c_x", ("email:z@example.com",), T,
+                             Spellings([identifier_known("email:z@example.com")]))]
     plan.reviews = [ReviewItem("crm_id:1", "crm_id:2", 2.5, {"last_name": 1.0}, T)]
     plan.review_updates = [(3, "accepted", "sam")]
-    plan.unsuppress = ["h2"]
+    plan.unsuppress = ["email:back@example.com"]
     return plan
 
 
@@ -183,7 +190,7 @@ def test_a_full_plan_fills_every_section_it_writes():
     plan = full_plan()
     for name in records.WRITTEN_BY:
         assert getattr(plan, name), f"full_plan() leaves {name} empty"
-    rows = {**records.apply_params(plan), **records.record_params(plan)}
+    rows = {**records.apply_params(plan, KEY), **records.record_params(plan)}
     assert all(rows.values()), [k for k, v in rows.items() if not v]
     assert rows["match_blocks"] == [{"index": 0, "block": "b1", "key": "cookie:a"},
                                     {"index": 1, "block": "b2", "key": "cookie:a"}]
@@ -191,6 +198,7 @@ def test_a_full_plan_fills_every_section_it_writes():
         '{"keys": ["cookie:a"]}')
     assert rows["moves"][1] == {"key": "email:y@example.com", "customer_id": None}
     assert rows["reviews"][0]["status"] == "open"
+    assert rows["unsuppress"] == [{"hash": KEY.hash("email:back@example.com")}]
 
 
 @pytest.mark.parametrize("name", sorted(set(QUERIES) - SCANS))
@@ -385,9 +393,9 @@ def test_a_snapshot_row_becomes_a_snapshot():
     assert snap.link_status == {("cookie:a", "phone:1"): "rejected"}
     assert snap.degrees == {"phone:1": 2, "cookie:a": 1}
     assert snap.bans == {("cookie:a", "cookie:z")} and snap.ban_owners == {"cookie:a": "c1"}
-    hashes = records.suppression_hashes(["email:x@y.z"])
-    records.add_suppressed(snap, hashes, list(hashes))
-    assert snap.suppressed == {"email:x@y.z"}
+    hashes = KEY.hashes(["email:x@y.z"])
+    records.add_suppressed(snap, hashes, [{"hash": h, "at": "t1"} for h in hashes])
+    assert snap.suppressed == {"email:x@y.z": "t1"}
 
 
 def test_component_rows_become_components_with_their_neighbours():
@@ -435,9 +443,20 @@ def test_search_text_becomes_an_escaped_fuzzy_lucene_query(text, expected):
     assert records.lucene_query(text) == expected
 
 
-def test_erased_keys_and_values_are_scrubbed_longest_first():
-    assert records.scrub_texts(["email:anna@x.com", "cookie:k1"]) == [
-        "email:anna@x.com", "anna@x.com", "cookie:k1", "k1"]
+def test_erased_values_are_scrubbed_in_every_spelling_and_json_stays_json():
+    spellings = Spellings([identifier_known("email:anna@x.com"), identifier_known("cookie:k1")])
+    found = {"merges": [{"id": "m1", "reason": "event e1 tied ANNA%40x.com to k1"}],
+             "audit": [{"id": "a1", "target": "cookie:k1", "reason": "mail anna@x.com",
+                        "details": '{"keys": ["email:anna@x.com"], "anna@x.com": 1}',
+                        "undo": None}]}
+    rows = records.scrubbed_rows(found, spellings)
+    assert rows["merges"] == [{"id": "m1", "reason": "event e1 tied [erased] to [erased]"}]
+    assert rows["audit"] == [{"id": "a1", "target": "cookie:[erased]", "reason": "mail [erased]",
+                              "details": '{"keys": ["email:[erased]"], "[erased]": 1}',
+                              "undo": "{}"}]
+    assert rows["splits"] == rows["links"] == rows["identifiers"] == []
+    pattern = records.scrub_pattern(spellings)
+    assert pattern.startswith("(?isuU).*(?:") and pattern.endswith(").*")
     assert records.dumps({"name": "José"}) == '{"name": "José"}'  # findable by the scrub
 
 
@@ -486,6 +505,9 @@ class FakeTx:
             "RECORD": [{"recorded": merges,
                         "audit_seqs": list(range(1, len(params.get("audit", [])) + 1))}],
             "ERASE": [{"events": 4, "links": 2, "identifiers": 1}],
+            "SCRUB_FIND": [{"merges": [], "splits": [], "links": [], "identifiers": [],
+                            "audit": [{"id": "a1", "target": "z@example.com", "reason": "",
+                                       "details": "{}", "undo": "{}"}]}],
         }
         return FakeResult(default.get(name, []))
 
@@ -534,7 +556,7 @@ def a_plan() -> Plan:
 
 
 async def fake_store(attempts: int = 1, **answers: list[list[dict[str, Any]]]) -> Neo4jStore:
-    store = Neo4jStore("bolt://127.0.0.1:1", ("neo4j", "secret"))
+    store = Neo4jStore("bolt://127.0.0.1:1", ("neo4j", "secret"), suppression=KEY)
     await store.driver.close()
     store.driver = FakeDriver(attempts, answers)  # type: ignore[assignment]
     return store
@@ -614,12 +636,14 @@ async def test_steward_sections_are_applied_and_the_store_fills_in_audit_seqs_an
     store = await fake_store()
     plan = full_plan()
     result = await store.transact(Gather(keys=KEYS), lambda snapshot: plan)
-    assert names(store) == ["LOCK_AND_SNAPSHOT", "APPLY", "ERASE", "SCRUB", "RECORD"]
+    assert names(store) == ["LOCK_AND_SNAPSHOT", "APPLY", "ERASE", "SCRUB_FIND", "SCRUB_WRITE",
+                            "RECORD"]
     assert result.audit_seqs == [1]
     assert result.erased == {"events": 4, "links": 2, "identifiers": 1}
-    scrub = dict(store.driver.log)["SCRUB"]
-    assert scrub["texts"] == ["email:z@example.com", "z@example.com"]
-    assert scrub["mark"] == "[erased]"
+    log = dict(store.driver.log)
+    assert log["ERASE"]["hashes"] == [store.suppression.hash("email:z@example.com")]
+    assert log["SCRUB_WRITE"]["audit"] == [{"id": "a1", "target": "[erased]", "reason": "",
+                                            "details": "{}", "undo": "{}"}]
 
 
 async def test_a_plan_naming_a_customer_the_store_does_not_hold_is_refused():

@@ -44,6 +44,7 @@ from app.domain.segments.language import (
     parse_segment,
     render,
 )
+from app.domain.segments.why import NO_DETAIL, word
 from app.domain.traits import (
     CustomerFacts,
     EventLike,
@@ -234,11 +235,7 @@ def _evaluate(node: Node, context: _Context) -> tuple[bool, tuple[str, ...]]:
         held, why = _evaluate(node.item, context)
         return not held, tuple("NOT " + w for w in why)
     held, value = _leaf(node, context)
-    detail = "" if value is _NO_DETAIL else f" (value: {format_value(value)})"
-    return held, (render(node) + detail,)
-
-
-_NO_DETAIL = object()
+    return held, (word(render(node), value),)
 
 
 def _leaf(node: Node, context: _Context) -> tuple[bool, Any]:
@@ -255,7 +252,7 @@ def _leaf(node: Node, context: _Context) -> tuple[bool, Any]:
         value = event_value(node, facts.events, context.now)
         return compare(value, node.op, node.value), value
     if isinstance(node, HasIdentifier):
-        return node.identifier_type in facts.identifier_types, _NO_DETAIL
+        return node.identifier_type in facts.identifier_types, NO_DETAIL
     if isinstance(node, ConsentGiven):
         answer = facts.consent.get(node.purpose)
         return answer is True, {True: "granted", False: "refused", None: "no answer"}[answer]
@@ -263,7 +260,7 @@ def _leaf(node: Node, context: _Context) -> tuple[bool, Any]:
         if node.segment not in context.memberships:
             raise SegmentError(f"in_segment({node.segment}) needs {node.segment!r} "
                                "evaluated first; use evaluate_all")
-        return context.memberships[node.segment], _NO_DETAIL
+        return context.memberships[node.segment], NO_DETAIL
     raise TypeError(f"not a condition: {node!r}")
 
 

@@ -6,8 +6,8 @@ Rules (tests/unit/test_neo4j_adapter.py checks them):
 - every lookup of a node goes through a property with a unique constraint or an index from
   graph_schema/ (Identifier.key, Customer.id, Customer.merged_into, Event.event_id, ...);
   the only scans are the whole-graph reads (`MEMBERSHIP_*`), counts that Neo4j answers
-  from its count store, and the erasure scrub (`SCRUB`), which rewrites free text wherever
-  it is.
+  from its count store, the erasure scrub (`SCRUB_FIND`, `SCRUB_WRITE`), which rewrites
+  free text wherever it is, and the suppression list's check when the store is migrated.
 
 The graph model and what each statement relies on is documented in graph_schema/model.md.
 Subqueries use the `CALL (x) { ... }` scope clause, so the server must be Neo4j 5.23 or later.
@@ -44,9 +44,10 @@ AWAIT_INDEXES = "CALL db.awaitIndexes($seconds)"
 #
 # A transaction runs three statements (graph_schema/model.md, "Writes"): LOCK_AND_SNAPSHOT,
 # then, once the plan is decided, APPLY (every plan section) and RECORD (the numbered
-# records, then the release of the locks). An erasure adds ERASE and SCRUB between APPLY
-# and RECORD; gathering whole components adds COMPONENTS; a snapshot whose owners changed
-# before they were locked adds LOCK_CUSTOMERS + SNAPSHOT rounds.
+# records, then the release of the locks). An erasure adds ERASE, SCRUB_FIND and
+# SCRUB_WRITE between APPLY and RECORD; gathering whole components adds COMPONENTS; a
+# snapshot whose owners changed before they were locked adds LOCK_CUSTOMERS + SNAPSHOT
+# rounds.
 #
 # These four hot statements start with `CYPHER replan=skip`: Neo4j plans them once per
 # server and does not re-plan them whenever the statistics of a growing graph drift (it
@@ -142,7 +143,7 @@ CALL () {
   WHERE total > 0
   UNWIND $hashes AS hash
   MATCH (s:Suppressed {hash: hash})
-  RETURN collect(hash) AS suppressed
+  RETURN collect({hash: hash, at: s.at}) AS suppressed
 }
 """
 _snapshot_fields = """identifiers,
@@ -418,7 +419,7 @@ RETURN merged, expected, attached
 # every OBSERVED of those events), the links, bans, search terms, matching records,
 # review items and identifiers themselves; the customer keeps only its id, first_seen
 # and `erased_at`; the identifiers are remembered as suppression hashes. Returns what was
-# removed. Free text elsewhere is scrubbed by SCRUB.
+# removed. Free text elsewhere is scrubbed by SCRUB_FIND and SCRUB_WRITE.
 ERASE = """
 CALL () {
   UNWIND $keys AS key
@@ -480,39 +481,86 @@ CALL () {
 RETURN events, links, identifiers
 """
 
-# Replace every mention of the erased keys and values ($texts, longest first) in free
-# text with $mark: merge and split reasons, link and identifier reasons, audit entries.
-# A scan, like SQLite's UPDATE ... WHERE instr(...): erasures are rare.
-SCRUB = """
+# The free text that mentions an erased value: merge and split reasons, link and
+# identifier reasons, audit entries, each whose text matches $pattern (a Java regular
+# expression of every spelling of the erased values, app/domain/personal.py). A scan, like
+# SQLite's UPDATE ... WHERE: erasures are rare. The adapter scrubs the texts found (with
+# the same expression in Python) and writes them back by element id with SCRUB_WRITE.
+SCRUB_FIND = """
 CALL () {
   MATCH ()-[m:MERGED_INTO]->()
-  WHERE any(t IN $texts WHERE m.reason CONTAINS t)
-  SET m.reason = reduce(s = m.reason, t IN $texts | replace(s, t, $mark))
+  WHERE m.reason =~ $pattern
+  RETURN collect({id: elementId(m), reason: m.reason}) AS merges
 }
 CALL () {
   MATCH (x:Split)
-  WHERE any(t IN $texts WHERE x.reason CONTAINS t)
-  SET x.reason = reduce(s = x.reason, t IN $texts | replace(s, t, $mark))
+  WHERE x.reason =~ $pattern
+  RETURN collect({id: elementId(x), reason: x.reason}) AS splits
 }
 CALL () {
   MATCH ()-[l:LINKED]->()
-  WHERE l.reason <> $nothing AND any(t IN $texts WHERE l.reason CONTAINS t)
-  SET l.reason = reduce(s = l.reason, t IN $texts | replace(s, t, $mark))
+  WHERE l.reason <> $nothing AND l.reason =~ $pattern
+  RETURN collect({id: elementId(l), reason: l.reason}) AS links
 }
 CALL () {
   MATCH (i:Identifier)
-  WHERE i.reason <> $nothing AND any(t IN $texts WHERE i.reason CONTAINS t)
-  SET i.reason = reduce(s = i.reason, t IN $texts | replace(s, t, $mark))
+  WHERE i.reason <> $nothing AND i.reason =~ $pattern
+  RETURN collect({id: elementId(i), reason: i.reason}) AS identifiers
 }
 CALL () {
   MATCH (e:AuditEntry)
-  WHERE any(t IN $texts WHERE e.target CONTAINS t OR e.reason CONTAINS t
-                             OR e.details CONTAINS t OR e.undo CONTAINS t)
-  SET e.target = reduce(s = e.target, t IN $texts | replace(s, t, $mark)),
-      e.reason = reduce(s = e.reason, t IN $texts | replace(s, t, $mark)),
-      e.details = reduce(s = e.details, t IN $texts | replace(s, t, $mark)),
-      e.undo = reduce(s = e.undo, t IN $texts | replace(s, t, $mark))
+  WHERE e.target =~ $pattern OR e.reason =~ $pattern OR e.details =~ $pattern
+        OR e.undo =~ $pattern
+  RETURN collect({id: elementId(e), target: e.target, reason: e.reason, details: e.details,
+                  undo: e.undo}) AS audit
 }
+RETURN merges, splits, links, identifiers, audit
+"""
+
+SCRUB_WRITE = """
+CALL () {
+  UNWIND $merges AS row
+  MATCH ()-[m:MERGED_INTO]->()
+  WHERE elementId(m) = row.id
+  SET m.reason = row.reason
+}
+CALL () {
+  UNWIND $splits AS row
+  MATCH (x:Split)
+  WHERE elementId(x) = row.id
+  SET x.reason = row.reason
+}
+CALL () {
+  UNWIND $links AS row
+  MATCH ()-[l:LINKED]->()
+  WHERE elementId(l) = row.id
+  SET l.reason = row.reason
+}
+CALL () {
+  UNWIND $identifiers AS row
+  MATCH (i:Identifier)
+  WHERE elementId(i) = row.id
+  SET i.reason = row.reason
+}
+CALL () {
+  UNWIND $audit AS row
+  MATCH (e:AuditEntry)
+  WHERE elementId(e) = row.id
+  SET e.target = row.target, e.reason = row.reason, e.details = row.details, e.undo = row.undo
+}
+"""
+
+# The suppression list, read when the store is migrated: legacy hashes are keyed in place
+# (app/domain/privacy.py), and a key other than the list's is refused.
+SUPPRESSION_HASHES = """
+MATCH (s:Suppressed)
+RETURN s.hash AS hash
+"""
+
+UPGRADE_SUPPRESSIONS = """
+UNWIND $rows AS row
+MATCH (s:Suppressed {hash: row.old})
+SET s.hash = row.new
 """
 
 # `  NUMBERED $rows BY $sequence` in a query stands for this: reserve size(rows) numbers of

@@ -14,6 +14,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from app.domain.personal import Spellings
 from app.domain.plan import (
     ACTIVE,
     Component,
@@ -23,7 +24,7 @@ from app.domain.plan import (
     StoredIdentifier,
     StoredLink,
 )
-from app.domain.privacy import suppression_hash
+from app.domain.privacy import ERASED_MARK, SuppressionKey
 from app.domain.profile import Observation
 from app.domain.segments.membership import Membership
 from app.stores.base import (
@@ -48,7 +49,6 @@ Row = Mapping[str, Any]
 # A review item's status when it is queued; the SQLite schema's column default.
 OPEN = "open"
 # What an erased key or value is replaced with in free text.
-ERASED_MARK = "[erased]"
 NEWEST: Cursor = ("\uffff", "")  # a cursor before every event
 
 
@@ -216,13 +216,11 @@ def snapshot(row: Row) -> Snapshot:
     return snap
 
 
-def add_suppressed(snap: Snapshot, hashes: Mapping[str, str], found: Iterable[str]) -> None:
-    """`hashes`: suppression hash -> batch key; `found`: the hashes on the list."""
-    snap.suppressed.update(hashes[h] for h in found)
-
-
-def suppression_hashes(keys: Iterable[str]) -> dict[str, str]:
-    return {suppression_hash(k): k for k in keys}
+def add_suppressed(snap: Snapshot, hashes: Mapping[str, str],
+                   found: Iterable[Mapping[str, str]]) -> None:
+    """`hashes`: suppression hash -> batch key; `found`: the hashes on the list, each with
+    when it was erased."""
+    snap.suppressed.update((hashes[f["hash"]], f["at"]) for f in found)
 
 
 def add_buckets(snap: Snapshot, row: Row) -> None:
@@ -375,8 +373,8 @@ def search_term_rows(plan: Plan) -> list[dict[str, Any]]:
     return [{"key": key, "term": term} for key, term in dict.fromkeys(plan.search_terms)]
 
 
-def unsuppress_rows(plan: Plan) -> list[dict[str, Any]]:
-    return [{"hash": h} for h in dict.fromkeys(plan.unsuppress)]
+def unsuppress_rows(plan: Plan, suppression: SuppressionKey) -> list[dict[str, Any]]:
+    return [{"hash": suppression.hash(k)} for k in dict.fromkeys(plan.unsuppress)]
 
 
 def review_rows(plan: Plan) -> list[dict[str, Any]]:
@@ -406,7 +404,7 @@ WRITTEN_BY = {
 REPORT_ONLY = frozenset({"audit_seqs", "erased", "trait_problems", "dropped", "changes"})
 
 
-def apply_params(plan: Plan) -> dict[str, list[dict[str, Any]]]:
+def apply_params(plan: Plan, suppression: SuppressionKey) -> dict[str, list[dict[str, Any]]]:
     """The parameters of APPLY: one list of rows per plan section."""
     return {
         "customers": customer_rows(plan),
@@ -422,7 +420,7 @@ def apply_params(plan: Plan) -> dict[str, list[dict[str, Any]]]:
         "match_records": match_record_rows(plan),
         "events": event_rows(plan),
         "search_terms": search_term_rows(plan),
-        "unsuppress": unsuppress_rows(plan),
+        "unsuppress": unsuppress_rows(plan, suppression),
         "review_updates": review_update_rows(plan),
     }
 
@@ -440,11 +438,33 @@ def record_params(plan: Plan | None) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def scrub_texts(keys: Iterable[str]) -> list[str]:
-    """The erased keys and their values, longest first (so a key is replaced whole before
-    its value is)."""
-    texts = {text for key in keys for text in (key, key.partition(":")[2]) if text}
-    return sorted(texts, key=len, reverse=True)
+def scrub_pattern(spellings: Spellings) -> str:
+    """SCRUB_FIND's $pattern: a Java regular expression (Neo4j's =~ matches the whole
+    text) that finds what `spellings` finds; the same syntax reads the same in both."""
+    return f"(?isuU).*(?:{spellings.source}).*"
+
+
+# The free text of each kind of record that SCRUB_FIND returns; JSON documents are
+# scrubbed value by value, so that they stay JSON.
+SCRUBBED_TEXT = {"merges": ("reason",), "splits": ("reason",), "links": ("reason",),
+                 "identifiers": ("reason",), "audit": ("target", "reason")}
+SCRUBBED_JSON = {"audit": ("details", "undo")}
+
+
+def scrubbed_rows(found: Mapping[str, list[dict[str, Any]]], spellings: Spellings
+                  ) -> dict[str, list[dict[str, Any]]]:
+    """SCRUB_WRITE's parameters: the records found, their free text scrubbed."""
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for kind, fields in SCRUBBED_TEXT.items():
+        rows[kind] = []
+        for record in found.get(kind, []):
+            row = dict(record)
+            for name in fields:
+                row[name] = spellings.scrub(row[name] or "", ERASED_MARK)
+            for name in SCRUBBED_JSON.get(kind, ()):
+                row[name] = dumps(spellings.scrub_json(loads(row[name], {}), ERASED_MARK))
+            rows[kind].append(row)
+    return rows
 
 
 # -- search ------------------------------------------------------------------------------

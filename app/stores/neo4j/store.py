@@ -37,7 +37,9 @@ from neo4j.exceptions import (
 
 from app.domain.matching.blocking import BUCKET_LIMIT
 from app.domain.matching.stream import needed_candidates
+from app.domain.personal import Spellings
 from app.domain.plan import ACTIVE, BANNED, Component, Gather, Plan, Snapshot
+from app.domain.privacy import SuppressionKey, upgrades
 from app.domain.profile import Observation
 from app.domain.resolution import SAMPLE_EVENT_IDS
 from app.stores.base import (
@@ -60,6 +62,7 @@ from app.stores.base import (
     TimelineWindow,
     decide_with_components,
 )
+from app.stores.keys import resolve_key
 from app.stores.neo4j import migrate as migrations
 from app.stores.neo4j import queries as q
 from app.stores.neo4j import records
@@ -112,12 +115,13 @@ class _Locks:
 
 class Neo4jStore(Neo4jSegments, IdentityStore):
     def __init__(self, address: str, auth: tuple[str, str], *, database: str = "neo4j",
-                 url: str | None = None) -> None:
+                 url: str | None = None, suppression: SuppressionKey | None = None) -> None:
         self.address = address
         self.database = database
         self.user = auth[0]
         self.url = url or address.replace("://", f"://{quote(auth[0], safe='')}@", 1)
         self.redacted_url = redact(self.url)
+        self.suppression = suppression or resolve_key(self.url)
         try:
             # Notifications (unknown labels on a fresh database, ...) are for people
             # writing queries at a console; these are fixed and tested.
@@ -160,7 +164,23 @@ class Neo4jStore(Neo4jSegments, IdentityStore):
     # -- lifecycle ---------------------------------------------------------------
     @_translated
     async def migrate(self) -> list[str]:
-        return await migrations.migrate(self.driver, self.database)
+        applied = await migrations.migrate(self.driver, self.database)
+        await self._upgrade_suppressions()
+        return applied
+
+    async def _upgrade_suppressions(self) -> None:
+        """Key the suppression list's legacy hashes; refuse a key that is not the list's."""
+        stored = [r["hash"] for r in await self._read(q.SUPPRESSION_HASHES)]
+        changes = upgrades(stored, self.suppression)
+        if changes:
+            rows = [{"old": old, "new": new} for old, new in changes.items()]
+            await self.driver.execute_query(q.UPGRADE_SUPPRESSIONS, rows=rows,
+                                            database_=self.database)
+
+    async def purge_erased(self) -> None:
+        """Nothing the adapter can do: Neo4j keeps deleted records in its store files until
+        it reuses their space, and the transactions in its logs until they are pruned
+        (docs/privacy.md says what to set)."""
 
     @_translated
     async def pending(self) -> list[str]:
@@ -180,7 +200,7 @@ class Neo4jStore(Neo4jSegments, IdentityStore):
     async def transact(self, gather: Gather, decide: Decide) -> Plan:
         keys = records.unique(gather.keys)
         event_ids = records.unique(gather.event_ids)
-        hashes = records.suppression_hashes(keys)
+        hashes = self.suppression.hashes(keys)
         params = {
             "keys": keys,
             "event_ids": event_ids,
@@ -255,22 +275,32 @@ class Neo4jStore(Neo4jSegments, IdentityStore):
         rows = [row async for row in await tx.run(q.COMPONENTS, ids=ids)]
         return records.components(rows, ids)
 
-    @staticmethod
-    async def _apply(tx: AsyncManagedTransaction, plan: Plan) -> None:
-        row = await (await tx.run(q.APPLY, records.apply_params(plan), sample=SAMPLE_EVENT_IDS,
+    async def _apply(self, tx: AsyncManagedTransaction, plan: Plan) -> None:
+        row = await (await tx.run(q.APPLY, records.apply_params(plan, self.suppression),
+                                  sample=SAMPLE_EVENT_IDS,
                                   banned=BANNED)).single(strict=True)
         if row["merged"] != len(plan.merges):
             raise StoreError("a merge names a customer the store does not hold")
         if row["attached"] != row["expected"]:
             raise StoreError("a new identifier names a customer the store does not hold")
         for erasure in plan.erasures:
-            row = await (await tx.run(q.ERASE, customer_id=erasure.customer_id,
-                                      keys=list(erasure.keys), hashes=list(erasure.hashes),
-                                      at=erasure.at)).single(strict=True)
+            row = await (await tx.run(
+                q.ERASE, customer_id=erasure.customer_id, keys=list(erasure.keys),
+                hashes=[self.suppression.hash(k) for k in erasure.keys], at=erasure.at,
+            )).single(strict=True)
             plan.erased.update({"events": row["events"], "links": row["links"],
                                 "identifiers": row["identifiers"]})
-            await (await tx.run(q.SCRUB, texts=records.scrub_texts(erasure.keys),
-                                mark=records.ERASED_MARK, nothing="")).consume()
+            await self._scrub(tx, erasure.spellings)
+
+    @staticmethod
+    async def _scrub(tx: AsyncManagedTransaction, spellings: Spellings) -> None:
+        if not spellings:
+            return
+        found = await (await tx.run(q.SCRUB_FIND, pattern=records.scrub_pattern(spellings),
+                                    nothing="")).single(strict=True)
+        rows = records.scrubbed_rows(found, spellings)
+        if any(rows.values()):
+            await (await tx.run(q.SCRUB_WRITE, rows)).consume()
 
     @staticmethod
     async def _record_and_release(tx: AsyncManagedTransaction, plan: Plan | None,

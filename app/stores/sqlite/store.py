@@ -12,10 +12,13 @@ copy took ~19 ms, one commit in 25.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import logging
 import sqlite3
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
@@ -25,6 +28,7 @@ import orjson
 
 from app.domain.matching.blocking import BUCKET_LIMIT
 from app.domain.matching.stream import needed_candidates
+from app.domain.personal import Spellings
 from app.domain.plan import (
     ACTIVE,
     Component,
@@ -36,7 +40,7 @@ from app.domain.plan import (
     StoredIdentifier,
     StoredLink,
 )
-from app.domain.privacy import suppression_hash
+from app.domain.privacy import ERASED_MARK, SuppressionKey, upgrades
 from app.domain.profile import Observation
 from app.domain.resolution import SAMPLE_EVENT_IDS
 from app.stores.base import (
@@ -56,6 +60,7 @@ from app.stores.base import (
     event_body,
     event_record,
 )
+from app.stores.keys import resolve_key
 from app.stores.sqlite.schema import MIGRATIONS
 from app.stores.sqlite.segments import SQLiteSegments, _chunks, _marks
 
@@ -111,6 +116,8 @@ AUTOCHECKPOINT_PAGES = 10_000
 # Reads go through a memory map of the file's first GiB, not read() into SQLite's cache:
 # about a quarter off the random owner and trait look-ups of matching.
 MMAP_BYTES = 1 << 30
+BUSY_TIMEOUT_MS = 30_000
+log = logging.getLogger(__name__)
 
 
 class _Checkpointer:
@@ -150,9 +157,11 @@ def _identifier(row: Sequence[Any]) -> IdentifierRecord:
 
 
 class SQLiteStore(SQLiteSegments, IdentityStore):
-    def __init__(self, path: str, url: str | None = None) -> None:
+    def __init__(self, path: str, url: str | None = None, *,
+                 suppression: SuppressionKey | None = None) -> None:
         self.path = path
         self.url = url or f"sqlite:///{path}"
+        self.suppression = suppression or resolve_key(self.url)
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -162,7 +171,7 @@ class SQLiteStore(SQLiteSegments, IdentityStore):
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
-        self.db.execute("PRAGMA busy_timeout=30000")
+        self.db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         # Erased values are overwritten on disk, not just unlinked from the b-tree.
         self.db.execute("PRAGMA secure_delete=ON")
         self.db.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
@@ -192,7 +201,17 @@ class SQLiteStore(SQLiteSegments, IdentityStore):
                 self.db.execute("ROLLBACK")
                 raise
             applied.append(version)
+        self._upgrade_suppressions()
         return applied
+
+    def _upgrade_suppressions(self) -> None:
+        """Key the suppression list's legacy hashes; refuse a key that is not the list's."""
+        stored = [h for (h,) in self.db.execute("SELECT hash FROM suppressed")]
+        changes = upgrades(stored, self.suppression)
+        if changes:
+            with self._segment_tx():
+                self.db.executemany("UPDATE suppressed SET hash = ? WHERE hash = ?",
+                                    [(new, old) for old, new in changes.items()])
 
     async def ping(self) -> None:
         try:
@@ -223,9 +242,6 @@ class SQLiteStore(SQLiteSegments, IdentityStore):
             if plan:
                 self._apply(plan)
             self.db.execute("COMMIT")
-            if plan.erasures:
-                # Old copies of the erased rows must not linger in the write-ahead log.
-                self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
@@ -285,12 +301,12 @@ class SQLiteStore(SQLiteSegments, IdentityStore):
             "WHERE l.b IN (SELECT key FROM batch_keys)"
         )
         snap.link_status.update(((a, b), status) for a, b, status in rows)
-        hashes = {suppression_hash(k): k for k in gather.keys}
+        hashes = self.suppression.hashes(gather.keys)
         for chunk in _chunks(hashes):
             rows = db.execute(
-                f"SELECT hash FROM suppressed WHERE hash IN ({_marks(len(chunk))})", chunk
+                f"SELECT hash, at FROM suppressed WHERE hash IN ({_marks(len(chunk))})", chunk
             )
-            snap.suppressed.update(hashes[h] for (h,) in rows)
+            snap.suppressed.update((hashes[h], at) for h, at in rows)
         self._gather_bans(snap, owners)
         if gather.block_keys:
             self._gather_matches(snap, gather)
@@ -546,7 +562,8 @@ class SQLiteStore(SQLiteSegments, IdentityStore):
                 "WHERE id > ?",
                 (last,),
             )
-        db.executemany("DELETE FROM suppressed WHERE hash = ?", [(h,) for h in plan.unsuppress])
+        db.executemany("DELETE FROM suppressed WHERE hash = ?",
+                       [(self.suppression.hash(k),) for k in plan.unsuppress])
         db.executemany(
             "INSERT OR IGNORE INTO reviews (a, b, score, weights, created_at) VALUES (?,?,?,?,?)",
             [(r.a, r.b, r.score, json.dumps(r.weights), r.created_at) for r in plan.reviews],
@@ -779,32 +796,73 @@ class SQLiteStore(SQLiteSegments, IdentityStore):
         )
         db.executemany(
             "INSERT OR IGNORE INTO suppressed VALUES (?, ?)",
-            [(h, erasure.at) for h in erasure.hashes],
+            [(self.suppression.hash(k), erasure.at) for k in erasure.keys],
         )
-        self._scrub([text for key in erasure.keys for text in (key, key.partition(":")[2])])
+        self._scrub(erasure.spellings)
         # Rewrite the search index, so that no segment still holds the erased terms.
         db.execute("INSERT INTO search_fts (search_fts) VALUES ('optimize')")
         return {"events": len(events), "links": links, "identifiers": identifiers}
 
-    def _scrub(self, texts: list[str]) -> None:
-        """Replace every mention of erased identifiers in free text (reasons, audit)."""
-        columns = [
-            ("merges", "reason"),
-            ("splits", "reason"),
-            ("links", "reason"),
-            ("identifiers", "reason"),
-            ("audit", "target"),
-            ("audit", "reason"),
-            ("audit", "details"),
-            ("audit", "undo"),
-        ]
-        for text in sorted(set(texts), key=len, reverse=True):
-            for table, column in columns:
-                self.db.execute(
-                    f"UPDATE {table} SET {column} = replace({column}, ?1, '[erased]') "
-                    f"WHERE instr({column}, ?1) > 0",
-                    (text,),
-                )
+    def _scrub(self, spellings: Spellings) -> None:
+        """Replace every spelling of the erased values in free text that stays (reasons,
+        the audit log), with Python's regular expressions called from SQL: one pass over
+        each column, in the erasure's transaction."""
+        if not spellings:
+            return
+
+        def text(value: str | None) -> str | None:
+            return None if value is None else spellings.scrub(value, ERASED_MARK)
+
+        def document(value: str | None) -> str | None:
+            if value is None:
+                return None
+            return json.dumps(spellings.scrub_json(json.loads(value), ERASED_MARK),
+                              ensure_ascii=False)
+
+        def mentions(value: str | None) -> bool:
+            return value is not None and spellings.mentions(value)
+
+        functions = {"erased_text": text, "erased_json": document, "erased_mention": mentions}
+        for name, function in functions.items():
+            self.db.create_function(name, 1, function, deterministic=True)
+        try:
+            for table, column, scrub in SCRUBBED_COLUMNS:
+                self.db.execute(f"UPDATE {table} SET {column} = {scrub}({column}) "
+                                f"WHERE erased_mention({column})")
+        finally:
+            for name in functions:
+                self.db.create_function(name, 1, None)
+
+    async def purge_erased(self) -> None:
+        """secure_delete zeroes what a deletion frees, but not the old copies of rows
+        that SQLite moved between pages earlier (they stay in the unused space of live
+        pages), nor the old pages in the write-ahead log. VACUUM rewrites every page;
+        the TRUNCATE checkpoint then empties the log, once no reader still needs it and
+        no other checkpoint (the background one, copying what VACUUM wrote) is running."""
+        if self.path == ":memory:":
+            return
+        self.db.execute("VACUUM")
+        if await self._truncate_log():
+            return
+        log.warning("%s-wal: another connection kept reading for %s s; the log keeps old "
+                    "copies of the erased rows until a checkpoint empties it "
+                    "(docs/privacy.md)", self.path, PURGE_WAIT_S)
+
+    async def _truncate_log(self) -> bool:
+        """Try the TRUNCATE checkpoint until it completes or PURGE_WAIT_S pass, waiting
+        between tries without holding up the event loop."""
+        deadline = time.monotonic() + PURGE_WAIT_S
+        self.db.execute(f"PRAGMA busy_timeout={PURGE_TRY_MS}")
+        try:
+            while True:
+                busy, _, _ = self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                if not busy:
+                    return True
+                if time.monotonic() > deadline:
+                    return False
+                await asyncio.sleep(PURGE_TRY_MS / 1000)
+        finally:
+            self.db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
     # -- profile and search ----------------------------------------------------------
     async def profile_observations(
@@ -876,6 +934,23 @@ class SQLiteStore(SQLiteSegments, IdentityStore):
             (a, b) for a, b in self.db.execute("SELECT a, b FROM links WHERE status = 'active'")
         ]
         return owners, links
+
+
+# Free text that outlives an erasure, and how each column is scrubbed.
+SCRUBBED_COLUMNS = [
+    ("merges", "reason", "erased_text"),
+    ("splits", "reason", "erased_text"),
+    ("links", "reason", "erased_text"),
+    ("identifiers", "reason", "erased_text"),
+    ("audit", "target", "erased_text"),
+    ("audit", "reason", "erased_text"),
+    ("audit", "details", "erased_json"),
+    ("audit", "undo", "erased_json"),
+]
+# The checkpoint after an erasure is tried again this often, for this long: a reader in
+# another process finishes in milliseconds, and the erasure's caller is waiting.
+PURGE_TRY_MS = 50
+PURGE_WAIT_S = 10.0
 
 
 def _json_array(items: Sequence[str]) -> str:
