@@ -281,6 +281,16 @@ class Plan:
     # what the plan changes, for the outbound topic and subscriptions
     changes: list[Change] = field(default_factory=list)
 
+    def history_redirects(self) -> list[tuple[str, str, str]]:
+        """(id, customer, at) for each id a history names besides its customer: the store
+        makes it a redirect to the customer (an id never held, a part that joined in a
+        batch), so that every id a history shows resolves."""
+        return [
+            (cid, final, min(m.at for m in merges))
+            for final, merges in self.history.items()
+            for cid in sorted({x for m in merges for x in (m.absorbed, m.survivor)} - {final})
+        ]
+
     @property
     def affected_customers(self) -> set[str]:
         moved = {c for c in self.moves.values() if c}

@@ -367,8 +367,7 @@ def _fast(group: _Group, snapshot: Snapshot, plan: Plan, batch: _Batch, now: str
     components are read and their history replayed again."""
     infos = [snapshot.customers[c] for c in sorted(group.customers)]
     ties = [batch.evidence[p].tie(*p) for p in _pairs_within(group.keys, batch, snapshot)]
-    first = group.events[0]
-    if any(moment(first.ts, first.event_id) <= c.settled for c in infos):
+    if _is_late(group, snapshot):
         return _late(group, infos, ties, snapshot, plan, batch, now)
     fresh = {k: batch.sightings[k].first for k in group.keys if k not in snapshot.owners}
     units = {c.id: anchor_of(c) for c in infos} | {k: Anchor(m, k) for k, m in fresh.items()}
@@ -390,6 +389,25 @@ def _fast(group: _Group, snapshot: Snapshot, plan: Plan, batch: _Batch, now: str
     if merges:
         plan.history.setdefault(final, []).extend(merges)
     return final
+
+
+def _late_owners(events: Sequence[Event], snapshot: Snapshot) -> set[str]:
+    """The stored customers that an event older than what they were settled from names
+    (events come in time order)."""
+    late: set[str] = set()
+    for event in events:
+        at = moment(event.ts, event.event_id)
+        for ident in event.identifiers:
+            owner = snapshot.owners.get(ident.key)
+            if owner is not None and owner not in late and at <= snapshot.customers[owner].settled:
+                late.add(owner)
+    return late
+
+
+def _is_late(group: _Group, snapshot: Snapshot) -> bool:
+    """Whether the group brings evidence older than what its customers were settled from."""
+    first = moment(group.events[0].ts, group.events[0].event_id)
+    return any(first <= snapshot.customers[c].settled for c in group.customers)
 
 
 def _absorbed(cid: str, final: str, by_absorbed: Mapping[str, Merge], group: _Group,
@@ -672,14 +690,20 @@ def plan_ingest(
     plan.events = batch_events
     if not batch_events:
         return plan
+    # Late evidence needs whole components: ask before the costlier work below.
+    require_components(_late_owners(batch_events, snapshot), snapshot)
     batch = _collect(batch_events)
     _match(batch, plan, snapshot, matcher, pending, now)
     inactive, new_hubs = _inactive_keys(batch, snapshot, rules)
 
     owner_of_key: dict[str, str | None] = {k: None for k in inactive}
-    full_groups, fast_groups, full = _split_paths(
-        _groups(batch, snapshot, inactive), {snapshot.owners[k] for k in new_hubs}, snapshot,
-        rules)
+    groups = _groups(batch, snapshot, inactive)
+    hubs = {snapshot.owners[k] for k in new_hubs}
+    # Ask for every component the batch will read at once: one round trip, not one a group.
+    require_components(hubs | {c for g in groups if _is_late(g, snapshot) or
+                               _breaks_a_rule(g, snapshot, rules) for c in g.customers},
+                       snapshot)
+    full_groups, fast_groups, full = _split_paths(groups, hubs, snapshot, rules)
     for group in fast_groups:
         owner = _fast(group, snapshot, plan, batch, now)
         for key in group.keys:

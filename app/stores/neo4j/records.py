@@ -314,13 +314,7 @@ def history_entries(plan: Plan) -> list[Merge]:
 
 
 def history_id_rows(plan: Plan) -> list[dict[str, Any]]:
-    """The ids a plan's history names besides its customer: each becomes (or stays) a
-    redirect to that customer, so that every id a history shows resolves."""
-    return [
-        {"id": cid, "final": final, "at": min(m.at for m in merges)}
-        for final, merges in plan.history.items()
-        for cid in sorted({x for m in merges for x in (m.absorbed, m.survivor)} - {final})
-    ]
+    return [{"id": cid, "final": final, "at": at} for cid, final, at in plan.history_redirects()]
 
 
 def split_rows(plan: Plan) -> list[dict[str, Any]]:

@@ -589,21 +589,18 @@ class SQLiteStore(SQLiteSegments, IdentityStore):
         )
 
     def _record_history(self, plan: Plan) -> None:
-        """Add each customer's merge history; an id it names that the store does not hold
-        becomes a redirect to the customer, so that every id a history shows resolves."""
-        for final, merges in plan.history.items():
-            named = {x for m in merges for x in (m.absorbed, m.survivor)} - {final}
-            self.db.executemany(
-                "INSERT INTO customers (id, first_seen, merged_into) VALUES (?, ?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET merged_into = excluded.merged_into "
-                "WHERE customers.merged_into IS NOT NULL",
-                [(cid, min(m.at for m in merges), final) for cid in sorted(named)],
-            )
-            self.db.executemany(
-                "INSERT INTO merges (absorbed, survivor, at, event_id, reason) "
-                "VALUES (?,?,?,?,?)",
-                [(m.absorbed, m.survivor, m.at, m.event_id, m.reason) for m in merges],
-            )
+        """Add each customer's merge history, after the redirects it needs."""
+        self.db.executemany(
+            "INSERT INTO customers (id, merged_into, first_seen) VALUES (?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET merged_into = excluded.merged_into "
+            "WHERE customers.merged_into IS NOT NULL",
+            plan.history_redirects(),
+        )
+        self.db.executemany(
+            "INSERT INTO merges (absorbed, survivor, at, event_id, reason) VALUES (?,?,?,?,?)",
+            [(m.absorbed, m.survivor, m.at, m.event_id, m.reason)
+             for merges in plan.history.values() for m in merges],
+        )
 
     # -- reads -------------------------------------------------------------------
     async def current_ids(self, customer_ids: Collection[str]) -> dict[str, str]:
