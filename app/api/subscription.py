@@ -20,6 +20,7 @@ from app.domain.changes import Change
 class ChangeKind(Enum):
     CUSTOMER_CREATED = "customer_created"
     CUSTOMER_MERGED = "customer_merged"
+    CUSTOMER_RENAMED = "customer_renamed"
     CUSTOMER_SPLIT = "customer_split"
     IDENTIFIERS_ADDED = "identifiers_added"
     PROFILE_CHANGED = "profile_changed"
@@ -30,7 +31,7 @@ class ChangeKind(Enum):
 
 
 @strawberry.type(description="Something happened to a customer. After a merge the "
-                 "subscription follows the survivor.")
+                 "subscription follows the survivor (and a renamed customer).")
 class CustomerChange:
     kind: ChangeKind
     customer_id: strawberry.ID = strawberry.field(description="The customer changed (the "
@@ -97,7 +98,7 @@ def concerns(change: Change, watched: set[str]) -> bool:
     involved = {change.customer_id, *change.from_customers, *change.data.get("parts", ())}
     if not involved & watched:
         return False
-    if change.kind == "customer_merged":
+    if change.kind in ("customer_merged", "customer_renamed"):
         watched.add(change.customer_id)
     return True
 

@@ -10,7 +10,8 @@ from app.domain.plan import Plan
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    kind: str  # customer_created | customer_merged | customer_split | identifiers_added |
+    kind: str  # customer_created | customer_merged | customer_renamed | customer_split |
+    # identifiers_added |
     # profile_changed (and segment_entered | segment_left from the segment service)
     customer_id: str
     at: str
@@ -49,17 +50,19 @@ def changes_of(plan: Plan, owners: dict[str, str], at: str) -> list[Change]:
         keys = keys_of.get(customer.id, [])
         events = sorted({e for k in keys for e in seed_events.get(k, [])})
         changes.append(Change("customer_created", customer.id, at, tuple(events[:10])))
-    for merge in plan.merges:
-        changes.append(
-            Change(
-                "customer_merged",
-                merge.survivor,
-                at,
-                (merge.event_id,),
-                (merge.absorbed, merge.survivor),
-                {"survivor": merge.survivor, "absorbed": merge.absorbed, "reason": merge.reason},
+    for kind, merges in (("customer_merged", plan.merges), ("customer_renamed", plan.renames)):
+        for merge in merges:
+            changes.append(
+                Change(
+                    kind,
+                    merge.survivor,
+                    at,
+                    (merge.event_id,),
+                    (merge.absorbed, merge.survivor),
+                    {"survivor": merge.survivor, "absorbed": merge.absorbed,
+                     "reason": merge.reason},
+                )
             )
-        )
     for split in plan.splits:
         changes.append(
             Change(
@@ -91,7 +94,7 @@ def _profile_changes(plan: Plan, at: str) -> list[Change]:
     carrying = [e for e in plan.events if e.traits or e.consent]
     if not carrying:
         return []
-    survivor = {m.absorbed: m.survivor for m in plan.merges}
+    survivor = {m.absorbed: m.survivor for m in [*plan.merges, *plan.renames]}
 
     def final(cid: str | None) -> str | None:
         while cid in survivor:

@@ -62,8 +62,15 @@ class Gather:
 
 @dataclass(frozen=True, slots=True)
 class CustomerInfo:
+    """A customer as resolution sees it. Its anchor, (first_seen, first_event, first_key),
+    is the earliest sighting among its identifiers; `settled` is the latest moment
+    ("<ts>|<event_id>") of the evidence its merge history was replayed from (domain/history)."""
+
     id: str
     first_seen: str
+    first_event: str = ""
+    first_key: str = ""
+    settled: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +79,7 @@ class StoredIdentifier:
     status: str
     customer_id: str | None
     first_seen: str
+    first_event: str = ""  # the event of the first sighting
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +90,7 @@ class StoredLink:
     sources: tuple[str, ...]
     status: str
     reason: str = ""
+    first_event: str = ""  # the event of the first evidence; "" for a steward's link
 
 
 @dataclass(slots=True)
@@ -92,7 +101,7 @@ class Component:
     identifiers: dict[str, StoredIdentifier] = field(default_factory=dict)
     links: dict[Pair, StoredLink] = field(default_factory=dict)
     neighbours: dict[str, StoredIdentifier] = field(default_factory=dict)
-    first_seen: str = ""  # the customer's
+    customer: CustomerInfo | None = None
 
 
 @dataclass(slots=True)
@@ -139,6 +148,7 @@ class IdentifierDelta:
     customer_id: str | None  # the owner of a new identifier; existing ones move by Merge/moves
     status: str = ACTIVE
     reason: str = ""
+    first_event: str = ""  # the event of the first sighting (with first_seen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +165,7 @@ class LinkDelta:
     status: str = ACTIVE
     reason: str = ""
     match: dict[str, Any] | None = None  # a MATCHED link: score, weights, model version
+    first_event: str = ""  # the event of the first evidence (with first_seen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,7 +239,11 @@ class ReviewItem:
 class Plan:
     events: list[Event] = field(default_factory=list)
     new_customers: list[CustomerInfo] = field(default_factory=list)
+    # live customers absorbed by another: their identifiers move, their ids redirect
     merges: list[Merge] = field(default_factory=list)
+    # live customers whose anchor became earlier (late evidence): renamed after it, the
+    # old id redirects
+    renames: list[Merge] = field(default_factory=list)
     splits: list[Split] = field(default_factory=list)
     # identifier key -> its new customer (None: it belongs to no customer any more)
     moves: dict[str, str | None] = field(default_factory=dict)
@@ -241,8 +256,13 @@ class Plan:
     audit: list[AuditEntry] = field(default_factory=list)
     # filled in by the store: the sequence numbers it gave the audit entries
     audit_seqs: list[int] = field(default_factory=list)
-    # survivor id -> earliest first_seen among what it absorbed and the batch's events
-    first_seen: dict[str, str] = field(default_factory=dict)
+    # existing customers whose anchor or settled moment changes
+    customer_updates: dict[str, CustomerInfo] = field(default_factory=dict)
+    # merge history (domain/history): the stored history of these customers (and of every
+    # id redirecting to them) is dropped first, then the entries are added under each final
+    # customer; an id an entry names that the store does not hold becomes a redirect to it
+    history_reset: set[str] = field(default_factory=set)
+    history: dict[str, list[Merge]] = field(default_factory=dict)
     # matching: (key, cleaned traits, blocking keys) of the batch's records, and the
     # traits left out of matching as (event id, trait, reason)
     match_records: list[tuple[str, dict[str, str], tuple[str, ...]]] = field(
@@ -263,12 +283,23 @@ class Plan:
     # what the plan changes, for the outbound topic and subscriptions
     changes: list[Change] = field(default_factory=list)
 
+    def history_redirects(self) -> list[tuple[str, str, str]]:
+        """(id, customer, at) for each id a history names besides its customer: the store
+        makes it a redirect to the customer (an id never held, a part that joined in a
+        batch), so that every id a history shows resolves."""
+        return [
+            (cid, final, min(m.at for m in merges))
+            for final, merges in self.history.items()
+            for cid in sorted({x for m in merges for x in (m.absorbed, m.survivor)} - {final})
+        ]
+
     @property
     def affected_customers(self) -> set[str]:
         moved = {c for c in self.moves.values() if c}
         return (
             {d.customer_id for d in self.identifiers if d.customer_id}
             | {m.survivor for m in self.merges}
+            | {r.survivor for r in self.renames}
             | {s.customer_id for s in self.splits}
             | {p for s in self.splits for p in s.parts}
             | moved
@@ -278,6 +309,9 @@ class Plan:
         return bool(
             self.events
             or self.merges
+            or self.renames
+            or self.history
+            or self.customer_updates
             or self.splits
             or self.moves
             or self.statuses

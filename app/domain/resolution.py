@@ -19,7 +19,6 @@ identifiers keeps the id and the others become new customers.
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -30,6 +29,18 @@ from networkx.utils import UnionFind
 
 from app.domain.changes import changes_of
 from app.domain.events import Event
+from app.domain.history import (
+    Anchor,
+    Moment,
+    Tie,
+    component_history,
+    customer_id_for,
+    effective,
+    moment,
+    moment_event,
+    moment_ts,
+    replay,
+)
 from app.domain.identifiers import Identifier
 from app.domain.matching.stream import PendingRecord, match_batch
 from app.domain.matching.training import Matcher
@@ -63,18 +74,33 @@ from app.domain.search import terms_of
 
 SAMPLE_EVENT_IDS = 10
 MATCHER_SOURCE = "matcher"
+STEWARD_SOURCE = "steward"
 DEFAULT_RULES = Rules.default()
 
 
-def customer_id_for(seed: str, seed_key: str) -> str:
-    """A customer's id derives from what created it (an event, or a split), so replaying a
-    batch, or two loaders creating the same customer, yields the same id."""
-    digest = hashlib.blake2b(f"{seed}|{seed_key}".encode(), digest_size=8)
-    return "c_" + digest.hexdigest()
+def anchor_of(info: CustomerInfo) -> Anchor:
+    return Anchor(moment(info.first_seen, info.first_event), info.first_key)
 
 
 def survivor_of(customers: Iterable[CustomerInfo]) -> CustomerInfo:
-    return min(customers, key=lambda c: (c.first_seen, c.id))
+    """Of customers that join, the one with the earliest anchor keeps its id."""
+    return min(customers, key=lambda c: (anchor_of(c), c.id))
+
+
+def _info(cid: str, anchor: Anchor, settled: Moment) -> CustomerInfo:
+    return CustomerInfo(cid, moment_ts(anchor.moment), moment_event(anchor.moment), anchor.key,
+                        settled)
+
+
+def _tie(a: str, b: str, first_seen: str, first_event: str, sources: Iterable[str]) -> Tie:
+    kinds = set(sources)
+    return Tie(a, b, moment(first_seen, first_event),
+               steward=not first_event and STEWARD_SOURCE in kinds,
+               matcher=kinds == {MATCHER_SOURCE})
+
+
+def _settled(firsts: Mapping[str, Moment], ties: Iterable[Tie], *more: Moment) -> Moment:
+    return max([*more, *firsts.values(), *(effective(t, firsts) for t in ties)], default="")
 
 
 def new_events(events: Iterable[Event], seen: set[str]) -> list[Event]:
@@ -97,6 +123,7 @@ class Candidate:
     sources: tuple[str, ...]
     status: str = ACTIVE
     reason: str = ""
+    first_event: str = ""  # with first_seen, the moment of the first evidence
 
 
 @dataclass(slots=True)
@@ -167,7 +194,12 @@ class _Sighting:
     value: str
     first_seen: str
     last_seen: str
+    first_event: str
     sources: set[str] = field(default_factory=set)
+
+    @property
+    def first(self) -> Moment:
+        return moment(self.first_seen, self.first_event)
 
 
 @dataclass(slots=True)
@@ -175,8 +207,21 @@ class _Evidence:
     count: int = 0
     first_seen: str = "~"
     last_seen: str = ""
+    first_event: str = ""
     sources: set[str] = field(default_factory=set)
     event_ids: list[str] = field(default_factory=list)
+
+    def saw(self, event: Event, source: str) -> None:
+        self.count += 1
+        if (event.ts, event.event_id) < (self.first_seen, self.first_event):
+            self.first_seen, self.first_event = event.ts, event.event_id
+        self.last_seen = max(self.last_seen, event.ts)
+        self.sources.add(source)
+        if len(self.event_ids) < SAMPLE_EVENT_IDS:
+            self.event_ids.append(event.event_id)
+
+    def tie(self, a: str, b: str) -> Tie:
+        return _tie(a, b, self.first_seen, self.first_event, self.sources)
 
 
 @dataclass(slots=True)
@@ -197,16 +242,14 @@ def _collect(batch: list[Event]) -> _Batch:
         for ident in event.identifiers:
             s = sightings.get(ident.key)
             if s is None:
-                s = sightings[ident.key] = _Sighting(ident.type, ident.value, ts, ts)
-            s.first_seen, s.last_seen = min(s.first_seen, ts), max(s.last_seen, ts)
+                s = sightings[ident.key] = _Sighting(ident.type, ident.value, ts, ts,
+                                                     event.event_id)
+            elif (ts, event.event_id) < (s.first_seen, s.first_event):
+                s.first_seen, s.first_event = ts, event.event_id
+            s.last_seen = max(s.last_seen, ts)
             s.sources.add(event.source)
         for a, b in combinations(sorted({i.key for i in event.identifiers}), 2):
-            ev = evidence[(a, b)]
-            ev.count += 1
-            ev.first_seen, ev.last_seen = min(ev.first_seen, ts), max(ev.last_seen, ts)
-            ev.sources.add(event.source)
-            if len(ev.event_ids) < SAMPLE_EVENT_IDS:
-                ev.event_ids.append(event.event_id)
+            evidence[(a, b)].saw(event, event.source)
     return _Batch(batch, sightings, dict(evidence))
 
 
@@ -318,33 +361,150 @@ def _breaks_a_rule(group: _Group, snapshot: Snapshot, rules: Rules) -> bool:
     return any(inside(a) and inside(b) for a, b in snapshot.bans)
 
 
-def _fast(group: _Group, snapshot: Snapshot, plan: Plan, now: str) -> str:
-    first_ts = group.events[0].ts
-    if not group.customers:
-        seed = group.events[0]
-        first_key = next(i.key for i in seed.identifiers if i.key in group.keys)
-        new = CustomerInfo(customer_id_for(seed.event_id, first_key), first_ts)
-        plan.new_customers.append(new)
-        return new.id
-    infos = [snapshot.customers[c] for c in group.customers]
-    survivor = survivor_of(infos)
-    earliest = min([first_ts, *(c.first_seen for c in infos)])
-    if earliest < survivor.first_seen:
-        plan.first_seen[survivor.id] = earliest
-    for info in sorted(infos, key=lambda c: c.id):
-        if info.id != survivor.id:
-            trigger = group.triggers[info.id]
-            plan.merges.append(
-                Merge(
-                    absorbed=info.id,
-                    survivor=survivor.id,
-                    at=now,
-                    event_id=trigger.event_id,
-                    reason=f"{trigger.type} event {trigger.event_id} from {trigger.source} "
-                    f"tied identifiers of {info.id} to {survivor.id}",
-                )
-            )
-    return survivor.id
+def _fast(group: _Group, snapshot: Snapshot, plan: Plan, batch: _Batch, now: str) -> str:
+    """A group that breaks no rule. When all of its evidence is later than what its
+    customers were settled from (the common, in-order stream), the merges it makes are
+    replayed from the batch alone and added to their history; otherwise the whole
+    components are read and their history replayed again."""
+    infos = [snapshot.customers[c] for c in sorted(group.customers)]
+    ties = [batch.evidence[p].tie(*p) for p in _pairs_within(group.keys, batch, snapshot)]
+    if _is_late(group, snapshot):
+        return _late(group, infos, ties, snapshot, plan, batch, now)
+    fresh = {k: batch.sightings[k].first for k in group.keys if k not in snapshot.owners}
+    units = {c.id: anchor_of(c) for c in infos} | {k: Anchor(m, k) for k, m in fresh.items()}
+    owned = {k: snapshot.owners[k] for k in group.keys if k in snapshot.owners}
+    whole, merges = replay(units, owned, ties, fresh, {anchor_of(c): c.id for c in infos})
+    assert whole is not None  # a group holds at least one key
+    settled = _settled(fresh, ties, *(c.settled for c in infos))
+    if not infos:
+        final = whole.customer_id
+        plan.new_customers.append(_info(final, whole, settled))
+    else:
+        survivor = survivor_of(infos)
+        final = survivor.id
+        plan.customer_updates[final] = replace(survivor, settled=settled)
+        by_absorbed = {m.absorbed: m for m in merges}
+        for info in infos:
+            if info.id != final:
+                plan.merges.append(_absorbed(info.id, final, by_absorbed, group, now))
+    if merges:
+        plan.history.setdefault(final, []).extend(merges)
+    return final
+
+
+def _late_owners(events: Sequence[Event], snapshot: Snapshot) -> set[str]:
+    """The stored customers that an event older than what they were settled from names
+    (events come in time order)."""
+    late: set[str] = set()
+    for event in events:
+        at = moment(event.ts, event.event_id)
+        for ident in event.identifiers:
+            owner = snapshot.owners.get(ident.key)
+            if owner is not None and owner not in late and at <= snapshot.customers[owner].settled:
+                late.add(owner)
+    return late
+
+
+def _is_late(group: _Group, snapshot: Snapshot) -> bool:
+    """Whether the group brings evidence older than what its customers were settled from."""
+    first = moment(group.events[0].ts, group.events[0].event_id)
+    return any(first <= snapshot.customers[c].settled for c in group.customers)
+
+
+def _absorbed(cid: str, final: str, by_absorbed: Mapping[str, Merge], group: _Group,
+              now: str) -> Merge:
+    """The merge of a live customer into `final`, dated by the history when it names it."""
+    found = by_absorbed.get(cid)
+    if found is not None:
+        return replace(found, survivor=final)
+    trigger = group.triggers[cid]
+    return Merge(cid, final, now, trigger.event_id,
+                 f"{trigger.type} event {trigger.event_id} from {trigger.source} tied "
+                 f"identifiers of {cid} to {final}")
+
+
+def _pairs_within(keys: set[str], batch: _Batch, snapshot: Snapshot) -> list[Pair]:
+    return [p for p in batch.evidence
+            if p[0] in keys and p[1] in keys and p not in snapshot.bans]
+
+
+def _late(group: _Group, infos: list[CustomerInfo], ties: list[Tie], snapshot: Snapshot,
+          plan: Plan, batch: _Batch, now: str) -> str:
+    """A group with evidence older than what its customers were settled from: replay the
+    whole components with it."""
+    require_components(group.customers, snapshot)
+    firsts = {k: batch.sightings[k].first for k in group.keys}
+    for cid in group.customers:
+        for key, ident in snapshot.components[cid].identifiers.items():
+            if ident.status == ACTIVE:
+                firsts[key] = min(firsts.get(key, "~"), moment(ident.first_seen,
+                                                                ident.first_event))
+    by_pair = {(t.a, t.b): t for t in ties}
+    for cid in group.customers:
+        for p, link in snapshot.components[cid].links.items():
+            if link.status != ACTIVE or p[0] not in firsts or p[1] not in firsts:
+                continue
+            ev = batch.evidence.get(p)
+            first_seen, first_event = min(
+                (link.first_seen, link.first_event),
+                (ev.first_seen, ev.first_event) if ev else ("~", ""))
+            sources = set(link.sources) | (ev.sources if ev else set())
+            by_pair[p] = _tie(*p, first_seen, first_event, sources)
+    fallback = Merge("", "", now, first_event_of(group), "late evidence joined the customers")
+    return _settle(plan, infos, firsts, list(by_pair.values()), keep_survivor=False,
+                   fallback=fallback)
+
+
+def first_event_of(group: _Group) -> str:
+    return group.events[0].event_id if group.events else ""
+
+
+def _settle(plan: Plan, infos: list[CustomerInfo], firsts: Mapping[str, Moment],
+            ties: list[Tie], *, keep_survivor: bool, fallback: Merge,
+            final: str | None = None) -> str:
+    """Name one component (its identifiers' moments `firsts`, its accepted links `ties`),
+    claimed by the old customers `infos`, and record it: its whole history replaces theirs;
+    the claimant with the earliest anchor keeps its id when the component's anchor is its
+    own (or always, with `keep_survivor`), else the component is named after its anchor
+    (a rename); the other claimants are merged into it."""
+    whole = min(Anchor(m, k) for k, m in firsts.items())
+    survivor = survivor_of(infos) if infos else None
+    if final is None:
+        keeps = survivor is not None and (keep_survivor or anchor_of(survivor) == whole)
+        final = survivor.id if keeps and survivor is not None else whole.customer_id
+    if keep_survivor:
+        # A steward's action counts from its moment: its merges are added to the history
+        # (a split or a cut does not erase the merges that came before it).
+        merges = [replace(fallback, absorbed=c.id, survivor=final,
+                          reason=f"{fallback.reason}: joined {c.id} to {final}")
+                  for c in sorted(infos, key=lambda c: c.id) if c.id != final]
+        if merges:
+            plan.history[final] = merges
+    else:
+        labels = {anchor_of(c): c.id for c in infos} | {whole: final}
+        _, merges = component_history(firsts, ties, final, labels)
+        plan.history[final] = merges
+        plan.history_reset.update(c.id for c in infos)
+    info = _info(final, whole, _settled(firsts, ties))
+    if survivor is not None and survivor.id == final:
+        plan.customer_updates[final] = info
+    else:
+        plan.new_customers.append(info)
+    by_absorbed = {m.absorbed: m for m in merges}
+    for old in infos:
+        if old.id == final:
+            continue
+        if old is survivor:
+            event_id = moment_event(whole.moment)
+            plan.renames.append(Merge(
+                old.id, final, moment_ts(whole.moment), event_id,
+                f"earlier evidence (event {event_id}) renamed {old.id} to {final}"))
+        elif old.id in by_absorbed:
+            plan.merges.append(replace(by_absorbed[old.id], survivor=final))
+        else:
+            plan.merges.append(replace(fallback, absorbed=old.id, survivor=final,
+                                       reason=f"{fallback.reason}: joined {old.id} to {final}"))
+    return final
 
 
 # -- the full path -----------------------------------------------------------------------
@@ -397,10 +557,12 @@ def resolve_components(
     overrides: Mapping[Pair, Candidate] | None = None,
     extra_nodes: Iterable[str] = (),
     reason: str = "rules re-evaluated the component",
+    steward: bool = False,
 ) -> Resolved:
     """Re-partition the stored components of `customers`, with a batch's evidence, any
     steward `overrides` of links and `extra_nodes` (a released identifier), and record the
-    merges, splits and moves that follow."""
+    merges, splits and moves that follow. A `steward` action keeps a split customer's id
+    with its largest part and records the split; otherwise ids follow the anchors."""
     stored, stored_links = _gathered(customers, snapshot)
     inactive = dict(inactive or {})
     extra = set(extra_nodes)
@@ -409,7 +571,7 @@ def resolve_components(
             inactive.setdefault(key, (ident.status, "as stored"))
     nodes = {k: k.partition(":")[0] for k in stored.keys() | extra if k not in inactive}
     candidates = {
-        p: Candidate(s.a, s.b, s.first_seen, s.sources, s.status, s.reason)
+        p: Candidate(s.a, s.b, s.first_seen, s.sources, s.status, s.reason, s.first_event)
         for p, s in stored_links.items()
     }
     if batch is not None:
@@ -428,7 +590,10 @@ def resolve_components(
         if before is not None and not fresh and (before.status, before.reason) != (status, why):
             plan.link_statuses.append(LinkStatus(p[0], p[1], status, why))
     trigger = batch.events[0].event_id if batch is not None and batch.events else ""
-    owners = _assign(result.groups, stored, snapshot, plan, now, reason, batch, trigger)
+    ties = [_tie(*p, c.first_seen, c.first_event, c.sources) for p, c in candidates.items()
+            if result.decisions.get(p, ("", ""))[0] == ACTIVE]
+    owners = _assign(result.groups, stored, snapshot, plan, now,
+                     Merge("", "", now, trigger, reason), batch, ties, steward)
     for key in inactive:
         if key in stored or (batch is not None and key in batch.sightings):
             owners[key] = None
@@ -440,17 +605,14 @@ def resolve_components(
 
 def _with_evidence(stored: Candidate | None, p: Pair, ev: _Evidence, banned: bool) -> Candidate:
     if stored is None:
-        return Candidate(
-            p[0], p[1], ev.first_seen, tuple(sorted(ev.sources)), BANNED if banned else ACTIVE
-        )
+        return Candidate(p[0], p[1], ev.first_seen, tuple(sorted(ev.sources)),
+                         BANNED if banned else ACTIVE, "", ev.first_event)
     if stored.status == BANNED:
         return stored
-    return Candidate(
-        p[0],
-        p[1],
-        min(stored.first_seen, ev.first_seen),
-        tuple(sorted(set(stored.sources) | ev.sources)),
-    )
+    first_seen, first_event = min((stored.first_seen, stored.first_event),
+                                  (ev.first_seen, ev.first_event))
+    return Candidate(p[0], p[1], first_seen, tuple(sorted(set(stored.sources) | ev.sources)),
+                     first_event=first_event)
 
 
 def _assign(
@@ -459,71 +621,58 @@ def _assign(
     snapshot: Snapshot,
     plan: Plan,
     now: str,
-    reason: str,
+    fallback: Merge,
     batch: _Batch | None,
-    trigger: str,
+    ties: list[Tie],
+    steward: bool,
 ) -> dict[str, str | None]:
-    """Give each group a customer id: an old customer keeps its id for the group holding
-    most of its identifiers; a group holding several old customers keeps the first seen
-    one and absorbs the others; a group with none is a new customer."""
+    """Give each group a customer id. An old customer claims the group holding its anchor
+    (after a steward's action: the group holding most of its identifiers); a group keeps
+    the id of its earliest claimant, or is named after its own anchor (see _settle); a
+    group no customer claims is a new customer."""
     old_owner = {k: i.customer_id for k, i in stored.items() if i.customer_id is not None}
     ordered = sorted(groups, key=min)
+    index_of = {k: n for n, group in enumerate(ordered) for k in group}
+    firsts = {k: moment(i.first_seen, i.first_event) for k, i in stored.items()}
+    if batch is not None:
+        for key, sighting in batch.sightings.items():
+            firsts[key] = min(firsts.get(key, "~"), sighting.first)
     per_customer: dict[str, Counter[int]] = defaultdict(Counter)
-    for index, group in enumerate(ordered):
-        for key in group:
-            if key in old_owner:
-                per_customer[old_owner[key]][index] += 1
-    ids_at: dict[int, list[str]] = defaultdict(list)
+    for key, cid in old_owner.items():
+        if key in index_of:
+            per_customer[cid][index_of[key]] += 1
+    claims: dict[int, list[CustomerInfo]] = defaultdict(list)
     for cid, sizes in sorted(per_customer.items()):
-        ids_at[min(sizes, key=lambda i: (-sizes[i], i))].append(cid)
+        info = snapshot.customers[cid]
+        home = None if steward else index_of.get(info.first_key)
+        if home not in sizes:
+            home = min(sizes, key=lambda i: (-sizes[i], i))
+        claims[home].append(info)
+    ties_of: dict[int, list[Tie]] = defaultdict(list)
+    for tie in ties:
+        if tie.a in index_of and index_of[tie.a] == index_of.get(tie.b):
+            ties_of[index_of[tie.a]].append(tie)
 
-    batch_first = {k: s.first_seen for k, s in batch.sightings.items()} if batch else {}
     owners: dict[str, str | None] = {}
     split_parts: dict[str, list[str]] = defaultdict(list)
     for index, group in enumerate(ordered):
-        firsts = [batch_first[k] for k in group if k in batch_first]
-        firsts += [stored[k].first_seen for k in group if k in stored]
-        earliest = min(firsts, default=now)
-        if cids := ids_at.get(index):
-            infos = [snapshot.customers[c] for c in cids]
-            survivor = survivor_of(infos)
-            for info in sorted(infos, key=lambda c: c.id):
-                if info.id != survivor.id:
-                    plan.merges.append(
-                        Merge(
-                            info.id,
-                            survivor.id,
-                            now,
-                            trigger,
-                            f"{reason}: joined {info.id} to {survivor.id}",
-                        )
-                    )
-            if earliest < survivor.first_seen:
-                plan.first_seen[survivor.id] = earliest
-            owner = survivor.id
-        else:
-            parents = sorted({old_owner[k] for k in group if k in old_owner})
-            seed = (
-                f"split:{parents[0]}:{now}"
-                if parents
-                else _seed_event(group, batch)
-                if batch
-                else f"steward:{now}"
-            )
-            info = CustomerInfo(customer_id_for(seed, min(group)), earliest)
-            plan.new_customers.append(info)
-            owner = info.id
+        infos = claims.get(index, [])
+        parents = sorted({old_owner[k] for k in group if k in old_owner})
+        final = None
+        if not infos and steward:
+            seed = f"split:{parents[0]}:{now}" if parents else f"steward:{now}"
+            final = customer_id_for(seed, min(group))
+        gfirsts = {k: firsts.get(k, moment(now, "")) for k in group}
+        final = _settle(plan, infos, gfirsts, ties_of[index], keep_survivor=steward,
+                        fallback=fallback, final=final)
+        if not infos:
             for parent in parents:
-                split_parts[parent].append(owner)
+                split_parts[parent].append(final)
         for key in group:
-            owners[key] = owner
+            owners[key] = final
     for parent, parts in sorted(split_parts.items()):
-        plan.splits.append(Split(parent, tuple(parts), now, reason))
+        plan.splits.append(Split(parent, tuple(parts), now, fallback.reason))
     return owners
-
-
-def _seed_event(group: set[str], batch: _Batch) -> str:
-    return next(e.event_id for e in batch.events if any(i.key in group for i in e.identifiers))
 
 
 # -- ingest -------------------------------------------------------------------------------
@@ -542,19 +691,22 @@ def plan_ingest(
     plan.events = batch_events
     if not batch_events:
         return plan
+    # Late evidence needs whole components: ask before the costlier work below.
+    require_components(_late_owners(batch_events, snapshot), snapshot)
     batch = _collect(batch_events)
     _match(batch, plan, snapshot, matcher, pending, now)
     inactive, new_hubs = _inactive_keys(batch, snapshot, rules)
 
     owner_of_key: dict[str, str | None] = {k: None for k in inactive}
-    full: set[str] = {snapshot.owners[k] for k in new_hubs}
-    full_groups: list[_Group] = []
-    for group in _groups(batch, snapshot, inactive):
-        if group.customers & full or _breaks_a_rule(group, snapshot, rules):
-            full_groups.append(group)
-            full |= group.customers
-            continue
-        owner = _fast(group, snapshot, plan, now)
+    groups = _groups(batch, snapshot, inactive)
+    hubs = {snapshot.owners[k] for k in new_hubs}
+    # Ask for every component the batch will read at once: one round trip, not one a group.
+    require_components(hubs | {c for g in groups if _is_late(g, snapshot) or
+                               _breaks_a_rule(g, snapshot, rules) for c in g.customers},
+                       snapshot)
+    full_groups, fast_groups, full = _split_paths(groups, hubs, snapshot, rules)
+    for group in fast_groups:
+        owner = _fast(group, snapshot, plan, batch, now)
         for key in group.keys:
             owner_of_key[key] = owner
     decisions: dict[Pair, tuple[str, str]] = {}
@@ -586,6 +738,7 @@ def plan_ingest(
             tuple(sorted(s.sources)),
             snapshot.owners.get(key) or owner_of_key.get(key),
             *(inactive.get(key, (ACTIVE, ""))),
+            first_event=s.first_event,
         )
         for key, s in sorted(batch.sightings.items())
     ]
@@ -602,6 +755,25 @@ def plan_ingest(
     )
     plan.changes = changes_of(plan, snapshot.owners, now)
     return plan
+
+
+def _split_paths(groups: list[_Group], full: set[str], snapshot: Snapshot, rules: Rules
+                 ) -> tuple[list[_Group], list[_Group], set[str]]:
+    """The groups the full path re-partitions (they break a rule, or touch a customer it
+    re-partitions, including those its components reach by a rejected link), the groups
+    the fast path takes, and the customers of the full path."""
+    chosen = {n for n, g in enumerate(groups)
+              if g.customers & full or _breaks_a_rule(g, snapshot, rules)}
+    while chosen or full:
+        full |= {c for n in chosen for c in groups[n].customers}
+        stored, _ = _gathered(full, snapshot)
+        involved = full | {i.customer_id for i in stored.values() if i.customer_id}
+        more = {n for n, g in enumerate(groups) if n not in chosen and g.customers & involved}
+        if not more:
+            break
+        chosen |= more
+    return ([g for n, g in enumerate(groups) if n in chosen],
+            [g for n, g in enumerate(groups) if n not in chosen], full)
 
 
 def _without_suppressed(events: list[Event], snapshot: Snapshot, plan: Plan) -> list[Event]:
@@ -680,6 +852,7 @@ def _link_delta(
         tuple(ev.event_ids),
         status,
         reason,
+        first_event=ev.first_event,
     )
 
 
@@ -716,10 +889,4 @@ def _match(batch: _Batch, plan: Plan, snapshot: Snapshot, matcher: Matcher | Non
             continue
         batch.matches.append((match.a, match.b, match.event))
         batch.match_payloads[p] = match.payload
-        ev = batch.evidence.setdefault(p, _Evidence())
-        ev.count += 1
-        ev.first_seen = min(ev.first_seen, match.event.ts)
-        ev.last_seen = max(ev.last_seen, match.event.ts)
-        ev.sources.add(MATCHER_SOURCE)
-        if len(ev.event_ids) < SAMPLE_EVENT_IDS:
-            ev.event_ids.append(match.event.event_id)
+        batch.evidence.setdefault(p, _Evidence()).saw(match.event, MATCHER_SOURCE)

@@ -23,10 +23,14 @@ from app.domain.plan import (
     StoredLink,
     pair,
 )
-from app.domain.resolution import Candidate, require_components, resolve_components
+from app.domain.resolution import (
+    STEWARD_SOURCE,
+    Candidate,
+    require_components,
+    resolve_components,
+)
 from app.domain.rules import Rules
 
-STEWARD_SOURCE = "steward"
 KINDS = ("link", "unlink", "merge", "split", "relink", "quarantine", "release", "review")
 
 
@@ -127,8 +131,10 @@ def _unlink(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Plann
         plan,
         rules,
         now,
-        overrides={p: Candidate(*p, stored.first_seen, stored.sources, status, why)},
+        overrides={p: Candidate(*p, stored.first_seen, stored.sources, status, why,
+                                stored.first_event)},
         reason=f"steward {action.actor} cut {a} - {b}",
+        steward=True,
     )
     if action.ban:
         plan.bans.append(p)
@@ -147,6 +153,7 @@ def _link(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planned
         raise StewardError("BANNED_PAIR", f"{a} and {b} are banned from linking; undo the ban")
     stored = _stored_link(snapshot, customers, p)
     first_seen = stored.first_seen if stored else now
+    first_event = stored.first_event if stored else ""
     sources = tuple(sorted({*(stored.sources if stored else ()), STEWARD_SOURCE}))
     resolved = resolve_components(
         customers,
@@ -154,8 +161,9 @@ def _link(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planned
         plan,
         rules,
         now,
-        overrides={p: Candidate(*p, first_seen, sources, ACTIVE)},
+        overrides={p: Candidate(*p, first_seen, sources, ACTIVE, "", first_event)},
         reason=f"steward {action.actor} linked {a} - {b}",
+        steward=True,
     )
     status, why = resolved.decisions[p]
     if status != ACTIVE:
@@ -191,7 +199,7 @@ def _split(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planne
         raise StewardError("NOTHING_LEFT", "identifiers: a split must leave some behind")
     why = f"removed by {action.actor} to split {cid}: {action.reason}"
     overrides = {
-        p: Candidate(*p, link.first_seen, link.sources, REMOVED, why)
+        p: Candidate(*p, link.first_seen, link.sources, REMOVED, why, link.first_event)
         for p, link in component.links.items()
         if link.status == ACTIVE
         and (p[0] in part) != (p[1] in part)
@@ -207,6 +215,7 @@ def _split(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planne
         now,
         overrides=overrides,
         reason=f"steward {action.actor} split {cid}",
+        steward=True,
     )
     return plan, {"kind": "relink", "pairs": [list(p) for p in sorted(overrides)]}
 
@@ -219,7 +228,8 @@ def _relink(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Plann
     for p in pairs:
         link = _stored_link(snapshot, customers, p)
         if link is not None and link.status == REMOVED:
-            overrides[p] = Candidate(*p, link.first_seen, link.sources, ACTIVE)
+            overrides[p] = Candidate(*p, link.first_seen, link.sources, ACTIVE, "",
+                                     link.first_event)
     plan = Plan()
     resolve_components(
         customers,
@@ -229,6 +239,7 @@ def _relink(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Plann
         now,
         overrides=overrides,
         reason=f"steward {action.actor} restored links",
+        steward=True,
     )
     return plan, {}
 
@@ -257,6 +268,7 @@ def _status(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Plann
             now,
             inactive={key: (QUARANTINED, why)},
             reason=f"steward {action.actor} quarantined {key}",
+            steward=True,
         )
     else:
         customers = set(action.data.get("neighbour_customers", ()))
@@ -268,6 +280,7 @@ def _status(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Plann
             now,
             extra_nodes=(key,),
             reason=f"steward {action.actor} released {key}",
+            steward=True,
         )
         plan.moves[key] = resolved.owners[key]
     return plan, {"kind": "release" if quarantine else "quarantine", "keys": [key]}

@@ -248,7 +248,7 @@ class SegmentService:
         if not catalogue or not plan:
             return []
         now = now or self.now()
-        absorbed = {m.absorbed: m.survivor for m in plan.merges}
+        absorbed = {m.absorbed: m.survivor for m in [*plan.merges, *plan.renames]}
         changes: list[MembershipChange] = []
         if absorbed:
             states = await self.store.segment_states(absorbed)

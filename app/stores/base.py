@@ -61,7 +61,7 @@ async def decide_with_components(
             )
         for cid, component in (await gather(customer_ids)).items():
             snapshot.components[cid] = component
-            snapshot.customers.setdefault(cid, CustomerInfo(cid, component.first_seen))
+            snapshot.customers.setdefault(cid, component.customer or CustomerInfo(cid, ""))
             for key in component.identifiers:
                 snapshot.owners.setdefault(key, cid)
 

@@ -48,7 +48,10 @@ async def test_a_merged_customer_id_finds_the_survivor_with_its_merge_history(ap
         id mergeHistory { kind at reason absorbedId survivorId eventId } } }""", id=absorbed)
     customer = data["customer"]
     assert customer["id"] == survivor
-    [merge] = customer["mergeHistory"]
+    # Anna's CRM record joined her cookie when she logged in (web-2), then web-3 tied Carl
+    login, merge = customer["mergeHistory"]
+    assert (login["kind"], login["eventId"], login["survivorId"]) == ("MERGE", "web-2", survivor)
+    assert login["at"] < merge["at"]
     assert merge["kind"] == "MERGE" and merge["eventId"] == "web-3"
     assert (merge["absorbedId"], merge["survivorId"]) == (absorbed, survivor)
     assert merge["reason"]

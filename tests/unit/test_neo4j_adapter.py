@@ -321,7 +321,10 @@ def test_graph_schema_migrations_load_in_order_and_are_idempotent():
     assert len(found) >= 2  # V0001 is applied somewhere: later changes go in new files
     for m in found:
         for statement in m.statements:
-            assert "IF NOT EXISTS" in statement, f"{m.version}: {statement[:60]}"
+            # a schema statement is IF NOT EXISTS; a data statement fills only what is missing
+            assert "IF NOT EXISTS" in statement or re.search(r"WHERE \w+\.\w+ IS NULL",
+                                                             statement), (
+                f"{m.version}: {statement[:60]}")
             assert not statement.lstrip().startswith("//")
 
 
@@ -371,6 +374,11 @@ def test_records_become_port_dataclasses():
     assert (review.id, review.score, review.weights) == (2, 3.0, {})
 
 
+def customer(cid: str, first_seen: str) -> dict[str, Any]:
+    return {"id": cid, "first_seen": first_seen, "first_event": "e0", "first_key": "cookie:a",
+            "settled": f"{first_seen}|e0"}
+
+
 def snapshot_row(**overrides: Any) -> dict[str, Any]:
     row = {"locked": [], "identifiers": [], "customers": [], "seen": [], "type_counts": [],
            "links": [], "hub_ends": [], "bans": [], "suppressed": []}
@@ -382,12 +390,13 @@ def test_a_snapshot_row_becomes_a_snapshot():
     snap = records.snapshot(snapshot_row(
         identifiers=[{"key": "cookie:a", "status": "active", "reason": "", "id": "c1"},
                      {"key": "phone:1", "status": "quarantined", "reason": "hub", "id": None}],
-        customers=[{"id": "c1", "first_seen": "t0"}], seen=["e1"],
+        customers=[customer("c1", "t0")], seen=["e1"],
         type_counts=[{"id": "c1", "type": "crm_id", "n": 1}],
         links=[{"a": "cookie:a", "b": "phone:1", "status": "rejected"}],
         hub_ends=["phone:1", "phone:1", "cookie:a"],
         bans=[{"a": "cookie:a", "b": "cookie:z", "a_owner": "c1", "b_owner": None}]))
     assert snap.owners == {"cookie:a": "c1"} and snap.customers["c1"].first_seen == "t0"
+    assert (snap.customers["c1"].first_key, snap.customers["c1"].settled) == ("cookie:a", "t0|e0")
     assert snap.statuses == {"phone:1": ("quarantined", "hub")}
     assert snap.seen_events == {"e1"} and snap.type_counts == {"c1": {"crm_id": 1}}
     assert snap.link_status == {("cookie:a", "phone:1"): "rejected"}
@@ -399,17 +408,18 @@ def test_a_snapshot_row_becomes_a_snapshot():
 
 
 def test_component_rows_become_components_with_their_neighbours():
-    def link(a, b, other, customer):
-        return {"a": a, "b": b, "first_seen": "t", "sources": ["web"], "status": "active",
-                "reason": "", "other": {"key": other, "status": "active", "first_seen": "t",
-                                        "customer_id": customer}}
+    def link(a, b, other, owner):
+        return {"a": a, "b": b, "first_seen": "t", "first_event": "e1", "sources": ["web"],
+                "status": "active", "reason": "",
+                "other": {"key": other, "status": "active", "first_seen": "t",
+                          "first_event": "e1", "customer_id": owner}}
 
-    rows = [{"id": "c1", "first_seen": "t0", "identifiers": [
-        {"key": "cookie:a", "status": "active", "first_seen": "t0",
+    rows = [{"id": "c1", "customer": customer("c1", "t0"), "identifiers": [
+        {"key": "cookie:a", "status": "active", "first_seen": "t0", "first_event": "e0",
          "links": [link("cookie:a", "cookie:b", "cookie:b", "c2"),
                    link("cookie:a", "cookie:c", "cookie:c", "c3")]}]},
-            {"id": "c2", "first_seen": "t1", "identifiers": [
-                {"key": "cookie:b", "status": "active", "first_seen": "t1",
+            {"id": "c2", "customer": customer("c2", "t1"), "identifiers": [
+                {"key": "cookie:b", "status": "active", "first_seen": "t1", "first_event": "e1",
                  "links": [link("cookie:a", "cookie:b", "cookie:a", "c1")]}]}]
     found = records.components(rows, ["c1", "c2", "c_gone"])
     assert set(found["c1"].links) == {("cookie:a", "cookie:b"), ("cookie:a", "cookie:c")}
@@ -417,6 +427,8 @@ def test_component_rows_become_components_with_their_neighbours():
     assert found["c1"].neighbours["cookie:c"].customer_id == "c3"
     assert set(found["c2"].identifiers) == {"cookie:b"} and not found["c2"].neighbours
     assert not found["c_gone"].identifiers
+    assert found["c1"].customer == CustomerInfo("c1", "t0", "e0", "cookie:a", "t0|e0")
+    assert found["c1"].links[("cookie:a", "cookie:b")].first_event == "e1"
 
 
 def test_match_rows_add_buckets_records_and_owners_without_overriding_batch_owners():
@@ -424,9 +436,8 @@ def test_match_rows_add_buckets_records_and_owners_without_overriding_batch_owne
     records.add_buckets(snap, {"buckets": [{"block": "b1", "keys": ["crm_ref:r2", "crm_ref:r1"]},
                                            {"block": "b2", "keys": []}]})
     records.add_match_records(snap, {
-        "records": [{"key": "crm_ref:r1", "traits": '{"city": "x"}', "id": "c9",
-                     "first_seen": "t"},
-                    {"key": "crm_ref:r2", "traits": None, "id": "c2", "first_seen": "t"}]})
+        "records": [{"key": "crm_ref:r1", "traits": '{"city": "x"}', **customer("c9", "t")},
+                    {"key": "crm_ref:r2", "traits": None, **customer("c2", "t")}]})
     assert snap.match_buckets == {"b1": ["crm_ref:r2", "crm_ref:r1"]}
     assert snap.match_records == {"crm_ref:r1": {"city": "x"}}
     assert snap.owners == {"crm_ref:r1": "c1", "crm_ref:r2": "c2"}
@@ -502,7 +513,7 @@ class FakeTx:
             "LOCK_AND_SNAPSHOT": [snapshot_row()],
             "SNAPSHOT": [snapshot_row()],
             "APPLY": [{"merged": merges, "expected": 0, "attached": 0}],
-            "RECORD": [{"recorded": merges,
+            "RECORD": [{"recorded": len(params.get("history", [])),
                         "audit_seqs": list(range(1, len(params.get("audit", [])) + 1))}],
             "ERASE": [{"events": 4, "links": 2, "identifiers": 1}],
             "SCRUB_FIND": [{"merges": [], "splits": [], "links": [], "identifiers": [],
@@ -551,7 +562,10 @@ def a_plan() -> Plan:
                      IdentifierDelta("email:x@example.com", "email", "x@example.com", T, T,
                                      ("web",), "c_new")],
         links=[LinkDelta("cookie:a", "email:x@example.com", 1, T, T, ("web",), ("e1",))],
-        first_seen={"c_a": T},
+        renames=[Merge("c_old", "c_new", T, "e1", "renamed")],
+        customer_updates={"c_a": CustomerInfo("c_a", T, "e0", "cookie:z", f"{T}|e1")},
+        history_reset={"c_a"},
+        history={"c_a": [Merge("c_b", "c_a", T, "e1", "why")]},
     )
 
 
@@ -584,14 +598,18 @@ async def test_transact_locks_reads_decides_applies_and_releases_in_three_statem
     assert len(params["APPLY"]["events"]) == 1  # one statement for the whole section
     assert params["APPLY"]["events"][0]["keys"] == ["cookie:a", "email:x@example.com"]
     assert params["APPLY"]["sample"] == 10 and params["APPLY"]["banned"] == "banned"
-    assert params["RECORD"]["merges"][0]["absorbed"] == "c_b"
+    assert params["APPLY"]["merges"][0]["absorbed"] == "c_b"  # merges, then renames
+    assert params["APPLY"]["merges"][1]["absorbed"] == "c_old"
+    assert params["RECORD"]["history"][0]["absorbed"] == "c_b"
+    assert params["RECORD"]["renames"][0]["survivor"] == "c_new"
+    assert params["APPLY"]["history_ids"] == [{"id": "c_b", "final": "c_a", "at": T}]
     assert params["RECORD"]["keys"] == ["cookie:a", "email:x@example.com"]
 
 
 async def test_an_empty_plan_writes_nothing_but_still_releases():
     store = await fake_store(LOCK_AND_SNAPSHOT=[[snapshot_row(
         locked=["c1"], identifiers=[{"key": "cookie:a", "status": "active", "reason": "",
-                                     "id": "c1"}], customers=[{"id": "c1", "first_seen": T}])]])
+                                     "id": "c1"}], customers=[customer("c1", T)])]])
     await store.transact(Gather(keys=frozenset({"cookie:a"})), lambda snapshot: Plan())
     assert names(store) == ["LOCK_AND_SNAPSHOT", "RECORD"]
     record = dict(store.driver.log)["RECORD"]
@@ -609,7 +627,7 @@ async def test_a_retried_transaction_decides_again_from_a_fresh_snapshot():
 
 async def test_an_owner_that_changed_before_its_lock_is_locked_and_read_again():
     moved = snapshot_row(identifiers=[{"key": "cookie:a", "status": "active", "reason": "",
-                                       "id": "c2"}], customers=[{"id": "c2", "first_seen": T}])
+                                       "id": "c2"}], customers=[customer("c2", T)])
     store = await fake_store(LOCK_AND_SNAPSHOT=[[{**moved, "locked": ["c1"]}]],
                              SNAPSHOT=[[moved]])
     seen: list[Snapshot] = []
@@ -621,7 +639,8 @@ async def test_an_owner_that_changed_before_its_lock_is_locked_and_read_again():
 
 
 async def test_components_are_locked_before_they_are_read():
-    store = await fake_store(COMPONENTS=[[{"id": "c7", "first_seen": T, "identifiers": []}]])
+    store = await fake_store(COMPONENTS=[[{"id": "c7", "customer": customer("c7", T),
+                                           "identifiers": []}]])
 
     def decide(snapshot: Snapshot) -> Plan:
         require_components({"c7"}, snapshot)
@@ -651,7 +670,7 @@ async def test_a_plan_naming_a_customer_the_store_does_not_hold_is_refused():
     with pytest.raises(StoreError, match="merge names a customer"):
         await store.transact(Gather(keys=KEYS), lambda snapshot: a_plan())
     assert "RECORD" not in names(store)  # the transaction rolls back
-    store = await fake_store(APPLY=[[{"merged": 1, "expected": 2, "attached": 1}]])
+    store = await fake_store(APPLY=[[{"merged": 2, "expected": 2, "attached": 1}]])
     with pytest.raises(StoreError, match="new identifier names a customer"):
         await store.transact(Gather(keys=KEYS), lambda snapshot: a_plan())
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from app.domain.plan import CustomerInfo, Snapshot
+import pytest
+
+from app.domain.plan import Component, CustomerInfo, NeedComponents, Snapshot, StoredIdentifier
 from app.domain.resolution import customer_id_for, plan_ingest
 from tests.helpers import event
 
@@ -72,13 +74,15 @@ def test_the_first_seen_customer_survives_a_merge():
     snap = new_and_old_customer()
     plan = plan_ingest([event("e9", T2, "cookie:a", "cookie:b")], snap, NOW)
     [merge] = plan.merges
+    # dated by the event that tied them, not by when it was loaded
     assert (merge.absorbed, merge.survivor, merge.event_id, merge.at) == (
         "c_new",
         "c_old",
         "e9",
-        NOW,
+        "2024-03-03T10:00:00.000000Z",
     )
     assert "e9" in merge.reason
+    assert plan.history == {"c_old": [merge]}
 
 
 def test_ties_in_first_seen_go_to_the_smaller_id():
@@ -90,10 +94,31 @@ def test_ties_in_first_seen_go_to_the_smaller_id():
     assert (merge.absorbed, merge.survivor) == ("c2", "c1")
 
 
-def test_an_out_of_order_event_moves_the_survivors_first_seen_back():
-    snap = Snapshot(owners={"cookie:a": "c1"}, customers={"c1": CustomerInfo("c1", "2024-05-01")})
+def test_an_out_of_order_event_renames_the_customer_after_its_new_anchor():
+    may = "2024-05-01T00:00:00.000000Z"
+    c1 = CustomerInfo(customer_id_for("e0", "cookie:a"), may, "e0", "cookie:a", f"{may}|e0")
+    snap = Snapshot(
+        owners={"cookie:a": c1.id},
+        customers={c1.id: c1},
+        components={c1.id: Component(
+            identifiers={"cookie:a": StoredIdentifier("cookie:a", "active", c1.id, may, "e0")},
+            customer=c1)},
+    )
     plan = plan_ingest([event("e", T0, "cookie:a")], snap, NOW)
-    assert plan.first_seen == {"c1": "2024-03-01T10:00:00.000000Z"}
+    [renamed] = plan.new_customers
+    assert (renamed.id, renamed.first_seen) == (customer_id_for("e", "cookie:a"),
+                                               "2024-03-01T10:00:00.000000Z")
+    [rename] = plan.renames
+    assert (rename.absorbed, rename.survivor, rename.event_id) == (c1.id, renamed.id, "e")
+    assert not plan.merges and plan.history_reset == {c1.id}
+
+
+def test_an_out_of_order_event_asks_for_the_whole_component():
+    may = "2024-05-01T00:00:00.000000Z"
+    c1 = CustomerInfo("c1", may, "e0", "cookie:a", f"{may}|e0")
+    snap = Snapshot(owners={"cookie:a": "c1"}, customers={"c1": c1})
+    with pytest.raises(NeedComponents):
+        plan_ingest([event("e", T0, "cookie:a")], snap, NOW)
 
 
 def test_each_absorbed_customer_names_the_event_that_tied_it():

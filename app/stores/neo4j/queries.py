@@ -147,7 +147,8 @@ CALL () {
 }
 """
 _snapshot_fields = """identifiers,
-       [c IN owners | {id: c.id, first_seen: c.first_seen}] AS customers,
+       [c IN owners | {id: c.id, first_seen: c.first_seen, first_event: c.first_event,
+                       first_key: c.first_key, settled: c.settled}] AS customers,
        seen, type_counts, links, hub_ends, bans, suppressed"""
 
 # Steps 1 and 2 and the first snapshot read, in one statement. Each identifier's status
@@ -222,7 +223,9 @@ MATCH_RECORDS = """
 UNWIND $keys AS key
 OPTIONAL MATCH (r:MatchRecord {key: key})
 OPTIONAL MATCH (:Identifier {key: key})-[:BELONGS_TO]->(c:Customer)
-RETURN collect({key: key, traits: r.traits, id: c.id, first_seen: c.first_seen}) AS records
+RETURN collect({key: key, traits: r.traits, id: c.id, first_seen: c.first_seen,
+                first_event: c.first_event, first_key: c.first_key, settled: c.settled})
+         AS records
 """
 
 # The whole stored components of customers (locked by the caller first): each customer's
@@ -231,13 +234,16 @@ RETURN collect({key: key, traits: r.traits, id: c.id, first_seen: c.first_seen})
 COMPONENTS = """
 UNWIND $ids AS id
 MATCH (c:Customer {id: id})
-RETURN id, c.first_seen AS first_seen,
+RETURN id, {id: c.id, first_seen: c.first_seen, first_event: c.first_event,
+           first_key: c.first_key, settled: c.settled} AS customer,
        [(c)<-[:BELONGS_TO]-(i:Identifier) |
-         {key: i.key, status: i.status, first_seen: i.first_seen,
+         {key: i.key, status: i.status, first_seen: i.first_seen, first_event: i.first_event,
           links: [(i)-[l:LINKED]-(o:Identifier) |
                   {a: startNode(l).key, b: endNode(l).key, first_seen: l.first_seen,
-                   sources: l.sources, status: l.status, reason: l.reason,
+                   first_event: l.first_event, sources: l.sources, status: l.status,
+                   reason: l.reason,
                    other: {key: o.key, status: o.status, first_seen: o.first_seen,
+                           first_event: o.first_event,
                            customer_id: head([(o)-[:BELONGS_TO]->(oc:Customer) | oc.id])}}]}
        ] AS identifiers
 """
@@ -274,8 +280,23 @@ RETURN id, c.first_seen AS first_seen,
 APPLY = """
 CYPHER replan=skip
 CALL () {
+  UNWIND $history_reset AS row
+  CALL (row) {
+    MATCH (s:Customer {id: row.id})
+    RETURN s
+    UNION
+    MATCH (s:Customer {merged_into: row.id})
+    USING INDEX s:Customer(merged_into)
+    RETURN s
+  }
+  MATCH ()-[m:MERGED_INTO]->(s)
+  DELETE m
+}
+CALL () {
   UNWIND $customers AS row
-  CREATE (:Customer {id: row.id, first_seen: row.first_seen})
+  MERGE (c:Customer {id: row.id})
+  SET c.merged_into = null, c.first_seen = row.first_seen, c.first_event = row.first_event,
+      c.first_key = row.first_key, c.settled = row.settled
 }
 CALL () {
   UNWIND $merges AS row
@@ -298,9 +319,16 @@ CALL () {
   RETURN sum(applied) AS merged
 }
 CALL () {
-  UNWIND $first_seen AS row
+  UNWIND $customer_updates AS row
   MATCH (c:Customer {id: row.id})
-  SET c.first_seen = row.first_seen
+  SET c.first_seen = row.first_seen, c.first_event = row.first_event,
+      c.first_key = row.first_key, c.settled = row.settled
+}
+CALL () {
+  UNWIND $history_ids AS row
+  MERGE (x:Customer {id: row.id})
+  ON CREATE SET x.first_seen = row.at, x.merged_into = row.final
+  ON MATCH SET x.merged_into = CASE WHEN x.merged_into IS NULL THEN null ELSE row.final END
 }
 CALL () {
   UNWIND $identifiers AS row
@@ -310,6 +338,10 @@ CALL () {
       i.value = coalesce(i.value, row.value),
       i.status = CASE WHEN fresh THEN row.status ELSE i.status END,
       i.reason = CASE WHEN fresh THEN row.reason ELSE i.reason END,
+      i.first_event = CASE WHEN fresh OR row.first_seen < i.first_seen
+                                OR (row.first_seen = i.first_seen
+                                    AND row.first_event < i.first_event)
+                           THEN row.first_event ELSE i.first_event END,
       i.first_seen = CASE WHEN fresh OR row.first_seen < i.first_seen
                           THEN row.first_seen ELSE i.first_seen END,
       i.last_seen = CASE WHEN fresh OR row.last_seen > i.last_seen
@@ -351,6 +383,7 @@ CALL () {
   MERGE (a)-[l:LINKED]->(b)
   ON CREATE SET l.count = row.count,
                 l.first_seen = row.first_seen,
+                l.first_event = row.first_event,
                 l.last_seen = row.last_seen,
                 l.sources = row.sources,
                 l.event_ids = row.event_ids[0..$sample],
@@ -358,6 +391,10 @@ CALL () {
                 l.reason = row.reason,
                 l.match = row.match
   ON MATCH SET l.count = l.count + row.count,
+               l.first_event = CASE WHEN row.first_seen < l.first_seen
+                                         OR (row.first_seen = l.first_seen
+                                             AND row.first_event < l.first_event)
+                                    THEN row.first_event ELSE l.first_event END,
                l.first_seen = CASE WHEN row.first_seen < l.first_seen
                                    THEN row.first_seen ELSE l.first_seen END,
                l.last_seen = CASE WHEN row.last_seen > l.last_seen
@@ -478,6 +515,21 @@ CALL () {
   MATCH (c:Customer {id: $customer_id})
   SET c.erased_at = $at
 }
+CALL () {
+  CALL () {
+    MATCH (s:Customer {id: $customer_id})
+    RETURN s
+    UNION
+    MATCH (s:Customer {merged_into: $customer_id})
+    RETURN s
+  }
+  SET s.first_key = $nothing, s.first_event = $nothing, s.settled = $nothing
+  WITH s
+  CALL (s) {
+    MATCH ()-[r:MERGED_INTO|RENAMED_TO]->(s)
+    DELETE r
+  }
+}
 RETURN events, links, identifiers
 """
 
@@ -597,12 +649,18 @@ def numbered(query: str) -> str:
 RECORD = numbered("""
 CYPHER replan=skip
 CALL () {
-  NUMBERED $merges BY $merge_sequence
+  NUMBERED $history BY $merge_sequence
   MATCH (a:Customer {id: row.absorbed})
   MATCH (s:Customer {id: row.survivor})
   CREATE (a)-[:MERGED_INTO {seq: base + row.index, at: row.at, event_id: row.event_id,
                             reason: row.reason}]->(s)
   RETURN count(*) AS recorded
+}
+CALL () {
+  UNWIND $renames AS row
+  MATCH (a:Customer {id: row.absorbed})
+  MATCH (s:Customer {id: row.survivor})
+  CREATE (a)-[:RENAMED_TO {at: row.at, event_id: row.event_id, reason: row.reason}]->(s)
 }
 CALL () {
   NUMBERED $splits BY $split_sequence
@@ -832,7 +890,7 @@ CALL (current) {
 MATCH (a:Customer)-[m:MERGED_INTO]->(s)
 RETURN current, a.id AS absorbed, s.id AS survivor, m.at AS at, m.event_id AS event_id,
        m.reason AS reason
-ORDER BY m.seq
+ORDER BY m.at, m.event_id, m.seq
 """
 
 CUSTOMER_PAGE = """

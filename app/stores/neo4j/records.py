@@ -19,6 +19,7 @@ from app.domain.plan import (
     ACTIVE,
     Component,
     CustomerInfo,
+    Merge,
     Plan,
     Snapshot,
     StoredIdentifier,
@@ -193,7 +194,7 @@ def review_record(row: Row) -> ReviewRecord:
 def snapshot(row: Row) -> Snapshot:
     """The Snapshot from one SNAPSHOT row (see queries.SNAPSHOT for the fields)."""
     snap = Snapshot()
-    first_seen = {c["id"]: c["first_seen"] for c in row["customers"]}
+    customers = {c["id"]: customer_info(c) for c in row["customers"]}
     for ident in row["identifiers"]:
         if ident is None:  # a placeholder: a key not stored yet
             continue
@@ -202,7 +203,7 @@ def snapshot(row: Row) -> Snapshot:
             snap.statuses[ident["key"]] = (status, ident["reason"] or "")
         if ident["id"] is not None:
             snap.owners[ident["key"]] = ident["id"]
-            snap.customers[ident["id"]] = CustomerInfo(ident["id"], first_seen[ident["id"]])
+            snap.customers[ident["id"]] = customers[ident["id"]]
     snap.seen_events.update(row["seen"])
     for count in row["type_counts"]:
         snap.type_counts.setdefault(count["id"], {})[count["type"]] = int(count["n"])
@@ -238,8 +239,7 @@ def add_match_records(snap: Snapshot, row: Row) -> None:
             snap.match_records[record["key"]] = loads(record["traits"])
         if record["id"] is not None:
             snap.owners.setdefault(record["key"], record["id"])
-            snap.customers.setdefault(record["id"],
-                                      CustomerInfo(record["id"], record["first_seen"]))
+            snap.customers.setdefault(record["id"], customer_info(record))
 
 
 def components(rows: Iterable[Row], customer_ids: Iterable[str]) -> dict[str, Component]:
@@ -251,10 +251,11 @@ def components(rows: Iterable[Row], customer_ids: Iterable[str]) -> dict[str, Co
     owner_of: dict[str, str] = {}
     for row in rows:
         component = found[row["id"]]
-        component.first_seen = row["first_seen"]
+        component.customer = customer_info(row["customer"])
         for ident in row["identifiers"]:
             component.identifiers[ident["key"]] = StoredIdentifier(
-                ident["key"], ident["status"] or ACTIVE, row["id"], ident["first_seen"])
+                ident["key"], ident["status"] or ACTIVE, row["id"], ident["first_seen"],
+                ident["first_event"] or "")
             owner_of[ident["key"]] = row["id"]
     far: dict[str, StoredIdentifier] = {}
     for row in rows:
@@ -262,13 +263,13 @@ def components(rows: Iterable[Row], customer_ids: Iterable[str]) -> dict[str, Co
             for link in ident["links"]:
                 stored = StoredLink(link["a"], link["b"], link["first_seen"],
                                     tuple(link["sources"] or ()), link["status"] or ACTIVE,
-                                    link["reason"] or "")
+                                    link["reason"] or "", link["first_event"] or "")
                 found[row["id"]].links[(stored.a, stored.b)] = stored
                 other = link["other"]
                 if other["key"] not in owner_of:
                     far[other["key"]] = StoredIdentifier(
                         other["key"], other["status"] or ACTIVE, other["customer_id"],
-                        other["first_seen"])
+                        other["first_seen"], other["first_event"] or "")
     for component in found.values():
         for a, b in component.links:
             for key in (a, b):
@@ -279,17 +280,39 @@ def components(rows: Iterable[Row], customer_ids: Iterable[str]) -> dict[str, Co
 
 # -- plans -> statement parameters -------------------------------------------------------
 
+def customer_info(row: Row) -> CustomerInfo:
+    return CustomerInfo(row["id"], row["first_seen"], row["first_event"] or "",
+                        row["first_key"] or "", row["settled"] or "")
+
+
+def _customer_row(c: CustomerInfo) -> dict[str, Any]:
+    return {"id": c.id, "first_seen": c.first_seen, "first_event": c.first_event,
+            "first_key": c.first_key, "settled": c.settled}
+
+
 def customer_rows(plan: Plan) -> list[dict[str, Any]]:
-    return [{"id": c.id, "first_seen": c.first_seen} for c in plan.new_customers]
+    return [_customer_row(c) for c in plan.new_customers]
 
 
-def merge_rows(plan: Plan) -> list[dict[str, Any]]:
-    """In plan order; `index` orders the merges of one plan in the history."""
+def customer_update_rows(plan: Plan) -> list[dict[str, Any]]:
+    return [_customer_row(c) for c in plan.customer_updates.values()]
+
+
+def merge_rows(merges: Iterable[Merge]) -> list[dict[str, Any]]:
+    """In order; `index` orders the entries of one plan in the history."""
     return [
         {"index": n, "absorbed": m.absorbed, "survivor": m.survivor, "at": m.at,
          "event_id": m.event_id, "reason": m.reason}
-        for n, m in enumerate(plan.merges)
+        for n, m in enumerate(merges)
     ]
+
+
+def history_entries(plan: Plan) -> list[Merge]:
+    return [m for merges in plan.history.values() for m in merges]
+
+
+def history_id_rows(plan: Plan) -> list[dict[str, Any]]:
+    return [{"id": cid, "final": final, "at": at} for cid, final, at in plan.history_redirects()]
 
 
 def split_rows(plan: Plan) -> list[dict[str, Any]]:
@@ -300,15 +323,11 @@ def split_rows(plan: Plan) -> list[dict[str, Any]]:
     ]
 
 
-def first_seen_rows(plan: Plan) -> list[dict[str, Any]]:
-    return [{"id": cid, "first_seen": ts} for cid, ts in plan.first_seen.items()]
-
-
 def identifier_rows(plan: Plan) -> list[dict[str, Any]]:
     return [
         {"key": d.key, "type": d.type, "value": d.value, "first_seen": d.first_seen,
          "last_seen": d.last_seen, "sources": list(d.sources), "customer_id": d.customer_id,
-         "status": d.status, "reason": d.reason}
+         "status": d.status, "reason": d.reason, "first_event": d.first_event}
         for d in plan.identifiers
     ]
 
@@ -326,7 +345,7 @@ def link_rows(plan: Plan) -> list[dict[str, Any]]:
         {"a": d.a, "b": d.b, "count": d.count, "first_seen": d.first_seen,
          "last_seen": d.last_seen, "sources": list(d.sources), "event_ids": list(d.event_ids),
          "status": d.status, "reason": d.reason,
-         "match": dumps(d.match) if d.match else None}
+         "match": dumps(d.match) if d.match else None, "first_event": d.first_event}
         for d in plan.links
     ]
 
@@ -394,10 +413,11 @@ def review_update_rows(plan: Plan) -> list[dict[str, Any]]:
 # others only report: what the decision found (changes, dropped identifiers, trait
 # problems) or what the store fills in (audit_seqs, erased).
 WRITTEN_BY = {
-    "events": "APPLY", "new_customers": "APPLY", "merges": "APPLY RECORD",
+    "events": "APPLY", "new_customers": "APPLY", "merges": "APPLY", "renames": "APPLY RECORD",
+    "customer_updates": "APPLY", "history_reset": "APPLY", "history": "APPLY RECORD",
     "splits": "RECORD", "moves": "APPLY", "identifiers": "APPLY", "statuses": "APPLY",
     "links": "APPLY", "link_statuses": "APPLY", "bans": "APPLY", "unbans": "APPLY",
-    "audit": "RECORD", "first_seen": "APPLY", "match_records": "APPLY RECORD",
+    "audit": "RECORD", "match_records": "APPLY RECORD",
     "search_terms": "APPLY", "erasures": "ERASE", "reviews": "RECORD",
     "review_updates": "APPLY", "unsuppress": "APPLY",
 }
@@ -407,9 +427,11 @@ REPORT_ONLY = frozenset({"audit_seqs", "erased", "trait_problems", "dropped", "c
 def apply_params(plan: Plan, suppression: SuppressionKey) -> dict[str, list[dict[str, Any]]]:
     """The parameters of APPLY: one list of rows per plan section."""
     return {
+        "history_reset": [{"id": cid} for cid in sorted(plan.history_reset)],
         "customers": customer_rows(plan),
-        "merges": merge_rows(plan),
-        "first_seen": first_seen_rows(plan),
+        "merges": merge_rows([*plan.merges, *plan.renames]),
+        "customer_updates": customer_update_rows(plan),
+        "history_ids": history_id_rows(plan),
         "identifiers": identifier_rows(plan),
         "moves": move_rows(plan),
         "statuses": status_rows(plan),
@@ -428,9 +450,11 @@ def apply_params(plan: Plan, suppression: SuppressionKey) -> dict[str, list[dict
 def record_params(plan: Plan | None) -> dict[str, list[dict[str, Any]]]:
     """The rows of RECORD's numbered sections (all empty without a plan to apply)."""
     if plan is None:
-        return {"merges": [], "splits": [], "audit": [], "reviews": [], "match_blocks": []}
+        return {"history": [], "renames": [], "splits": [], "audit": [], "reviews": [],
+                "match_blocks": []}
     return {
-        "merges": merge_rows(plan),
+        "history": merge_rows(history_entries(plan)),
+        "renames": merge_rows(plan.renames),
         "splits": split_rows(plan),
         "audit": audit_rows(plan),
         "reviews": review_rows(plan),

@@ -279,7 +279,7 @@ class Neo4jStore(Neo4jSegments, IdentityStore):
         row = await (await tx.run(q.APPLY, records.apply_params(plan, self.suppression),
                                   sample=SAMPLE_EVENT_IDS,
                                   banned=BANNED)).single(strict=True)
-        if row["merged"] != len(plan.merges):
+        if row["merged"] != len(plan.merges) + len(plan.renames):
             raise StoreError("a merge names a customer the store does not hold")
         if row["attached"] != row["expected"]:
             raise StoreError("a new identifier names a customer the store does not hold")
@@ -287,6 +287,7 @@ class Neo4jStore(Neo4jSegments, IdentityStore):
             row = await (await tx.run(
                 q.ERASE, customer_id=erasure.customer_id, keys=list(erasure.keys),
                 hashes=[self.suppression.hash(k) for k in erasure.keys], at=erasure.at,
+                nothing="",
             )).single(strict=True)
             plan.erased.update({"events": row["events"], "links": row["links"],
                                 "identifiers": row["identifiers"]})
@@ -318,8 +319,8 @@ class Neo4jStore(Neo4jSegments, IdentityStore):
             review_sequence=REVIEW_SEQUENCE, match_block_sequence=MATCH_BLOCK_SEQUENCE,
         )).single(strict=True)
         if plan is not None:
-            if row["recorded"] != len(plan.merges):
-                raise StoreError("a merge names a customer the store does not hold")
+            if row["recorded"] != len(records.history_entries(plan)):
+                raise StoreError("a merge history names a customer the store does not hold")
             plan.audit_seqs.extend(row["audit_seqs"])
 
     # -- reads -------------------------------------------------------------------

@@ -174,4 +174,45 @@ MIGRATIONS: list[tuple[str, str]] = [
         "V0003__search_terms_indexed_per_batch",
         "DROP TRIGGER search_terms_ai",
     ),
+    (
+        # Ids and merge history follow event time (app/domain/history.py): each identifier
+        # and link keeps the event of its first sighting, each customer its anchor (first
+        # seen, event, key) and the moment its history was replayed to. Stores written
+        # before are given them from what they hold.
+        "V0004__event_time_identity",
+        """
+        ALTER TABLE customers ADD COLUMN first_event TEXT NOT NULL DEFAULT '';
+        ALTER TABLE customers ADD COLUMN first_key TEXT NOT NULL DEFAULT '';
+        ALTER TABLE customers ADD COLUMN settled TEXT NOT NULL DEFAULT '';
+        ALTER TABLE identifiers ADD COLUMN first_event TEXT NOT NULL DEFAULT '';
+        ALTER TABLE links ADD COLUMN first_event TEXT NOT NULL DEFAULT '';
+        CREATE TABLE renames (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            old_id TEXT NOT NULL,
+            new_id TEXT NOT NULL,
+            at TEXT NOT NULL,
+            event_id TEXT NOT NULL,
+            reason TEXT NOT NULL
+        );
+        CREATE INDEX renames_new ON renames (new_id);
+        UPDATE identifiers SET first_event = coalesce((
+            SELECT o.event_id FROM observations o WHERE o.key = identifiers.key
+            ORDER BY o.ts, o.event_id LIMIT 1), '');
+        UPDATE links SET first_event = coalesce((
+            SELECT e.event_id FROM json_each(links.event_ids) j
+            JOIN events e ON e.event_id = j.value ORDER BY e.ts, e.event_id LIMIT 1), '');
+        UPDATE customers SET (first_seen, first_event, first_key) = (
+            SELECT i.first_seen, i.first_event, i.key FROM identifiers i
+            WHERE i.customer_id = customers.id
+            ORDER BY i.first_seen, i.first_event, i.key LIMIT 1)
+        WHERE EXISTS (SELECT 1 FROM identifiers i WHERE i.customer_id = customers.id);
+        UPDATE customers SET settled = max(
+            coalesce((SELECT max(i.first_seen || '|' || i.first_event) FROM identifiers i
+                      WHERE i.customer_id = customers.id), ''),
+            coalesce((SELECT max(l.first_seen || '|' || l.first_event)
+                      FROM identifiers i JOIN links l ON l.a = i.key
+                      WHERE i.customer_id = customers.id AND l.status = 'active'), ''))
+        WHERE merged_into IS NULL;
+        """,
+    ),
 ]

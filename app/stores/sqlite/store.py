@@ -262,15 +262,15 @@ class SQLiteStore(SQLiteSegments, IdentityStore):
             snap.seen_events.update(r[0] for r in rows)
         self._load_keys(gather.keys)
         rows = db.execute(
-            "SELECT i.key, i.status, i.reason, c.id, c.first_seen FROM batch_keys k "
+            f"SELECT i.key, i.status, i.reason, {_CUSTOMER_COLUMNS} FROM batch_keys k "
             "JOIN identifiers i ON i.key = k.key LEFT JOIN customers c ON c.id = i.customer_id"
         )
-        for key, status, reason, cid, first_seen in rows:
+        for key, status, reason, *customer in rows:
             if status != ACTIVE:
                 snap.statuses[key] = (status, reason)
-            if cid is not None:
-                snap.owners[key] = cid
-                snap.customers[cid] = CustomerInfo(cid, first_seen)
+            if customer[0] is not None:
+                snap.owners[key] = customer[0]
+                snap.customers[customer[0]] = CustomerInfo(*customer)
         owners = sorted(set(snap.owners.values()))
         if gather.limited_types and owners:
             for chunk in _chunks(owners):
@@ -335,13 +335,13 @@ class SQLiteStore(SQLiteSegments, IdentityStore):
                 f"SELECT key, traits FROM match_records WHERE key IN ({marks})", chunk
             ):
                 snap.match_records[key] = json.loads(traits)
-            for key, cid, first_seen in self.db.execute(
-                f"SELECT i.key, c.id, c.first_seen FROM identifiers i "
+            for key, *customer in self.db.execute(
+                f"SELECT i.key, {_CUSTOMER_COLUMNS} FROM identifiers i "
                 f"JOIN customers c ON c.id = i.customer_id WHERE i.key IN ({marks})",
                 chunk,
             ):
-                snap.owners.setdefault(key, cid)
-                snap.customers.setdefault(cid, CustomerInfo(cid, first_seen))
+                snap.owners.setdefault(key, customer[0])
+                snap.customers.setdefault(customer[0], CustomerInfo(*customer))
 
     def _gather_bans(self, snap: Snapshot, owners: list[str]) -> None:
         rows = self.db.execute(
@@ -367,28 +367,32 @@ class SQLiteStore(SQLiteSegments, IdentityStore):
         components = {cid: Component() for cid in customer_ids}
         for chunk in _chunks(customer_ids):
             rows = self.db.execute(
-                f"SELECT id, first_seen FROM customers WHERE id IN ({_marks(len(chunk))})", chunk
+                f"SELECT {_CUSTOMER_COLUMNS} FROM customers c "
+                f"WHERE c.id IN ({_marks(len(chunk))})", chunk
             )
-            for cid, first_seen in rows:
-                components[cid].first_seen = first_seen
+            for customer in rows:
+                components[customer[0]].customer = CustomerInfo(*customer)
         owner_of: dict[str, str] = {}
         for chunk in _chunks(customer_ids):
             rows = self.db.execute(
-                f"SELECT key, status, customer_id, first_seen FROM identifiers "
+                f"SELECT key, status, customer_id, first_seen, first_event FROM identifiers "
                 f"WHERE customer_id IN ({_marks(len(chunk))})",
                 chunk,
             )
-            for key, status, cid, first_seen in rows:
-                components[cid].identifiers[key] = StoredIdentifier(key, status, cid, first_seen)
+            for key, status, cid, first_seen, first_event in rows:
+                components[cid].identifiers[key] = StoredIdentifier(key, status, cid, first_seen,
+                                                                    first_event)
                 owner_of[key] = cid
         self._load_keys(owner_of)
         rows = self.db.execute(
-            """SELECT l.a, l.b, l.first_seen, l.sources, l.status, l.reason FROM links l
+            """SELECT l.a, l.b, l.first_seen, l.sources, l.status, l.reason, l.first_event
+               FROM links l
                WHERE l.a IN (SELECT key FROM batch_keys) OR l.b IN (SELECT key FROM batch_keys)"""
         )
         far: set[str] = set()
-        for a, b, first_seen, sources, status, reason in rows:
-            link = StoredLink(a, b, first_seen, tuple(json.loads(sources)), status, reason)
+        for a, b, first_seen, sources, status, reason, first_event in rows:
+            link = StoredLink(a, b, first_seen, tuple(json.loads(sources)), status, reason,
+                              first_event)
             for near, other in ((a, b), (b, a)):
                 if near in owner_of:
                     components[owner_of[near]].links[(a, b)] = link
@@ -397,12 +401,12 @@ class SQLiteStore(SQLiteSegments, IdentityStore):
         neighbours = {}
         for chunk in _chunks(far):
             rows = self.db.execute(
-                f"SELECT key, status, customer_id, first_seen FROM identifiers "
+                f"SELECT key, status, customer_id, first_seen, first_event FROM identifiers "
                 f"WHERE key IN ({_marks(len(chunk))})",
                 chunk,
             )
-            for key, status, cid, first_seen in rows:
-                neighbours[key] = StoredIdentifier(key, status, cid, first_seen)
+            for key, status, cid, first_seen, first_event in rows:
+                neighbours[key] = StoredIdentifier(key, status, cid, first_seen, first_event)
         for component in components.values():
             for a, b in component.links:
                 for key in (a, b):
@@ -412,11 +416,22 @@ class SQLiteStore(SQLiteSegments, IdentityStore):
 
     def _apply(self, plan: Plan) -> None:
         db = self.db
+        for chunk in _chunks(plan.history_reset):
+            db.execute(
+                f"DELETE FROM merges WHERE survivor IN (SELECT id FROM customers "
+                f"WHERE coalesce(merged_into, id) IN ({_marks(len(chunk))}))",
+                chunk,
+            )
+        # A new customer may bear an id that redirects elsewhere (a part that split off
+        # and joined again): it is live again.
         db.executemany(
-            "INSERT INTO customers (id, first_seen) VALUES (?, ?)",
-            [(c.id, c.first_seen) for c in plan.new_customers],
+            "INSERT INTO customers (id, first_seen, first_event, first_key, settled) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET merged_into = NULL, "
+            "first_seen = excluded.first_seen, first_event = excluded.first_event, "
+            "first_key = excluded.first_key, settled = excluded.settled",
+            [_customer_row(c) for c in plan.new_customers],
         )
-        for m in plan.merges:
+        for m in [*plan.merges, *plan.renames]:
             db.execute(
                 "UPDATE identifiers SET customer_id = ? WHERE customer_id = ?",
                 (m.survivor, m.absorbed),
@@ -426,22 +441,28 @@ class SQLiteStore(SQLiteSegments, IdentityStore):
                 (m.survivor, m.absorbed, m.absorbed),
             )
         db.executemany(
-            "INSERT INTO merges (absorbed, survivor, at, event_id, reason) VALUES (?,?,?,?,?)",
-            [(m.absorbed, m.survivor, m.at, m.event_id, m.reason) for m in plan.merges],
+            "INSERT INTO renames (old_id, new_id, at, event_id, reason) VALUES (?,?,?,?,?)",
+            [(r.absorbed, r.survivor, r.at, r.event_id, r.reason) for r in plan.renames],
         )
+        db.executemany(
+            "UPDATE customers SET first_seen = ?, first_event = ?, first_key = ?, settled = ? "
+            "WHERE id = ?",
+            [(*_customer_row(c)[1:], c.id) for c in plan.customer_updates.values()],
+        )
+        self._record_history(plan)
         db.executemany(
             "INSERT INTO splits (customer_id, parts, at, reason) VALUES (?, ?, ?, ?)",
             [(s.customer_id, json.dumps(s.parts), s.at, s.reason) for s in plan.splits],
         )
         db.executemany(
-            "UPDATE customers SET first_seen = ? WHERE id = ?",
-            [(ts, cid) for cid, ts in plan.first_seen.items()],
-        )
-        db.executemany(
             """INSERT INTO identifiers
-                 (key, type, value, first_seen, last_seen, sources, customer_id, status, reason)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 (key, type, value, first_seen, last_seen, sources, customer_id, status, reason,
+                  first_event)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (key) DO UPDATE SET
+                 first_event = CASE WHEN (excluded.first_seen, excluded.first_event)
+                                         < (first_seen, first_event)
+                                    THEN excluded.first_event ELSE first_event END,
                  first_seen = min(first_seen, excluded.first_seen),
                  last_seen = max(last_seen, excluded.last_seen),
                  sources = CASE WHEN excluded.sources = identifiers.sources
@@ -461,6 +482,7 @@ class SQLiteStore(SQLiteSegments, IdentityStore):
                     d.customer_id,
                     d.status,
                     d.reason,
+                    d.first_event,
                 )
                 for d in plan.identifiers
             ],
@@ -475,10 +497,13 @@ class SQLiteStore(SQLiteSegments, IdentityStore):
         )
         db.executemany(
             f"""INSERT INTO links (a, b, count, first_seen, last_seen, sources, event_ids,
-                                  status, reason, match)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                  status, reason, match, first_event)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (a, b) DO UPDATE SET
                  count = count + excluded.count,
+                 first_event = CASE WHEN (excluded.first_seen, excluded.first_event)
+                                         < (first_seen, first_event)
+                                    THEN excluded.first_event ELSE first_event END,
                  first_seen = min(first_seen, excluded.first_seen),
                  last_seen = max(last_seen, excluded.last_seen),
                  sources = CASE WHEN excluded.sources = links.sources THEN links.sources
@@ -509,6 +534,7 @@ class SQLiteStore(SQLiteSegments, IdentityStore):
                     d.status,
                     d.reason,
                     json.dumps(d.match) if d.match else None,
+                    d.first_event,
                 )
                 for d in plan.links
             ],
@@ -577,6 +603,20 @@ class SQLiteStore(SQLiteSegments, IdentityStore):
         db.executemany(
             "INSERT INTO observations (key, ts, event_id) VALUES (?, ?, ?)",
             [(i.key, e.ts, e.event_id) for e in plan.events for i in e.identifiers],
+        )
+
+    def _record_history(self, plan: Plan) -> None:
+        """Add each customer's merge history, after the redirects it needs."""
+        self.db.executemany(
+            "INSERT INTO customers (id, merged_into, first_seen) VALUES (?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET merged_into = excluded.merged_into "
+            "WHERE customers.merged_into IS NOT NULL",
+            plan.history_redirects(),
+        )
+        self.db.executemany(
+            "INSERT INTO merges (absorbed, survivor, at, event_id, reason) VALUES (?,?,?,?,?)",
+            [(m.absorbed, m.survivor, m.at, m.event_id, m.reason)
+             for merges in plan.history.values() for m in merges],
         )
 
     # -- reads -------------------------------------------------------------------
@@ -744,7 +784,8 @@ class SQLiteStore(SQLiteSegments, IdentityStore):
             rows = self.db.execute(
                 f"SELECT coalesce(c.merged_into, c.id), m.absorbed, m.survivor, m.at, "
                 f"m.event_id, m.reason FROM merges m JOIN customers c ON c.id = m.survivor "
-                f"WHERE coalesce(c.merged_into, c.id) IN ({_marks(len(chunk))}) ORDER BY m.seq",
+                f"WHERE coalesce(c.merged_into, c.id) IN ({_marks(len(chunk))}) "
+                f"ORDER BY m.at, m.event_id, m.seq",
                 chunk,
             )
             for current, *fields in rows:
@@ -793,6 +834,20 @@ class SQLiteStore(SQLiteSegments, IdentityStore):
         identifiers = db.execute(f"DELETE FROM identifiers WHERE key {in_keys}").rowcount
         db.execute(
             "UPDATE customers SET erased_at = ? WHERE id = ?", (erasure.at, erasure.customer_id)
+        )
+        # A customer's anchor names one of its identifiers (and those it absorbed, theirs);
+        # its merge history names its events.
+        db.execute(
+            "UPDATE customers SET first_key = '', first_event = '', settled = '' "
+            "WHERE id = ? OR merged_into = ?", (erasure.customer_id, erasure.customer_id)
+        )
+        db.execute(
+            "DELETE FROM merges WHERE survivor IN (SELECT id FROM customers "
+            "WHERE coalesce(merged_into, id) = ?)", (erasure.customer_id,)
+        )
+        db.execute(
+            "DELETE FROM renames WHERE new_id IN (SELECT id FROM customers "
+            "WHERE coalesce(merged_into, id) = ?)", (erasure.customer_id,)
         )
         db.executemany(
             "INSERT OR IGNORE INTO suppressed VALUES (?, ?)",
@@ -951,6 +1006,13 @@ SCRUBBED_COLUMNS = [
 # another process finishes in milliseconds, and the erasure's caller is waiting.
 PURGE_TRY_MS = 50
 PURGE_WAIT_S = 10.0
+
+
+_CUSTOMER_COLUMNS = "c.id, c.first_seen, c.first_event, c.first_key, c.settled"
+
+
+def _customer_row(c: CustomerInfo) -> tuple[str, str, str, str, str]:
+    return (c.id, c.first_seen, c.first_event, c.first_key, c.settled)
 
 
 def _json_array(items: Sequence[str]) -> str:
