@@ -46,7 +46,6 @@ def build_services(settings: Settings, store: IdentityStore | None = None) -> Se
     )
     # every write keeps segment memberships right
     services.ingest.segments = services.steward.segments = services.segments
-    services.privacy.segments = services.segments
     return services
 
 

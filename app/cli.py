@@ -194,6 +194,7 @@ async def load(
     total_bytes = sum(p.stat().st_size for p in files)
     resuming = _exists(checkpoint)  # then the rejects of the earlier runs are kept
     try:
+        await services.segments.settle()  # what a load that died after a commit left
         with rejects.open("a" if resuming else "w") as reject_file, _progress() as bar:
             task = bar.add_task("loading", total=total_bytes, lines=0, rate=0.0)
 
@@ -347,25 +348,44 @@ def demo(
 @store_option
 @click.option("--verify", is_flag=True, required=True,
               help="Recompute every component from the stored links and report drift.")
-@click.option("--repair", is_flag=True, help="Also re-partition every drifted customer.")
+@click.option("--repair", is_flag=True, help="Also re-partition every drifted customer, "
+              "evaluate pending segment checks and catch stale memberships up.")
 @run
 async def resolve(store_url: str | None, verify: bool, repair: bool) -> None:
-    """Verify (and repair) that customers are exactly the components of their links."""
+    """Verify (and repair) that customers are exactly the components of their links, and
+    that their segment memberships are what the definitions give."""
     from app.services.verify import VerifyService
 
     services = await start(settings_for(store_url))
     try:
-        report = await VerifyService(services.store, rules=services.ingest.rules).verify(repair)
+        report = await VerifyService(services.store, rules=services.ingest.rules,
+                                     segments=services.segments).verify(repair)
     finally:
         await services.close()
     console.print(f"checked {report.identifiers:,} identifiers and {report.links:,} links: "
                   f"{len(report.drift)} drifted component(s)")
     for drift in report.drift[:50]:
         console.print(f"  {drift.problem}: {', '.join(drift.customers)}", markup=False)
+    stale = _print_memberships(report.memberships)
     if repair:
-        console.print(f"repaired {report.repaired}")
-    elif report.drift:
+        console.print(f"repaired {report.repaired} component(s), "
+                      f"{report.memberships.repaired if report.memberships else 0} customer(s)"
+                      f" with stale memberships")
+    elif report.drift or stale:
         sys.exit(1)
+
+
+def _print_memberships(report: Any) -> bool:
+    """Print the membership part of a verify report; whether any membership is stale."""
+    if report is None:
+        return False
+    console.print(f"checked the segment memberships of {report.customers:,} customers: "
+                  f"{len(report.stale)} stale, {report.pending} pending re-evaluation")
+    for s in report.stale[:50]:
+        since = s.checked_at or "never evaluated"
+        console.print(f"  {s.customer_id} (checked {since}): missing {list(s.missing)}, "
+                      f"extra {list(s.extra)}", markup=False)
+    return bool(report.stale)
 
 
 # -- matcher -------------------------------------------------------------------------

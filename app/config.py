@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     api_changes_topic: str = Field(
         default="idgraph.changes", description="The changes topic the loaders publish to"
     )
+    test_kill_after_commit: int = Field(
+        default=0, ge=0,
+        description="For crash tests only: `idgraph consume` kills itself (SIGKILL) right "
+        "after its Nth write commits, before anything else of that batch happens; 0: never",
+    )
 
     @field_validator("default_region")
     @classmethod

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from app.domain.changes import Change
+from app.domain.checks import with_checks
 from app.domain.events import Event, EventError, format_ts, parse_event
 from app.domain.matching.stream import match_queries, pending_records
 from app.domain.matching.training import Matcher
@@ -88,6 +89,9 @@ class IngestService:
         self.clock = clock
         self.matcher: Matcher | None = None
         self.segments: SegmentService | None = None  # set: memberships follow each write
+        # Called right after each write commits, before anything else happens (the crash
+        # tests kill the process there: IDGRAPH_TEST_KILL_AFTER_COMMIT).
+        self.committed: Callable[[Plan], None] | None = None
 
     def validate(self, raw: object, position: str) -> tuple[Event | None, list[Problem]]:
         event_id = raw.get("event_id") if isinstance(raw, dict) else None
@@ -137,10 +141,12 @@ class IngestService:
         now = format_ts(self.clock())
         plan: Plan = await self.store.transact(
             gather,
-            lambda snapshot: plan_ingest(
+            lambda snapshot: with_checks(plan_ingest(
                 events, snapshot, now, self.rules, self.matcher, pending
-            ),
+            ), now),
         )
+        if self.committed is not None:
+            self.committed(plan)
         result.stored = len(plan.events)
         result.duplicates = len(events) - result.stored
         result.new_customers = len(plan.new_customers)

@@ -49,6 +49,7 @@ async def collect(api, role: str, query: str, variables: dict[str, Any], n: int,
 
 async def test_both_sides_of_a_merge_hear_of_it_and_then_follow_the_survivor(api):
     ids = await seed(api.services)
+    await api.caught_up()
     heard: dict[str, list[dict[str, Any]]] = {"anna": [], "carl": []}
     listeners = [asyncio.create_task(collect(api, "reader", CHANGED, {"id": ids[name]}, 3,
                                              heard[name])) for name in heard]

@@ -402,8 +402,9 @@ WRITTEN_BY = {
     "audit": "RECORD", "first_seen": "APPLY", "match_records": "APPLY RECORD",
     "search_terms": "APPLY", "erasures": "ERASE", "reviews": "RECORD",
     "review_updates": "APPLY", "unsuppress": "APPLY",
+    "changes": "RECORD_CHANGES", "segment_checks": "RECORD_CHANGES",  # outbox_queries.py
 }
-REPORT_ONLY = frozenset({"audit_seqs", "erased", "trait_problems", "dropped", "changes"})
+REPORT_ONLY = frozenset({"audit_seqs", "erased", "trait_problems", "dropped"})
 
 
 def apply_params(plan: Plan) -> dict[str, list[dict[str, Any]]]:

@@ -56,6 +56,7 @@ from app.stores.base import (
     event_body,
     event_record,
 )
+from app.stores.sqlite.outbox import SQLiteOutbox
 from app.stores.sqlite.schema import MIGRATIONS
 from app.stores.sqlite.segments import SQLiteSegments, _chunks, _marks
 
@@ -149,7 +150,7 @@ def _identifier(row: Sequence[Any]) -> IdentifierRecord:
     )
 
 
-class SQLiteStore(SQLiteSegments, IdentityStore):
+class SQLiteStore(SQLiteSegments, SQLiteOutbox, IdentityStore):
     def __init__(self, path: str, url: str | None = None) -> None:
         self.path = path
         self.url = url or f"sqlite:///{path}"
@@ -561,6 +562,7 @@ class SQLiteStore(SQLiteSegments, IdentityStore):
             "INSERT INTO observations (key, ts, event_id) VALUES (?, ?, ?)",
             [(i.key, e.ts, e.event_id) for e in plan.events for i in e.identifiers],
         )
+        self._apply_outbox(plan)
 
     # -- reads -------------------------------------------------------------------
     async def current_ids(self, customer_ids: Collection[str]) -> dict[str, str]:
