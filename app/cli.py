@@ -35,8 +35,8 @@ def main() -> None:
               "address is allowed.")
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1),
-              help="Server processes sharing the port (uvicorn's workers). Subscriptions "
-              "reach across them only through IDGRAPH_API_CHANGES_KAFKA.")
+              help="Server processes sharing the port (uvicorn's workers). Each worker's "
+              "subscriptions hear of every change, read from the store's outbox.")
 def serve(store_url: str | None, host: str, port: int, workers: int) -> None:
     """Serve the GraphQL API (/graphql, with GraphiQL), /healthz and /metrics."""
     settings = settings_for(store_url)
@@ -100,9 +100,6 @@ def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> No
 
     _warn_development_mode(settings, host)
     asyncio.run(_check_store(settings))
-    if not settings.api_changes_kafka:
-        console.print("[yellow]note:[/yellow] subscriptions see only the changes made "
-                      "through their own worker; set IDGRAPH_API_CHANGES_KAFKA to share them")
     os.environ["IDGRAPH_STORE"] = settings.store  # what the workers' Settings() read
     console.print(f"idgraph serving [bold]{settings.store.split('@')[-1]}[/bold] at "
                   f"[bold]http://{host}:{port}/graphql[/bold] with {workers} workers")
@@ -384,7 +381,7 @@ def _print_memberships(report: Any) -> bool:
     for s in report.stale[:50]:
         since = s.checked_at or "never evaluated"
         console.print(f"  {s.customer_id} (checked {since}): missing {list(s.missing)}, "
-                      f"extra {list(s.extra)}", markup=False)
+                      f"extra {list(s.extra)}", markup=False, soft_wrap=True)
     return bool(report.stale)
 
 

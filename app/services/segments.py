@@ -280,7 +280,11 @@ class SegmentService:
                 write.changes += merged(cid, check.survivor, state.memberships, at)
                 write.states[cid] = None
                 continue
-            checked_at, memberships = state.checked_at, state.memberships
+            checked_at, memberships = state.checked_at, dict(state.memberships)
+            for gone in sorted(set(memberships) - set(after) - set(before or ())):
+                # of a segment that no longer exists: left behind by a hand edit or a crash
+                write.changes += segment_deleted(gone, [cid], at)
+                del memberships[gone]
             if checked_at is None and check and check.split:
                 checked_at = check.since  # a split part: as it is at the split
             if before is not None:
