@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from app.domain.plan import Plan
 from app.domain.segments.membership import ENTERED, MembershipChange
 
@@ -49,14 +51,26 @@ class Change:
                    dict(data.get("data") or {}), id)
 
 
+def canonical(change: Change) -> bytes:
+    """The change's JSON (to_json) with sorted keys: what its id digests, and what the
+    outbox keeps (non-ASCII characters as they are, so the erasure scrub finds them)."""
+    body = change.to_json()
+    try:
+        return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # a value orjson does not write (an integer beyond 64 bits)
+        return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                          default=str).encode()
+
+
+def digest(canonical_json: bytes) -> str:
+    return hashlib.blake2b(canonical_json, digest_size=12).hexdigest()
+
+
 def change_id(change: Change) -> str:
     """What consumers de-duplicate on: a digest of everything the change says, its time
     included, so two changes differ in id whenever they differ at all. The outbox keeps
     the id it was written with, so every publication of a change carries the same one."""
-    body = json.dumps([change.kind, change.customer_id, change.at, change.event_ids,
-                       change.from_customers, change.data], sort_keys=True, default=str,
-                      separators=(",", ":"))
-    return hashlib.blake2b(body.encode(), digest_size=12).hexdigest()
+    return digest(canonical(change))
 
 
 def membership_change(change: MembershipChange) -> Change:

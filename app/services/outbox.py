@@ -114,6 +114,7 @@ class Publisher(_Reader):
         self.published = published
         self._cursor: int | None = None  # while this publisher holds the lease
         self._renewed = 0.0  # monotonic time of the last claim or move of the cursor
+        self._started = False
 
     async def drain(self) -> int:
         """Publish what is committed now, in order, if this publisher holds or wins the
@@ -142,12 +143,12 @@ class Publisher(_Reader):
 
     async def _claim(self) -> None:
         was = self._cursor
-        if was is None:
+        if not self._started:  # once: a look at who published before
+            self._started = True
             status = await self.store.outbox_status()
             if status.destination not in (None, self.destination):
-                log.warning("outbox: published to %r so far; %s publishes to %r from seq %s",
-                            status.destination, self.holder, self.destination,
-                            status.published + 1)
+                log.warning("outbox: published to %r so far; %s publishes to %r",
+                            status.destination, self.holder, self.destination)
         self._cursor = await self.store.claim_outbox(self.holder, self.destination,
                                                      self.lease_s)
         self._renewed = time.monotonic()

@@ -245,24 +245,26 @@ class SegmentService:
         return [membership_change(c) for c in changes]
 
     async def settle(self, *, orphaned_only: bool = False) -> list[Change]:
-        """Evaluate every pending check, or only those older than ORPHANED_AFTER (left by
-        a process that died after its write). A loader settles them when it starts."""
-        before = format_ts(self.clock() - ORPHANED_AFTER) if orphaned_only else None
+        """Evaluate the pending checks recorded before now, or only those older than
+        ORPHANED_AFTER (left by a process that died after its write). A loader settles
+        them when it starts. (Checks recorded meanwhile are their writers' to evaluate:
+        with writers at work, "until none is left" might never come.)"""
+        until = format_ts(self.clock() - (ORPHANED_AFTER if orphaned_only else timedelta()))
         changes: list[MembershipChange] = []
-        while (write := await self._evaluate(None, marked_before=before)).states:
+        while (write := await self._evaluate(None, marked_until=until)).states:
             changes += write.changes
         return [membership_change(c) for c in changes]
 
     async def _evaluate(self, customer_ids: Collection[str] | None, now: str | None = None,
                         before: Catalogue | None = None, after: Catalogue | None = None, *,
-                        pending_only: bool = False, marked_before: str | None = None
+                        pending_only: bool = False, marked_until: str | None = None
                         ) -> SegmentWrite:
         async def work(tx: SegmentTx) -> SegmentWrite:
             catalogue = self._parse(await tx.definitions()) if after is None else after
             return await self._decide(tx, catalogue, now, before)
 
         return await self.store.segment_transaction(
-            work, customer_ids, pending_only=pending_only, marked_before=marked_before)
+            work, customer_ids, pending_only=pending_only, marked_until=marked_until)
 
     async def _decide(self, tx: SegmentTx, after: Catalogue, now: str | None,
                       before: Catalogue | None) -> SegmentWrite:

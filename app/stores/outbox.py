@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from app.domain.changes import Change, change_id
+from app.domain.changes import Change, canonical, digest
 from app.domain.checks import PendingCheck
 from app.domain.segments.membership import MembershipChange
 
@@ -66,11 +66,13 @@ SegmentWork = Callable[[SegmentTx], Awaitable[SegmentWrite]]
 
 
 def outbox_rows(changes: Collection[Change]) -> list[tuple[str, str, str, str]]:
-    """(change id, customer id, at, body) of each change, as the adapters store them. The
-    body keeps non-ASCII characters as they are, so the erasure scrub finds values in it."""
-    return [(c.id or change_id(c), c.customer_id, c.at,
-             json.dumps(c.to_json(), ensure_ascii=False, separators=(",", ":"), default=str))
-            for c in changes]
+    """(change id, customer id, at, body) of each change, as the adapters store them: the
+    body is the change's canonical JSON, which its id digests."""
+    rows = []
+    for change in changes:
+        body = canonical(change)
+        rows.append((change.id or digest(body), change.customer_id, change.at, body.decode()))
+    return rows
 
 
 def outbox_change(change_id: str, body: str) -> Change:
@@ -82,12 +84,12 @@ class OutboxPort(ABC):
     async def segment_transaction(
         self, work: SegmentWork, customer_ids: Collection[str] | None = None, *,
         pending_only: bool = False, limit: int = CHECKS_PER_TRANSACTION,
-        marked_before: str | None = None,
+        marked_until: str | None = None,
     ) -> SegmentWrite:
         """In one transaction, holding the customers' write locks: read their pending
         checks, let `work` read what it needs and decide, save its SegmentWrite and delete
         the checks read. `customer_ids` None: the `limit` oldest pending checks (those
-        marked before `marked_before`, when given); with `pending_only`: the checks of
+        marked at or before `marked_until`, when given); with `pending_only`: the checks of
         these customers (a customer without one is left alone); else these customers,
         with their checks if they have any."""
 

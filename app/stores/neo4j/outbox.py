@@ -104,10 +104,10 @@ class Neo4jOutbox:
     async def segment_transaction(
         self, work: SegmentWork, customer_ids: Collection[str] | None = None, *,
         pending_only: bool = False, limit: int = CHECKS_PER_TRANSACTION,
-        marked_before: str | None = None,
+        marked_until: str | None = None,
     ) -> SegmentWrite:
         if customer_ids is None:
-            rows = await self._read(oq.OLDEST_PENDING, before=marked_before or "\uffff",
+            rows = await self._read(oq.OLDEST_PENDING, until=marked_until or "\uffff",
                                     limit=limit)
             customer_ids, pending_only = [r["customer_id"] for r in rows], True
         ids = records.unique(customer_ids)

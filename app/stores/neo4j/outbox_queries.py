@@ -82,7 +82,7 @@ CALL () {
 # locked; PENDING_OF reads them again under the locks.
 OLDEST_PENDING = """
 MATCH (p:SegmentPending)
-WHERE p.since < $before
+WHERE p.since <= $until
 RETURN p.customer_id AS customer_id
 ORDER BY p.since
 LIMIT $limit

@@ -116,14 +116,14 @@ class SQLiteOutbox:
     async def segment_transaction(
         self, work: SegmentWork, customer_ids: Collection[str] | None = None, *,
         pending_only: bool = False, limit: int = CHECKS_PER_TRANSACTION,
-        marked_before: str | None = None,
+        marked_until: str | None = None,
     ) -> SegmentWrite:
-        if customer_ids is None and not self._oldest_checks(1, marked_before):
+        if customer_ids is None and not self._oldest_checks(1, marked_until):
             return SegmentWrite()  # the common case, without the write lock
         self._begin()
         try:
             if customer_ids is None:
-                pending = self._oldest_checks(limit, marked_before)
+                pending = self._oldest_checks(limit, marked_until)
                 customers = sorted(pending)
             else:
                 customers = sorted(set(customer_ids))
@@ -142,10 +142,10 @@ class SQLiteOutbox:
             raise
         return write
 
-    def _oldest_checks(self, limit: int, marked_before: str | None) -> dict[str, PendingCheck]:
+    def _oldest_checks(self, limit: int, marked_until: str | None) -> dict[str, PendingCheck]:
         rows = self.db.execute(
-            f"SELECT {_CHECK_COLUMNS} FROM segment_pending WHERE since < ? "
-            f"ORDER BY since LIMIT ?", (marked_before or "\uffff", limit))
+            f"SELECT {_CHECK_COLUMNS} FROM segment_pending WHERE since <= ? "
+            f"ORDER BY since LIMIT ?", (marked_until or "\uffff", limit))
         return {row[0]: _check(row) for row in rows}
 
     async def pending_checks(self, customer_ids: Collection[str]) -> dict[str, PendingCheck]:
