@@ -104,7 +104,9 @@ class KafkaBus(InProcessBus):
     async def start(self) -> None:
         from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-        self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap_servers)
+        # acknowledged by every in-sync replica before the outbox's cursor moves past it
+        self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap_servers,
+                                          acks="all", enable_idempotence=True)
         self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap_servers,
                                           group_id=None, enable_auto_commit=False)
         try:

@@ -63,7 +63,7 @@ SCANS = {"APPLIED_MIGRATIONS", "STATS", "MEMBERSHIP_OWNERS", "MEMBERSHIP_LINKS"}
 WRITES = sorted(n for n, t in QUERIES.items() if WRITE_CLAUSE.search(re.sub(r"//[^\n]*", "", t)))
 READS = sorted(set(QUERIES) - set(WRITES))
 # The statements every ingest transaction runs: planned once (`CYPHER replan=skip`).
-HOT = {"LOCK_AND_SNAPSHOT", "SNAPSHOT", "APPLY", "RECORD"}
+HOT = {"LOCK_AND_SNAPSHOT", "SNAPSHOT", "APPLY", "RECORD", "RECORD_CHANGES"}
 CLAUSE = re.compile(r"\b(OPTIONAL MATCH|MATCH|MERGE|CREATE|UNWIND|WITH|WHERE|RETURN|SET|"
                     r"REMOVE|DELETE|DETACH|CALL|ORDER BY|LIMIT|UNION|ON CREATE|ON MATCH|FOREACH)\b")
 NODE = re.compile(r"\((\w*)(?::(\w+))?\s*(\{[^}]*\})?\)")

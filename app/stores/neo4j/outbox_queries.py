@@ -29,8 +29,10 @@ CALL () {
 # The end of an identity write: its segment checks ($checks), merged into a customer's
 # pending check as app/domain/checks.py says (only while a segment is defined: the label
 # count comes from the count store), then its change events. The customers are the
-# write's own, locked since its snapshot.
+# write's own, locked since its snapshot. Planned once, like the other statements of
+# every write (queries.py): its plan is a count-store read and unique-constraint seeks.
 RECORD_CHANGES = numbered("""
+CYPHER replan=skip
 CALL () {
   MATCH (s:Segment)
   WITH count(s) AS segments
