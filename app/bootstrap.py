@@ -47,7 +47,6 @@ def build_services(settings: Settings, store: IdentityStore | None = None) -> Se
     )
     # every write keeps segment memberships right
     services.ingest.segments = services.steward.segments = services.segments
-    services.privacy.segments = services.segments
     return services
 
 

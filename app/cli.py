@@ -35,8 +35,8 @@ def main() -> None:
               "address is allowed.")
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1),
-              help="Server processes sharing the port (uvicorn's workers). Subscriptions "
-              "reach across them only through IDGRAPH_API_CHANGES_KAFKA.")
+              help="Server processes sharing the port (uvicorn's workers). Each worker's "
+              "subscriptions hear of every change, read from the store's outbox.")
 def serve(store_url: str | None, host: str, port: int, workers: int) -> None:
     """Serve the GraphQL API (/graphql, with GraphiQL), /healthz and /metrics."""
     settings = settings_for(store_url)
@@ -100,9 +100,6 @@ def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> No
 
     _warn_development_mode(settings, host)
     asyncio.run(_check_store(settings))
-    if not settings.api_changes_kafka:
-        console.print("[yellow]note:[/yellow] subscriptions see only the changes made "
-                      "through their own worker; set IDGRAPH_API_CHANGES_KAFKA to share them")
     os.environ["IDGRAPH_STORE"] = settings.store  # what the workers' Settings() read
     console.print(f"idgraph serving [bold]{settings.store.split('@')[-1]}[/bold] at "
                   f"[bold]http://{host}:{port}/graphql[/bold] with {workers} workers")
@@ -194,6 +191,7 @@ async def load(
     total_bytes = sum(p.stat().st_size for p in files)
     resuming = _exists(checkpoint)  # then the rejects of the earlier runs are kept
     try:
+        await services.segments.settle()  # what a load that died after a commit left
         with rejects.open("a" if resuming else "w") as reject_file, _progress() as bar:
             task = bar.add_task("loading", total=total_bytes, lines=0, rate=0.0)
 
@@ -347,25 +345,44 @@ def demo(
 @store_option
 @click.option("--verify", is_flag=True, required=True,
               help="Recompute every component from the stored links and report drift.")
-@click.option("--repair", is_flag=True, help="Also re-partition every drifted customer.")
+@click.option("--repair", is_flag=True, help="Also re-partition every drifted customer, "
+              "evaluate pending segment checks and catch stale memberships up.")
 @run
 async def resolve(store_url: str | None, verify: bool, repair: bool) -> None:
-    """Verify (and repair) that customers are exactly the components of their links."""
+    """Verify (and repair) that customers are exactly the components of their links, and
+    that their segment memberships are what the definitions give."""
     from app.services.verify import VerifyService
 
     services = await start(settings_for(store_url))
     try:
-        report = await VerifyService(services.store, rules=services.ingest.rules).verify(repair)
+        report = await VerifyService(services.store, rules=services.ingest.rules,
+                                     segments=services.segments).verify(repair)
     finally:
         await services.close()
     console.print(f"checked {report.identifiers:,} identifiers and {report.links:,} links: "
                   f"{len(report.drift)} drifted component(s)")
     for drift in report.drift[:50]:
         console.print(f"  {drift.problem}: {', '.join(drift.customers)}", markup=False)
+    stale = _print_memberships(report.memberships)
     if repair:
-        console.print(f"repaired {report.repaired}")
-    elif report.drift:
+        console.print(f"repaired {report.repaired} component(s), "
+                      f"{report.memberships.repaired if report.memberships else 0} customer(s)"
+                      f" with stale memberships")
+    elif report.drift or stale:
         sys.exit(1)
+
+
+def _print_memberships(report: Any) -> bool:
+    """Print the membership part of a verify report; whether any membership is stale."""
+    if report is None:
+        return False
+    console.print(f"checked the segment memberships of {report.customers:,} customers: "
+                  f"{len(report.stale)} stale, {report.pending} pending re-evaluation")
+    for s in report.stale[:50]:
+        since = s.checked_at or "never evaluated"
+        console.print(f"  {s.customer_id} (checked {since}): missing {list(s.missing)}, "
+                      f"extra {list(s.extra)}", markup=False, soft_wrap=True)
+    return bool(report.stale)
 
 
 # -- matcher -------------------------------------------------------------------------

@@ -10,9 +10,11 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +134,8 @@ async def _consume(settings: Settings, config: Any, metrics_host: str, metrics_p
         raise click.UsageError(f"cannot serve /metrics on {metrics_host}:{metrics_port} "
                                f"({exc}); give each loader its own --metrics-port") from None
     log.info("metrics at http://%s:%s/metrics", metrics_host, port)
+    if settings.test_kill_after_commit:
+        services.ingest.committed = _killer(settings.test_kill_after_commit)
     loader = KafkaLoader(services.ingest, config)
     watcher = asyncio.create_task(_stop_on(stopping, loader.stop))
     try:
@@ -141,6 +145,21 @@ async def _consume(settings: Settings, config: Any, metrics_host: str, metrics_p
         stop_metrics()
         await services.close()
     return stats.to_json()
+
+
+def _killer(commits: int) -> Callable[[Any], None]:
+    """What the crash tests install: SIGKILL this process right after its Nth commit."""
+    count = 0
+
+    def committed(_: Any) -> None:
+        nonlocal count
+        count += 1
+        if count >= commits:
+            log.warning("IDGRAPH_TEST_KILL_AFTER_COMMIT: killing this loader after commit %d",
+                        count)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return committed
 
 
 def _on_signals(stopping: asyncio.Event) -> None:
@@ -233,6 +252,70 @@ def dlq_show(bootstrap_servers: str, dlq_topic: str, limit: int) -> None:
         click.echo(json.dumps(letter.to_json()))
 
 
+# -- outbox ------------------------------------------------------------------------------
+@click.group()
+def outbox() -> None:
+    """The outbox: change events written with each write, waiting to be published."""
+
+
+@outbox.command("status")
+@store_option
+def outbox_status(store_url: str | None) -> None:
+    """Print, as JSON, what waits in the outbox and who publishes it."""
+    async def status() -> dict[str, Any]:
+        from app.bootstrap import start
+
+        services = await start(_settings(store_url))
+        try:
+            return asdict(await services.store.outbox_status())
+        finally:
+            await services.close()
+
+    click.echo(json.dumps(_run(status())))
+
+
+@outbox.command("publish")
+@store_option
+@bootstrap_option
+@click.option("--changes-topic", required=True, help="The topic the changes go to.")
+@click.option("--instance-id", default=None, help="The publisher's name in the lease.")
+def outbox_publish(store_url: str | None, bootstrap_servers: str, changes_topic: str,
+                   instance_id: str | None) -> None:
+    """Publish what waits in the outbox to the changes topic, then stop (when no loader or
+    API publishes it: after a file load, say). Waits while another publisher holds the
+    lease."""
+    from aiokafka import AIOKafkaProducer
+
+    from app.bootstrap import start
+    from app.services.outbox import Publisher
+    from loaders.outbound import publish_changes
+
+    _logging()
+
+    async def publish() -> int:
+        services = await start(_settings(store_url))
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all",
+                                    enable_idempotence=True, linger_ms=5)
+        await producer.start()
+        try:
+            publisher = Publisher(services.store,
+                                  lambda changes: publish_changes(producer, changes_topic,
+                                                                  changes),
+                                  changes_topic, holder=instance_id)
+            sent = 0
+            while (status := await services.store.outbox_status()).unpublished:
+                sent += await publisher.drain()
+                if status.holder not in (None, publisher.holder):
+                    await asyncio.sleep(1)  # another holder: its lease runs out, or it drains
+            await publisher.close()
+            return sent
+        finally:
+            await producer.stop()
+            await services.close()
+
+    click.echo(json.dumps({"published": _run(publish())}))
+
+
 # -- bench stream ------------------------------------------------------------------------
 @click.command("stream")
 @click.option("--store", "stores", multiple=True, default=("sqlite",), show_default=True,
@@ -258,5 +341,5 @@ def bench_stream(stores: tuple[str, ...], bootstrap_servers: str, n: int, batch_
     click.echo(json.dumps(reports, indent=2))
 
 
-COMMANDS: list[click.Command] = [consume, produce, dlq]
+COMMANDS: list[click.Command] = [consume, produce, dlq, outbox]
 BENCH_COMMANDS: list[click.Command] = [bench_stream]

@@ -80,6 +80,11 @@ class Settings(BaseSettings):
         "not set, made with a random key when missing; default: beside a SQLite database, "
         "~/.config/idgraph/suppression.key for Neo4j",
     )
+    test_kill_after_commit: int = Field(
+        default=0, ge=0,
+        description="For crash tests only: `idgraph consume` kills itself (SIGKILL) right "
+        "after its Nth write commits, before anything else of that batch happens; 0: never",
+    )
 
     @field_validator("default_region")
     @classmethod

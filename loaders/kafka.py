@@ -1,9 +1,12 @@
 """The Kafka loader: topics of events into the store, at least once with exactly-once effect.
 
 One loop: read a batch (`getmany`), write it in one store transaction, send its dead
-letters and its change events, then commit its offsets. Offsets are committed only after
-the batch is durable, and the store skips event ids it holds, so a batch read again after
-a crash or a rebalance changes nothing.
+letters, then commit its offsets. Offsets are committed only after the batch is durable,
+and the store skips event ids it holds, so a batch read again after a crash or a
+rebalance changes nothing. The batch's change events are in the store's outbox, written in
+the same transaction; with a changes topic, a publisher task drains the outbox there (at
+least once, also what a loader that died left unpublished), so no change is lost between
+the commit and the topic.
 
 - Backpressure: the next batch is read only when this one is committed, and the fetch
   buffer is bounded (`fetch_max_bytes`), so a slow store slows reading instead of filling
@@ -34,8 +37,10 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
+from app.domain.changes import Change
 from app.domain.identifiers import IdentifierError, normalise
 from app.services.ingest import IngestResult, IngestService, Problem
+from app.services.outbox import Publisher
 from app.stores.base import StoreUnavailable
 from loaders.dlq import DeadLetter, send_dead_letters
 from loaders.files import decode_json, read_lines
@@ -223,6 +228,7 @@ class KafkaLoader:
             session_timeout_ms=int(config.session_timeout_s * 1000),
             heartbeat_interval_ms=int(config.session_timeout_s * 1000 / 3))
         self.producer: AIOKafkaProducer | None = None
+        self.publisher: Publisher | None = None  # with a changes topic, from run()
         if config.dlq_topic or config.changes_topic:
             self.producer = AIOKafkaProducer(
                 bootstrap_servers=config.bootstrap_servers, client_id=config.client_id,
@@ -234,8 +240,16 @@ class KafkaLoader:
 
     # -- the loop ----------------------------------------------------------------------
     async def run(self) -> LoaderStats:
+        publishing: asyncio.Task[None] | None = None
         try:
             await self._start()
+            await self._settle()
+            if self.config.changes_topic:
+                self.publisher = Publisher(
+                    self.ingest.store, self._send_changes, self.config.changes_topic,
+                    holder=self.config.instance_id, segments=self.ingest.segments,
+                    published=self._published)
+                publishing = asyncio.create_task(self.publisher.run(self.stopping))
             self.consumer.subscribe(list(self.config.topics), listener=_Rebalance(self))
             while not self.stopping.is_set():
                 records = await self._read()
@@ -246,8 +260,29 @@ class KafkaLoader:
         except Abandoned:
             log.info("stopping: what was in hand is not committed; it will be read again")
         finally:
+            self.stopping.set()
+            if publishing is not None and self.publisher is not None:
+                await publishing
+                await self.publisher.close()
             await self._close()
         return self.stats
+
+    async def _settle(self) -> None:
+        """Evaluate the segment checks that writers which died after their commit left
+        (a loader killed between its write and the evaluation, say), before reading on."""
+        if self.ingest.segments is None:
+            return
+        backoff = Backoff(self.config.retry_initial_s, self.config.retry_max_s)
+        while True:
+            try:
+                if settled := await self.ingest.segments.settle():
+                    log.info("evaluated %d membership changes left pending", len(settled))
+                return
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                self._count_error("store_unavailable", f"store unavailable, retrying: {exc}")
+                await self._pause(backoff.next())
 
     async def _read(self) -> Records:
         """The next batch; empty while Kafka is away (the client reconnects by itself)."""
@@ -307,9 +342,9 @@ class KafkaLoader:
             result, letters = await self._write(messages)
             if letters:
                 await self._with_kafka_retry(self._dead_letter, letters)
-            if self.config.changes_topic and result.changes:
-                await self._with_kafka_retry(self._publish, result)
             await self._commit(records)
+            if self.publisher is not None:
+                self.publisher.wake()
             self._account(records, result, letters)
             self.metrics.batch_seconds.observe(time.monotonic() - started)
             self.metrics.in_flight.set(0)
@@ -376,9 +411,14 @@ class KafkaLoader:
         if self.config.dlq_topic and self.producer:
             await send_dead_letters(self.producer, self.config.dlq_topic, letters)
 
-    async def _publish(self, result: IngestResult) -> None:
+    async def _send_changes(self, changes: Sequence[Change]) -> None:
         assert self.producer and self.config.changes_topic
-        await publish_changes(self.producer, self.config.changes_topic, result.changes)
+        await publish_changes(self.producer, self.config.changes_topic, changes)
+
+    def _published(self, changes: Sequence[Change]) -> None:
+        for change in changes:
+            self.metrics.changes.labels(change.kind).inc()
+        self.stats.changes += len(changes)
 
     async def _with_kafka_retry(self, send: Any, arg: Any) -> None:
         """Kafka writes that must land before the commit: retry while Kafka is away. On a
@@ -424,8 +464,6 @@ class KafkaLoader:
         self.metrics.events.labels("duplicate").inc(result.duplicates)
         self.metrics.events.labels("rejected").inc(result.rejected)
         self.metrics.identifiers_dropped.inc(len(result.problems) - result.rejected)
-        for change in result.changes if self.config.changes_topic else ():
-            self.metrics.changes.labels(change.kind).inc()
         self.metrics.batches.inc()
         stats = self.stats
         stats.messages += sum(len(m) for m in records.values())
@@ -433,7 +471,6 @@ class KafkaLoader:
         stats.duplicates += result.duplicates
         stats.rejected += result.rejected
         stats.dead_letters += len(letters) if self.config.dlq_topic else 0
-        stats.changes += len(result.changes) if self.config.changes_topic else 0
         stats.batches += 1
 
     def _count_error(self, kind: str, message: str) -> None:

@@ -1,15 +1,16 @@
-"""Change events out: what each batch changed, published for marketing tools to act on.
+"""Change events out: what each write changed, published for marketing tools to act on.
 
-Each message is the change's JSON (app/domain/changes.py: kind, customer_id, at, lineage
-with the triggering event ids and the customers it came from, data), plus `schema` and a
-deterministic `change_id` that consumers can de-duplicate on. Messages are keyed by
+The changes come from the store's outbox (app/services/outbox.py drains it here). Each
+message is the change's JSON (app/domain/changes.py: kind, customer_id, at, lineage with
+the triggering event ids and the customers it came from, data), plus `schema` and the
+`change_id` the outbox recorded, which consumers de-duplicate on: a change can be
+published more than once (after a crash), never with another id. Messages are keyed by
 customer id, so one customer's changes stay in order on one partition.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -21,15 +22,8 @@ from app.domain.changes import Change
 SCHEMA = "idgraph.change.v1"
 
 
-def change_id(change: Change) -> str:
-    parts = [change.kind, change.customer_id, *change.event_ids, "|", *change.from_customers]
-    if "segment" in change.data:  # a membership change: which segment, and when
-        parts += ["|", str(change.data["segment"]), change.at]
-    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=12).hexdigest()
-
-
 def change_message(change: Change) -> dict[str, Any]:
-    return {"schema": SCHEMA, "change_id": change_id(change), **change.to_json()}
+    return {"schema": SCHEMA, "change_id": change.change_id, **change.to_json()}
 
 
 async def publish_changes(producer: AIOKafkaProducer, topic: str,

@@ -4,9 +4,10 @@ process of `idgraph serve --workers N` builds it with."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -23,7 +24,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from app.api.auth import Authenticator, AuthError, Principal
 from app.api.context import Context
-from app.api.events import EventBus, open_bus
+from app.api.events import EventBus, change_relay, open_bus
 from app.api.limits import BodyLimit
 from app.api.schema import build_schema
 from app.bootstrap import Services, start
@@ -37,7 +38,8 @@ UNAUTHENTICATED = Principal("reader", "unauthenticated")
 
 
 class IdgraphGraphQL(GraphQL[Context, None]):
-    def __init__(self, services: Services, bus: EventBus) -> None:
+    def __init__(self, services: Services, bus: EventBus,
+                 changed: Callable[[], None] | None = None) -> None:
         settings = services.settings
         super().__init__(
             build_schema(settings),
@@ -47,13 +49,14 @@ class IdgraphGraphQL(GraphQL[Context, None]):
         )
         self.services = services
         self.bus = bus
+        self.changed = changed
         self.auth = Authenticator(settings)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         # Without a principal: a WebSocket before connection_init, or the GraphiQL page
         # (Authenticate lets only that through), which runs no operation.
         principal = request.scope.get("state", {}).get("principal", UNAUTHENTICATED)
-        return Context(self.services, principal, self.bus)
+        return Context(self.services, principal, self.bus, changed=self.changed)
 
     async def on_ws_connect(self, context: Context) -> Any:
         params = context.connection_params or {}
@@ -98,7 +101,8 @@ def create_app(services: Services, *, bus: EventBus | None = None,
                close_services: bool = True) -> Starlette:
     settings = services.settings
     bus = bus or open_bus(settings.api_changes_kafka, settings.api_changes_topic)
-    graphql = IdgraphGraphQL(services, bus)
+    relay = change_relay(services, bus)
+    graphql = IdgraphGraphQL(services, bus, relay.wake)
 
     async def healthz(_: Request) -> JSONResponse:
         try:
@@ -121,8 +125,17 @@ def create_app(services: Services, *, bus: EventBus | None = None,
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await bus.start()
+        stopping = asyncio.Event()
         try:
-            yield
+            # Published (or, for a follower, skipped) before serving: nobody subscribed yet
+            await relay.drain()
+            relaying = asyncio.create_task(relay.run(stopping))
+            try:
+                yield
+            finally:
+                stopping.set()
+                await relaying
+                await relay.close()
         finally:
             await bus.close()
             if close_services:
@@ -147,6 +160,7 @@ def create_app(services: Services, *, bus: EventBus | None = None,
         lifespan=lifespan,
     )
     app.state.bus = bus
+    app.state.relay = relay
     return app
 
 

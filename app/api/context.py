@@ -1,8 +1,10 @@
-"""Per-request context: the services, the caller, the event bus, and one set of
-DataLoaders per request (per subscription event on a WebSocket)."""
+"""Per-request context: the services, the caller, the event bus (and a way to wake what
+feeds it from the outbox), and one set of DataLoaders per request (per subscription event
+on a WebSocket)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +20,8 @@ class Context:
     principal: Principal
     bus: EventBus
     connection_params: dict[str, Any] | None = None
+    # the outbox holds new changes: let subscriptions hear of them now, not at the next poll
+    changed: Callable[[], None] | None = None
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

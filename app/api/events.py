@@ -1,11 +1,13 @@
 """The event bus behind subscriptions: what changed, fanned out to subscribers.
 
-The API publishes the changes of every ingest, steward action and segment definition it
-performs (app.domain.changes.Change, segment memberships included: kinds segment_entered
-and segment_left). `InProcessBus` fans them out inside one process, which is right for one
-API replica. With several replicas each must see every change, so the bus must be fed from
-the Kafka changes topic that the loaders publish to: `KafkaBus` sends the API's own changes
-there and delivers what it reads back, to the subscribers of its replica.
+Every write records its changes in the store's outbox (app.domain.changes.Change, segment
+memberships included: kinds segment_entered and segment_left), whoever made it: this API,
+another replica, a loader, a CLI command. `change_relay` reads them from there:
+- with `InProcessBus` (no Kafka), a Follower tails the outbox and the bus fans each change
+  out to this process's subscribers; every API process does the same;
+- with `KafkaBus`, a Publisher (one per store at a time, loaders included) drains the
+  outbox to the Kafka changes topic, and every replica's bus delivers what it reads back
+  from the topic to its own subscribers.
 
 One topic, CUSTOMERS, carries every Change.
 """
@@ -19,7 +21,9 @@ import logging
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any, Protocol
 
+from app.bootstrap import Services
 from app.domain.changes import Change
+from app.services.outbox import Follower, Publisher
 
 CUSTOMERS = "customers"
 QUEUE_SIZE = 1000
@@ -80,16 +84,8 @@ async def _drain(queue: asyncio.Queue[Any]) -> AsyncIterator[Any]:
 
 
 def change_from_json(data: dict[str, Any]) -> Change:
-    """A Change from its outbound JSON (Change.to_json, as the loaders publish it)."""
-    lineage = data.get("lineage") or {}
-    return Change(
-        str(data["kind"]),
-        str(data["customer_id"]),
-        str(data.get("at", "")),
-        tuple(lineage.get("event_ids", ())),
-        tuple(lineage.get("from_customers", ())),
-        dict(data.get("data") or {}),
-    )
+    """A Change from its outbound JSON (loaders.outbound.change_message), with its id."""
+    return Change.from_json(data, str(data.get("change_id") or ""))
 
 
 class KafkaBus(InProcessBus):
@@ -108,7 +104,9 @@ class KafkaBus(InProcessBus):
     async def start(self) -> None:
         from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-        self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap_servers)
+        # acknowledged by every in-sync replica before the outbox's cursor moves past it
+        self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap_servers,
+                                          acks="all", enable_idempotence=True)
         self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap_servers,
                                           group_id=None, enable_auto_commit=False)
         try:
@@ -168,3 +166,15 @@ class KafkaBus(InProcessBus):
 
 def open_bus(bootstrap_servers: str, topic: str) -> EventBus:
     return KafkaBus(bootstrap_servers, topic) if bootstrap_servers else InProcessBus()
+
+
+def change_relay(services: Services, bus: EventBus) -> Publisher | Follower:
+    """What feeds `bus` from the outbox (see the module docstring)."""
+    if isinstance(bus, KafkaBus):
+        return Publisher(services.store, lambda changes: bus.publish(CUSTOMERS, changes),
+                         bus.topic, segments=services.segments)
+
+    async def deliver(changes: Sequence[Change]) -> None:
+        await bus.publish(CUSTOMERS, changes)
+
+    return Follower(services.store, deliver, segments=services.segments)

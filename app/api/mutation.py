@@ -1,4 +1,5 @@
-"""Mutations: check the role, build the use case's input, call it, publish what changed.
+"""Mutations: check the role, build the use case's input, call it, and wake what publishes
+the changes it recorded in the store's outbox (app/api/events.py).
 
 Each mutation is one transaction in the store: a failure (a typed result) changes nothing.
 """
@@ -13,7 +14,6 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from app.api.context import Context
-from app.api.events import CUSTOMERS
 from app.api.results import (
     ActionRejected,
     ActionSuccess,
@@ -43,12 +43,9 @@ from app.api.results import (
 )
 from app.api.segments import Segment
 from app.api.types import CustomerID, IdentifierInput, masker
-from app.domain.changes import Change, changes_of
-from app.domain.plan import Plan
-from app.domain.segments import ENTERED, MembershipChange, SegmentError
+from app.domain.segments import ENTERED, SegmentError
 from app.domain.steward import Action, StewardError
 from app.domain.traits import NAME_PATTERN
-from app.services.segments import change_of
 from app.services.steward import ActionResult
 
 MAX_SPLIT = 1000
@@ -77,9 +74,7 @@ async def steward_action(info: Info[Context, Any], result: str,
         return failure(exc, result, customer_id)
     except BadArgument as exc:
         return invalid(exc.field, exc.message)
-    if done.plan is not None:
-        await info.context.bus.publish(CUSTOMERS, [*action_changes(done.plan),
-                                                   *done.segment_changes])
+    _changed(info)
     return ActionSuccess(
         audit_seq=done.audit_seq,
         merges=[MergeOutcome(absorbed_id=strawberry.ID(a), survivor_id=strawberry.ID(s))
@@ -90,12 +85,10 @@ async def steward_action(info: Info[Context, Any], result: str,
     )
 
 
-def action_changes(plan: Plan) -> list[Change]:
-    """The changes of a steward plan. Ingest plans carry theirs; steward plans do not yet,
-    so they are derived here the same way (a steward plan adds no new identifiers)."""
-    if plan.changes or not (plan.merges or plan.splits or plan.new_customers):
-        return plan.changes
-    return changes_of(plan, {}, plan.audit[0].at if plan.audit else "")
+def _changed(info: Info[Context, Any]) -> None:
+    """The mutation's changes are in the outbox: have them delivered now."""
+    if info.context.changed is not None:
+        info.context.changed()
 
 
 def actor(info: Info[Context, Any]) -> str:
@@ -123,7 +116,7 @@ class Mutation:
                            "send the rest in further calls")
         result = await services.ingest.ingest_raw(
             (f"events[{n}]", raw) for n, raw in enumerate(events))
-        await info.context.bus.publish(CUSTOMERS, result.changes)
+        _changed(info)
         return IngestSuccess(
             received=result.received, stored=result.stored, duplicates=result.duplicates,
             rejected=result.rejected, new_customers=result.new_customers, merges=result.merges,
@@ -224,7 +217,7 @@ class Mutation:
             receipt = await info.context.services.privacy.forget(str(id), actor(info), reason)
         except StewardError as exc:
             return failure(exc, "ForgetResult", str(id))
-        await info.context.bus.publish(CUSTOMERS, list(receipt.changes))
+        _changed(info)
         return ErasureReceipt(
             customer_id=strawberry.ID(receipt.customer_id), identifiers=list(receipt.identifiers),
             identifiers_erased=len(receipt.identifiers), events_erased=receipt.events,
@@ -256,7 +249,7 @@ class Mutation:
             changes = await info.context.services.segments.delete(name)
         except SegmentError as exc:
             return segment_failure(exc, "delete", await _exists(info, name))
-        await _publish(info, changes)
+        _changed(info)
         return SegmentDeleted(segment_id=strawberry.ID(name),
                               left=len({c.customer_id for c in changes}))
 
@@ -276,7 +269,7 @@ async def _define(info: Info[Context, Any], name: str, text: str, update: bool) 
         changes = await segments.define(name, text, update=update)
     except SegmentError as exc:
         return segment_failure(exc, "update" if update else "define", await _exists(info, name))
-    await _publish(info, changes)
+    _changed(info)
     found = await segments.segment(name)
     if found is None:
         return ActionRejected(code="SEGMENT_DELETED", message=f"segment {name!r} was deleted "
@@ -289,10 +282,6 @@ async def _define(info: Info[Context, Any], name: str, text: str, update: bool) 
 
 async def _exists(info: Info[Context, Any], name: str) -> bool:
     return name in {r.name for r in await info.context.services.store.segment_definitions()}
-
-
-async def _publish(info: Info[Context, Any], changes: list[MembershipChange]) -> None:
-    await info.context.bus.publish(CUSTOMERS, [change_of(c) for c in changes])
 
 
 async def _merge(info: Info[Context, Any], run: Callable[[], Awaitable[ActionResult]],

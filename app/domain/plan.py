@@ -14,6 +14,7 @@ from app.domain.events import Event
 
 if TYPE_CHECKING:
     from app.domain.changes import Change
+    from app.domain.checks import PendingCheck
     from app.domain.personal import Spellings
 
 ACTIVE = "active"
@@ -280,8 +281,11 @@ class Plan:
     dropped: list[tuple[str, str, str]] = field(default_factory=list)
     # filled in by the store: what an erasure removed (events, links, identifiers)
     erased: dict[str, int] = field(default_factory=dict)
-    # what the plan changes, for the outbound topic and subscriptions
+    # what the plan changes, for the outbound topic and subscriptions; the store writes
+    # them to its outbox in the plan's transaction (app/domain/checks.py)
     changes: list[Change] = field(default_factory=list)
+    # customers whose segment memberships the plan may change, recorded with it
+    segment_checks: list[PendingCheck] = field(default_factory=list)
 
     def history_redirects(self) -> list[tuple[str, str, str]]:
         """(id, customer, at) for each id a history names besides its customer: the store

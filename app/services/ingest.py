@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from app.domain import bounds
 from app.domain.changes import Change
+from app.domain.checks import with_checks
 from app.domain.events import Event, EventError, format_ts, parse_event
 from app.domain.matching.stream import match_queries, pending_records
 from app.domain.matching.training import Matcher
@@ -106,6 +107,9 @@ class IngestService:
         self.clock = clock
         self.matcher: Matcher | None = None
         self.segments: SegmentService | None = None  # set: memberships follow each write
+        # Called right after each write commits, before anything else happens (the crash
+        # tests kill the process there: IDGRAPH_TEST_KILL_AFTER_COMMIT).
+        self.committed: Callable[[Plan], None] | None = None
 
     def validate(self, raw: object, position: str) -> tuple[Event | None, list[Problem]]:
         event_id = raw.get("event_id") if isinstance(raw, dict) else None
@@ -157,10 +161,12 @@ class IngestService:
         now = format_ts(self.clock())
         plan: Plan = await self.store.transact(
             gather,
-            lambda snapshot: plan_ingest(
+            lambda snapshot: with_checks(plan_ingest(
                 events, snapshot, now, self.rules, self.matcher, pending
-            ),
+            ), now),
         )
+        if self.committed is not None:
+            self.committed(plan)
         result.stored = len(plan.events)
         # an event dropped whole (every identifier erased) is rejected, not a duplicate
         dropped = sum(1 for _, key, _ in plan.dropped if not key)

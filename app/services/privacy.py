@@ -10,10 +10,9 @@ from app.domain.changes import Change
 from app.domain.erasure import plan_erase
 from app.domain.events import format_ts
 from app.domain.personal import Known, known_values
-from app.domain.plan import Gather
+from app.domain.plan import Gather, Plan, Snapshot
 from app.domain.steward import StewardError
 from app.services.ingest import utc_now
-from app.services.segments import SegmentService
 from app.stores.base import IdentityStore
 
 
@@ -25,7 +24,9 @@ class ErasureReceipt:
     links: int
     at: str
     audit_seq: int | None
-    changes: tuple[Change, ...] = ()  # what to publish: the erasure, the segment exits
+    # what the outbox publishes: the erasure, then the segment exits (the store adds
+    # them, from the memberships it erases in the same transaction)
+    changes: tuple[Change, ...] = ()
 
 
 class PrivacyService:
@@ -34,7 +35,6 @@ class PrivacyService:
         self.store = store
         self.clock = clock
         self.default_region = default_region
-        self.segments: SegmentService | None = None  # set: memberships are erased too
 
     async def forget(self, customer_id: str, actor: str, reason: str) -> ErasureReceipt:
         """Erase a customer (following merges) and everything tied to its identifiers."""
@@ -45,20 +45,20 @@ class PrivacyService:
             raise StewardError("UNKNOWN_CUSTOMER", f"no customer {customer_id}")
         now = format_ts(self.clock())
         personal = await self._personal_values(current)
-        plan = await self.store.transact(
-            Gather(customers=frozenset({current})),
-            lambda snapshot: plan_erase(current, snapshot, actor, reason, now,
-                                        personal=personal, region=self.default_region),
-        )
+
+        def decide(snapshot: Snapshot) -> Plan:
+            plan = plan_erase(current, snapshot, actor, reason, now, personal=personal,
+                              region=self.default_region)
+            plan.changes.append(Change("customer_erased", current, now, ()))
+            return plan
+
+        plan = await self.store.transact(Gather(customers=frozenset({current})), decide)
         [erasure] = plan.erasures
-        changes = [Change("customer_erased", current, now, ())]
-        if self.segments is not None:
-            changes += await self.segments.forget([current], now)
         await self.store.purge_erased()
         return ErasureReceipt(current, erasure.keys, plan.erased.get("events", 0),
                               plan.erased.get("links", 0), now,
                               plan.audit_seqs[-1] if plan.audit_seqs else None,
-                              tuple(changes))
+                              tuple(plan.changes))
 
     async def _personal_values(self, customer_id: str) -> set[Known]:
         """Every personal value any of the customer's events gave as a trait (every

@@ -5,27 +5,38 @@ ingest batch or steward action, for the customers it touched) and batch
 (`idgraph segments refresh`, for everyone) both bring a customer from its last check to
 now. A merge ends the absorbed customer's memberships ("merged into ...") and catches the
 survivor up with everything it now holds; the parts of a split are evaluated as they are
-at the split. The changes come back as `Change` objects (kinds segment_entered and
-segment_left), which the callers publish with the other changes of the same write.
+at the split.
 
-The membership writes follow the identity write in a second transaction: a process that
-dies in between leaves memberships behind until the customer's next event or the next
-refresh, which repair them.
+Every evaluation is one store transaction (`segment_transaction`): it reads the customers'
+facts, check times and the definitions under the customers' write locks, decides, and
+saves memberships, history and their change events (to the outbox) together. A write
+that touches customers records pending checks for them in its own transaction
+(app/domain/checks.py); `after_plan` evaluates them right after the commit, and `settle`
+evaluates those that a process which died in between left behind. So a crash at any point
+leaves a durable list of what to re-evaluate, never stale memberships without one.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Iterable,
+    Mapping,
+    Sequence,
+)
+from dataclasses import dataclass, field
+from datetime import timedelta
 
-from app.domain.changes import Change
+from app.domain.changes import Change, membership_change
+from app.domain.checks import PendingCheck
 from app.domain.events import format_ts
 from app.domain.plan import Plan
-from app.domain.profile import build_profile
+from app.domain.profile import Observation, build_profile
 from app.domain.segments import (
-    ENTERED,
-    LEFT,
     MembershipChange,
     Segment,
     Vocabulary,
@@ -37,34 +48,35 @@ from app.domain.segments import (
     segment_deleted,
 )
 from app.domain.segments.evaluate import Catalogue
-from app.domain.traits import CustomerFacts, TraitsConfig
+from app.domain.segments.membership import stale
+from app.domain.traits import CustomerFacts, EventLike, TraitsConfig
 from app.services.ingest import Clock, utc_now
-from app.stores.base import IdentityStore, SegmentRecord, SegmentState
+from app.stores.base import (
+    CustomerData,
+    CustomerReads,
+    IdentifierRecord,
+    IdentityStore,
+    SegmentRecord,
+    SegmentState,
+    TimelineWindow,
+)
+from app.stores.outbox import SegmentTx, SegmentWrite
 
 log = logging.getLogger("idgraph.segments")
 # The most events read per customer to evaluate it: a customer's whole history, in practice.
 MAX_EVENTS = 20_000
 PAGE = 500
-ENTERED_KIND, LEFT_KIND = "segment_entered", "segment_left"
+HISTORY = TimelineWindow(MAX_EVENTS)
+# A pending check older than this was left by a process that died before evaluating it:
+# `settle(orphaned_only=True)` takes it over; younger ones are their writer's to evaluate.
+ORPHANED_AFTER = timedelta(seconds=10)
 
 
-def change_of(change: MembershipChange) -> Change:
-    """A membership change as a change event for the outbound topic and subscriptions."""
-    kind = ENTERED_KIND if change.change == ENTERED else LEFT_KIND
-    return Change(kind, change.customer_id, change.at, (), (),
-                  {"segment": change.segment, "why": list(change.why)})
-
-
-async def customer_facts(store: IdentityStore, customer_ids: Collection[str]
-                         ) -> dict[str, CustomerFacts]:
-    """What segments, computed traits and models read of each current customer: its
-    events, active identifiers, profile traits and consent."""
-    ids = sorted(set(customer_ids))
-    if not ids:
-        return {}
-    events = await store.timelines(ids, MAX_EVENTS)
-    identifiers = await store.identifiers_of(ids)
-    observations = await store.profile_observations(ids)
+def facts_of(customer_ids: Iterable[str], events: Mapping[str, Sequence[EventLike]],
+             identifiers: Mapping[str, Sequence[IdentifierRecord]],
+             observations: Mapping[str, list[Observation]]) -> dict[str, CustomerFacts]:
+    """What segments, computed traits and models read of each customer: its events,
+    active identifiers, profile traits and consent."""
     return {
         cid: CustomerFacts.from_profile(
             cid,
@@ -72,8 +84,50 @@ async def customer_facts(store: IdentityStore, customer_ids: Collection[str]
             [i.key for i in identifiers.get(cid, ()) if i.status == "active"],
             build_profile(observations.get(cid, [])),
         )
-        for cid in ids
+        for cid in customer_ids
     }
+
+
+async def customer_facts(store: IdentityStore, customer_ids: Collection[str]
+                         ) -> dict[str, CustomerFacts]:
+    """The facts (facts_of) of current customers."""
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return {}
+    events = await store.timelines(ids, MAX_EVENTS)
+    identifiers = await store.identifiers_of(ids)
+    observations = await store.profile_observations(ids)
+    return facts_of(ids, events, identifiers, observations)
+
+
+async def facts_and_states(read: Callable[[CustomerReads], Awaitable[CustomerData]],
+                           current: Collection[str], others: Collection[str] = ()
+                           ) -> tuple[dict[str, CustomerFacts], dict[str, SegmentState]]:
+    """In one read: the facts of the `current` customers, and the segment states of those
+    and of `others` (customers merged away, whose facts are their survivor's)."""
+    ids = set(current)
+    data = await read(CustomerReads(identifiers=ids, observations=ids,
+                                    timelines={HISTORY: ids} if ids else {},
+                                    segment_states=ids | set(others)))
+    facts = facts_of(sorted(ids), data.timelines.get(HISTORY, {}), data.identifiers,
+                     data.observations)
+    return facts, data.segment_states
+
+
+@dataclass(slots=True)
+class _ReadOnly:
+    """A SegmentTx that reads outside any transaction and is never saved: to evaluate a
+    definition before storing it."""
+
+    customers: list[str]
+    pending: dict[str, PendingCheck]
+    store: IdentityStore
+
+    async def read(self, reads: CustomerReads) -> CustomerData:
+        return await self.store.read_customers(reads)
+
+    async def definitions(self) -> list[SegmentRecord]:
+        return list(await self.store.segment_definitions())
 
 
 async def all_customers(store: IdentityStore, page: int = PAGE) -> AsyncIterator[list[str]]:
@@ -88,6 +142,25 @@ class SegmentInfo:
     record: SegmentRecord
     segment: Segment
     size: int
+
+
+@dataclass(frozen=True, slots=True)
+class StaleMembership:
+    """A customer whose stored memberships are not what the definitions give for what it
+    holds, at its last check (app.domain.segments.membership.stale)."""
+
+    customer_id: str
+    missing: tuple[str, ...]  # segments it belongs in and is not in
+    extra: tuple[str, ...]  # segments it is in and does not belong in
+    checked_at: str | None  # None: never evaluated (then judged as of now)
+
+
+@dataclass(slots=True)
+class MembershipReport:
+    customers: int = 0
+    stale: list[StaleMembership] = field(default_factory=list)
+    pending: int = 0  # pending checks: customers a write left to re-evaluate
+    repaired: int = 0
 
 
 class SegmentService:
@@ -131,35 +204,31 @@ class SegmentService:
     async def define(self, name: str, text: str, *, update: bool = False
                      ) -> list[MembershipChange]:
         """Store a definition and evaluate every customer for it now; returns the
-        membership changes. All or nothing: every customer is evaluated before anything
-        is written, and the memberships are written in one transaction, so a failure
-        (SegmentError pointing at the fault, or any other) leaves the segments as they
-        were."""
+        membership changes. All or nothing: every customer is evaluated, writing nothing,
+        before the definition is stored (a SegmentError points at the fault in the text);
+        if writing the memberships then fails, the previous definition is put back."""
         records = {r.name: r for r in await self.store.segment_definitions()}
         before = self._parse(list(records.values()))
         after = define_segment(before, name, text, self.vocabulary(before), update=update)
         now = self.now()
-        states: dict[str, SegmentState | None] = {}
-        changes: list[MembershipChange] = []
         async for ids in all_customers(self.store):
-            page_states, page_changes = await self._decide(ids, now, before, after, ())
-            states |= page_states
-            changes += page_changes
+            tx = _ReadOnly(ids, await self.store.pending_checks(ids), self.store)
+            await self._decide(tx, after, now, before)
         previous = records.get(name)
         created = previous.created_at if previous else now
         await self.store.save_segment(SegmentRecord(name, text, created, now))
         try:
-            await self.store.save_segment_states(states, changes)
+            return await self.refresh(now=now, before=before, after=after)
         except BaseException as exc:
             await self._restore(name, previous, exc)
             raise
-        return changes
 
     async def _restore(self, name: str, previous: SegmentRecord | None,
                        cause: BaseException) -> None:
-        """Undo a definition whose memberships could not be written (their transaction
-        rolled back, so the definition is all there is to undo). If the store refuses that
-        too, say so: the caller sees the first failure."""
+        """Undo a definition whose memberships could not all be written: delete it (and
+        the memberships written for it), or put the previous text back (its members are
+        caught up again at their next check). If the store refuses that too, say so: the
+        caller sees the first failure."""
         try:
             if previous is None:
                 await self.store.delete_segment(name, [])
@@ -188,89 +257,131 @@ class SegmentService:
     # -- keeping memberships right -------------------------------------------------------
     async def refresh(self, customer_ids: Collection[str] | None = None, *,
                       now: str | None = None, before: Catalogue | None = None,
-                      after: Catalogue | None = None, split_parts: Collection[str] = ()
-                      ) -> list[MembershipChange]:
+                      after: Catalogue | None = None) -> list[MembershipChange]:
         """Bring customers (everyone when None) up to date at `now`.
 
         With `before` and `after` (a definition changed), each customer is first caught
         up under the old definitions, then the new ones are applied at `now`, so the
-        change is dated when it was made. `split_parts` are new customers from a split:
-        evaluated as they are now, without replaying their past."""
+        change is dated when it was made. Without them, the stored definitions apply."""
         now = now or self.now()
-        after = await self.catalogue() if after is None else after
-        if not after and not before:
+        if after is None and before is None and not await self.store.segment_definitions():
             return []
         changes: list[MembershipChange] = []
         if customer_ids is None:
             async for ids in all_customers(self.store):
-                changes += await self._refresh(ids, now, before, after, split_parts)
+                changes += (await self._evaluate(ids, now, before, after)).changes
         elif customer_ids:
             ids = sorted(set(customer_ids))
             for start in range(0, len(ids), PAGE):
-                changes += await self._refresh(ids[start:start + PAGE], now, before, after,
-                                               split_parts)
+                page = ids[start:start + PAGE]
+                changes += (await self._evaluate(page, now, before, after)).changes
         return changes
-
-    async def _refresh(self, ids: Sequence[str], now: str, before: Catalogue | None,
-                       after: Catalogue, split_parts: Collection[str]
-                       ) -> list[MembershipChange]:
-        saved, changes = await self._decide(ids, now, before, after, split_parts)
-        await self.store.save_segment_states(saved, changes)
-        return changes
-
-    async def _decide(self, ids: Sequence[str], now: str, before: Catalogue | None,
-                      after: Catalogue, split_parts: Collection[str]
-                      ) -> tuple[dict[str, SegmentState | None], list[MembershipChange]]:
-        """The customers' new states and membership changes at `now`; writes nothing."""
-        facts = await customer_facts(self.store, ids)
-        states = await self.store.segment_states(ids)
-        changes: list[MembershipChange] = []
-        saved: dict[str, SegmentState | None] = {}
-        for cid in ids:
-            state = states.get(cid, SegmentState({}))
-            checked_at = now if cid in split_parts else state.checked_at
-            memberships = state.memberships
-            if before is not None:
-                old = catch_up(before, facts[cid], memberships, checked_at, now,
-                               traits=self.traits)
-                changes += old.changes
-                memberships, checked_at = old.memberships, now
-            done = catch_up(after, facts[cid], memberships, checked_at, now,
-                            traits=self.traits)
-            changes += done.changes
-            saved[cid] = SegmentState(done.memberships, done.checked_at, done.next_check)
-        return saved, changes
 
     async def after_plan(self, plan: Plan, now: str | None = None) -> list[Change]:
-        """Re-evaluate what a write touched: its customers, the survivors of its merges
-        (the absorbed leave their segments), the parts of its splits."""
-        catalogue = await self.catalogue()
-        if not catalogue or not plan:
-            return []
-        now = now or self.now()
-        absorbed = {m.absorbed: m.survivor for m in [*plan.merges, *plan.renames]}
+        """Evaluate the pending checks a write recorded (Plan.segment_checks): its
+        customers, the absorbed of its merges (they leave their segments), the parts of its
+        splits; each up to its latest write (`now` is not needed: the checks hold it).
+        Checks that another process evaluated meanwhile are gone, and skipped."""
+        ids = sorted({c.customer_id for c in plan.segment_checks})
         changes: list[MembershipChange] = []
-        if absorbed:
-            states = await self.store.segment_states(absorbed)
-            left = [c for cid, survivor in sorted(absorbed.items()) if cid in states
-                    for c in merged(cid, survivor, states[cid].memberships, now)]
-            await self.store.save_segment_states(dict.fromkeys(absorbed), left)
-            changes += left
-        parts = {p for s in plan.splits for p in s.parts}
-        touched = plan.affected_customers - set(absorbed)
-        changes += await self.refresh(touched, now=now, after=catalogue, split_parts=parts)
-        return [change_of(c) for c in changes]
+        for start in range(0, len(ids), PAGE):
+            page = ids[start:start + PAGE]
+            changes += (await self._evaluate(page, pending_only=True)).changes
+        return [membership_change(c) for c in changes]
 
-    async def forget(self, customer_ids: Collection[str], now: str | None = None
-                     ) -> list[Change]:
-        """Erase the customers' memberships and history; the exits are returned (not
-        stored), so that audiences downstream drop the customers too."""
-        at = now or self.now()
-        states = await self.store.segment_states(customer_ids)
-        await self.store.erase_segment_data(customer_ids)
-        return [change_of(MembershipChange(cid, segment, LEFT, at,
-                                           ("the customer was erased",)))
-                for cid, state in sorted(states.items()) for segment in sorted(state.memberships)]
+    async def settle(self, *, orphaned_only: bool = False) -> list[Change]:
+        """Evaluate the pending checks recorded before now, or only those older than
+        ORPHANED_AFTER (left by a process that died after its write). A loader settles
+        them when it starts. (Checks recorded meanwhile are their writers' to evaluate:
+        with writers at work, "until none is left" might never come.)"""
+        until = format_ts(self.clock() - (ORPHANED_AFTER if orphaned_only else timedelta()))
+        changes: list[MembershipChange] = []
+        while (write := await self._evaluate(None, marked_until=until)).states:
+            changes += write.changes
+        return [membership_change(c) for c in changes]
+
+    async def _evaluate(self, customer_ids: Collection[str] | None, now: str | None = None,
+                        before: Catalogue | None = None, after: Catalogue | None = None, *,
+                        pending_only: bool = False, marked_until: str | None = None
+                        ) -> SegmentWrite:
+        async def work(tx: SegmentTx) -> SegmentWrite:
+            catalogue = self._parse(await tx.definitions()) if after is None else after
+            return await self._decide(tx, catalogue, now, before)
+
+        return await self.store.segment_transaction(
+            work, customer_ids, pending_only=pending_only, marked_until=marked_until)
+
+    async def _decide(self, tx: SegmentTx, after: Catalogue, now: str | None,
+                      before: Catalogue | None) -> SegmentWrite:
+        """Each customer caught up to `now` (with a pending check and no `now`: to its
+        latest write); a customer merged away leaves its segments and is forgotten."""
+        absorbed = {cid for cid, check in tx.pending.items() if check.survivor}
+        current = [cid for cid in tx.customers if cid not in absorbed]
+        facts, states = await facts_and_states(tx.read, current, absorbed)
+        write = SegmentWrite()
+        for cid in tx.customers:
+            state = states.get(cid, SegmentState({}))
+            check = tx.pending.get(cid)
+            at = now or (check.at if check else self.now())
+            if check and check.survivor:
+                write.changes += merged(cid, check.survivor, state.memberships, at)
+                write.states[cid] = None
+                continue
+            checked_at, memberships = state.checked_at, dict(state.memberships)
+            for gone in sorted(set(memberships) - set(after) - set(before or ())):
+                # of a segment that no longer exists: left behind by a hand edit or a crash
+                write.changes += segment_deleted(gone, [cid], at)
+                del memberships[gone]
+            if checked_at is None and check and check.split:
+                checked_at = check.since  # a split part: as it is at the split
+            if before is not None:
+                old = catch_up(before, facts[cid], memberships, checked_at, at,
+                               traits=self.traits)
+                write.changes += old.changes
+                memberships, checked_at = old.memberships, at
+            done = catch_up(after, facts[cid], memberships, checked_at, at,
+                            traits=self.traits)
+            write.changes += done.changes
+            write.states[cid] = SegmentState(done.memberships, done.checked_at,
+                                             done.next_check)
+        return write
+
+    # -- verifying -----------------------------------------------------------------------
+    async def verify(self, repair: bool = False) -> MembershipReport:
+        """The current customers whose memberships are not what the definitions give for
+        what they hold at their last check, and the pending checks. With `repair`, the
+        pending checks are evaluated first and the stale customers caught up to now."""
+        report = MembershipReport()
+        if repair:
+            await self.settle()
+        catalogue = await self.catalogue()
+        now = self.now()
+        async for ids in all_customers(self.store):
+            report.customers += len(ids)
+            report.stale += await self._stale(ids, catalogue, now)
+        report.pending = (await self.store.outbox_status()).pending_checks
+        if repair and report.stale:
+            await self.refresh([s.customer_id for s in report.stale], now=now)
+            report.repaired = len(report.stale)
+        return report
+
+    async def _stale(self, ids: list[str], catalogue: Catalogue, now: str
+                     ) -> list[StaleMembership]:
+        """Those of `ids` with stale memberships; a customer with a pending check is not
+        stale, only not evaluated yet."""
+        facts = await customer_facts(self.store, ids)
+        states = await self.store.segment_states(ids)
+        pending = await self.store.pending_checks(ids)
+        found = []
+        for cid in ids:
+            state = states.get(cid, SegmentState({}))
+            if cid in pending:
+                continue
+            missing, extra = stale(catalogue, facts[cid], state.memberships,
+                                   state.checked_at or now, traits=self.traits)
+            if missing or extra:
+                found.append(StaleMembership(cid, missing, extra, state.checked_at))
+        return found
 
     # -- reading -----------------------------------------------------------------------
     async def memberships(self, customer_ids: Collection[str]) -> Mapping[str, SegmentState]:

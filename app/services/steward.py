@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from app.domain.changes import Change
+from app.domain.checks import with_checks
 from app.domain.events import format_ts
 from app.domain.identifiers import IdentifierError, normalise
 from app.domain.plan import Gather, Plan
@@ -61,7 +62,7 @@ class StewardService:
         now = format_ts(self.clock())
         plan = await self.store.transact(
             Gather(keys=keys, customers=customers),
-            lambda snapshot: plan_action(action, snapshot, self.rules, now),
+            lambda snapshot: with_checks(plan_action(action, snapshot, self.rules, now), now),
         )
         return ActionResult(
             merges=[(m.absorbed, m.survivor) for m in plan.merges],

@@ -6,12 +6,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from app.domain.changes import changes_of
+from app.domain.checks import with_checks
 from app.domain.events import format_ts
-from app.domain.plan import Gather, Plan
+from app.domain.plan import Gather, Plan, Snapshot
 from app.domain.resolution import DEFAULT_RULES, resolve_components
 from app.domain.rules import Rules
 from app.domain.verify import Drift, find_drift
 from app.services.ingest import utc_now
+from app.services.segments import MembershipReport, SegmentService
 from app.stores.base import IdentityStore
 
 
@@ -21,6 +24,8 @@ class VerifyReport:
     links: int
     drift: list[Drift] = field(default_factory=list)
     repaired: int = 0
+    # with a segment service: stale memberships and pending checks
+    memberships: MembershipReport | None = None
 
 
 class VerifyService:
@@ -30,10 +35,12 @@ class VerifyService:
         *,
         rules: Rules = DEFAULT_RULES,
         clock: Callable[[], datetime] = utc_now,
+        segments: SegmentService | None = None,
     ) -> None:
         self.store = store
         self.rules = rules
         self.clock = clock
+        self.segments = segments
 
     async def verify(self, repair: bool = False) -> VerifyReport:
         owners, links = await self.store.membership()
@@ -42,14 +49,19 @@ class VerifyService:
             for drift in report.drift:
                 await self._repair(drift)
                 report.repaired += 1
+        if self.segments is not None:
+            # after the graph's repair, whose re-partitioned customers it re-evaluates
+            report.memberships = await self.segments.verify(repair)
         return report
 
     async def _repair(self, drift: Drift) -> None:
-        """Re-partition the drifted customers from their stored links, under the rules."""
+        """Re-partition the drifted customers from their stored links, under the rules; the
+        changes are published and the customers' memberships re-evaluated like any
+        write's."""
         now = format_ts(self.clock())
         customers = frozenset(drift.customers)
 
-        def decide(snapshot):  # type: ignore[no-untyped-def]
+        def decide(snapshot: Snapshot) -> Plan:
             plan = Plan()
             resolve_components(
                 set(customers),
@@ -59,6 +71,9 @@ class VerifyService:
                 now,
                 reason="idgraph resolve --repair re-partitioned a drifted component",
             )
-            return plan
+            plan.changes = changes_of(plan, snapshot.owners, now)
+            return with_checks(plan, now)
 
-        await self.store.transact(Gather(customers=customers), decide)
+        plan = await self.store.transact(Gather(customers=customers), decide)
+        if self.segments is not None:
+            await self.segments.after_plan(plan)

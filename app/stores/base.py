@@ -20,6 +20,7 @@ from app.domain.identifiers import Identifier
 from app.domain.plan import Component, CustomerInfo, Gather, NeedComponents, Plan, Snapshot
 from app.domain.profile import Observation
 from app.domain.segments.membership import Membership, MembershipChange
+from app.stores.outbox import OutboxPort
 
 Decide = Callable[[Snapshot], Plan]
 # A component larger than this many customers is not re-partitioned in one transaction.
@@ -265,7 +266,7 @@ def event_from_record(record: EventRecord) -> Event:
     )
 
 
-class IdentityStore(ABC):
+class IdentityStore(OutboxPort, ABC):
     url: str
 
     @abstractmethod

@@ -23,6 +23,7 @@ from app.api.events import InProcessBus
 from app.bootstrap import Services, build_services
 from app.config import Settings
 from app.stores.base import IdentityStore
+from app.stores.outbox import OutboxPort
 
 KEYS = {"reader": "rk-test-reader-1", "steward": "sk-test-steward-1", "admin": "ak-test-admin-1"}
 ROLE_KEYS = ",".join(f"{key}:{role}" for role, key in KEYS.items())
@@ -31,7 +32,8 @@ ROLE_KEYS = ",".join(f"{key}:{role}" for role, key in KEYS.items())
 class CountingStore:
     """Delegates every call to the real store and counts the port methods called. Port
     methods the adapter inherits from IdentityStore run with this proxy as `self`, so the
-    calls they make are counted too."""
+    calls they make are counted too. The outbox's are not counted: the API reads the
+    outbox in the background, whatever the requests do."""
 
     def __init__(self, store: IdentityStore) -> None:
         self._store = store
@@ -40,7 +42,8 @@ class CountingStore:
     def __getattr__(self, name: str) -> Any:
         real = getattr(self._store, name)
         port = getattr(IdentityStore, name, None)
-        if not callable(real) or name.startswith("_") or port is None:
+        if (not callable(real) or name.startswith("_") or port is None
+                or hasattr(OutboxPort, name)):
             return real
         inherited = getattr(type(self._store), name) is port
         method = port.__get__(self) if inherited else real
@@ -78,6 +81,7 @@ class Api:
     services: Services
     bus: InProcessBus
     counting: CountingStore
+    relay: Any = None  # what feeds the bus from the outbox (app.api.events.change_relay)
     clients: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -125,6 +129,17 @@ class Api:
                                        **kwargs)
             return await http.post(self.url + "/graphql", json=body, headers=headers, **kwargs)
 
+    async def caught_up(self) -> None:
+        """Wait until the changes committed so far (a seed's, say) have been delivered, so
+        that a subscription opened next hears only what comes after."""
+        newest = (await self.services.store.outbox_status()).newest
+        self.relay.wake()
+        for _ in range(500):
+            if (self.relay.position or 0) >= newest:
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"the relay is at {self.relay.position}, not {newest}, after 10 s")
+
     async def close(self) -> None:
         for client, _ in self.clients.values():
             await client.close_async()
@@ -146,7 +161,7 @@ async def serve_api(store: IdentityStore, bus: Any = None, **settings: Any
             if task.done():
                 task.result()
             await asyncio.sleep(0.02)
-    api = Api(f"http://127.0.0.1:{port}", services, bus, counting)
+    api = Api(f"http://127.0.0.1:{port}", services, bus, counting, app.state.relay)
     try:
         yield api
     finally:

@@ -176,7 +176,7 @@ def faults(api, monkeypatch) -> dict[str, Fault]:
     import app.services.segments as segments_service
 
     real_catch_up = segments_service.catch_up
-    real_save = api.counting.save_segment_states
+    real_write = api.counting.segment_transaction
     found = {"evaluate": Fault(), "write": Fault()}
 
     def catch_up(segments, facts, *args, **kwargs):  # a bug only one customer reaches
@@ -185,14 +185,14 @@ def faults(api, monkeypatch) -> dict[str, Fault]:
             raise ZeroDivisionError("a bug")
         return real_catch_up(segments, facts, *args, **kwargs)
 
-    async def save_segment_states(states, changes):  # the store goes away mid-define
+    async def segment_transaction(work, *args, **kwargs):  # the store goes away mid-define
         if found["write"].armed:
-            found["write"].reached.append(str(len(states)))
+            found["write"].reached.append("write")
             raise StoreUnavailable("the store went away")
-        return await real_save(states, changes)
+        return await real_write(work, *args, **kwargs)
 
     monkeypatch.setattr(segments_service, "catch_up", catch_up)
-    monkeypatch.setattr(api.counting, "save_segment_states", save_segment_states)
+    monkeypatch.setattr(api.counting, "segment_transaction", segment_transaction)
     return found
 
 

@@ -208,6 +208,7 @@ async def test_a_subscriber_hears_customers_enter_and_leave_its_segment(api):
     ids = await seed(api.services)
     await define(api, "buyers", BUYERS)
     await define(api, "cookie_only", "NOT has(crm_id)")
+    await api.caught_up()
     heard: list[dict[str, Any]] = []
     query = """subscription($s: ID!) { segmentMembershipChanged(segmentId: $s) {
         segmentId customerId joined at why customer { id } } }"""

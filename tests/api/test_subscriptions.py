@@ -10,8 +10,9 @@ from gql import GraphQLRequest
 
 from app.api.events import CUSTOMERS
 from app.domain.changes import Change
+from app.services.ingest import IngestService
 from tests.api.data import seed
-from tests.helpers import raw_event
+from tests.helpers import event, raw_event
 
 CHANGED = """subscription($id: ID!) { customerChanged(id: $id) {
   kind customerId fromCustomers absorbedId identifiers eventIds customer { id } } }"""
@@ -49,6 +50,7 @@ async def collect(api, role: str, query: str, variables: dict[str, Any], n: int,
 
 async def test_both_sides_of_a_merge_hear_of_it_and_then_follow_the_survivor(api):
     ids = await seed(api.services)
+    await api.caught_up()
     heard: dict[str, list[dict[str, Any]]] = {"anna": [], "carl": []}
     listeners = [asyncio.create_task(collect(api, "reader", CHANGED, {"id": ids[name]}, 3,
                                              heard[name])) for name in heard]
@@ -115,3 +117,21 @@ async def test_segment_membership_changes_reach_their_subscribers(api):
                                       "at": at, "why": ["spent 1000"]}},
         {"segmentMembershipChanged": {"segmentId": "vip", "customerId": "c_3", "joined": False,
                                       "at": at, "why": ["merged into c_2"]}}]
+
+
+async def test_changes_written_outside_the_api_reach_its_subscribers(api):
+    """A loader, a CLI command or another API process writes to the store: its changes,
+    read from the store's outbox, reach this process's subscribers too."""
+    ids = await seed(api.services)
+    await api.caught_up()
+    heard: list[dict[str, Any]] = []
+    listener = asyncio.create_task(collect(api, "reader", CHANGED, {"id": ids["carl"]}, 2,
+                                           heard))
+    await wait_for_subscribers(api, 1)
+    loader = IngestService(api.services.store)  # not through the API: nothing wakes it
+    await loader.ingest([event("kafka-1", "2024-04-01T00:00:00Z", "cookie:ck_carl",
+                               "email:carl@example.com", traits={"city": "Delft"})])
+    async with asyncio.timeout(15):
+        await listener
+    assert [(h["customerChanged"]["kind"], h["customerChanged"]["eventIds"]) for h in heard] == [
+        ("IDENTIFIERS_ADDED", ["kafka-1"]), ("PROFILE_CHANGED", ["kafka-1"])]

@@ -44,7 +44,6 @@ class World:
         self.steward = StewardService(store, clock=self.clock)
         self.privacy = PrivacyService(store, clock=self.clock)
         self.ingest_service.segments = self.steward.segments = self.segments
-        self.privacy.segments = self.segments
 
     async def ingest(self, *events, at: str | None = None):
         if at:

@@ -226,11 +226,12 @@ async def run_loader(instance: KafkaLoader, timeout_s: float = 300.0) -> Any:
 
 
 def consume_process(store_url: str, topic: str, group: str, *extra: str,
-                    log: Path) -> subprocess.Popen[bytes]:
-    """`python -m app consume` as a subprocess, its stderr in `log`."""
+                    log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """`python -m app consume` as a subprocess, its stderr in `log` (`env`: more
+    environment variables)."""
     command = [sys.executable, "-m", "app", "consume", "--store", store_url, "--topic", topic,
                "--group", group, "--metrics-port", "0", "--max-retry-delay", "2", *extra]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     with log.open("ab") as err:
         return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=err, env=env)
 

@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from app.domain.changes import Change
+from app.domain.checks import pending_checks
 from app.domain.events import format_ts
 from app.domain.personal import Spellings, identifier_known
 from app.domain.plan import (
@@ -38,21 +40,25 @@ from app.domain.plan import (
 from app.domain.privacy import SuppressionKey
 from app.domain.resolution import require_components
 from app.stores.base import StoreError, StoreUnavailable
-from app.stores.neo4j import migrate, queries, records
+from app.stores.neo4j import migrate, outbox_queries, queries, records
+from app.stores.neo4j.segments import ERASE_SEGMENT_DATA
 from app.stores.neo4j.store import SEARCH_INDEX, Neo4jStore, redact
 from tests.helpers import event
 
 QUERIES: dict[str, str] = {
-    name: text for name, text in vars(queries).items()
+    name: text for module in (queries, outbox_queries) for name, text in vars(module).items()
     if name.isupper() and isinstance(text, str)
-}
+} | {"ERASE_SEGMENT_DATA": ERASE_SEGMENT_DATA}  # which an erasure runs too
 WRITE_CLAUSE = re.compile(r"\b(CREATE|MERGE|SET|DELETE|REMOVE)\b")
 # Statements that write one thing, not rows of a plan.
-SINGLE_WRITES = {"MIGRATIONS_BOOTSTRAP", "RECORD_MIGRATION", "SAVE_MODEL"}
+SINGLE_WRITES = {"MIGRATIONS_BOOTSTRAP", "RECORD_MIGRATION", "SAVE_MODEL",
+                 # the outbox cursor, and the range of changes it passed
+                 "CLAIM", "PUBLISHED", "RELEASE"}
 # The erasure scrub rewrites free text wherever it is: a deliberate scan (erasures are
 # rare), like SQLite's UPDATE ... WHERE erased_mention(...); it writes back what it found
-# by element id.
-MAINTENANCE = {"SCRUB_FIND", "SCRUB_WRITE"}
+# by element id. So does the erasure of the unpublished change events, which only the
+# outbox's backlog holds.
+MAINTENANCE = {"SCRUB_FIND", "SCRUB_WRITE", "ERASE_CHANGES"}
 # Statements allowed to scan a label: the migrator's handful of SchemaMigration nodes,
 # counts that Neo4j answers from its count store or an index, the whole-graph reads of
 # verification, the suppression list's check at migration, and the scrub.
@@ -62,7 +68,7 @@ KEY = SuppressionKey(b"k" * 32)
 WRITES = sorted(n for n, t in QUERIES.items() if WRITE_CLAUSE.search(re.sub(r"//[^\n]*", "", t)))
 READS = sorted(set(QUERIES) - set(WRITES))
 # The statements every ingest transaction runs: planned once (`CYPHER replan=skip`).
-HOT = {"LOCK_AND_SNAPSHOT", "SNAPSHOT", "APPLY", "RECORD"}
+HOT = {"LOCK_AND_SNAPSHOT", "SNAPSHOT", "APPLY", "RECORD", "RECORD_CHANGES"}
 CLAUSE = re.compile(r"\b(OPTIONAL MATCH|MATCH|MERGE|CREATE|UNWIND|WITH|WHERE|RETURN|SET|"
                     r"REMOVE|DELETE|DETACH|CALL|ORDER BY|LIMIT|UNION|ON CREATE|ON MATCH|FOREACH)\b")
 NODE = re.compile(r"\((\w*)(?::(\w+))?\s*(\{[^}]*\})?\)")
@@ -180,6 +186,8 @@ def full_plan() -> Plan:
     plan.search_terms = [("cookie:a", "a")]
     plan.erasures = [Erasure("c_x", ("email:z@example.com",), T,
                              Spellings([identifier_known("email:z@example.com")]))]
+    plan.changes = [Change("customer_split", "c_a", T, (), ("c_a",), {"parts": ["c_new"]})]
+    plan.segment_checks = pending_checks(plan, T)
     plan.reviews = [ReviewItem("crm_id:1", "crm_id:2", 2.5, {"last_name": 1.0}, T)]
     plan.review_updates = [(3, "accepted", "sam")]
     plan.unsuppress = ["email:back@example.com"]
@@ -308,7 +316,11 @@ def test_counters_are_taken_in_one_order_and_last():
     sequences = re.findall(r"MergeSequence \{name: \$(\w+)\}", record)
     assert sequences == ["merge_sequence", "split_sequence", "audit_sequence",
                          "review_sequence", "match_block_sequence"]
-    for name in set(QUERIES) - {"RECORD"}:
+    # the outbox's, after RECORD's (transact runs RECORD_CHANGES last), and last in it
+    changes = cypher(outbox_queries.RECORD_CHANGES)
+    assert re.findall(r"MergeSequence \{name: \$(\w+)\}", changes) == ["outbox_sequence"]
+    assert changes.index("MergeSequence") > changes.index("SegmentPending")
+    for name in set(QUERIES) - {"RECORD", "RECORD_CHANGES", "STATUS"}:
         assert "MergeSequence" not in QUERIES[name], name
 
 
@@ -519,6 +531,7 @@ class FakeTx:
             "SCRUB_FIND": [{"merges": [], "splits": [], "links": [], "identifiers": [],
                             "audit": [{"id": "a1", "target": "z@example.com", "reason": "",
                                        "details": "{}", "undo": "{}"}]}],
+            "ERASED_SEGMENTS": [{"ids": ["c_x"], "held": []}],
         }
         return FakeResult(default.get(name, []))
 
@@ -591,7 +604,7 @@ async def test_transact_locks_reads_decides_applies_and_releases_in_three_statem
     gather = Gather(keys=KEYS, event_ids=frozenset({"e1"}), limited_types=("crm_id",),
                     hub_types=("email",))
     assert await store.transact(gather, decide) is plan
-    assert names(store) == ["LOCK_AND_SNAPSHOT", "APPLY", "RECORD"]
+    assert names(store) == ["LOCK_AND_SNAPSHOT", "APPLY", "RECORD", "RECORD_CHANGES"]
     params = dict(store.driver.log)
     assert params["LOCK_AND_SNAPSHOT"]["keys"] == ["cookie:a", "email:x@example.com"]  # sorted
     assert params["LOCK_AND_SNAPSHOT"]["count_hubs"] is True
@@ -656,7 +669,8 @@ async def test_steward_sections_are_applied_and_the_store_fills_in_audit_seqs_an
     plan = full_plan()
     result = await store.transact(Gather(keys=KEYS), lambda snapshot: plan)
     assert names(store) == ["LOCK_AND_SNAPSHOT", "APPLY", "ERASE", "SCRUB_FIND", "SCRUB_WRITE",
-                            "RECORD"]
+                            "RECORD", "ERASED_SEGMENTS", "ERASE_SEGMENT_DATA", "ERASE_CHANGES",
+                            "RECORD_CHANGES"]
     assert result.audit_seqs == [1]
     assert result.erased == {"events": 4, "links": 2, "identifiers": 1}
     log = dict(store.driver.log)

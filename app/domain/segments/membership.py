@@ -109,12 +109,30 @@ def catch_up(segments: Catalogue, facts: CustomerFacts, current: Mapping[str, Me
                    next_change_at(segments, facts, now, traits=traits))
 
 
+def stale(segments: Catalogue, facts: CustomerFacts, memberships: Mapping[str, Membership],
+          checked_at: str, *, traits: TraitsConfig | None = None
+          ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(missing, extra): the segments the customer belongs in at `checked_at` and is not
+    in, and those it is in and does not belong in. A customer brought up to date at
+    `checked_at` with these facts has neither: catch_up ends with exactly this evaluation."""
+    results = evaluate_all(segments, facts, normal_ts(checked_at), traits=traits)
+    belongs = {s for s, r in results.items() if r.member}
+    held = set(memberships)
+    return tuple(sorted(belongs - held)), tuple(sorted(held - belongs))
+
+
 def merged(absorbed_id: str, survivor_id: str, absorbed: Mapping[str, Membership],
            at: str) -> list[MembershipChange]:
     """The absorbed customer leaves every segment; the survivor is caught up with the
     merged facts."""
     return [MembershipChange(absorbed_id, s, LEFT, at, (f"merged into {survivor_id}",))
             for s in sorted(absorbed)]
+
+
+def erased(customer_id: str, memberships: Iterable[str], at: str) -> list[MembershipChange]:
+    """An erased customer leaves every segment, so that audiences downstream drop it."""
+    return [MembershipChange(customer_id, s, LEFT, at, ("the customer was erased",))
+            for s in sorted(memberships)]
 
 
 def segment_deleted(segment: str, members: Iterable[str], at: str) -> list[MembershipChange]:

@@ -420,8 +420,9 @@ WRITTEN_BY = {
     "audit": "RECORD", "match_records": "APPLY RECORD",
     "search_terms": "APPLY", "erasures": "ERASE", "reviews": "RECORD",
     "review_updates": "APPLY", "unsuppress": "APPLY",
+    "changes": "RECORD_CHANGES", "segment_checks": "RECORD_CHANGES",  # outbox_queries.py
 }
-REPORT_ONLY = frozenset({"audit_seqs", "erased", "trait_problems", "dropped", "changes"})
+REPORT_ONLY = frozenset({"audit_seqs", "erased", "trait_problems", "dropped"})
 
 
 def apply_params(plan: Plan, suppression: SuppressionKey) -> dict[str, list[dict[str, Any]]]:

@@ -8,11 +8,12 @@ such as a detected deadlock.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from neo4j import AsyncDriver, RoutingControl
 
+from app.domain.changes import Change, membership_change
 from app.domain.segments.membership import Membership, MembershipChange
 from app.stores.base import (
     CustomerData,
@@ -21,9 +22,11 @@ from app.stores.base import (
     SegmentState,
     StoreUnavailable,
 )
+from app.stores.neo4j import outbox_queries as oq
 from app.stores.neo4j.errors import translated as _translated
 from app.stores.neo4j.queries import numbered
 from app.stores.neo4j.records import dumps, loads, membership, unique
+from app.stores.outbox import outbox_rows
 
 # The counter node (MergeSequence.name) that numbers membership changes.
 SEGMENT_CHANGE_SEQUENCE = "segment_changes"
@@ -58,9 +61,10 @@ CALL () {
 # Each customer's SegmentCheck is merged and written first (in customer order): that write
 # lock makes a concurrent save of the same customer wait, so the memberships deleted next
 # are the committed ones. A customer saved as None loses the check node at the end. The
-# history counter comes last and is held only until the commit, like RECORD's counters, so
-# seq follows commit order.
-SAVE_SEGMENT_STATES = numbered("""
+# changes follow, in the history and, as change events, in the outbox; their counters come
+# last and are held only until the commit, like RECORD's counters, so seq follows commit
+# order. (Unnumbered: a fragment that SAVE_SEGMENT_STATES and DELETE_SEGMENT end with.)
+_save_states = """
 CALL () {
   UNWIND $states AS row
   MERGE (s:SegmentCheck {customer_id: row.customer_id})
@@ -85,10 +89,13 @@ CALL () {
                           segment: row.segment, change: row.change, at: row.at,
                           why: row.why})
 }
-""")
+""" + oq.append_changes
 
-# The members' exits recorded and the segment removed, in one transaction.
-DELETE_SEGMENT = SAVE_SEGMENT_STATES + DELETE_SEGMENT_ONLY
+SAVE_SEGMENT_STATES = numbered(_save_states)
+
+# The segment and its memberships removed, then the members' exits recorded, in one
+# transaction (the counters last, as everywhere).
+DELETE_SEGMENT = numbered(DELETE_SEGMENT_ONLY + _save_states)
 
 SEGMENT_MEMBERS = """
 MATCH (m:SegmentMember {segment: $segment})
@@ -119,6 +126,7 @@ WHERE size(changes) > 0
 RETURN id AS customer_id, changes
 """
 
+# Memberships, check times, history and pending checks (the outbox's SegmentPending).
 ERASE_SEGMENT_DATA = """
 UNWIND $ids AS id
 CALL (id) {
@@ -132,6 +140,10 @@ CALL (id) {
 CALL (id) {
   MATCH (c:SegmentChange {customer_id: id})
   DELETE c
+}
+CALL (id) {
+  MATCH (p:SegmentPending {customer_id: id})
+  DELETE p
 }
 """
 
@@ -152,10 +164,23 @@ def _state_rows(states: dict[str, SegmentState | None]) -> list[dict[str, Any]]:
     return rows
 
 
-def _change_rows(changes: Sequence[MembershipChange]) -> list[dict[str, Any]]:
-    return [{"index": n, "customer_id": c.customer_id, "segment": c.segment,
-             "change": c.change, "at": c.at, "why": dumps(list(c.why))}
-            for n, c in enumerate(changes)]
+def _change_rows(changes: Sequence[MembershipChange]) -> dict[str, Any]:
+    """The parameters of the changes: $changes for the history, $outbox for the outbox."""
+    return {
+        "changes": [{"index": n, "customer_id": c.customer_id, "segment": c.segment,
+                     "change": c.change, "at": c.at, "why": dumps(list(c.why))}
+                    for n, c in enumerate(changes)],
+        "sequence": SEGMENT_CHANGE_SEQUENCE,
+        **outbox_params(membership_change(c) for c in changes),
+    }
+
+
+def outbox_params(changes: Iterable[Change]) -> dict[str, Any]:
+    """$outbox and $outbox_sequence, for append_changes."""
+    rows = outbox_rows(list(changes))
+    return {"outbox": [{"index": n, "change_id": cid, "customer_id": customer, "at": at,
+                        "body": body} for n, (cid, customer, at, body) in enumerate(rows)],
+            "outbox_sequence": oq.OUTBOX_SEQUENCE}
 
 
 class Neo4jSegments:
@@ -188,8 +213,7 @@ class Neo4jSegments:
 
     @_translated
     async def delete_segment(self, name: str, changes: Sequence[MembershipChange]) -> None:
-        await self._write(DELETE_SEGMENT, name=name, states=[], changes=_change_rows(changes),
-                          sequence=SEGMENT_CHANGE_SEQUENCE)
+        await self._write(DELETE_SEGMENT, name=name, states=[], **_change_rows(changes))
 
     async def segment_states(self, customer_ids: Collection[str]) -> dict[str, SegmentState]:
         reads = CustomerReads(segment_states=set(customer_ids))
@@ -201,8 +225,7 @@ class Neo4jSegments:
     ) -> None:
         if states or changes:
             await self._write(SAVE_SEGMENT_STATES, states=_state_rows(states),
-                              changes=_change_rows(changes),
-                              sequence=SEGMENT_CHANGE_SEQUENCE)
+                              **_change_rows(changes))
 
     @_translated
     async def segment_members(

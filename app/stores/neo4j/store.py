@@ -67,6 +67,7 @@ from app.stores.neo4j import migrate as migrations
 from app.stores.neo4j import queries as q
 from app.stores.neo4j import records
 from app.stores.neo4j.errors import translated as _translated
+from app.stores.neo4j.outbox import Neo4jOutbox
 from app.stores.neo4j.segments import Neo4jSegments
 
 # The names of the counter nodes (MergeSequence.name) that number merges, splits, audit
@@ -113,7 +114,7 @@ class _Locks:
         self.gathered: set[str] = set()  # customers whose whole component was read
 
 
-class Neo4jStore(Neo4jSegments, IdentityStore):
+class Neo4jStore(Neo4jSegments, Neo4jOutbox, IdentityStore):
     def __init__(self, address: str, auth: tuple[str, str], *, database: str = "neo4j",
                  url: str | None = None, suppression: SuppressionKey | None = None) -> None:
         self.address = address
@@ -221,6 +222,8 @@ class Neo4jStore(Neo4jSegments, IdentityStore):
             if plan:
                 await self._apply(tx, plan)
             await self._record_and_release(tx, plan if plan else None, locks)
+            if plan:
+                await self._apply_outbox(tx, plan)
             return plan
 
         async with self.driver.session(database=self.database) as session:

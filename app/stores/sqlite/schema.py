@@ -215,4 +215,35 @@ MIGRATIONS: list[tuple[str, str]] = [
         WHERE merged_into IS NULL;
         """,
     ),
+    (
+        # Change events written with the write that made them, published from here
+        # (app/stores/outbox.py); the publisher's cursor and lease; and the customers
+        # whose segment memberships a write left to re-evaluate (app/domain/checks.py).
+        # AUTOINCREMENT: a seq is never used twice, even once the published rows are gone.
+        "V0005__outbox",
+        """
+        CREATE TABLE outbox (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            change_id TEXT NOT NULL,
+            customer_id TEXT NOT NULL,
+            at TEXT NOT NULL,
+            body TEXT NOT NULL
+        );
+        CREATE TABLE outbox_cursor (
+            name TEXT PRIMARY KEY,
+            destination TEXT NOT NULL,
+            published INTEGER NOT NULL DEFAULT 0,
+            holder TEXT,
+            expires REAL NOT NULL DEFAULT 0
+        );
+        CREATE TABLE segment_pending (
+            customer_id TEXT PRIMARY KEY,
+            at TEXT NOT NULL,
+            since TEXT NOT NULL,
+            survivor TEXT,
+            split INTEGER NOT NULL DEFAULT 0
+        ) WITHOUT ROWID;
+        CREATE INDEX segment_pending_since ON segment_pending (since);
+        """,
+    ),
 ]

@@ -6,7 +6,9 @@ import json
 import sqlite3
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
+from typing import TYPE_CHECKING
 
+from app.domain.changes import Change, membership_change
 from app.domain.segments.membership import Membership, MembershipChange
 from app.stores.base import SegmentRecord, SegmentState
 
@@ -26,6 +28,9 @@ def _marks(n: int) -> str:
 
 class SQLiteSegments:
     db: sqlite3.Connection
+
+    if TYPE_CHECKING:  # the outbox's (app/stores/sqlite/outbox.py)
+        def _append_outbox(self, changes: Sequence[Change]) -> None: ...
 
     async def segment_definitions(self) -> list[SegmentRecord]:
         rows = self.db.execute(
@@ -66,33 +71,39 @@ class SQLiteSegments:
     async def save_segment_states(
         self, states: dict[str, SegmentState | None], changes: Sequence[MembershipChange]
     ) -> None:
-        db = self.db
         with self._segment_tx():
-            for chunk in _chunks(states):
-                marks = _marks(len(chunk))
-                db.execute(f"DELETE FROM segment_members WHERE customer_id IN ({marks})", chunk)
-                db.execute(f"DELETE FROM segment_checks WHERE customer_id IN ({marks})", chunk)
-            kept = [(cid, s) for cid, s in states.items() if s is not None]
-            db.executemany(
-                "INSERT INTO segment_members (segment, customer_id, since, why) "
-                "VALUES (?, ?, ?, ?)",
-                [(m.segment, cid, m.since, json.dumps(list(m.why)))
-                 for cid, s in kept for m in s.memberships.values()],
-            )
-            db.executemany(
-                "INSERT INTO segment_checks (customer_id, checked_at, next_check) "
-                "VALUES (?, ?, ?)",
-                [(cid, s.checked_at, s.next_check) for cid, s in kept],
-            )
-            self._append_history(changes)
+            self._write_states(states, changes)
+
+    def _write_states(self, states: dict[str, SegmentState | None],
+                      changes: Sequence[MembershipChange]) -> None:
+        db = self.db
+        for chunk in _chunks(states):
+            marks = _marks(len(chunk))
+            db.execute(f"DELETE FROM segment_members WHERE customer_id IN ({marks})", chunk)
+            db.execute(f"DELETE FROM segment_checks WHERE customer_id IN ({marks})", chunk)
+        kept = [(cid, s) for cid, s in states.items() if s is not None]
+        db.executemany(
+            "INSERT INTO segment_members (segment, customer_id, since, why) "
+            "VALUES (?, ?, ?, ?)",
+            [(m.segment, cid, m.since, json.dumps(list(m.why)))
+             for cid, s in kept for m in s.memberships.values()],
+        )
+        db.executemany(
+            "INSERT INTO segment_checks (customer_id, checked_at, next_check) "
+            "VALUES (?, ?, ?)",
+            [(cid, s.checked_at, s.next_check) for cid, s in kept],
+        )
+        self._append_history(changes)
 
     def _append_history(self, changes: Sequence[MembershipChange]) -> None:
+        """The changes, in the history and, as change events, in the outbox."""
         self.db.executemany(
             "INSERT INTO segment_history (customer_id, segment, change, at, why) "
             "VALUES (?, ?, ?, ?, ?)",
             [(c.customer_id, c.segment, c.change, c.at, json.dumps(list(c.why)))
              for c in changes],
         )
+        self._append_outbox([membership_change(c) for c in changes])
 
     async def segment_members(
         self, segment: str, first: int, after: str | None
@@ -125,10 +136,15 @@ class SQLiteSegments:
 
     async def erase_segment_data(self, customer_ids: Collection[str]) -> None:
         with self._segment_tx():
-            for chunk in _chunks(customer_ids):
-                marks = _marks(len(chunk))
-                for table in ("segment_members", "segment_checks", "segment_history"):
-                    self.db.execute(f"DELETE FROM {table} WHERE customer_id IN ({marks})", chunk)
+            self._erase_segment_data(customer_ids)
+
+    def _erase_segment_data(self, customer_ids: Collection[str]) -> None:
+        """Memberships, check times, history and pending checks (the outbox's)."""
+        for chunk in _chunks(customer_ids):
+            marks = _marks(len(chunk))
+            for table in ("segment_members", "segment_checks", "segment_history",
+                          "segment_pending"):
+                self.db.execute(f"DELETE FROM {table} WHERE customer_id IN ({marks})", chunk)
 
     def _segment_tx(self) -> _Transaction:
         return _Transaction(self.db)

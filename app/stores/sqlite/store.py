@@ -61,6 +61,7 @@ from app.stores.base import (
     event_record,
 )
 from app.stores.keys import resolve_key
+from app.stores.sqlite.outbox import SQLiteOutbox
 from app.stores.sqlite.schema import MIGRATIONS
 from app.stores.sqlite.segments import SQLiteSegments, _chunks, _marks
 
@@ -156,7 +157,7 @@ def _identifier(row: Sequence[Any]) -> IdentifierRecord:
     )
 
 
-class SQLiteStore(SQLiteSegments, IdentityStore):
+class SQLiteStore(SQLiteSegments, SQLiteOutbox, IdentityStore):
     def __init__(self, path: str, url: str | None = None, *,
                  suppression: SuppressionKey | None = None) -> None:
         self.path = path
@@ -604,6 +605,7 @@ class SQLiteStore(SQLiteSegments, IdentityStore):
             "INSERT INTO observations (key, ts, event_id) VALUES (?, ?, ?)",
             [(i.key, e.ts, e.event_id) for e in plan.events for i in e.identifiers],
         )
+        self._apply_outbox(plan)
 
     def _record_history(self, plan: Plan) -> None:
         """Add each customer's merge history, after the redirects it needs."""
