@@ -35,19 +35,18 @@ def build_services(settings: Settings, store: IdentityStore | None = None) -> Se
     store = store or open_store(settings.store, neo4j_database=settings.neo4j_database,
                                 suppression=settings.suppression())
     region = settings.default_region
-    services = Services(
+    # every write keeps segment memberships right
+    segments = SegmentService(store, traits=traits)
+    return Services(
         settings=settings,
         store=store,
-        ingest=IngestService(store, default_region=region, rules=rules),
+        ingest=IngestService(store, default_region=region, rules=rules, segments=segments),
         customers=CustomerService(store, default_region=region),
-        steward=StewardService(store, default_region=region, rules=rules),
+        steward=StewardService(store, default_region=region, rules=rules, segments=segments),
         privacy=PrivacyService(store, default_region=region),
-        segments=SegmentService(store, traits=traits),
+        segments=segments,
         marketing=MarketingService(store, traits=traits),
     )
-    # every write keeps segment memberships right
-    services.ingest.segments = services.steward.segments = services.segments
-    return services
 
 
 async def start(settings: Settings, store: IdentityStore | None = None) -> Services:

@@ -119,8 +119,8 @@ def consume(store_url: str | None, bootstrap_servers: str, topics: tuple[str, ..
 
 async def _consume(settings: Settings, config: Any, metrics_host: str, metrics_port: int
                    ) -> dict[str, Any]:
+    from app.metrics import serve_metrics
     from loaders.kafka import KafkaLoader
-    from loaders.metrics import serve_metrics
 
     stopping = asyncio.Event()
     _on_signals(stopping)
@@ -287,8 +287,8 @@ def outbox_publish(store_url: str | None, bootstrap_servers: str, changes_topic:
     from aiokafka import AIOKafkaProducer
 
     from app.bootstrap import start
+    from app.outbound import publish_changes
     from app.services.outbox import Publisher
-    from loaders.outbound import publish_changes
 
     _logging()
 

@@ -27,7 +27,6 @@ import contextlib
 import logging
 import random
 import resource
-import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -39,13 +38,13 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from app.domain.changes import Change
 from app.domain.identifiers import IdentifierError, normalise
+from app.metrics import METRICS, LoaderMetrics
+from app.outbound import publish_changes
 from app.services.ingest import IngestResult, IngestService, Problem
 from app.services.outbox import Publisher
-from app.stores.base import StoreUnavailable
+from app.stores.base import StoreError
 from loaders.dlq import DeadLetter, send_dead_letters
 from loaders.files import decode_json, read_lines
-from loaders.metrics import METRICS, LoaderMetrics
-from loaders.outbound import publish_changes
 from loaders.segment_spec import DEFAULT_CONFIG, SegmentConfig
 
 log = logging.getLogger("idgraph.loader")
@@ -138,12 +137,9 @@ class Backoff:
 
 def is_transient(exc: BaseException) -> bool:
     """Whether waiting and trying the same batch again can succeed."""
-    if isinstance(exc, StoreUnavailable | ConnectionError | TimeoutError):
-        return True
-    if isinstance(exc, sqlite3.OperationalError):
-        return "locked" in str(exc) or "busy" in str(exc)
-    retryable = getattr(exc, "is_retryable", None)  # neo4j's transient and connection errors
-    return bool(callable(retryable) and retryable())
+    if isinstance(exc, StoreError):
+        return exc.retriable
+    return isinstance(exc, ConnectionError | TimeoutError)
 
 
 def position(message: Any) -> str:

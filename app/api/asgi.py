@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -29,6 +28,7 @@ from app.api.limits import BodyLimit
 from app.api.schema import build_schema
 from app.bootstrap import Services, start
 from app.config import Settings
+from app.metrics import CONTENT_TYPE, metrics_text
 from app.stores.base import StoreUnavailable
 from app.web.routes import explorer_routes
 
@@ -115,11 +115,6 @@ def create_app(services: Services, *, bus: EventBus | None = None,
         return RedirectResponse("/graphql")
 
     async def metrics(_: Request) -> Response:
-        try:
-            from loaders.metrics import CONTENT_TYPE, metrics_text
-        except ImportError:  # the loaders' optional dependencies are not installed
-            return Response(json.dumps({"error": "metrics need prometheus_client"}),
-                            status_code=404, media_type="application/json")
         return Response(metrics_text(), media_type=CONTENT_TYPE)
 
     @contextlib.asynccontextmanager

@@ -35,8 +35,8 @@ from app.stores.base import (
     MergeRecord,
     SegmentState,
     SplitRecord,
-    TimelineWindow,
 )
+from app.stores.values import TimelineWindow
 
 
 @dataclass(frozen=True, slots=True)

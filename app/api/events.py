@@ -84,7 +84,7 @@ async def _drain(queue: asyncio.Queue[Any]) -> AsyncIterator[Any]:
 
 
 def change_from_json(data: dict[str, Any]) -> Change:
-    """A Change from its outbound JSON (loaders.outbound.change_message), with its id."""
+    """A Change from its outbound JSON (app.outbound.change_message), with its id."""
     return Change.from_json(data, str(data.get("change_id") or ""))
 
 
@@ -149,7 +149,7 @@ class KafkaBus(InProcessBus):
     async def publish(self, topic: str, messages: Sequence[Any]) -> None:
         if topic != CUSTOMERS or not messages:
             return await super().publish(topic, messages)
-        from loaders.outbound import publish_changes
+        from app.outbound import publish_changes
 
         await publish_changes(self._producer, self.topic, messages)
 

@@ -9,7 +9,6 @@ from typing import Any
 
 import orjson
 
-from app.domain.plan import Plan
 from app.domain.segments.membership import ENTERED, MembershipChange
 
 
@@ -79,81 +78,3 @@ def membership_change(change: MembershipChange) -> Change:
     kind = "segment_entered" if change.change == ENTERED else "segment_left"
     return Change(kind, change.customer_id, change.at, (), (),
                   {"segment": change.segment, "why": list(change.why)})
-
-
-def changes_of(plan: Plan, owners: dict[str, str], at: str) -> list[Change]:
-    """The changes a plan makes: created customers, merges, identifiers new to a customer.
-    `owners` are the identifier owners before the plan."""
-    seed_events: dict[str, list[str]] = {}
-    for event in plan.events:
-        for ident in event.identifiers:
-            seed_events.setdefault(ident.key, []).append(event.event_id)
-    keys_of: dict[str | None, list[str]] = {}
-    for delta in plan.identifiers:
-        keys_of.setdefault(delta.customer_id, []).append(delta.key)
-    for key, cid in plan.moves.items():
-        keys_of.setdefault(cid, []).append(key)
-    changes: list[Change] = []
-    for customer in plan.new_customers:
-        keys = keys_of.get(customer.id, [])
-        events = sorted({e for k in keys for e in seed_events.get(k, [])})
-        changes.append(Change("customer_created", customer.id, at, tuple(events[:10])))
-    for kind, merges in (("customer_merged", plan.merges), ("customer_renamed", plan.renames)):
-        for merge in merges:
-            changes.append(
-                Change(
-                    kind,
-                    merge.survivor,
-                    at,
-                    (merge.event_id,),
-                    (merge.absorbed, merge.survivor),
-                    {"survivor": merge.survivor, "absorbed": merge.absorbed,
-                     "reason": merge.reason},
-                )
-            )
-    for split in plan.splits:
-        changes.append(
-            Change(
-                "customer_split",
-                split.customer_id,
-                at,
-                (),
-                (split.customer_id,),
-                {"parts": list(split.parts), "reason": split.reason},
-            )
-        )
-    added: dict[str, list[str]] = {}
-    for delta in plan.identifiers:
-        if delta.key not in owners and delta.customer_id is not None:
-            added.setdefault(delta.customer_id, []).append(delta.key)
-    for customer_id, keys in sorted(added.items()):
-        events = sorted({e for k in keys for e in seed_events.get(k, [])})
-        changes.append(
-            Change(
-                "identifiers_added", customer_id, at, tuple(events[:10]), data={"identifiers": keys}
-            )
-        )
-    return changes + _profile_changes(plan, at)
-
-
-def _profile_changes(plan: Plan, at: str) -> list[Change]:
-    """profile_changed for each customer that gets an event carrying traits or consent,
-    with (a sample of) those events."""
-    carrying = [e for e in plan.events if e.traits or e.consent]
-    if not carrying:
-        return []
-    survivor = {m.absorbed: m.survivor for m in [*plan.merges, *plan.renames]}
-
-    def final(cid: str | None) -> str | None:
-        while cid in survivor:
-            cid = survivor[cid]
-        return cid
-
-    owner = {d.key: d.customer_id for d in plan.identifiers} | plan.moves
-    events: dict[str, set[str]] = {}
-    for event in carrying:
-        for ident in event.identifiers:
-            if (cid := final(owner.get(ident.key))) is not None:
-                events.setdefault(cid, set()).add(event.event_id)
-    return [Change("profile_changed", cid, at, tuple(sorted(ids)[:10]))
-            for cid, ids in sorted(events.items())]

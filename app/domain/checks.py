@@ -15,8 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.domain.plan import Plan
-
 
 @dataclass(frozen=True, slots=True)
 class PendingCheck:
@@ -25,19 +23,3 @@ class PendingCheck:
     since: str  # the earliest write not evaluated yet
     survivor: str | None = None  # merged into this customer: leaves its segments
     split: bool = False  # a part split off: evaluated from `since`, its past not replayed
-
-
-def pending_checks(plan: Plan, at: str) -> list[PendingCheck]:
-    """The checks a plan leaves: its customers, the absorbed of its merges (with their
-    survivor) and the parts of its splits."""
-    absorbed = {m.absorbed: m.survivor for m in [*plan.merges, *plan.renames]}
-    parts = {p for s in plan.splits for p in s.parts}
-    touched = (plan.affected_customers | set(absorbed)) - {e.customer_id for e in plan.erasures}
-    return [PendingCheck(cid, at, at, absorbed.get(cid), cid in parts)
-            for cid in sorted(touched)]
-
-
-def with_checks(plan: Plan, at: str) -> Plan:
-    """The plan, with the segment checks it leaves recorded in it (Plan.segment_checks)."""
-    plan.segment_checks = pending_checks(plan, at)
-    return plan

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from app.domain.changes import Change
+from app.domain.checks import PendingCheck
 from app.domain.events import Event
 
 if TYPE_CHECKING:
-    from app.domain.changes import Change
-    from app.domain.checks import PendingCheck
     from app.domain.personal import Spellings
 
 ACTIVE = "active"

@@ -27,7 +27,7 @@ from typing import Any
 
 from networkx.utils import UnionFind
 
-from app.domain.changes import changes_of
+from app.domain.effects import changes_of
 from app.domain.events import Event
 from app.domain.history import (
     Anchor,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.domain.changes import changes_of
+from app.domain.effects import changes_of
 from app.domain.plan import (
     ACTIVE,
     BANNED,

@@ -5,12 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
+from app.clock import Clock, utc_now
 from app.domain import bounds
 from app.domain.changes import Change
-from app.domain.checks import with_checks
+from app.domain.effects import with_checks
 from app.domain.events import Event, EventError, format_ts, parse_event
 from app.domain.matching.stream import match_queries, pending_records
 from app.domain.matching.training import Matcher
@@ -18,18 +17,11 @@ from app.domain.plan import Gather, Plan
 from app.domain.privacy import ALL_SUPPRESSED, SUPPRESSED
 from app.domain.resolution import DEFAULT_RULES, plan_ingest
 from app.domain.rules import Rules
+from app.services.segments import SegmentService
 from app.stores.base import IdentityStore
 
-if TYPE_CHECKING:
-    from app.services.segments import SegmentService
-
-Clock = Callable[[], datetime]
 MATCHER_MODEL = "matcher"
 log = logging.getLogger("idgraph.ingest")
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,13 +92,14 @@ class IngestService:
         default_region: str = "NL",
         rules: Rules = DEFAULT_RULES,
         clock: Clock = utc_now,
+        segments: SegmentService | None = None,
     ) -> None:
         self.store = store
         self.default_region = default_region
         self.rules = rules
         self.clock = clock
         self.matcher: Matcher | None = None
-        self.segments: SegmentService | None = None  # set: memberships follow each write
+        self.segments = segments  # memberships follow each write
         # Called right after each write commits, before anything else happens (the crash
         # tests kill the process there: IDGRAPH_TEST_KILL_AFTER_COMMIT).
         self.committed: Callable[[Plan], None] | None = None

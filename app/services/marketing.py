@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
+from app.clock import Clock, utc_now
 from app.domain.attribution import Attribution, FunnelStep, campaign_performance, funnel
 from app.domain.events import format_ts, parse_ts
 from app.domain.nba import NextBestActionModel, Recommendation, recommend, train
 from app.domain.traits import CustomerFacts, EventLike, TraitsConfig, normal_ts, shift
-from app.services.ingest import Clock, utc_now
 from app.services.segments import MAX_EVENTS, all_customers, customer_facts
 from app.stores.base import IdentityStore
 

@@ -6,12 +6,13 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from app.clock import utc_now
 from app.domain.events import EventError, format_ts, parse_event
 from app.domain.matching.em import EmReport
 from app.domain.matching.stream import pending_records
 from app.domain.matching.training import Matcher, train_matcher
 from app.domain.rules import Rules
-from app.services.ingest import MATCHER_MODEL, utc_now
+from app.services.ingest import MATCHER_MODEL
 from app.stores.base import IdentityStore
 
 

@@ -96,9 +96,7 @@ class _Reader:
 
 def _passing(exc: BaseException) -> bool:
     """Whether the error is an outage that passes (no traceback worth logging)."""
-    from app.stores.base import StoreUnavailable
-
-    return isinstance(exc, StoreUnavailable | ConnectionError | TimeoutError) or bool(
+    return isinstance(exc, ConnectionError | TimeoutError) or bool(
         getattr(exc, "retriable", False))
 
 

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
+from app.clock import Clock, utc_now
 from app.domain.changes import Change
 from app.domain.erasure import plan_erase
 from app.domain.events import format_ts
 from app.domain.personal import Known, known_values
 from app.domain.plan import Gather, Plan, Snapshot
 from app.domain.steward import StewardError
-from app.services.ingest import utc_now
 from app.stores.base import IdentityStore
 
 
@@ -30,7 +28,7 @@ class ErasureReceipt:
 
 
 class PrivacyService:
-    def __init__(self, store: IdentityStore, *, clock: Callable[[], datetime] = utc_now,
+    def __init__(self, store: IdentityStore, *, clock: Clock = utc_now,
                  default_region: str = "NL") -> None:
         self.store = store
         self.clock = clock

@@ -31,6 +31,7 @@ from collections.abc import (
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from app.clock import Clock, utc_now
 from app.domain.changes import Change, membership_change
 from app.domain.checks import PendingCheck
 from app.domain.events import format_ts
@@ -50,7 +51,6 @@ from app.domain.segments import (
 from app.domain.segments.evaluate import Catalogue
 from app.domain.segments.membership import stale
 from app.domain.traits import CustomerFacts, EventLike, TraitsConfig
-from app.services.ingest import Clock, utc_now
 from app.stores.base import (
     CustomerData,
     CustomerReads,
@@ -58,9 +58,9 @@ from app.stores.base import (
     IdentityStore,
     SegmentRecord,
     SegmentState,
-    TimelineWindow,
 )
 from app.stores.outbox import SegmentTx, SegmentWrite
+from app.stores.values import TimelineWindow
 
 log = logging.getLogger("idgraph.segments")
 # The most events read per customer to evaluate it: a customer's whole history, in practice.

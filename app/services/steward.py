@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 
+from app.clock import Clock, utc_now
 from app.domain.changes import Change
-from app.domain.checks import with_checks
+from app.domain.effects import with_checks
 from app.domain.events import format_ts
 from app.domain.identifiers import IdentifierError, normalise
 from app.domain.plan import Gather, Plan
 from app.domain.resolution import DEFAULT_RULES
 from app.domain.rules import Rules
 from app.domain.steward import Action, StewardError, plan_action, undo_of
-from app.services.ingest import utc_now
 from app.services.segments import SegmentService
 from app.stores.base import AuditRecord, IdentityStore
 
@@ -31,12 +29,13 @@ class ActionResult:
 
 class StewardService:
     def __init__(self, store: IdentityStore, *, default_region: str = "NL",
-                 rules: Rules = DEFAULT_RULES, clock: Callable[[], datetime] = utc_now) -> None:
+                 rules: Rules = DEFAULT_RULES, clock: Clock = utc_now,
+                 segments: SegmentService | None = None) -> None:
         self.store = store
         self.default_region = default_region
         self.rules = rules
         self.clock = clock
-        self.segments: SegmentService | None = None  # set: memberships follow each action
+        self.segments = segments  # memberships follow each action
 
     def key(self, type_: str, value: str) -> str:
         try:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 
-from app.domain.changes import changes_of
-from app.domain.checks import with_checks
+from app.clock import Clock, utc_now
+from app.domain.effects import changes_of, with_checks
 from app.domain.events import format_ts
 from app.domain.plan import Gather, Plan, Snapshot
 from app.domain.resolution import DEFAULT_RULES, resolve_components
 from app.domain.rules import Rules
 from app.domain.verify import Drift, find_drift
-from app.services.ingest import utc_now
 from app.services.segments import MembershipReport, SegmentService
 from app.stores.base import IdentityStore
 
@@ -34,7 +31,7 @@ class VerifyService:
         store: IdentityStore,
         *,
         rules: Rules = DEFAULT_RULES,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = utc_now,
         segments: SegmentService | None = None,
     ) -> None:
         self.store = store

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -21,20 +21,40 @@ from app.domain.plan import Component, CustomerInfo, Gather, NeedComponents, Pla
 from app.domain.profile import Observation
 from app.domain.segments.membership import Membership, MembershipChange
 from app.stores.outbox import OutboxPort
+from app.stores.values import (
+    Cursor,
+    CustomerData,
+    CustomerReads,
+    EventRecord,
+    IdentifierRecord,
+    SegmentRecord,
+    SegmentState,
+)
 
 Decide = Callable[[Snapshot], Plan]
 # A component larger than this many customers is not re-partitioned in one transaction.
 MAX_COMPONENT_CUSTOMERS = 5_000
-Cursor = tuple[str, str]  # (timestamp, event_id) of the last event of a page
 _NEWEST: Cursor = ("\uffff", "")  # a cursor before every event
 
 
 class StoreError(Exception):
-    """Base of the store errors."""
+    """Base of the store errors. `retriable`: the same call may succeed if made again later,
+    so a caller decides on the flag, never on a driver's own error types."""
+
+    retriable = False
 
 
 class StoreUnavailable(StoreError):
     """The store cannot be reached. Check the store URL, and that the server is running."""
+
+    retriable = True
+
+
+class StoreBusy(StoreError):
+    """The store is held by other writers (a lock that outlasted the wait, a deadlock or
+    another transient conflict that the adapter's own retries did not get past)."""
+
+    retriable = True
 
 
 class StoreURLError(StoreError):
@@ -76,38 +96,6 @@ async def decide_with_components(
             if not wanted:
                 raise
             await add(wanted)
-
-
-@dataclass(frozen=True, slots=True)
-class IdentifierRecord:
-    type: str
-    value: str
-    customer_id: str | None
-    first_seen: str
-    last_seen: str
-    sources: tuple[str, ...]
-    status: str = "active"
-    reason: str = ""
-
-    @property
-    def key(self) -> str:
-        return f"{self.type}:{self.value}"
-
-
-@dataclass(frozen=True, slots=True)
-class EventRecord:
-    event_id: str
-    type: str
-    timestamp: str
-    source: str
-    identifiers: tuple[Identifier, ...]
-    traits: dict[str, Any]
-    properties: dict[str, Any]
-    consent: dict[str, bool]
-
-    @property
-    def cursor(self) -> Cursor:
-        return (self.timestamp, self.event_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,59 +153,6 @@ class ReviewRecord:
     weights: dict[str, Any]
     status: str  # open | accepted | rejected
     created_at: str
-
-
-@dataclass(frozen=True, slots=True)
-class SegmentRecord:
-    """A stored segment definition: its name and its text in the segment language."""
-
-    name: str
-    text: str
-    created_at: str
-    updated_at: str
-
-
-@dataclass(frozen=True, slots=True)
-class SegmentState:
-    """One customer's segment memberships and when they were last brought up to date."""
-
-    memberships: dict[str, Membership]
-    checked_at: str | None = None
-    next_check: str | None = None  # when a time window could next change an answer
-
-
-@dataclass(frozen=True, slots=True)
-class TimelineWindow:
-    """Which of a customer's events a timeline page holds (see IdentityStore.timelines)."""
-
-    first: int
-    after: Cursor | None = None
-    types: tuple[str, ...] = ()
-    since: str | None = None
-    until: str | None = None
-
-
-@dataclass
-class CustomerReads:
-    """Reads of customers' data that a caller makes at the same moment (the API, for the
-    fields of one query): which customers' identifiers, profile observations, timeline
-    pages and segment states it wants."""
-
-    identifiers: set[str] = field(default_factory=set)
-    observations: set[str] = field(default_factory=set)
-    timelines: dict[TimelineWindow, set[str]] = field(default_factory=dict)
-    segment_states: set[str] = field(default_factory=set)
-
-
-@dataclass
-class CustomerData:
-    """The answers to CustomerReads, as `identifiers_of`, `profile_observations`,
-    `timelines` (per window) and `segment_states` give them."""
-
-    identifiers: dict[str, list[IdentifierRecord]] = field(default_factory=dict)
-    observations: dict[str, list[Observation]] = field(default_factory=dict)
-    timelines: dict[TimelineWindow, dict[str, list[EventRecord]]] = field(default_factory=dict)
-    segment_states: dict[str, SegmentState] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,14 +15,12 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from app.domain.changes import Change, canonical, digest
 from app.domain.checks import PendingCheck
 from app.domain.segments.membership import MembershipChange
-
-if TYPE_CHECKING:  # base.py's IdentityStore is an OutboxPort
-    from app.stores.base import CustomerData, CustomerReads, SegmentRecord, SegmentState
+from app.stores.values import CustomerData, CustomerReads, SegmentRecord, SegmentState
 
 # Pending checks evaluated per transaction.
 CHECKS_PER_TRANSACTION = 500

@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaProducer
 
 from app.api.events import KafkaBus
 from app.domain.changes import Change
-from loaders.outbound import publish_changes
+from app.outbound import publish_changes
 from tests.api.data import seed
 from tests.api.test_subscriptions import CHANGED, LINK, collect, wait_for_subscribers
 from tests.conftest import KAFKA_BOOTSTRAP

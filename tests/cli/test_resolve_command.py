@@ -21,8 +21,7 @@ async def a_store_with_a_stale_membership(url: str) -> str:
     await store.migrate()
     try:
         segments = SegmentService(store)
-        ingest = IngestService(store)
-        ingest.segments = segments
+        ingest = IngestService(store, segments=segments)
         await segments.define("known", "has(email)")
         await ingest.ingest([event("e1", "2024-02-01T00:00:00Z", "email:ann@x.com")])
         ann = (await store.owners(["email:ann@x.com"]))["email:ann@x.com"]

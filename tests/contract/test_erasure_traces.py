@@ -37,13 +37,11 @@ PERSONAL_SEGMENT = ('trait(Last_Name) exists AND trait(date_of_birth) < "2000-01
 async def seed_and_act(store) -> str:
     """The customer's events and the others', steward actions whose reasons spell her
     values (on her identifiers and on Bob's), and segments whose whys hold them."""
-    ingest = IngestService(store)
     segments = SegmentService(store)
-    ingest.segments = segments
+    ingest = IngestService(store, segments=segments)
     await segments.define("personal", PERSONAL_SEGMENT)
     await ingest.ingest_raw((e["event_id"], e) for e in person_events() + other_events())
-    steward = StewardService(store)
-    steward.segments = segments
+    steward = StewardService(store, segments=segments)
     for action in (
         Action("link", "sam", NOTE, (f"cookie:{OTHER_COOKIE}", f"crm_id:{CRM_ID}")),
         Action("quarantine", "sam", f"laptop shared with {NOTE}", ("cookie:ck_bob",)),

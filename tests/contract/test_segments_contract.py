@@ -40,10 +40,9 @@ class World:
         self.store = store
         self.clock = Clock(now)
         self.segments = SegmentService(store, clock=self.clock)
-        self.ingest_service = IngestService(store, clock=self.clock)
-        self.steward = StewardService(store, clock=self.clock)
+        self.ingest_service = IngestService(store, clock=self.clock, segments=self.segments)
+        self.steward = StewardService(store, clock=self.clock, segments=self.segments)
         self.privacy = PrivacyService(store, clock=self.clock)
-        self.ingest_service.segments = self.steward.segments = self.segments
 
     async def ingest(self, *events, at: str | None = None):
         if at:

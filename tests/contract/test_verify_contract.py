@@ -75,8 +75,7 @@ async def test_stale_memberships_and_pending_checks_are_found_and_repaired(store
 
     clock = Clock("2024-03-01T00:00:00Z")
     segments = SegmentService(store, clock=clock)
-    ingest = IngestService(store, clock=clock)
-    ingest.segments = segments
+    ingest = IngestService(store, clock=clock, segments=segments)
     await segments.define("buyer", "count(purchase) >= 1")
     await segments.define("known", "has(email)")
     await ingest.ingest([purchase("p1", "2024-02-01T00:00:00Z", "email:ann@x.com", amount=5),

@@ -24,11 +24,11 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
+from app.metrics import LoaderMetrics
 from app.services.ingest import IngestService
 from app.stores.base import IdentityStore
 from loaders.dlq import DeadLetter
 from loaders.kafka import KafkaLoader, LoaderConfig, message_key
-from loaders.metrics import LoaderMetrics
 from tests.conftest import KAFKA_BOOTSTRAP
 
 ROOT = Path(__file__).resolve().parents[2]

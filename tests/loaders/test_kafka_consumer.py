@@ -8,11 +8,11 @@ import asyncio
 import pytest
 from prometheus_client import CollectorRegistry
 
+from app.metrics import LoaderMetrics
 from app.services.ingest import IngestService
 from app.stores.base import StoreUnavailable
 from loaders.dlq import DeadLetter
 from loaders.kafka import KafkaLoader, LoaderConfig, StoreRejectsAll
-from loaders.metrics import LoaderMetrics
 from tests.loaders.streams import (
     add_malformed,
     check_dead_letters,

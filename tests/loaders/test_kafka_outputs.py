@@ -7,10 +7,10 @@ import json
 
 import pytest
 
+from app.outbound import SCHEMA
 from app.services.segments import SegmentService
 from loaders.dlq import REPLAYED_FROM, DeadLetter, replay
 from loaders.kafka import produce_file
-from loaders.outbound import SCHEMA
 from tests.conftest import KAFKA_BOOTSTRAP
 from tests.helpers import raw_event
 from tests.loaders.streams import create_topic, loader, produce, read_topic, run_loader, unique

@@ -6,7 +6,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from loaders.metrics import LoaderMetrics, metrics_text, serve_metrics, update_group_lag
+from app.metrics import LoaderMetrics, metrics_text, serve_metrics, update_group_lag
 from tests.conftest import KAFKA_BOOTSTRAP
 from tests.loaders.streams import (
     add_malformed,

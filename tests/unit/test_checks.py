@@ -4,7 +4,8 @@ its change events."""
 from __future__ import annotations
 
 from app.domain.changes import Change, change_id, membership_change
-from app.domain.checks import PendingCheck, pending_checks, with_checks
+from app.domain.checks import PendingCheck
+from app.domain.effects import pending_checks, with_checks
 from app.domain.plan import CustomerInfo, Erasure, IdentifierDelta, Merge, Plan, Split
 from app.domain.segments import LEFT, MembershipChange
 

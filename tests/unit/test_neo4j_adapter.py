@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from app.domain.changes import Change
-from app.domain.checks import pending_checks
+from app.domain.effects import pending_checks
 from app.domain.events import format_ts
 from app.domain.personal import Spellings, identifier_known
 from app.domain.plan import (

@@ -10,11 +10,13 @@ from neo4j.exceptions import (
     AuthError,
     ClientError,
     DatabaseUnavailable,
+    DriverError,
+    Neo4jError,
     ServiceUnavailable,
     SessionExpired,
 )
 
-from app.stores.base import StoreUnavailable
+from app.stores.base import StoreBusy, StoreUnavailable
 
 DATABASE_NOT_FOUND = "Neo.ClientError.Database.DatabaseNotFound"
 
@@ -38,7 +40,8 @@ def translated(
     method: Callable[Concatenate[S, P], Awaitable[R]],
 ) -> Callable[Concatenate[S, P], Coroutine[Any, Any, R]]:
     """Turn "cannot reach / cannot log in to the server" into StoreUnavailable, so callers
-    get one clear line instead of a driver stack trace."""
+    get one clear line instead of a driver stack trace, and the other errors the driver
+    calls retryable (a deadlock, a transient conflict) into StoreBusy."""
 
     @functools.wraps(method)
     async def wrapper(self: S, *args: P.args, **kwargs: P.kwargs) -> R:
@@ -53,5 +56,9 @@ def translated(
             raise StoreUnavailable(
                 f"Neo4j at {self.redacted_url} has no database {self.database!r}; "
                 f"create it or choose another") from None
+        except (Neo4jError, DriverError) as exc:
+            if not exc.is_retryable():
+                raise
+            raise StoreBusy(f"Neo4j at {self.redacted_url}: {exc}") from exc
 
     return wrapper

@@ -40,10 +40,10 @@ from app.stores.base import (
     ReviewRecord,
     SegmentState,
     SplitRecord,
-    TimelineWindow,
     event_body,
     event_record,
 )
+from app.stores.values import TimelineWindow
 
 Row = Mapping[str, Any]
 

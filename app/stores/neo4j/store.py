@@ -59,7 +59,6 @@ from app.stores.base import (
     StoreStats,
     StoreUnavailable,
     StoreURLError,
-    TimelineWindow,
     decide_with_components,
 )
 from app.stores.keys import resolve_key
@@ -69,6 +68,7 @@ from app.stores.neo4j import records
 from app.stores.neo4j.errors import translated as _translated
 from app.stores.neo4j.outbox import Neo4jOutbox
 from app.stores.neo4j.segments import Neo4jSegments
+from app.stores.values import TimelineWindow
 
 # The names of the counter nodes (MergeSequence.name) that number merges, splits, audit
 # entries, review items and matching filings.

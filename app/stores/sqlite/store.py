@@ -54,6 +54,7 @@ from app.stores.base import (
     MergeRecord,
     ReviewRecord,
     SplitRecord,
+    StoreBusy,
     StoreStats,
     StoreUnavailable,
     decide_with_components,
@@ -150,6 +151,28 @@ class _Checkpointer:
         self._thread.join()
 
 
+class _Connection(sqlite3.Connection):
+    """A connection whose statements raise StoreBusy when another process holds the file
+    longer than the busy timeout: the one place SQLite's lock errors become the port's."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        try:
+            return super().execute(sql, parameters)
+        except sqlite3.OperationalError as exc:
+            raise _busy(exc) from exc
+
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> sqlite3.Cursor:
+        try:
+            return super().executemany(sql, parameters)
+        except sqlite3.OperationalError as exc:
+            raise _busy(exc) from exc
+
+
+def _busy(exc: sqlite3.OperationalError) -> Exception:
+    text = str(exc)
+    return StoreBusy(f"SQLite: {text}") if "locked" in text or "busy" in text else exc
+
+
 def _identifier(row: Sequence[Any]) -> IdentifierRecord:
     type_, value, cid, first, last, sources, status, reason = row
     return IdentifierRecord(
@@ -166,7 +189,8 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, IdentityStore):
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                                      factory=_Connection)
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"cannot open SQLite database {path}: {exc}") from exc
         self.db.execute("PRAGMA journal_mode=WAL")
