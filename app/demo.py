@@ -680,7 +680,7 @@ def _calls(w: _Writer, person: DemoPerson, after: datetime) -> None:
     for _ in range(rng.randint(1, 2)):
         identifiers = [_id("phone", _phone_spelling(rng, person.phone, "telephony"))]
         verified = person.crm_id is not None and rng.random() < 0.6
-        if verified:
+        if verified and person.crm_id is not None:
             identifiers.append(_id("crm_id", person.crm_id))
         w.emit(person, w.later(after, OFFICE_HOURS), "call", "callcenter", identifiers,
                properties={"duration_s": rng.randint(45, 1500), "reason": rng.choice(CALL_REASONS),
@@ -897,7 +897,7 @@ def _patterns_by_identifier_set() -> dict[frozenset[str], _Patterns]:
     """For every set of identifier types a person may have, the weighted event patterns
     that use only those types."""
     kinds = ("cookie", "email", "device_id", "phone", "crm_id")
-    table = {}
+    table: dict[frozenset[str], _Patterns] = {}
     for mask in range(1 << len(kinds)):
         have = frozenset(k for bit, k in enumerate(kinds) if mask >> bit & 1)
         table[have] = tuple((type_, source, types)

@@ -181,7 +181,7 @@ def dead_letter(message: Any, problem: Problem) -> DeadLetter:
                       tuple(message.headers or ()))
 
 
-class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+class _Rebalance(ConsumerRebalanceListener):
     def __init__(self, loader: KafkaLoader) -> None:
         self.loader = loader
 

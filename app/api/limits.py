@@ -136,8 +136,8 @@ class CostLimiter(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         document = context.graphql_document
-        operation = get_operation_ast(document, context.provided_operation_name) \
-            if document else None
+        # operation_name: the one the request names, else the document's first
+        operation = get_operation_ast(document, context.operation_name) if document else None
         if document is not None and operation is not None:
             fragments = {d.name.value: d for d in document.definitions
                          if isinstance(d, FragmentDefinitionNode)}
@@ -177,12 +177,13 @@ def limit_extensions(max_depth: int, max_cost: int, introspection: bool
                      ) -> list[Callable[[], SchemaExtension]]:
     """The extensions of a schema, as factories (one instance per request). The validation
     rules are made once, so that validation results can be cached by document."""
-    from graphql.validation import NoSchemaIntrospectionCustomRule
+    from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
     from strawberry.extensions import AddValidationRules, ParserCache, ValidationCache
     from strawberry.extensions.max_aliases import create_validator as aliases_rule
     from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 
-    rules = [depth_rule(max_depth, None), aliases_rule(MAX_ALIASES)]
+    rules: list[type[ASTValidationRule]] = [depth_rule(max_depth, None),
+                                            aliases_rule(MAX_ALIASES)]
     if not introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
     return [

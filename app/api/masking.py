@@ -127,7 +127,7 @@ class Masker:
         return self.json(value, trait_kind(name))
 
     def traits(self, traits: dict[str, Any]) -> dict[str, Any]:
-        return self.json(traits)  # type: ignore[no-any-return]
+        return self.json(traits)
 
     def value(self, type_: str, value: str) -> str:
         """An identifier's value: by its type, and by what it holds (an e-mail address

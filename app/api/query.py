@@ -7,6 +7,7 @@ import binascii
 from typing import Any
 
 import strawberry
+from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from app.api.context import Context
@@ -158,7 +159,8 @@ class Query:
 
         edges = [ReviewEdge(cursor=str(r.id), node=Review(
             id=strawberry.ID(str(r.id)), a=side(r.a), b=side(r.b), score=r.score,
-            weights=r.weights, status=r.status, created_at=r.created_at)) for r in rows[:first]]
+            weights=JSON(r.weights), status=r.status, created_at=r.created_at))
+            for r in rows[:first]]
         return ReviewConnection(edges=edges, page_info=PageInfo(
             has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None))
 

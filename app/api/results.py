@@ -243,9 +243,9 @@ class IngestSuccess:
 
 def union_of(name: str, *members: type[Any]) -> Any:
     """A named GraphQL union of these types; `failure` keeps to its members."""
-    union = Annotated[functools.reduce(operator.or_, members), strawberry.union(name)]
+    members_union: Any = functools.reduce(operator.or_, members)
     MEMBERS[name] = members
-    return union
+    return Annotated[members_union, strawberry.union(name)]
 
 
 MEMBERS: dict[str, tuple[type[Any], ...]] = {}

@@ -153,7 +153,7 @@ class Event:
             identifiers=[ObservedIdentifier(type=i.type, value=m.value(i.type, i.value))
                          for i in r.identifiers],
             properties=m.json(r.properties),
-            traits=m.traits(r.traits),
+            traits=JSON(m.traits(r.traits)),
             consent=m.json(r.consent),
         )
 
@@ -628,8 +628,8 @@ class AuditEntry:
     @classmethod
     def of(cls, r: AuditRecord) -> AuditEntry:
         return cls(seq=r.seq, actor=r.actor, action=r.action, target=r.target, reason=r.reason,
-                   at=r.at, details=r.details, undoable="kind" in r.undo and r.undone_by is None,
-                   undone_by=r.undone_by)
+                   at=r.at, details=JSON(r.details),
+                   undoable="kind" in r.undo and r.undone_by is None, undone_by=r.undone_by)
 
 
 @strawberry.type

@@ -16,7 +16,7 @@ import random
 import statistics
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from rich.console import Console
@@ -30,7 +30,7 @@ BATCH = 1000
 
 
 def _timed(spent: list[float], step: Callable[[], Awaitable[None]]
-           ) -> Callable[[], Awaitable[None]]:
+           ) -> Callable[[], Coroutine[Any, Any, None]]:
     async def timed() -> None:
         started = time.perf_counter()
         await step()

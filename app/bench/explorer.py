@@ -41,9 +41,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:  # playwright is a development dependency
+    from playwright.async_api import ViewportSize
 
 CHROMIUM = os.environ.get("IDGRAPH_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -52,7 +55,7 @@ CHROMIUM_ARGS = [
 ]
 STEWARD_KEY = "bench-explorer-steward-key"
 READER_KEY = "bench-explorer-reader-key"
-VIEWPORT = {"width": 1440, "height": 1000}
+VIEWPORT: ViewportSize = {"width": 1440, "height": 1000}
 GRAPH_QUERY = """query Graph($id: ID!, $depth: Int!) {
   customer(id: $id) {
     id

@@ -30,6 +30,7 @@ from rich.console import Console
 from app.bootstrap import start
 from app.config import Settings
 from app.demo import synthetic_events
+from app.domain.changes import Change
 from app.domain.events import parse_ts
 from app.domain.plan import Plan
 from app.domain.segments import define_segment, evaluate_all
@@ -104,11 +105,11 @@ async def run_segments_bench(settings: Settings, customers: int, count: int, eve
         spent = 0.0
         after_plan = services.segments.after_plan
 
-        async def timed(plan: Plan, at: str | None = None) -> Any:
+        async def timed(plan: Plan, now: str | None = None) -> list[Change]:
             nonlocal spent
             began = time.perf_counter()
             try:
-                return await after_plan(plan, at)
+                return await after_plan(plan, now)
             finally:
                 spent += time.perf_counter() - began
 

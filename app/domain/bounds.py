@@ -160,29 +160,47 @@ def _check(value: object, depth: int, budget: _Budget) -> None:
     if kind is str:
         _check_text(value, MAX_STRING, budget)  # type: ignore[arg-type]
     elif kind is dict:
-        _check_depth(depth)
-        for key, item in value.items():  # type: ignore[attr-defined]
-            try:
-                if type(key) is not str:
-                    raise _Fault("an object key must be text")
-                _check_text(key, MAX_KEY, budget)
-                _check(item, depth + 1, budget)
-            except _Fault as fault:
-                fault.path.append(key)
-                raise
-            if budget.values > MAX_VALUES or budget.text > MAX_TEXT:
-                return  # reported by `check`, once, for the whole event
+        _check_object(value, depth, budget)  # type: ignore[arg-type]
     elif kind is list:
-        _check_depth(depth)
-        for index, item in enumerate(value):  # type: ignore[arg-type]
-            try:
-                _check(item, depth + 1, budget)
-            except _Fault as fault:
-                fault.path.append(index)
-                raise
-            if budget.values > MAX_VALUES or budget.text > MAX_TEXT:
-                return
-    elif kind is int or kind is float:
+        _check_array(value, depth, budget)  # type: ignore[arg-type]
+    else:
+        _check_scalar(value)
+
+
+def _check_object(value: dict[Any, object], depth: int, budget: _Budget) -> None:
+    _check_depth(depth)
+    for key, item in value.items():
+        try:
+            if type(key) is not str:
+                raise _Fault("an object key must be text")
+            _check_text(key, MAX_KEY, budget)
+            _check(item, depth + 1, budget)
+        except _Fault as fault:
+            fault.path.append(key)
+            raise
+        if _spent(budget):
+            return  # reported by `check`, once, for the whole event
+
+
+def _check_array(value: list[object], depth: int, budget: _Budget) -> None:
+    _check_depth(depth)
+    for index, item in enumerate(value):
+        try:
+            _check(item, depth + 1, budget)
+        except _Fault as fault:
+            fault.path.append(index)
+            raise
+        if _spent(budget):
+            return
+
+
+def _spent(budget: _Budget) -> bool:
+    return budget.values > MAX_VALUES or budget.text > MAX_TEXT
+
+
+def _check_scalar(value: object) -> None:
+    kind = type(value)
+    if kind is int or kind is float:
         _check_number(value)  # type: ignore[arg-type]
     elif kind is RefusedNumber:
         raise _Fault(value.reason)  # type: ignore[attr-defined]
@@ -232,7 +250,7 @@ def is_safe_text(value: object) -> bool:
     if type(value) is not str:
         return False
     try:
-        _check_text(value, MAX_STRING, _Budget())  # type: ignore[arg-type]
+        _check_text(value, MAX_STRING, _Budget())
     except _Fault:
         return False
     return True

@@ -94,7 +94,8 @@ _FRIENDLY_PATTERNS = {
 
 
 def _schema_error(raw: dict[str, Any], exc: fastjsonschema.JsonSchemaValueException) -> EventError:
-    where = exc.name.removeprefix("data").lstrip(".")
+    name = exc.name or "data"
+    where = name.removeprefix("data").lstrip(".")
     if exc.rule == "required":
         node: Any = raw
         for part in exc.path[1:]:
@@ -106,7 +107,7 @@ def _schema_error(raw: dict[str, Any], exc: fastjsonschema.JsonSchemaValueExcept
         return EventError(where, _FRIENDLY_PATTERNS.get(last, f"must match {exc.rule_definition}"))
     if exc.rule == "additionalProperties":
         return EventError(where or "event", "has fields the v1 contract does not define")
-    reason = exc.message.removeprefix(exc.name).strip()
+    reason = exc.message.removeprefix(name).strip()
     return EventError(where or "event", reason)
 
 

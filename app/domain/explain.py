@@ -4,19 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import networkx as nx
 
 from app.domain.plan import ACTIVE
 
 
-class LinkLike:
+class LinkLike(Protocol):
     """What an explanation reads of a link (LinkRecord has these attributes)."""
 
-    a: str
-    b: str
-    status: str
-    reason: str
+    @property
+    def a(self) -> str: ...
+    @property
+    def b(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def reason(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +46,7 @@ def explain(key: str, customer_id: str | None, members: Sequence[tuple[str, str]
     stopped = tuple(link for link in links if key in (link.a, link.b) and link.status != ACTIVE)
     if customer_id is None or anchor is None:
         return Explanation(key, customer_id, None, (), stopped)
-    graph = nx.Graph()
+    graph: nx.Graph[str] = nx.Graph()
     graph.add_nodes_from(k for k, _ in members)
     for link in links:
         if link.status == ACTIVE:

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from enum import Enum
 from functools import lru_cache
+from typing import Any, overload
 from urllib.parse import unquote
 
 import phonenumbers
@@ -325,6 +326,10 @@ class Spellings:
     def scrub(self, text: str, mark: str) -> str:
         return self.replace(text, lambda _kind, _text: mark)
 
+    @overload
+    def scrub_json(self, value: dict[str, Any], mark: str) -> dict[str, Any]: ...
+    @overload
+    def scrub_json(self, value: object, mark: str) -> object: ...
     def scrub_json(self, value: object, mark: str) -> object:
         """Every string of a JSON value scrubbed, keys included."""
         if isinstance(value, dict):
@@ -340,7 +345,7 @@ def spellings(known: frozenset[Known], region: str = "NL") -> Spellings:
     return Spellings(sorted(known, key=lambda k: (k.kind.value, k.value)), region)
 
 
-def known_values(traits: dict[str, object]) -> set[Known]:
+def known_values(traits: Mapping[str, object]) -> set[Known]:
     """The personal values among a customer's traits: by the trait's name, and by what
     the value is (an e-mail address or a phone number under any name). Nested objects
     (an address) are read the same way."""

@@ -74,7 +74,7 @@ class SuppressionKey:
         digest = hmac.new(self.secret, legacy.encode(), hashlib.sha256).hexdigest()
         return self.prefix + digest
 
-    def hashes(self, keys: list[str] | tuple[str, ...] | set[str]) -> dict[str, str]:
+    def hashes(self, keys: Iterable[str]) -> dict[str, str]:
         """hash -> key, for looking keys up on the list."""
         return {self.hash(k): k for k in keys}
 

@@ -301,7 +301,7 @@ class _Group:
 def _groups(batch: _Batch, snapshot: Snapshot, inactive: Mapping[str, object]) -> list[_Group]:
     """Union the batch's active identifiers with each other and with the customers they
     already belong to, noting for each customer the event that first tied it to another."""
-    uf = UnionFind()
+    uf: UnionFind[object] = UnionFind()
     customers_at: dict[object, set[str]] = {}
     triggers: dict[str, Event] = {}
 
@@ -645,7 +645,7 @@ def _assign(
     for cid, sizes in sorted(per_customer.items()):
         info = snapshot.customers[cid]
         home = None if steward else index_of.get(info.first_key)
-        if home not in sizes:
+        if home is None or home not in sizes:
             home = min(sizes, key=lambda i: (-sizes[i], i))
         claims[home].append(info)
     ties_of: dict[int, list[Tie]] = defaultdict(list)

@@ -26,7 +26,7 @@ def name_term(traits: Mapping[str, Any]) -> str | None:
 def terms_of(keys: Iterable[str], traits: Mapping[str, Any]) -> set[tuple[str, str]]:
     """(key, term) pairs for the identifiers of one event and the name it carries."""
     name = name_term(traits)
-    found = set()
+    found: set[tuple[str, str]] = set()
     for key in keys:
         found.update((key, term) for term in identifier_terms(key))
         if name:

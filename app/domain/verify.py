@@ -25,14 +25,14 @@ def find_drift(
     owners: Mapping[str, str | None], active_links: Iterable[tuple[str, str]]
 ) -> list[Drift]:
     """`owners`: every identifier's customer (None when inactive)."""
-    graph = nx.Graph()
+    graph: nx.Graph[str] = nx.Graph()
     graph.add_nodes_from(k for k, c in owners.items() if c is not None)
     graph.add_edges_from((a, b) for a, b in active_links if owners.get(a) and owners.get(b))
     components_of: dict[str, list[int]] = defaultdict(list)
     found: list[Drift] = []
     components = [sorted(c) for c in nx.connected_components(graph)]
     for index, keys in enumerate(components):
-        customers = sorted({owners[k] for k in keys if owners[k]})
+        customers = sorted({c for k in keys if (c := owners[k])})
         for cid in customers:
             components_of[cid].append(index)
         if len(customers) > 1:
@@ -45,6 +45,6 @@ def find_drift(
             )
     for cid, indexes in sorted(components_of.items()):
         if len(indexes) > 1:
-            keys = tuple(sorted(k for i in indexes for k in components[i]))
-            found.append(Drift(keys, (cid,), f"{cid} spans {len(indexes)} components"))
+            spanned = tuple(sorted(k for i in indexes for k in components[i]))
+            found.append(Drift(spanned, (cid,), f"{cid} spans {len(indexes)} components"))
     return found

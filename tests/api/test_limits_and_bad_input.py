@@ -48,6 +48,21 @@ async def test_a_query_over_the_cost_limit_is_refused_before_it_runs(api):
     assert (await api.run("reader", query, ids=ids[:5], n=10))["customers"] == [None] * 5
 
 
+async def test_the_cost_limit_holds_for_the_named_operation_of_a_document_with_several(api):
+    document = """query Small { viewer { role } }
+        query Big($ids: [IdentifierInput!]!) { customers(identifiers: $ids) {
+        timeline(first: 100) { edges { node { eventId } } } } }"""
+    ids = [{"type": "cookie", "value": f"ck_{n}"} for n in range(50)]
+    api.counting.reset()
+    response = await api.post({"query": document, "operationName": "Big",
+                               "variables": {"ids": ids}}, role="reader")
+    message = response.json()["errors"][0]["message"]
+    assert message.startswith("Big costs an estimated 10,100, over the limit of 2,000")
+    assert api.counting.total == 0  # refused before any read
+    small = await api.post({"query": document, "operationName": "Small"}, role="reader")
+    assert small.json() == {"data": {"viewer": {"role": "reader"}}}
+
+
 async def test_fields_that_read_whole_histories_count_those_reads(api):
     query = """query Scores($ids: [IdentifierInput!]!) { customers(identifiers: $ids) {
         nextBestAction { step } profile { computed { name } } } }"""

@@ -115,7 +115,7 @@ def match_batch(pending: list[PendingRecord], matcher: Matcher,
     """Match the batch's records in time order against the store and each other."""
     step = MatchStep()
     traits: dict[str, Mapping[str, str]] = dict(stored)
-    clusters = UnionFind()
+    clusters: UnionFind[str] = UnionFind()
     ordered = _in_time_order(pending)
     queries = ((p.key, p.blocks) for p in ordered)
     for pending_record, ids in zip(ordered, candidate_ids(queries, buckets), strict=True):

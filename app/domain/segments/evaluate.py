@@ -70,7 +70,7 @@ class Result:
 # -- the catalogue: definitions that read each other ---------------------------------------
 def dependency_graph(segments: Catalogue) -> nx.DiGraph:
     """An edge a -> b when segment a reads in_segment(b)."""
-    graph = nx.DiGraph()
+    graph: nx.DiGraph[str] = nx.DiGraph()
     graph.add_nodes_from(segments)
     for segment in segments.values():
         graph.add_edges_from((segment.name, ref) for ref in segment.references)
