@@ -139,46 +139,67 @@ async def load_files(
 ) -> IngestResult:
     """Load the files in batches of `batch_size` events, one store transaction each. With a
     `checkpoint` file, records that an earlier run made durable are skipped."""
-    source = source or Source()
-    state = Checkpoint.open(checkpoint) if checkpoint else None
-    total = IngestResult()
-    batch = _Batch()
-
-    async def flush() -> None:
-        nonlocal batch
-        result = await ingest.ingest_raw(batch.items)
-        total.add(result)
-        if rejects is not None:
-            for problem in result.problems:
-                rejects.write(json.dumps(problem.to_json()) + "\n")
-            rejects.flush()
-        if state is not None:
-            for path, (records, complete) in batch.reached.items():
-                state.mark(path, records, complete)
-            state.save()
-        if progress is not None:
-            progress(result.received, batch.size + batch.skipped_size)
-        batch = _Batch()
-
+    load = _Load(ingest, source or Source(), batch_size, rejects, progress,
+                 Checkpoint.open(checkpoint) if checkpoint else None)
     for path in paths:
-        done = state.done(path) if state else None
-        if done and done.complete:
-            if progress is not None:
-                progress(0, path.stat().st_size)
-            continue
-        skip = done.records if done else 0
+        await load.file(path)
+    if load.batch.items or load.batch.reached:
+        await load.flush()
+    return load.total
+
+
+@dataclass(slots=True)
+class _Load:
+    """One load_files call: the batch being filled, and what each flush reports."""
+
+    ingest: IngestService
+    source: Source
+    batch_size: int
+    rejects: IO[str] | None
+    progress: Progress | None
+    state: Checkpoint | None
+    total: IngestResult = field(default_factory=IngestResult)
+    batch: _Batch = field(default_factory=_Batch)
+
+    async def file(self, path: Path) -> None:
+        """Add the file's records to the batch, flushing each time it is full."""
+        skip = self._skip(path)
+        if skip is None:
+            return
         index = skip
-        for record in read_records(path, source, skip):
+        for record in read_records(path, self.source, skip):
             index = record.index
             if record.index <= skip:
-                batch.skipped_size += record.size
+                self.batch.skipped_size += record.size
                 continue
-            batch.items.append((record.position, record.item))
-            batch.size += record.size
-            batch.reached[path] = (record.index, False)
-            if len(batch.items) >= batch_size:
-                await flush()
-        batch.reached[path] = (index, True)
-    if batch.items or batch.reached:
-        await flush()
-    return total
+            self.batch.items.append((record.position, record.item))
+            self.batch.size += record.size
+            self.batch.reached[path] = (record.index, False)
+            if len(self.batch.items) >= self.batch_size:
+                await self.flush()
+        self.batch.reached[path] = (index, True)
+
+    def _skip(self, path: Path) -> int | None:
+        """How many of the file's records an earlier run made durable; None when all."""
+        done = self.state.done(path) if self.state else None
+        if done and done.complete:
+            if self.progress is not None:
+                self.progress(0, path.stat().st_size)
+            return None
+        return done.records if done else 0
+
+    async def flush(self) -> None:
+        """Ingest the batch, then report its rejects, checkpoint and progress."""
+        batch, self.batch = self.batch, _Batch()
+        result = await self.ingest.ingest_raw(batch.items)
+        self.total.add(result)
+        if self.rejects is not None:
+            for problem in result.problems:
+                self.rejects.write(json.dumps(problem.to_json()) + "\n")
+            self.rejects.flush()
+        if self.state is not None:
+            for path, (records, complete) in batch.reached.items():
+                self.state.mark(path, records, complete)
+            self.state.save()
+        if self.progress is not None:
+            self.progress(result.received, batch.size + batch.skipped_size)

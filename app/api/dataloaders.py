@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 
@@ -23,8 +23,8 @@ from app.domain.profile import Profile
 from app.domain.segments import MembershipChange
 from app.domain.traits import CustomerFacts
 from app.services.customers import profiles_from
-from app.services.marketing import NoModel
-from app.services.segments import customer_facts
+from app.services.marketing import MarketingService, NoModel
+from app.services.segments import SegmentService, customer_facts
 from app.stores.base import (
     CustomerData,
     CustomerReads,
@@ -90,44 +90,71 @@ class Loaders:
 def make_loaders(services: Services) -> Loaders:
     store = services.store
     reader = CustomerReader(store)
+    return Loaders(
+        current_ids=DataLoader(_lookup(store.current_ids, _none)),
+        owners=DataLoader(_lookup(store.owners, _none)),
+        identifiers_of=DataLoader(_customer_data(
+            reader, lambda reads, ids: reads.identifiers.update(ids),
+            lambda data: data.identifiers, list)),
+        identifiers=DataLoader(_lookup(store.identifiers, _none)),
+        profiles=DataLoader(_profiles(reader)),
+        merges=DataLoader(_lookup(store.merges_into, list)),
+        splits=DataLoader(_lookup(store.splits_of, list)),
+        links_touching=DataLoader(_links_touching(store)),
+        timelines=DataLoader(_timelines(reader)),
+        facts=DataLoader(_facts(store)),
+        segment_states=DataLoader(_customer_data(
+            reader, lambda reads, ids: reads.segment_states.update(ids),
+            lambda data: data.segment_states, _none)),
+        segment_history=DataLoader(_segment_history(services.segments)),
+        next_best_actions=DataLoader(_next_best_actions(services.marketing)),
+    )
 
-    async def current_ids(ids: Sequence[str]) -> list[str | None]:
-        found = await store.current_ids(ids)
-        return [found.get(i) for i in ids]
 
-    async def owners(keys: Sequence[str]) -> list[str | None]:
-        found = await store.owners(keys)
-        return [found.get(k) for k in keys]
+K = TypeVar("K")
+V = TypeVar("V")
+Batch = Callable[[Sequence[K]], Awaitable[list[V]]]
 
-    async def identifiers_of(ids: Sequence[str]) -> list[list[IdentifierRecord]]:
-        found = (await reader.read(lambda reads: reads.identifiers.update(ids))).identifiers
-        return [found.get(i, []) for i in ids]
 
-    async def identifiers(keys: Sequence[str]) -> list[IdentifierRecord | None]:
-        found = await store.identifiers(keys)
-        return [found.get(k) for k in keys]
+def _none() -> None:
+    return None
 
-    async def profiles(ids: Sequence[str]) -> list[Profile]:
+
+def _lookup(read: Callable[[Sequence[K]], Awaitable[Mapping[K, V]]], missing: Callable[[], V]
+            ) -> Batch[K, V]:
+    """A batch function over a store read that answers a mapping: `missing()` for each key
+    the read does not answer."""
+
+    async def load(keys: Sequence[K]) -> list[V]:
+        found = await read(keys)
+        return [found[k] if k in found else missing() for k in keys]
+
+    return load
+
+
+def _customer_data(reader: CustomerReader, ask: Callable[[CustomerReads, Sequence[str]], None],
+                   answer: Callable[[CustomerData], Mapping[str, V]], missing: Callable[[], V]
+                   ) -> Batch[str, V]:
+    """A batch function over one of the reads that `reader` makes together."""
+
+    async def load(ids: Sequence[str]) -> list[V]:
+        found = answer(await reader.read(lambda reads: ask(reads, ids)))
+        return [found[i] if i in found else missing() for i in ids]
+
+    return load
+
+
+def _profiles(reader: CustomerReader) -> Batch[str, Profile]:
+    async def load(ids: Sequence[str]) -> list[Profile]:
         found = (await reader.read(lambda reads: reads.observations.update(ids))).observations
         profiles = profiles_from(found, ids)
         return [profiles[i] for i in ids]
 
-    async def merges(ids: Sequence[str]) -> list[list[MergeRecord]]:
-        found = await store.merges_into(ids)
-        return [found.get(i, []) for i in ids]
+    return load
 
-    async def splits(ids: Sequence[str]) -> list[list[SplitRecord]]:
-        found = await store.splits_of(ids)
-        return [found.get(i, []) for i in ids]
 
-    async def links_touching(keys: Sequence[str]) -> list[list[LinkRecord]]:
-        by_key: dict[str, list[LinkRecord]] = defaultdict(list)
-        for link in await store.links_touching(keys):
-            by_key[link.a].append(link)
-            by_key[link.b].append(link)
-        return [by_key.get(k, []) for k in keys]
-
-    async def timelines(keys: Sequence[TimelineKey]) -> list[list[EventRecord]]:
+def _timelines(reader: CustomerReader) -> Batch[TimelineKey, list[EventRecord]]:
+    async def load(keys: Sequence[TimelineKey]) -> list[list[EventRecord]]:
         def ask(reads: CustomerReads) -> None:
             for key in keys:
                 reads.timelines.setdefault(key.window, set()).add(key.customer_id)
@@ -135,42 +162,46 @@ def make_loaders(services: Services) -> Loaders:
         pages = (await reader.read(ask)).timelines
         return [pages[k.window].get(k.customer_id, []) for k in keys]
 
-    async def facts(ids: Sequence[str]) -> list[CustomerFacts]:
+    return load
+
+
+def _links_touching(store: IdentityStore) -> Batch[str, list[LinkRecord]]:
+    async def load(keys: Sequence[str]) -> list[list[LinkRecord]]:
+        by_key: dict[str, list[LinkRecord]] = defaultdict(list)
+        for link in await store.links_touching(keys):
+            by_key[link.a].append(link)
+            by_key[link.b].append(link)
+        return [by_key.get(k, []) for k in keys]
+
+    return load
+
+
+def _facts(store: IdentityStore) -> Batch[str, CustomerFacts]:
+    async def load(ids: Sequence[str]) -> list[CustomerFacts]:
         found = await customer_facts(store, ids)
         return [found[i] for i in ids]
 
-    async def segment_states(ids: Sequence[str]) -> list[SegmentState | None]:
-        found = (await reader.read(lambda reads: reads.segment_states.update(ids))
-                 ).segment_states
-        return [found.get(i) for i in ids]
+    return load
 
-    async def segment_history(keys: Sequence[tuple[str, int]]) -> list[list[MembershipChange]]:
+
+def _segment_history(segments: SegmentService) -> Batch[tuple[str, int], list[MembershipChange]]:
+    async def load(keys: Sequence[tuple[str, int]]) -> list[list[MembershipChange]]:
         # keyed by (customer, first): one store call per distinct page size
         pages: dict[int, dict[str, list[MembershipChange]]] = {}
         for first in {f for _, f in keys}:
             ids = sorted({c for c, f in keys if f == first})
-            pages[first] = await services.segments.history(ids, first)
+            pages[first] = await segments.history(ids, first)
         return [pages[first].get(cid, []) for cid, first in keys]
 
-    async def next_best_actions(ids: Sequence[str]) -> list[Recommendation | None]:
+    return load
+
+
+def _next_best_actions(marketing: MarketingService) -> Batch[str, Recommendation | None]:
+    async def load(ids: Sequence[str]) -> list[Recommendation | None]:
         try:
-            found = await services.marketing.next_best_actions(ids)
+            found = await marketing.next_best_actions(ids)
         except NoModel:
             return [None] * len(ids)
         return [found.get(i) for i in ids]
 
-    return Loaders(
-        DataLoader(current_ids),
-        DataLoader(owners),
-        DataLoader(identifiers_of),
-        DataLoader(identifiers),
-        DataLoader(profiles),
-        DataLoader(merges),
-        DataLoader(splits),
-        DataLoader(links_touching),
-        DataLoader(timelines),
-        DataLoader(facts),
-        DataLoader(segment_states),
-        DataLoader(segment_history),
-        DataLoader(next_best_actions),
-    )
+    return load

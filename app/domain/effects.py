@@ -16,52 +16,50 @@ def changes_of(plan: Plan, owners: dict[str, str], at: str) -> list[Change]:
     for event in plan.events:
         for ident in event.identifiers:
             seed_events.setdefault(ident.key, []).append(event.event_id)
+    return [*_created(plan, seed_events, at), *_merged(plan, at), *_split(plan, at),
+            *_identifiers_added(plan, owners, seed_events, at), *_profile_changes(plan, at)]
+
+
+def _sample(keys: list[str], seed_events: dict[str, list[str]]) -> tuple[str, ...]:
+    """The first ten events (by id) that brought these keys."""
+    return tuple(sorted({e for k in keys for e in seed_events.get(k, [])})[:10])
+
+
+def _created(plan: Plan, seed_events: dict[str, list[str]], at: str) -> list[Change]:
     keys_of: dict[str | None, list[str]] = {}
     for delta in plan.identifiers:
         keys_of.setdefault(delta.customer_id, []).append(delta.key)
     for key, cid in plan.moves.items():
         keys_of.setdefault(cid, []).append(key)
-    changes: list[Change] = []
-    for customer in plan.new_customers:
-        keys = keys_of.get(customer.id, [])
-        events = sorted({e for k in keys for e in seed_events.get(k, [])})
-        changes.append(Change("customer_created", customer.id, at, tuple(events[:10])))
-    for kind, merges in (("customer_merged", plan.merges), ("customer_renamed", plan.renames)):
-        for merge in merges:
-            changes.append(
-                Change(
-                    kind,
-                    merge.survivor,
-                    at,
-                    (merge.event_id,),
-                    (merge.absorbed, merge.survivor),
-                    {"survivor": merge.survivor, "absorbed": merge.absorbed,
-                     "reason": merge.reason},
-                )
-            )
-    for split in plan.splits:
-        changes.append(
-            Change(
-                "customer_split",
-                split.customer_id,
-                at,
-                (),
-                (split.customer_id,),
-                {"parts": list(split.parts), "reason": split.reason},
-            )
-        )
+    return [Change("customer_created", customer.id, at,
+                   _sample(keys_of.get(customer.id, []), seed_events))
+            for customer in plan.new_customers]
+
+
+def _merged(plan: Plan, at: str) -> list[Change]:
+    return [
+        Change(kind, merge.survivor, at, (merge.event_id,), (merge.absorbed, merge.survivor),
+               {"survivor": merge.survivor, "absorbed": merge.absorbed, "reason": merge.reason})
+        for kind, merges in (("customer_merged", plan.merges), ("customer_renamed", plan.renames))
+        for merge in merges
+    ]
+
+
+def _split(plan: Plan, at: str) -> list[Change]:
+    return [Change("customer_split", split.customer_id, at, (), (split.customer_id,),
+                   {"parts": list(split.parts), "reason": split.reason})
+            for split in plan.splits]
+
+
+def _identifiers_added(plan: Plan, owners: dict[str, str], seed_events: dict[str, list[str]],
+                       at: str) -> list[Change]:
     added: dict[str, list[str]] = {}
     for delta in plan.identifiers:
         if delta.key not in owners and delta.customer_id is not None:
             added.setdefault(delta.customer_id, []).append(delta.key)
-    for customer_id, keys in sorted(added.items()):
-        events = sorted({e for k in keys for e in seed_events.get(k, [])})
-        changes.append(
-            Change(
-                "identifiers_added", customer_id, at, tuple(events[:10]), data={"identifiers": keys}
-            )
-        )
-    return changes + _profile_changes(plan, at)
+    return [Change("identifiers_added", customer_id, at, _sample(keys, seed_events),
+                   data={"identifiers": keys})
+            for customer_id, keys in sorted(added.items())]
 
 
 def _profile_changes(plan: Plan, at: str) -> list[Change]:

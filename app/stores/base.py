@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +17,15 @@ import orjson
 
 from app.domain.events import Event, parse_ts
 from app.domain.identifiers import Identifier
-from app.domain.plan import Component, CustomerInfo, Gather, NeedComponents, Plan, Snapshot
+from app.domain.plan import (
+    Component,
+    CustomerInfo,
+    Gather,
+    NeedComponents,
+    Plan,
+    Snapshot,
+    StoredIdentifier,
+)
 from app.domain.profile import Observation
 from app.domain.segments.membership import Membership, MembershipChange
 from app.stores.outbox import OutboxPort
@@ -96,6 +104,16 @@ async def decide_with_components(
             if not wanted:
                 raise
             await add(wanted)
+
+
+def add_neighbours(components: dict[str, Component],
+                   neighbours: Mapping[str, StoredIdentifier]) -> None:
+    """Give each component the identifiers of `neighbours` at the far ends of its links."""
+    for component in components.values():
+        for a, b in component.links:
+            for key in (a, b):
+                if key in neighbours:
+                    component.neighbours[key] = neighbours[key]
 
 
 @dataclass(frozen=True, slots=True)

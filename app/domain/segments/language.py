@@ -603,25 +603,31 @@ def render(node: Node) -> str:
             return " OR ".join(render(i) for i in items)
         case Not(item):
             return "NOT " + _wrapped(item, And | Or)
+        case TraitCondition() | ComputedCondition() | FieldCondition():
+            return _condition_text(node)
+        case EventCondition():
+            return _event_text(node)
+        case HasIdentifier(name) | ConsentGiven(name) | InSegment(name):
+            return f"{_CALLS[type(node)]}({_name(name)})"
+    raise TypeError(f"not a segment node: {node!r}")
+
+
+# the conditions written as a call on one name
+_CALLS: dict[type, str] = {HasIdentifier: "has", ConsentGiven: "consent", InSegment: "in_segment"}
+
+
+def _condition_text(node: TraitCondition | ComputedCondition | FieldCondition) -> str:
+    """A condition on a value: the value's name, then its predicate."""
+    match node:
         case TraitCondition(name, predicate):
             return f"trait({_name(name)}){_predicate(predicate)}"
         case ComputedCondition(name, key, predicate):
             entry = f".{_name(key)}" if key is not None else ""
             return f"computed({_name(name)}{entry}){_predicate(predicate)}"
-        case FieldCondition(name, predicate):
-            shown = name.removeprefix("properties.")
-            if shown in ("source", "type") or not all(map(_SIMPLE_NAME.match, shown.split("."))):
-                shown = name
-            return f"{shown}{_predicate(predicate)}"
-        case EventCondition():
-            return _event_text(node)
-        case HasIdentifier(name):
-            return f"has({_name(name)})"
-        case ConsentGiven(name):
-            return f"consent({_name(name)})"
-        case InSegment(name):
-            return f"in_segment({_name(name)})"
-    raise TypeError(f"not a segment node: {node!r}")
+    shown = node.name.removeprefix("properties.")
+    if shown in ("source", "type") or not all(map(_SIMPLE_NAME.match, shown.split("."))):
+        shown = node.name
+    return f"{shown}{_predicate(node.predicate)}"
 
 
 def _wrapped(node: Node, kinds: type | UnionType) -> str:

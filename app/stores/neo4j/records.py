@@ -40,6 +40,7 @@ from app.stores.base import (
     ReviewRecord,
     SegmentState,
     SplitRecord,
+    add_neighbours,
     event_body,
     event_record,
 )
@@ -253,29 +254,25 @@ def components(rows: Iterable[Row], customer_ids: Iterable[str]) -> dict[str, Co
         component = found[row["id"]]
         component.customer = customer_info(row["customer"])
         for ident in row["identifiers"]:
-            component.identifiers[ident["key"]] = StoredIdentifier(
-                ident["key"], ident["status"] or ACTIVE, row["id"], ident["first_seen"],
-                ident["first_event"] or "")
+            component.identifiers[ident["key"]] = stored_identifier(ident, row["id"])
             owner_of[ident["key"]] = row["id"]
     far: dict[str, StoredIdentifier] = {}
     for row in rows:
-        for ident in row["identifiers"]:
-            for link in ident["links"]:
-                stored = StoredLink(link["a"], link["b"], link["first_seen"],
-                                    tuple(link["sources"] or ()), link["status"] or ACTIVE,
-                                    link["reason"] or "", link["first_event"] or "")
-                found[row["id"]].links[(stored.a, stored.b)] = stored
+        for link in (link for ident in row["identifiers"] for link in ident["links"]):
+            stored = StoredLink(link["a"], link["b"], link["first_seen"],
+                                tuple(link["sources"] or ()), link["status"] or ACTIVE,
+                                link["reason"] or "", link["first_event"] or "")
+            found[row["id"]].links[(stored.a, stored.b)] = stored
+            if link["other"]["key"] not in owner_of:
                 other = link["other"]
-                if other["key"] not in owner_of:
-                    far[other["key"]] = StoredIdentifier(
-                        other["key"], other["status"] or ACTIVE, other["customer_id"],
-                        other["first_seen"], other["first_event"] or "")
-    for component in found.values():
-        for a, b in component.links:
-            for key in (a, b):
-                if key in far:
-                    component.neighbours[key] = far[key]
+                far[other["key"]] = stored_identifier(other, other["customer_id"])
+    add_neighbours(found, far)
     return found
+
+
+def stored_identifier(row: Row, customer_id: str | None) -> StoredIdentifier:
+    return StoredIdentifier(row["key"], row["status"] or ACTIVE, customer_id, row["first_seen"],
+                            row["first_event"] or "")
 
 
 # -- plans -> statement parameters -------------------------------------------------------

@@ -57,6 +57,7 @@ from app.stores.base import (
     StoreBusy,
     StoreStats,
     StoreUnavailable,
+    add_neighbours,
     decide_with_components,
     event_body,
     event_record,
@@ -279,14 +280,36 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, IdentityStore):
         self.db.executemany("INSERT OR IGNORE INTO batch_keys VALUES (?)", [(k,) for k in keys])
 
     def _snapshot(self, gather: Gather) -> Snapshot:
-        db, snap = self.db, Snapshot()
-        for chunk in _chunks(gather.event_ids):
-            rows = db.execute(
+        snap = Snapshot()
+        self._gather_seen(snap, gather.event_ids)
+        self._load_keys(gather.keys)
+        self._gather_owners(snap)
+        owners = sorted(set(snap.owners.values()))
+        if gather.limited_types and owners:
+            self._gather_type_counts(snap, owners, gather.limited_types)
+        if gather.hub_types:
+            self._gather_degrees(snap, gather.hub_types)
+        rows = self.db.execute(
+            "SELECT l.a, l.b, l.status FROM batch_keys k JOIN links l ON l.a = k.key "
+            "WHERE l.b IN (SELECT key FROM batch_keys)"
+        )
+        snap.link_status.update(((a, b), status) for a, b, status in rows)
+        self._gather_suppressed(snap, gather.keys)
+        self._gather_bans(snap, owners)
+        if gather.block_keys:
+            self._gather_matches(snap, gather)
+        return snap
+
+    def _gather_seen(self, snap: Snapshot, event_ids: Collection[str]) -> None:
+        for chunk in _chunks(event_ids):
+            rows = self.db.execute(
                 f"SELECT event_id FROM events WHERE event_id IN ({_marks(len(chunk))})", chunk
             )
             snap.seen_events.update(r[0] for r in rows)
-        self._load_keys(gather.keys)
-        rows = db.execute(
+
+    def _gather_owners(self, snap: Snapshot) -> None:
+        """The batch's stored identifiers: their status and their customer."""
+        rows = self.db.execute(
             f"SELECT i.key, i.status, i.reason, {_CUSTOMER_COLUMNS} FROM batch_keys k "
             "JOIN identifiers i ON i.key = k.key LEFT JOIN customers c ON c.id = i.customer_id"
         )
@@ -296,46 +319,41 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, IdentityStore):
             if customer[0] is not None:
                 snap.owners[key] = customer[0]
                 snap.customers[customer[0]] = CustomerInfo(*customer)
-        owners = sorted(set(snap.owners.values()))
-        if gather.limited_types and owners:
-            for chunk in _chunks(owners):
-                rows = db.execute(
-                    f"SELECT customer_id, type, count(*) FROM identifiers "
-                    f"WHERE customer_id IN ({_marks(len(chunk))}) "
-                    f"AND type IN ({_marks(len(gather.limited_types))}) GROUP BY 1, 2",
-                    [*chunk, *gather.limited_types],
-                )
-                for cid, type_, n in rows:
-                    snap.type_counts.setdefault(cid, {})[type_] = n
-        if gather.hub_types:
-            # IN, not a join on batch_keys: with the join the planner scanned every link.
-            rows = db.execute(
-                f"""SELECT key, count(*) FROM (
-                        SELECT a AS key, b AS other FROM links
-                        WHERE a IN (SELECT key FROM batch_keys)
-                        UNION ALL
-                        SELECT b, a FROM links WHERE b IN (SELECT key FROM batch_keys))
-                    WHERE substr(other, 1, instr(other, ':') - 1)
-                          IN ({_marks(len(gather.hub_types))})
-                    GROUP BY key""",
-                gather.hub_types,
+
+    def _gather_type_counts(self, snap: Snapshot, owners: list[str],
+                            types: tuple[str, ...]) -> None:
+        for chunk in _chunks(owners):
+            rows = self.db.execute(
+                f"SELECT customer_id, type, count(*) FROM identifiers "
+                f"WHERE customer_id IN ({_marks(len(chunk))}) "
+                f"AND type IN ({_marks(len(types))}) GROUP BY 1, 2",
+                [*chunk, *types],
             )
-            snap.degrees.update(rows)
-        rows = db.execute(
-            "SELECT l.a, l.b, l.status FROM batch_keys k JOIN links l ON l.a = k.key "
-            "WHERE l.b IN (SELECT key FROM batch_keys)"
+            for cid, type_, n in rows:
+                snap.type_counts.setdefault(cid, {})[type_] = n
+
+    def _gather_degrees(self, snap: Snapshot, hub_types: tuple[str, ...]) -> None:
+        # IN, not a join on batch_keys: with the join the planner scanned every link.
+        rows = self.db.execute(
+            f"""SELECT key, count(*) FROM (
+                    SELECT a AS key, b AS other FROM links
+                    WHERE a IN (SELECT key FROM batch_keys)
+                    UNION ALL
+                    SELECT b, a FROM links WHERE b IN (SELECT key FROM batch_keys))
+                WHERE substr(other, 1, instr(other, ':') - 1)
+                      IN ({_marks(len(hub_types))})
+                GROUP BY key""",
+            hub_types,
         )
-        snap.link_status.update(((a, b), status) for a, b, status in rows)
-        hashes = self.suppression.hashes(gather.keys)
+        snap.degrees.update(rows)
+
+    def _gather_suppressed(self, snap: Snapshot, keys: Collection[str]) -> None:
+        hashes = self.suppression.hashes(keys)
         for chunk in _chunks(hashes):
-            rows = db.execute(
+            rows = self.db.execute(
                 f"SELECT hash, at FROM suppressed WHERE hash IN ({_marks(len(chunk))})", chunk
             )
             snap.suppressed.update((hashes[h], at) for h, at in rows)
-        self._gather_bans(snap, owners)
-        if gather.block_keys:
-            self._gather_matches(snap, gather)
-        return snap
 
     def _gather_matches(self, snap: Snapshot, gather: Gather) -> None:
         """The newest records under each blocking key, and the traits and owners of those
@@ -389,6 +407,8 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, IdentityStore):
         return self._components(customer_ids)
 
     def _components(self, customer_ids: set[str]) -> dict[str, Component]:
+        """Each customer's identifiers, every link touching them, and the identifiers at
+        the far end of those links that none of the customers own."""
         components = {cid: Component() for cid in customer_ids}
         for chunk in _chunks(customer_ids):
             rows = self.db.execute(
@@ -399,15 +419,29 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, IdentityStore):
                 components[customer[0]].customer = CustomerInfo(*customer)
         owner_of: dict[str, str] = {}
         for chunk in _chunks(customer_ids):
-            rows = self.db.execute(
-                f"SELECT key, status, customer_id, first_seen, first_event FROM identifiers "
-                f"WHERE customer_id IN ({_marks(len(chunk))})",
-                chunk,
-            )
-            for key, status, cid, first_seen, first_event in rows:
-                components[cid].identifiers[key] = StoredIdentifier(key, status, cid, first_seen,
-                                                                    first_event)
-                owner_of[key] = cid
+            for ident in self._stored_identifiers("customer_id", chunk):
+                components[ident.customer_id or ""].identifiers[ident.key] = ident
+                owner_of[ident.key] = ident.customer_id or ""
+        far = self._component_links(components, owner_of)
+        neighbours: dict[str, StoredIdentifier] = {}
+        for chunk in _chunks(far):
+            neighbours.update((i.key, i) for i in self._stored_identifiers("key", chunk))
+        add_neighbours(components, neighbours)
+        return components
+
+    def _stored_identifiers(self, column: str, values: list[str]) -> Iterable[StoredIdentifier]:
+        """The identifiers whose `column` (key or customer_id) is among `values`."""
+        rows = self.db.execute(
+            f"SELECT key, status, customer_id, first_seen, first_event FROM identifiers "
+            f"WHERE {column} IN ({_marks(len(values))})",
+            values,
+        )
+        return (StoredIdentifier(*row) for row in rows)
+
+    def _component_links(self, components: dict[str, Component], owner_of: dict[str, str]
+                         ) -> set[str]:
+        """Add every link touching an owned identifier to its component; return the keys at
+        their far ends that none of the components own."""
         self._load_keys(owner_of)
         rows = self.db.execute(
             """SELECT l.a, l.b, l.first_seen, l.sources, l.status, l.reason, l.first_event
@@ -423,21 +457,7 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, IdentityStore):
                     components[owner_of[near]].links[(a, b)] = link
                     if other not in owner_of:
                         far.add(other)
-        neighbours = {}
-        for chunk in _chunks(far):
-            rows = self.db.execute(
-                f"SELECT key, status, customer_id, first_seen, first_event FROM identifiers "
-                f"WHERE key IN ({_marks(len(chunk))})",
-                chunk,
-            )
-            for key, status, cid, first_seen, first_event in rows:
-                neighbours[key] = StoredIdentifier(key, status, cid, first_seen, first_event)
-        for component in components.values():
-            for a, b in component.links:
-                for key in (a, b):
-                    if key in neighbours:
-                        component.neighbours[key] = neighbours[key]
-        return components
+        return far
 
     def _apply(self, plan: Plan) -> None:
         db = self.db
