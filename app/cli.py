@@ -16,7 +16,7 @@ from rich.table import Table
 
 from app.bootstrap import Services, start
 from app.cli_common import CONFIG_ERRORS, console, fail, run, settings_for, store_option
-from app.config import Settings
+from app.config import WORKER_SETTINGS, Settings
 from loaders.files import FILE_FORMATS
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -100,11 +100,15 @@ def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> No
 
     _warn_development_mode(settings, host)
     asyncio.run(_check_store(settings))
-    os.environ["IDGRAPH_STORE"] = settings.store  # what the workers' Settings() read
     console.print(f"idgraph serving [bold]{settings.store.split('@')[-1]}[/bold] at "
                   f"[bold]http://{host}:{port}/graphql[/bold] with {workers} workers")
-    uvicorn.run("app.api.asgi:worker_app", factory=True, host=host, port=port,
-                workers=workers, log_level="info")
+    # the workers inherit the environment: the settings go to them whole, as read here
+    os.environ[WORKER_SETTINGS] = settings.to_json()
+    try:
+        uvicorn.run("app.api.asgi:worker_app", factory=True, host=host, port=port,
+                    workers=workers, log_level="info")
+    finally:
+        del os.environ[WORKER_SETTINGS]
 
 
 async def _check_store(settings: Settings) -> None:
@@ -156,7 +160,8 @@ def _serve_settings(settings: Settings, host: str, port: int) -> None:
     "--batch-size",
     type=click.IntRange(1, 100_000),
     default=None,
-    help="Events per store transaction (default 1000).",
+    help="Events per store transaction (default: IDGRAPH_BATCH_SIZE, or "
+    f"{Settings.model_fields['batch_size'].default:,}).",
 )
 @click.option(
     "--format", "input_format", type=click.Choice(FILE_FORMATS),

@@ -76,7 +76,8 @@ def format_options(fn: Callable[..., Any]) -> Callable[..., Any]:
               help="Where change events (customer created, merged, ...) are published.")
 @format_options
 @click.option("--batch-size", type=click.IntRange(1, 100_000), default=None,
-              help="Messages per read and per store transaction (default 1000).")
+              help="Messages per read and per store transaction (default: IDGRAPH_BATCH_SIZE, "
+              f"or {Settings.model_fields['batch_size'].default:,}).")
 @click.option("--offset-reset", type=click.Choice(["earliest", "latest"]), default="earliest",
               show_default=True, help="Where a new group starts reading.")
 @click.option("--metrics-host", default="127.0.0.1", show_default=True)

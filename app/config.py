@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -15,6 +16,9 @@ from app.domain.traits import TraitsConfig, TraitsError
 from app.stores.keys import resolve_key
 
 ROLES = ("reader", "steward", "admin")
+# The settings of `idgraph serve --workers N`, as the command read them, for its workers:
+# uvicorn starts them from an import string, and the environment is what they inherit.
+WORKER_SETTINGS = "IDGRAPH_WORKER_SETTINGS"
 T = TypeVar("T")
 
 
@@ -109,6 +113,16 @@ class Settings(BaseSettings):
         """The suppression key; raises SuppressionKeyError saying what to set."""
         return resolve_key(self.store, self.suppression_key.get_secret_value(),
                            self.suppression_key_file)
+
+    def to_json(self) -> str:
+        """Every setting, secrets included: for the worker processes (WORKER_SETTINGS)."""
+        return json.dumps({**self.model_dump(mode="json"),
+                           "suppression_key": self.suppression_key.get_secret_value()})
+
+    @classmethod
+    def from_json(cls, text: str) -> Settings:
+        """The settings to_json wrote, as they were: the environment is not read again."""
+        return cls.model_validate_json(text)
 
     def cors_origins(self) -> list[str]:
         return [o.strip() for o in self.api_cors_origins.split(",") if o.strip()]

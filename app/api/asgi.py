@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -27,7 +28,7 @@ from app.api.events import EventBus, change_relay, open_bus
 from app.api.limits import BodyLimit
 from app.api.schema import build_schema
 from app.bootstrap import Services, start
-from app.config import Settings
+from app.config import WORKER_SETTINGS, Settings
 from app.metrics import CONTENT_TYPE, metrics_text
 from app.stores.base import StoreUnavailable
 from app.web.routes import explorer_routes
@@ -178,6 +179,6 @@ class WorkerApp:
 
 def worker_app() -> WorkerApp:
     """uvicorn's app factory for `idgraph serve --workers N` (`app.api.asgi:worker_app`):
-    every worker reads the settings from the environment, as the command that started it
-    did (it passes its --store on as IDGRAPH_STORE)."""
-    return WorkerApp(Settings())
+    every worker takes the settings that the command read (it hands them over whole in
+    WORKER_SETTINGS), so that no worker reads its own."""
+    return WorkerApp(Settings.from_json(os.environ[WORKER_SETTINGS]))
