@@ -11,6 +11,7 @@ from app.services.marketing import MarketingService
 from app.services.privacy import PrivacyService
 from app.services.segments import SegmentService
 from app.services.steward import StewardService
+from app.services.views import Views
 from app.stores import IdentityStore, open_store
 
 
@@ -24,6 +25,7 @@ class Services:
     privacy: PrivacyService
     segments: SegmentService
     marketing: MarketingService
+    views: Views  # the API's reads
 
     async def close(self) -> None:
         await self.store.close()
@@ -46,6 +48,7 @@ def build_services(settings: Settings, store: IdentityStore | None = None) -> Se
         privacy=PrivacyService(store, default_region=region),
         segments=segments,
         marketing=MarketingService(store, traits=traits),
+        views=Views(store),
     )
 
 

@@ -17,7 +17,7 @@ from rich.markup import escape
 from app.config import Settings
 from app.domain.rules import RulesError
 from app.domain.traits import TraitsError
-from app.stores.base import StoreError
+from app.stores.errors import StoreError
 
 CONFIG_ERRORS = (StoreError, RulesError, TraitsError)
 console = Console(stderr=True)

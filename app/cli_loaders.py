@@ -23,7 +23,7 @@ import click
 from app.cli_common import settings_for as _settings
 from app.cli_common import store_option
 from app.config import Settings
-from app.stores.base import StoreError, StoreUnavailable
+from app.stores.errors import StoreError, StoreUnavailable
 from loaders.segment_spec import INPUT_FORMATS, SegmentConfig
 
 log = logging.getLogger("idgraph.loader")

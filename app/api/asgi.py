@@ -30,7 +30,7 @@ from app.api.schema import build_schema
 from app.bootstrap import Services, start
 from app.config import WORKER_SETTINGS, Settings
 from app.metrics import CONTENT_TYPE, metrics_text
-from app.stores.base import StoreUnavailable
+from app.stores.errors import StoreUnavailable
 from app.web.routes import explorer_routes
 
 # A WebSocket is authenticated by its connection_init payload: until then, and on the

@@ -19,24 +19,23 @@ from strawberry.dataloader import DataLoader
 
 from app.bootstrap import Services
 from app.domain.nba import Recommendation
+from app.domain.plan import Merge, Split
 from app.domain.profile import Profile
 from app.domain.segments import MembershipChange
 from app.domain.traits import CustomerFacts
 from app.services.customers import profiles_from
 from app.services.marketing import MarketingService, NoModel
-from app.services.segments import SegmentService, customer_facts
-from app.stores.base import (
+from app.services.segments import SegmentService
+from app.services.views import Views
+from app.stores.values import (
     CustomerData,
     CustomerReads,
     EventRecord,
     IdentifierRecord,
-    IdentityStore,
     LinkRecord,
-    MergeRecord,
     SegmentState,
-    SplitRecord,
+    TimelineWindow,
 )
-from app.stores.values import TimelineWindow
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +51,8 @@ class CustomerReader:
     the read starts one turn after the first of them asked, so it holds them all. Reads
     asked for later go into the next call."""
 
-    def __init__(self, store: IdentityStore) -> None:
-        self.store = store
+    def __init__(self, views: Views) -> None:
+        self.views = views
         self.reads: CustomerReads | None = None
         self.pending: asyncio.Future[CustomerData] | None = None
 
@@ -67,7 +66,7 @@ class CustomerReader:
 
     async def _read(self, reads: CustomerReads) -> CustomerData:
         self.reads = self.pending = None  # what is asked for from now on goes in a new read
-        return await self.store.read_customers(reads)
+        return await self.views.customer_data(reads)
 
 
 @dataclass
@@ -77,8 +76,8 @@ class Loaders:
     identifiers_of: DataLoader[str, list[IdentifierRecord]]
     identifiers: DataLoader[str, IdentifierRecord | None]
     profiles: DataLoader[str, Profile]
-    merges: DataLoader[str, list[MergeRecord]]
-    splits: DataLoader[str, list[SplitRecord]]
+    merges: DataLoader[str, list[Merge]]
+    splits: DataLoader[str, list[Split]]
     links_touching: DataLoader[str, list[LinkRecord]]
     timelines: DataLoader[TimelineKey, list[EventRecord]]
     facts: DataLoader[str, CustomerFacts]
@@ -88,21 +87,21 @@ class Loaders:
 
 
 def make_loaders(services: Services) -> Loaders:
-    store = services.store
-    reader = CustomerReader(store)
+    views = services.views
+    reader = CustomerReader(views)
     return Loaders(
-        current_ids=DataLoader(_lookup(store.current_ids, _none)),
-        owners=DataLoader(_lookup(store.owners, _none)),
+        current_ids=DataLoader(_lookup(views.current_ids, _none)),
+        owners=DataLoader(_lookup(views.owners, _none)),
         identifiers_of=DataLoader(_customer_data(
             reader, lambda reads, ids: reads.identifiers.update(ids),
             lambda data: data.identifiers, list)),
-        identifiers=DataLoader(_lookup(store.identifiers, _none)),
+        identifiers=DataLoader(_lookup(views.identifiers, _none)),
         profiles=DataLoader(_profiles(reader)),
-        merges=DataLoader(_lookup(store.merges_into, list)),
-        splits=DataLoader(_lookup(store.splits_of, list)),
-        links_touching=DataLoader(_links_touching(store)),
+        merges=DataLoader(_lookup(views.merges, list)),
+        splits=DataLoader(_lookup(views.splits, list)),
+        links_touching=DataLoader(_links_touching(views)),
         timelines=DataLoader(_timelines(reader)),
-        facts=DataLoader(_facts(store)),
+        facts=DataLoader(_lookup(views.facts, _absent)),
         segment_states=DataLoader(_customer_data(
             reader, lambda reads, ids: reads.segment_states.update(ids),
             lambda data: data.segment_states, _none)),
@@ -118,6 +117,10 @@ Batch = Callable[[Sequence[K]], Awaitable[list[V]]]
 
 def _none() -> None:
     return None
+
+
+def _absent() -> Any:
+    raise KeyError("the read answers every key it is asked for")
 
 
 def _lookup(read: Callable[[Sequence[K]], Awaitable[Mapping[K, V]]], missing: Callable[[], V]
@@ -165,21 +168,13 @@ def _timelines(reader: CustomerReader) -> Batch[TimelineKey, list[EventRecord]]:
     return load
 
 
-def _links_touching(store: IdentityStore) -> Batch[str, list[LinkRecord]]:
+def _links_touching(views: Views) -> Batch[str, list[LinkRecord]]:
     async def load(keys: Sequence[str]) -> list[list[LinkRecord]]:
         by_key: dict[str, list[LinkRecord]] = defaultdict(list)
-        for link in await store.links_touching(keys):
+        for link in await views.links_touching(keys):
             by_key[link.a].append(link)
             by_key[link.b].append(link)
         return [by_key.get(k, []) for k in keys]
-
-    return load
-
-
-def _facts(store: IdentityStore) -> Batch[str, CustomerFacts]:
-    async def load(ids: Sequence[str]) -> list[CustomerFacts]:
-        found = await customer_facts(store, ids)
-        return [found[i] for i in ids]
 
     return load
 

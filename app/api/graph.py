@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.api.dataloaders import Loaders
-from app.stores.base import IdentifierRecord, LinkRecord
+from app.stores.values import IdentifierRecord, LinkRecord
 
 MAX_DEPTH = 3
 MAX_NODES = 500

@@ -40,7 +40,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import MaskErrors, SchemaExtension
 
 from app.api.types import InputError
-from app.stores.base import StoreUnavailable
+from app.stores.errors import StoreUnavailable
 
 DEFAULT_LIST_SIZE = 10
 GRAPH_COST_PER_DEPTH = 25

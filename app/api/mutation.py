@@ -281,7 +281,7 @@ async def _define(info: Info[Context, Any], name: str, text: str, update: bool) 
 
 
 async def _exists(info: Info[Context, Any], name: str) -> bool:
-    return name in {r.name for r in await info.context.services.store.segment_definitions()}
+    return name in await info.context.services.views.segment_names()
 
 
 async def _merge(info: Info[Context, Any], run: Callable[[], Awaitable[ActionResult]],

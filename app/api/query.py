@@ -43,7 +43,6 @@ from app.api.types import (
     shown_key,
 )
 from app.domain.identifiers import Identifier, IdentifierError, normalise
-from app.services.customers import search_customers
 
 MAX_LOOKUP = 100
 MAX_SEARCH = 50
@@ -116,7 +115,7 @@ class Query:
         page_size(first, MAX_SEARCH)
         offset = decode_offset(after)
         try:
-            hits = await search_customers(info.context.services.store, query,
+            hits = await info.context.services.views.search(query,
                                           offset + first + 1)
         except ValueError as exc:
             raise InputError(str(exc)) from None
@@ -146,7 +145,7 @@ class Query:
         if denied := forbidden(info, "steward"):
             return denied
         page_size(first)
-        rows = await info.context.services.store.reviews(first + 1, decode_int(after, "after"))
+        rows = await info.context.services.views.reviews(first + 1, decode_int(after, "after"))
         keys = sorted({k for r in rows for k in (r.a, r.b)})
         owners = dict(zip(keys, await info.context.loaders.owners.load_many(keys), strict=True))
 

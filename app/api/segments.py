@@ -75,7 +75,7 @@ class Segment:
     async def members(self, info: Info[Context, Any], first: int = DEFAULT_PAGE,
                       after: str | None = None) -> SegmentMemberConnection:
         page_size(first)
-        rows = await info.context.services.store.segment_members(
+        rows = await info.context.services.views.segment_members(
             str(self.id), first + 1, decode_member_cursor(after))
         shown = await customer_maskers(info, [cid for cid, _ in rows[:first]])
         edges = [SegmentMemberEdge(cursor=member_cursor(cid), node=Customer(id=strawberry.ID(cid)),

@@ -21,8 +21,7 @@ from app.domain.nba import Recommendation
 from app.domain.profile import ConsentValue, TraitValue
 from app.domain.traits import computed_profile
 from app.services.customers import MAX_PAGE, CursorError, decode_cursor, encode_cursor
-from app.stores.base import AuditRecord, EventRecord, IdentifierRecord, LinkRecord
-from app.stores.values import TimelineWindow
+from app.stores.values import AuditRecord, EventRecord, IdentifierRecord, LinkRecord, TimelineWindow
 
 if TYPE_CHECKING:
     from app.api.graph import GraphView

@@ -38,8 +38,7 @@ from app.bootstrap import Services, start
 from app.config import Settings
 from app.demo import synthetic_events
 from app.domain.identifiers import normalise
-from app.stores.base import CustomerReads
-from app.stores.values import TimelineWindow
+from app.stores.values import CustomerReads, TimelineWindow
 
 BENCH_KEY = "idgraph-bench-reader-key"
 LOAD_BATCH = 1000

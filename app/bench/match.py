@@ -36,7 +36,8 @@ from app.domain.matching.stream import pending_records
 from app.domain.plan import CustomerInfo, Gather, IdentifierDelta, Plan
 from app.domain.resolution import customer_id_for
 from app.services.matching import train_from_events
-from app.stores.base import Decide, IdentityStore
+from app.stores.base import IdentityStore
+from app.stores.ports.graph import Decide
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 ID_TYPE = "record_id"

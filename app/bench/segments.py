@@ -36,7 +36,7 @@ from app.domain.plan import Plan
 from app.domain.segments import define_segment, evaluate_all
 from app.domain.traits import normal_ts
 from app.services.segments import all_customers, customer_facts
-from app.stores.base import SegmentRecord
+from app.stores.values import SegmentRecord
 
 BATCH = 1000
 SEGMENTS = {

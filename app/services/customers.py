@@ -13,7 +13,9 @@ from rapidfuzz import fuzz
 from app.domain.explain import Explanation, explain
 from app.domain.identifiers import normalise
 from app.domain.profile import Observation, Profile, build_profile
-from app.stores.base import Cursor, EventRecord, IdentifierRecord, IdentityStore
+from app.stores.base import IdentityStore
+from app.stores.ports import SearchPort
+from app.stores.values import Cursor, EventRecord, IdentifierRecord
 
 MAX_PAGE = 100
 
@@ -53,14 +55,6 @@ class CustomerService:
     def __init__(self, store: IdentityStore, *, default_region: str = "NL") -> None:
         self.store = store
         self.default_region = default_region
-
-    async def current_id(self, customer_id: str) -> str | None:
-        return (await self.store.current_ids([customer_id])).get(customer_id)
-
-    async def id_by_identifier(self, type_: str, value: str) -> str | None:
-        """Raises IdentifierError when the value is not a valid identifier of its type."""
-        key = normalise(type_, value, default_region=self.default_region).key
-        return (await self.store.owners([key])).get(key)
 
     async def profiles(self, customer_ids: list[str]) -> dict[str, Profile]:
         observations = await self.store.profile_observations(customer_ids)
@@ -106,7 +100,7 @@ class SearchHit:
     key: str = ""  # the identifier the term is filed under
 
 
-async def search_customers(store: IdentityStore, query: str, first: int) -> list[SearchHit]:
+async def search_customers(store: SearchPort, query: str, first: int) -> list[SearchHit]:
     """Fuzzy search on names, e-mails and phone numbers: the store finds candidates that
     share a trigram token with the query, rapidfuzz ranks them."""
     text = query.strip().lower()

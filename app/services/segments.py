@@ -51,16 +51,16 @@ from app.domain.segments import (
 from app.domain.segments.evaluate import Catalogue
 from app.domain.segments.membership import stale
 from app.domain.traits import CustomerFacts, EventLike, TraitsConfig
-from app.stores.base import (
+from app.stores.base import IdentityStore
+from app.stores.outbox import SegmentTx, SegmentWrite
+from app.stores.values import (
     CustomerData,
     CustomerReads,
     IdentifierRecord,
-    IdentityStore,
     SegmentRecord,
     SegmentState,
+    TimelineWindow,
 )
-from app.stores.outbox import SegmentTx, SegmentWrite
-from app.stores.values import TimelineWindow
 
 log = logging.getLogger("idgraph.segments")
 # The most events read per customer to evaluate it: a customer's whole history, in practice.

@@ -14,7 +14,8 @@ from app.domain.resolution import DEFAULT_RULES
 from app.domain.rules import Rules
 from app.domain.steward import Action, StewardError, plan_action, undo_of
 from app.services.segments import SegmentService
-from app.stores.base import AuditRecord, IdentityStore
+from app.stores.base import IdentityStore
+from app.stores.values import AuditRecord
 
 
 @dataclass(slots=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from urllib.parse import unquote, urlsplit
 
 from app.domain.privacy import SuppressionKey
-from app.stores.base import IdentityStore, StoreUnavailable, StoreURLError
+from app.stores.base import IdentityStore
+from app.stores.errors import StoreUnavailable, StoreURLError
 
 NEO4J_SCHEMES = ("neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc")
 

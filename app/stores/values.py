@@ -1,11 +1,17 @@
-"""The values the store ports take and return: identifiers, events, segment states, and the
-batched customer reads."""
+"""The values the store ports take and return (identifiers, events, links, audit entries,
+review items, segment states, the batched customer reads), and the conversion of an event
+to and from the JSON text that both adapters store."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
+from app.domain.events import Event
 from app.domain.identifiers import Identifier
 from app.domain.profile import Observation
 from app.domain.segments.membership import Membership
@@ -96,3 +102,76 @@ class CustomerData:
     observations: dict[str, list[Observation]] = field(default_factory=dict)
     timelines: dict[TimelineWindow, dict[str, list[EventRecord]]] = field(default_factory=dict)
     segment_states: dict[str, SegmentState] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRecord:
+    a: str
+    b: str
+    count: int
+    first_seen: str
+    last_seen: str
+    sources: tuple[str, ...]
+    event_ids: tuple[str, ...]
+    status: str = "active"
+    reason: str = ""
+    match: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    seq: int
+    actor: str
+    action: str
+    target: str
+    reason: str
+    at: str
+    details: dict[str, Any]
+    undo: dict[str, Any]
+    undone_by: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewRecord:
+    """A candidate match between the thresholds, for a steward to accept or reject."""
+
+    id: int
+    a: str
+    b: str
+    score: float
+    weights: dict[str, Any]
+    status: str  # open | accepted | rejected
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStats:
+    customers: int
+    identifiers: int
+    links: int
+    events: int
+
+
+def event_body(event: Event) -> str:
+    """The part of an event that stores keep as one JSON text."""
+    body = {"traits": event.traits, "properties": event.properties, "consent": event.consent}
+    try:
+        return orjson.dumps(body, default=str).decode()
+    except TypeError:  # an integer beyond 64 bits, which only the standard library writes
+        return json.dumps(body, separators=(",", ":"), default=str)
+
+
+def event_record(
+    event_id: str, type_: str, ts: str, source: str, keys: Sequence[str], body: str
+) -> EventRecord:
+    data = json.loads(body)
+    return EventRecord(
+        event_id,
+        type_,
+        ts,
+        source,
+        tuple(Identifier.from_key(k) for k in sorted(keys)),
+        data.get("traits", {}),
+        data.get("properties", {}),
+        data.get("consent", {}),
+    )

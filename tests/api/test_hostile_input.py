@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from app.domain.events import Event
 from app.domain.identifiers import normalise
-from app.stores.base import StoreUnavailable
+from app.stores.errors import StoreUnavailable
 from loaders.files import load_files
 from tests.api.conftest import Api
 from tests.loaders.hostile import HTTP_POISONS, good, line, nested

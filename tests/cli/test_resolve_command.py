@@ -12,7 +12,7 @@ from app.domain.segments import Membership
 from app.services.ingest import IngestService
 from app.services.segments import SegmentService
 from app.stores import open_store
-from app.stores.base import SegmentState
+from app.stores.values import SegmentState
 from tests.helpers import event
 
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from app.bootstrap import build_services
 from app.config import Settings
-from app.stores.base import CustomerData, CustomerReads, SegmentState
-from app.stores.values import TimelineWindow
+from app.stores.values import CustomerData, CustomerReads, SegmentState, TimelineWindow
 from tests.api.data import ANNA_TIMELINE, seed
 from tests.contract.test_segment_store_contract import T0, VIP_C1, state
 

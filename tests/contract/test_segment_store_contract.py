@@ -12,8 +12,8 @@ import pytest
 from neo4j.exceptions import ConstraintError
 
 from app.domain.segments.membership import ENTERED, LEFT, Membership, MembershipChange
-from app.stores.base import SegmentRecord, SegmentState
 from app.stores.neo4j import segments as neo4j_segments
+from app.stores.values import SegmentRecord, SegmentState
 from tests.unit.test_neo4j_adapter import (
     NODE,
     WRITE_CLAUSE,

@@ -70,7 +70,7 @@ async def test_random_ingests_and_steward_actions_never_leave_drift(store):
 async def test_stale_memberships_and_pending_checks_are_found_and_repaired(store):
     from app.domain.segments import Membership
     from app.services.segments import SegmentService
-    from app.stores.base import SegmentState
+    from app.stores.values import SegmentState
     from tests.contract.test_segments_contract import Clock, purchase
 
     clock = Clock("2024-03-01T00:00:00Z")

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from app.metrics import LoaderMetrics
 from app.services.ingest import IngestService
-from app.stores.base import StoreUnavailable
+from app.stores.errors import StoreUnavailable
 from loaders.dlq import DeadLetter
 from loaders.kafka import KafkaLoader, LoaderConfig, StoreRejectsAll
 from tests.loaders.streams import (

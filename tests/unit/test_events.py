@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from app.domain.events import EventError, parse_event, schema
 from app.domain.identifiers import _PLAIN_EMAIL, IdentifierError, _plain_email, normalise
-from app.stores.base import event_body
+from app.stores.values import event_body
 from tests.helpers import raw_event
 
 GOOD = raw_event("e1", "2024-03-01T10:00:00+02:00", "email:Ann@Example.com", "cookie:abc")

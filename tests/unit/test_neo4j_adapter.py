@@ -39,7 +39,7 @@ from app.domain.plan import (
 )
 from app.domain.privacy import SuppressionKey
 from app.domain.resolution import require_components
-from app.stores.base import StoreError, StoreUnavailable
+from app.stores.errors import StoreError, StoreUnavailable
 from app.stores.neo4j import migrate, outbox_queries, queries, records
 from app.stores.neo4j.segments import ERASE_SEGMENT_DATA
 from app.stores.neo4j.store import SEARCH_INDEX, Neo4jStore, redact

@@ -9,7 +9,7 @@ import pytest
 from neo4j.exceptions import ClientError, TransientError
 
 from app.domain.plan import Gather, Plan
-from app.stores.base import StoreBusy, StoreError, StoreUnavailable
+from app.stores.errors import StoreBusy, StoreError, StoreUnavailable
 from app.stores.neo4j.errors import translated
 from loaders.kafka import is_transient
 

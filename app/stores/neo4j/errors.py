@@ -16,7 +16,7 @@ from neo4j.exceptions import (
     SessionExpired,
 )
 
-from app.stores.base import StoreBusy, StoreUnavailable
+from app.stores.errors import StoreBusy, StoreUnavailable
 
 DATABASE_NOT_FOUND = "Neo.ClientError.Database.DatabaseNotFound"
 

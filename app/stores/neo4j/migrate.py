@@ -19,7 +19,7 @@ from pathlib import Path
 from neo4j import AsyncDriver, RoutingControl
 
 from app.domain.events import format_ts
-from app.stores.base import StoreError
+from app.stores.errors import StoreError
 from app.stores.neo4j import queries as q
 
 FILE_PATTERN = re.compile(r"^(V(\d{4,})__\w+)\.cypher$")

@@ -19,7 +19,6 @@ from app.domain.changes import Change, membership_change
 from app.domain.checks import PendingCheck
 from app.domain.plan import Plan
 from app.domain.segments.membership import erased
-from app.stores.base import CustomerData, CustomerReads, SegmentRecord
 from app.stores.neo4j import outbox_queries as oq
 from app.stores.neo4j import queries as q
 from app.stores.neo4j import records
@@ -40,9 +39,10 @@ from app.stores.outbox import (
     erased_texts,
     outbox_change,
 )
+from app.stores.values import CustomerData, CustomerReads, SegmentRecord
 
 if TYPE_CHECKING:
-    from app.stores.base import StoreUnavailable
+    from app.stores.errors import StoreUnavailable
 
 SAVE_EVALUATED = oq.delete_pending + SAVE_SEGMENT_STATES
 

@@ -22,13 +22,15 @@ from app.domain.plan import (
     Merge,
     Plan,
     Snapshot,
+    Split,
     StoredIdentifier,
     StoredLink,
 )
 from app.domain.privacy import ERASED_MARK, SuppressionKey
 from app.domain.profile import Observation
 from app.domain.segments.membership import Membership
-from app.stores.base import (
+from app.stores.ports.graph import add_neighbours
+from app.stores.values import (
     AuditRecord,
     Cursor,
     CustomerData,
@@ -36,15 +38,12 @@ from app.stores.base import (
     EventRecord,
     IdentifierRecord,
     LinkRecord,
-    MergeRecord,
     ReviewRecord,
     SegmentState,
-    SplitRecord,
-    add_neighbours,
+    TimelineWindow,
     event_body,
     event_record,
 )
-from app.stores.values import TimelineWindow
 
 Row = Mapping[str, Any]
 
@@ -152,8 +151,8 @@ def link_record(row: Row) -> LinkRecord:
     )
 
 
-def merge_record(row: Row) -> MergeRecord:
-    return MergeRecord(
+def merge_record(row: Row) -> Merge:
+    return Merge(
         absorbed=row["absorbed"],
         survivor=row["survivor"],
         at=row["at"],
@@ -162,8 +161,8 @@ def merge_record(row: Row) -> MergeRecord:
     )
 
 
-def split_record(row: Row) -> SplitRecord:
-    return SplitRecord(row["customer_id"], tuple(row["parts"] or ()), row["at"], row["reason"])
+def split_record(row: Row) -> Split:
+    return Split(row["customer_id"], tuple(row["parts"] or ()), row["at"], row["reason"])
 
 
 def audit_record(row: Row) -> AuditRecord:

@@ -15,18 +15,13 @@ from neo4j import AsyncDriver, RoutingControl
 
 from app.domain.changes import Change, membership_change
 from app.domain.segments.membership import Membership, MembershipChange
-from app.stores.base import (
-    CustomerData,
-    CustomerReads,
-    SegmentRecord,
-    SegmentState,
-    StoreUnavailable,
-)
+from app.stores.errors import StoreUnavailable
 from app.stores.neo4j import outbox_queries as oq
 from app.stores.neo4j.errors import translated as _translated
 from app.stores.neo4j.queries import numbered
 from app.stores.neo4j.records import dumps, loads, membership, unique
 from app.stores.outbox import outbox_rows
+from app.stores.values import CustomerData, CustomerReads, SegmentRecord, SegmentState
 
 # The counter node (MergeSequence.name) that numbers membership changes.
 SEGMENT_CHANGE_SEQUENCE = "segment_changes"

@@ -38,29 +38,12 @@ from neo4j.exceptions import (
 from app.domain.matching.blocking import BUCKET_LIMIT
 from app.domain.matching.stream import needed_candidates
 from app.domain.personal import Spellings
-from app.domain.plan import ACTIVE, BANNED, Component, Gather, Plan, Snapshot
+from app.domain.plan import ACTIVE, BANNED, Component, Gather, Merge, Plan, Snapshot, Split
 from app.domain.privacy import SuppressionKey, upgrades
 from app.domain.profile import Observation
 from app.domain.resolution import SAMPLE_EVENT_IDS
-from app.stores.base import (
-    AuditRecord,
-    Cursor,
-    CustomerData,
-    CustomerReads,
-    Decide,
-    EventRecord,
-    IdentifierRecord,
-    IdentityStore,
-    LinkRecord,
-    MergeRecord,
-    ReviewRecord,
-    SplitRecord,
-    StoreError,
-    StoreStats,
-    StoreUnavailable,
-    StoreURLError,
-    decide_with_components,
-)
+from app.stores.base import IdentityStore
+from app.stores.errors import StoreError, StoreUnavailable, StoreURLError
 from app.stores.keys import resolve_key
 from app.stores.neo4j import migrate as migrations
 from app.stores.neo4j import queries as q
@@ -68,7 +51,19 @@ from app.stores.neo4j import records
 from app.stores.neo4j.errors import translated as _translated
 from app.stores.neo4j.outbox import Neo4jOutbox
 from app.stores.neo4j.segments import Neo4jSegments
-from app.stores.values import TimelineWindow
+from app.stores.ports.graph import Decide, decide_with_components
+from app.stores.values import (
+    AuditRecord,
+    Cursor,
+    CustomerData,
+    CustomerReads,
+    EventRecord,
+    IdentifierRecord,
+    LinkRecord,
+    ReviewRecord,
+    StoreStats,
+    TimelineWindow,
+)
 
 # The names of the counter nodes (MergeSequence.name) that number merges, splits, audit
 # entries, review items and matching filings.
@@ -397,15 +392,15 @@ class Neo4jStore(Neo4jSegments, Neo4jOutbox, IdentityStore):
         return records.audit_record(rows[0]) if rows else None
 
     @_translated
-    async def splits_of(self, customer_ids: Collection[str]) -> dict[str, list[SplitRecord]]:
-        found: dict[str, list[SplitRecord]] = defaultdict(list)
+    async def splits_of(self, customer_ids: Collection[str]) -> dict[str, list[Split]]:
+        found: dict[str, list[Split]] = defaultdict(list)
         for row in await self._read(q.SPLITS_OF, ids=records.unique(customer_ids)):
             found[row["current"]].append(records.split_record(row))
         return dict(found)
 
     @_translated
-    async def merges_into(self, customer_ids: Collection[str]) -> dict[str, list[MergeRecord]]:
-        found: dict[str, list[MergeRecord]] = defaultdict(list)
+    async def merges_into(self, customer_ids: Collection[str]) -> dict[str, list[Merge]]:
+        found: dict[str, list[Merge]] = defaultdict(list)
         for row in await self._read(q.MERGES_INTO, ids=records.unique(customer_ids)):
             found[row["current"]].append(records.merge_record(row))
         return dict(found)

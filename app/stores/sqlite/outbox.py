@@ -30,7 +30,7 @@ from app.stores.outbox import (
 from app.stores.sqlite.segments import _chunks, _marks, _Transaction
 
 if TYPE_CHECKING:
-    from app.stores.base import CustomerData, CustomerReads, SegmentRecord, SegmentState
+    from app.stores.values import CustomerData, CustomerReads, SegmentRecord, SegmentState
 
 CURSOR = "changes"  # the one outbox cursor (outbox_cursor.name)
 # The store's clock in Unix seconds: leases are measured by it, not by each process's.

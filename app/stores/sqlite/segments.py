@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from app.domain.changes import Change, membership_change
 from app.domain.segments.membership import Membership, MembershipChange
-from app.stores.base import SegmentRecord, SegmentState
+from app.stores.values import SegmentRecord, SegmentState
 
 # SQLite's default limit on host parameters is 32766; stay well below it.
 CHUNK = 900

@@ -35,37 +35,34 @@ from app.domain.plan import (
     CustomerInfo,
     Erasure,
     Gather,
+    Merge,
     Plan,
     Snapshot,
+    Split,
     StoredIdentifier,
     StoredLink,
 )
 from app.domain.privacy import ERASED_MARK, SuppressionKey, upgrades
 from app.domain.profile import Observation
 from app.domain.resolution import SAMPLE_EVENT_IDS
-from app.stores.base import (
-    AuditRecord,
-    Cursor,
-    Decide,
-    EventRecord,
-    IdentifierRecord,
-    IdentityStore,
-    LinkRecord,
-    MergeRecord,
-    ReviewRecord,
-    SplitRecord,
-    StoreBusy,
-    StoreStats,
-    StoreUnavailable,
-    add_neighbours,
-    decide_with_components,
-    event_body,
-    event_record,
-)
+from app.stores.base import IdentityStore
+from app.stores.errors import StoreBusy, StoreUnavailable
 from app.stores.keys import resolve_key
+from app.stores.ports.graph import Decide, add_neighbours, decide_with_components
 from app.stores.sqlite.outbox import SQLiteOutbox
 from app.stores.sqlite.schema import MIGRATIONS
 from app.stores.sqlite.segments import SQLiteSegments, _chunks, _marks
+from app.stores.values import (
+    AuditRecord,
+    Cursor,
+    EventRecord,
+    IdentifierRecord,
+    LinkRecord,
+    ReviewRecord,
+    StoreStats,
+    event_body,
+    event_record,
+)
 
 
 def _statements(script: str) -> Iterable[str]:
@@ -811,8 +808,8 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, IdentityStore):
         found = row.fetchone()
         return _audit(found) if found else None
 
-    async def splits_of(self, customer_ids: Collection[str]) -> dict[str, list[SplitRecord]]:
-        found: dict[str, list[SplitRecord]] = defaultdict(list)
+    async def splits_of(self, customer_ids: Collection[str]) -> dict[str, list[Split]]:
+        found: dict[str, list[Split]] = defaultdict(list)
         for chunk in _chunks(customer_ids):
             rows = self.db.execute(
                 f"SELECT coalesce(c.merged_into, c.id), s.customer_id, s.parts, s.at, s.reason "
@@ -821,11 +818,11 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, IdentityStore):
                 chunk,
             )
             for current, cid, parts, at, reason in rows:
-                found[current].append(SplitRecord(cid, tuple(json.loads(parts)), at, reason))
+                found[current].append(Split(cid, tuple(json.loads(parts)), at, reason))
         return dict(found)
 
-    async def merges_into(self, customer_ids: Collection[str]) -> dict[str, list[MergeRecord]]:
-        found: dict[str, list[MergeRecord]] = defaultdict(list)
+    async def merges_into(self, customer_ids: Collection[str]) -> dict[str, list[Merge]]:
+        found: dict[str, list[Merge]] = defaultdict(list)
         for chunk in _chunks(customer_ids):
             rows = self.db.execute(
                 f"SELECT coalesce(c.merged_into, c.id), m.absorbed, m.survivor, m.at, "
@@ -835,7 +832,7 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, IdentityStore):
                 chunk,
             )
             for current, *fields in rows:
-                found[current].append(MergeRecord(*fields))
+                found[current].append(Merge(*fields))
         return dict(found)
 
     async def customer_page(self, after: str | None, limit: int) -> list[str]:

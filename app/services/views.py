@@ -1,0 +1,73 @@
+"""The read side (cosmicpython's views.py): every read the API makes outside a use case, in
+one place. The use cases write (gather -> decide -> apply); the API reads through here,
+never through the store itself, so what it reads, and from which store interface, is
+listed once."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from app.domain.plan import Merge, Split
+from app.domain.segments import Membership
+from app.domain.traits import CustomerFacts
+from app.services.customers import SearchHit, search_customers
+from app.services.segments import customer_facts
+from app.stores.base import IdentityStore
+from app.stores.values import (
+    CustomerData,
+    CustomerReads,
+    IdentifierRecord,
+    LinkRecord,
+    ReviewRecord,
+)
+
+
+class Views:
+    def __init__(self, store: IdentityStore) -> None:
+        self.store = store
+
+    # -- customers, following merges (CustomerPort) -----------------------------------
+    async def current_ids(self, customer_ids: Collection[str]) -> dict[str, str]:
+        """Each known customer id, current or merged away, to its current id."""
+        return await self.store.current_ids(customer_ids)
+
+    async def owners(self, keys: Collection[str]) -> dict[str, str]:
+        return await self.store.owners(keys)
+
+    async def merges(self, customer_ids: Collection[str]) -> dict[str, list[Merge]]:
+        return await self.store.merges_into(customer_ids)
+
+    async def splits(self, customer_ids: Collection[str]) -> dict[str, list[Split]]:
+        return await self.store.splits_of(customer_ids)
+
+    # -- the graph (GraphPort) --------------------------------------------------------
+    async def identifiers(self, keys: Collection[str]) -> dict[str, IdentifierRecord]:
+        return await self.store.identifiers(keys)
+
+    async def links_touching(self, keys: Collection[str]) -> list[LinkRecord]:
+        return await self.store.links_touching(keys)
+
+    # -- what customers hold and did, read together -----------------------------------
+    async def customer_data(self, reads: CustomerReads) -> CustomerData:
+        """The identifiers, profile observations, timeline pages and segment states that a
+        query's customer fields ask for at the same moment: one round trip on Neo4j."""
+        return await self.store.read_customers(reads)
+
+    async def facts(self, customer_ids: Collection[str]) -> dict[str, CustomerFacts]:
+        """What computed traits read of each customer (services.segments.customer_facts)."""
+        return await customer_facts(self.store, customer_ids)
+
+    async def search(self, query: str, first: int) -> list[SearchHit]:
+        return await search_customers(self.store, query, first)
+
+    # -- the review queue and segments ------------------------------------------------
+    async def reviews(self, first: int, after: int | None) -> list[ReviewRecord]:
+        """Open review items, oldest first, with id above `after`."""
+        return await self.store.reviews(first, after)
+
+    async def segment_members(self, segment: str, first: int, after: str | None
+                              ) -> list[tuple[str, Membership]]:
+        return await self.store.segment_members(segment, first, after)
+
+    async def segment_names(self) -> set[str]:
+        return {r.name for r in await self.store.segment_definitions()}
