@@ -27,7 +27,7 @@ from app.stores.outbox import (
     outbox_change,
     outbox_rows,
 )
-from app.stores.sqlite.segments import _chunks, _marks, _Transaction
+from app.stores.sqlite.chunks import Transaction, chunks, marks
 
 if TYPE_CHECKING:
     from app.stores.values import CustomerData, CustomerReads, SegmentRecord, SegmentState
@@ -36,6 +36,15 @@ CURSOR = "changes"  # the one outbox cursor (outbox_cursor.name)
 # The store's clock in Unix seconds: leases are measured by it, not by each process's.
 NOW = "((julianday('now') - 2440587.5) * 86400.0)"
 _CHECK_COLUMNS = "customer_id, at, since, survivor, split"
+# The two statements that write a plan's sections (app/stores/sqlite/records.WRITTEN_BY).
+APPEND_OUTBOX = "INSERT INTO outbox (change_id, customer_id, at, body) VALUES (?, ?, ?, ?)"
+# Recorded only while there are segments: without them nothing would ever read the check.
+RECORD_CHECK = f"""INSERT INTO segment_pending ({_CHECK_COLUMNS})
+    SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM segments)
+    ON CONFLICT (customer_id) DO UPDATE SET
+      at = max(at, excluded.at), since = min(since, excluded.since),
+      survivor = coalesce(survivor, excluded.survivor),
+      split = max(split, excluded.split)"""
 
 
 def _check(row: Sequence[Any]) -> PendingCheck:
@@ -76,23 +85,15 @@ class SQLiteOutbox:
 
     # -- inside other transactions ------------------------------------------------------
     def _append_outbox(self, changes: Sequence[Change]) -> None:
-        self.db.executemany(
-            "INSERT INTO outbox (change_id, customer_id, at, body) VALUES (?, ?, ?, ?)",
-            outbox_rows(changes))
+        self.db.executemany(APPEND_OUTBOX, outbox_rows(changes))
 
     def _apply_outbox(self, plan: Plan) -> None:
         """The end of a plan's transaction: what its erasures leave of segments, its
         segment checks (recorded only while there are segments), its change events."""
         for erasure in plan.erasures:
             plan.changes.extend(self._erase_segments(erasure))
-        self.db.executemany(
-            f"""INSERT INTO segment_pending ({_CHECK_COLUMNS})
-                SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM segments)
-                ON CONFLICT (customer_id) DO UPDATE SET
-                  at = max(at, excluded.at), since = min(since, excluded.since),
-                  survivor = coalesce(survivor, excluded.survivor),
-                  split = max(split, excluded.split)""",
-            [(c.customer_id, c.at, c.since, c.survivor, c.split) for c in plan.segment_checks])
+        self.db.executemany(RECORD_CHECK, [(c.customer_id, c.at, c.since, c.survivor, c.split)
+                                           for c in plan.segment_checks])
         self._append_outbox(plan.changes)
 
     def _erase_segments(self, erasure: Erasure) -> list[Change]:
@@ -105,8 +106,8 @@ class SQLiteOutbox:
         held = [r[0] for r in db.execute(
             "SELECT segment FROM segment_members WHERE customer_id = ?", (cid,))]
         self._erase_segment_data(ids)
-        for chunk in _chunks(ids):
-            db.execute(f"DELETE FROM outbox WHERE customer_id IN ({_marks(len(chunk))})", chunk)
+        for chunk in chunks(ids):
+            db.execute(f"DELETE FROM outbox WHERE customer_id IN ({marks(len(chunk))})", chunk)
         for text in erased_texts(erasure.keys):
             db.execute("UPDATE outbox SET body = replace(body, ?1, '[erased]') "
                        "WHERE instr(body, ?1) > 0", (text,))
@@ -133,9 +134,9 @@ class SQLiteOutbox:
             if customers:
                 write = await work(_Tx(self, customers, pending))
                 self._write_states(write.states, write.changes)
-                for chunk in _chunks(pending):
+                for chunk in chunks(pending):
                     self.db.execute(f"DELETE FROM segment_pending WHERE customer_id IN "
-                                    f"({_marks(len(chunk))})", chunk)
+                                    f"({marks(len(chunk))})", chunk)
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
@@ -150,9 +151,9 @@ class SQLiteOutbox:
 
     async def pending_checks(self, customer_ids: Collection[str]) -> dict[str, PendingCheck]:
         found: dict[str, PendingCheck] = {}
-        for chunk in _chunks(customer_ids):
+        for chunk in chunks(customer_ids):
             rows = self.db.execute(f"SELECT {_CHECK_COLUMNS} FROM segment_pending "
-                                   f"WHERE customer_id IN ({_marks(len(chunk))})", chunk)
+                                   f"WHERE customer_id IN ({marks(len(chunk))})", chunk)
             found.update((row[0], _check(row)) for row in rows)
         return found
 
@@ -162,7 +163,7 @@ class SQLiteOutbox:
                               f"WHERE name = ?", (CURSOR,)).fetchone()
         if row is not None and row[0] not in (None, holder) and row[1]:
             return None  # another holder's lease runs: no write lock needed to know
-        with _Transaction(self.db):
+        with Transaction(self.db):
             taken = self.db.execute(
                 f"""INSERT INTO outbox_cursor (name, destination, holder, expires)
                     VALUES (?1, ?2, ?3, {NOW} + ?4)
@@ -181,7 +182,7 @@ class SQLiteOutbox:
         return [(n, outbox_change(cid, body)) for n, cid, body in rows]
 
     async def outbox_published(self, holder: str, through: int, lease_s: float) -> bool:
-        with _Transaction(self.db):
+        with Transaction(self.db):
             held = self.db.execute(
                 f"UPDATE outbox_cursor SET published = max(published, ?), "
                 f"expires = {NOW} + ? WHERE name = ? AND holder = ?",

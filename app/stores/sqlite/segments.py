@@ -5,25 +5,13 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
 from app.domain.changes import Change, membership_change
 from app.domain.segments.membership import Membership, MembershipChange
+from app.stores.sqlite.chunks import Transaction, chunks, marks
 from app.stores.values import SegmentRecord, SegmentState
-
-# SQLite's default limit on host parameters is 32766; stay well below it.
-CHUNK = 900
-
-
-def _chunks(items: Collection[str]) -> Iterable[list[str]]:
-    seq = list(items)
-    for start in range(0, len(seq), CHUNK):
-        yield seq[start : start + CHUNK]
-
-
-def _marks(n: int) -> str:
-    return ",".join("?" * n)
 
 
 class SQLiteSegments:
@@ -54,15 +42,15 @@ class SQLiteSegments:
     async def segment_states(self, customer_ids: Collection[str]) -> dict[str, SegmentState]:
         found: dict[str, SegmentState] = {}
         members: dict[str, dict[str, Membership]] = defaultdict(dict)
-        for chunk in _chunks(customer_ids):
-            marks = _marks(len(chunk))
+        for chunk in chunks(customer_ids):
+            places = marks(len(chunk))
             for cid, segment, since, why in self.db.execute(
                 "SELECT customer_id, segment, since, why FROM segment_members "
-                f"WHERE customer_id IN ({marks})", chunk):
+                f"WHERE customer_id IN ({places})", chunk):
                 members[cid][segment] = Membership(segment, since, tuple(json.loads(why)))
             for cid, checked_at, next_check in self.db.execute(
                 "SELECT customer_id, checked_at, next_check FROM segment_checks "
-                f"WHERE customer_id IN ({marks})", chunk):
+                f"WHERE customer_id IN ({places})", chunk):
                 found[cid] = SegmentState(members.get(cid, {}), checked_at, next_check)
         for cid, held in members.items():  # memberships without a check row: still state
             found.setdefault(cid, SegmentState(held))
@@ -77,10 +65,10 @@ class SQLiteSegments:
     def _write_states(self, states: dict[str, SegmentState | None],
                       changes: Sequence[MembershipChange]) -> None:
         db = self.db
-        for chunk in _chunks(states):
-            marks = _marks(len(chunk))
-            db.execute(f"DELETE FROM segment_members WHERE customer_id IN ({marks})", chunk)
-            db.execute(f"DELETE FROM segment_checks WHERE customer_id IN ({marks})", chunk)
+        for chunk in chunks(states):
+            places = marks(len(chunk))
+            db.execute(f"DELETE FROM segment_members WHERE customer_id IN ({places})", chunk)
+            db.execute(f"DELETE FROM segment_checks WHERE customer_id IN ({places})", chunk)
         kept = [(cid, s) for cid, s in states.items() if s is not None]
         db.executemany(
             "INSERT INTO segment_members (segment, customer_id, since, why) "
@@ -140,24 +128,11 @@ class SQLiteSegments:
 
     def _erase_segment_data(self, customer_ids: Collection[str]) -> None:
         """Memberships, check times, history and pending checks (the outbox's)."""
-        for chunk in _chunks(customer_ids):
-            marks = _marks(len(chunk))
+        for chunk in chunks(customer_ids):
+            places = marks(len(chunk))
             for table in ("segment_members", "segment_checks", "segment_history",
                           "segment_pending"):
-                self.db.execute(f"DELETE FROM {table} WHERE customer_id IN ({marks})", chunk)
+                self.db.execute(f"DELETE FROM {table} WHERE customer_id IN ({places})", chunk)
 
-    def _segment_tx(self) -> _Transaction:
-        return _Transaction(self.db)
-
-
-class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on an error."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
-
-    def __enter__(self) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, kind: object, *_: object) -> None:
-        self.db.execute("ROLLBACK" if kind is not None else "COMMIT")
+    def _segment_tx(self) -> Transaction:
+        return Transaction(self.db)

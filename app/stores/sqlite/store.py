@@ -5,26 +5,20 @@ microseconds, so a thread hop per call would cost more than it saves. Writers ta
 file's write lock at the start of `transact` (BEGIN IMMEDIATE), so several processes can
 load one file without losing a merge.
 
-The write-ahead log is copied back into the database file by a background thread (see
-`_Checkpointer`), not by whichever COMMIT happens to cross SQLite's threshold: that
-copy took ~19 ms, one commit in 25.
+Laid out as the Neo4j adapter is: the SQL is in queries.py, rows become models (and plans
+rows) in records.py, checkpoint.py copies the write-ahead log back into the file, and
+chunks.py cuts parameter lists to SQLite's limit.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 import sqlite3
-import threading
-import time
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 from app.domain.matching.blocking import BUCKET_LIMIT
 from app.domain.matching.stream import needed_candidates
@@ -44,14 +38,22 @@ from app.domain.plan import (
 )
 from app.domain.privacy import ERASED_MARK, SuppressionKey, upgrades
 from app.domain.profile import Observation
-from app.domain.resolution import SAMPLE_EVENT_IDS
 from app.stores.base import IdentityStore
 from app.stores.errors import StoreBusy, StoreUnavailable
 from app.stores.keys import resolve_key
 from app.stores.ports.graph import Decide, add_neighbours, decide_with_components
+from app.stores.sqlite import queries as q
+from app.stores.sqlite import records
+from app.stores.sqlite.checkpoint import (
+    AUTOCHECKPOINT_PAGES,
+    PURGE_WAIT_S,
+    Checkpointer,
+    truncate_log,
+)
+from app.stores.sqlite.chunks import chunks, marks
 from app.stores.sqlite.outbox import SQLiteOutbox
 from app.stores.sqlite.schema import MIGRATIONS
-from app.stores.sqlite.segments import SQLiteSegments, _chunks, _marks
+from app.stores.sqlite.segments import SQLiteSegments
 from app.stores.values import (
     AuditRecord,
     Cursor,
@@ -60,9 +62,14 @@ from app.stores.values import (
     LinkRecord,
     ReviewRecord,
     StoreStats,
-    event_body,
-    event_record,
 )
+
+# Reads go through a memory map of the file's first GiB, not read() into SQLite's cache:
+# about a quarter off the random owner and trait look-ups of matching.
+MMAP_BYTES = 1 << 30
+BUSY_TIMEOUT_MS = 30_000
+_NEWEST: Cursor = ("\uffff", "")  # a cursor before every event
+log = logging.getLogger(__name__)
 
 
 def _statements(script: str) -> Iterable[str]:
@@ -76,77 +83,6 @@ def _statements(script: str) -> Iterable[str]:
             statement = ""
     if statement.strip("; \n"):
         yield statement
-
-
-_IDENTIFIER_COLUMNS = "type, value, customer_id, first_seen, last_seen, sources, status, reason"
-
-
-_LINK_COLUMNS = "a, b, count, first_seen, last_seen, sources, event_ids, status, reason, match"
-_AUDIT_COLUMNS = "seq, actor, action, target, reason, at, details, undo, undone_by"
-
-
-def _link(row: Sequence[Any]) -> LinkRecord:
-    a, b, n, first, last, sources, event_ids, status, reason, match = row
-    return LinkRecord(
-        a,
-        b,
-        n,
-        first,
-        last,
-        tuple(json.loads(sources)),
-        tuple(json.loads(event_ids)),
-        status,
-        reason,
-        json.loads(match) if match else None,
-    )
-
-
-def _audit(row: Sequence[Any]) -> AuditRecord:
-    seq, actor, action, target, reason, at, details, undo, undone_by = row
-    return AuditRecord(
-        seq, actor, action, target, reason, at, json.loads(details), json.loads(undo), undone_by
-    )
-
-
-# The background checkpointer runs this often; a pass with nothing to copy costs microseconds.
-CHECKPOINT_INTERVAL = 0.05  # seconds
-# Commits still checkpoint when the log reaches this many pages (~40 MB of 4 KiB pages):
-# a safety net should no checkpointer keep up, never the normal path.
-AUTOCHECKPOINT_PAGES = 10_000
-# Reads go through a memory map of the file's first GiB, not read() into SQLite's cache:
-# about a quarter off the random owner and trait look-ups of matching.
-MMAP_BYTES = 1 << 30
-BUSY_TIMEOUT_MS = 30_000
-log = logging.getLogger(__name__)
-
-
-class _Checkpointer:
-    """Copies the write-ahead log into the database file, off the writers' path.
-
-    Its own connection runs PASSIVE checkpoints, which never block readers or writers and
-    give way to another process's checkpoint. Every store that writes runs one, so several
-    processes sharing a file each keep it short; a process on older code still has its own
-    automatic checkpoints.
-    """
-
-    def __init__(self, path: str) -> None:
-        self._stop = threading.Event()
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            while not self._stop.wait(CHECKPOINT_INTERVAL):
-                # Busy or locked: the next pass catches up.
-                with contextlib.suppress(sqlite3.Error):
-                    self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        finally:
-            self._db.close()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 class _Connection(sqlite3.Connection):
@@ -171,13 +107,6 @@ def _busy(exc: sqlite3.OperationalError) -> Exception:
     return StoreBusy(f"SQLite: {text}") if "locked" in text or "busy" in text else exc
 
 
-def _identifier(row: Sequence[Any]) -> IdentifierRecord:
-    type_, value, cid, first, last, sources, status, reason = row
-    return IdentifierRecord(
-        type_, value, cid, first, last, tuple(json.loads(sources)), status, reason
-    )
-
-
 class SQLiteStore(SQLiteSegments, SQLiteOutbox, IdentityStore):
     def __init__(self, path: str, url: str | None = None, *,
                  suppression: SuppressionKey | None = None) -> None:
@@ -199,15 +128,12 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, IdentityStore):
         self.db.execute("PRAGMA secure_delete=ON")
         self.db.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
         self.db.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
-        self._checkpointer: _Checkpointer | None = None  # started by the first write
+        self._checkpointer: Checkpointer | None = None  # started by the first write
 
     # -- lifecycle ---------------------------------------------------------------
     async def migrate(self) -> list[str]:
-        self.db.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations "
-            "(version TEXT PRIMARY KEY, applied_at TEXT)"
-        )
-        done = {r[0] for r in self.db.execute("SELECT version FROM schema_migrations")}
+        self.db.execute(q.CREATE_MIGRATIONS)
+        done = {r[0] for r in self.db.execute(q.APPLIED_MIGRATIONS)}
         applied = []
         for version, sql in MIGRATIONS:
             if version in done:
@@ -216,9 +142,7 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, IdentityStore):
             try:
                 for statement in _statements(sql):
                     self.db.execute(statement)
-                self.db.execute(
-                    "INSERT INTO schema_migrations VALUES (?, datetime('now'))", (version,)
-                )
+                self.db.execute(q.RECORD_MIGRATION, (version,))
                 self.db.execute("COMMIT")
             except BaseException:
                 self.db.execute("ROLLBACK")
@@ -229,16 +153,16 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, IdentityStore):
 
     def _upgrade_suppressions(self) -> None:
         """Key the suppression list's legacy hashes; refuse a key that is not the list's."""
-        stored = [h for (h,) in self.db.execute("SELECT hash FROM suppressed")]
+        stored = [h for (h,) in self.db.execute(q.SUPPRESSION_HASHES)]
         changes = upgrades(stored, self.suppression)
         if changes:
             with self._segment_tx():
-                self.db.executemany("UPDATE suppressed SET hash = ? WHERE hash = ?",
+                self.db.executemany(q.UPGRADE_SUPPRESSION,
                                     [(new, old) for old, new in changes.items()])
 
     async def ping(self) -> None:
         try:
-            self.db.execute("SELECT 1").fetchone()
+            self.db.execute(q.PING).fetchone()
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"SQLite database {self.path} does not answer: {exc}") from exc
 
@@ -251,7 +175,7 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, IdentityStore):
     def _begin(self) -> None:
         """Take the write lock; the first write also starts the background checkpointer."""
         if self._checkpointer is None and self.path != ":memory:":
-            self._checkpointer = _Checkpointer(self.path)
+            self._checkpointer = Checkpointer(self.path)
         self.db.execute("BEGIN IMMEDIATE")
 
     # -- writes ------------------------------------------------------------------
@@ -270,26 +194,32 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, IdentityStore):
             raise
         return plan
 
+    def _rows(self, statement: str, values: Collection[str], *extra: Any,
+              **fields: str) -> Iterable[Any]:
+        """The rows of a `{marks}` statement for every chunk of `values` (each chunk's
+        parameters followed by `extra`)."""
+        for chunk in chunks(values):
+            yield from self.db.execute(statement.format(marks=marks(len(chunk)), **fields),
+                                       [*chunk, *extra])
+
     def _load_keys(self, keys: Collection[str]) -> None:
         """Put the batch's keys in a temporary table, so that every read joins on it."""
-        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS batch_keys (key TEXT PRIMARY KEY)")
-        self.db.execute("DELETE FROM batch_keys")
-        self.db.executemany("INSERT OR IGNORE INTO batch_keys VALUES (?)", [(k,) for k in keys])
+        self.db.execute(q.CREATE_BATCH_KEYS)
+        self.db.execute(q.CLEAR_BATCH_KEYS)
+        self.db.executemany(q.ADD_BATCH_KEY, [(k,) for k in keys])
 
     def _snapshot(self, gather: Gather) -> Snapshot:
         snap = Snapshot()
-        self._gather_seen(snap, gather.event_ids)
+        snap.seen_events.update(r[0] for r in self._rows(q.SEEN_EVENTS, gather.event_ids))
         self._load_keys(gather.keys)
         self._gather_owners(snap)
         owners = sorted(set(snap.owners.values()))
         if gather.limited_types and owners:
             self._gather_type_counts(snap, owners, gather.limited_types)
         if gather.hub_types:
-            self._gather_degrees(snap, gather.hub_types)
-        rows = self.db.execute(
-            "SELECT l.a, l.b, l.status FROM batch_keys k JOIN links l ON l.a = k.key "
-            "WHERE l.b IN (SELECT key FROM batch_keys)"
-        )
+            snap.degrees.update(self.db.execute(
+                q.DEGREES.format(types=marks(len(gather.hub_types))), gather.hub_types))
+        rows = self.db.execute(q.BATCH_LINK_STATUSES)
         snap.link_status.update(((a, b), status) for a, b, status in rows)
         self._gather_suppressed(snap, gather.keys)
         self._gather_bans(snap, owners)
@@ -297,20 +227,9 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, IdentityStore):
             self._gather_matches(snap, gather)
         return snap
 
-    def _gather_seen(self, snap: Snapshot, event_ids: Collection[str]) -> None:
-        for chunk in _chunks(event_ids):
-            rows = self.db.execute(
-                f"SELECT event_id FROM events WHERE event_id IN ({_marks(len(chunk))})", chunk
-            )
-            snap.seen_events.update(r[0] for r in rows)
-
     def _gather_owners(self, snap: Snapshot) -> None:
         """The batch's stored identifiers: their status and their customer."""
-        rows = self.db.execute(
-            f"SELECT i.key, i.status, i.reason, {_CUSTOMER_COLUMNS} FROM batch_keys k "
-            "JOIN identifiers i ON i.key = k.key LEFT JOIN customers c ON c.id = i.customer_id"
-        )
-        for key, status, reason, *customer in rows:
+        for key, status, reason, *customer in self.db.execute(q.BATCH_OWNERS):
             if status != ACTIVE:
                 snap.statuses[key] = (status, reason)
             if customer[0] is not None:
@@ -319,84 +238,33 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, IdentityStore):
 
     def _gather_type_counts(self, snap: Snapshot, owners: list[str],
                             types: tuple[str, ...]) -> None:
-        for chunk in _chunks(owners):
-            rows = self.db.execute(
-                f"SELECT customer_id, type, count(*) FROM identifiers "
-                f"WHERE customer_id IN ({_marks(len(chunk))}) "
-                f"AND type IN ({_marks(len(types))}) GROUP BY 1, 2",
-                [*chunk, *types],
-            )
-            for cid, type_, n in rows:
-                snap.type_counts.setdefault(cid, {})[type_] = n
-
-    def _gather_degrees(self, snap: Snapshot, hub_types: tuple[str, ...]) -> None:
-        # IN, not a join on batch_keys: with the join the planner scanned every link.
-        rows = self.db.execute(
-            f"""SELECT key, count(*) FROM (
-                    SELECT a AS key, b AS other FROM links
-                    WHERE a IN (SELECT key FROM batch_keys)
-                    UNION ALL
-                    SELECT b, a FROM links WHERE b IN (SELECT key FROM batch_keys))
-                WHERE substr(other, 1, instr(other, ':') - 1)
-                      IN ({_marks(len(hub_types))})
-                GROUP BY key""",
-            hub_types,
-        )
-        snap.degrees.update(rows)
+        for cid, type_, n in self._rows(q.TYPE_COUNTS, owners, *types,
+                                        types=marks(len(types))):
+            snap.type_counts.setdefault(cid, {})[type_] = n
 
     def _gather_suppressed(self, snap: Snapshot, keys: Collection[str]) -> None:
         hashes = self.suppression.hashes(keys)
-        for chunk in _chunks(hashes):
-            rows = self.db.execute(
-                f"SELECT hash, at FROM suppressed WHERE hash IN ({_marks(len(chunk))})", chunk
-            )
-            snap.suppressed.update((hashes[h], at) for h, at in rows)
+        snap.suppressed.update((hashes[h], at) for h, at in self._rows(q.SUPPRESSED, hashes))
 
     def _gather_matches(self, snap: Snapshot, gather: Gather) -> None:
         """The newest records under each blocking key, and the traits and owners of those
         that the batch's records will be compared with."""
-        # One small query per key, down the (block, id) index: its cost is the bucket
-        # limit, not the bucket's size. A single ranked query over all the keys had the
-        # planner scan the whole index.
         for block in sorted(gather.block_keys):
-            rows = self.db.execute(
-                "SELECT key FROM match_blocks WHERE block = ? ORDER BY id DESC LIMIT ?",
-                (block, BUCKET_LIMIT),
-            )
-            bucket = [key for (key,) in rows]
+            bucket = [key for (key,) in self.db.execute(q.MATCH_BUCKET, (block, BUCKET_LIMIT))]
             if bucket:
                 snap.match_buckets[block] = bucket
         # A record's buckets hold ~140 ids on average (over 500 for common names), but it
         # is compared with at most CANDIDATE_LIMIT: read traits and owners for those alone.
         keys = sorted(needed_candidates(gather.match_queries, snap.match_buckets))
-        for chunk in _chunks(keys):
-            marks = _marks(len(chunk))
-            for key, traits in self.db.execute(
-                f"SELECT key, traits FROM match_records WHERE key IN ({marks})", chunk
-            ):
-                snap.match_records[key] = json.loads(traits)
-            for key, *customer in self.db.execute(
-                f"SELECT i.key, {_CUSTOMER_COLUMNS} FROM identifiers i "
-                f"JOIN customers c ON c.id = i.customer_id WHERE i.key IN ({marks})",
-                chunk,
-            ):
-                snap.owners.setdefault(key, customer[0])
-                snap.customers.setdefault(customer[0], CustomerInfo(*customer))
+        for key, traits in self._rows(q.MATCH_TRAITS, keys):
+            snap.match_records[key] = json.loads(traits)
+        for key, *customer in self._rows(q.MATCH_OWNERS, keys):
+            snap.owners.setdefault(key, customer[0])
+            snap.customers.setdefault(customer[0], CustomerInfo(*customer))
 
     def _gather_bans(self, snap: Snapshot, owners: list[str]) -> None:
-        rows = self.db.execute(
-            "SELECT a, b FROM bans WHERE a IN (SELECT key FROM batch_keys) "
-            "OR b IN (SELECT key FROM batch_keys)"
-        )
-        for a, b in rows:
-            snap.bans.add((a, b))
-        for chunk in _chunks(owners):
-            rows = self.db.execute(
-                f"SELECT x.a, x.b FROM identifiers i JOIN bans x ON x.a = i.key OR x.b = i.key "
-                f"WHERE i.customer_id IN ({_marks(len(chunk))})",
-                chunk,
-            )
-            snap.bans.update((a, b) for a, b in rows)
+        snap.bans.update((a, b) for a, b in self.db.execute(q.BATCH_BANS))
+        snap.bans.update((a, b) for a, b in self._rows(q.OWNER_BANS, owners))
         ends = {k for ban in snap.bans for k in ban}
         snap.ban_owners.update({k: c for k, c in self._owners(ends).items() if c})
 
@@ -407,46 +275,27 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, IdentityStore):
         """Each customer's identifiers, every link touching them, and the identifiers at
         the far end of those links that none of the customers own."""
         components = {cid: Component() for cid in customer_ids}
-        for chunk in _chunks(customer_ids):
-            rows = self.db.execute(
-                f"SELECT {_CUSTOMER_COLUMNS} FROM customers c "
-                f"WHERE c.id IN ({_marks(len(chunk))})", chunk
-            )
-            for customer in rows:
-                components[customer[0]].customer = CustomerInfo(*customer)
+        for customer in self._rows(q.COMPONENT_CUSTOMERS, customer_ids):
+            components[customer[0]].customer = CustomerInfo(*customer)
         owner_of: dict[str, str] = {}
-        for chunk in _chunks(customer_ids):
-            for ident in self._stored_identifiers("customer_id", chunk):
-                components[ident.customer_id or ""].identifiers[ident.key] = ident
-                owner_of[ident.key] = ident.customer_id or ""
+        for row in self._rows(q.STORED_IDENTIFIERS, customer_ids, column="customer_id"):
+            ident = StoredIdentifier(*row)
+            components[row[2]].identifiers[ident.key] = ident
+            owner_of[ident.key] = row[2]
         far = self._component_links(components, owner_of)
-        neighbours: dict[str, StoredIdentifier] = {}
-        for chunk in _chunks(far):
-            neighbours.update((i.key, i) for i in self._stored_identifiers("key", chunk))
+        neighbours = {row[0]: StoredIdentifier(*row)
+                      for row in self._rows(q.STORED_IDENTIFIERS, far, column="key")}
         add_neighbours(components, neighbours)
         return components
-
-    def _stored_identifiers(self, column: str, values: list[str]) -> Iterable[StoredIdentifier]:
-        """The identifiers whose `column` (key or customer_id) is among `values`."""
-        rows = self.db.execute(
-            f"SELECT key, status, customer_id, first_seen, first_event FROM identifiers "
-            f"WHERE {column} IN ({_marks(len(values))})",
-            values,
-        )
-        return (StoredIdentifier(*row) for row in rows)
 
     def _component_links(self, components: dict[str, Component], owner_of: dict[str, str]
                          ) -> set[str]:
         """Add every link touching an owned identifier to its component; return the keys at
         their far ends that none of the components own."""
         self._load_keys(owner_of)
-        rows = self.db.execute(
-            """SELECT l.a, l.b, l.first_seen, l.sources, l.status, l.reason, l.first_event
-               FROM links l
-               WHERE l.a IN (SELECT key FROM batch_keys) OR l.b IN (SELECT key FROM batch_keys)"""
-        )
         far: set[str] = set()
-        for a, b, first_seen, sources, status, reason, first_event in rows:
+        for a, b, first_seen, sources, status, reason, first_event in self.db.execute(
+                q.BATCH_LINKS):
             link = StoredLink(a, b, first_seen, tuple(json.loads(sources)), status, reason,
                               first_event)
             for near, other in ((a, b), (b, a)):
@@ -456,449 +305,124 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, IdentityStore):
                         far.add(other)
         return far
 
+    # -- applying a plan: one small function per section, in this order ----------------
     def _apply(self, plan: Plan) -> None:
-        db = self.db
-        for chunk in _chunks(plan.history_reset):
-            db.execute(
-                f"DELETE FROM merges WHERE survivor IN (SELECT id FROM customers "
-                f"WHERE coalesce(merged_into, id) IN ({_marks(len(chunk))}))",
-                chunk,
-            )
-        # A new customer may bear an id that redirects elsewhere (a part that split off
-        # and joined again): it is live again.
-        db.executemany(
-            "INSERT INTO customers (id, first_seen, first_event, first_key, settled) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET merged_into = NULL, "
-            "first_seen = excluded.first_seen, first_event = excluded.first_event, "
-            "first_key = excluded.first_key, settled = excluded.settled",
-            [_customer_row(c) for c in plan.new_customers],
-        )
-        for m in [*plan.merges, *plan.renames]:
-            db.execute(
-                "UPDATE identifiers SET customer_id = ? WHERE customer_id = ?",
-                (m.survivor, m.absorbed),
-            )
-            db.execute(
-                "UPDATE customers SET merged_into = ? WHERE id = ? OR merged_into = ?",
-                (m.survivor, m.absorbed, m.absorbed),
-            )
-        db.executemany(
-            "INSERT INTO renames (old_id, new_id, at, event_id, reason) VALUES (?,?,?,?,?)",
-            [(r.absorbed, r.survivor, r.at, r.event_id, r.reason) for r in plan.renames],
-        )
-        db.executemany(
-            "UPDATE customers SET first_seen = ?, first_event = ?, first_key = ?, settled = ? "
-            "WHERE id = ?",
-            [(*_customer_row(c)[1:], c.id) for c in plan.customer_updates.values()],
-        )
-        self._record_history(plan)
-        db.executemany(
-            "INSERT INTO splits (customer_id, parts, at, reason) VALUES (?, ?, ?, ?)",
-            [(s.customer_id, json.dumps(s.parts), s.at, s.reason) for s in plan.splits],
-        )
-        db.executemany(
-            """INSERT INTO identifiers
-                 (key, type, value, first_seen, last_seen, sources, customer_id, status, reason,
-                  first_event)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-               ON CONFLICT (key) DO UPDATE SET
-                 first_event = CASE WHEN (excluded.first_seen, excluded.first_event)
-                                         < (first_seen, first_event)
-                                    THEN excluded.first_event ELSE first_event END,
-                 first_seen = min(first_seen, excluded.first_seen),
-                 last_seen = max(last_seen, excluded.last_seen),
-                 sources = CASE WHEN excluded.sources = identifiers.sources
-                                THEN identifiers.sources
-                                ELSE (SELECT json_group_array(value) FROM (
-                                    SELECT value FROM json_each(identifiers.sources)
-                                    UNION SELECT value FROM json_each(excluded.sources)))
-                           END""",
-            [
-                (
-                    d.key,
-                    d.type,
-                    d.value,
-                    d.first_seen,
-                    d.last_seen,
-                    _json_array(d.sources),
-                    d.customer_id,
-                    d.status,
-                    d.reason,
-                    d.first_event,
-                )
-                for d in plan.identifiers
-            ],
-        )
-        db.executemany(
-            "UPDATE identifiers SET customer_id = ? WHERE key = ?",
-            [(cid, key) for key, cid in plan.moves.items()],
-        )
-        db.executemany(
-            "UPDATE identifiers SET status = ?, reason = ? WHERE key = ?",
-            [(s.status, s.reason, s.key) for s in plan.statuses],
-        )
-        db.executemany(
-            f"""INSERT INTO links (a, b, count, first_seen, last_seen, sources, event_ids,
-                                  status, reason, match, first_event)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-               ON CONFLICT (a, b) DO UPDATE SET
-                 count = count + excluded.count,
-                 first_event = CASE WHEN (excluded.first_seen, excluded.first_event)
-                                         < (first_seen, first_event)
-                                    THEN excluded.first_event ELSE first_event END,
-                 first_seen = min(first_seen, excluded.first_seen),
-                 last_seen = max(last_seen, excluded.last_seen),
-                 sources = CASE WHEN excluded.sources = links.sources THEN links.sources
-                           ELSE (SELECT json_group_array(value) FROM (
-                               SELECT value FROM json_each(links.sources)
-                               UNION SELECT value FROM json_each(excluded.sources)))
-                           END,
-                 event_ids = CASE WHEN json_array_length(links.event_ids) >= {SAMPLE_EVENT_IDS}
-                             THEN links.event_ids
-                             ELSE (SELECT json_group_array(value) FROM (
-                                 SELECT value FROM json_each(links.event_ids)
-                                 UNION ALL SELECT value FROM json_each(excluded.event_ids)
-                                 LIMIT {SAMPLE_EVENT_IDS}))
-                             END,
-                 status = CASE WHEN links.status = 'banned' THEN 'banned' ELSE excluded.status END,
-                 reason = CASE WHEN links.status = 'banned' THEN links.reason
-                               ELSE excluded.reason END,
-                 match = coalesce(excluded.match, links.match)""",
-            [
-                (
-                    d.a,
-                    d.b,
-                    d.count,
-                    d.first_seen,
-                    d.last_seen,
-                    _json_array(d.sources),
-                    _json_array(d.event_ids),
-                    d.status,
-                    d.reason,
-                    json.dumps(d.match) if d.match else None,
-                    d.first_event,
-                )
-                for d in plan.links
-            ],
-        )
-        db.executemany(
-            "UPDATE links SET status = ?, reason = ? WHERE a = ? AND b = ?",
-            [(s.status, s.reason, s.a, s.b) for s in plan.link_statuses],
-        )
-        db.executemany("INSERT OR IGNORE INTO bans (a, b) VALUES (?, ?)", plan.bans)
-        db.executemany(
-            "INSERT OR REPLACE INTO match_records (key, traits) VALUES (?, ?)",
-            [(key, json.dumps(traits)) for key, traits, _ in plan.match_records],
-        )
-        db.executemany(
-            "INSERT INTO match_blocks (block, key) VALUES (?, ?)",
-            [(block, key) for key, _, blocks in plan.match_records for block in blocks],
-        )
-        db.executemany("DELETE FROM bans WHERE a = ? AND b = ?", plan.unbans)
-        for entry in plan.audit:
-            cursor = db.execute(
-                "INSERT INTO audit (actor, action, target, reason, at, details, undo) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    entry.actor,
-                    entry.action,
-                    entry.target,
-                    entry.reason,
-                    entry.at,
-                    json.dumps(entry.details, ensure_ascii=False),
-                    json.dumps(entry.undo, ensure_ascii=False),
-                ),
-            )
-            seq = int(cursor.lastrowid or 0)
-            plan.audit_seqs.append(seq)
-            if entry.undoes is not None:
-                db.execute("UPDATE audit SET undone_by = ? WHERE seq = ?", (seq, entry.undoes))
-        db.executemany(
-            "INSERT INTO events (event_id, type, ts, source, body, profile) VALUES (?,?,?,?,?,?)",
-            [
-                (e.event_id, e.type, e.ts, e.source, event_body(e), bool(e.traits or e.consent))
-                for e in plan.events
-            ],
-        )
-        if plan.search_terms:
-            (last,) = db.execute("SELECT coalesce(max(id), 0) FROM search_terms").fetchone()
-            db.executemany(
-                "INSERT OR IGNORE INTO search_terms (key, term) VALUES (?, ?)", plan.search_terms
-            )
-            db.execute(
-                "INSERT INTO search_fts (rowid, term) SELECT id, term FROM search_terms "
-                "WHERE id > ?",
-                (last,),
-            )
-        db.executemany("DELETE FROM suppressed WHERE hash = ?",
-                       [(self.suppression.hash(k),) for k in plan.unsuppress])
-        db.executemany(
-            "INSERT OR IGNORE INTO reviews (a, b, score, weights, created_at) VALUES (?,?,?,?,?)",
-            [(r.a, r.b, r.score, json.dumps(r.weights), r.created_at) for r in plan.reviews],
-        )
-        db.executemany(
-            "UPDATE reviews SET status = ?, resolved_by = ? WHERE id = ?",
-            [(status, actor, review_id) for review_id, status, actor in plan.review_updates],
-        )
-        for erasure in plan.erasures:
-            plan.erased.update(self._erase(erasure))
-        db.executemany(
-            "INSERT INTO observations (key, ts, event_id) VALUES (?, ?, ?)",
-            [(i.key, e.ts, e.event_id) for e in plan.events for i in e.identifiers],
-        )
+        for step in self._apply_steps():
+            step(plan)
         self._apply_outbox(plan)
+
+    def _apply_steps(self) -> tuple[Callable[[Plan], None], ...]:
+        return (self._reset_history, self._create_customers, self._merge, self._rename,
+                self._update_customers, self._record_history, self._record_splits,
+                self._upsert_identifiers, self._move_identifiers, self._set_statuses,
+                self._upsert_links, self._set_link_statuses, self._ban, self._file_matches,
+                self._unban, self._append_audit, self._insert_events, self._index_search,
+                self._unsuppress, self._queue_reviews, self._erase_all, self._observe)
+
+    def _reset_history(self, plan: Plan) -> None:
+        for chunk in chunks(plan.history_reset):
+            self.db.execute(q.RESET_HISTORY.format(marks=marks(len(chunk))), chunk)
+
+    def _create_customers(self, plan: Plan) -> None:
+        self.db.executemany(q.CREATE_CUSTOMER,
+                            [records.customer_row(c) for c in plan.new_customers])
+
+    def _merge(self, plan: Plan) -> None:
+        for m in [*plan.merges, *plan.renames]:
+            self.db.execute(q.MOVE_ABSORBED, (m.survivor, m.absorbed))
+            self.db.execute(q.REDIRECT_ABSORBED, (m.survivor, m.absorbed, m.absorbed))
+
+    def _rename(self, plan: Plan) -> None:
+        self.db.executemany(q.RECORD_RENAME, records.merge_rows(plan.renames))
+
+    def _update_customers(self, plan: Plan) -> None:
+        self.db.executemany(q.UPDATE_CUSTOMER, records.customer_update_rows(plan))
 
     def _record_history(self, plan: Plan) -> None:
         """Add each customer's merge history, after the redirects it needs."""
-        self.db.executemany(
-            "INSERT INTO customers (id, merged_into, first_seen) VALUES (?, ?, ?) "
-            "ON CONFLICT (id) DO UPDATE SET merged_into = excluded.merged_into "
-            "WHERE customers.merged_into IS NOT NULL",
-            plan.history_redirects(),
-        )
-        self.db.executemany(
-            "INSERT INTO merges (absorbed, survivor, at, event_id, reason) VALUES (?,?,?,?,?)",
-            [(m.absorbed, m.survivor, m.at, m.event_id, m.reason)
-             for merges in plan.history.values() for m in merges],
-        )
+        self.db.executemany(q.HISTORY_REDIRECT, plan.history_redirects())
+        self.db.executemany(q.RECORD_MERGE, records.history_rows(plan))
 
-    # -- reads -------------------------------------------------------------------
-    async def current_ids(self, customer_ids: Collection[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
-        for chunk in _chunks(customer_ids):
-            rows = self.db.execute(
-                f"SELECT c.id, t.id FROM customers c "
-                f"JOIN customers t ON t.id = coalesce(c.merged_into, c.id) "
-                f"WHERE c.id IN ({_marks(len(chunk))}) AND t.erased_at IS NULL",
-                chunk,
-            )
-            found.update(rows)
-        return found
+    def _record_splits(self, plan: Plan) -> None:
+        self.db.executemany(q.RECORD_SPLIT, records.split_rows(plan))
 
-    async def owners(self, keys: Collection[str]) -> dict[str, str]:
-        return {k: c for k, c in self._owners(keys).items() if c is not None}
+    def _upsert_identifiers(self, plan: Plan) -> None:
+        self.db.executemany(q.UPSERT_IDENTIFIER, records.identifier_rows(plan))
 
-    def _owners(self, keys: Collection[str]) -> dict[str, str | None]:
-        found: dict[str, str | None] = {}
-        for chunk in _chunks(keys):
-            rows = self.db.execute(
-                f"SELECT key, customer_id FROM identifiers WHERE key IN ({_marks(len(chunk))})",
-                chunk,
-            )
-            found.update(rows)
-        return found
+    def _move_identifiers(self, plan: Plan) -> None:
+        self.db.executemany(q.MOVE_IDENTIFIER, [(cid, key) for key, cid in plan.moves.items()])
 
-    async def identifiers(self, keys: Collection[str]) -> dict[str, IdentifierRecord]:
-        found: dict[str, IdentifierRecord] = {}
-        for chunk in _chunks(keys):
-            rows = self.db.execute(
-                f"SELECT {_IDENTIFIER_COLUMNS} FROM identifiers "
-                f"WHERE key IN ({_marks(len(chunk))})",
-                chunk,
-            )
-            for row in rows:
-                record = _identifier(row)
-                found[record.key] = record
-        return found
+    def _set_statuses(self, plan: Plan) -> None:
+        self.db.executemany(q.SET_IDENTIFIER_STATUS,
+                            [(s.status, s.reason, s.key) for s in plan.statuses])
 
-    async def identifiers_of(
-        self, customer_ids: Collection[str]
-    ) -> dict[str, list[IdentifierRecord]]:
-        found: dict[str, list[IdentifierRecord]] = defaultdict(list)
-        for chunk in _chunks(customer_ids):
-            rows = self.db.execute(
-                f"SELECT {_IDENTIFIER_COLUMNS} FROM identifiers "
-                f"WHERE customer_id IN ({_marks(len(chunk))}) ORDER BY type, value",
-                chunk,
-            )
-            for row in rows:
-                record = _identifier(row)
-                found[record.customer_id or ""].append(record)
-        return dict(found)
+    def _upsert_links(self, plan: Plan) -> None:
+        self.db.executemany(q.UPSERT_LINK, records.link_rows(plan))
 
-    async def timeline(
-        self, customer_id: str, first: int, after: Cursor | None
-    ) -> list[EventRecord]:
-        ts, eid = after or ("\uffff", "")
-        rows = self.db.execute(
-            """SELECT e.event_id, e.type, e.ts, e.source, e.body,
-                      (SELECT group_concat(o2.key, char(31)) FROM observations o2
-                       WHERE o2.event_id = e.event_id)
-               FROM events e WHERE e.event_id IN (
-                   SELECT o.event_id FROM identifiers i JOIN observations o ON o.key = i.key
-                   WHERE i.customer_id = ? AND (o.ts < ? OR (o.ts = ? AND o.event_id < ?)))
-               ORDER BY e.ts DESC, e.event_id DESC LIMIT ?""",
-            (customer_id, ts, ts, eid, first),
-        )
-        return [self._event(row) for row in rows]
+    def _set_link_statuses(self, plan: Plan) -> None:
+        self.db.executemany(q.SET_LINK_STATUS,
+                            [(s.status, s.reason, s.a, s.b) for s in plan.link_statuses])
 
-    async def timelines(
-        self,
-        customer_ids: Collection[str],
-        first: int,
-        after: Cursor | None = None,
-        *,
-        types: Collection[str] = (),
-        since: str | None = None,
-        until: str | None = None,
-    ) -> dict[str, list[EventRecord]]:
-        ts, eid = min(after or ("\uffff", ""), (until, "") if until is not None else ("\uffff", ""))
-        type_list = sorted(set(types))
-        type_filter = f"WHERE e.type IN ({_marks(len(type_list))})" if type_list else ""
-        found: dict[str, list[EventRecord]] = defaultdict(list)
-        for chunk in _chunks(customer_ids):
-            rows = self.db.execute(
-                f"""WITH own AS (
-                        SELECT DISTINCT i.customer_id AS cid, o.event_id, o.ts
-                        FROM identifiers i JOIN observations o ON o.key = i.key
-                        WHERE i.customer_id IN ({_marks(len(chunk))})
-                          AND (o.ts < ? OR (o.ts = ? AND o.event_id < ?)) AND o.ts >= ?),
-                    ranked AS (
-                        SELECT own.cid, own.event_id, row_number() OVER (
-                            PARTITION BY own.cid ORDER BY own.ts DESC, own.event_id DESC) AS n
-                        FROM own JOIN events e ON e.event_id = own.event_id {type_filter})
-                    SELECT r.cid, e.event_id, e.type, e.ts, e.source, e.body,
-                           (SELECT group_concat(o2.key, char(31)) FROM observations o2
-                            WHERE o2.event_id = e.event_id)
-                    FROM ranked r JOIN events e ON e.event_id = r.event_id
-                    WHERE r.n <= ? ORDER BY r.cid, e.ts DESC, e.event_id DESC""",
-                [*chunk, ts, ts, eid, since or "", *type_list, first],
-            )
-            for cid, *row in rows:
-                found[cid].append(self._event(row))
-        return dict(found)
+    def _ban(self, plan: Plan) -> None:
+        self.db.executemany(q.ADD_BAN, plan.bans)
 
-    @staticmethod
-    def _event(row: Sequence[Any]) -> EventRecord:
-        event_id, type_, ts, source, body, keys = row
-        return event_record(event_id, type_, ts, source, keys.split("\x1f"), body)
+    def _file_matches(self, plan: Plan) -> None:
+        self.db.executemany(q.SAVE_MATCH_RECORD, records.match_record_rows(plan))
+        self.db.executemany(q.FILE_MATCH_BLOCK, records.match_block_rows(plan))
 
-    async def links_of(self, customer_id: str) -> list[LinkRecord]:
-        rows = self.db.execute(
-            f"""SELECT {_LINK_COLUMNS}
-               FROM links WHERE a IN (SELECT key FROM identifiers WHERE customer_id = ?1)
-                             OR b IN (SELECT key FROM identifiers WHERE customer_id = ?1)
-               ORDER BY a, b""",
-            (customer_id,),
-        )
-        return [_link(row) for row in rows]
+    def _unban(self, plan: Plan) -> None:
+        self.db.executemany(q.REMOVE_BAN, plan.unbans)
 
-    async def links_touching(self, keys: Collection[str]) -> list[LinkRecord]:
-        found: dict[tuple[str, str], LinkRecord] = {}
-        for chunk in _chunks(keys):
-            marks = _marks(len(chunk))
-            rows = self.db.execute(
-                f"SELECT {_LINK_COLUMNS} FROM links WHERE a IN ({marks}) OR b IN ({marks})",
-                [*chunk, *chunk],
-            )
-            for row in rows:
-                link = _link(row)
-                found[(link.a, link.b)] = link
-        return [found[p] for p in sorted(found)]
+    def _append_audit(self, plan: Plan) -> None:
+        for entry in plan.audit:
+            seq = int(self.db.execute(q.APPEND_AUDIT, records.audit_row(entry)).lastrowid or 0)
+            plan.audit_seqs.append(seq)
+            if entry.undoes is not None:
+                self.db.execute(q.MARK_UNDONE, (seq, entry.undoes))
 
-    async def audit_log(self, first: int, before: int | None) -> list[AuditRecord]:
-        rows = self.db.execute(
-            f"SELECT {_AUDIT_COLUMNS} FROM audit WHERE seq < ? ORDER BY seq DESC LIMIT ?",
-            (before if before is not None else 2**62, first),
-        )
-        return [_audit(row) for row in rows]
+    def _insert_events(self, plan: Plan) -> None:
+        self.db.executemany(q.INSERT_EVENT, records.event_rows(plan))
 
-    async def audit_entry(self, seq: int) -> AuditRecord | None:
-        row = self.db.execute(f"SELECT {_AUDIT_COLUMNS} FROM audit WHERE seq = ?", (seq,))
-        found = row.fetchone()
-        return _audit(found) if found else None
+    def _index_search(self, plan: Plan) -> None:
+        if plan.search_terms:
+            (last,) = self.db.execute(q.LAST_SEARCH_TERM).fetchone()
+            self.db.executemany(q.ADD_SEARCH_TERM, plan.search_terms)
+            self.db.execute(q.INDEX_SEARCH_TERMS, (last,))
 
-    async def splits_of(self, customer_ids: Collection[str]) -> dict[str, list[Split]]:
-        found: dict[str, list[Split]] = defaultdict(list)
-        for chunk in _chunks(customer_ids):
-            rows = self.db.execute(
-                f"SELECT coalesce(c.merged_into, c.id), s.customer_id, s.parts, s.at, s.reason "
-                f"FROM splits s JOIN customers c ON c.id = s.customer_id "
-                f"WHERE coalesce(c.merged_into, c.id) IN ({_marks(len(chunk))}) ORDER BY s.seq",
-                chunk,
-            )
-            for current, cid, parts, at, reason in rows:
-                found[current].append(Split(cid, tuple(json.loads(parts)), at, reason))
-        return dict(found)
+    def _unsuppress(self, plan: Plan) -> None:
+        self.db.executemany(q.UNSUPPRESS, records.unsuppress_rows(plan, self.suppression))
 
-    async def merges_into(self, customer_ids: Collection[str]) -> dict[str, list[Merge]]:
-        found: dict[str, list[Merge]] = defaultdict(list)
-        for chunk in _chunks(customer_ids):
-            rows = self.db.execute(
-                f"SELECT coalesce(c.merged_into, c.id), m.absorbed, m.survivor, m.at, "
-                f"m.event_id, m.reason FROM merges m JOIN customers c ON c.id = m.survivor "
-                f"WHERE coalesce(c.merged_into, c.id) IN ({_marks(len(chunk))}) "
-                f"ORDER BY m.at, m.event_id, m.seq",
-                chunk,
-            )
-            for current, *fields in rows:
-                found[current].append(Merge(*fields))
-        return dict(found)
+    def _queue_reviews(self, plan: Plan) -> None:
+        self.db.executemany(q.QUEUE_REVIEW, records.review_rows(plan))
+        self.db.executemany(q.RESOLVE_REVIEW, [(status, actor, review_id) for
+                                               review_id, status, actor in plan.review_updates])
 
-    async def customer_page(self, after: str | None, limit: int) -> list[str]:
-        rows = self.db.execute(
-            "SELECT id FROM customers WHERE merged_into IS NULL AND erased_at IS NULL AND id > ? "
-            "ORDER BY id LIMIT ?",
-            (after or "", limit),
-        )
-        return [r[0] for r in rows]
+    def _erase_all(self, plan: Plan) -> None:
+        for erasure in plan.erasures:
+            plan.erased.update(self._erase(erasure))
 
-    async def stats(self) -> StoreStats:
-        def count(sql: str) -> int:
-            return int(self.db.execute(sql).fetchone()[0])
-
-        return StoreStats(
-            customers=count(
-                "SELECT count(*) FROM customers WHERE merged_into IS NULL AND erased_at IS NULL"
-            ),
-            identifiers=count("SELECT count(*) FROM identifiers"),
-            links=count("SELECT count(*) FROM links"),
-            events=count("SELECT count(*) FROM events"),
-        )
+    def _observe(self, plan: Plan) -> None:
+        self.db.executemany(q.OBSERVE, records.observation_rows(plan))
 
     def _erase(self, erasure: Erasure) -> dict[str, int]:
         db = self.db
         self._load_keys(erasure.keys)
-        in_keys = "IN (SELECT key FROM batch_keys)"
-        events = [
-            r[0]
-            for r in db.execute(f"SELECT DISTINCT event_id FROM observations WHERE key {in_keys}")
-        ]
-        for chunk in _chunks(events):
-            marks = _marks(len(chunk))
-            db.execute(f"DELETE FROM observations WHERE event_id IN ({marks})", chunk)
-            db.execute(f"DELETE FROM events WHERE event_id IN ({marks})", chunk)
-        links = db.execute(f"DELETE FROM links WHERE a {in_keys} OR b {in_keys}").rowcount
-        db.execute(f"DELETE FROM bans WHERE a {in_keys} OR b {in_keys}")
-        db.execute(f"DELETE FROM search_terms WHERE key {in_keys}")
-        db.execute(f"DELETE FROM match_blocks WHERE key {in_keys}")
-        db.execute(f"DELETE FROM match_records WHERE key {in_keys}")
-        db.execute(f"DELETE FROM reviews WHERE a {in_keys} OR b {in_keys}")
-        identifiers = db.execute(f"DELETE FROM identifiers WHERE key {in_keys}").rowcount
-        db.execute(
-            "UPDATE customers SET erased_at = ? WHERE id = ?", (erasure.at, erasure.customer_id)
-        )
-        # A customer's anchor names one of its identifiers (and those it absorbed, theirs);
-        # its merge history names its events.
-        db.execute(
-            "UPDATE customers SET first_key = '', first_event = '', settled = '' "
-            "WHERE id = ? OR merged_into = ?", (erasure.customer_id, erasure.customer_id)
-        )
-        db.execute(
-            "DELETE FROM merges WHERE survivor IN (SELECT id FROM customers "
-            "WHERE coalesce(merged_into, id) = ?)", (erasure.customer_id,)
-        )
-        db.execute(
-            "DELETE FROM renames WHERE new_id IN (SELECT id FROM customers "
-            "WHERE coalesce(merged_into, id) = ?)", (erasure.customer_id,)
-        )
-        db.executemany(
-            "INSERT OR IGNORE INTO suppressed VALUES (?, ?)",
-            [(self.suppression.hash(k), erasure.at) for k in erasure.keys],
-        )
+        events = [r[0] for r in db.execute(q.ERASED_EVENTS)]
+        for chunk in chunks(events):
+            db.execute(q.DELETE_OBSERVATIONS.format(marks=marks(len(chunk))), chunk)
+            db.execute(q.DELETE_EVENTS.format(marks=marks(len(chunk))), chunk)
+        links = db.execute(q.DELETE_LINKS).rowcount
+        for statement in (q.DELETE_BANS, q.DELETE_SEARCH_TERMS, q.DELETE_MATCH_BLOCKS,
+                          q.DELETE_MATCH_RECORDS, q.DELETE_REVIEWS):
+            db.execute(statement)
+        identifiers = db.execute(q.DELETE_IDENTIFIERS).rowcount
+        db.execute(q.MARK_ERASED, (erasure.at, erasure.customer_id))
+        db.execute(q.FORGET_ANCHORS, (erasure.customer_id, erasure.customer_id))
+        db.execute(q.FORGET_MERGES, (erasure.customer_id,))
+        db.execute(q.FORGET_RENAMES, (erasure.customer_id,))
+        db.executemany(q.SUPPRESS, [(self.suppression.hash(k), erasure.at) for k in erasure.keys])
         self._scrub(erasure.spellings)
-        # Rewrite the search index, so that no segment still holds the erased terms.
-        db.execute("INSERT INTO search_fts (search_fts) VALUES ('optimize')")
+        db.execute(q.OPTIMIZE_SEARCH)
         return {"events": len(events), "links": links, "identifiers": identifiers}
 
     def _scrub(self, spellings: Spellings) -> None:
@@ -924,9 +448,8 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, IdentityStore):
         for name, function in functions.items():
             self.db.create_function(name, 1, function, deterministic=True)
         try:
-            for table, column, scrub in SCRUBBED_COLUMNS:
-                self.db.execute(f"UPDATE {table} SET {column} = {scrub}({column}) "
-                                f"WHERE erased_mention({column})")
+            for table, column, scrub in q.SCRUBBED_COLUMNS:
+                self.db.execute(q.SCRUB.format(table=table, column=column, scrub=scrub))
         finally:
             for name in functions:
                 self.db.create_function(name, 1, None)
@@ -939,49 +462,116 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, IdentityStore):
         no other checkpoint (the background one, copying what VACUUM wrote) is running."""
         if self.path == ":memory:":
             return
-        self.db.execute("VACUUM")
-        if await self._truncate_log():
+        self.db.execute(q.VACUUM)
+        if await truncate_log(self.db, BUSY_TIMEOUT_MS):
             return
         log.warning("%s-wal: another connection kept reading for %s s; the log keeps old "
                     "copies of the erased rows until a checkpoint empties it "
                     "(docs/privacy.md)", self.path, PURGE_WAIT_S)
 
-    async def _truncate_log(self) -> bool:
-        """Try the TRUNCATE checkpoint until it completes or PURGE_WAIT_S pass, waiting
-        between tries without holding up the event loop."""
-        deadline = time.monotonic() + PURGE_WAIT_S
-        self.db.execute(f"PRAGMA busy_timeout={PURGE_TRY_MS}")
-        try:
-            while True:
-                busy, _, _ = self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-                if not busy:
-                    return True
-                if time.monotonic() > deadline:
-                    return False
-                await asyncio.sleep(PURGE_TRY_MS / 1000)
-        finally:
-            self.db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    # -- reads -------------------------------------------------------------------
+    async def current_ids(self, customer_ids: Collection[str]) -> dict[str, str]:
+        return dict(self._rows(q.CURRENT_IDS, customer_ids))
+
+    async def owners(self, keys: Collection[str]) -> dict[str, str]:
+        return {k: c for k, c in self._owners(keys).items() if c is not None}
+
+    def _owners(self, keys: Collection[str]) -> dict[str, str | None]:
+        return dict(self._rows(q.OWNERS, keys))
+
+    async def identifiers(self, keys: Collection[str]) -> dict[str, IdentifierRecord]:
+        found = (records.identifier(row) for row in self._rows(q.IDENTIFIERS, keys))
+        return {record.key: record for record in found}
+
+    async def identifiers_of(
+        self, customer_ids: Collection[str]
+    ) -> dict[str, list[IdentifierRecord]]:
+        found: dict[str, list[IdentifierRecord]] = defaultdict(list)
+        for row in self._rows(q.IDENTIFIERS_OF, customer_ids):
+            record = records.identifier(row)
+            found[record.customer_id or ""].append(record)
+        return dict(found)
+
+    async def timeline(
+        self, customer_id: str, first: int, after: Cursor | None
+    ) -> list[EventRecord]:
+        ts, eid = after or _NEWEST
+        rows = self.db.execute(q.TIMELINE, (customer_id, ts, ts, eid, first))
+        return [records.event(row) for row in rows]
+
+    async def timelines(
+        self,
+        customer_ids: Collection[str],
+        first: int,
+        after: Cursor | None = None,
+        *,
+        types: Collection[str] = (),
+        since: str | None = None,
+        until: str | None = None,
+    ) -> dict[str, list[EventRecord]]:
+        ts, eid = min(after or _NEWEST, (until, "") if until is not None else _NEWEST)
+        type_list = sorted(set(types))
+        type_filter = q.TYPE_FILTER.format(types=marks(len(type_list))) if type_list else ""
+        found: dict[str, list[EventRecord]] = defaultdict(list)
+        for cid, *row in self._rows(q.TIMELINES, customer_ids, ts, ts, eid, since or "",
+                                    *type_list, first, type_filter=type_filter):
+            found[cid].append(records.event(row))
+        return dict(found)
+
+    async def links_of(self, customer_id: str) -> list[LinkRecord]:
+        return [records.link(row) for row in self.db.execute(q.LINKS_OF, (customer_id,))]
+
+    async def links_touching(self, keys: Collection[str]) -> list[LinkRecord]:
+        found: dict[tuple[str, str], LinkRecord] = {}
+        for chunk in chunks(keys):
+            rows = self.db.execute(q.LINKS_TOUCHING.format(marks=marks(len(chunk))),
+                                   [*chunk, *chunk])
+            for row in rows:
+                link = records.link(row)
+                found[(link.a, link.b)] = link
+        return [found[p] for p in sorted(found)]
+
+    async def audit_log(self, first: int, before: int | None) -> list[AuditRecord]:
+        rows = self.db.execute(q.AUDIT_LOG, (before if before is not None else 2**62, first))
+        return [records.audit(row) for row in rows]
+
+    async def audit_entry(self, seq: int) -> AuditRecord | None:
+        found = self.db.execute(q.AUDIT_ENTRY, (seq,)).fetchone()
+        return records.audit(found) if found else None
+
+    async def splits_of(self, customer_ids: Collection[str]) -> dict[str, list[Split]]:
+        found: dict[str, list[Split]] = defaultdict(list)
+        for current, *row in self._rows(q.SPLITS_OF, customer_ids):
+            found[current].append(records.split(row))
+        return dict(found)
+
+    async def merges_into(self, customer_ids: Collection[str]) -> dict[str, list[Merge]]:
+        found: dict[str, list[Merge]] = defaultdict(list)
+        for current, *row in self._rows(q.MERGES_INTO, customer_ids):
+            found[current].append(records.merge(row))
+        return dict(found)
+
+    async def customer_page(self, after: str | None, limit: int) -> list[str]:
+        return [r[0] for r in self.db.execute(q.CUSTOMER_PAGE, (after or "", limit))]
+
+    async def stats(self) -> StoreStats:
+        def count(sql: str) -> int:
+            return int(self.db.execute(sql).fetchone()[0])
+
+        return StoreStats(
+            customers=count(q.COUNT_CUSTOMERS),
+            identifiers=count(q.COUNT_IDENTIFIERS),
+            links=count(q.COUNT_LINKS),
+            events=count(q.COUNT_EVENTS),
+        )
 
     # -- profile and search ----------------------------------------------------------
     async def profile_observations(
         self, customer_ids: Collection[str]
     ) -> dict[str, list[Observation]]:
         found: dict[str, list[Observation]] = defaultdict(list)
-        for chunk in _chunks(customer_ids):
-            rows = self.db.execute(
-                f"""SELECT DISTINCT i.customer_id, e.event_id, e.ts, e.source, e.body
-                    FROM identifiers i JOIN observations o ON o.key = i.key
-                    JOIN events e ON e.event_id = o.event_id
-                    WHERE i.customer_id IN ({_marks(len(chunk))}) AND e.profile = 1""",
-                chunk,
-            )
-            for cid, event_id, ts, source, body in rows:
-                data = json.loads(body)
-                found[cid].append(
-                    Observation(
-                        event_id, ts, source, data.get("traits", {}), data.get("consent", {})
-                    )
-                )
+        for cid, *row in self._rows(q.PROFILE_OBSERVATIONS, customer_ids):
+            found[cid].append(records.observation(row))
         return dict(found)
 
     async def search(self, text: str, limit: int) -> list[tuple[str, str, str]]:
@@ -989,84 +579,27 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, IdentityStore):
         if not tokens:
             return []
         query = " OR ".join('"' + t.replace('"', '""') + '"' for t in tokens)
-        rows = self.db.execute(
-            """SELECT s.key, i.customer_id, s.term FROM search_fts f
-               JOIN search_terms s ON s.id = f.rowid
-               JOIN identifiers i ON i.key = s.key
-               WHERE search_fts MATCH ? AND i.customer_id IS NOT NULL
-               ORDER BY f.rank LIMIT ?""",
-            (query, limit),
-        )
-        return [tuple(r) for r in rows]
+        return [tuple(r) for r in self.db.execute(q.SEARCH, (query, limit))]
 
-    # -- review queue ----------------------------------------------------------------
+    # -- review queue and models -------------------------------------------------------
     async def reviews(
         self, first: int, after: int | None, status: str = "open"
     ) -> list[ReviewRecord]:
-        rows = self.db.execute(
-            f"SELECT {_REVIEW_COLUMNS} FROM reviews WHERE status = ? AND id > ? "
-            f"ORDER BY id LIMIT ?",
-            (status, after or 0, first),
-        )
-        return [_review(row) for row in rows]
+        rows = self.db.execute(q.REVIEWS, (status, after or 0, first))
+        return [records.review(row) for row in rows]
 
     async def review(self, review_id: int) -> ReviewRecord | None:
-        row = self.db.execute(
-            f"SELECT {_REVIEW_COLUMNS} FROM reviews WHERE id = ?", (review_id,)
-        ).fetchone()
-        return _review(row) if row else None
+        row = self.db.execute(q.REVIEW, (review_id,)).fetchone()
+        return records.review(row) if row else None
 
     async def load_model(self, name: str) -> dict[str, Any] | None:
-        row = self.db.execute("SELECT body FROM models WHERE name = ?", (name,)).fetchone()
+        row = self.db.execute(q.LOAD_MODEL, (name,)).fetchone()
         return json.loads(row[0]) if row else None
 
     async def save_model(self, name: str, body: dict[str, Any], trained_at: str) -> None:
-        self.db.execute(
-            "INSERT OR REPLACE INTO models (name, body, trained_at) VALUES (?, ?, ?)",
-            (name, json.dumps(body), trained_at),
-        )
+        self.db.execute(q.SAVE_MODEL, (name, json.dumps(body), trained_at))
 
     async def membership(self) -> tuple[dict[str, str | None], list[tuple[str, str]]]:
-        owners = dict(self.db.execute("SELECT key, customer_id FROM identifiers"))
-        links = [
-            (a, b) for a, b in self.db.execute("SELECT a, b FROM links WHERE status = 'active'")
-        ]
+        owners = dict(self.db.execute(q.MEMBERSHIP_OWNERS))
+        links = [(a, b) for a, b in self.db.execute(q.ACTIVE_LINKS)]
         return owners, links
-
-
-# Free text that outlives an erasure, and how each column is scrubbed.
-SCRUBBED_COLUMNS = [
-    ("merges", "reason", "erased_text"),
-    ("splits", "reason", "erased_text"),
-    ("links", "reason", "erased_text"),
-    ("identifiers", "reason", "erased_text"),
-    ("audit", "target", "erased_text"),
-    ("audit", "reason", "erased_text"),
-    ("audit", "details", "erased_json"),
-    ("audit", "undo", "erased_json"),
-]
-# The checkpoint after an erasure is tried again this often, for this long: a reader in
-# another process finishes in milliseconds, and the erasure's caller is waiting.
-PURGE_TRY_MS = 50
-PURGE_WAIT_S = 10.0
-
-
-_CUSTOMER_COLUMNS = "c.id, c.first_seen, c.first_event, c.first_key, c.settled"
-
-
-def _customer_row(c: CustomerInfo) -> tuple[str, str, str, str, str]:
-    return (c.id, c.first_seen, c.first_event, c.first_key, c.settled)
-
-
-def _json_array(items: Sequence[str]) -> str:
-    """Written as SQLite's json_group_array writes it, so that an unchanged list compares
-    equal to the stored text and the upserts skip their merge."""
-    return orjson.dumps(items).decode()
-
-
-_REVIEW_COLUMNS = "id, a, b, score, weights, status, created_at"
-
-
-def _review(row: Sequence[Any]) -> ReviewRecord:
-    review_id, a, b, score, weights, status, created_at = row
-    return ReviewRecord(review_id, a, b, score, json.loads(weights), status, created_at)
