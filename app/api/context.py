@@ -3,6 +3,7 @@ DataLoaders per request (per subscription event on a WebSocket)."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,8 @@ class Context:
     principal: Principal
     bus: EventBus
     connection_params: dict[str, Any] | None = None
+    # An HTTP request's time budget, armed for queries (app/api/deadline.py)
+    time_budget: asyncio.Timeout | None = None
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
