@@ -641,9 +641,11 @@ class _Parser:
             return window
         if token.kind == "number" and self.tokens[self.pos + 1].kind == "name":
             unit = self.tokens[self.pos + 1]
-            window = self.window(f"{token.text} {unit.text}", token,
-                                 unit.column + len(unit.text) - token.column
-                                 if unit.line == token.line else len(token.text))
+            try:
+                parse_duration(f"1 {unit.text}")
+            except ValueError:  # not a unit: point at it
+                self.bad_window(unit, len(unit.text))
+            window = self.window(f"{token.text} {unit.text}", token, len(token.text))
             self.pos += 2
             return window
         self.expected("a duration such as 30d, 12h or 2w")
@@ -653,11 +655,14 @@ class _Parser:
         try:
             window = parse_duration(text)
         except (ValueError, OverflowError):  # 0d, or more days than a time can count
-            window = None
-        if window is None or window > MAX_WINDOW:
-            self.fail(f"a duration is a whole number of hours, days or weeks, from 1h up to "
-                      f"{MAX_WINDOW.days:,}d, such as 30d, 12h or 2w", token, length)
+            self.bad_window(token, length)
+        if window > MAX_WINDOW:
+            self.bad_window(token, length)
         return window
+
+    def bad_window(self, token: Token, length: int) -> NoReturn:
+        self.fail(f"a duration is a whole number of hours, days or weeks, from 1h up to "
+                  f"{MAX_WINDOW.days:,}d, such as 30d, 12h or 2w", token, length)
 
     def op(self, what: str) -> str:
         token = self.token
