@@ -104,7 +104,7 @@ def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> No
     console.print(f"idgraph serving [bold]{settings.store.split('@')[-1]}[/bold] at "
                   f"[bold]http://{host}:{port}/graphql[/bold] with {workers} workers")
     uvicorn.run("app.api.asgi:worker_app", factory=True, host=host, port=port,
-                workers=workers, log_level="info")
+                workers=workers, log_level="info", ws_max_size=settings.api_max_body_bytes)
 
 
 async def _check_store(settings: Settings) -> None:
@@ -130,7 +130,9 @@ def _serve_settings(settings: Settings, host: str, port: int) -> None:
             f"idgraph serving [bold]{services.store.url.split('@')[-1]}[/bold] at "
             f"[bold]http://{host}:{port}/graphql[/bold]"
         )
-        config = uvicorn.Config(create_app(services), host=host, port=port, log_level="info")
+        # uvicorn would buffer a WebSocket message up to 16 MB before the API's own limit
+        config = uvicorn.Config(create_app(services), host=host, port=port, log_level="info",
+                                ws_max_size=settings.api_max_body_bytes)
         await uvicorn.Server(config).serve()
 
     try:

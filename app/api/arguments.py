@@ -5,7 +5,6 @@ which no store can write; document literals cannot: the parser refuses them)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 from graphql import (
@@ -18,12 +17,6 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
-from app.api.types import InputError
-from app.domain.events import format_ts
-
-# campaignPerformance reads 30 days before `since`, and a funnel runs on after `until`:
-# times far from these bounds cannot be represented once shifted.
-REPORT_TIMES = (datetime(1900, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo=UTC))
 # Variables of these types are events, which ingest checks value by value (and rejects
 # one by one, keeping the rest of the batch).
 CHECKED_BY_INGEST = frozenset({"JSON"})
@@ -37,21 +30,6 @@ def ascii_int(text: str, limit: int) -> int | None:
         return None
     number = int(text)
     return number if number <= limit else None
-
-
-def report_time(name: str, text: str) -> None:
-    """Refuse a report time outside REPORT_TIMES, naming the argument; the service reports
-    any other fault of the text."""
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return
-    if moment.tzinfo is None:
-        return
-    low, high = REPORT_TIMES
-    if not low <= moment < high:
-        raise InputError(f"{name}: {text[:40]!r} is outside the times a report covers, "
-                         f"{format_ts(low)} to {format_ts(high)} (exclusive)")
 
 
 def unpaired_surrogate(value: Any) -> tuple[str, str] | None:

@@ -9,7 +9,7 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from app.api.arguments import MAX_STORED_INT, ascii_int, report_time
+from app.api.arguments import MAX_STORED_INT, ascii_int
 from app.api.context import Context
 from app.api.masking import shown_match
 from app.api.performance import CampaignPerformance
@@ -209,8 +209,6 @@ class Query:
         if funnel_within_days is not None and not 1 <= funnel_within_days <= MAX_FUNNEL_DAYS:
             raise InputError(f"funnelWithinDays: must be between 1 and {MAX_FUNNEL_DAYS:,}, "
                              f"not {funnel_within_days:,}")
-        report_time("since", since)
-        report_time("until", until)
         try:
             attribution, counts = await info.context.services.marketing.campaign_performance(
                 since, until, steps, funnel_within_days)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from app.api import documents
-from app.services import customers
+from app.services import customers, segments
 from tests.api.data import seed
 
 FAILSAFE = 60  # seconds a held step waits before it lets go by itself
@@ -121,3 +121,19 @@ async def test_a_query_past_its_time_budget_is_stopped_and_a_mutation_never(
         release.set()
         assert await define == {"defineSegment": {"__typename": "SegmentDefined"}}
         assert await api.run("reader", "{ segments { id } }") == {"segments": [{"id": "held"}]}
+
+
+async def test_other_requests_are_answered_while_a_definition_is_evaluated(api, monkeypatch):
+    hold = Hold(segments.catch_up, lambda *args, **kwargs: True)
+    monkeypatch.setattr(segments, "catch_up", hold)
+    define = asyncio.create_task(api.run(
+        "admin", 'mutation { defineSegment(id: "web", definition: "count(page_view) >= 1") '
+        '{ __typename } }'))
+    await hold.wait_entered()
+    answered = await api.run("reader", VIEWER)
+    assert not define.done()
+    hold.release.set()
+    assert (await define)["defineSegment"]["__typename"] == "SegmentDefined"
+    assert answered == {"viewer": {"role": "reader"}}
+    assert hold.released_by_test[0] is True
+    assert threading.main_thread().name not in hold.threads

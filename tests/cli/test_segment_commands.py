@@ -61,3 +61,6 @@ def test_train_and_campaigns(demo_db):
     assert [s["step"] for s in found["funnel"]] == ["page_view", "purchase"]
     bad = idgraph("campaigns", "--store", demo_db, "--since", "soon", "--until", "later")
     assert bad.exit_code == 2 and "since: 'soon'" in bad.output
+    far = idgraph("campaigns", "--store", demo_db, "--since", "0001-01-01T00:00:00Z",
+                  "--until", "2024-04-01T00:00:00Z")
+    assert far.exit_code == 2 and "since: 0001-01-01T00:00:00+00:00 is outside" in far.output
