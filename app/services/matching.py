@@ -7,26 +7,26 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from app.domain.events import EventError, format_ts, parse_event
-from app.domain.matching.em import EmReport
 from app.domain.matching.stream import pending_records
-from app.domain.matching.training import Matcher, train_matcher
+from app.domain.matching.training import Matcher, TrainingReport, settings_of, train_matcher
 from app.domain.rules import Rules
 from app.services.ingest import MATCHER_MODEL, utc_now
 from app.stores.base import IdentityStore
 
 
 @dataclass(frozen=True, slots=True)
-class TrainingReport:
-    records: int
-    skipped_events: int
-    em: EmReport
+class TrainingResult:
+    events: int
+    skipped_events: int  # not valid v1 events
+    training: TrainingReport
 
 
 async def train_from_events(store: IdentityStore, raws: Iterable[object], rules: Rules, *,
                             seed: int = 7, default_region: str = "NL"
-                            ) -> tuple[Matcher, TrainingReport]:
+                            ) -> tuple[Matcher, TrainingResult]:
     """Estimate the matcher without labels from the trait-bearing events given (a CRM
-    export, say), in their order, and store it for every loader to use."""
+    export, say), in their order, and store it for every loader to use. A data set whose
+    traits cannot tell people apart gives a matcher that says so and decides nothing."""
     events, skipped = [], 0
     for raw in raws:
         try:
@@ -34,8 +34,7 @@ async def train_from_events(store: IdentityStore, raws: Iterable[object], rules:
         except EventError:
             skipped += 1
     records = [p.record for p in pending_records(events, rules) if p.blocks]
-    if len(records) < 2:
-        raise ValueError("training needs at least two events with traits")
-    matcher, em = train_matcher(records, random.Random(seed))
+    matcher, report = train_matcher(records, random.Random(seed), settings=settings_of(rules))
     await store.save_model(MATCHER_MODEL, matcher.to_json(), format_ts(utc_now()))
-    return matcher, TrainingReport(len(records), skipped, em)
+    return matcher.configured(settings_of(rules), rules.limits), TrainingResult(
+        len(events), skipped, report)
