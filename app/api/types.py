@@ -544,16 +544,46 @@ class ReviewSide:
         return Customer(id=self.customer_id) if self.customer_id else None
 
 
+@strawberry.type(description="A customer that accepting a review item merges into another.")
+class ReviewMerge:
+    absorbed: strawberry.ID
+    survivor: strawberry.ID
+
+
+@strawberry.type(description="An identifier that accepting a review item moves to another "
+                 "customer (null: to none).")
+class ReviewMove:
+    key: str
+    customer_id: strawberry.ID | None
+
+
+@strawberry.type(description="What accepting a review item would do: planned under the rules "
+                 "when the queue is read, not applied.")
+class ReviewEffect:
+    acceptable: bool = strawberry.field(description="False when the rules keep the pair apart: "
+                                        "accepting it would be refused (RuleBlocked).")
+    blocked_by: str | None = strawberry.field(description="The rule that keeps the pair apart.")
+    merges: list[ReviewMerge]
+    moves: list[ReviewMove]
+    summary: str
+
+
 @strawberry.type(description="A candidate match scored between the thresholds: a steward "
                  "accepts (links the two) or rejects it.")
 class Review:
     id: strawberry.ID
     a: ReviewSide
     b: ReviewSide
-    score: float
+    score: float = strawberry.field(description="The log2 odds that the two are one person.")
+    probability: float | None = strawberry.field(
+        description="The match probability (null for items queued before probabilities).")
+    guard: str | None = strawberry.field(
+        description="Why the pair was not linked whatever its score: household, twins, "
+        "other_customer; null when its probability was between the thresholds.")
     weights: JSON
     status: str
     created_at: str
+    effect: ReviewEffect
 
 
 @strawberry.type
