@@ -16,7 +16,8 @@ from app.domain.matching import (
     match_new_record,
     untrained_model,
 )
-from app.domain.matching.household import Housemates, same_address
+from app.domain.matching.decisions import Basis
+from app.domain.matching.household import KIN, Kin, same_address
 
 HOME = {"last_name": "Verhoeven", "street": "Kerkstraat", "house_number": "12",
         "postcode": "1017 GC", "city": "Amsterdam"}
@@ -35,7 +36,7 @@ def rec(record_id: str, **traits: object) -> MatchRecord:
 def model(settings: MatchSettings | None = None, home: float = 0.5) -> MatchModel:
     base = untrained_model(settings=settings)
     return MatchModel(base.comparisons, base.m, base.u, prior=1e-6,
-                      settings=base.settings, housemates=Housemates(home))
+                      settings=base.settings, kin=Kin(dict.fromkeys(KIN, home)))
 
 
 @pytest.mark.parametrize("surname", ["Verhoeven", "Verhoevtn", "d eWit", "Bakker", None])
@@ -85,10 +86,30 @@ def test_twins_are_guarded_and_linked_only_where_housemates_are_rare():
     assert register.guard is Guard.TWINS and register.decision is Decision.LINK
 
 
+def test_twins_without_an_address_are_weighed_against_twins():
+    """One surname and one birth date, no address to tell them apart: the first names
+    decide, not the surname and the birth date that twins share."""
+    sister = rec("s", first_name="Sophie", last_name="Bakker", birth_date="2001-05-05")
+    brother = rec("b", first_name="Thijs", last_name="Bakker", birth_date="2001-05-05")
+    again = rec("a", first_name="Sophie", last_name="Bakkre", birth_date="2001-05-05")
+    m = model(MatchSettings())
+    twins = m.match(brother, sister)
+    assert twins.basis is Basis.TWINS and twins.guard is Guard.TWINS
+    assert twins.decision is Decision.NONE
+    assert {c.comparison: c.weight for c in twins.comparisons
+            if c.comparison in ("last_name", "birth_date")} == {"last_name": 0.0,
+                                                                 "birth_date": 0.0}
+    same = m.match(again, sister)
+    assert same.basis is Basis.TWINS and same.decision is Decision.LINK
+    strangers = model(MatchSettings()).match(
+        rec("x", first_name="Thijs", last_name="Bakker", birth_date="2001-05-06"), sister)
+    assert strangers.basis is Basis.STRANGERS
+
+
 def test_at_one_address_only_what_housemates_do_not_share_counts():
     m = model()
     same = m.match(rec("a", **MOTHER), rec("b", **MOTHER))
-    assert same.at_one_address and same.decision is Decision.LINK
+    assert same.basis is Basis.HOUSEMATES and same.decision is Decision.LINK
     assert {c.comparison: c.weight for c in same.comparisons if c.comparison in HOME} == {
         name: 0.0 for name in ("last_name", "street", "house_number", "postcode", "city")}
     # no first name, another birth date: nothing says this is the mother, not the son

@@ -11,7 +11,9 @@ from itertools import product
 import pytest
 
 from app.domain.matching import Decision, MatchRecord, clean_traits, estimate_m, estimate_prior
+from app.domain.matching.decisions import Basis
 from app.domain.matching.em import Session
+from app.domain.matching.household import KIN
 from app.domain.matching.training import candidate_pairs, train_matcher
 from app.synth import parse_shape, synth_data
 
@@ -66,14 +68,14 @@ def test_em_sessions_recover_m_while_leaving_out_what_each_rule_blocked_on():
 
     sessions = []
     for blocked, share in ((0, 0.3), (2, 0.2)):
-        patterns: Counter[tuple[tuple[int, ...], bool]] = Counter()
+        patterns: Counter[tuple[tuple[int, ...], Basis]] = Counter()
         for _ in range(20_000):
             probs = m_true if rng.random() < share else u_true
-            patterns[(draw(probs, blocked), False)] += 1
+            patterns[(draw(probs, blocked), Basis.STRANGERS)] += 1
         sessions.append(Session(f"rule{blocked}", patterns,
                                 tuple(k != blocked for k in range(3))))
     start = [(1.0, 0.6, 0.2, 0.2), (1.0, 0.6, 0.4), (1.0, 0.6, 0.4)]
-    result = estimate_m(sessions, u_true, start, personal=(False,) * 3, agreeing={})
+    result = estimate_m(sessions, u_true, start, kin_u=dict.fromkeys(KIN, [None] * 3))
     assert result.converged
     assert [s.share for s in result.sessions] == pytest.approx([0.3, 0.2], abs=0.02)
     for est, true in zip(result.m, m_true, strict=True):

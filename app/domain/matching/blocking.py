@@ -129,10 +129,13 @@ class BlockingRule:
     # The traits its key is made of: training leaves their comparisons out of the
     # estimate it makes from this rule's pairs, which agree on them by construction.
     traits: tuple[str, ...]
+    # The key is its one trait's value: the share of matches it finds is the share that
+    # agrees exactly on that trait, which training knows (it estimates the prior with it).
+    exact: bool = False
 
 
 DEFAULT_RULES: tuple[BlockingRule, ...] = (
-    BlockingRule("dob", _dob, ("birth_date",)),
+    BlockingRule("dob", _dob, ("birth_date",), exact=True),
     BlockingRule("ln_yob", _surname_birth_year, ("last_name", "birth_date")),
     BlockingRule("names", _names, ("first_name", "last_name")),
     BlockingRule("fn_pc", _first_name_postcode, ("first_name", "postcode")),
@@ -146,10 +149,10 @@ DEFAULT_RULES: tuple[BlockingRule, ...] = (
     # Records that share little else, as a signup with a name and a register entry with
     # an address: a rare surname is selective on its own, a common one fills its bucket
     # and the other keys decide.
-    BlockingRule("ln", _surname, ("last_name",)),
-    BlockingRule("email", _email, ("email",)),
+    BlockingRule("ln", _surname, ("last_name",), exact=True),
+    BlockingRule("email", _email, ("email",), exact=True),
     BlockingRule("email_user", _email_user, ("email",)),
-    BlockingRule("phone", _phone, ("phone",)),
+    BlockingRule("phone", _phone, ("phone",), exact=True),
 )
 
 

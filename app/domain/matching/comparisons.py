@@ -28,7 +28,6 @@ NAME_SIMILAR = 0.80
 TEXT_CLOSE = 0.85
 TEXT_SIMILAR = 0.70
 SWAP_CLOSE = 0.92
-EMAIL_CLOSE = 0.88
 
 Traits = Mapping[str, str]
 
@@ -134,24 +133,10 @@ class DayMonthSwappedLevel:
         return x[:4] == y[:4] and x[4:6] == y[6:] and x[6:] == y[4:6]
 
 
-@dataclass(frozen=True, slots=True)
-class SameUserLevel:
-    """E-mail addresses with one user name at two providers."""
-
-    kind: ClassVar[str] = "same_user"
-
-    @property
-    def name(self) -> str:
-        return "same_user"
-
-    def holds(self, x: str, y: str, a: Traits, b: Traits) -> bool:
-        return x.partition("@")[0] == y.partition("@")[0]
-
-
 _LEVELS: dict[str, Any] = {
     cls.kind: cls
-    for cls in (JaroWinklerLevel, RatioLevel, SwappedLevel, OneEditLevel, OnePartDiffersLevel,
-                DayMonthSwappedLevel, SameUserLevel)
+    for cls in (JaroWinklerLevel, RatioLevel, SwappedLevel, OneEditLevel,
+                OnePartDiffersLevel, DayMonthSwappedLevel)
 }
 
 
@@ -212,7 +197,9 @@ class Comparison:
 
 
 def name_comparison(trait: str, other: str) -> Comparison:
-    return Comparison(trait, (JaroWinklerLevel(NAME_CLOSE), SwappedLevel(other),
+    """A slip of the finger ("piter") may fall below Jaro-Winkler's close threshold; it is
+    still one edit, which two people's names rarely are."""
+    return Comparison(trait, (JaroWinklerLevel(NAME_CLOSE), OneEditLevel(), SwappedLevel(other),
                               JaroWinklerLevel(NAME_SIMILAR)), term_frequencies=True)
 
 
@@ -241,12 +228,12 @@ def default_comparisons() -> tuple[Comparison, ...]:
         text_comparison("city", close=0.90, similar=0.80, term_frequencies=True),
         code_comparison("postcode", term_frequencies=True),
         Comparison("state"),
-        # Only a slip of the finger: addresses are often made of the person's name, so two
-        # people with one name share a user name, or one a few digits off, far more often
-        # than two strangers do. No term frequencies: an address or number is one person's,
-        # and how often it recurs says how many records that person has, not how common
-        # it is.
-        code_comparison("email"),
+        # Exact only: addresses are made of names ("sem.vandijk", "semvandijk",
+        # "pieter72"), so two people with one name have addresses a slip apart far more
+        # often than two strangers do, and a slip says little. No term frequencies: an
+        # address or a number is one person's, and how often it recurs says how many
+        # records that person has, not how common it is.
+        Comparison("email"),
         code_comparison("phone"),
     )
 

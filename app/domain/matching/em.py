@@ -22,11 +22,12 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from random import Random
 
 from app.domain.matching.comparisons import NULL, Comparison
-from app.domain.matching.household import HOUSEMATE_AGREEMENT, Housemates, housemate_levels
+from app.domain.matching.decisions import Basis
+from app.domain.matching.household import KIN, Kin
 from app.domain.matching.model import probability_of
 from app.domain.matching.records import MatchRecord
 
@@ -51,12 +52,13 @@ Pattern = tuple[int, ...]
 
 @dataclass(frozen=True, slots=True)
 class Session:
-    """The pairs of one blocking rule: their comparison vectors with whether the two
-    records are at one address (counted), and which comparisons EM may learn from them."""
+    """The pairs of one blocking rule: their comparison vectors with whom each pair is
+    weighed against (counted), and which comparisons EM may learn from them."""
 
     rule: str
-    patterns: Mapping[tuple[Pattern, bool], int]
+    patterns: Mapping[tuple[Pattern, Basis], int]
     active: tuple[bool, ...]
+    total_pairs: int = 0  # the pairs sharing the rule's key, of which `patterns` counts a sample
 
     @property
     def pairs(self) -> int:
@@ -67,14 +69,15 @@ class Session:
 class SessionResult:
     rule: str
     pairs: int
-    share: float  # estimated share of matches among the session's pairs not at one address
+    share: float  # estimated share of matches among the session's pairs weighed against strangers
+    matches: float  # expected matches among all the session's pairs (sampled or not)
 
 
 @dataclass(frozen=True, slots=True)
 class EmResult:
     m: tuple[tuple[float, ...], ...]
     sessions: tuple[SessionResult, ...]
-    housemates: Housemates  # one-person share and twins among pairs at one address
+    kin: Kin  # the one-person share of each kin basis
     converged: bool
     iterations: int
     max_change: float
@@ -122,100 +125,113 @@ def estimate_m(
     u: Sequence[Sequence[float]],
     start_m: Sequence[Sequence[float]],
     *,
-    personal: Sequence[bool],
-    agreeing: Mapping[int, str],
+    kin_u: Mapping[Basis, Sequence[Sequence[float] | None]],
     prior_pairs: float = M_PRIOR_PAIRS,
     tolerance: float = TOLERANCE,
     max_iterations: int = MAX_ITERATIONS,
 ) -> EmResult:
-    """EM for m (shared by the sessions), each session's share of matches, and what pairs
-    at one address are like; u fixed.
+    """EM for m (shared by the sessions), each session's share of matches, and the
+    one-person share of each kin basis; u fixed.
 
-    A pair at one address is a match or a pair of housemates (household.py): its odds
-    start from the one-person share of such pairs, and only the `personal` comparisons
-    count, against the housemates' level probabilities: those of strangers, except for
-    the traits of `agreeing` (comparison index -> trait), on which housemates agree as
-    often as HOUSEMATE_AGREEMENT says (a twin or a namesake among housemates is too rare
-    to learn from one data set). The m of personal traits is learnt from pairs at
-    different addresses only: at one address it and the one-person share would explain
-    the same data, so a data set with few such pairs leaves it near its prior.
+    A pair of a kin basis (household.py) is a match or a pair of kin: its odds start from
+    the one-person share of that basis, and only what kin do not share counts, against
+    kin's level probabilities (`kin_u[basis][k]`, None for a shared trait). How a person's
+    unshared traits vary (their m) is learnt from the pairs weighed against strangers
+    only: among kin, it and the one-person share would explain the same data, so a data
+    set with few such pairs leaves it near its prior.
     """
+    personal = [h is not None for h in kin_u[Basis.HOUSEMATES]]
     m = [list(row) for row in start_m]
     pseudo = [[(PERSONAL_M_PRIOR_PAIRS if mine else prior_pairs) * p for p in row]
               for row, mine in zip(start_m, personal, strict=True)]
     shares = [START_SESSION_SHARE] * len(sessions)
-    housemates = Housemates()
+    kin = Kin()
     items = [list(s.patterns.items()) for s in sessions]
     log_u = [_logs(row) for row in u]
+    log_kin = {basis: [None if h is None else _logs(h) for h in rows]
+               for basis, rows in kin_u.items()}
     change = float("inf")
     for iteration in range(1, max_iterations + 1):
         log_m = [_logs(row) for row in m]
-        log_h = list(log_u)
-        for k, trait in agreeing.items():
-            log_h[k] = _logs(housemate_levels(u[k], HOUSEMATE_AGREEMENT[trait]))
         expected = [[0.0] * len(row) for row in m]
-        at_home = _AtHome()
+        among_kin = _AmongKin()
         new_shares = []
+        found = []
         for session, patterns, share in zip(sessions, items, shares, strict=True):
-            matched = strangers = 0.0
+            matched = strangers = everyone = 0.0
             base = _logit(share)
-            home = _logit(housemates.prior)
-            for (pattern, shared), count in patterns:
-                odds = home if shared else base
-                for k, level in enumerate(pattern):
-                    if level == NULL or not session.active[k]:
-                        continue
-                    if not shared:
-                        odds += log_m[k][level] - log_u[k][level]
-                    elif personal[k]:
-                        odds += log_m[k][level] - log_h[k][level]
-                w = count / (1.0 + math.exp(-odds)) if odds > -700 else 0.0
-                if shared:
-                    at_home.add(w, count)
-                else:
+            for (pattern, basis), count in patterns:
+                if basis is Basis.TWINS:
+                    # Twins are rare next to the duplicates that share a surname and a
+                    # birth date: these pairs teach m as any other, and the one-person
+                    # share of twin-like pairs is estimated on the side.
+                    among_kin.add(basis, _posterior(
+                        _logit(kin.priors[basis]), pattern, session.active, log_m,
+                        log_kin[basis], count), count)
+                    basis = Basis.STRANGERS
+                against = log_u if basis is Basis.STRANGERS else log_kin[basis]
+                odds = base if basis is Basis.STRANGERS else _logit(kin.priors[basis])
+                w = _posterior(odds, pattern, session.active, log_m, against, count)
+                everyone += w
+                if basis is Basis.STRANGERS:
                     matched += w
                     strangers += count
+                else:
+                    among_kin.add(basis, w, count)
                 for k, level in enumerate(pattern):
-                    # At one address, personal traits are what tells a person from a
-                    # housemate, so those pairs cannot teach how a person's personal
-                    # traits vary: that is learnt from the pairs at different addresses.
-                    if session.active[k] and not (shared and personal[k]):
+                    # Among housemates, the unshared traits are what tells a person from
+                    # a housemate, so those pairs cannot teach how a person's own traits
+                    # vary.
+                    if session.active[k] and (basis is Basis.STRANGERS or against[k] is None):
                         expected[k][level] += w
             new_shares.append(min(max(matched / strangers, 1e-9), 1 - 1e-9)
                               if strangers else share)
+            found.append(everyone * max(session.total_pairs, session.pairs) / session.pairs)
         new_m = [list(_normalise(row, prior)) for row, prior in zip(expected, pseudo, strict=True)]
-        new_housemates = at_home.estimate()
+        new_kin = among_kin.estimate()
         change = max(
-            abs(new_housemates.prior - housemates.prior),
+            *(abs(new_kin.priors[b] - kin.priors[b]) for b in KIN),
             max((abs(a - b) for a, b in zip(shares, new_shares, strict=True)), default=0.0),
             *(abs(x - y) for old, new in zip(m, new_m, strict=True)
               for x, y in zip(old[1:], new[1:], strict=True)),
         )
-        m, shares, housemates = new_m, new_shares, new_housemates
+        m, shares, kin = new_m, new_shares, new_kin
         if change < tolerance:
-            return _result(m, sessions, shares, housemates, True, iteration, change)
-    return _result(m, sessions, shares, housemates, False, max_iterations, change)
+            return _result(m, sessions, shares, found, kin, True, iteration, change)
+    return _result(m, sessions, shares, found, kin, False, max_iterations, change)
 
 
-# A weak prior on what pairs at one address are like, in pairs: even odds of one person
-# or two.
-HOME_PRIOR_PAIRS = 2.0
+def _posterior(odds: float, pattern: Pattern, active: Sequence[bool],
+               log_m: Sequence[Sequence[float]], against: Sequence[Sequence[float] | None],
+               count: int) -> float:
+    """The expected matches among `count` pairs of `pattern`, from `odds` and the weights
+    of the active levels against `against` (None: a trait that weighs nothing)."""
+    for k, level in enumerate(pattern):
+        row = against[k]
+        if level != NULL and active[k] and row is not None:
+            odds += log_m[k][level] - row[level]
+    return count / (1.0 + math.exp(-odds)) if odds > -700 else 0.0
+
+
+# A weak prior on what pairs of kin are like, in pairs: even odds of one person or two.
+KIN_PRIOR_PAIRS = 2.0
 
 
 @dataclass(slots=True)
-class _AtHome:
-    """Expected counts for the one-person share at one address, in one EM iteration."""
+class _AmongKin:
+    """Expected counts for the one-person shares of the kin bases, in one EM iteration."""
 
-    matched: float = 0.0
-    pairs: float = 0.0
+    matched: dict[Basis, float] = field(default_factory=lambda: dict.fromkeys(KIN, 0.0))
+    pairs: dict[Basis, float] = field(default_factory=lambda: dict.fromkeys(KIN, 0.0))
 
-    def add(self, w: float, count: int) -> None:
-        self.matched += w
-        self.pairs += count
+    def add(self, basis: Basis, w: float, count: int) -> None:
+        self.matched[basis] += w
+        self.pairs[basis] += count
 
-    def estimate(self) -> Housemates:
-        prior = (self.matched + HOME_PRIOR_PAIRS / 2) / (self.pairs + HOME_PRIOR_PAIRS)
-        return Housemates(min(max(prior, 1e-6), 1 - 1e-6))
+    def estimate(self) -> Kin:
+        priors = {b: (self.matched[b] + KIN_PRIOR_PAIRS / 2) / (self.pairs[b] + KIN_PRIOR_PAIRS)
+                  for b in KIN}
+        return Kin({b: min(max(p, 1e-6), 1 - 1e-6) for b, p in priors.items()})
 
 
 def _logit(p: float) -> float:
@@ -227,13 +243,13 @@ def _logs(row: Sequence[float]) -> list[float]:
 
 
 def _result(m: list[list[float]], sessions: Sequence[Session], shares: list[float],
-            housemates: Housemates, converged: bool, iterations: int, change: float
+            found: list[float], kin: Kin, converged: bool, iterations: int, change: float
             ) -> EmResult:
     return EmResult(
         tuple(tuple(row) for row in m),
-        tuple(SessionResult(s.rule, s.pairs, share) for s, share in zip(sessions, shares,
-                                                                         strict=True)),
-        housemates, converged, iterations, change)
+        tuple(SessionResult(s.rule, s.pairs, share, matches)
+              for s, share, matches in zip(sessions, shares, found, strict=True)),
+        kin, converged, iterations, change)
 
 
 def estimate_prior(log2_likelihood_ratios: Sequence[float], total_pairs: float,

@@ -1,23 +1,28 @@
-"""Households: records at one address are judged against housemates, not strangers.
+"""Households and twins: records that share what kin share are judged against kin.
 
-People who live together share an address and often a surname, so their records agree on
-those traits far more often than two strangers' do; weighing each agreement as if it were
-independent evidence (as Fellegi-Sunter does) would merge them. So a pair of records at
-one address (compared fuzzily: a mistyped street or postcode is still the address) is
-scored against the other explanation of a shared address, a housemate:
+People who live together share an address and often a surname; twins share a surname and
+a birth date. Their records agree on those traits far more often than two strangers' do,
+and weighing each agreement as independent evidence (as Fellegi-Sunter does) would merge
+them. So a pair is scored against the likeliest other explanation of what it shares
+(`basis_of`):
 
-- the odds start from the share of one-person pairs among the pairs at one address
-  (`Housemates.prior`, estimated by training), not from the prior of two random records;
-- only the traits that are personal count (first name, birth date, e-mail, phone); the
-  shared ones (surname, address) are as likely for a housemate as for the person;
-- housemates have their own birth date and first name, except twins and a child named
-  after a parent (`Housemates.agreement`).
+- at one address (compared fuzzily: a mistyped street or postcode is still the address),
+  against housemates (`Basis.HOUSEMATES`);
+- with one surname (a typo allowed) and one birth date, elsewhere, against twins
+  (`Basis.TWINS`);
+- otherwise against strangers (the model's prior and every weight).
+
+Against kin, the odds start from the share of one-person pairs among such pairs (`Kin`,
+estimated by training), and only what kin do not share counts: the shared traits weigh
+nothing. Kin have their own first names (a child named after a parent is rare) and
+housemates their own birth dates, except twins (`HOUSEMATE_AGREEMENT`).
 
 On top of that, the guard: two records at one address whose first names clearly differ
 are two people when their birth dates clearly differ too (`Guard.HOUSEHOLD`: never linked,
-whatever the score, and whatever their surnames say), and twins when their birth dates
-are the same (`Guard.TWINS`: linked only when the data show that such pairs are one
-person, as in a register that replaces first names).
+whatever the score, and whatever their surnames say); records whose first names clearly
+differ but whose surname and birth date, or address and birth date, are one, are twins
+(`Guard.TWINS`: linked only when the data show that such pairs are one person, as in a
+register that replaces first names).
 """
 
 from __future__ import annotations
@@ -32,79 +37,89 @@ from rapidfuzz.distance import OSA, Indel, JaroWinkler
 
 from app.domain.matching.comparisons import (
     EXACT,
+    NAME_CLOSE,
     NAME_SIMILAR,
     SWAP_CLOSE,
     TEXT_CLOSE,
     Comparison,
     Traits,
 )
-from app.domain.matching.decisions import Guard
+from app.domain.matching.decisions import Basis, Guard
 
-# Traits that members of one household share: agreeing on them does not tell a person
-# from a housemate.
-SHARED_TRAITS = frozenset({"last_name", "street", "house_number", "address_line2", "postcode",
-                           "city", "state", "country"})
 TWIN_TRAIT = "birth_date"
+ADDRESS_TRAITS = frozenset({"street", "house_number", "address_line2", "postcode", "city",
+                            "state", "country"})
+# What kin share: agreeing on it does not tell a person from a housemate or a twin.
+SHARED_TRAITS: Mapping[Basis, frozenset[str]] = {
+    Basis.STRANGERS: frozenset(),
+    Basis.HOUSEMATES: ADDRESS_TRAITS | {"last_name"},
+    Basis.TWINS: frozenset({"last_name", TWIN_TRAIT}),
+}
+# Personal traits that kin still share now and then, with how often: twins' birth dates
+# (among housemates), and a child named after a parent.
+HOUSEMATE_AGREEMENT = {TWIN_TRAIT: 0.02, "first_name": 0.005}
+KIN = (Basis.HOUSEMATES, Basis.TWINS)
 CITY_SAME = 0.8
 _DIGITS = re.compile(r"\d+")
 
 
-# Personal traits that housemates still share now and then, with how often a priori:
-# twins' birth dates, and a child named after a parent.
-HOUSEMATE_AGREEMENT = {TWIN_TRAIT: 0.02, "first_name": 0.005}
-
-
 @dataclass(frozen=True, slots=True)
-class Housemates:
-    """What training learnt about pairs of records at one address: the share of
-    one-person pairs among them; and how often two housemates agree exactly on the traits
-    of HOUSEMATE_AGREEMENT (kept with the model, so that it scores as it was trained)."""
+class Kin:
+    """What training learnt about pairs that share what kin share: the share of
+    one-person pairs among the pairs of each kin basis; and how often kin agree exactly
+    on the traits of HOUSEMATE_AGREEMENT (kept with the model, so that it scores as it was
+    trained)."""
 
-    prior: float = 0.5
+    priors: Mapping[Basis, float] = field(default_factory=lambda: dict.fromkeys(KIN, 0.5))
     agreement: Mapping[str, float] = field(default_factory=lambda: dict(HOUSEMATE_AGREEMENT))
 
-    @property
-    def twins(self) -> float:
-        return self.agreement[TWIN_TRAIT]
-
     def to_json(self) -> dict[str, Any]:
-        return {"prior": self.prior, "agreement": dict(self.agreement)}
+        return {"priors": {str(b): p for b, p in self.priors.items()},
+                "agreement": dict(self.agreement)}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Housemates:
-        return cls(float(data.get("prior", 0.5)),
+    def from_json(cls, data: Mapping[str, Any]) -> Kin:
+        priors = {Basis(b): float(p) for b, p in data.get("priors", {}).items()}
+        return cls({**dict.fromkeys(KIN, 0.5), **priors},
                    {**HOUSEMATE_AGREEMENT, **data.get("agreement", {})})
 
 
-def personal(comparisons: Sequence[Comparison]) -> tuple[bool, ...]:
-    return tuple(c.trait not in SHARED_TRAITS for c in comparisons)
+def shared_by(basis: Basis, comparisons: Sequence[Comparison]) -> tuple[bool, ...]:
+    return tuple(c.trait in SHARED_TRAITS[basis] for c in comparisons)
 
 
-def housemate_levels(u: Sequence[float], agree: float) -> tuple[float, ...]:
-    """A personal trait's levels among housemates who agree on it exactly `agree` of the
-    time: the other levels as among strangers."""
+def kin_levels(u: Sequence[float], agree: float) -> tuple[float, ...]:
+    """A trait's levels among kin who agree on it exactly `agree` of the time: the other
+    levels as among strangers."""
     rest = 1.0 - u[EXACT]
     return (u[0], agree, *((1.0 - agree) * p / rest for p in u[2:]))
 
 
-def housemate_u(comparison: Comparison, u: Sequence[float], housemates: Housemates
-                ) -> tuple[float, ...]:
-    """The level probabilities of a personal trait among housemates."""
-    agree = housemates.agreement.get(comparison.trait)
-    return tuple(u) if agree is None else housemate_levels(u, agree)
+def kin_u(basis: Basis, comparisons: Sequence[Comparison], u: Sequence[Sequence[float]],
+          agreement: Mapping[str, float]) -> list[tuple[float, ...] | None]:
+    """The level probabilities among kin of `basis`, per comparison; None for what they
+    share, which weighs nothing."""
+    out: list[tuple[float, ...] | None] = []
+    for comp, uk in zip(comparisons, u, strict=True):
+        if comp.trait in SHARED_TRAITS[basis]:
+            out.append(None)
+        elif comp.trait in agreement:
+            out.append(kin_levels(uk, agreement[comp.trait]))
+        else:
+            out.append(tuple(uk))
+    return out
 
 
-def housemate_weights(comparisons: Sequence[Comparison], m: Sequence[Sequence[float]],
-                      u: Sequence[Sequence[float]], housemates: Housemates
-                      ) -> tuple[tuple[float, ...], ...]:
-    """log2(m / u_housemate) per level for personal traits; 0 for shared ones."""
+def kin_weights(basis: Basis, comparisons: Sequence[Comparison], m: Sequence[Sequence[float]],
+                u: Sequence[Sequence[float]], agreement: Mapping[str, float]
+                ) -> tuple[tuple[float, ...], ...]:
+    """log2(m / u among kin) per level; 0 for what kin of `basis` share."""
     rows = []
-    for comp, mk, uk in zip(comparisons, m, u, strict=True):
-        if comp.trait in SHARED_TRAITS:
+    for mk, hk in zip(m, kin_u(basis, comparisons, u, agreement), strict=True):
+        if hk is None:
             rows.append((0.0,) * len(mk))
-            continue
-        hk = housemate_u(comp, uk, housemates)
-        rows.append((0.0, *(math.log2(a / b) for a, b in zip(mk[1:], hk[1:], strict=True))))
+        else:
+            rows.append((0.0, *(math.log2(a / b) for a, b in zip(mk[1:], hk[1:], strict=True))))
     return tuple(rows)
 
 
@@ -146,6 +161,23 @@ def same_address(a: Traits, b: Traits) -> bool:
     return bool(postcode or street)
 
 
+def _same_surname(a: Traits, b: Traits) -> bool:
+    x, y = a.get("last_name"), b.get("last_name")
+    if x is None or y is None:
+        return False
+    return (x == y or OSA.distance(x, y, score_cutoff=1) <= 1
+            or JaroWinkler.normalized_similarity(x, y) >= NAME_CLOSE)
+
+
+def basis_of(a: Traits, b: Traits) -> Basis:
+    if same_address(a, b):
+        return Basis.HOUSEMATES
+    born = a.get(TWIN_TRAIT)
+    if born is not None and born == b.get(TWIN_TRAIT) and _same_surname(a, b):
+        return Basis.TWINS
+    return Basis.STRANGERS
+
+
 def first_names_differ(a: Traits, b: Traits) -> bool:
     """Both present and clearly not one name: not similar, not one typo apart, and not
     the other's surname (names written in each other's field)."""
@@ -177,14 +209,16 @@ def birth_dates(a: Traits, b: Traits) -> str:
     return "differ"
 
 
-def guard_for(a: Traits, b: Traits) -> Guard | None:
-    """HOUSEHOLD or TWINS when `a` and `b` look like two people of one home, else None."""
-    if not first_names_differ(a, b) or not same_address(a, b):
+def guard_for(a: Traits, b: Traits, basis: Basis | None = None) -> Guard | None:
+    """HOUSEHOLD or TWINS when `a` and `b` look like two people of one family, else None;
+    `basis` as `basis_of(a, b)` says, if the caller has it."""
+    basis = basis_of(a, b) if basis is None else basis
+    if basis is Basis.STRANGERS or not first_names_differ(a, b):
         return None
     born = birth_dates(a, b)
     if born == "same":
         return Guard.TWINS
-    if born == "differ":
+    if born == "differ" and basis is Basis.HOUSEMATES:
         return Guard.HOUSEHOLD
-    # A mistyped date, or none to compare: the housemate model decides (model.py).
+    # A mistyped date, or none to compare: the scoring against kin decides (model.py).
     return None

@@ -28,14 +28,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from app.domain.matching.comparisons import EXACT, Comparison, Traits, default_comparisons
-from app.domain.matching.decisions import Decision, Guard
-from app.domain.matching.household import (
-    Housemates,
-    guard_for,
-    housemate_weights,
-    personal,
-    same_address,
-)
+from app.domain.matching.decisions import Basis, Decision, Guard
+from app.domain.matching.household import KIN, Kin, basis_of, guard_for, kin_weights, shared_by
 from app.domain.matching.records import MatchRecord
 
 MODEL_FORMAT = 2
@@ -92,7 +86,7 @@ class Health:
 @dataclass(frozen=True, slots=True)
 class PairFacts:
     vector: tuple[int, ...]
-    home: bool  # the records are at one address: scored against housemates
+    basis: Basis  # whom the pair is weighed against (household.py)
     guard: Guard | None
 
 
@@ -108,8 +102,9 @@ class MatchResult:
     """The score of one pair, every comparison's level and weight, and the decision.
 
     `score` is the log2 odds that the pair matches and `probability` the same as a
-    probability. A pair at one address is scored against housemates (household.py).
-    `guard` names the rule that kept a pair from linking whatever its score.
+    probability; `basis` says whom the pair was weighed against: strangers, or kin
+    (housemates, twins: household.py). `guard` names the rule that kept a pair from
+    linking whatever its score.
     """
 
     record_id: str
@@ -118,7 +113,7 @@ class MatchResult:
     probability: float
     decision: Decision
     guard: Guard | None = None
-    at_one_address: bool = False  # scored against housemates, not strangers
+    basis: Basis = Basis.STRANGERS
     # what `comparisons` is made of, on demand: most results are looked at only for
     # their decision
     vector: tuple[int, ...] = ()
@@ -161,15 +156,15 @@ class MatchModel:
     settings: MatchSettings = field(default_factory=MatchSettings)
     version: str = "unversioned"
     health: Health = field(default_factory=Health)
-    housemates: Housemates = field(default_factory=Housemates)
-    # derived: weights[k][level], log2(m/u) with 0 for the null level; the same against
-    # housemates, for pairs at one address (household.py)
+    kin: Kin = field(default_factory=Kin)
+    # derived: weights[k][level], log2(m/u) with 0 for the null level; per basis, the
+    # weights and the prior's log2 odds a pair is scored with (household.py)
     weights: tuple[tuple[float, ...], ...] = field(init=False, repr=False)
-    home_weights: tuple[tuple[float, ...], ...] = field(init=False, repr=False)
     prior_weight: float = field(init=False, repr=False)
-    home_prior_weight: float = field(init=False, repr=False)
+    _tables: dict[Basis, tuple[tuple[tuple[float, ...], ...], float]] = field(
+        init=False, repr=False)
     _tf_slots: tuple[tuple[int, str], ...] = field(init=False, repr=False)
-    _home_tf: tuple[bool, ...] = field(init=False, repr=False)
+    _tf_on: dict[Basis, tuple[bool, ...]] = field(init=False, repr=False)
     _cuts: tuple[float, float] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -183,18 +178,23 @@ class MatchModel:
             for m, u in zip(self.m, self.u, strict=True)
         )
         self.prior_weight = log2_odds(self.prior)
-        self.home_weights = housemate_weights(self.comparisons, self.m, self.u,
-                                              self.housemates)
-        self.home_prior_weight = log2_odds(self.housemates.prior)
+        self._tables = {Basis.STRANGERS: (self.weights, self.prior_weight)}
+        for basis in KIN:
+            self._tables[basis] = (
+                kin_weights(basis, self.comparisons, self.m, self.u, self.kin.agreement),
+                log2_odds(self.kin.priors[basis]))
         self._tf_slots = tuple(
             (k, c.tf_trait) for k, c in enumerate(self.comparisons) if c.tf_trait
         )
-        # At home, shared traits weigh nothing, and an exact agreement on a personal trait
-        # that housemates share now and then is weighed against how often they do, not
-        # against how common the value is.
-        self._home_tf = tuple(
-            p and c.trait not in self.housemates.agreement
-            for c, p in zip(self.comparisons, personal(self.comparisons), strict=True))
+        # Against kin, shared traits weigh nothing, and an exact agreement on a trait that
+        # kin share now and then is weighed against how often they do, not against how
+        # common the value is.
+        self._tf_on = {
+            basis: tuple(not shared and (basis is Basis.STRANGERS
+                                         or c.trait not in self.kin.agreement)
+                         for c, shared in zip(self.comparisons,
+                                              shared_by(basis, self.comparisons), strict=True))
+            for basis in Basis}
         self._cuts = (log2_odds(self.settings.link), log2_odds(self.settings.review))
 
     def with_settings(self, settings: MatchSettings) -> MatchModel:
@@ -208,25 +208,25 @@ class MatchModel:
     def vector(self, a: Traits, b: Traits) -> tuple[int, ...]:
         return tuple(c.level(a, b) for c in self.comparisons)
 
-    def level_weights(self, vector: Sequence[int], tf: Mapping[str, float], *,
-                      home: bool = False) -> list[float]:
-        """The weight of each comparison's level, term-frequency adjusted where it applies;
-        with `home`, against housemates (shared traits weigh nothing).
+    def level_weights(self, vector: Sequence[int], tf: Mapping[str, float],
+                      basis: Basis = Basis.STRANGERS) -> list[float]:
+        """The weight of each comparison's level against `basis`, term-frequency adjusted
+        where it applies.
 
         `tf` maps a trait to the relative frequency of the new record's value of it.
         """
-        table = self.home_weights if home else self.weights
+        table = self._tables[basis][0]
+        tf_on = self._tf_on[basis]
         weights = [w[level] for w, level in zip(table, vector, strict=True)]
         for k, trait in self._tf_slots:
-            if vector[k] == EXACT and trait in tf and (not home or self._home_tf[k]):
+            if vector[k] == EXACT and trait in tf and tf_on[k]:
                 frequency = max(tf[trait], self.settings.tf_min_frequency)
                 weights[k] = math.log2(self.m[k][EXACT] / frequency)
         return weights
 
-    def score_vector(self, vector: Sequence[int], tf: Mapping[str, float], *,
-                     home: bool = False) -> float:
-        prior = self.home_prior_weight if home else self.prior_weight
-        return prior + sum(self.level_weights(vector, tf, home=home))
+    def score_vector(self, vector: Sequence[int], tf: Mapping[str, float],
+                     basis: Basis = Basis.STRANGERS) -> float:
+        return self._tables[basis][1] + sum(self.level_weights(vector, tf, basis))
 
     def decision_for(self, score: float) -> Decision:
         link, review = self._cuts
@@ -237,10 +237,10 @@ class MatchModel:
         return Decision.NONE
 
     def compare(self, a: Traits, b: Traits) -> PairFacts:
-        """What scoring the pair needs: its comparison vector, and whether its records
-        are at one address (and guarded)."""
-        home = same_address(a, b)
-        return PairFacts(self.vector(a, b), home, guard_for(a, b) if home else None)
+        """What scoring the pair needs: its comparison vector, whom it is weighed
+        against, and its guard."""
+        basis = basis_of(a, b)
+        return PairFacts(self.vector(a, b), basis, guard_for(a, b, basis))
 
     def match(
         self, new: MatchRecord, candidate: MatchRecord, tf: Mapping[str, float] | None = None
@@ -251,14 +251,14 @@ class MatchModel:
 
     def judge(self, record_id: str, candidate_id: str, facts: PairFacts,
               tf: Mapping[str, float]) -> MatchResult:
-        vector, home, guard = facts.vector, facts.home, facts.guard
-        weights = self.level_weights(vector, tf, home=home)
-        score = (self.home_prior_weight if home else self.prior_weight) + sum(weights)
+        vector, basis, guard = facts.vector, facts.basis, facts.guard
+        weights = self.level_weights(vector, tf, basis)
+        score = self._tables[basis][1] + sum(weights)
         decision = self.decision_for(score) if self.health.usable else Decision.NONE
         if guard is Guard.HOUSEHOLD and decision is Decision.LINK:
             decision = Decision.REVIEW
         return MatchResult(record_id, candidate_id, score, probability_of(score), decision,
-                           guard, home, vector, tuple(weights), self.comparisons)
+                           guard, basis, vector, tuple(weights), self.comparisons)
 
     # -- storage ---------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
@@ -267,7 +267,7 @@ class MatchModel:
             "version": self.version,
             "prior": self.prior,
             "health": self.health.to_json(),
-            "housemates": self.housemates.to_json(),
+            "kin": self.kin.to_json(),
             "comparisons": [
                 {**c.to_json(), "level_names": list(c.levels), "m": list(m), "u": list(u)}
                 for c, m, u in zip(self.comparisons, self.m, self.u, strict=True)
@@ -293,7 +293,7 @@ class MatchModel:
             settings=settings or MatchSettings(),
             version=data["version"],
             health=Health.from_json(data.get("health", {})),
-            housemates=Housemates.from_json(data.get("housemates", {})),
+            kin=Kin.from_json(data.get("kin", {})),
         )
 
 
@@ -315,8 +315,15 @@ def untrained_model(
 
 
 def starting_probabilities(n_levels: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """m falls and u rises from `exact` to `else`; both sum to 1 over the non-null levels."""
+    """m falls and u rises from `exact` to `else`; both sum to 1 over the non-null levels.
+
+    m is also the centre of EM's prior (em.py), what a level no data pins down keeps:
+    a re-typed value is mostly the same, else most often a slip away (the first level
+    between exact and else), rarely anything else."""
     inner = n_levels - 3  # levels between exact and else
-    m = [0.0, 0.85, *([0.1 / inner] * inner if inner else []), 0.05 if inner else 0.15]
-    u = [0.0, 0.01, *([0.04 / inner] * inner if inner else []), 0.95 if inner else 0.99]
-    return tuple(m), tuple(u)
+    if not inner:
+        return (0.0, 0.85, 0.15), (0.0, 0.01, 0.99)
+    rest = (0.04 / (inner - 1),) * (inner - 1) if inner > 1 else ()
+    m = (0.0, 0.81 if rest else 0.85, 0.1, *rest, 0.05)
+    u = (0.0, 0.01, *([0.04 / inner] * inner), 0.95)
+    return m, u

@@ -3,8 +3,10 @@ what it expects to do at the thresholds.
 
 1. u from random pairs of the records;
 2. m by EM over one session per blocking rule (em.py);
-3. the prior, from the candidate pairs the stream will meet (each record with the earlier
-   records its blocking keys find);
+3. the prior: from the sessions of rules whose key is one trait's exact value (the matches
+   they find, over the share of matches that agree exactly on that trait), or, when no
+   such session found enough, the share that agrees with itself over the candidate pairs
+   the stream will meet (em.estimate_prior);
 4. health: whether the traits present can tell people apart at all (a model that cannot
    says why, and makes no decisions);
 5. expectations at the thresholds: precision and recall of the links, from the match
@@ -27,7 +29,7 @@ from networkx.utils import UnionFind
 
 from app.domain.matching.blocking import DEFAULT_RULES, BlockIndex, BlockingRule, blocking_keys
 from app.domain.matching.comparisons import EXACT, NULL, Comparison, default_comparisons
-from app.domain.matching.decisions import Decision
+from app.domain.matching.decisions import Basis, Decision
 from app.domain.matching.em import (
     EmResult,
     Session,
@@ -39,9 +41,10 @@ from app.domain.matching.em import (
 )
 from app.domain.matching.household import (
     HOUSEMATE_AGREEMENT,
-    Housemates,
-    personal,
-    same_address,
+    KIN,
+    Kin,
+    basis_of,
+    kin_u,
 )
 from app.domain.matching.matcher import decide, worth_deciding
 from app.domain.matching.model import (
@@ -56,9 +59,8 @@ from app.domain.matching.records import MatchRecord
 from app.domain.matching.termfreq import TermFrequencies, tf_traits
 from app.domain.rules import Rules
 
-# A session pairs the records of each bucket of its rule's keys; a larger bucket is
-# sampled down to this many records, and a session to MAX_SESSION_PAIRS pairs.
-MAX_BUCKET = 50
+# A session learns from the pairs of records that share its rule's key, or a uniform
+# sample of this many of them.
 MAX_SESSION_PAIRS = 20_000
 MIN_SESSION_PAIRS = 20
 # Health: a trait present in fewer random pairs than this is not in the data set; one
@@ -89,18 +91,21 @@ class Expectation:
 class TrainingReport:
     records: int
     prior: float
-    housemates: Housemates
+    kin: Kin
     candidate_pairs: int
+    kin_pairs: Mapping[Basis, int]  # the candidate pairs weighed against kin, per basis
     em_converged: bool
     em_iterations: int
-    sessions: tuple[tuple[str, int, float], ...]  # (rule, pairs, share of matches)
+    # (rule, pairs compared, share of matches, expected matches among all its pairs)
+    sessions: tuple[tuple[str, int, float, float], ...]
     health: Health
     expectation: Expectation
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["health"] = self.health.to_json()
-        data["housemates"] = self.housemates.to_json()
+        data["kin"] = self.kin.to_json()
+        data["kin_pairs"] = {str(b): n for b, n in self.kin_pairs.items()}
         return data
 
 
@@ -162,18 +167,23 @@ def candidate_pairs(records: Sequence[MatchRecord]) -> set[tuple[str, str]]:
 
 
 def session_pairs(records: Sequence[MatchRecord], rule: BlockingRule, rng: random.Random
-                  ) -> list[tuple[int, int]]:
-    """Pairs of records that share `rule`'s key (indices into `records`), sampled down."""
+                  ) -> tuple[list[tuple[int, int]], int]:
+    """Pairs of records that share `rule`'s key (indices into `records`): all of them,
+    or a uniform sample of MAX_SESSION_PAIRS; and how many there are."""
     buckets: dict[str, list[int]] = {}
     for i, record in enumerate(records):
         if key := rule.key(record.traits):
             buckets.setdefault(key, []).append(i)
-    pairs: list[tuple[int, int]] = []
-    for members in buckets.values():
-        if len(members) > MAX_BUCKET:
-            members = sorted(rng.sample(members, MAX_BUCKET))
-        pairs.extend(combinations(members, 2))
-    return rng.sample(pairs, MAX_SESSION_PAIRS) if len(pairs) > MAX_SESSION_PAIRS else pairs
+    groups = [members for members in buckets.values() if len(members) > 1]
+    sizes = [len(g) * (len(g) - 1) // 2 for g in groups]
+    total = sum(sizes)
+    if total <= MAX_SESSION_PAIRS:
+        return [p for g in groups for p in combinations(g, 2)], total
+    pairs = []
+    for group in rng.choices(groups, weights=sizes, k=MAX_SESSION_PAIRS):
+        i, j = rng.sample(group, 2)
+        pairs.append((min(i, j), max(i, j)))
+    return pairs, total
 
 
 def sessions_of(records: Sequence[MatchRecord], comparisons: Sequence[Comparison],
@@ -182,27 +192,29 @@ def sessions_of(records: Sequence[MatchRecord], comparisons: Sequence[Comparison
     vectors: dict[tuple[int, int], tuple[tuple[int, ...], bool]] = {}
     sessions = []
     for rule in rules:
-        pairs = session_pairs(records, rule, rng)
+        pairs, total = session_pairs(records, rule, rng)
         if len(pairs) < MIN_SESSION_PAIRS:
             continue
         for i, j in pairs:
             if (i, j) not in vectors:
                 a, b = records[i].traits, records[j].traits
                 vectors[(i, j)] = (tuple(c.level(a, b) for c in comparisons),
-                                   same_address(a, b))
+                                   basis_of(a, b))
         active = tuple(c.trait not in rule.traits for c in comparisons)
         patterns = pattern_counts(vectors[p] for p in pairs)
         # A session in which no comparison it may learn from has a value teaches nothing.
         if any(active[k] and any(v[k] != NULL for v, _ in patterns)
                for k in range(len(active))):
-            sessions.append(Session(rule.name, patterns, active))
+            sessions.append(Session(rule.name, patterns, active, total))
     return sessions
 
 
 def train_matcher(records: Sequence[MatchRecord], rng: random.Random, *,
                   settings: MatchSettings | None = None, version: str = "em"
                   ) -> tuple[Matcher, TrainingReport]:
-    """The matcher for `records` (in arrival order), and what it expects to do."""
+    """The matcher for `records` (in arrival order), and what it expects to do. Records
+    of one identifier are one record to the stream, the latest traits kept."""
+    records = list({r.record_id: r for r in records}.values())
     settings = settings or MatchSettings()
     comparisons = default_comparisons()
     frequencies = TermFrequencies.of(records, tf_traits(comparisons))
@@ -210,29 +222,34 @@ def train_matcher(records: Sequence[MatchRecord], rng: random.Random, *,
         model = untrained_model(comparisons, settings)
         health = Health(False, ("training needs at least two records with traits",))
         model = MatchModel(comparisons, model.m, model.u, model.prior, settings, version, health)
-        report = TrainingReport(len(records), model.prior, model.housemates, 0, False, 0, (),
-                                health, Expectation(0.0, 0, 1.0, 0.0, 0, len(records)))
+        report = TrainingReport(len(records), model.prior, model.kin, 0, {}, False, 0,
+                                (), health, Expectation(0.0, 0, 1.0, 0.0, 0, len(records)))
         return Matcher(model, frequencies, report.to_json()), report
     counts = level_counts(records, comparisons, rng)
     u = estimate_u(counts)
-    agreeing = {k: c.trait for k, c in enumerate(comparisons) if c.trait in HOUSEMATE_AGREEMENT}
+    against_kin = {basis: kin_u(basis, comparisons, u, HOUSEMATE_AGREEMENT) for basis in KIN}
     em = estimate_m(sessions_of(records, comparisons, rng), u, untrained_model(comparisons).m,
-                    personal=personal(comparisons), agreeing=agreeing)
+                    kin_u=against_kin)
     unpriored = MatchModel(comparisons, em.m, u, 0.5, settings, version,
-                           housemates=em.housemates)
+                           kin=em.kin)
     met = met_pairs(records, unpriored, frequencies)
     unique = list({frozenset((p.new, p.old)): p for ps in met for p in ps}.values())
     judged = [unpriored.judge(p.new, p.old, p.facts, p.tf) for p in unique]
     all_pairs = len(records) * (len(records) - 1) / 2
     # At even odds (a prior of 0.5), a pair's score is its likelihood ratio.
-    prior = estimate_prior([r.score for r in judged if not r.at_one_address], all_pairs,
-                           known_matches=sum(r.probability for r in judged if r.at_one_address))
+    prior = prior_from_sessions(em, comparisons, counts, all_pairs)
+    if prior is None:
+        strangers = [r.basis is Basis.STRANGERS for r in judged]
+        prior = estimate_prior([r.score for r, s in zip(judged, strangers, strict=True) if s],
+                               all_pairs, known_matches=sum(
+                                   r.probability for r, s in zip(judged, strangers, strict=True)
+                                   if not s))
     model = MatchModel(comparisons, em.m, u, prior, settings, version,
-                       housemates=em.housemates)
+                       kin=em.kin)
     health = health_of(model, counts)
-    model = MatchModel(comparisons, em.m, u, prior, settings, version, health, em.housemates)
+    model = MatchModel(comparisons, em.m, u, prior, settings, version, health, em.kin)
     expectation = _expect(model, met, unique, len(records))
-    report = _report(records, model, len(unique), em, expectation)
+    report = _report(records, model, unique, em, expectation)
     return Matcher(model, frequencies, report.to_json()), report
 
 
@@ -261,6 +278,31 @@ def met_pairs(records: Sequence[MatchRecord], model: MatchModel,
         stored[rid] = record
         index.add(rid, keys)
     return met
+
+
+MIN_SESSION_MATCHES = 20.0
+
+
+def prior_from_sessions(em: EmResult, comparisons: Sequence[Comparison],
+                        counts: Sequence[Sequence[int]], all_pairs: float,
+                        rules: Sequence[BlockingRule] = DEFAULT_RULES) -> float | None:
+    """The prior from the sessions of rules whose key is one trait's exact value, as
+    Splink estimates it from deterministic rules, with the recall known: the matches such
+    a session finds, over the share of matches that agree exactly on its trait (both
+    having it), are all the matches. None when no such session found enough."""
+    exact = {r.name: r.traits[0] for r in rules if r.exact}
+    index = {c.trait: k for k, c in enumerate(comparisons)}
+    found = weighted = 0.0
+    for session in em.sessions:
+        trait = exact.get(session.rule)
+        if trait is None or trait not in index or session.matches < MIN_SESSION_MATCHES:
+            continue
+        k = index[trait]
+        present = sum(counts[k][1:]) / sum(counts[k])
+        recall = present * em.m[k][EXACT]
+        found += session.matches
+        weighted += session.matches * session.matches / recall
+    return min(max(weighted / found / all_pairs, 1e-12), 0.5) if found else None
 
 
 def health_of(model: MatchModel, counts: Sequence[Sequence[int]]) -> Health:
@@ -329,16 +371,18 @@ def _replayed_reviews(model: MatchModel, met: Sequence[Sequence[MetPair]]) -> in
     return reviews
 
 
-def _report(records: Sequence[MatchRecord], model: MatchModel, pairs: int, em: EmResult,
-            expectation: Expectation) -> TrainingReport:
+def _report(records: Sequence[MatchRecord], model: MatchModel, pairs: Sequence[MetPair],
+            em: EmResult, expectation: Expectation) -> TrainingReport:
     return TrainingReport(
         records=len(records),
         prior=model.prior,
-        housemates=model.housemates,
-        candidate_pairs=pairs,
+        kin=model.kin,
+        candidate_pairs=len(pairs),
+        kin_pairs={b: sum(p.facts.basis is b for p in pairs) for b in KIN},
         em_converged=em.converged,
         em_iterations=em.iterations,
-        sessions=tuple((s.rule, s.pairs, round(s.share, 4)) for s in em.sessions),
+        sessions=tuple((s.rule, s.pairs, round(s.share, 4), round(s.matches, 1))
+                       for s in em.sessions),
         health=model.health,
         expectation=expectation,
     )
