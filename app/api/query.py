@@ -31,9 +31,6 @@ from app.api.types import (
     Review,
     ReviewConnection,
     ReviewEdge,
-    ReviewEffect,
-    ReviewMerge,
-    ReviewMove,
     ReviewSide,
     SearchConnection,
     SearchEdge,
@@ -44,7 +41,6 @@ from app.api.types import (
 )
 from app.domain.identifiers import Identifier, IdentifierError, normalise
 from app.services.customers import search_customers
-from app.stores.base import ReviewRecord
 
 MAX_LOOKUP = 100
 MAX_SEARCH = 50
@@ -155,23 +151,11 @@ class Query:
                               value=shown(info, ident.type, ident.value),
                               customer_id=strawberry.ID(cid) if cid else None)
 
-        steward = info.context.services.steward
-
-        async def effect(r: ReviewRecord) -> ReviewEffect:
-            e = await steward.preview_review(r)
-            return ReviewEffect(
-                acceptable=e.acceptable, blocked_by=e.blocked_by, summary=e.summary,
-                merges=[ReviewMerge(absorbed=strawberry.ID(a), survivor=strawberry.ID(s))
-                        for a, s in e.merges],
-                moves=[ReviewMove(key=shown_key(info, k),
-                                  customer_id=strawberry.ID(c) if c else None)
-                       for k, c in e.moves])
-
         edges = [ReviewEdge(cursor=str(r.id), node=Review(
             id=strawberry.ID(str(r.id)), a=side(r.a), b=side(r.b), score=r.score,
             probability=r.weights.get("probability"), guard=r.weights.get("guard"),
-            weights=r.weights, status=r.status, created_at=r.created_at,
-            effect=await effect(r))) for r in rows[:first]]
+            weights=r.weights, status=r.status, created_at=r.created_at, record=r))
+            for r in rows[:first]]
         return ReviewConnection(edges=edges, page_info=PageInfo(
             has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None))
 

@@ -24,6 +24,7 @@ from app.stores.base import (
     EventRecord,
     IdentifierRecord,
     LinkRecord,
+    ReviewRecord,
     TimelineWindow,
 )
 
@@ -583,7 +584,18 @@ class Review:
     weights: JSON
     status: str
     created_at: str
-    effect: ReviewEffect
+    record: strawberry.Private[ReviewRecord]
+
+    @strawberry.field(description="What accepting the item would do, planned under the "
+                      "rules when asked for (each item a transaction that is rolled back).")
+    async def effect(self, info: Info[Context, Any]) -> ReviewEffect:
+        e = await info.context.services.steward.preview_review(self.record)
+        return ReviewEffect(
+            acceptable=e.acceptable, blocked_by=e.blocked_by, summary=e.summary,
+            merges=[ReviewMerge(absorbed=strawberry.ID(a), survivor=strawberry.ID(s))
+                    for a, s in e.merges],
+            moves=[ReviewMove(key=shown_key(info, k), customer_id=strawberry.ID(c) if c else None)
+                   for k, c in e.moves])
 
 
 @strawberry.type
