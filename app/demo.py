@@ -29,7 +29,9 @@ in it on purpose:
 * Fuzzy duplicates: some store customers fill in a loyalty card at the till. Staff type
   the name, birth date and address, with the typos of app/synth/corrupt.py, and no e-mail:
   only the fuzzy matcher (trained by `idgraph demo`) can tell that the card and the CRM
-  customer are one person; then their purchases with the card join the customer.
+  customer are one person; then their purchases with the card join the customer. When
+  there is a queue, staff write an initial and a street only: too little to be sure, so
+  the matcher leaves those cards apart or asks a steward (the review queue).
 * A hub and a junk value, shared on purpose (`DemoData.shared`): the shop's own loyalty
   card, which cashiers scan for customers who forgot theirs (with the e-mail for the
   e-receipt), and "test@test.com", typed into the chat by a few anonymous visitors. The
@@ -107,6 +109,7 @@ PERSONA_SHARES = (("anonymous", 0.2), ("store", 0.3))  # the rest is "online"
 HOUSEHOLD_EVERY = 100  # one household pair per this many people (at least one)
 CARD_AT_TILL = 0.5  # share of loyalty cards filled in at the till, not in the CRM
 STAFF_TYPOS = 0.3  # chance that staff mistype a detail of a card filled in at the till
+RUSHED_CARDS = 0.1  # of those cards (at least one), filled in with an initial and a street
 # The shop's own loyalty card, scanned for customers who forgot theirs: more people than
 # the hub limit (15) use it in a demo of the default size.
 SHOP_CARD = "2000000000017"
@@ -143,6 +146,7 @@ class DemoPerson:
     loyalty_id: str | None = None
     household: int | None = None  # index of the first member of this person's household
     card_at_till: bool = False  # the loyalty card was filled in at the till, not in the CRM
+    card_rushed: bool = False  # ... with an initial and a street only
 
     @property
     def known(self) -> bool:
@@ -179,9 +183,11 @@ def demo_people(people: int = 200, *, seed: int = 7, start: datetime = DEFAULT_S
 
 def _cards_at_till(cast: list[DemoPerson], seed: object) -> None:
     story = random.Random(f"{seed}-cards")
-    for i, person in enumerate(cast):
-        if person.loyalty_id and story.random() < CARD_AT_TILL:
-            cast[i] = replace(person, card_at_till=True)
+    at_till = [i for i, p in enumerate(cast) if p.loyalty_id and story.random() < CARD_AT_TILL]
+    rushed = set(story.sample(at_till, max(1, round(RUSHED_CARDS * len(at_till))))
+                 if at_till else [])
+    for i in at_till:
+        cast[i] = replace(cast[i], card_at_till=True, card_rushed=i in rushed)
 
 
 def demo_events(people: int = 200, *, seed: int = 7, start: datetime = DEFAULT_START,
@@ -772,6 +778,10 @@ def _card_at_till(w: _Writer, person: DemoPerson, moment: datetime) -> None:
               "last_name": typed(person.last_name, name_error),
               "birth_date": typed(person.birth_date, date_error),
               **{k: typed(v, typo) for k, v in person.address.items() if k != "country"}}
+    if person.card_rushed:
+        # A queue at the till: an initial, no birth date, the street without a number.
+        traits = {"first_name": person.first_name[0], "last_name": person.last_name,
+                  "street": person.address["street"], "city": person.address["city"]}
     w.emit(person, moment, "loyalty_signup", "pos", [_id("loyalty_id", person.loyalty_id)],
            traits=traits, properties={"store": story.choice(SHOPS)})
 

@@ -161,6 +161,7 @@ def test_cleaning_never_raises(traits):
         ),
         ({"first_name": "Pieter"}, {"first_name": "Piter"}, "one_edit"),
         ({"first_name": "Kynan"}, {"first_name": "Kynzx"}, "jw>=0.8"),
+        ({"first_name": "J."}, {"first_name": "Jan"}, "initial"),
         ({"first_name": "Anna"}, {"first_name": "Peter"}, "else"),
         ({"first_name": "Anna"}, {"last_name": "Anna"}, "null"),
     ],
@@ -221,13 +222,36 @@ def test_text_levels_ignore_spaces_and_see_swapped_address_lines():
     assert level_of(street, {"street": "Kent Street"}, {"street": "Mill Road"}) == "else"
 
 
+@pytest.mark.parametrize("a,b,level", [
+    ("anna.jansen@example.com", "anna.jansen@example.com", "exact"),
+    ("anna.jansen@example.com", "anna.jamsen@example.com", "letter_slip"),
+    ("jan@gmail.example", "jan@gmial.example", "letter_slip"),
+    # the addresses of two people with one name: a digit, a dot, an initial apart
+    ("pieter72@example.org", "pieter82@example.org", "else"),
+    ("sem.vandijk@example.com", "semvandijk@example.com", "else"),
+    ("r.bos@example.com", "j.bos@example.com", "else"),
+])
+def test_e_mail_levels_count_a_typo_not_an_address_made_of_the_same_name(a, b, level):
+    email = next(c for c in default_comparisons() if c.trait == "email")
+    assert level_of(email, {"email": a}, {"email": b}) == level
+
+
+def test_an_e_mail_slip_that_the_names_explain_is_no_slip():
+    email = next(c for c in default_comparisons() if c.trait == "email")
+    eva = {"first_name": "Eva", "email": "eva.jansen@example.com"}
+    other = {"first_name": "Eva", "email": "eva.janssen@example.com"}
+    assert level_of(email, eva, other) == "letter_slip"
+    assert level_of(email, {**eva, "last_name": "Jansen"},
+                    {**other, "last_name": "Janssen"}) == "else"
+
+
 def test_comparisons_are_composed_of_levels_and_round_trip_through_json():
     for comparison in default_comparisons():
         assert Comparison.from_json(comparison.to_json()) == comparison
         assert comparison.levels[:2] == ("null", "exact") and comparison.levels[-1] == "else"
     first = default_comparisons()[0]
-    assert first.levels == ("null", "exact", "jw>=0.92", "one_edit", "swapped", "jw>=0.8",
-                            "else")
+    assert first.levels == ("null", "exact", "jw>=0.92", "one_edit", "swapped", "initial",
+                            "jw>=0.8", "else")
     mine = Comparison("nickname", (JaroWinklerLevel(0.9),))
     assert mine.levels[mine.level({"nickname": "bobby"}, {"nickname": "bobbi"})] == "jw>=0.9"
 

@@ -11,6 +11,7 @@ need not be calibrated here. A comparison of a trait that a data set lacks is al
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
@@ -94,6 +95,20 @@ class SwappedLevel:
 
 
 @dataclass(frozen=True, slots=True)
+class InitialLevel:
+    """One side is an initial, the other a name that starts with it ("j" and "jan")."""
+
+    kind: ClassVar[str] = "initial"
+
+    @property
+    def name(self) -> str:
+        return "initial"
+
+    def holds(self, x: str, y: str, a: Traits, b: Traits) -> bool:
+        return min(len(x), len(y)) == 1 and x[0] == y[0]
+
+
+@dataclass(frozen=True, slots=True)
 class OneEditLevel:
     """A substitution, insertion, deletion or adjacent transposition apart."""
 
@@ -105,6 +120,38 @@ class OneEditLevel:
 
     def holds(self, x: str, y: str, a: Traits, b: Traits) -> bool:
         return OSA.distance(x, y, score_cutoff=1) <= 1
+
+
+@dataclass(frozen=True, slots=True)
+class LetterSlipLevel:
+    """One letter typed wrong, left out, doubled or exchanged within a word of three
+    letters or more, everything else equal: "anna.jansen@" and "anna.jamsen@"; not
+    "pieter72@" and "pieter82@", "sem.vandijk@" and "semvandijk@", nor "r.bos@" and
+    "j.bos@" (the addresses of two people with one surname), nor "eva.jansen@" and
+    "eva.janssen@" when the records' own names are Jansen and Janssen."""
+
+    kind: ClassVar[str] = "letter_slip"
+
+    @property
+    def name(self) -> str:
+        return "letter_slip"
+
+    def holds(self, x: str, y: str, a: Traits, b: Traits) -> bool:
+        if _NOT_LETTERS.findall(x) != _NOT_LETTERS.findall(y):
+            return False
+        words = [(v, w) for v, w in zip(_LETTERS.findall(x), _LETTERS.findall(y),
+                                         strict=False) if v != w]
+        if len(words) != 1 or min(len(words[0][0]), len(words[0][1])) < 3:
+            return False
+        v, w = words[0]
+        mine, theirs = {a.get(t) for t in _NAMES}, {b.get(t) for t in _NAMES}
+        named = (v in mine and w in theirs) or (w in mine and v in theirs)
+        return not named and OSA.distance(v, w, score_cutoff=1) <= 1
+
+
+_NOT_LETTERS = re.compile(r"[^a-z]+")
+_LETTERS = re.compile(r"[a-z]+")
+_NAMES = ("first_name", "last_name")
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,8 +182,8 @@ class DayMonthSwappedLevel:
 
 _LEVELS: dict[str, Any] = {
     cls.kind: cls
-    for cls in (JaroWinklerLevel, RatioLevel, SwappedLevel, OneEditLevel,
-                OnePartDiffersLevel, DayMonthSwappedLevel)
+    for cls in (JaroWinklerLevel, RatioLevel, SwappedLevel, InitialLevel, OneEditLevel,
+                LetterSlipLevel, OnePartDiffersLevel, DayMonthSwappedLevel)
 }
 
 
@@ -198,9 +245,11 @@ class Comparison:
 
 def name_comparison(trait: str, other: str) -> Comparison:
     """A slip of the finger ("piter") may fall below Jaro-Winkler's close threshold; it is
-    still one edit, which two people's names rarely are."""
+    still one edit, which two people's names rarely are. A first name is often written
+    as an initial ("J. Jansen")."""
+    initial: tuple[Level, ...] = (InitialLevel(),) if trait == "first_name" else ()
     return Comparison(trait, (JaroWinklerLevel(NAME_CLOSE), OneEditLevel(), SwappedLevel(other),
-                              JaroWinklerLevel(NAME_SIMILAR)), term_frequencies=True)
+                              *initial, JaroWinklerLevel(NAME_SIMILAR)), term_frequencies=True)
 
 
 def text_comparison(trait: str, other: str | None = None, *, close: float = TEXT_CLOSE,
@@ -228,12 +277,12 @@ def default_comparisons() -> tuple[Comparison, ...]:
         text_comparison("city", close=0.90, similar=0.80, term_frequencies=True),
         code_comparison("postcode", term_frequencies=True),
         Comparison("state"),
-        # Exact only: addresses are made of names ("sem.vandijk", "semvandijk",
-        # "pieter72"), so two people with one name have addresses a slip apart far more
-        # often than two strangers do, and a slip says little. No term frequencies: an
+        # Addresses are made of names ("sem.vandijk", "semvandijk", "pieter72"), so two
+        # people with one name have addresses a digit or a dot apart far more often than
+        # two strangers do: only a slip of a letter counts. No term frequencies: an
         # address or a number is one person's, and how often it recurs says how many
         # records that person has, not how common it is.
-        Comparison("email"),
+        Comparison("email", (LetterSlipLevel(),)),
         code_comparison("phone"),
     )
 
