@@ -191,6 +191,12 @@ async def load(
         fail(exc)
     settings = settings_for(store_url)
     services = await start(settings)
+    if services.ingest.matcher_problem:
+        console.print(f"fuzzy matching is off: {services.ingest.matcher_problem}", markup=False)
+    elif services.ingest.matcher and not services.ingest.matcher.model.health.usable:
+        console.print("fuzzy matching decides nothing: the stored matcher cannot tell "
+                      f"people apart ({'; '.join(services.ingest.matcher.model.health.reasons)})",
+                      markup=False)
     total_bytes = sum(p.stat().st_size for p in files)
     resuming = _exists(checkpoint)  # then the rejects of the earlier runs are kept
     try:

@@ -32,7 +32,7 @@ class TrainingResult:
                  f"({self.skipped_events:,} skipped as invalid); "
                  f"EM {'converged' if t.em_converged else 'stopped'} after "
                  f"{t.em_iterations} iterations"]
-        if t.records >= 2:
+        if t.health.usable:
             lines.append(f"prior: {t.prior:.3g}, one pair of random records in "
                          f"{1 / t.prior:,.0f} is one person")
         for basis, n in t.kin_pairs.items():

@@ -384,6 +384,29 @@ def test_a_model_that_cannot_tell_people_apart_decides_nothing():
     assert match_new_record(inert, a, [b], {}) == MatchOutcome(scored=1)
 
 
+def test_a_batch_never_queues_a_pair_the_limits_forbid():
+    """Two CRM records that look alike: with crm_id limited to 1 accepting the pair could
+    only fail, so it is not queued; without the limit it is."""
+    from app.domain.events import parse_event
+    from app.domain.matching.stream import match_batch, pending_records
+    from app.domain.matching.training import Matcher
+    from app.domain.rules import Rules
+    from tests.helpers import raw_event
+
+    rules = Rules.default()
+    events = [parse_event(raw_event(f"e{n}", f"2024-01-0{n + 1}T00:00:00Z", f"crm_id:C-{n}",
+                                    type_="crm_record", source="crm",
+                                    traits=PERSON_NO_ADDRESS)).event for n in range(2)]
+    pending = pending_records(events, rules)
+    unsure = trained_like_model(MatchSettings(link=1 - 1e-12, review=0.5, merge=1 - 1e-13))
+    frequencies = TermFrequencies(tf_traits(unsure.comparisons))
+    limited = Matcher(unsure, frequencies, limits={"crm_id": 1})
+    assert [m.review for m in match_batch(pending, limited, {}, {}, {}).matches] == []
+    free = Matcher(unsure, frequencies)
+    assert [(m.a, m.b, m.review) for m in match_batch(pending, free, {}, {}, {}).matches] == [
+        ("crm_id:C-1", "crm_id:C-0", True)]
+
+
 def test_a_review_pair_whose_own_identifiers_break_a_limit_is_named():
     assert breaks_limit("crm_id:1", "crm_id:2", {"crm_id": 1}) == (
         "limit: at most 1 crm_id per customer (this link would join 2)")
