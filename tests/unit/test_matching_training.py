@@ -14,7 +14,7 @@ from app.domain.matching import Decision, MatchRecord, clean_traits, estimate_m,
 from app.domain.matching.decisions import Basis
 from app.domain.matching.em import Session
 from app.domain.matching.household import KIN
-from app.domain.matching.training import candidate_pairs, train_matcher
+from app.domain.matching.training import met_pairs, train_matcher
 from app.synth import parse_shape, synth_data
 
 
@@ -105,9 +105,10 @@ def test_training_on_names_and_birth_dates_estimates_the_prior_and_separates_peo
     names = [c.name for c in matcher.model.comparisons]
     m_first = matcher.model.m[names.index("first_name")]
     assert m_first[1] > 0.75 and m_first[-1] < 0.1  # exact is common, else rare
-    by_id = {r.record_id: r for r in records}
-    linked = [(a, b) for a, b in candidate_pairs(records)
-              if matcher.model.match(by_id[a], by_id[b]).decision is Decision.LINK]
+    model = matcher.model
+    linked = [(p.new, p.old) for pairs in met_pairs(records, model, matcher.frequencies)
+              for p in pairs
+              if model.judge(p.new, p.old, p.facts, p.tf).decision is Decision.LINK]
     precision = sum(person[a] == person[b] for a, b in linked) / len(linked)
     assert precision > 0.98 and report.expectation.precision > 0.98
     assert len(linked) > 0.5 * true_pairs

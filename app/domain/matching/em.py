@@ -9,10 +9,13 @@
   so a comparison left out of one session is learnt from the others. A weak Dirichlet
   prior (pseudo-counts around the starting values) keeps a level that no session can
   pin down near a sensible value instead of wandering.
-- the prior (the probability that two random records match, `estimate_prior`) is the
-  share that makes the model agree with itself: the expected number of matches among the
-  candidate pairs, the sum of their match probabilities under that prior, divided by all
-  pairs. Blocking that misses few matches makes this the share among all pairs.
+- Pairs of kin (household.py) are weighed against kin; the one-person share of each kin
+  basis is estimated alongside.
+- Each session also counts the matches among all the pairs sharing its key: training
+  turns those of exact keys into the prior (training.prior_from_sessions). When none
+  found enough, `estimate_prior` gives the share that makes the model agree with itself:
+  the expected number of matches among the candidate pairs, the sum of their match
+  probabilities under that prior, divided by all pairs.
 
 Pure: the caller passes the records, the vectors and the random source.
 """

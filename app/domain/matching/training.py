@@ -155,17 +155,6 @@ def matcher_for(body: Mapping[str, Any], rules: Rules) -> Matcher:
     return Matcher.from_json(body).configured(settings_of(rules), rules.limits)
 
 
-def candidate_pairs(records: Sequence[MatchRecord]) -> set[tuple[str, str]]:
-    """Each record with the earlier records its keys find: the pairs the stream meets."""
-    index = BlockIndex()
-    pairs: set[tuple[str, str]] = set()
-    for record in records:
-        rid, keys = record.record_id, blocking_keys(record)
-        pairs.update((min(rid, c), max(rid, c)) for c in index.candidates(keys) if c != rid)
-        index.add(rid, keys)
-    return pairs
-
-
 def session_pairs(records: Sequence[MatchRecord], rule: BlockingRule, rng: random.Random
                   ) -> tuple[list[tuple[int, int]], int]:
     """Pairs of records that share `rule`'s key (indices into `records`): all of them,
