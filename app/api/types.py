@@ -581,7 +581,7 @@ class Review:
     guard: str | None = strawberry.field(
         description="Why the pair was not linked whatever its score: household, twins, "
         "other_customer; null when its probability was between the thresholds.")
-    weights: JSON
+    weights: JSON = strawberry.field(description="The weight of each comparison.")
     status: str
     created_at: str
     record: strawberry.Private[ReviewRecord]

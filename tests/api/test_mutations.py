@@ -323,18 +323,20 @@ async def test_each_review_item_says_what_accepting_would_do_or_which_rule_forbi
         plan = Plan()
         plan.reviews = [
             ReviewItem("cookie:ck_carl", "cookie:ck_anna", 3.1,
-                       {"probability": 0.9, "guard": "other_customer"}, "2024-06-01"),
+                       {"score": 3.1, "probability": 0.9, "guard": "other_customer",
+                        "weights": {"first_name": 4.5, "birth_date": -1.4}}, "2024-06-01"),
             ReviewItem("crm_id:C-1", "crm_id:C-2", 4.0, {"probability": 0.94}, "2024-06-01"),
             ReviewItem("cookie:ck_anna", f"email:{ANNA_EMAIL}", 5.0, {}, "2024-06-01")]
         return plan
 
     await api.services.store.transact(Gather(), decide)
     queue = """{ reviewQueue(first: 10) { ... on ReviewConnection { edges { node { id
-        probability guard effect { acceptable blockedBy summary
+        probability guard weights effect { acceptable blockedBy summary
         merges { absorbed survivor } moves { key customerId } } } } } } }"""
     merge, forbidden, moot = [e["node"] for e in
                               (await api.run("steward", queue))["reviewQueue"]["edges"]]
     assert (merge["probability"], merge["guard"]) == (0.9, "other_customer")
+    assert merge["weights"] == {"first_name": 4.5, "birth_date": -1.4}
     assert merge["effect"]["acceptable"] and merge["effect"]["blockedBy"] is None
     assert merge["effect"]["merges"] == [{"absorbed": ids["carl"], "survivor": ids["anna"]}]
     assert merge["effect"]["summary"] == f"merges customer {ids['carl']} into {ids['anna']}"
