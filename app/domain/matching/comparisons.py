@@ -55,7 +55,36 @@ class JaroWinklerLevel:
         return f"jw>={self.threshold}"
 
     def holds(self, x: str, y: str, a: Traits, b: Traits) -> bool:
-        return JaroWinkler.normalized_similarity(x, y, score_cutoff=self.threshold) > 0
+        return jaro_winkler(x, y) >= self.threshold
+
+
+# A comparison asks for the similarity of one pair of values at several thresholds in a
+# row: the last answer of each measure is kept, as one tuple (so a thread never reads half
+# of another's), matched by the identity of the two strings (so it is never stale).
+_last_jw: tuple[str | None, str | None, float] = (None, None, 0.0)
+_last_ratio: tuple[str | None, str | None, float] = (None, None, 0.0)
+
+
+def jaro_winkler(x: str, y: str) -> float:
+    global _last_jw
+    last = _last_jw
+    if last[0] is x and last[1] is y:
+        return last[2]
+    similarity = JaroWinkler.normalized_similarity(x, y)
+    _last_jw = (x, y, similarity)
+    return similarity
+
+
+def spaceless_ratio(x: str, y: str) -> float:
+    """The Indel ratio with spaces ignored ("pridhamstreet" is "pridham street")."""
+    global _last_ratio
+    last = _last_ratio
+    if last[0] is x and last[1] is y:
+        return last[2]
+    bare_x, bare_y = x.replace(" ", ""), y.replace(" ", "")
+    ratio = 1.0 if bare_x == bare_y else Indel.normalized_similarity(bare_x, bare_y)
+    _last_ratio = (x, y, ratio)
+    return ratio
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +99,7 @@ class RatioLevel:
         return f"ratio>={self.threshold}"
 
     def holds(self, x: str, y: str, a: Traits, b: Traits) -> bool:
-        x, y = x.replace(" ", ""), y.replace(" ", "")
-        return x == y or Indel.normalized_similarity(x, y, score_cutoff=self.threshold) > 0
+        return spaceless_ratio(x, y) >= self.threshold
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,15 +251,20 @@ class Comparison:
         return self.trait if self.term_frequencies else None
 
     def level(self, a: Traits, b: Traits) -> int:
-        x, y = a.get(self.trait), b.get(self.trait)
-        if x is None or y is None:
+        x = a.get(self.trait)
+        if x is None:
+            return NULL
+        y = b.get(self.trait)
+        if y is None:
             return NULL
         if x == y:
             return EXACT
-        for index, level in enumerate(self.between, start=2):
+        index = 2
+        for level in self.between:
             if level.holds(x, y, a, b):
                 return index
-        return len(self.between) + 2
+            index += 1
+        return index
 
     def to_json(self) -> dict[str, Any]:
         return {"trait": self.trait, "levels": [level_to_json(lv) for lv in self.between],
