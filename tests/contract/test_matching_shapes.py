@@ -19,7 +19,7 @@ FLOORS = {
     "name_email,people=400": (0.83, 1.0),
     "name_address,people=400": (0.80, 3.5),
     "everything,people=400": (0.97, 1.0),
-    "cdp,people=300": (0.88, 4.0),
+    "cdp,people=300": (0.88, 5.0),
 }
 
 
