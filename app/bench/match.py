@@ -8,7 +8,9 @@ does, and are then loaded in batches into a fresh store, as `idgraph load` does.
 customer is the customer of the identifier that owns its record; pairwise precision,
 recall and F1 count every pair of rows in one customer. An over-merged customer holds
 rows of more than one person. The review load is the open review items per 100 rows (the
-trait-bearing records), with how many of them the rules forbid to accept.
+trait-bearing records), with how many of them the rules forbid to accept. The calibration
+bins the pairs training compared by their match probability, next to the share that is
+truly one person.
 
 With `--distractors N`, N strangers drawn from the data set's own values are stored first
 and the first `timed` records are ingested one at a time: the streaming latency at scale.
@@ -20,6 +22,7 @@ import random
 import statistics
 import tempfile
 import time
+from bisect import bisect_right
 from datetime import timedelta
 from typing import Any
 
@@ -34,8 +37,10 @@ from app.domain.events import parse_event
 from app.domain.matching.blocking import blocking_keys
 from app.domain.matching.records import MatchRecord
 from app.domain.matching.stream import pending_records
+from app.domain.matching.training import Matcher, met_pairs
 from app.domain.plan import CustomerInfo, Gather, IdentifierDelta, Plan
 from app.domain.resolution import customer_id_for
+from app.domain.rules import Rules
 from app.services.matching import train_from_events
 from app.stores.base import Decide, IdentityStore
 
@@ -70,14 +75,18 @@ async def run_match_bench(settings: Settings, dataset: str, *, seed: int = 1,
         console.print("recordlinkage ECM ...")
         report["recordlinkage_ecm"] = run_ecm(data.rows)
     console.print(table(report))
+    console.print("calibration (match probability from: mean probability / share one person, "
+                  "pairs): " + "; ".join(
+                      f"{b['from']}: {b['mean_probability']} / {b['one_person']}, {b['pairs']}"
+                      for b in ours["calibration"]), markup=False, soft_wrap=True)
     return report
 
 
 async def _idgraph(services: Services, data: BenchData, seed: int, batch_size: int,
                    distractors: int, timed: int, console: Console) -> dict[str, Any]:
     started = time.perf_counter()
-    _, training = await train_from_events(services.store, data.events, services.ingest.rules,
-                                          seed=seed)
+    matcher, training = await train_from_events(services.store, data.events,
+                                                services.ingest.rules, seed=seed)
     train_s = time.perf_counter() - started
     for line in training.lines():
         console.print(line, markup=False, highlight=False, soft_wrap=True)
@@ -112,6 +121,7 @@ async def _idgraph(services: Services, data: BenchData, seed: int, batch_size: i
         "review_items_the_rules_forbid": forbidden,
         "review_per_100_records": round(100 * len(open_items) / len(data.rows), 2),
         "training": {**training.training.to_json(), "lines": training.lines()},
+        "calibration": calibration(data, matcher, services.ingest.rules),
         "seconds": {"train": round(train_s, 1), "ingest": round(ingest_s, 1)},
     }
     if latencies:
@@ -122,6 +132,32 @@ async def _idgraph(services: Services, data: BenchData, seed: int, batch_size: i
             "mean": round(1000 * statistics.fmean(latencies), 2),
         }
     return result
+
+
+CALIBRATION_BINS = (0.5, 0.8, 0.95, 0.99)
+
+
+def calibration(data: BenchData, matcher: Matcher, rules: Rules) -> list[dict[str, Any]]:
+    """The pairs training compared (as the stream meets them), binned by the match
+    probability the matcher gives them: the mean probability next to the share that is
+    truly one person. A calibrated matcher has the two close."""
+    events = [parse_event(e).event for e in data.events]
+    records = list({p.record.record_id: p.record
+                    for p in pending_records(events, rules) if p.blocks}.values())
+    entity = {row.key: row.entity for row in data.rows}
+    model = matcher.model
+    bins = [[0, 0, 0.0] for _ in CALIBRATION_BINS]
+    for pairs in met_pairs(records, model, matcher.frequencies):
+        for p in pairs:
+            probability = model.judge(p.new, p.old, p.facts, p.tf).probability
+            k = bisect_right(CALIBRATION_BINS, probability) - 1
+            if k >= 0:
+                bins[k][0] += 1
+                bins[k][1] += entity.get(p.new) == entity.get(p.old)
+                bins[k][2] += probability
+    return [{"from": low, "pairs": n, "mean_probability": round(total / n, 3) if n else None,
+             "one_person": round(true / n, 3) if n else None}
+            for low, (n, true, total) in zip(CALIBRATION_BINS, bins, strict=True)]
 
 
 def table(report: dict[str, Any]) -> Table:
