@@ -167,7 +167,10 @@ class Query:
 
         edges = [ReviewEdge(cursor=str(r.id), node=Review(
             id=strawberry.ID(str(r.id)), a=side(r.a), b=side(r.b), score=r.score,
-            weights=r.weights, status=r.status, created_at=r.created_at)) for r in rows[:first]]
+            probability=r.weights.get("probability"), guard=r.weights.get("guard"),
+            weights=_comparison_weights(r.weights), status=r.status,
+            created_at=r.created_at, record=r))
+            for r in rows[:first]]
         return ReviewConnection(edges=edges, page_info=PageInfo(
             has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None))
 
@@ -221,3 +224,10 @@ class Query:
         principal = info.context.principal
         return Viewer(role=principal.role, actor=principal.actor, sees_pii=principal.sees_pii,
                       development_mode=not info.context.services.settings.api_key_roles())
+
+
+def _comparison_weights(payload: dict[str, Any]) -> dict[str, Any]:
+    """The weight of each comparison: a matcher's review item keeps them under "weights"
+    next to its score and probability."""
+    weights = payload.get("weights")
+    return weights if isinstance(weights, dict) else payload
