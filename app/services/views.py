@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from app.domain.plan import Merge, Split
+from app.domain.search import DEFAULT_BOUNDS, SearchBounds
 from app.domain.segments import Membership
 from app.domain.traits import CustomerFacts
 from app.services.customers import SearchHit, search_customers
@@ -57,8 +58,9 @@ class Views:
         """What computed traits read of each customer (services.segments.customer_facts)."""
         return await customer_facts(self.store, customer_ids)
 
-    async def search(self, query: str, first: int) -> list[SearchHit]:
-        return await search_customers(self.store, query, first)
+    async def search(self, query: str, first: int,
+                     bounds: SearchBounds = DEFAULT_BOUNDS) -> list[SearchHit]:
+        return await search_customers(self.store, query, first, bounds)
 
     # -- the review queue and segments ------------------------------------------------
     async def reviews(self, first: int, after: int | None) -> list[ReviewRecord]:

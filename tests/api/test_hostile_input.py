@@ -44,7 +44,7 @@ PROFILE = """query($type: String!, $value: String!) { c: customerByIdentifier(ty
   timeline(first: 100) { edges { node { eventId properties traits } } }
   segments { segmentId } nextBestAction { step } } }"""
 PERFORMANCE = """query($since: String!, $until: String!) { campaignPerformance(since: $since,
-  until: $until, funnel: ["page_view", "purchase"], funnelWithinDays: 36500) {
+  until: $until, funnel: ["page_view", "purchase"], funnelWithinDays: 3660) {
   conversions value paths lastTouch { byCampaign { key conversions value } }
   funnel { step customers } } }"""
 SEGMENT_DEFINITIONS = {
