@@ -9,6 +9,7 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
+from app.api.asof import AsOfArgument, customer_as_of, customer_by_identifier_as_of
 from app.api.context import Context
 from app.api.masking import shown_match
 from app.api.performance import CampaignPerformance
@@ -85,14 +86,19 @@ def decode_int(text: str | None, name: str) -> int | None:
 class Query:
     @strawberry.field(description="A customer by id; the id of a merged customer finds the "
                       "survivor.")
-    async def customer(self, info: Info[Context, Any], id: CustomerID) -> Customer | None:
+    async def customer(self, info: Info[Context, Any], id: CustomerID,
+                       as_of: AsOfArgument = None) -> Customer | None:
+        if as_of is not None:
+            return await customer_as_of(info, str(id), as_of)
         current = await info.context.loaders.current_ids.load(str(id))
         return Customer(id=strawberry.ID(current)) if current else None
 
     @strawberry.field(description="The customer an identifier belongs to; the value is "
                       "normalised first, so any spelling of a phone number or e-mail finds it.")
-    async def customer_by_identifier(self, info: Info[Context, Any], type: str, value: str
-                                     ) -> Customer | None:
+    async def customer_by_identifier(self, info: Info[Context, Any], type: str, value: str,
+                                     as_of: AsOfArgument = None) -> Customer | None:
+        if as_of is not None:
+            return await customer_by_identifier_as_of(info, type, value, as_of)
         cid = await info.context.loaders.owners.load(identifier_key(info, type, value))
         return Customer(id=strawberry.ID(cid)) if cid else None
 

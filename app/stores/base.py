@@ -20,6 +20,7 @@ from app.domain.identifiers import Identifier
 from app.domain.plan import Component, CustomerInfo, Gather, NeedComponents, Plan, Snapshot
 from app.domain.profile import Observation
 from app.domain.segments.membership import Membership, MembershipChange
+from app.stores.history import HistoryPort
 from app.stores.outbox import OutboxPort
 
 Decide = Callable[[Snapshot], Plan]
@@ -266,7 +267,7 @@ def event_from_record(record: EventRecord) -> Event:
     )
 
 
-class IdentityStore(OutboxPort, ABC):
+class IdentityStore(OutboxPort, HistoryPort, ABC):
     url: str
 
     @abstractmethod

@@ -67,6 +67,7 @@ from app.stores.neo4j import migrate as migrations
 from app.stores.neo4j import queries as q
 from app.stores.neo4j import records
 from app.stores.neo4j.errors import translated as _translated
+from app.stores.neo4j.history import Neo4jHistory
 from app.stores.neo4j.outbox import Neo4jOutbox
 from app.stores.neo4j.segments import Neo4jSegments
 
@@ -114,7 +115,7 @@ class _Locks:
         self.gathered: set[str] = set()  # customers whose whole component was read
 
 
-class Neo4jStore(Neo4jSegments, Neo4jOutbox, IdentityStore):
+class Neo4jStore(Neo4jSegments, Neo4jOutbox, Neo4jHistory, IdentityStore):
     def __init__(self, address: str, auth: tuple[str, str], *, database: str = "neo4j",
                  url: str | None = None, suppression: SuppressionKey | None = None) -> None:
         self.address = address

@@ -61,6 +61,7 @@ from app.stores.base import (
     event_record,
 )
 from app.stores.keys import resolve_key
+from app.stores.sqlite.history import SQLiteHistory
 from app.stores.sqlite.outbox import SQLiteOutbox
 from app.stores.sqlite.schema import MIGRATIONS
 from app.stores.sqlite.segments import SQLiteSegments, _chunks, _marks
@@ -157,7 +158,7 @@ def _identifier(row: Sequence[Any]) -> IdentifierRecord:
     )
 
 
-class SQLiteStore(SQLiteSegments, SQLiteOutbox, IdentityStore):
+class SQLiteStore(SQLiteSegments, SQLiteOutbox, SQLiteHistory, IdentityStore):
     def __init__(self, path: str, url: str | None = None, *,
                  suppression: SuppressionKey | None = None) -> None:
         self.path = path
