@@ -27,7 +27,6 @@ from app.api.schema import build_schema
 from app.bench.api import ensure_customers, sample_customers, summary
 from app.bootstrap import Services, start
 from app.config import Settings
-from app.domain.asof import steps_touching
 from app.services.asof import AsOfService, one_page
 from app.services.rebuild import Rebuild
 
@@ -113,14 +112,12 @@ async def _breakdown(service: AsOfService, picks: list[tuple[str, str]]) -> dict
     for cid, at in picks:
         begin = time.perf_counter()
         own = (await service.store.identifiers_of([cid])).get(cid, [])
-        steps = await service.steps()
-        region = await service.region([r.key for r in own], at, steps)
+        region, steps = await service.gathered([r.key for r in own], at)
         gathered = time.perf_counter()
         events = await service.events(region)
         read = time.perf_counter()
         scratch = await service.scratch(at)
-        await Rebuild(scratch.ingest, scratch.steward).run(
-            one_page(events), steps_touching(steps, region.keys, at), until=at)
+        await Rebuild(scratch.ingest, scratch.steward).run(one_page(events), steps, until=at)
         rebuilt = time.perf_counter()
         totals["region_ms"] += (gathered - begin) * 1000
         totals["events_ms"] += (read - gathered) * 1000

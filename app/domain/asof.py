@@ -11,9 +11,9 @@ matcher's links, and a link kept out (rejected, removed, banned) is followed too
 rules decide a component whole, with the links they reject.
 
 Two kinds of identifier do not carry the closure on: one the rules block (it never links)
-and a hub at T, linked by then to more distinct identifiers of people than its limit (it
-is quarantined then, and its links merge nothing). A hub's own events up to T are still
-loaded, so that it is a hub in the replay too.
+and a hub, linked to more distinct identifiers of people than its limit (it is quarantined,
+and its links merge nothing), from before the first steward action replayed. A hub's own
+events up to T are still loaded, so that it is a hub in the replay too.
 """
 
 from __future__ import annotations
@@ -81,26 +81,33 @@ class Evidence:
 @dataclass(slots=True)
 class Region:
     """Identifiers whose events up to the moment are loaded; `hubs` among them do not
-    carry the closure on (their events are loaded, bounded, on their own)."""
+    carry the closure on (their events are loaded, bounded, on their own).
+
+    A hub stops the closure only if it was a hub already at `hubs_from`, the moment of the
+    first steward action to replay: an action sees the customer as it was when it was
+    made, and before an identifier became a hub its links merged."""
 
     until: str
+    hubs_from: str = ""
     keys: set[str] = field(default_factory=set)
     hubs: set[str] = field(default_factory=set)
-    neighbours: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    # key -> its neighbours up to the moment, each with the first evidence of their link
+    neighbours: dict[str, dict[str, str]] = field(default_factory=lambda: defaultdict(dict))
 
     def add_links(self, links: Iterable[Evidence]) -> None:
         for link in links:
             if link.first_seen <= self.until:
-                self.neighbours[link.a].add(link.b)
-                self.neighbours[link.b].add(link.a)
+                self.neighbours[link.a][link.b] = link.first_seen
+                self.neighbours[link.b][link.a] = link.first_seen
 
     def expand(self, frontier: Iterable[str], rules: Rules, released: set[str]) -> set[str]:
         """The identifiers the frontier reaches that are new to the region (after
         add_links gave it the frontier's links). Raises RegionTooLarge past the bound."""
         new: set[str] = set()
         for key in frontier:
-            if carries_on(key, self.neighbours.get(key, set()), rules, released):
-                new |= self.neighbours.get(key, set()) - self.keys
+            near = self.neighbours.get(key, {})
+            if key in released or not is_hub(key, near, rules, self.hubs_from or self.until):
+                new |= near.keys() - self.keys
             else:
                 self.hubs.add(key)
         self.keys |= new
@@ -118,20 +125,18 @@ class Region:
         return self.keys - self.hubs
 
 
-def carries_on(key: str, neighbours: set[str], rules: Rules, released: set[str]) -> bool:
-    """Whether the closure goes on through `key`: not when the rules block it, nor when it
-    is a hub at the moment (unless a steward released it: then it links again)."""
-    try:
-        ident = Identifier.from_key(key)
-    except ValueError:
-        return False
-    if rules.blocked_by(ident) is not None:
-        return False
-    if key in released:
-        return True
+def hub_since(key: str, neighbours: Mapping[str, str], rules: Rules) -> str | None:
+    """When `key` became a hub: the first evidence of the link that took it past its limit
+    of distinct identifiers of people (rules.hubs); None if it never did."""
     counted = set(rules.hub_count_types)
-    people = sum(1 for n in neighbours if n.partition(":")[0] in counted)
-    return people <= rules.hub_limit(ident.type)
+    times = sorted(t for n, t in neighbours.items() if n.partition(":")[0] in counted)
+    limit = rules.hub_limit(key.partition(":")[0])
+    return times[limit] if len(times) > limit else None
+
+
+def is_hub(key: str, neighbours: Mapping[str, str], rules: Rules, at: str) -> bool:
+    since = hub_since(key, neighbours, rules)
+    return since is not None and since <= at
 
 
 def is_blocked(key: str, rules: Rules) -> bool:

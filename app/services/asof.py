@@ -136,15 +136,13 @@ class AsOfService:
     async def _rebuilt(self, seeds: list[str], at: str, ids: list[str]) -> AsOf | None:
         if not seeds or all(is_blocked(k, self.rules) for k in seeds):
             return None
-        steps = await self.steps()
-        region = await self.region(seeds, at, steps)
+        region, steps = await self.gathered(seeds, at)
         events = await self.events(region)
         if not events:
             return None
-        steps = with_recovered(steps, recover(scrubbed_keys(steps), region.keys))
         services = await self.scratch(at)
         report = await Rebuild(services.ingest, services.steward).run(
-            one_page(events), steps_touching(steps, region.keys, at), until=at)
+            one_page(events), steps, until=at)
         answer = await _answer(services.store, ids, seeds)
         if answer is None:
             return None
@@ -166,9 +164,26 @@ class AsOfService:
             self._steps = (seq, steps_of(entries))
         return self._steps[1]
 
-    async def region(self, seeds: Sequence[str], at: str, steps: Sequence[Step]) -> Region:
-        """The identifiers reachable from `seeds` along links first seen by `at`."""
-        region = Region(at, keys=set(seeds))
+    async def gathered(self, seeds: Sequence[str], at: str) -> tuple[Region, list[Step]]:
+        """The region of `seeds` as of `at`, and the steward actions to replay on it. A hub
+        stops the region only from before the first of those actions (app/domain/asof.py),
+        so the region is gathered again, further, until that holds."""
+        steps = await self.steps()
+        hubs_from = at
+        while True:
+            region = await self.region(seeds, at, steps, hubs_from)
+            found = recover(scrubbed_keys(steps), region.keys)
+            replayed = steps_touching(with_recovered(steps, found), region.keys, at)
+            first = min((s.at for s in replayed), default=at)
+            if first >= hubs_from:
+                return region, replayed
+            hubs_from = first
+
+    async def region(self, seeds: Sequence[str], at: str, steps: Sequence[Step],
+                     hubs_from: str | None = None) -> Region:
+        """The identifiers reachable from `seeds` along links first seen by `at`; through
+        a hub only if it was not one yet at `hubs_from`."""
+        region = Region(at, hubs_from or at, keys=set(seeds))
         released = released_keys(steps, at)
         frontier = {k for k in seeds if not is_blocked(k, self.rules)}
         while frontier:
