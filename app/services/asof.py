@@ -210,21 +210,22 @@ class AsOfService:
         return [event_from_record(r) for r in sorted(found.values(), key=_time_order)]
 
     async def scratch(self, at: str, store: IdentityStore | None = None) -> Services:
-        """Scratch services at `at` (in memory unless a store is given), with the models
-        and segment definitions of the live store that existed by then."""
+        """Scratch services at `at` (in memory unless a store is given), with the segment
+        definitions of the live store and its next-best-action model if it was trained by
+        then."""
         store = store or await _Template.store()
         services = scratch_services(self.live, store, at)
         model = await self.store.load_model(NBA_MODEL)
         if model is not None and str(model.get("trained_at", "")) <= at:
             await store.save_model(NBA_MODEL, model, str(model["trained_at"]))
         for record in await self.store.segment_definitions():
-            if record.created_at <= at:
-                await store.save_segment(record)
+            await store.save_segment(record)
         return services
 
     async def _segments(self, services: Services, customer_id: str, at: str) -> None:
-        """The customer's memberships at `at`, caught up from its first event as the
-        definitions (those defined by then) give them, with their history."""
+        """The customer's memberships at `at`, caught up from its first event, with their
+        history. The definitions are today's (they are not versioned, and a segment
+        defined after events were loaded asks about them too)."""
         catalogue = _catalogue(services.segments, await services.store.segment_definitions())
         if not catalogue:
             return
@@ -285,8 +286,8 @@ async def _answer(store: IdentityStore, ids: Sequence[str], seeds: Sequence[str]
 
 
 def _catalogue(segments: SegmentService, records: Sequence) -> Catalogue:
-    """The definitions that parse with one another; one that reads a segment defined after
-    the moment is left out with it."""
+    """The definitions, parsed (a stored one that no longer parses, under other computed
+    traits, is left out with those that read it)."""
     kept = {r.name: r for r in records}
     while True:
         vocabulary = Vocabulary.of(segments.traits, segments=set(kept))
