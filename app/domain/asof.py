@@ -46,12 +46,13 @@ class RegionTooLarge(AsOfError):
     """The part of the graph to rebuild is larger than one as-of answer may be."""
 
 
-def moment_of(when: datetime, name: str = "asOf") -> str:
+def moment_of(when: datetime, name: str = "asOf", given: str | None = None) -> str:
     """A time with an offset, as stored text. A time without one is refused: it names no
     moment until someone guesses its zone."""
     if when.tzinfo is None or when.utcoffset() is None:
-        raise AsOfError(f"{name}: {when.isoformat()} has no offset; give one, as in "
-                        f"{when.isoformat()}Z or {when.isoformat()}+01:00")
+        iso = when.isoformat()
+        raise AsOfError(f"{name}: {given or iso} has no offset; give one, as in {iso}Z or "
+                        f"{iso}+01:00")
     try:
         return format_ts(when)
     except (OverflowError, ValueError):
@@ -65,7 +66,7 @@ def parse_moment(text: str, name: str = "--as-of") -> str:
     except ValueError:
         raise AsOfError(f"{name}: {text!r} is not a time; give one such as "
                         "2024-03-01T00:00:00Z") from None
-    return moment_of(when, name)
+    return moment_of(when, name, text.strip())
 
 
 # -- the region ---------------------------------------------------------------------
