@@ -536,9 +536,9 @@ async def bench_erase(store_url: str | None, events: int, erasures: int) -> None
 
 
 def _register_commands() -> None:
-    from app import cli_loaders, cli_replay, cli_segments
+    from app import cli_loaders, cli_replay, cli_rules, cli_segments
 
-    for module in (cli_loaders, cli_segments, cli_replay):
+    for module in (cli_loaders, cli_segments, cli_replay, cli_rules):
         for command in module.COMMANDS:
             main.add_command(command)
         for command in module.BENCH_COMMANDS:

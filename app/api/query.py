@@ -42,6 +42,7 @@ from app.api.types import (
     shown,
     shown_key,
 )
+from app.api.whatif import PreviewRulesResult, preview_rules
 from app.domain.identifiers import Identifier, IdentifierError, normalise
 from app.services.customers import search_customers
 
@@ -180,6 +181,13 @@ class Query:
         edges = [AuditEdge(cursor=str(r.seq), node=AuditEntry.of(r)) for r in rows[:first]]
         return AuditConnection(edges=edges, page_info=PageInfo(
             has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None))
+
+    @strawberry.field(description="What the rules file `rules` (TOML, as IDGRAPH_RULES_FILE) "
+                      "would do to the customers, exactly, without writing anything: counts "
+                      "and each customer that changes with the settings that cause it. "
+                      "Admin role. Apply it with `idgraph rules apply`.")
+    async def preview_rules(self, info: Info[Context, Any], rules: str) -> PreviewRulesResult:
+        return await preview_rules(info, rules)
 
     @strawberry.field(description="Every segment, by id.")
     async def segments(self, info: Info[Context, Any]) -> list[Segment]:

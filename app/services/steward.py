@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from app.domain.changes import Change
 from app.domain.checks import with_checks
@@ -17,6 +18,8 @@ from app.domain.steward import Action, StewardError, plan_action, undo_of
 from app.services.ingest import utc_now
 from app.services.segments import SegmentService
 from app.stores.base import AuditRecord, IdentityStore
+
+RulesUndo = Callable[[int, dict[str, Any], str, str], Awaitable["ActionResult"]]
 
 
 @dataclass(slots=True)
@@ -37,6 +40,8 @@ class StewardService:
         self.rules = rules
         self.clock = clock
         self.segments: SegmentService | None = None  # set: memberships follow each action
+        # set: undoes an applied rules change (app/services/whatif.py)
+        self.rules_undo: RulesUndo | None = None
 
     def key(self, type_: str, value: str) -> str:
         try:
@@ -98,6 +103,8 @@ class StewardService:
             raise StewardError("UNKNOWN_AUDIT_ENTRY", f"no audit entry {seq}")
         if entry.undone_by is not None:
             raise StewardError("ALREADY_UNDONE", f"entry {seq} was undone by {entry.undone_by}")
+        if entry.undo.get("kind") == "rules" and self.rules_undo is not None:
+            return await self.rules_undo(seq, entry.undo, actor, reason)
         return await self.act(undo_of(seq, entry.undo, actor, reason or f"undo of {seq}"))
 
     async def audit_log(self, first: int = 50, before: int | None = None) -> list[AuditRecord]:

@@ -367,6 +367,10 @@ class IdentityStore(OutboxPort, HistoryPort, ABC):
         """Every link with an end among `keys`, whatever its status, ordered by (a, b)."""
 
     @abstractmethod
+    async def links_with_status(self, status: str) -> list[tuple[str, str, str]]:
+        """(a, b, reason) of every link with this status: what a rules change re-decides."""
+
+    @abstractmethod
     async def audit_log(self, first: int, before: int | None) -> list[AuditRecord]:
         """Steward actions, newest first, with seq below `before`."""
 

@@ -387,6 +387,11 @@ class Neo4jStore(Neo4jSegments, Neo4jOutbox, Neo4jHistory, IdentityStore):
         return [records.link_record(row) for row in rows]
 
     @_translated
+    async def links_with_status(self, status: str) -> list[tuple[str, str, str]]:
+        rows = await self._read(q.LINKS_WITH_STATUS, status=status)
+        return [(row["a"], row["b"], row["reason"] or "") for row in rows]
+
+    @_translated
     async def audit_log(self, first: int, before: int | None) -> list[AuditRecord]:
         rows = await self._read(q.AUDIT_LOG, first=first,
                                 before=before if before is not None else 2**62)

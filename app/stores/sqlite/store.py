@@ -756,6 +756,11 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, SQLiteHistory, IdentityStore):
                 found[(link.a, link.b)] = link
         return [found[p] for p in sorted(found)]
 
+    async def links_with_status(self, status: str) -> list[tuple[str, str, str]]:
+        rows = self.db.execute("SELECT a, b, reason FROM links WHERE status = ? ORDER BY a, b",
+                               (status,))
+        return [(a, b, reason or "") for a, b, reason in rows]
+
     async def audit_log(self, first: int, before: int | None) -> list[AuditRecord]:
         rows = self.db.execute(
             f"SELECT {_AUDIT_COLUMNS} FROM audit WHERE seq < ? ORDER BY seq DESC LIMIT ?",
