@@ -95,9 +95,7 @@ def _report(result: RulesPreview, as_json: bool, out: Path | None) -> None:
     for name in ("customers_before", "customers_after", "merges", "splits",
                  "identifiers_moved", "identifiers_deactivated", "identifiers_activated",
                  "segment_entries", "segment_exits", "customers_reevaluated"):
-        value = counts[name]
-        table.add_row(name.replace("_", " "), "known once applied" if value is None
-                      else f"{value:,}")
+        table.add_row(name.replace("_", " "), f"{counts[name]:,}")
     console.print(table)
     for change in result.diff.customers[:SHOWN]:
         moved = ", ".join([*(f"+{k}" for k in change.gained), *(f"-{k}" for k in change.lost)])

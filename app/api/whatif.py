@@ -33,7 +33,7 @@ class CustomerDiff:
 
 @strawberry.type(description="What a rules change would do, planned under the new rules "
                  "and rolled back: nothing is written (docs/resolution.md). Segment "
-                 "entries and exits are known once it is applied, and null here.")
+                 "entries and exits are those evaluating the changed customers would make.")
 class RulesDiff:
     settings_changed: list[str]
     customers_before: int
@@ -45,8 +45,8 @@ class RulesDiff:
     identifiers_activated: int
     customers_reevaluated: int = strawberry.field(
         description="Customers re-partitioned: only those a changed setting can touch.")
-    segment_entries: int | None
-    segment_exits: int | None
+    segment_entries: int
+    segment_exits: int
     customers: list[CustomerDiff]
 
     @classmethod

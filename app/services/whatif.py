@@ -34,6 +34,7 @@ from app.domain.rules_change import (
     rule_delta,
 )
 from app.domain.steward import StewardError
+from app.services.whatif_segments import segment_effect
 from app.stores.base import IdentityStore
 
 if TYPE_CHECKING:
@@ -55,8 +56,8 @@ class RulesPreview:
     diff: Diff
     identifiers_deactivated: int = 0
     identifiers_activated: int = 0
-    segment_entries: int | None = None  # known once applied
-    segment_exits: int | None = None
+    segment_entries: int = 0
+    segment_exits: int = 0
     audit_seq: int | None = None
     applied: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
@@ -174,7 +175,11 @@ class RulesService:
         try:
             plan = await self.store.transact(gather, decide)
         except _Planned as planned:
-            return _preview(planned.change, owners, rule_delta(old, new).settings)
+            result = _preview(planned.change, owners, rule_delta(old, new).settings)
+            result.segment_entries, result.segment_exits = await segment_effect(
+                self.services.segments, self.store, planned.change.plan,
+                planned.change.before, planned.change.after, now)
+            return result
         result = _preview(decided[-1], owners, rule_delta(old, new).settings)
         result.applied = True
         result.audit_seq = plan.audit_seqs[-1] if plan.audit_seqs else None

@@ -32,7 +32,7 @@ async def test_preview_rules_gives_the_diff_and_writes_nothing(api):
     assert data["__typename"] == "RulesDiff"
     assert data["settingsChanged"] == ["blocked"]
     assert data["customersReevaluated"] >= 1
-    assert data["segmentEntries"] is None
+    assert data["segmentEntries"] >= 0
     [change] = [c for c in data["customers"] if phone in c["lost"]]
     assert change["customerId"] == owners[phone]
     assert any(phone in r for r in change["rules"])
