@@ -109,5 +109,22 @@ def _report(result: RulesPreview, as_json: bool, out: Path | None) -> None:
                       "puts the rules back")
 
 
+# -- bench preview ------------------------------------------------------------------------
+@click.command("preview")
+@store_option
+@click.option("--customers", default=10_000, show_default=True, type=click.IntRange(1),
+              help="Customers the store must hold; an empty store is filled with synthetic "
+              "ones first, a store that holds enough is used as it is. The store is left "
+              "with the measured changes applied.")
+@click.option("--runs", default=3, show_default=True, type=click.IntRange(1))
+@run
+async def bench_preview(store_url: str | None, customers: int, runs: int) -> None:
+    """Time of a rules preview next to applying the same change."""
+    from app.bench.preview import run_preview_bench
+
+    report = await run_preview_bench(settings_for(store_url), customers, runs, console)
+    click.echo(json.dumps(report, indent=2))
+
+
 COMMANDS: list[click.Command] = [rules]
-BENCH_COMMANDS: list[click.Command] = []
+BENCH_COMMANDS: list[click.Command] = [bench_preview]

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from networkx.utils import UnionFind
+
 from app.domain.changes import changes_of
 from app.domain.identifiers import Identifier
 from app.domain.plan import ACTIVE, BLOCKED, QUARANTINED, AuditEntry, Plan, Snapshot, StatusChange
@@ -200,12 +202,56 @@ class Scope:
     neighbours: dict[str, frozenset[str]]  # inactive key -> the customers its links reach
 
 
+def chunks(scope: Scope, owners: Mapping[str, str | None],
+           cross_links: Iterable[tuple[str, str]], limit: int) -> list[Scope]:
+    """The scope in parts of about `limit` customers whose regions do not overlap, each
+    re-partitioned in a transaction of its own: a region is every customer reachable by a
+    link of any status (as the re-partition gathers it), and an identifier coming back
+    joins the customers its links reach, so those go in one part. One part at least."""
+    uf: UnionFind[tuple[str, str]] = UnionFind()
+    for a, b in cross_links:
+        ca, cb = owners.get(a), owners.get(b)
+        if ca is not None and cb is not None and ca != cb:
+            uf.union(("c", ca), ("c", cb))
+    for key in scope.keys:
+        owner = owners.get(key)
+        for cid in ([owner] if owner is not None else sorted(scope.neighbours.get(key, ()))):
+            uf.union(("k", key), ("c", cid))
+    units: dict[tuple[str, str], Scope] = {}
+    sizes: dict[tuple[str, str], int] = defaultdict(int)
+    members = [("k", k) for k in sorted(scope.keys)] + [("c", c) for c in sorted(scope.customers)]
+    for kind, name in members:
+        root = uf[(kind, name)]
+        unit = units.setdefault(root, Scope(frozenset(), {}, {}))
+        if kind == "k":
+            units[root] = Scope(unit.keys | {name}, unit.customers,
+                                {**unit.neighbours, **({name: scope.neighbours[name]}
+                                                       if name in scope.neighbours else {})})
+        else:
+            unit.customers[name] = scope.customers[name]
+    for node in uf:
+        if node[0] == "c" and uf[node] in units:
+            sizes[uf[node]] += 1
+    parts: list[Scope] = []
+    current, size = Scope(frozenset(), {}, {}), 0
+    for root in sorted(units, key=lambda r: min(units[r].keys | set(units[r].customers))):
+        unit = units[root]
+        if size and size + sizes[root] > limit:
+            parts.append(current)
+            current, size = Scope(frozenset(), {}, {}), 0
+        current = Scope(current.keys | unit.keys, {**current.customers, **unit.customers},
+                        {**current.neighbours, **unit.neighbours})
+        size += max(sizes[root], 1)
+    return [*parts, current]
+
+
 def plan_rules_change(snapshot: Snapshot, scope: Scope, old: Rules, new: Rules, now: str,
-                      audit: AuditEntry) -> RulesChange:
+                      why: str, audit: AuditEntry | None) -> RulesChange:
+    """`why` is the reason merges and splits record; `audit` the entry, for one part."""
     delta = rule_delta(old, new)
     causes: dict[str, set[str]] = defaultdict(set)
-    for cid, why in scope.customers.items():
-        causes[cid] |= why
+    for cid, settings in scope.customers.items():
+        causes[cid] |= settings
     plan = Plan()
     deactivated: dict[str, tuple[str, str]] = {}
     released: list[str] = []
@@ -237,7 +283,7 @@ def plan_rules_change(snapshot: Snapshot, scope: Scope, old: Rules, new: Rules, 
     if customers or released:
         resolved = resolve_components(
             customers, snapshot, plan, new, now, inactive=deactivated, extra_nodes=released,
-            reason=f"rules changed by {audit.actor}: {audit.reason}")
+            reason=why)
         for key in released:
             plan.moves[key] = resolved.owners[key]
         for key, owner in resolved.owners.items():
@@ -245,8 +291,22 @@ def plan_rules_change(snapshot: Snapshot, scope: Scope, old: Rules, new: Rules, 
             after[key] = owner
         reevaluated = len({before[k] for k in resolved.owners} - {None})
     plan.changes = changes_of(plan, snapshot.owners, now)
-    plan.audit.append(audit)
+    if audit is not None:
+        plan.audit.append(audit)
     return RulesChange(plan, before, after, dict(causes), reevaluated)
+
+
+def combined(changes: Iterable[RulesChange]) -> RulesChange:
+    """The parts of one change as one (their regions do not overlap)."""
+    whole = RulesChange(Plan(), {}, {}, defaultdict(set), 0)
+    for change in changes:
+        whole.before.update(change.before)
+        whole.after.update(change.after)
+        for name, why in change.causes.items():
+            whole.causes[name] |= why
+        whole.reevaluated += change.reevaluated
+    whole.causes = dict(whole.causes)
+    return whole
 
 
 def _stored_owner(snapshot: Snapshot, key: str) -> str | None:

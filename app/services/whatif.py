@@ -14,7 +14,7 @@ every process reads them when it starts, and the configured file only until then
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,8 @@ from app.domain.rules_change import (
     RulesChange,
     Scope,
     block_changes,
+    chunks,
+    combined,
     diff,
     hub_candidates,
     limit_scope,
@@ -42,6 +44,11 @@ if TYPE_CHECKING:
     from app.services.steward import ActionResult
 
 RULES_DOCUMENT = "rules"
+# A change is planned in parts of about this many customers (their whole regions), each
+# in a transaction of its own: the store refuses to gather more than 5,000 at once.
+PART_CUSTOMERS = 1_000
+# links that join customers' regions besides the active ones, which lie within a customer
+CROSS_STATUSES = ("rejected", "removed", "banned")
 RULES_ACTION = "rules"
 
 
@@ -60,7 +67,7 @@ class RulesPreview:
     segment_exits: int = 0
     audit_seq: int | None = None
     applied: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    parts: int = 1  # transactions the change was planned in
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -161,33 +168,51 @@ class RulesService:
         now = format_ts(self.services.steward.clock())
         audit = AuditEntry(audit.actor, audit.action, audit.target, audit.reason, now,
                            audit.details, audit.undo, audit.undoes)
+        cross = [(a, b) for status in CROSS_STATUSES
+                 for a, b, _ in await self.store.links_with_status(status)]
+        parts = chunks(scope, owners, cross, PART_CUSTOMERS)
+        done: list[RulesChange] = []
+        entries = exits = 0
+        audit_seq = None
+        for n, part in enumerate(parts):
+            # the audit entry goes with the last part: an apply cut short says nothing
+            change, plan = await self._part(
+                part, old, new, now, f"rules changed by {audit.actor}: {audit.reason}",
+                audit if n == len(parts) - 1 else None, apply)
+            done.append(change)
+            if apply:
+                found = await self.services.segments.after_plan(plan, now)
+                entries += sum(1 for c in found if c.kind == "segment_entered")
+                exits += sum(1 for c in found if c.kind == "segment_left")
+                audit_seq = plan.audit_seqs[-1] if plan.audit_seqs else audit_seq
+            else:
+                more = await segment_effect(self.services.segments, self.store, change.plan,
+                                            change.before, change.after, now)
+                entries, exits = entries + more[0], exits + more[1]
+        result = _preview(combined(done), owners, rule_delta(old, new).settings)
+        result.segment_entries, result.segment_exits = entries, exits
+        result.applied, result.audit_seq, result.parts = apply, audit_seq, len(parts)
+        return result
+
+    async def _part(self, part: Scope, old: Rules, new: Rules, now: str, why: str,
+                    audit: AuditEntry | None, apply: bool) -> tuple[RulesChange, Plan]:
+        """Plan one part in a transaction: committed (apply) or rolled back."""
         decided: list[RulesChange] = []
 
         def decide(snapshot: Snapshot) -> Plan:
-            change = plan_rules_change(snapshot, scope, old, new, now, audit)
+            change = plan_rules_change(snapshot, part, old, new, now, why, audit)
             if not apply:
                 raise _Planned(change)
             decided.append(change)
             return with_checks(change.plan, now)
 
-        gather = Gather(keys=scope.keys, hub_types=new.hub_count_types,
-                        customers=frozenset(scope.customers))
+        gather = Gather(keys=part.keys, hub_types=new.hub_count_types,
+                        customers=frozenset(part.customers))
         try:
             plan = await self.store.transact(gather, decide)
         except _Planned as planned:
-            result = _preview(planned.change, owners, rule_delta(old, new).settings)
-            result.segment_entries, result.segment_exits = await segment_effect(
-                self.services.segments, self.store, planned.change.plan,
-                planned.change.before, planned.change.after, now)
-            return result
-        result = _preview(decided[-1], owners, rule_delta(old, new).settings)
-        result.applied = True
-        result.audit_seq = plan.audit_seqs[-1] if plan.audit_seqs else None
-        segments = self.services.segments
-        changes = await segments.after_plan(plan, now)
-        result.segment_entries = sum(1 for c in changes if c.kind == "segment_entered")
-        result.segment_exits = sum(1 for c in changes if c.kind == "segment_left")
-        return result
+            return planned.change, planned.change.plan
+        return decided[-1], plan
 
     async def _scope(self, owners: Mapping[str, str | None], old: Rules, new: Rules) -> Scope:
         delta = rule_delta(old, new)

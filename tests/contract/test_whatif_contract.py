@@ -7,6 +7,7 @@ import pytest
 
 from app.domain.rules import DEFAULT_RULES_TOML, RulesError
 from app.domain.rules_change import diff
+from app.services import whatif
 from app.services.whatif import RulesService
 from tests.helpers import event
 from tests.histories import export, services_of
@@ -63,11 +64,18 @@ CHANGES = {
         rules("[limits]\nemail = 1")),
     "a priority moves an identifier": (TABLET, rules("[priority.sources]\nweb = 45")),
     "a lower hub limit quarantines": (
-        people_sharing("device_id:kiosk", 4),
+        people_sharing("device_id:kiosk", 4) + TABLET,
         rules("[hubs.max_links_by_type]\ndevice_id = 3")),
+    "a higher hub limit releases": (
+        people_sharing("device_id:kiosk", 4) + people_sharing("device_id:till", 5),
+        rules("[hubs]\nmax_links = 4")),  # after a limit of 3 (STRICTER) made both hubs
+    "a value no longer blocked joins": (
+        people_sharing("phone:+31600000000", 3) + TABLET,
+        rules('[blocked]\nphone = ["+*1111111"]')),
 }
 
 
+STRICTER = {"a higher hub limit releases": rules("[hubs]\nmax_links = 3")}
 # segments whose members a regrouping changes: by counts of events, and by identifiers
 SEGMENTS = {"regulars": "count(page_view) >= 2",
             "two_addresses": "count(page_view where source = \"web\") >= 3"}
@@ -82,14 +90,20 @@ def held(customers: dict[str, list[str]]) -> dict[str, list[str]]:
     return {c: keys for c, keys in customers.items() if keys}
 
 
+@pytest.mark.parametrize("part", [1_000, 1])
 @pytest.mark.parametrize("name", sorted(CHANGES))
-async def test_preview_equals_apply_and_undo_gives_the_customers_back(store, name):
+async def test_preview_equals_apply_and_undo_gives_the_customers_back(store, name, part,
+                                                                       monkeypatch):
+    # part 1: every region in a transaction of its own
+    monkeypatch.setattr(whatif, "PART_CUSTOMERS", part)
     events, text = CHANGES[name]
     services = services_of(store)
     for name_, text_ in SEGMENTS.items():
         await services.segments.define(name_, text_)
-    await services.ingest.ingest(events)
     service = RulesService(services)
+    if name in STRICTER:
+        await service.apply(STRICTER[name], "start strict", "steward@example.com")
+    await services.ingest.ingest(events)
     before, exported = await owners_of(store), await export(store)
     states = await store.segment_states(list(exported))
 
