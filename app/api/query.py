@@ -42,7 +42,13 @@ from app.api.types import (
     shown,
     shown_key,
 )
-from app.api.whatif import PreviewRulesResult, preview_rules
+from app.api.whatif import (
+    ActionInput,
+    PreviewActionResult,
+    PreviewRulesResult,
+    preview_rules,
+    preview_steward_action,
+)
 from app.domain.identifiers import Identifier, IdentifierError, normalise
 from app.services.customers import search_customers
 
@@ -188,6 +194,14 @@ class Query:
                       "Admin role. Apply it with `idgraph rules apply`.")
     async def preview_rules(self, info: Info[Context, Any], rules: str) -> PreviewRulesResult:
         return await preview_rules(info, rules)
+
+    @strawberry.field(description="What a steward action (link, unlink, merge, split, "
+                      "quarantine, release, accept a review item) would do, exactly, without "
+                      "doing it: the diff `previewRules` gives. Steward role. A part split "
+                      "off gets its id from the action's moment: its id here is provisional.")
+    async def preview_action(self, info: Info[Context, Any],
+                             action: ActionInput) -> PreviewActionResult:
+        return await preview_steward_action(info, action)
 
     @strawberry.field(description="Every segment, by id.")
     async def segments(self, info: Info[Context, Any]) -> list[Segment]:

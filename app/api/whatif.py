@@ -1,17 +1,34 @@
-"""`previewRules`: what a new rules file would do (app/services/whatif.py), for admins."""
+"""`previewRules` (admins) and `previewAction` (stewards): what a new rules file or a steward
+action would do, without doing it (app/services/whatif.py)."""
 
 from __future__ import annotations
 
 import re
+from enum import Enum
 from typing import Any
 
 import strawberry
 from strawberry.types import Info
 
 from app.api.context import Context
-from app.api.results import Failure, Forbidden, forbidden, union_of
+from app.api.results import (
+    ActionRejected,
+    CustomerNotFound,
+    Failure,
+    Forbidden,
+    IdentifierNotFound,
+    InvalidInput,
+    NotFound,
+    RuleBlocked,
+    failure,
+    forbidden,
+    invalid,
+    union_of,
+)
+from app.api.types import IdentifierInput
 from app.domain.rules import RulesError
-from app.services.whatif import RulesPreview, RulesService
+from app.domain.steward import Action, StewardError
+from app.services.whatif import RulesPreview, RulesService, preview_action
 
 _PLACE = re.compile(r"\(at line (\d+), column (\d+)\)")
 
@@ -31,10 +48,11 @@ class CustomerDiff:
     rules: list[str]
 
 
-@strawberry.type(description="What a rules change would do, planned under the new rules "
-                 "and rolled back: nothing is written (docs/resolution.md). Segment "
-                 "entries and exits are those evaluating the changed customers would make.")
-class RulesDiff:
+@strawberry.type(description="What a rules change or a steward action would do, planned as "
+                 "applying it plans it and rolled back: nothing is written "
+                 "(docs/resolution.md). Segment entries and exits are those evaluating the "
+                 "changed customers would make. For an action `settingsChanged` is empty.")
+class GraphDiff:
     settings_changed: list[str]
     customers_before: int
     customers_after: int
@@ -50,7 +68,7 @@ class RulesDiff:
     customers: list[CustomerDiff]
 
     @classmethod
-    def of(cls, preview: RulesPreview) -> RulesDiff:
+    def of(cls, preview: RulesPreview) -> GraphDiff:
         counts = preview.as_json()
         return cls(
             settings_changed=preview.settings,
@@ -76,7 +94,79 @@ class InvalidRules(Failure):
     column: int | None
 
 
-PreviewRulesResult = union_of("PreviewRulesResult", RulesDiff, InvalidRules, Forbidden)
+PreviewRulesResult = union_of("PreviewRulesResult", GraphDiff, InvalidRules, Forbidden)
+PreviewActionResult = union_of("PreviewActionResult", GraphDiff, IdentifierNotFound,
+                               CustomerNotFound, InvalidInput, RuleBlocked, NotFound,
+                               ActionRejected, Forbidden)
+
+
+@strawberry.enum(description="A steward action to preview.")
+class ActionKind(Enum):
+    LINK = "link"
+    UNLINK = "unlink"
+    MERGE = "merge"
+    SPLIT = "split"
+    QUARANTINE = "quarantine"
+    RELEASE = "release"
+    ACCEPT_REVIEW = "review"
+
+
+@strawberry.input(description="A steward action as its mutation takes it: `identifiers` for "
+                  "link and unlink (two), split (those to split off), quarantine and release "
+                  "(one); `customers` for merge (two); `reviewId` to accept a review item; "
+                  "`ban` with unlink.")
+class ActionInput:
+    kind: ActionKind
+    identifiers: list[IdentifierInput] = strawberry.field(default_factory=list)
+    customers: list[strawberry.ID] = strawberry.field(default_factory=list)
+    review_id: strawberry.ID | None = None
+    ban: bool = False
+    reason: str = "preview"
+
+
+async def preview_steward_action(info: Info[Context, Any], action: ActionInput) -> Any:
+    if denied := forbidden(info, "steward"):
+        return denied
+    steward = info.context.services.steward
+    actor = info.context.principal.actor
+    try:
+        keys = tuple(steward.key(i.type, i.value) for i in action.identifiers)
+        if action.kind is ActionKind.ACCEPT_REVIEW:
+            if action.review_id is None:
+                return invalid("reviewId", "which review item to accept")
+            planned = await steward.review_action(_int(action.review_id), True, actor,
+                                                  action.reason)
+        else:
+            planned = Action(action.kind.value, actor, action.reason, keys, action.ban,
+                             tuple(str(c) for c in action.customers))
+        if wrong := _wrong_arity(planned):
+            return wrong
+        preview = await preview_action(info.context.services, planned)
+    except StewardError as exc:
+        return failure(exc, "PreviewActionResult",
+                       str(action.customers[0]) if action.customers else "")
+    return GraphDiff.of(preview)
+
+
+ARITY = {"link": ("identifiers", 2), "unlink": ("identifiers", 2), "quarantine":
+         ("identifiers", 1), "release": ("identifiers", 1), "merge": ("customers", 2)}
+
+
+def _wrong_arity(action: Action) -> InvalidInput | None:
+    field_, n = ARITY.get(action.kind, ("identifiers", 0))
+    given = len(action.customers) if field_ == "customers" else len(action.keys)
+    if n and given != n:
+        return invalid(field_, f"{action.kind} takes {n}, not {given}")
+    if not n and not given:
+        return invalid(field_, "which identifiers to split off")
+    return None
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise StewardError("UNKNOWN_REVIEW", f"no review item {text}") from None
 
 
 def invalid_rules(exc: RulesError) -> InvalidRules:
@@ -99,4 +189,4 @@ async def preview_rules(info: Info[Context, Any], rules: str) -> Any:
         preview = await RulesService(info.context.services).preview(rules)
     except RulesError as exc:
         return invalid_rules(exc)
-    return RulesDiff.of(preview)
+    return GraphDiff.of(preview)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -11,7 +11,7 @@ from app.domain.changes import Change
 from app.domain.checks import with_checks
 from app.domain.events import format_ts
 from app.domain.identifiers import IdentifierError, normalise
-from app.domain.plan import Gather, Plan
+from app.domain.plan import Gather, Plan, Snapshot
 from app.domain.resolution import DEFAULT_RULES
 from app.domain.rules import Rules
 from app.domain.steward import Action, StewardError, plan_action, undo_of
@@ -30,6 +30,15 @@ class ActionResult:
     audit_seq: int | None = None
     plan: Plan | None = None
     segment_changes: list[Change] = field(default_factory=list)
+
+
+class _Planned(Exception):  # noqa: N818 - carries a plan out of a transaction, not an error
+    """Raised inside a transaction to leave it, rolled back, with the plan it decided."""
+
+    def __init__(self, plan: Plan, owners: Mapping[str, str | None]) -> None:
+        super().__init__("planned, not applied")
+        self.plan = plan
+        self.owners = owners
 
 
 class StewardService:
@@ -52,6 +61,42 @@ class StewardService:
     async def act(self, action: Action) -> ActionResult:
         """Carry out one action in one transaction; raises StewardError, changing nothing,
         when it cannot be done."""
+        action, gather, now = await self._prepared(action)
+        plan = await self.store.transact(
+            gather,
+            lambda snapshot: with_checks(plan_action(action, snapshot, self.rules, now), now),
+        )
+        return ActionResult(
+            merges=[(m.absorbed, m.survivor) for m in plan.merges],
+            splits=[(s.customer_id, s.parts) for s in plan.splits],
+            affected_customers=plan.affected_customers,
+            audit_seq=plan.audit_seqs[-1] if plan.audit_seqs else None,
+            plan=plan,
+            segment_changes=await self.segments.after_plan(plan, now) if self.segments else [],
+        )
+
+    async def plan(self, action: Action) -> tuple[Plan, dict[str, str | None], str]:
+        """What `action` would do, planned as `act` plans it and rolled back: the plan, the
+        customer before it of every identifier it read, and its moment."""
+        action, gather, now = await self._prepared(action)
+
+        def decide(snapshot: Snapshot) -> Plan:
+            before: dict[str, str | None] = {k: snapshot.owners.get(k) for k in action.keys}
+            for component in snapshot.components.values():
+                for key, ident in (*component.neighbours.items(),
+                                   *component.identifiers.items()):
+                    before[key] = ident.customer_id
+            raise _Planned(plan_action(action, snapshot, self.rules, now), before)
+
+        try:
+            await self.store.transact(gather, decide)
+        except _Planned as planned:
+            return planned.plan, dict(planned.owners), now
+        raise AssertionError("a plan always raises")  # pragma: no cover
+
+    async def _prepared(self, action: Action) -> tuple[Action, Gather, str]:
+        """The action with its customers' current ids (and a release's neighbours), what
+        it reads, and its moment."""
         customers: frozenset[str] = frozenset()
         if action.customers:
             current = await self.store.current_ids(action.customers)
@@ -64,19 +109,7 @@ class StewardService:
         if action.kind == "release":
             action = await self._with_neighbours(action)
         keys = frozenset(action.keys) | {k for p in action.data.get("pairs", ()) for k in p}
-        now = format_ts(self.clock())
-        plan = await self.store.transact(
-            Gather(keys=keys, customers=customers),
-            lambda snapshot: with_checks(plan_action(action, snapshot, self.rules, now), now),
-        )
-        return ActionResult(
-            merges=[(m.absorbed, m.survivor) for m in plan.merges],
-            splits=[(s.customer_id, s.parts) for s in plan.splits],
-            affected_customers=plan.affected_customers,
-            audit_seq=plan.audit_seqs[-1] if plan.audit_seqs else None,
-            plan=plan,
-            segment_changes=await self.segments.after_plan(plan, now) if self.segments else [],
-        )
+        return action, Gather(keys=keys, customers=customers), format_ts(self.clock())
 
     async def _with_neighbours(self, action: Action) -> Action:
         links = await self.store.links_touching(action.keys)
@@ -88,14 +121,17 @@ class StewardService:
     async def resolve_review(self, review_id: int, accept: bool, actor: str,
                              reason: str) -> ActionResult:
         """Accept a candidate match (link its identifiers) or reject it."""
+        return await self.act(await self.review_action(review_id, accept, actor, reason))
+
+    async def review_action(self, review_id: int, accept: bool, actor: str,
+                            reason: str) -> Action:
         review = await self.store.review(review_id)
         if review is None:
             raise StewardError("UNKNOWN_REVIEW", f"no review item {review_id}")
         if review.status != "open":
             raise StewardError("REVIEW_CLOSED", f"review item {review_id} is {review.status}")
-        action = Action("review", actor, reason, (review.a, review.b),
-                        data={"review_id": review_id, "accept": accept})
-        return await self.act(action)
+        return Action("review", actor, reason, (review.a, review.b),
+                      data={"review_id": review_id, "accept": accept})
 
     async def undo(self, seq: int, actor: str, reason: str) -> ActionResult:
         entry = await self.store.audit_entry(seq)

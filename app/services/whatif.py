@@ -35,7 +35,7 @@ from app.domain.rules_change import (
     plan_rules_change,
     rule_delta,
 )
-from app.domain.steward import StewardError
+from app.domain.steward import Action, StewardError
 from app.services.whatif_segments import segment_effect
 from app.stores.base import IdentityStore
 
@@ -230,6 +230,43 @@ class RulesService:
                     if key in neighbours and owners.get(far) is not None:
                         neighbours[key].add(owners[far])  # type: ignore[arg-type]
         return Scope(keys, dict(customers), {k: frozenset(v) for k, v in neighbours.items()})
+
+
+async def preview_action(services: Services, action: Action) -> RulesPreview:
+    """What a steward action would do, in the shape of a rules preview: planned as the
+    action is planned and rolled back. Raises StewardError when it cannot be done."""
+    plan, before, now = await services.steward.plan(action)
+    after = owners_after(plan, before)
+    cause = f"{action.kind} by {action.actor}: {action.reason}"
+    involved = {*before, *(c for c in [*before.values(), *after.values()] if c)}
+    held = (await services.store.stats()).customers
+    before_ids = {c for c in before.values() if c is not None}
+    after_ids = {c for c in after.values() if c is not None}
+    result = RulesPreview(
+        settings=[], customers_before=held,
+        customers_after=held - len(before_ids) + len(after_ids),
+        reevaluated=len(before_ids), diff=diff(before, after, {c: [cause] for c in involved}),
+        identifiers_deactivated=sum(1 for k, c in before.items()
+                                    if c is not None and after.get(k) is None),
+        identifiers_activated=sum(1 for k, c in before.items()
+                                  if c is None and after.get(k) is not None))
+    result.segment_entries, result.segment_exits = await segment_effect(
+        services.segments, services.store, plan, before, after, now)
+    return result
+
+
+def owners_after(plan: Plan, before: Mapping[str, str | None]) -> dict[str, str | None]:
+    """Each identifier's customer once `plan` is applied: its move, or its customer's
+    survivor when that is merged away or renamed."""
+    gone = {m.absorbed: m.survivor for m in [*plan.merges, *plan.renames]}
+    after = {**before, **plan.moves}
+    for key, cid in after.items():
+        seen = set()
+        while cid in gone and cid not in seen:
+            seen.add(cid)
+            cid = gone[cid]
+        after[key] = cid
+    return after
 
 
 def _file_text(path: str) -> str:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import pytest
 
+from app.domain.plan import Gather, Plan, ReviewItem
 from app.domain.rules import DEFAULT_RULES_TOML, RulesError
 from app.domain.rules_change import diff
+from app.domain.steward import Action
 from app.services import whatif
-from app.services.whatif import RulesService
+from app.services.whatif import RulesService, preview_action
 from tests.helpers import event
-from tests.histories import export, services_of
+from tests.histories import at, export, services_of
 
 CALL_CENTRE = "phone:+31201234567"
 
@@ -167,3 +169,68 @@ async def test_bad_rules_are_refused_naming_the_setting_and_nothing_is_written(
             await attempt()
     assert await export(store) == exported
     assert await services.steward.audit_log(10, None) == []
+
+
+# -- steward actions ----------------------------------------------------------------------
+STEWARD = [
+    event("w1", "2024-01-01T00:00:00Z", "email:anna@x.com", "cookie:ca"),
+    event("w2", "2024-01-02T00:00:00Z", "cookie:ca", "email:bert@x.com"),
+    event("w3", "2024-01-03T00:00:00Z", "email:bert@x.com", "phone:+31612345678"),
+    event("w4", "2024-01-04T00:00:00Z", "email:carla@x.com", "cookie:cc"),
+    event("w5", "2024-01-05T00:00:00Z", "email:carla@x.com", "cookie:cc"),
+]
+
+
+async def review_of(store, a: str, b: str) -> int:
+    def propose(_snapshot):
+        plan = Plan()
+        plan.reviews = [ReviewItem(a, b, 3.2, {"last_name": 2.0}, "t")]
+        return plan
+
+    await store.transact(Gather(), propose)
+    [item] = await store.reviews(10, None)
+    return item.id
+
+
+ACTIONS = {
+    "link": lambda ids, review: Action("link", "sam", "same", ("email:anna@x.com",
+                                                                "email:carla@x.com")),
+    "unlink": lambda ids, review: Action("unlink", "sam", "shared", ("cookie:ca",
+                                                                    "email:bert@x.com")),
+    "merge": lambda ids, review: Action("merge", "sam", "same",
+                                        customers=(ids["email:anna@x.com"],
+                                                   ids["email:carla@x.com"])),
+    "split": lambda ids, review: Action("split", "sam", "two", ("email:bert@x.com",
+                                                               "phone:+31612345678")),
+    "quarantine": lambda ids, review: Action("quarantine", "sam", "shared", ("cookie:ca",)),
+    "accept a review": lambda ids, review: Action(
+        "review", "sam", "same", ("email:anna@x.com", "email:carla@x.com"),
+        data={"review_id": review, "accept": True}),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(ACTIONS))
+async def test_an_action_previewed_is_what_it_does(store, kind):
+    services = services_of(store)
+    # a part a steward splits off is named after the action's moment: the same one here
+    services.steward.clock = lambda: at("2024-06-01T00:00:00Z")
+    for name_, text_ in SEGMENTS.items():
+        await services.segments.define(name_, text_)
+    await services.ingest.ingest(STEWARD)
+    review = await review_of(store, "email:anna@x.com", "email:carla@x.com")
+    before, exported = await owners_of(store), await export(store)
+    action = ACTIONS[kind]({k: c for k, c in before.items() if c}, review)
+
+    preview = await preview_action(services, action)
+    assert await export(store) == exported, "a preview wrote"
+    assert preview.diff.customers
+
+    done = await services.steward.act(action)
+    observed = diff(before, await owners_of(store))
+    assert observed.counts() == preview.diff.counts()
+    assert [c.as_json() | {"rules": []} for c in observed.customers] == \
+        [c.as_json() | {"rules": []} for c in preview.diff.customers]
+    assert preview.customers_after == (await store.stats()).customers
+    entries = sum(1 for c in done.segment_changes if c.kind == "segment_entered")
+    assert (preview.segment_entries, preview.segment_exits) == (
+        entries, len(done.segment_changes) - entries)
