@@ -47,16 +47,13 @@ class RuleDelta:
     priority: list[str]
     hub_types: frozenset[str] | None  # types whose hub limit changed; None: every type
     hubs: list[str]
-
-    @property
-    def empty(self) -> bool:
-        return not (self.blocked or self.limits or self.priority or self.hubs)
+    matching: list[str]  # thresholds: they decide records matched from then on only
 
     @property
     def settings(self) -> list[str]:
         names = ["blocked"] if self.blocked else []
         names += [f"limits.{t} {_n(a)} -> {_n(b)}" for t, (a, b) in sorted(self.limits.items())]
-        return names + self.priority + self.hubs
+        return names + self.priority + self.hubs + self.matching
 
 
 def _n(value: int | None) -> str:
@@ -86,8 +83,11 @@ def rule_delta(old: Rules, new: Rules) -> RuleDelta:
         hubs.append(f"hubs.count_types {sorted(old.hub_count_types)} -> "
                     f"{sorted(new.hub_count_types)}")
         hub_types = None
+    matching = [f"matching.{name} {getattr(old.matching, name)} -> "
+                f"{getattr(new.matching, name)}" for name in ("link", "review", "merge")
+                if getattr(old.matching, name) != getattr(new.matching, name)]
     return RuleDelta(set(old.blocked) != set(new.blocked), limits, priority,
-                     hub_types if hubs else frozenset(), hubs)
+                     hub_types if hubs else frozenset(), hubs, matching)
 
 
 def identifier_of(key: str) -> Identifier:

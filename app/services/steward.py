@@ -17,7 +17,7 @@ from app.domain.rules import Rules
 from app.domain.steward import Action, StewardError, plan_action, undo_of
 from app.services.ingest import utc_now
 from app.services.segments import SegmentService
-from app.stores.base import AuditRecord, IdentityStore
+from app.stores.base import AuditRecord, IdentityStore, ReviewRecord
 
 RulesUndo = Callable[[int, dict[str, Any], str, str], Awaitable["ActionResult"]]
 
@@ -30,6 +30,29 @@ class ActionResult:
     audit_seq: int | None = None
     plan: Plan | None = None
     segment_changes: list[Change] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewEffect:
+    """What accepting a review item would do."""
+
+    acceptable: bool
+    blocked_by: str | None = None  # the rule that keeps the pair apart
+    merges: tuple[tuple[str, str], ...] = ()  # (absorbed, survivor)
+    moves: tuple[tuple[str, str | None], ...] = ()  # (identifier, its new customer)
+    summary: str = ""
+
+    @classmethod
+    def of(cls, plan: Plan, owners: Mapping[str, str | None]) -> ReviewEffect:
+        """The effect of `plan`, given each identifier's customer before it (`owners`):
+        the identifiers of a merged customer go with it and are not listed as moves."""
+        merges = tuple((m.absorbed, m.survivor) for m in plan.merges)
+        absorbed = {m.absorbed for m in plan.merges}
+        moves = tuple(sorted((k, c) for k, c in plan.moves.items()
+                             if owners.get(k) not in absorbed and owners.get(k) != c))
+        parts = [f"merges customer {a} into {s}" for a, s in merges]
+        parts += [f"moves {k} to customer {c}" for k, c in moves]
+        return cls(True, None, merges, moves, "; ".join(parts) or "nothing changes")
 
 
 class _Planned(Exception):  # noqa: N818 - carries a plan out of a transaction, not an error
@@ -132,6 +155,24 @@ class StewardService:
             raise StewardError("REVIEW_CLOSED", f"review item {review_id} is {review.status}")
         return Action("review", actor, reason, (review.a, review.b),
                       data={"review_id": review_id, "accept": accept})
+
+    async def preview_review(self, review: ReviewRecord) -> ReviewEffect:
+        """What accepting a review item would do, planned under the rules and not
+        applied: which customers merge, which identifiers move, or the rule that keeps
+        the pair apart (then the item cannot be accepted)."""
+        owners = await self.store.owners([review.a, review.b])
+        if review.status != "open":
+            return ReviewEffect(False, f"the item is {review.status}")
+        if owners.get(review.a) is not None and owners.get(review.a) == owners.get(review.b):
+            return ReviewEffect(True, None, summary="nothing changes: both identifiers are "
+                                f"already in customer {owners[review.a]}")
+        action = Action("review", "preview", "preview of an accept", (review.a, review.b),
+                        data={"review_id": review.id, "accept": True})
+        try:
+            plan, before, _ = await self.plan(action)
+        except StewardError as exc:
+            return ReviewEffect(False, exc.message)
+        return ReviewEffect.of(plan, before)
 
     async def undo(self, seq: int, actor: str, reason: str) -> ActionResult:
         entry = await self.store.audit_entry(seq)
