@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from app.config import Settings
+from app.services.container import Services
 from app.services.customers import CustomerService
 from app.services.ingest import IngestService
 from app.services.marketing import MarketingService
@@ -12,23 +11,8 @@ from app.services.privacy import PrivacyService
 from app.services.segments import SegmentService
 from app.services.steward import StewardService
 from app.services.views import Views
+from app.services.whatif import RulesService, use_stored_rules
 from app.stores import IdentityStore, open_store
-
-
-@dataclass
-class Services:
-    settings: Settings
-    store: IdentityStore
-    ingest: IngestService
-    customers: CustomerService
-    steward: StewardService
-    privacy: PrivacyService
-    segments: SegmentService
-    marketing: MarketingService
-    views: Views  # the API's reads
-
-    async def close(self) -> None:
-        await self.store.close()
 
 
 def build_services(settings: Settings, store: IdentityStore | None = None) -> Services:
@@ -39,7 +23,7 @@ def build_services(settings: Settings, store: IdentityStore | None = None) -> Se
     region = settings.default_region
     # every write keeps segment memberships right
     segments = SegmentService(store, traits=traits)
-    return Services(
+    services = Services(
         settings=settings,
         store=store,
         ingest=IngestService(store, default_region=region, rules=rules, segments=segments),
@@ -50,6 +34,10 @@ def build_services(settings: Settings, store: IdentityStore | None = None) -> Se
         marketing=MarketingService(store, traits=traits),
         views=Views(store),
     )
+    # The one dependency set after construction: a rules change is built on the services
+    # whose rules it changes, and undoing one is the steward's to do.
+    services.steward.rules_undo = RulesService(services).undo
+    return services
 
 
 async def start(settings: Settings, store: IdentityStore | None = None) -> Services:
@@ -59,7 +47,11 @@ async def start(settings: Settings, store: IdentityStore | None = None) -> Servi
         await services.store.ping()
         await services.store.migrate()
         await services.ingest.load_matcher()
+        await use_stored_rules(services)
     except BaseException:
         await services.store.close()
         raise
     return services
+
+
+__all__ = ["Services", "build_services", "start"]

@@ -313,6 +313,11 @@ class SegmentService:
         return await self.store.segment_transaction(
             work, customer_ids, pending_only=pending_only, marked_until=marked_until)
 
+    async def decide_in(self, tx: SegmentTx) -> SegmentWrite:
+        """What evaluating the pending checks of `tx` decides, on its reads, not saved (a
+        preview reads the customers as a planned change would leave them)."""
+        return await self._decide(tx, self._parse(await tx.definitions()), None, None)
+
     async def _decide(self, tx: SegmentTx, after: Catalogue, now: str | None,
                       before: Catalogue | None, *, off_loop: bool = False) -> SegmentWrite:
         """Each customer caught up to `now` (with a pending check and no `now`: to its

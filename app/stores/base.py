@@ -11,6 +11,7 @@ from app.stores.ports import (
     AuditPort,
     CustomerPort,
     GraphPort,
+    HistoryPort,
     LifecyclePort,
     ModelPort,
     ReviewPort,
@@ -21,8 +22,8 @@ from app.stores.ports import (
 from app.stores.values import CustomerData, CustomerReads
 
 
-class IdentityStore(LifecyclePort, GraphPort, CustomerPort, TimelinePort, SegmentPort,
-                    ReviewPort, AuditPort, ModelPort, SearchPort, OutboxPort, ABC):
+class IdentityStore(LifecyclePort, GraphPort, CustomerPort, TimelinePort, HistoryPort,
+                    SegmentPort, ReviewPort, AuditPort, ModelPort, SearchPort, OutboxPort, ABC):
     async def read_customers(self, reads: CustomerReads) -> CustomerData:
         """Every read of `reads`, answered as the methods named in CustomerData answer
         them. One round trip in an adapter that overrides it (the API makes the reads of a

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from app.domain.events import Event
+from app.domain.events import Event, parse_ts
 from app.domain.identifiers import Identifier
 from app.domain.profile import Observation
 from app.domain.segments.membership import Membership
@@ -174,4 +174,18 @@ def event_record(
         data.get("traits", {}),
         data.get("properties", {}),
         data.get("consent", {}),
+    )
+
+
+def event_from_record(record: EventRecord) -> Event:
+    """The event a stored record was made from (as-of queries and replay ingest it again)."""
+    return Event(
+        record.event_id,
+        record.type,
+        parse_ts(record.timestamp),
+        record.source,
+        record.identifiers,
+        record.traits,
+        record.properties,
+        record.consent,
     )

@@ -46,6 +46,10 @@ class GraphPort(ABC):
         """Every link with an end among `keys`, whatever its status, ordered by (a, b)."""
 
     @abstractmethod
+    async def links_with_status(self, status: str) -> list[tuple[str, str, str]]:
+        """(a, b, reason) of every link with this status: what a rules change re-decides."""
+
+    @abstractmethod
     async def membership(self) -> tuple[dict[str, str | None], list[tuple[str, str]]]:
         """Every identifier's customer (None when inactive) and every active link: the
         whole graph, for verification."""

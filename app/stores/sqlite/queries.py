@@ -262,6 +262,7 @@ LINKS_OF = f"""SELECT {LINK_COLUMNS}
                  OR b IN (SELECT key FROM identifiers WHERE customer_id = ?1)
    ORDER BY a, b"""
 LINKS_TOUCHING = f"SELECT {LINK_COLUMNS} FROM links WHERE a IN ({{marks}}) OR b IN ({{marks}})"
+LINKS_WITH_STATUS = "SELECT a, b, reason FROM links WHERE status = ? ORDER BY a, b"
 AUDIT_LOG = f"SELECT {AUDIT_COLUMNS} FROM audit WHERE seq < ? ORDER BY seq DESC LIMIT ?"
 AUDIT_ENTRY = f"SELECT {AUDIT_COLUMNS} FROM audit WHERE seq = ?"
 SPLITS_OF = (

@@ -51,6 +51,7 @@ from app.stores.sqlite.checkpoint import (
     truncate_log,
 )
 from app.stores.sqlite.chunks import chunks, marks
+from app.stores.sqlite.history import SQLiteHistory
 from app.stores.sqlite.outbox import SQLiteOutbox
 from app.stores.sqlite.schema import MIGRATIONS
 from app.stores.sqlite.segments import SQLiteSegments
@@ -107,7 +108,7 @@ def _busy(exc: sqlite3.OperationalError) -> Exception:
     return StoreBusy(f"SQLite: {text}") if "locked" in text or "busy" in text else exc
 
 
-class SQLiteStore(SQLiteSegments, SQLiteOutbox, IdentityStore):
+class SQLiteStore(SQLiteSegments, SQLiteOutbox, SQLiteHistory, IdentityStore):
     def __init__(self, path: str, url: str | None = None, *,
                  suppression: SuppressionKey | None = None) -> None:
         self.path = path
@@ -530,6 +531,10 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, IdentityStore):
                 link = records.link(row)
                 found[(link.a, link.b)] = link
         return [found[p] for p in sorted(found)]
+
+    async def links_with_status(self, status: str) -> list[tuple[str, str, str]]:
+        return [(a, b, reason or "") for a, b, reason in
+                self.db.execute(q.LINKS_WITH_STATUS, (status,))]
 
     async def audit_log(self, first: int, before: int | None) -> list[AuditRecord]:
         rows = self.db.execute(q.AUDIT_LOG, (before if before is not None else 2**62, first))
