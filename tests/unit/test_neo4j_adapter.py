@@ -28,13 +28,14 @@ from app.domain.plan import (
 from app.domain.privacy import SuppressionKey
 from app.domain.resolution import require_components
 from app.stores.errors import StoreError, StoreUnavailable
-from app.stores.neo4j import migrate, outbox_queries, queries, records
+from app.stores.neo4j import history, migrate, outbox_queries, queries, records
 from app.stores.neo4j.segments import ERASE_SEGMENT_DATA
 from app.stores.neo4j.store import SEARCH_INDEX, Neo4jStore, redact
 from tests.unit.plans import KEYS, T, a_plan, full_plan
 
 QUERIES: dict[str, str] = {
-    name: text for module in (queries, outbox_queries) for name, text in vars(module).items()
+    name: text for module in (queries, outbox_queries, history)
+    for name, text in vars(module).items()
     if name.isupper() and isinstance(text, str)
 } | {"ERASE_SEGMENT_DATA": ERASE_SEGMENT_DATA}  # which an erasure runs too
 WRITE_CLAUSE = re.compile(r"\b(CREATE|MERGE|SET|DELETE|REMOVE)\b")
@@ -49,10 +50,10 @@ SINGLE_WRITES = {"MIGRATIONS_BOOTSTRAP", "RECORD_MIGRATION", "SAVE_MODEL",
 MAINTENANCE = {"SCRUB_FIND", "SCRUB_WRITE", "ERASE_CHANGES"}
 # Statements allowed to scan a label: the migrator's handful of SchemaMigration nodes,
 # counts that Neo4j answers from its count store or an index, the whole-graph reads of
-# verification and of a rules change, the suppression list's check at migration, and the
-# scrub.
+# verification and of a rules change, the suppression list's check at migration and its
+# copy for a replay, and the scrub.
 SCANS = {"APPLIED_MIGRATIONS", "STATS", "MEMBERSHIP_OWNERS", "MEMBERSHIP_LINKS",
-         "LINKS_WITH_STATUS", "SUPPRESSION_HASHES"} | MAINTENANCE
+         "LINKS_WITH_STATUS", "SUPPRESSION_HASHES", "SUPPRESSIONS"} | MAINTENANCE
 KEY = SuppressionKey(b"k" * 32)
 WRITES = sorted(n for n, t in QUERIES.items() if WRITE_CLAUSE.search(re.sub(r"//[^\n]*", "", t)))
 READS = sorted(set(QUERIES) - set(WRITES))
