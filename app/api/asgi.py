@@ -29,6 +29,7 @@ from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLRequestData
 from strawberry.http.parse_content_type import parse_content_type
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 
@@ -36,6 +37,13 @@ from app.api.auth import ANONYMOUS, Authenticator, AuthError
 from app.api.budget import Budget, BudgetError, RequestLimit, decode_json, operation_request
 from app.api.context import Context
 from app.api.deadline import over_time
+from app.api.errors import (
+    ErrorCode,
+    code_for_status,
+    error_body,
+    http_status,
+    is_request_error,
+)
 from app.api.events import EventBus, change_relay, open_bus
 from app.api.hosts import HostGuard, allowed_host_patterns
 from app.api.schema import build_schema
@@ -99,6 +107,40 @@ class IdgraphGraphQL(GraphQL[Context, None]):
             raise ConnectionRejectionError({"message": str(exc)}) from None
         return {"role": context.principal.role}
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await super().__call__(scope, receive, send)
+        request = Request(scope=scope, receive=receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as exc:
+            response = refusal(exc.reason, exc.status_code, response_media_type(request))
+        await response(scope, receive, send)
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        sub_response.media_type = response_media_type(request)
+        return sub_response
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        response = super().create_response(response_data, sub_response)
+        media_type = sub_response.media_type or JSON
+        response.headers["content-type"] = f"{media_type}; charset=utf-8"
+        # application/json keeps 200 for every GraphQL result; with the newer media type a
+        # request error says what it is with its status.
+        if media_type == GRAPHQL_RESPONSE and isinstance(response_data, dict) \
+                and "data" not in response_data and response_data.get("errors"):
+            code = response_data["errors"][0].get("extensions", {}).get("code", "")
+            response.status_code = http_status(ErrorCode(code)) \
+                if code in ErrorCode.__members__ else 400
+        return response
+
+    async def process_result(self, request: Any, result: ExecutionResult) -> Any:
+        processed = await super().process_result(request, result)
+        if is_request_error(result.data, result.errors):
+            processed.pop("data", None)  # not executed: no data entry (GraphQL spec 7.1)
+        return processed
+
     async def execute_single(self, request: Any, request_adapter: Any, sub_response: Any,
                              context: Context, root_value: Any,
                              request_data: GraphQLRequestData) -> ExecutionResult:
@@ -113,6 +155,11 @@ class IdgraphGraphQL(GraphQL[Context, None]):
                 raise
             seconds = self.services.settings.api_query_timeout_seconds
             return ExecutionResult(data=None, errors=[over_time(seconds)])
+        except HTTPException as exc:
+            if isinstance(exc.__cause__, InvalidOperationTypeError):
+                # A mutation sent with GET: the method is what is wrong (405, POST allowed).
+                raise HTTPException(405, exc.reason) from None
+            raise
 
     def decode_json(self, data: str | bytes) -> object:
         # Only WebSocket messages come here (BoundedWebSocket reports a BudgetError); HTTP
@@ -180,9 +227,34 @@ def wants_ide(scope: Scope, headers: Mapping[str, str]) -> bool:
             and "query" not in params)
 
 
-def unauthorized(message: str) -> JSONResponse:
-    return JSONResponse({"errors": [{"message": message}]}, status_code=401,
-                        headers={"WWW-Authenticate": "Bearer"})
+JSON = "application/json"
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+
+def response_media_type(request: Request | WebSocket) -> str:
+    """application/graphql-response+json when the client accepts it (the
+    GraphQL-over-HTTP specification's media type), else application/json: with no Accept
+    header, */*, or only the older type."""
+    for part in request.headers.get("accept", "").split(","):
+        media_type, _, params = part.strip().partition(";")
+        if media_type.strip().lower() == GRAPHQL_RESPONSE and "q=0" not in \
+                params.replace(" ", "").split(";"):
+            return GRAPHQL_RESPONSE
+    return JSON
+
+
+def refusal(message: str, status: int, media_type: str = JSON) -> Response:
+    """A request refused before GraphQL ran, as a GraphQL response with a coded error."""
+    code = code_for_status(status)
+    headers = {"Allow": "POST"} if status == 405 else {}
+    if code is ErrorCode.UNAUTHENTICATED:
+        headers["WWW-Authenticate"] = "Bearer"
+    return Response(json.dumps(error_body(message, code)), status_code=status,
+                    headers=headers, media_type=f"{media_type}; charset=utf-8")
+
+
+def unauthorized(message: str) -> Response:
+    return refusal(message, 401)
 
 
 def create_app(services: Services, *, bus: EventBus | None = None,

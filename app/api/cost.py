@@ -22,7 +22,6 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
-    GraphQLError,
     GraphQLField,
     GraphQLList,
     GraphQLNonNull,
@@ -36,6 +35,7 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
+from app.api.errors import ErrorCode, coded
 from app.api.shape import fragments_of
 
 DEFAULT_LIST_SIZE = 10
@@ -139,16 +139,16 @@ class CostLimiter(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         document = context.graphql_document
-        operation = get_operation_ast(document, context.provided_operation_name) \
+        operation = get_operation_ast(document, context.operation_name) \
             if document else None
         if document is not None and operation is not None:
             cost = query_cost(context.schema._schema, operation,
                               fragments_of(document.definitions), context.variables or {})
             if cost > self.max_cost:
                 name = operation.name.value if operation.name else "the query"
-                raise GraphQLError(
+                raise coded(
                     f"{name} costs an estimated {cost:,}, over the limit of "
                     f"{self.max_cost:,}: ask for fewer items (smaller `first`, fewer "
                     f"identifiers) or fewer nested lists; docs/api.md explains the estimate",
-                    operation)
+                    ErrorCode.QUERY_TOO_COSTLY, nodes=operation)
         yield

@@ -14,10 +14,12 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import anyio
-from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse
+from graphql import DocumentNode, GraphQLError, GraphQLSchema, OperationDefinitionNode, parse
 from graphql.validation import ASTValidationRule
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
+
+from app.api.errors import ErrorCode, coded
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +84,26 @@ class PrepareOffLoop(SchemaExtension):
         yield
 
     async def on_validate(self) -> AsyncIterator[None]:
+        context = self.execution_context
         if self.prepared is not None:
-            self.execution_context.pre_execution_errors = list(self.prepared.errors)
+            errors = list(self.prepared.errors)
+            # The name the client sent: `operation_name` falls back to the first
+            # operation's, and `provided_operation_name` is an init-only field.
+            if not errors and context._provided_operation_name is None:
+                errors.extend(unnamed_choice(self.prepared.document))
+            context.pre_execution_errors = errors
         yield
+
+
+def unnamed_choice(document: DocumentNode) -> list[GraphQLError]:
+    """A document of several operations sent without operationName: which one to run is
+    the client's to say (GraphQL spec, GetOperation), not the first one's by default."""
+    names = [d.name.value if d.name else "(anonymous)" for d in document.definitions
+             if isinstance(d, OperationDefinitionNode)]
+    if len(names) < 2:
+        return []
+    return [coded(f"operationName: the document holds {len(names)} operations "
+                  f"({', '.join(names[:5])}); name the one to run", ErrorCode.BAD_REQUEST)]
 
 
 def prepare_off_loop(max_tokens: int, cache_size: int) -> Callable[[], PrepareOffLoop]:

@@ -10,9 +10,10 @@ import strawberry
 from strawberry.types import Info
 
 from app.api.context import Context
+from app.api.errors import InputError
 from app.api.events import CUSTOMERS
 from app.api.masking import Shown
-from app.api.types import Customer, CustomerID, InputError, customer_masker
+from app.api.types import Customer, CustomerID, customer_masker
 from app.domain.changes import Change
 
 

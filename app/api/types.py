@@ -14,6 +14,7 @@ from strawberry.types import Info
 
 from app.api.context import Context
 from app.api.dataloaders import TimelineKey
+from app.api.errors import InputError
 from app.api.masking import UNMASKED, Masker, Shown
 from app.domain.events import format_ts
 from app.domain.identifiers import IdentifierError
@@ -35,10 +36,6 @@ if TYPE_CHECKING:
 
 DEFAULT_PAGE = 20
 MAX_TYPES = 20
-
-
-class InputError(Exception):
-    """A query argument idgraph cannot use; the message names the argument and the reason."""
 
 
 def sees_pii(info: Info[Context, Any]) -> bool:
