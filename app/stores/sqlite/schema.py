@@ -246,4 +246,9 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX segment_pending_since ON segment_pending (since);
         """,
     ),
+    (
+        # Events read back in event time (as-of queries, replay: app/stores/history.py).
+        "V0006__events_by_time",
+        "CREATE INDEX events_ts ON events (ts, event_id)",
+    ),
 ]
