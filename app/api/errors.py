@@ -13,6 +13,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from cross_web import HTTPException
 from graphql import GraphQLError, GraphQLSyntaxError
 
 
@@ -25,6 +26,8 @@ class ErrorCode(StrEnum):
     NOT_ACCEPTABLE = "NOT_ACCEPTABLE"
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
     UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
+    PERSISTED_QUERY_NOT_SUPPORTED = "PERSISTED_QUERY_NOT_SUPPORTED"
     # The document.
     GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
@@ -49,16 +52,28 @@ HTTP_STATUS = {
     ErrorCode.NOT_ACCEPTABLE: 406,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
+    # A client's persisted-query link reads these from the body and sends the document:
+    # 200 keeps any error handling on the way from masking it (as Apollo's servers do).
+    ErrorCode.PERSISTED_QUERY_NOT_FOUND: 200,
+    ErrorCode.PERSISTED_QUERY_NOT_SUPPORTED: 200,
     ErrorCode.QUERY_TIMEOUT: 504,
     ErrorCode.STORE_UNAVAILABLE: 503,
     ErrorCode.INTERNAL_SERVER_ERROR: 500,
 }
 
-STATUS_CODE = {status: code for code, status in HTTP_STATUS.items()}
+STATUS_CODE = {status: code for code, status in HTTP_STATUS.items() if status != 200}
 
 
 class InputError(Exception):
     """A query argument idgraph cannot use; the message names the argument and the reason."""
+
+
+class Refused(HTTPException):
+    """A request refused before GraphQL ran, with the code its answer carries."""
+
+    def __init__(self, reason: str, code: ErrorCode) -> None:
+        super().__init__(http_status(code), reason)
+        self.code = code
 
 
 def http_status(code: ErrorCode) -> int:

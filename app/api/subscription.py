@@ -86,8 +86,8 @@ class SegmentMembershipChange:
                                       "with the value it saw; left: those that stopped "
                                       "holding, or what ended the membership")
 
-    @strawberry.field(description="The customer as it is now; null once merged away or "
-                      "erased.")
+    @strawberry.field(description="The customer as it is now (the survivor, if it was "
+                      "merged into another since); null once erased.")
     async def customer(self, info: Info[Context, Any]) -> Customer | None:
         current = await info.context.loaders.current_ids.load(str(self.customer_id))
         return Customer(id=strawberry.ID(current)) if current else None
@@ -130,6 +130,8 @@ class Subscription:
                                          ) -> AsyncGenerator[SegmentMembershipChange, None]:
         watched = str(segment_id)
         async with info.context.bus.subscribe(CUSTOMERS) as changes:
+            if await info.context.services.segments.segment(watched) is None:
+                raise InputError(f"segmentId: no segment {watched[:40]}")
             async for change in changes:
                 if change.kind in SEGMENT_KINDS and change.data.get("segment") == watched:
                     info.context.fresh_loaders()
