@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections import OrderedDict
 from dataclasses import replace
 
 from strawberry.http import GraphQLRequestData
 
 from app.api.errors import ErrorCode, Refused
+from app.api.recent import RecentlyUsed
 
 HASH = re.compile(r"[0-9a-f]{64}")
 NOT_FOUND = "PersistedQueryNotFound"  # the message Apollo's clients look for
@@ -26,7 +26,7 @@ NOT_FOUND = "PersistedQueryNotFound"  # the message Apollo's clients look for
 class PersistedQueries:
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self.documents: OrderedDict[str, str] = OrderedDict()
+        self.documents: RecentlyUsed[str, str] = RecentlyUsed(capacity)
 
     def resolve(self, request: GraphQLRequestData) -> GraphQLRequestData:
         """The request with its document: as sent, or the one registered under its hash."""
@@ -38,12 +38,11 @@ class PersistedQueries:
             query = self.documents.get(digest)
             if query is None:
                 raise Refused(NOT_FOUND, ErrorCode.PERSISTED_QUERY_NOT_FOUND)
-            self.documents.move_to_end(digest)
             return replace(request, query=query)
         if hashlib.sha256(request.query.encode("utf-8")).hexdigest() != digest:
             raise Refused("extensions.persistedQuery.sha256Hash: not the SHA-256 of the query",
                           ErrorCode.BAD_REQUEST)
-        self._register(digest, request.query)
+        self.documents.put(digest, request.query)
         return request
 
     def _digest(self, persisted: object) -> str:
@@ -59,9 +58,3 @@ class PersistedQueries:
             raise Refused("extensions.persistedQuery.sha256Hash: expected 64 lowercase hex "
                           "digits", ErrorCode.BAD_REQUEST)
         return digest
-
-    def _register(self, digest: str, query: str) -> None:
-        self.documents[digest] = query
-        self.documents.move_to_end(digest)
-        while len(self.documents) > self.capacity:
-            self.documents.popitem(last=False)
