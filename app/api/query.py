@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -147,9 +147,8 @@ class Query:
                             node=Customer(id=strawberry.ID(h.customer_id)),
                             score=round(h.score, 2), matched=shown_match(m, h.key, h.matched))
                  for n, h in enumerate(page)]
-        return SearchConnection(edges=edges, page_info=PageInfo(
-            has_next_page=len(hits) > offset + first,
-            end_cursor=edges[-1].cursor if edges else None))
+        return SearchConnection(edges=edges, page_info=PageInfo.of(
+            [e.cursor for e in edges], len(hits) > offset + first, after))
 
     @strawberry.field(description="An identifier: its customer, its links and its status "
                       "(active, blocked or quarantined); null when idgraph has never seen it.")
@@ -184,21 +183,27 @@ class Query:
             weights=_comparison_weights(r.weights), status=r.status,
             created_at=r.created_at, record=r))
             for r in rows[:first]]
-        return ReviewConnection(edges=edges, page_info=PageInfo(
-            has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None))
+        return ReviewConnection(edges=edges, page_info=PageInfo.of(
+            [e.cursor for e in edges], len(rows) > first, after))
 
-    @strawberry.field(description="Steward actions, newest first; `before` is a seq (or an "
-                      "endCursor) to page back from.")
-    async def audit_log(self, info: Info[Context, Any], first: int = 20,
-                        before: str | None = None) -> AuditLogResult:
+    @strawberry.field(description="Steward actions, newest first; `after: "
+                      "pageInfo.endCursor` pages on to older ones.")
+    async def audit_log(
+            self, info: Info[Context, Any], first: int = 20, after: str | None = None,
+            before: Annotated[str | None, strawberry.argument(
+                deprecation_reason="the same as `after`, whose name Relay clients expect"
+            )] = None) -> AuditLogResult:
         if denied := forbidden(info, "steward"):
             return denied
         page_size(first)
+        if after is not None and before is not None:
+            raise InputError("before: give `after` only (`before` is its old name)")
+        name, cursor = ("before", before) if before is not None else ("after", after)
         rows = await info.context.services.steward.audit_log(first + 1,
-                                                             decode_int(before, "before"))
+                                                             decode_int(cursor, name))
         edges = [AuditEdge(cursor=str(r.seq), node=AuditEntry.of(r)) for r in rows[:first]]
-        return AuditConnection(edges=edges, page_info=PageInfo(
-            has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None))
+        return AuditConnection(edges=edges, page_info=PageInfo.of(
+            [e.cursor for e in edges], len(rows) > first, cursor))
 
     @strawberry.field(description="What the rules file `rules` (TOML, as IDGRAPH_RULES_FILE) "
                       "would do to the customers, exactly, without writing anything: counts "

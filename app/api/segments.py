@@ -81,8 +81,8 @@ class Segment:
         edges = [SegmentMemberEdge(cursor=member_cursor(cid), node=Customer(id=strawberry.ID(cid)),
                                    since=m.since, why=[shown[cid].why(w) for w in m.why])
                  for cid, m in rows[:first]]
-        return SegmentMemberConnection(edges=edges, page_info=PageInfo(
-            has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None))
+        return SegmentMemberConnection(edges=edges, page_info=PageInfo.of(
+            [e.cursor for e in edges], len(rows) > first, after))
 
     @classmethod
     def of(cls, found: SegmentInfo, m: Shown) -> Segment:

@@ -110,10 +110,22 @@ def utc_text(moment: datetime | None, name: str) -> str | None:
         raise InputError(f"{name}: not a usable time") from None
 
 
-@strawberry.type(description="Relay page information.")
+@strawberry.type(description="Relay page information (cursor connections spec).")
 class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(description="More edges follow this page")
+    has_previous_page: bool = strawberry.field(
+        description="Edges come before this page: true when it was asked for with `after` "
+        "(paging starts at the first edge otherwise)")
+    start_cursor: str | None = strawberry.field(description="The first edge's cursor")
+    end_cursor: str | None = strawberry.field(description="The last edge's cursor: pass it as "
+                                              "`after` for the next page")
+
+    @classmethod
+    def of(cls, cursors: list[str], more: bool, after: object | None) -> PageInfo:
+        """The page of these edges' cursors; `more`: rows beyond it were read."""
+        return cls(has_next_page=more, has_previous_page=after is not None,
+                   start_cursor=cursors[0] if cursors else None,
+                   end_cursor=cursors[-1] if cursors else None)
 
 
 @strawberry.type(description="One identifier of a customer: an e-mail, phone, cookie, ...")
@@ -139,6 +151,11 @@ class ObservedIdentifier:
 
 @strawberry.type(description="One interaction: a page view, purchase, call, chat message, ...")
 class Event:
+    @strawberry.field(description="The event's id (as eventId), for client caches that "
+                      "normalise objects by id")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.event_id)
+
     event_id: str
     type: str
     timestamp: str
@@ -435,11 +452,8 @@ class Customer:
                                        customer_masker(info, str(self.id), self.view))
         edges = [EventEdge(cursor=encode_cursor(e.cursor), node=Event.of(e, m))
                  for e in rows[:first]]
-        return EventConnection(
-            edges=edges,
-            page_info=PageInfo(has_next_page=len(rows) > first,
-                               end_cursor=edges[-1].cursor if edges else None),
-        )
+        return EventConnection(edges=edges, page_info=PageInfo.of(
+            [e.cursor for e in edges], len(rows) > first, after))
 
     @strawberry.field(description="Segments the customer belongs to, by segment id, as of "
                       "the last check (every write to the customer, and `idgraph segments "
