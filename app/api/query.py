@@ -52,10 +52,9 @@ from app.api.whatif import (
 )
 from app.domain.identifiers import Identifier, IdentifierError, normalise
 from app.domain.search import SearchBounds
-from app.services.customers import search_customers
+from app.services.customers import MAX_SEARCH, search_customers
 
 MAX_LOOKUP = 100
-MAX_SEARCH = 50
 MAX_FUNNEL_STEPS = 20
 MAX_FUNNEL_DAYS = 3_660
 MAX_SEARCH_OFFSET = 10_000  # search ranks at most SEARCH_CANDIDATES terms anyway
