@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from graphql import (
-    GraphQLError,
     ListTypeNode,
     NonNullTypeNode,
     OperationDefinitionNode,
@@ -16,6 +15,8 @@ from graphql import (
     get_operation_ast,
 )
 from strawberry.extensions import SchemaExtension
+
+from app.api.errors import ErrorCode, coded
 
 # Variables of these types are events, which ingest checks value by value (and rejects
 # one by one, keeping the rest of the batch).
@@ -75,7 +76,7 @@ class TextVariables(SchemaExtension):
         for name in _checked_variables(operation) if operation else ():
             if (found := unpaired_surrogate(variables.get(name))) is not None:
                 path, char = found
-                raise GraphQLError(f"${name}{path}: holds U+{ord(char):04X}, half of a "
+                raise coded(f"${name}{path}: holds U+{ord(char):04X}, half of a "
                                    f"UTF-16 surrogate pair, which is not text; send the "
-                                   f"whole character")
+                                   f"whole character", ErrorCode.BAD_USER_INPUT)
         yield

@@ -38,7 +38,8 @@ def _created(plan: Plan, seed_events: dict[str, list[str]], at: str) -> list[Cha
 
 def _merged(plan: Plan, at: str) -> list[Change]:
     return [
-        Change(kind, merge.survivor, at, (merge.event_id,), (merge.absorbed, merge.survivor),
+        Change(kind, merge.survivor, at, (merge.event_id,) if merge.event_id else (),
+               (merge.absorbed, merge.survivor),
                {"survivor": merge.survivor, "absorbed": merge.absorbed, "reason": merge.reason})
         for kind, merges in (("customer_merged", plan.merges), ("customer_renamed", plan.renames))
         for merge in merges

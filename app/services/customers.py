@@ -20,6 +20,7 @@ from app.stores.ports import SearchPort
 from app.stores.values import Cursor, EventRecord, IdentifierRecord
 
 MAX_PAGE = 100
+MAX_SEARCH = 50  # search results per page
 SEARCH_CANDIDATES = 500  # terms the store returns for ranking
 
 
