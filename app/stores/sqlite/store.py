@@ -38,7 +38,6 @@ from app.domain.plan import (
 )
 from app.domain.privacy import ERASED_MARK, SuppressionKey, upgrades
 from app.domain.profile import Observation
-from app.domain.search import substring_terms
 from app.stores.base import IdentityStore
 from app.stores.errors import StoreBusy, StoreUnavailable
 from app.stores.keys import resolve_key
@@ -581,10 +580,10 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, SQLiteHistory, IdentityStore):
         return dict(found)
 
     async def search(self, text: str, limit: int) -> list[tuple[str, str, str]]:
-        terms = substring_terms(text)
-        if not terms:
+        tokens = [t for t in text.lower().split() if len(t) >= 3]
+        if not tokens:
             return []
-        query = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        query = " OR ".join('"' + t.replace('"', '""') + '"' for t in tokens)
         return [tuple(r) for r in self.db.execute(q.SEARCH, (query, limit))]
 
     # -- review queue and models -------------------------------------------------------
