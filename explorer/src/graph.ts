@@ -183,6 +183,13 @@ export class GraphCanvas {
     hook.cy = this.cy;
     this.resizer = new ResizeObserver(() => this.cy.resize());
     this.resizer.observe(container);
+    // cytoscape places a pointer with the container's position as it last measured it (on
+    // a resize of its own, 100 ms after the container's attributes last changed), and the
+    // page moves the container without resizing it: the time bar's note goes as the
+    // drawing is reported drawn, a notice or a header changes height above it. A click in
+    // that time was placed beside its target, on nothing or on a neighbour; measuring on
+    // each press places it where it is (pointerdown comes before mousedown and touchstart).
+    container.addEventListener("pointerdown", this.remeasure, { capture: true });
     hook.nodes = () => this.cy.nodes("[kind = 'identifier']").length;
     hook.edges = () => this.cy.edges().length;
     hook.customers = () => [...new Set(this.cy.nodes("[kind = 'identifier'][customerId]").map((n) => n.data("customerId") as string))].sort();
@@ -216,6 +223,10 @@ export class GraphCanvas {
       }
     });
   }
+
+  private readonly remeasure = (): void => {
+    this.cy.resize();
+  };
 
   private pagePoint(el: cytoscape.CollectionReturnValue): { x: number; y: number } | null {
     if (el.empty()) return null;
@@ -461,6 +472,7 @@ export class GraphCanvas {
 
   destroy(): void {
     this.resizer.disconnect();
+    this.container.removeEventListener("pointerdown", this.remeasure, { capture: true });
     this.cy.destroy();
     if (hook.cy === this.cy) hook.cy = null;
   }
