@@ -3,7 +3,6 @@ bounds of a search text (its cost grows with its length and its number of words)
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -11,7 +10,6 @@ from typing import Any
 
 NAME_TRAITS = ("first_name", "middle_name", "last_name")
 MIN_SEARCH_CHARS = 3
-_WORD = re.compile(r"[^\W_]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,22 +37,6 @@ def search_text(query: str, bounds: SearchBounds = DEFAULT_BOUNDS) -> str:
         what = "an unpaired surrogate" if "\ud800" <= odd <= "\udfff" else "a control character"
         raise ValueError(f"query: U+{ord(odd):04X} is {what}, not text to search for")
     return text
-
-
-def substring_terms(text: str) -> list[str]:
-    """What a substring index (the embedded store's trigram index) is asked for, any of
-    them to match: each token of the text whole (exact hits rank best), each word in it
-    (an e-mail's name, a hyphenated name's parts), and each half of a word of six letters
-    or more, so that one typo, which spoils only one half, still finds the customer. All of
-    at least MIN_SEARCH_CHARS characters, in order, without repeats."""
-    terms: list[str] = []
-    for token in text.lower().split():
-        terms.append(token)
-        for word in _WORD.findall(token):
-            terms.append(word)
-            if len(word) >= 2 * MIN_SEARCH_CHARS:
-                terms += [word[:len(word) // 2], word[len(word) // 2:]]
-    return [t for t in dict.fromkeys(terms) if len(t) >= MIN_SEARCH_CHARS]
 
 
 def identifier_terms(key: str) -> list[str]:

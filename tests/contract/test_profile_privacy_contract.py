@@ -51,13 +51,6 @@ async def test_search_finds_customers_by_name_email_and_phone_with_typos(store):
         assert hits and hits[0].customer_id == cid, query
     bob = await search_customers(store, "jansen", 5)
     assert bob[0].customer_id != cid
-    await IngestService(store).ingest([event("w8", "2024-01-09T00:00:00Z",
-                                             "email:maartje.vandijk@example.org")])
-    [maartje] = (await store.owners(["email:maartje.vandijk@example.org"])).values()
-    for typo in ["maartje.vandjik@example.org", "maartje.vandijk@exampel.org",
-                 "maartej.vandijk@example.org"]:
-        hits = await search_customers(store, typo, 5)
-        assert hits and hits[0].customer_id == maartje, typo
     with pytest.raises(ValueError, match="three characters"):
         await search_customers(store, "an", 5)
 

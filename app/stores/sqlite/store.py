@@ -43,7 +43,6 @@ from app.domain.plan import (
 from app.domain.privacy import ERASED_MARK, SuppressionKey, upgrades
 from app.domain.profile import Observation
 from app.domain.resolution import SAMPLE_EVENT_IDS
-from app.domain.search import substring_terms
 from app.stores.base import (
     AuditRecord,
     Cursor,
@@ -951,10 +950,10 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, SQLiteHistory, IdentityStore):
         return dict(found)
 
     async def search(self, text: str, limit: int) -> list[tuple[str, str, str]]:
-        terms = substring_terms(text)
-        if not terms:
+        tokens = [t for t in text.lower().split() if len(t) >= 3]
+        if not tokens:
             return []
-        query = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        query = " OR ".join('"' + t.replace('"', '""') + '"' for t in tokens)
         rows = self.db.execute(
             """SELECT s.key, i.customer_id, s.term FROM search_fts f
                JOIN search_terms s ON s.id = f.rowid
