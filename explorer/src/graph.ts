@@ -183,6 +183,7 @@ export class GraphCanvas {
     hook.cy = this.cy;
     this.resizer = new ResizeObserver(() => this.cy.resize());
     this.resizer.observe(container);
+    this.remeasureWhenMoved(container);
     hook.nodes = () => this.cy.nodes("[kind = 'identifier']").length;
     hook.edges = () => this.cy.edges().length;
     hook.customers = () => [...new Set(this.cy.nodes("[kind = 'identifier'][customerId]").map((n) => n.data("customerId") as string))].sort();
@@ -215,6 +216,25 @@ export class GraphCanvas {
         location.hash = `#/customer/${encodeURIComponent(cid)}`;
       }
     });
+  }
+
+  /** Cytoscape keeps where its container is on the page and forgets it only on a resize, a
+   * scroll or (100 ms late) a change of the container's attributes. When the page above the
+   * graph grows or shrinks (the header, the time slider, a status line filling in), a click
+   * would land as far off as the graph moved: on the customer's box instead of a link. So
+   * the pointer's first event in the graph measures the container again if it has moved. */
+  private remeasureWhenMoved(container: HTMLElement): void {
+    let measured = "";
+    const remeasure = (): void => {
+      const box = container.getBoundingClientRect();
+      const at = `${box.left},${box.top}`;
+      if (at === measured) return;
+      measured = at;
+      this.cy.resize();
+    };
+    for (const type of ["mousedown", "mousemove", "touchstart", "wheel"]) {
+      container.addEventListener(type, remeasure, { capture: true, passive: true });
+    }
   }
 
   private pagePoint(el: cytoscape.CollectionReturnValue): { x: number; y: number } | null {

@@ -173,6 +173,22 @@ def test_the_inspector_follows_the_last_click_on_a_slow_page(page, world):
     assert page.text_content("[data-testid=evidence-count]") == "1"
 
 
+def test_a_click_lands_on_the_link_after_the_page_above_the_graph_moved(page, world):
+    """The drawing keeps where it is on the page; when what is above it grows (a header or
+    the time slider filling in) without the graph changing size, a click on a link must
+    still select that link, not what was drawn that far above it."""
+    sign_in_steward(page)
+    open_customer(page, world.anna)
+    box = page.locator("#graph").bounding_box()
+    page.mouse.move(box["x"] + 5, box["y"] + 5)  # the drawing measures where it is
+    page.evaluate("""() => { const spacer = document.createElement('div');
+      spacer.style.height = '60px'; document.getElementById('main').prepend(spacer); }""")
+    moved = page.locator("#graph").bounding_box()
+    assert (moved["y"] - box["y"], moved["height"]) == (60, box["height"])
+    click_link(page, *BRIDGE)
+    wait_link_shown(page, *BRIDGE)
+
+
 def test_cut_a_link_splits_the_customer_and_the_audit_log_undoes_it(page, world, shots: Path):
     sign_in_steward(page)
     open_customer(page, world.anna)
