@@ -25,7 +25,7 @@ from app.api.results import (
     invalid,
     union_of,
 )
-from app.api.types import IdentifierInput
+from app.api.types import IdentifierInput, MembershipChangeKind
 from app.domain.rules import RulesError
 from app.domain.steward import Action, StewardError
 from app.services.whatif import RulesPreview, RulesService, preview_action
@@ -50,6 +50,18 @@ class CustomerDiff:
                                                          "identifiers go to")
     rules: list[str] = strawberry.field(description="The settings that cause the change; for "
                                         "an action, the action and its reason")
+
+
+@strawberry.type(description="A customer a steward action would bring into a segment or take "
+                 "out of it, with the conditions that would hold (entered) or stop holding "
+                 "(left). A part split off has a provisional id.")
+class SegmentChangeDiff:
+    customer_id: strawberry.ID = strawberry.field(description="The customer, as the action "
+                                                  "would leave it")
+    segment_id: strawberry.ID = strawberry.field(description="The segment")
+    change: MembershipChangeKind = strawberry.field(description="Entered or left")
+    why: list[str] = strawberry.field(description="The conditions that would hold (entered) "
+                                      "or stop holding (left)")
 
 
 @strawberry.type(description="What a rules change or a steward action would do, planned as "
@@ -79,6 +91,9 @@ class GraphDiff:
     segment_exits: int = strawberry.field(description="Segment exits the change would cause")
     customers: list[CustomerDiff] = strawberry.field(description="Each customer that would "
                                                      "change, and how")
+    segment_changes: list[SegmentChangeDiff] = strawberry.field(description=(
+        "Each segment entry and exit, for a steward action (empty for a rules change, "
+        "which counts them only)."))
 
     @classmethod
     def of(cls, preview: RulesPreview) -> GraphDiff:
@@ -95,7 +110,11 @@ class GraphDiff:
                 gained=c.gained, lost=c.lost,
                 from_customers=[strawberry.ID(x) for x in c.from_customers],
                 to_customers=[strawberry.ID(x) for x in c.to_customers], rules=c.rules)
-                for c in preview.diff.customers])
+                for c in preview.diff.customers],
+            segment_changes=[SegmentChangeDiff(
+                customer_id=strawberry.ID(c.customer_id), segment_id=strawberry.ID(c.segment),
+                change=MembershipChangeKind(c.change), why=list(c.why))
+                for c in preview.segment_changes])
 
 
 @strawberry.type(description="A rules file idgraph cannot use: `setting` names the setting "

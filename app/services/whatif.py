@@ -14,7 +14,7 @@ every process reads them when it starts, and the configured file only until then
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,9 +35,10 @@ from app.domain.rules_change import (
     plan_rules_change,
     rule_delta,
 )
+from app.domain.segments.membership import MembershipChange
 from app.domain.steward import Action, StewardError
 from app.services.container import Services
-from app.services.whatif_segments import segment_effect
+from app.services.whatif_segments import entries_exits, segment_effect
 from app.stores.base import IdentityStore
 
 if TYPE_CHECKING:
@@ -65,6 +66,8 @@ class RulesPreview:
     identifiers_activated: int = 0
     segment_entries: int = 0
     segment_exits: int = 0
+    # each entry and exit, for a steward action's preview (a rules change counts them only)
+    segment_changes: list[MembershipChange] = field(default_factory=list)
     audit_seq: int | None = None
     applied: bool = False
     parts: int = 1  # transactions the change was planned in
@@ -186,8 +189,9 @@ class RulesService:
                 exits += sum(1 for c in found if c.kind == "segment_left")
                 audit_seq = plan.audit_seqs[-1] if plan.audit_seqs else audit_seq
             else:
-                more = await segment_effect(self.services.segments, self.store, change.plan,
-                                            change.before, change.after, now)
+                more = entries_exits(await segment_effect(
+                    self.services.segments, self.store, change.plan, change.before,
+                    change.after, now))
                 entries, exits = entries + more[0], exits + more[1]
         result = _preview(combined(done), owners, rule_delta(old, new).settings)
         result.segment_entries, result.segment_exits = entries, exits
@@ -250,8 +254,9 @@ async def preview_action(services: Services, action: Action) -> RulesPreview:
                                     if c is not None and after.get(k) is None),
         identifiers_activated=sum(1 for k, c in before.items()
                                   if c is None and after.get(k) is not None))
-    result.segment_entries, result.segment_exits = await segment_effect(
+    result.segment_changes = await segment_effect(
         services.segments, services.store, plan, before, after, now)
+    result.segment_entries, result.segment_exits = entries_exits(result.segment_changes)
     return result
 
 

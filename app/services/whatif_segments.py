@@ -19,6 +19,7 @@ from app.domain.checks import PendingCheck
 from app.domain.effects import pending_checks
 from app.domain.plan import Plan
 from app.domain.profile import Observation
+from app.domain.segments.membership import MembershipChange
 from app.services.segments import HISTORY, SegmentService
 from app.stores.base import IdentityStore
 from app.stores.values import (
@@ -48,12 +49,12 @@ class _After:
 
 async def segment_effect(segments: SegmentService, store: IdentityStore, plan: Plan,
                          before: Mapping[str, str | None], after: Mapping[str, str | None],
-                         now: str) -> tuple[int, int]:
-    """(entries, exits) that evaluating `plan`'s checks would make, with `before` and
-    `after` the identifiers' customers on either side of it."""
+                         now: str) -> list[MembershipChange]:
+    """The segment entries and exits that evaluating `plan`'s checks would make, with
+    `before` and `after` the identifiers' customers on either side of it."""
     checks = {c.customer_id: c for c in pending_checks(plan, now)}
     if not checks or not await store.segment_definitions():
-        return 0, 0
+        return []
     old_ids = {c for c in before.values() if c is not None}
     read = await store.read_customers(CustomerReads(
         identifiers=old_ids, observations=old_ids, timelines={HISTORY: old_ids},
@@ -61,9 +62,12 @@ async def segment_effect(segments: SegmentService, store: IdentityStore, plan: P
     tx = _After(sorted(checks), checks, store)
     tx.data = await _regrouped(store, read, before, after)
     tx.data.segment_states = read.segment_states
-    write = await segments.decide_in(tx)
-    entries = sum(1 for c in write.changes if c.change == "entered")
-    return entries, len(write.changes) - entries
+    return list((await segments.decide_in(tx)).changes)
+
+
+def entries_exits(changes: list[MembershipChange]) -> tuple[int, int]:
+    entries = sum(1 for c in changes if c.change == "entered")
+    return entries, len(changes) - entries
 
 
 async def _regrouped(store: IdentityStore, read: CustomerData,

@@ -1,10 +1,11 @@
-// Steward actions: each asks for a reason, runs one mutation, says what happened (merges,
-// splits, the audit seq) and offers the undo.
+// Steward actions: each shows what it will do (previewAction) and asks for a reason, runs
+// one mutation, says what happened (merges, splits, the audit seq) and offers the undo.
 
 import { act, isSuccess } from "./api";
-import type { ActionResult, ActionSuccess, MUTATIONS } from "./api";
+import type { ActionInput, ActionResult, ActionSuccess, MUTATIONS } from "./api";
 import { askReason, errorText, h, toast } from "./dom";
-import type { ReasonOptions } from "./dom";
+import type { ReasonAnswer, ReasonOptions } from "./dom";
+import { previewGate } from "./preview";
 import { refreshReviewCount } from "./session";
 
 export type Done = (result: ActionSuccess) => void | Promise<void>;
@@ -24,16 +25,29 @@ export function describe(result: ActionSuccess, what: string): HTMLElement {
   return h("div", null, ...lines);
 }
 
-/** Ask for the reason, run the mutation, report; `done` runs after a success. */
+/** What the dialog previews: the action as `previewAction` takes it, from what the dialog
+ * holds (null while something is missing), and the customer on the page. */
+export interface Preview { input: (answer: ReasonAnswer) => ActionInput | null; here?: string }
+
+/** Ask for the reason (showing the preview, when there is one, before Confirm can be
+ * pressed), run the mutation with the dialog disabled, report; `done` runs after a
+ * success. */
 export async function runAction(kind: keyof typeof MUTATIONS, variables: Record<string, unknown>,
-  dialog: ReasonOptions, what: string, done: Done): Promise<ActionResult | null> {
-  const answer = await askReason(dialog);
-  if (!answer) return null;
-  return perform(kind, { ...variables, reason: answer.reason, ...extra(kind, answer) }, what, done);
+  dialog: ReasonOptions, what: string, done: Done, preview?: Preview): Promise<ActionResult | null> {
+  let result: ActionResult | null = null;
+  await askReason({
+    ...dialog,
+    gate: preview ? previewGate(preview.input, preview.here) : undefined,
+    submit: async (answer) => {
+      result = await perform(kind, { ...variables, reason: answer.reason, ...extra(kind, answer) }, what, done);
+    },
+  });
+  return result;
 }
 
-function extra(kind: string, answer: { checked: boolean; field: string }): Record<string, unknown> {
+function extra(kind: string, answer: ReasonAnswer): Record<string, unknown> {
   if (kind === "unlink") return { ban: answer.checked };
+  if (kind === "merge" && answer.field) return { b: answer.field };
   return {};
 }
 

@@ -324,3 +324,44 @@ export function depthParam(params: URLSearchParams): number {
   const d = Number(params.get("depth") ?? 1);
   return Number.isInteger(d) && d >= 0 && d <= 3 ? d : 1;
 }
+
+// -- previews -----------------------------------------------------------------------------
+
+/** A steward action as `previewAction` takes it (app/api/schema.graphql, ActionInput). */
+export interface ActionInput {
+  kind: "LINK" | "UNLINK" | "MERGE" | "SPLIT" | "QUARANTINE" | "RELEASE" | "ACCEPT_REVIEW";
+  identifiers?: { type: string; value: string }[];
+  customers?: string[];
+  reviewId?: string;
+  ban?: boolean;
+}
+export interface CustomerDiff {
+  customerId: string; change: "merged" | "split" | "changed" | "new" | "emptied";
+  gained: string[]; lost: string[]; fromCustomers: string[]; toCustomers: string[];
+}
+export interface SegmentChangeDiff { customerId: string; segmentId: string; change: "ENTERED" | "LEFT"; why: string[] }
+export interface GraphDiff {
+  __typename: "GraphDiff";
+  customersBefore: number; customersAfter: number; merges: number; splits: number;
+  identifiersMoved: number; identifiersDeactivated: number; identifiersActivated: number;
+  segmentEntries: number; segmentExits: number;
+  customers: CustomerDiff[]; segmentChanges: SegmentChangeDiff[];
+}
+export type PreviewResult = GraphDiff | Failure;
+
+export const PREVIEW_ACTION = `query PreviewAction($action: ActionInput!) {
+  result: previewAction(action: $action) {
+    __typename
+    ... on GraphDiff {
+      customersBefore customersAfter merges splits identifiersMoved identifiersDeactivated
+      identifiersActivated segmentEntries segmentExits
+      customers { customerId change gained lost fromCustomers toCustomers }
+      segmentChanges { customerId segmentId change why }
+    }
+    ... on Failure { code message suggestion }
+  }
+}`;
+
+export async function previewAction(action: ActionInput): Promise<PreviewResult> {
+  return (await gql<{ result: PreviewResult }>(PREVIEW_ACTION, { action })).result;
+}

@@ -83,9 +83,22 @@ export interface ReasonOptions {
   placeholder?: string;
   checkbox?: { label: string; hint?: string; checked?: boolean };
   field?: { label: string; placeholder?: string; value?: string };
+  /** Shown above the reason: what the action will do; Confirm waits until it is ready. */
+  gate?: Gate;
+  /** Runs the action on Confirm with the dialog still open, its buttons disabled, so that
+   * nothing is submitted twice; the dialog closes when it is done. */
+  submit?: (answer: ReasonAnswer) => Promise<unknown>;
 }
 
 export interface ReasonAnswer { reason: string; checked: boolean; field: string }
+
+/** Something the reason dialog shows and waits on before it lets the steward confirm. */
+export interface Gate {
+  node: HTMLElement;
+  ready(): boolean;
+  /** The field or the checkbox changed (and once at the start); `changed` when ready() may have. */
+  update(answer: ReasonAnswer, changed: () => void): void;
+}
 
 const lastReasons = new Map<string, string>();
 
@@ -112,18 +125,27 @@ export function askReason(opts: ReasonOptions): Promise<ReasonAnswer | null> {
       h("h2", null, opts.title),
       ...(opts.body ?? []).map((b) => (typeof b === "string" ? h("p.muted", null, b) : b)),
       field && h("label.field", null, h("span", null, opts.field!.label), field),
+      opts.gate?.node,
       h("label.field", null, h("span", null, "Reason"), reason),
       box && h("label.check", null, box, h("span", null, opts.checkbox!.label,
         opts.checkbox!.hint ? h("small.muted", null, ` ${opts.checkbox!.hint}`) : null)),
       h("div.dialog-actions", null, h("span.muted.small", null, "Enter to confirm · Esc to cancel"), cancel, ok),
     );
-    const dialog = h("dialog.dialog", { "aria-label": opts.title }, form);
+    const gate = opts.gate;
+    const dialog = h("dialog.dialog", { "aria-label": opts.title, "aria-describedby": gate?.node.id || null,
+      class: gate ? "dialog-wide" : null }, form);
     document.body.append(dialog);
-    const valid = () => reason.value.trim().length > 0 && (!field || field.value.trim().length > 0);
-    const sync = () => { ok.disabled = !valid(); };
+    const current = (): ReasonAnswer => ({ reason: reason.value.trim(), checked: box?.checked ?? false, field: field?.value.trim() ?? "" });
+    const valid = () => reason.value.trim().length > 0 && (!field || field.value.trim().length > 0) && (!gate || gate.ready());
+    let busy = false;
+    const sync = () => { ok.disabled = busy || !valid(); };
+    const ask = () => gate?.update(current(), sync);
+    const askSoon = debounce(ask, 300);
     reason.addEventListener("input", sync);
-    field?.addEventListener("input", sync);
+    field?.addEventListener("input", () => { sync(); askSoon(); });
+    box?.addEventListener("change", ask);
     sync();
+    ask();
     let answered = false;
     const finish = (answer: ReasonAnswer | null) => {
       if (answered) return;
@@ -133,10 +155,24 @@ export function askReason(opts: ReasonOptions): Promise<ReasonAnswer | null> {
       dialog.remove();
       resolve(answer);
     };
-    form.addEventListener("submit", (e) => {
+    form.addEventListener("submit", async (e) => {
       e.preventDefault();
-      if (!valid()) return;
-      finish({ reason: reason.value.trim(), checked: box?.checked ?? false, field: field?.value.trim() ?? "" });
+      if (busy || !valid()) return;
+      const answer = current();
+      if (opts.submit) {
+        busy = true;
+        ok.disabled = cancel.disabled = reason.readOnly = true;
+        if (box) box.disabled = true;
+        if (field) field.readOnly = true;
+        dialog.setAttribute("aria-busy", "true");
+        ok.textContent = "Working…";
+        try {
+          await opts.submit(answer);
+        } finally {
+          busy = false;
+        }
+      }
+      finish(answer);
     });
     reason.addEventListener("keydown", (e) => {
       if (e.key === "Enter" && !e.shiftKey) {
@@ -145,7 +181,7 @@ export function askReason(opts: ReasonOptions): Promise<ReasonAnswer | null> {
       }
     });
     cancel.addEventListener("click", () => finish(null));
-    dialog.addEventListener("cancel", (e) => { e.preventDefault(); finish(null); });
+    dialog.addEventListener("cancel", (e) => { e.preventDefault(); if (!busy) finish(null); });
     dialog.showModal();
     (field && !field.value ? field : reason).focus();
     reason.select();

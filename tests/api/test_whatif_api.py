@@ -94,3 +94,38 @@ async def test_preview_action_names_what_is_wrong(api):
     data = (await api.run("steward", ACTION, action={"kind": "QUARANTINE",
                                                      "identifiers": one}))["previewAction"]
     assert data == {"__typename": "IdentifierNotFound", "code": "UNKNOWN_IDENTIFIER"}
+
+
+SEGMENT_CHANGES = """query($action: ActionInput!) {
+  previewAction(action: $action) {
+    ... on GraphDiff { segmentEntries segmentExits
+                       segmentChanges { customerId segmentId change why } }
+  }
+}"""
+
+
+async def test_preview_action_names_each_segment_entry_and_exit_that_applying_makes(api):
+    ids = await seed(api.services)
+    defined = await api.run("admin", 'mutation { defineSegment(id: "buyers", definition: '
+                            '"count(purchase) >= 1") { __typename } }')
+    assert defined == {"defineSegment": {"__typename": "SegmentDefined"}}
+    # the purchase carries only the CRM id: splitting it off takes the purchase along
+    action = {"kind": "SPLIT", "identifiers": [{"type": "crm_id", "value": "C-1"}]}
+    data = (await api.run("steward", SEGMENT_CHANGES, action=action))["previewAction"]
+    changes = {(c["customerId"] == ids["anna"], c["segmentId"], c["change"])
+               for c in data["segmentChanges"]}
+    assert changes == {(True, "buyers", "LEFT"), (False, "buyers", "ENTERED")}
+    assert (data["segmentEntries"], data["segmentExits"]) == (1, 1)
+    before = await api.run("steward", HISTORY, id=ids["anna"])
+    assert before["customer"]["segments"] == [{"segmentId": "buyers"}]
+
+    await api.run("steward", """mutation { splitCustomer(identifiers: [{type: "crm_id",
+        value: "C-1"}], reason: "a colleague's purchase") { __typename } }""")
+    after = await api.run("steward", HISTORY, id=ids["anna"])
+    assert after["customer"]["segments"] == []
+    assert {(e["segmentId"], e["change"]) for e in after["customer"]["segmentHistory"]} \
+        >= {("buyers", "LEFT")}
+
+
+HISTORY = """query($id: ID!) { customer(id: $id) {
+  segments { segmentId } segmentHistory { segmentId change } } }"""

@@ -81,6 +81,7 @@ def story(page: Any, world: seed.World, big: str, out: Path) -> None:
     page.click("[data-testid=cut-link]")
     page.fill("dialog[open] [data-testid=reason]",
               "Bert signed up on Anna's laptop: not the same person")
+    page.wait_for_selector("dialog[open] [data-testid=preview][data-state=ready]")
     shoot(page, out, "explorer-cut-dialog")
     page.click("dialog[open] [data-testid=confirm]")
     page.wait_for_selector("[data-testid=split-outcome]")

@@ -290,6 +290,8 @@ def test_a_review_item_is_accepted_from_the_keyboard(page, world, shots: Path):
     page.keyboard.press("a")
     page.wait_for_selector("dialog[open] [data-testid=reason]")
     page.keyboard.type("same name, birth date and address")
+    # Enter confirms once the dialog shows what the accept will do
+    page.wait_for_selector("dialog[open] [data-testid=preview][data-state=ready]")
     page.keyboard.press("Enter")
     page.wait_for_selector("[data-testid=merge-outcome]")
     page.wait_for_selector("[data-testid=review-empty]")

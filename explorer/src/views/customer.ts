@@ -3,8 +3,9 @@
 
 import { CUSTOMER, EXPLAIN, GRAPH, MOMENT, TIMELINE, gql, gqlPartial, depthParam, identifierOf, takePrefetched } from "../api";
 import type { ActionSuccess, CustomerDetail, EventNode, Explanation, GraphNode, IdentityGraph, Link, PageInfo } from "../api";
-import { perform, runAction } from "../actions";
-import { askReason, clear, errorText, fmtDate, fmtTime, fmtValue, h, plural } from "../dom";
+import { runAction } from "../actions";
+import type { Preview } from "../actions";
+import { clear, errorText, fmtDate, fmtTime, fmtValue, h, plural } from "../dom";
 import type { GraphCanvas } from "../graph";
 import { isHub, legend, linkKind, linkSummary, shortValue, typeStyle } from "../kit";
 import { canAct, session } from "../session";
@@ -428,14 +429,14 @@ export async function customerView(main: HTMLElement, params: URLSearchParams, p
         "If nothing else holds the customer together, it splits: the part with most identifiers keeps the id."],
       confirm: "Cut link", danger: true, kind: "unlink",
       checkbox: { label: "Ban the pair", hint: "— they never link again, not even through other identifiers" },
-    }, "Link cut", afterAction);
+    }, "Link cut", afterAction, preview((answer) => ({ kind: "UNLINK", identifiers: [identifierOf(link.a), identifierOf(link.b)], ban: answer.checked })));
   }
 
   function relink(link: Link): Promise<unknown> {
     return runAction("link", { a: identifierOf(link.a), b: identifierOf(link.b) }, {
       title: "Link these identifiers again", body: [h("p", null, keyLabel(link.a), " — ", keyLabel(link.b))],
       confirm: "Link", kind: "link",
-    }, "Identifiers linked", afterAction);
+    }, "Identifiers linked", afterAction, preview(() => ({ kind: "LINK", identifiers: [identifierOf(link.a), identifierOf(link.b)] })));
   }
 
   function quarantine(node: GraphNode): Promise<unknown> {
@@ -443,14 +444,14 @@ export async function customerView(main: HTMLElement, params: URLSearchParams, p
       title: "Quarantine this identifier", body: [h("p", null, keyLabel(node.key)),
         "It keeps its events but links nothing; its customer is re-partitioned without it."],
       confirm: "Quarantine", danger: true, kind: "quarantine",
-    }, "Identifier quarantined", afterAction);
+    }, "Identifier quarantined", afterAction, preview(() => ({ kind: "QUARANTINE", identifiers: [identifierOf(node.key)] })));
   }
 
   function release(node: GraphNode): Promise<unknown> {
     return runAction("release", { identifier: identifierOf(node.key) }, {
       title: "Release this identifier", body: [h("p", null, keyLabel(node.key)), "It links again under the rules."],
       confirm: "Release", kind: "release",
-    }, "Identifier released", afterAction);
+    }, "Identifier released", afterAction, preview(() => ({ kind: "RELEASE", identifiers: [identifierOf(node.key)] })));
   }
 
   function split(nodes: GraphNode[]): Promise<unknown> {
@@ -458,25 +459,28 @@ export async function customerView(main: HTMLElement, params: URLSearchParams, p
       title: `Split ${plural(nodes.length, "identifier")} off`,
       body: [h("div", null, ...nodes.map((n) => h("div", null, keyLabel(n.key)))), "They become a new customer: the links between them and the rest are removed."],
       confirm: "Split off", danger: true, kind: "split",
-    }, "Customer split", afterAction);
+    }, "Customer split", afterAction, preview(() => ({ kind: "SPLIT", identifiers: nodes.map((n) => identifierOf(n.key)) })));
   }
 
   function mergeCustomer(other: string): Promise<unknown> {
     return runAction("merge", { a: customerId, b: other }, {
       title: "Merge two customers", body: [`Merge ${other} with ${customerId}. The first seen keeps its id; the rules still apply.`],
       confirm: "Merge", kind: "merge",
-    }, "Customers merged", afterAction);
+    }, "Customers merged", afterAction, preview(() => ({ kind: "MERGE", customers: [customerId, other] })));
   }
 
-  async function mergeWith(): Promise<void> {
-    const answer = await askReason({
+  function mergeWith(): Promise<unknown> {
+    return runAction("merge", { a: customerId }, {
       title: "Merge with another customer",
       body: [`The customer first seen keeps its id; the other still finds it. The linking rules still apply.`],
       field: { label: "The other customer's id", placeholder: "c_…" },
       confirm: "Merge", kind: "merge",
-    });
-    if (!answer) return;
-    await perform("merge", { a: customerId, b: answer.field, reason: answer.reason }, "Customers merged", afterAction);
+    }, "Customers merged", afterAction,
+    preview((answer) => (answer.field ? { kind: "MERGE", customers: [customerId, answer.field] } : null)));
+  }
+
+  function preview(input: Preview["input"]): Preview {
+    return { input, here: customerId };
   }
 
   // -- the moment shown ---------------------------------------------------------------------------

@@ -125,7 +125,8 @@ export async function reviewView(main: HTMLElement): Promise<Cleanup> {
           accept ? "The two identifiers are linked; their customers merge unless a rule keeps them apart." : "The item is closed; nothing is linked."],
         confirm: accept ? "Accept" : "Reject", danger: !accept, kind: accept ? "review-accept" : "review-reject",
         placeholder: accept ? "e.g. same name, birth date and address" : "e.g. different people at one address",
-      }, accept ? `Match ${r.id} accepted` : `Match ${r.id} rejected`, async () => { await load(); });
+      }, accept ? `Match ${r.id} accepted` : `Match ${r.id} rejected`, async () => { await load(); },
+      accept ? { input: () => ({ kind: "ACCEPT_REVIEW", reviewId: r.id }) } : undefined);
     } finally {
       busy = false;
     }
