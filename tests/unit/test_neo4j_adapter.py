@@ -402,9 +402,12 @@ def test_component_rows_become_components_with_their_neighbours():
                  "links": [link("cookie:a", "cookie:b", "cookie:a", "c1")]}]}]
     found = records.components(rows, ["c1", "c2", "c_gone"])
     assert set(found["c1"].links) == {("cookie:a", "cookie:b"), ("cookie:a", "cookie:c")}
-    assert set(found["c1"].neighbours) == {"cookie:c"}  # cookie:b is c2's, gathered too
+    # cookie:b is c2's, gathered too: still c1's neighbour, so that resolution follows it
+    assert set(found["c1"].neighbours) == {"cookie:b", "cookie:c"}
+    assert found["c1"].neighbours["cookie:b"].customer_id == "c2"
     assert found["c1"].neighbours["cookie:c"].customer_id == "c3"
-    assert set(found["c2"].identifiers) == {"cookie:b"} and not found["c2"].neighbours
+    assert set(found["c2"].identifiers) == {"cookie:b"}
+    assert set(found["c2"].neighbours) == {"cookie:a"}
     assert not found["c_gone"].identifiers
     assert found["c1"].customer == CustomerInfo("c1", "t0", "e0", "cookie:a", "t0|e0")
     assert found["c1"].links[("cookie:a", "cookie:b")].first_event == "e1"

@@ -245,7 +245,7 @@ def add_match_records(snap: Snapshot, row: Row) -> None:
 def components(rows: Iterable[Row], customer_ids: Iterable[str]) -> dict[str, Component]:
     """Components from COMPONENTS rows, like the SQLite adapter's `_components`: each
     customer's identifiers and every link touching them, and the identifiers at the far
-    end of those links that none of the customers own."""
+    end of those links that are not its own."""
     found = {cid: Component() for cid in customer_ids}
     rows = list(rows)
     owner_of: dict[str, str] = {}

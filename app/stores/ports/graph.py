@@ -98,9 +98,16 @@ async def decide_with_components(
 
 def add_neighbours(components: dict[str, Component],
                    neighbours: Mapping[str, StoredIdentifier]) -> None:
-    """Give each component the identifiers of `neighbours` at the far ends of its links."""
+    """Give each component the identifiers at the far ends of its links that are not its
+    own: from `neighbours` (owned by none of `components`) or from another of
+    `components`. A component must not depend on what was gathered with it: resolution
+    follows its neighbours to the customers it is decided with, and the Neo4j store reads
+    every component gathered so far again, so a neighbour gathered later would vanish."""
+    known = dict(neighbours)
+    for component in components.values():
+        known.update(component.identifiers)
     for component in components.values():
         for a, b in component.links:
             for key in (a, b):
-                if key in neighbours:
-                    component.neighbours[key] = neighbours[key]
+                if key not in component.identifiers and key in known:
+                    component.neighbours[key] = known[key]

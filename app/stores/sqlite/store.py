@@ -274,7 +274,7 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, SQLiteHistory, IdentityStore):
 
     def _components(self, customer_ids: set[str]) -> dict[str, Component]:
         """Each customer's identifiers, every link touching them, and the identifiers at
-        the far end of those links that none of the customers own."""
+        the far end of those links that are not its own."""
         components = {cid: Component() for cid in customer_ids}
         for customer in self._rows(q.COMPONENT_CUSTOMERS, customer_ids):
             components[customer[0]].customer = CustomerInfo(*customer)
