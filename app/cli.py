@@ -536,9 +536,9 @@ async def bench_erase(store_url: str | None, events: int, erasures: int) -> None
 
 
 def _register_commands() -> None:
-    from app import cli_loaders, cli_segments
+    from app import cli_loaders, cli_rebuild, cli_segments
 
-    for module in (cli_loaders, cli_segments):
+    for module in (cli_loaders, cli_rebuild, cli_segments):
         for command in module.COMMANDS:
             main.add_command(command)
         for command in module.BENCH_COMMANDS:

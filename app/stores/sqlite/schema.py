@@ -246,4 +246,19 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX segment_pending_since ON segment_pending (since);
         """,
     ),
+    (
+        # What each rebuild (app/stores/bulk.py) covered: its inputs and the Kafka offsets
+        # they reach, which `idgraph consume` starts from.
+        "V0006__rebuilds",
+        """
+        CREATE TABLE rebuilds (
+            id TEXT PRIMARY KEY,
+            started_at TEXT NOT NULL,
+            finished_at TEXT NOT NULL,
+            inputs TEXT NOT NULL,
+            positions TEXT NOT NULL,
+            summary TEXT NOT NULL
+        );
+        """,
+    ),
 ]
