@@ -51,6 +51,11 @@ def _settings(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--kafka-offsets", "offsets", default=None,
               help="The Kafka positions the FILES cover, as TOPIC:PARTITION=NEXT_OFFSET,... "
               "(a topic's sink export, say): `idgraph consume` starts there afterwards.")
+@click.option("--kafka-topic", "topics", multiple=True,
+              help="Read this topic too, up to where it ends when the rebuild starts; "
+              "repeat. `idgraph consume` on it starts there afterwards.")
+@click.option("--bootstrap-servers", envvar="IDGRAPH_KAFKA_BOOTSTRAP", default="127.0.0.1:9092",
+              show_default=True, help="Kafka HOST:PORT[,...] for --kafka-topic.")
 @click.option("--driver-memory", default=None, help="Spark driver memory, e.g. 4g.")
 @click.option("--conf", "conf", multiple=True, metavar="KEY=VALUE",
               help="A Spark setting; repeat.")
@@ -58,22 +63,25 @@ def _settings(pairs: tuple[str, ...]) -> dict[str, str]:
 async def rebuild(store_url: str | None, files: tuple[str, ...], engine: str,
                   master: str | None, from_store: bool, input_format: str, rejects: Path,
                   staging: str | None, keep_staging: bool, offsets: str | None,
-                  driver_memory: str | None, conf: tuple[str, ...]) -> None:
+                  topics: tuple[str, ...], bootstrap_servers: str, driver_memory: str | None,
+                  conf: tuple[str, ...]) -> None:
     """Build the identity graph from every event at once on Apache Spark, with the same
     customers, ids and merge histories as loading them, and write it to the store.
 
     FILES are JSONL (v1 events or Segment messages) or Parquet, local paths or URIs the
-    Spark tasks reach (directories are read whole). Into an empty store the result is
+    Spark tasks reach (directories are read whole); --kafka-topic reads a topic. Events
+    the store holds count once. Into an empty store the result is
     written directly; a store with data gets the difference, every id it held still
     resolving. Bad lines go to the rejects; the store is only touched once the job is done.
     """
     from app.bootstrap import start
     from app.services.rebuild import RebuildOptions, RebuildService
     from app.spark.inputs import InputError
+    from app.spark.kafka import KafkaInputError
     from app.spark.session import SparkConfig, SparkMissing
 
-    if bool(files) == from_store:
-        raise click.UsageError("give FILES, or --from-store (not both)")
+    if bool(files or topics) == from_store:
+        raise click.UsageError("give FILES or --kafka-topic, or --from-store")
     positions = _positions(offsets) if offsets else {}
     settings = settings_for(store_url)
     services = await start(settings)
@@ -82,11 +90,12 @@ async def rebuild(store_url: str | None, files: tuple[str, ...], engine: str,
                              suppression=settings.suppression(), segments=services.segments)
     options = RebuildOptions(files=files, from_store=from_store, staging=staging,
                              rejects=rejects, input_format=input_format,
-                             keep_staging=keep_staging, positions=positions)
+                             keep_staging=keep_staging, positions=positions,
+                             kafka_topics=topics, bootstrap_servers=bootstrap_servers)
     spark = SparkConfig(master=master, driver_memory=driver_memory, settings=_settings(conf))
     try:
         report = await service.rebuild(options, spark)
-    except (InputError, SparkMissing) as exc:
+    except (InputError, KafkaInputError, SparkMissing) as exc:
         fail(exc)
     finally:
         await services.close()

@@ -72,6 +72,9 @@ class RebuildOptions:
     keep_staging: bool = False
     # topic -> partition -> next offset: the Kafka positions the input files cover
     positions: dict[str, dict[int, int]] = field(default_factory=dict)
+    # topics read whole, up to their offsets when the rebuild starts (recorded as positions)
+    kafka_topics: tuple[str, ...] = ()
+    bootstrap_servers: str | None = None
 
 
 @dataclass(slots=True)
@@ -102,7 +105,8 @@ class RebuildService:
         import time
 
         from app.spark.inputs import CHUNK_BYTES, list_inputs
-        from app.spark.job import RebuildJob
+        from app.spark.job import KafkaInput, RebuildJob
+        from app.spark.kafka import ranges
         from app.spark.parse import ParseConfig
         from app.spark.session import spark_session
         from app.spark.staging import Staging
@@ -110,6 +114,12 @@ class RebuildService:
         if (pending := await self.bulk.pending_switch()) is not None:
             await self.finish(pending)
         files = list_inputs(options.files)
+        kafka, positions = None, dict(options.positions)
+        if options.kafka_topics:
+            slices, covered = ranges(options.bootstrap_servers or "", list(options.kafka_topics),
+                                     len(files))
+            kafka = KafkaInput(options.bootstrap_servers or "", slices)
+            positions.update(covered)
         started = self.clock()
         now = format_ts(started)
         rebuild_id = f"r_{started:%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:8]}"
@@ -118,20 +128,21 @@ class RebuildService:
         seconds: dict[str, float] = {}
         mark = time.monotonic()
         fingerprint = await self.bulk.fingerprint()
+        reads = bool(files) or kafka is not None
         stored = None if await self.bulk.is_empty() else await self._export(
-            staging, with_event_ids=bool(files))
-        suppressed = await self.bulk.suppressed() if files else {}
+            staging, with_event_ids=reads)
+        suppressed = await self.bulk.suppressed() if reads else {}
         seconds["export"], mark = time.monotonic() - mark, time.monotonic()
         config = ParseConfig(self.rules, self.default_region, options.input_format,
                              suppressed=suppressed, suppression=self.suppression)
         session = spark_session(spark)
         seconds["session"], mark = time.monotonic() - mark, time.monotonic()
         job = RebuildJob(session, staging, config, now, options.chunk_bytes or CHUNK_BYTES)
-        report = job.run(files, stored)
+        report = job.run(files, stored, kafka)
         seconds["spark"], mark = time.monotonic() - mark, time.monotonic()
-        record = RebuildRecord(rebuild_id, now, format_ts(self.clock()),
-                               [f.path for f in files] or ["store"], options.positions,
-                               asdict(report))
+        inputs = [f.path for f in files] + [f"kafka:{t}" for t in options.kafka_topics]
+        record = RebuildRecord(rebuild_id, now, format_ts(self.clock()), inputs or ["store"],
+                               positions, asdict(report))
         await self.bulk.switch(SwitchPlans(record, fingerprint, staging.uri, options.plan_rows,
                                            plans(staging, now, options.plan_rows),
                                            self.applied))

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from app.domain.plan import ACTIVE, BANNED, QUARANTINED, REMOVED
 from app.spark import components, evidence, resolve, sections
 from app.spark.inputs import CHUNK_BYTES, InputFile, InputKind, chunks
+from app.spark.kafka import Slice
 from app.spark.parse import LINE_PLACEHOLDER, ParseConfig, RowKind, parquet_raw
 from app.spark.staging import Staging
 
@@ -45,6 +46,12 @@ class Stored:
     history: str  # current, absorbed, survivor, at, event_id, reason, seq
     bans: str  # a, b
     event_ids: str | None = None  # event_id; read only when files add events
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaInput:
+    bootstrap: str
+    slices: list[Slice]
 
 
 @dataclass(slots=True)
@@ -84,12 +91,13 @@ class RebuildJob:
         yield
         self.report.seconds[name] = round(time.monotonic() - start, 3)
 
-    def run(self, files: list[InputFile], stored: Stored | None) -> JobReport:
+    def run(self, files: list[InputFile], stored: Stored | None,
+            kafka: KafkaInput | None = None) -> JobReport:
         """Read, resolve, and write the plan sections and the rejects to staging."""
         from pyspark.sql import functions as F
 
         old = _Old(self.spark, stored)
-        parsed = self.parsed(files)
+        parsed = self.parsed(files, kafka)
         problems = self.line_problems(parsed, self.line_starts(parsed, files))
         occurrences = self.stage(parsed.where(F.col("kind") == RowKind.EVENT), "occurrences")
         kept = self.stage(self.kept(occurrences, old.event_ids), "kept")
@@ -116,11 +124,13 @@ class RebuildJob:
         return self.report
 
     # -- records ---------------------------------------------------------------------------
-    def parsed(self, files: list[InputFile]) -> DataFrame:
+    def parsed(self, files: list[InputFile], kafka: KafkaInput | None) -> DataFrame:
         """Every record of the input files as event and problem rows (and JSONL ranges)."""
-        from app.spark.parse import PARSED_SCHEMA, parse_jsonl, parse_records
+        from app.spark.parse import PARSED_SCHEMA, parse_jsonl, parse_kafka, parse_records
 
         frames = []
+        if kafka is not None and kafka.slices:
+            frames.append(parse_kafka(self.spark, kafka.bootstrap, kafka.slices, self.config))
         jsonl = chunks(files, self.chunk_bytes)
         if jsonl:
             frames.append(parse_jsonl(self.spark, jsonl, self.config))

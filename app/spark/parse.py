@@ -25,6 +25,7 @@ from app.domain.search import name_term
 from app.services.ingest import Problem, plan_problems, unexpected, validate
 from app.spark.arrow import arrow_schema, batches_of
 from app.spark.inputs import Chunk, owned_lines
+from app.spark.kafka import Slice, messages
 from app.stores.base import event_body
 from loaders.files import decode_json
 from loaders.segment_spec import SegmentConfig
@@ -143,6 +144,37 @@ def parse_jsonl(spark: SparkSession, chunks: list[Chunk], config: ParseConfig) -
         for batch in batches:
             for item in batch.to_pylist():
                 yield from batches_of(_chunk_rows(Chunk(**item), config), schema)
+
+    return frame.mapInArrow(read, PARSED_SCHEMA)
+
+
+def parse_kafka(spark: SparkSession, bootstrap: str, slices: list[Slice],
+                config: ParseConfig) -> DataFrame:
+    """One row per event and problem from Kafka slices (one task each), each message named
+    as the loader names it (topic/partition/offset)."""
+    from loaders.kafka import decode_message, position
+
+    frame = spark.createDataFrame(
+        [(s.file, s.topic, s.partition, s.start, s.end) for s in slices],
+        "file int, topic string, partition int, start long, end long")
+    frame = frame.repartition(max(1, len(slices)))
+    schema = arrow_schema(PARSED_SCHEMA)
+
+    def read(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        def rows() -> Iterator[dict[str, Any]]:
+            for batch in batches:
+                for item in batch.to_pylist():
+                    piece = Slice(**item)
+                    for message in messages(bootstrap, piece):
+                        where = position(message)
+                        raw = decode_message(message, where, config.input_format,
+                                             config.segment)
+                        place = {"file": piece.file, "chunk": 0, "line": 0,
+                                 "offset": message.offset}
+                        for row in parse_raw(raw, where, config):
+                            yield {**row, **place}
+
+        yield from batches_of(rows(), schema)
 
     return frame.mapInArrow(read, PARSED_SCHEMA)
 
