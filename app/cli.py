@@ -104,7 +104,7 @@ def _serve_workers(settings: Settings, host: str, port: int, workers: int) -> No
     console.print(f"idgraph serving [bold]{settings.store.split('@')[-1]}[/bold] at "
                   f"[bold]http://{host}:{port}/graphql[/bold] with {workers} workers")
     uvicorn.run("app.api.asgi:worker_app", factory=True, host=host, port=port,
-                workers=workers, log_level="info")
+                workers=workers, log_level="info", ws_max_size=settings.api_max_body_bytes)
 
 
 async def _check_store(settings: Settings) -> None:
@@ -130,7 +130,9 @@ def _serve_settings(settings: Settings, host: str, port: int) -> None:
             f"idgraph serving [bold]{services.store.url.split('@')[-1]}[/bold] at "
             f"[bold]http://{host}:{port}/graphql[/bold]"
         )
-        config = uvicorn.Config(create_app(services), host=host, port=port, log_level="info")
+        # uvicorn would buffer a WebSocket message up to 16 MB before the API's own limit
+        config = uvicorn.Config(create_app(services), host=host, port=port, log_level="info",
+                                ws_max_size=settings.api_max_body_bytes)
         await uvicorn.Server(config).serve()
 
     try:
@@ -188,6 +190,12 @@ async def load(
         fail(exc)
     settings = settings_for(store_url)
     services = await start(settings)
+    if services.ingest.matcher_problem:
+        console.print(f"fuzzy matching is off: {services.ingest.matcher_problem}", markup=False)
+    elif services.ingest.matcher and not services.ingest.matcher.model.health.usable:
+        console.print("fuzzy matching decides nothing: the stored matcher cannot tell "
+                      f"people apart ({'; '.join(services.ingest.matcher.model.health.reasons)})",
+                      markup=False)
     total_bytes = sum(p.stat().st_size for p in files)
     resuming = _exists(checkpoint)  # then the rejects of the earlier runs are kept
     try:
@@ -297,10 +305,12 @@ async def export(store_url: str | None, out: Path | None) -> None:
 def demo(
     store_url: str | None, people: int, seed: int, serve_after: bool, host: str, port: int
 ) -> None:
-    """Generate a realistic synthetic data set, load it with example segments kept up to
-    date as it streams in, train the next-best-action model, and optionally serve it."""
-    from app.demo import DEMO_SEGMENTS, demo_events
+    """Generate a realistic synthetic data set, train the fuzzy matcher on it, load it with
+    example segments kept up to date as it streams in, train the next-best-action model,
+    and optionally serve it."""
+    from app.demo import DEMO_SEGMENTS, JUNK_EMAIL, SHOP_CARD, demo_events
     from app.domain.traits import normal_ts
+    from app.services.matching import train_from_events
 
     settings = settings_for(store_url or "sqlite:///idgraph-demo.db")
     services = _start_sync(settings)
@@ -311,18 +321,29 @@ def demo(
         for name, text in DEMO_SEGMENTS.items():
             if name not in known:
                 await services.segments.define(name, text)
+        _, training = await train_from_events(services.store, events, services.ingest.rules,
+                                              seed=seed)
+        await services.ingest.load_matcher()
         result = await services.ingest.ingest_raw(
             (f"demo event {n}", raw) for n, raw in enumerate(events, start=1)
         )
         model = await services.marketing.train(max(normal_ts(e["timestamp"]) for e in events))
-        return result, await services.segments.segments(), model
+        reviews = len(await services.store.reviews(10_000, None))
+        return training, result, await services.segments.segments(), model, reviews
 
-    result, segments, model = asyncio.run(load_demo())
+    training, result, segments, model, reviews = asyncio.run(load_demo())
+    for line in training.lines():
+        console.print(f"matcher: {line}", markup=False, highlight=False, soft_wrap=True)
     console.print(
         f"demo: {result.stored:,} events stored ({result.duplicates:,} already there), "
         f"{result.new_customers:,} customers created, {result.merges:,} merges, "
         f"into {settings.store}"
     )
+    console.print(f"review queue: {reviews:,} open items (see reviewQueue)")
+    console.print(f'a hub: {{ identifier(type: "loyalty_id", value: "{SHOP_CARD}") '
+                  "{ status reason } }", markup=False)
+    console.print(f'a junk value: {{ identifier(type: "email", value: "{JUNK_EMAIL}") '
+                  "{ status reason } }", markup=False)
     console.print("segments: " + ", ".join(f"{s.record.name} {s.size:,}" for s in segments))
     console.print(f"next-best-action model: {model.quality.summary()}", markup=False)
     example = next((e for e in events if any(i["type"] == "email" for i in e["identifiers"])), None)
@@ -399,7 +420,8 @@ def matcher() -> None:
 @run
 async def matcher_train(store_url: str | None, files: tuple[Path, ...], seed: int) -> None:
     """Estimate the matcher without labels (EM) from JSONL files of v1 events with traits,
-    and store it for every loader."""
+    and store it for every loader. Prints the estimated prior and what the matcher expects
+    to do at the rules' thresholds: precision, recall and the review load."""
     from app.services.matching import train_from_events
     from loaders.files import read_lines
 
@@ -407,16 +429,13 @@ async def matcher_train(store_url: str | None, files: tuple[Path, ...], seed: in
     raws = [json.loads(line.text) for path in files for line in read_lines(path)
             if line.text.startswith("{")]
     try:
-        _, report = await train_from_events(services.store, raws, services.ingest.rules,
+        _, result = await train_from_events(services.store, raws, services.ingest.rules,
                                             seed=seed,
                                             default_region=services.settings.default_region)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
     finally:
         await services.close()
-    console.print(f"trained on {report.records:,} records ({report.skipped_events} events "
-                  f"skipped); EM converged={report.em.converged} after "
-                  f"{report.em.iterations} iterations; stored as 'matcher'")
+    for line in [*result.lines(), "stored as 'matcher'"]:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 # -- schema --------------------------------------------------------------------------
@@ -451,21 +470,35 @@ def bench() -> None:
 
 @bench.command("match")
 @store_option
-@click.option("--dataset", type=click.Choice(["febrl4", "febrl3"]), default="febrl4")
+@click.option("--dataset", default="febrl4", show_default=True,
+              help="febrl1, febrl2, febrl3, febrl4, or synth:SHAPE[,key=value...] with SHAPE "
+              "one of name_dob, name_email, name_address, everything, cdp (see app/synth).")
 @click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1))
 @click.option("--distractors", default=0, show_default=True, type=click.IntRange(0),
-              help="Records stored first; then each Febrl record is ingested alone and timed.")
-@click.option("--no-baseline", is_flag=True, help="Skip recordlinkage's ECM baseline.")
+              help="Records stored first; then the first 1,000 records are ingested alone "
+              "and timed.")
+@click.option("--no-baseline", is_flag=True, help="Skip Splink and recordlinkage's ECM.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON.")
 @run
-async def bench_match(store_url: str | None, dataset: str, seed: int, distractors: int,
-                      no_baseline: bool) -> None:
-    """Pairwise precision, recall and F1 on Febrl through the pipeline, next to ECM."""
+async def bench_match(store_url: str | None, dataset: str, seed: int, batch_size: int,
+                      distractors: int, no_baseline: bool, as_json: bool) -> None:
+    """Pairwise precision, recall and F1, over-merged customers per 1,000 people and
+    review items per 100 records, through the pipeline, next to Splink and ECM."""
     from app.bench.match import run_match_bench
+    from app.bench.match_data import FEBRL
 
-    report = await run_match_bench(settings_for(store_url), dataset, seed=seed,
-                                   distractors=distractors, baseline=not no_baseline,
-                                   console=console)
-    click.echo(json.dumps(report, indent=2))
+    if dataset not in FEBRL and not dataset.startswith("synth:"):
+        raise click.BadParameter(f"one of {', '.join(FEBRL)} or synth:SHAPE",
+                                 param_hint="--dataset")
+    try:
+        report = await run_match_bench(settings_for(store_url), dataset, seed=seed,
+                                       batch_size=batch_size, distractors=distractors,
+                                       baseline=not no_baseline, console=console)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--dataset") from None
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
 
 
 @bench.command("explorer")

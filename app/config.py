@@ -48,13 +48,53 @@ class Settings(BaseSettings):
         default=20_000, ge=10, description="Largest estimated query cost (see docs/api.md)"
     )
     api_max_body_bytes: int = Field(
-        default=1_000_000, ge=1_000, description="Largest GraphQL request body, in bytes"
+        default=1_000_000, ge=1_000,
+        description="Largest GraphQL request: body, query string or WebSocket message, in "
+        "bytes",
+    )
+    api_max_query_tokens: int = Field(
+        default=10_000, ge=100,
+        description="Most tokens (names, punctuation, values) in one GraphQL document",
+    )
+    api_max_json_depth: int = Field(
+        default=64, ge=4, le=500,
+        description="Deepest nesting of a request's JSON: body, variables, WebSocket message",
+    )
+    api_query_timeout_seconds: float = Field(
+        default=30.0, gt=0, le=3600,
+        description="Longest a query over HTTP may run before it is stopped (mutations are "
+        "never stopped)",
+    )
+    api_max_search_chars: int = Field(
+        default=200, ge=3, le=10_000, description="Longest searchCustomers text, in characters"
+    )
+    api_max_search_words: int = Field(
+        default=10, ge=1, le=100, description="Most words in a searchCustomers text"
     )
     api_max_ingest_events: int = Field(
         default=1000, ge=1, le=100_000, description="Most events one ingestEvents call takes"
     )
     api_introspection: bool = Field(
         default=True, description="Answer schema introspection (and serve GraphiQL)"
+    )
+    api_max_definition_chars: int = Field(
+        default=10_000, ge=100, le=1_000_000,
+        description="Longest segment definition accepted by defineSegment / updateSegment",
+    )
+    api_max_definition_conditions: int = Field(
+        default=50, ge=1, le=10_000,
+        description="Most conditions (with the comparisons of `where` filters) in a segment "
+        "definition accepted by defineSegment / updateSegment",
+    )
+    api_max_definition_nesting: int = Field(
+        default=10, ge=1, le=100,
+        description="Deepest nesting of AND, OR and NOT in a segment definition accepted by "
+        "defineSegment / updateSegment",
+    )
+    api_allowed_hosts: str = Field(
+        default="",
+        description="Comma-separated host names the API answers to (*.example.com for its "
+        "subdomains, * for any); empty: loopback names only without API keys, any with keys",
     )
     api_cors_origins: str = Field(
         default="",
@@ -113,17 +153,37 @@ class Settings(BaseSettings):
     def cors_origins(self) -> list[str]:
         return [o.strip() for o in self.api_cors_origins.split(",") if o.strip()]
 
+    def allowed_hosts(self) -> list[str]:
+        return [h.strip().lower() for h in self.api_allowed_hosts.split(",") if h.strip()]
+
     def api_key_roles(self) -> dict[str, str]:
+        """The keys and their roles. Raises ValueError naming the entry by its position
+        only: a message must not show any part of a key."""
         roles: dict[str, str] = {}
-        for item in filter(None, (p.strip() for p in self.api_keys.split(","))):
+        entries = [p.strip() for p in self.api_keys.split(",") if p.strip()]
+        for n, item in enumerate(entries, 1):
+            where = f"IDGRAPH_API_KEYS entry {n} of {len(entries)}"
             key, sep, role = item.rpartition(":")
             if not sep or not key or role not in ROLES:
-                raise ValueError(
-                    f"IDGRAPH_API_KEYS entry {item[:6]}...: expected key:role with role one of "
-                    f"{', '.join(ROLES)}"
-                )
+                raise ValueError(f"{where}: expected key:role with role one of "
+                                 f"{', '.join(ROLES)}")
+            if is_placeholder(key):
+                raise ValueError(f"{where}: the key is a placeholder from an example; set "
+                                 f"a secret one, e.g. IDGRAPH_API_KEYS=$(openssl rand -hex 24)"
+                                 f":{role}")
             roles[key] = role
         return roles
+
+
+PLACEHOLDER_MARKERS = ("replace-me", "replace_me", "replaceme", "change-me", "change_me",
+                       "changeme", "placeholder", "your-key", "your_key", "<")
+
+
+def is_placeholder(key: str) -> bool:
+    """Whether a key is one of the placeholders examples use (replace-me-admin-key,
+    changeme, <your-key>): anyone who read the example knows it."""
+    lowered = key.lower()
+    return any(marker in lowered for marker in PLACEHOLDER_MARKERS)
 
 
 def _from_file(path: str, parse: Callable[[str], T], error: type[ValueError]) -> T:

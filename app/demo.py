@@ -26,9 +26,21 @@ in it on purpose:
 * Households: two people at one address with the same surname, with their own e-mails,
   phones, crm ids, cookies and devices. They share no identifier, so a correct identity
   graph keeps them apart even though their traits look alike.
+* Fuzzy duplicates: some store customers fill in a loyalty card at the till. Staff type
+  the name, birth date and address, with the typos of app/synth/corrupt.py, and no e-mail:
+  only the fuzzy matcher (trained by `idgraph demo`) can tell that the card and the CRM
+  customer are one person; then their purchases with the card join the customer. When
+  there is a queue, staff write an initial and a street only: too little to be sure, so
+  the matcher leaves those cards apart or asks a steward (the review queue).
+* A hub and a junk value, shared on purpose (`DemoData.shared`): the shop's own loyalty
+  card, which cashiers scan for customers who forgot theirs (with the e-mail for the
+  e-receipt), and "test@test.com", typed into the chat by a few anonymous visitors. The
+  rules quarantine the first as a hub and block the second, so neither merges anyone.
 
 `demo_data` returns the events together with the ground truth (`DemoPerson`, and which
-person produced each event); `demo_events` returns just the events.
+person produced each event); `demo_events` returns just the events. The story's later
+additions (cards at the till, the hub, the junk value) draw from a random source of their
+own, so they leave the rest of the data set as it was.
 
 `synthetic_events` streams any number of plain events for benchmarks: a sliding pool of
 active people, about five events each, every event carrying one to three of its person's
@@ -44,6 +56,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
+
+from app.synth.corrupt import date_error, name_error, typo
 
 Event = dict[str, Any]
 
@@ -93,6 +107,15 @@ EMAIL_DOMAINS = (
 )
 PERSONA_SHARES = (("anonymous", 0.2), ("store", 0.3))  # the rest is "online"
 HOUSEHOLD_EVERY = 100  # one household pair per this many people (at least one)
+CARD_AT_TILL = 0.5  # share of loyalty cards filled in at the till, not in the CRM
+STAFF_TYPOS = 0.3  # chance that staff mistype a detail of a card filled in at the till
+RUSHED_CARDS = 0.1  # of those cards (at least one), filled in with an initial and a street
+# The shop's own loyalty card, scanned for customers who forgot theirs: more people than
+# the hub limit (15) use it in a demo of the default size.
+SHOP_CARD = "2000000000017"
+SHOP_CARD_USERS = 18
+JUNK_EMAIL = "test@test.com"
+JUNK_EMAIL_USERS = 3
 # Example segments that `idgraph demo` defines (docs/segments.md teaches the language).
 DEMO_SEGMENTS = {
     "repeat_buyers": "count(purchase) >= 2",
@@ -122,6 +145,8 @@ class DemoPerson:
     crm_id: str | None = None
     loyalty_id: str | None = None
     household: int | None = None  # index of the first member of this person's household
+    card_at_till: bool = False  # the loyalty card was filled in at the till, not in the CRM
+    card_rushed: bool = False  # ... with an initial and a street only
 
     @property
     def known(self) -> bool:
@@ -142,6 +167,8 @@ class DemoData:
     people: tuple[DemoPerson, ...]
     events: list[Event]
     owner: dict[str, int]  # event_id -> DemoPerson.index
+    # (type, normalised value) of the identifiers several people use on purpose
+    shared: frozenset[tuple[str, str]] = frozenset()
 
     def events_of(self, person: DemoPerson) -> list[Event]:
         return [e for e in self.events if self.owner[e["event_id"]] == person.index]
@@ -151,7 +178,16 @@ def demo_people(people: int = 200, *, seed: int = 7, start: datetime = DEFAULT_S
                 days: int = 90) -> tuple[DemoPerson, ...]:
     """Who is who in `demo_events` with the same arguments."""
     _check_period(start, days)
-    return _cast(random.Random(seed), people, start)
+    return _cast(random.Random(seed), people, start, seed)
+
+
+def _cards_at_till(cast: list[DemoPerson], seed: object) -> None:
+    story = random.Random(f"{seed}-cards")
+    at_till = [i for i, p in enumerate(cast) if p.loyalty_id and story.random() < CARD_AT_TILL]
+    rushed = set(story.sample(at_till, max(1, round(RUSHED_CARDS * len(at_till))))
+                 if at_till else [])
+    for i in at_till:
+        cast[i] = replace(cast[i], card_at_till=True, card_rushed=i in rushed)
 
 
 def demo_events(people: int = 200, *, seed: int = 7, start: datetime = DEFAULT_START,
@@ -165,15 +201,16 @@ def demo_data(people: int = 200, *, seed: int = 7, start: datetime = DEFAULT_STA
     """The demo events with their ground truth."""
     _check_period(start, days)
     rng = random.Random(seed)
-    cast = _cast(rng, people, start)
-    writer = _Writer(rng, start.astimezone(UTC), days)
+    cast = _cast(rng, people, start, seed)
+    writer = _Writer(rng, start.astimezone(UTC), days, random.Random(f"{seed}-story"))
     for person in cast:
         if person.known:
             _known_journey(writer, person)
         else:
             _anonymous_journey(writer, person)
+    shared = _shared_values(writer, cast)
     events, owner = writer.finish()
-    return DemoData(cast, events, owner)
+    return DemoData(cast, events, owner, shared)
 
 
 def _check_period(start: datetime, days: int) -> None:
@@ -183,7 +220,8 @@ def _check_period(start: datetime, days: int) -> None:
         raise ValueError("days must be at least 1")
 
 
-def _cast(rng: random.Random, people: int, start: datetime) -> tuple[DemoPerson, ...]:
+def _cast(rng: random.Random, people: int, start: datetime, seed: int
+          ) -> tuple[DemoPerson, ...]:
     if people < 0:
         raise ValueError("people must not be negative")
     personas = _personas(rng, people)
@@ -195,6 +233,7 @@ def _cast(rng: random.Random, people: int, start: datetime) -> tuple[DemoPerson,
         cast.append(_make_person(rng, index, persona, housemate, taken, start))
     for first in set(housemate_of.values()):
         cast[first] = replace(cast[first], household=first)
+    _cards_at_till(cast, seed)
     return tuple(cast)
 
 
@@ -417,6 +456,7 @@ class _Writer:
     rng: random.Random
     start: datetime
     days: int
+    story: random.Random  # for the story's later additions, so the rest stays as it was
     rows: list[tuple[datetime, int, int, Event]] = field(default_factory=list)
     orders: int = 0
     chats: int = 0
@@ -710,6 +750,7 @@ def _shop_visits(w: _Writer, person: DemoPerson, after: datetime) -> None:
     """In-store purchases, identified by loyalty card or by the e-mail for the e-receipt."""
     rng = w.rng
     visits = rng.randint(1, 3) if person.persona == "store" else int(rng.random() < 0.15)
+    signed_up = False
     for _ in range(visits):
         if person.loyalty_id:
             identifier = _id("loyalty_id", person.loyalty_id)
@@ -717,8 +758,52 @@ def _shop_visits(w: _Writer, person: DemoPerson, after: datetime) -> None:
             identifier = _id("email", _email_spelling(rng, person.email))
         else:
             continue  # paid without identifying: no event
-        w.emit(person, w.later(after, SHOP_HOURS), "purchase", "pos", [identifier],
+        moment = w.later(after, SHOP_HOURS)
+        if person.card_at_till and not signed_up:
+            _card_at_till(w, person, moment - timedelta(seconds=w.story.randint(60, 300)))
+            signed_up = True
+        w.emit(person, moment, "purchase", "pos", [identifier],
                properties={**_order(w, "POS"), "store": rng.choice(SHOPS)})
+
+
+def _card_at_till(w: _Writer, person: DemoPerson, moment: datetime) -> None:
+    """A loyalty card filled in at the till: staff type the details, with typos."""
+    assert person.loyalty_id is not None
+    story = w.story
+
+    def typed(value: str, error: Callable[[random.Random, str], str]) -> str:
+        return error(story, value) if story.random() < STAFF_TYPOS else value
+
+    traits = {"first_name": typed(person.first_name, name_error),
+              "last_name": typed(person.last_name, name_error),
+              "birth_date": typed(person.birth_date, date_error),
+              **{k: typed(v, typo) for k, v in person.address.items() if k != "country"}}
+    if person.card_rushed:
+        # A queue at the till: an initial, no birth date, the street without a number.
+        traits = {"first_name": person.first_name[0], "last_name": person.last_name,
+                  "street": person.address["street"], "city": person.address["city"]}
+    w.emit(person, moment, "loyalty_signup", "pos", [_id("loyalty_id", person.loyalty_id)],
+           traits=traits, properties={"store": story.choice(SHOPS)})
+
+
+def _shared_values(w: _Writer, cast: tuple[DemoPerson, ...]) -> frozenset[tuple[str, str]]:
+    """The shop's card scanned for customers who forgot theirs, and a junk e-mail typed
+    into the chat by anonymous visitors. Returns the values, as (type, normalised value)."""
+    story = w.story
+    known = [p for p in cast if p.email]
+    for person in story.sample(known, min(SHOP_CARD_USERS, len(known))):
+        assert person.email is not None
+        w.emit(person, w.on_day(story.randrange(w.days), SHOP_HOURS), "purchase", "pos",
+               [_id("loyalty_id", SHOP_CARD), _id("email", person.email)],
+               properties={**_order(w, "POS"), "store": story.choice(SHOPS),
+                           "note": "shop card"})
+    anonymous = [p for p in cast if not p.known]
+    for person in story.sample(anonymous, min(JUNK_EMAIL_USERS, len(anonymous))):
+        w.emit(person, w.on_day(story.randrange(w.days)), "chat_message", "chatbot",
+               [_id("cookie", person.cookies[0]), _id("email", JUNK_EMAIL)],
+               properties={"session_id": f"chat-junk-{person.index}", "author": "customer",
+                           "transcript": story.choice(CHAT_EMAIL_LINES)})
+    return frozenset({("loyalty_id", SHOP_CARD), ("email", JUNK_EMAIL)})
 
 
 def _newsletters(w: _Writer, person: DemoPerson, after: datetime) -> None:
@@ -745,7 +830,7 @@ def _crm_export(w: _Writer, person: DemoPerson, moment: datetime) -> None:
                    _id("email", _email_spelling(rng, person.email, padding=True))]
     if person.phone:
         identifiers.append(_id("phone", _phone_spelling(rng, person.phone, "crm")))
-    if person.loyalty_id:
+    if person.loyalty_id and not person.card_at_till:
         identifiers.append(_id("loyalty_id", person.loyalty_id))
     traits = {"first_name": person.first_name, "last_name": person.last_name,
               "birth_date": person.birth_date, "gender": person.gender, **person.address}

@@ -2,13 +2,19 @@
 
 Roles are ordered: a steward can do what a reader can, an admin what a steward can.
 With no keys configured the API runs in local development mode and grants every role.
+A caller without an accepted key is ANONYMOUS: it has no role, and RequireCaller refuses
+every operation it sends, whatever route or protocol brought the operation in.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Iterator
 from dataclasses import dataclass
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
 
 from app.config import ROLES, Settings
 
@@ -25,8 +31,12 @@ class Principal:
     role: str
     actor: str  # a stable label for the audit log; never the key itself
 
+    @property
+    def authenticated(self) -> bool:
+        return self.role in RANK
+
     def can(self, role: str) -> bool:
-        return RANK[self.role] >= RANK[role]
+        return self.authenticated and RANK[self.role] >= RANK[role]
 
     @property
     def sees_pii(self) -> bool:
@@ -34,6 +44,9 @@ class Principal:
 
 
 DEV_PRINCIPAL = Principal("admin", DEV_ACTOR)
+# The GraphiQL page and a WebSocket before its connection_init: they may load, not query.
+ANONYMOUS = Principal("anonymous", "anonymous")
+SEND_A_KEY = "send an API key: Authorization: Bearer <key>"
 
 
 def key_label(key: str, role: str) -> str:
@@ -54,7 +67,7 @@ class Authenticator:
         if self.dev_mode:
             return DEV_PRINCIPAL
         if not authorization:
-            raise AuthError("send an API key: Authorization: Bearer <key>")
+            raise AuthError(SEND_A_KEY)
         scheme, _, key = authorization.strip().partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
             raise AuthError("the Authorization header must be 'Bearer <key>'")
@@ -64,3 +77,16 @@ class Authenticator:
             if hmac.compare_digest(known.encode(), key.encode()):
                 return Principal(role, key_label(key, role))
         raise AuthError("unknown API key; ask an administrator for one (IDGRAPH_API_KEYS)")
+
+
+class RequireCaller(SchemaExtension):
+    """Refuse every operation of an ANONYMOUS caller before it executes. The HTTP layer
+    answers 401 already; this holds whatever lets a request through to the schema."""
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context.context
+        principal = getattr(context, "principal", ANONYMOUS)
+        if not principal.authenticated:
+            # Raised, not set as the result: subscriptions ignore a result set here.
+            raise GraphQLError(SEND_A_KEY)
+        yield

@@ -4,6 +4,7 @@ on a WebSocket)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,8 @@ class Context:
     connection_params: dict[str, Any] | None = None
     # the outbox holds new changes: let subscriptions hear of them now, not at the next poll
     changed: Callable[[], None] | None = None
+    # An HTTP request's time budget, armed for queries (app/api/deadline.py)
+    time_budget: asyncio.Timeout | None = None
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

@@ -13,6 +13,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from app.api.arguments import MAX_STORED_INT, ascii_int
 from app.api.context import Context
 from app.api.results import (
     ActionRejected,
@@ -43,13 +44,13 @@ from app.api.results import (
 )
 from app.api.segments import Segment
 from app.api.types import CustomerID, IdentifierInput, masker
-from app.domain.segments import ENTERED, SegmentError
+from app.domain.segments import ENTERED, SegmentError, parse_segment
+from app.domain.segments.language import check_definition
 from app.domain.steward import Action, StewardError
 from app.domain.traits import NAME_PATTERN
 from app.services.steward import ActionResult
 
 MAX_SPLIT = 1000
-MAX_DEFINITION = 10_000  # characters of a segment definition
 
 
 class BadArgument(Exception):
@@ -192,10 +193,10 @@ class Mutation:
     async def resolve_review(self, info: Info[Context, Any], id: strawberry.ID, accept: bool,
                              reason: str) -> ResolveReviewResult:
         async def run() -> ActionResult:
-            if not str(id).isdigit():
+            if (review := ascii_int(str(id), MAX_STORED_INT)) is None:
                 raise BadArgument("id", f"{str(id)[:40]!r} is not a review id (see reviewQueue)")
             return await info.context.services.steward.resolve_review(
-                int(id), accept, actor(info), reason)
+                review, accept, actor(info), reason)
         return await steward_action(info, "ResolveReviewResult", run)
 
     @strawberry.mutation(description="Reverse a steward action by its audit seq. The undo is "
@@ -261,11 +262,15 @@ async def _define(info: Info[Context, Any], name: str, text: str, update: bool) 
     if not NAME_PATTERN.match(name):
         return invalid("id", f"a segment id is lower_snake_case, such as high_value, not "
                        f"{name[:40]!r}")
-    if len(text) > MAX_DEFINITION:
-        return invalid("definition", f"at most {MAX_DEFINITION:,} characters, not "
-                       f"{len(text):,}")
+    settings = info.context.services.settings
+    if len(text) > settings.api_max_definition_chars:
+        return invalid("definition", f"at most {settings.api_max_definition_chars:,} "
+                       f"characters, not {len(text):,}")
     segments = info.context.services.segments
     try:
+        # Bounded here, for new definitions only: stored ones must keep loading.
+        check_definition(parse_segment(name, text), settings.api_max_definition_conditions,
+                         settings.api_max_definition_nesting)
         changes = await segments.define(name, text, update=update)
     except SegmentError as exc:
         return segment_failure(exc, "update" if update else "define", await _exists(info, name))

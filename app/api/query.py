@@ -9,6 +9,7 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
+from app.api.arguments import MAX_STORED_INT, ascii_int
 from app.api.context import Context
 from app.api.masking import shown_match
 from app.api.performance import CampaignPerformance
@@ -42,11 +43,14 @@ from app.api.types import (
     shown_key,
 )
 from app.domain.identifiers import Identifier, IdentifierError, normalise
+from app.domain.search import SearchBounds
 from app.services.customers import search_customers
 
 MAX_LOOKUP = 100
 MAX_SEARCH = 50
 MAX_FUNNEL_STEPS = 20
+MAX_FUNNEL_DAYS = 3_660
+MAX_SEARCH_OFFSET = 10_000  # search ranks at most SEARCH_CANDIDATES terms anyway
 
 
 def identifier_key(info: Info[Context, Any], type_: str, value: str, name: str = "value") -> str:
@@ -66,8 +70,8 @@ def decode_offset(after: str | None) -> int:
         return 0
     try:
         kind, _, n = base64.urlsafe_b64decode(after.encode()).decode().partition(":")
-        if kind == "offset" and n.isdigit():
-            return int(n)
+        if kind == "offset" and (offset := ascii_int(n, MAX_SEARCH_OFFSET)) is not None:
+            return offset
     except (binascii.Error, ValueError, UnicodeDecodeError):
         pass
     raise InputError(f"after: {after[:40]!r} is not a cursor this API returned")
@@ -76,9 +80,14 @@ def decode_offset(after: str | None) -> int:
 def decode_int(text: str | None, name: str) -> int | None:
     if text is None:
         return None
-    if not text.isdigit():
+    if (number := ascii_int(text, MAX_STORED_INT)) is None:
         raise InputError(f"{name}: {text[:40]!r} is not a cursor this API returned")
-    return int(text)
+    return number
+
+
+def search_bounds(info: Info[Context, Any]) -> SearchBounds:
+    settings = info.context.services.settings
+    return SearchBounds(settings.api_max_search_chars, settings.api_max_search_words)
 
 
 @strawberry.type
@@ -116,7 +125,7 @@ class Query:
         offset = decode_offset(after)
         try:
             hits = await search_customers(info.context.services.store, query,
-                                          offset + first + 1)
+                                          offset + first + 1, search_bounds(info))
         except ValueError as exc:
             raise InputError(str(exc)) from None
         page = hits[offset:offset + first]
@@ -158,7 +167,10 @@ class Query:
 
         edges = [ReviewEdge(cursor=str(r.id), node=Review(
             id=strawberry.ID(str(r.id)), a=side(r.a), b=side(r.b), score=r.score,
-            weights=r.weights, status=r.status, created_at=r.created_at)) for r in rows[:first]]
+            probability=r.weights.get("probability"), guard=r.weights.get("guard"),
+            weights=_comparison_weights(r.weights), status=r.status,
+            created_at=r.created_at, record=r))
+            for r in rows[:first]]
         return ReviewConnection(edges=edges, page_info=PageInfo(
             has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None))
 
@@ -197,8 +209,9 @@ class Query:
         steps = list(funnel or ())
         if len(steps) > MAX_FUNNEL_STEPS:
             raise InputError(f"funnel: at most {MAX_FUNNEL_STEPS} steps, not {len(steps)}")
-        if funnel_within_days is not None and funnel_within_days < 1:
-            raise InputError(f"funnelWithinDays: must be at least 1, not {funnel_within_days}")
+        if funnel_within_days is not None and not 1 <= funnel_within_days <= MAX_FUNNEL_DAYS:
+            raise InputError(f"funnelWithinDays: must be between 1 and {MAX_FUNNEL_DAYS:,}, "
+                             f"not {funnel_within_days:,}")
         try:
             attribution, counts = await info.context.services.marketing.campaign_performance(
                 since, until, steps, funnel_within_days)
@@ -211,3 +224,10 @@ class Query:
         principal = info.context.principal
         return Viewer(role=principal.role, actor=principal.actor, sees_pii=principal.sees_pii,
                       development_mode=not info.context.services.settings.api_key_roles())
+
+
+def _comparison_weights(payload: dict[str, Any]) -> dict[str, Any]:
+    """The weight of each comparison: a matcher's review item keeps them under "weights"
+    next to its score and probability."""
+    weights = payload.get("weights")
+    return weights if isinstance(weights, dict) else payload

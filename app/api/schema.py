@@ -14,11 +14,7 @@ from app.config import Settings
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The schema with the limits of `settings` (no limits without settings)."""
-    extensions = (
-        limit_extensions(settings.api_max_depth, settings.api_max_cost,
-                         settings.api_introspection)
-        if settings is not None else []
-    )
+    extensions = limit_extensions(settings) if settings is not None else []
     return strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription,
                              extensions=extensions)
 

@@ -26,6 +26,7 @@ from app.stores.base import (
     EventRecord,
     IdentifierRecord,
     LinkRecord,
+    ReviewRecord,
     TimelineWindow,
 )
 
@@ -593,16 +594,57 @@ class ReviewSide:
         return Customer(id=self.customer_id) if self.customer_id else None
 
 
+@strawberry.type(description="A customer that accepting a review item merges into another.")
+class ReviewMerge:
+    absorbed: strawberry.ID
+    survivor: strawberry.ID
+
+
+@strawberry.type(description="An identifier that accepting a review item moves to another "
+                 "customer (null: to none).")
+class ReviewMove:
+    key: str
+    customer_id: strawberry.ID | None
+
+
+@strawberry.type(description="What accepting a review item would do: planned under the rules "
+                 "when the queue is read, not applied.")
+class ReviewEffect:
+    acceptable: bool = strawberry.field(description="False when the rules keep the pair apart: "
+                                        "accepting it would be refused (RuleBlocked).")
+    blocked_by: str | None = strawberry.field(description="The rule that keeps the pair apart.")
+    merges: list[ReviewMerge]
+    moves: list[ReviewMove]
+    summary: str
+
+
 @strawberry.type(description="A candidate match scored between the thresholds: a steward "
                  "accepts (links the two) or rejects it.")
 class Review:
     id: strawberry.ID
     a: ReviewSide
     b: ReviewSide
-    score: float
-    weights: JSON
+    score: float = strawberry.field(description="The log2 odds that the two are one person.")
+    probability: float | None = strawberry.field(
+        description="The match probability (null for items queued before probabilities).")
+    guard: str | None = strawberry.field(
+        description="Why the pair was not linked whatever its score: household, twins, "
+        "other_customer; null when its probability was between the thresholds.")
+    weights: JSON = strawberry.field(description="The weight of each comparison.")
     status: str
     created_at: str
+    record: strawberry.Private[ReviewRecord]
+
+    @strawberry.field(description="What accepting the item would do, planned under the "
+                      "rules when asked for (each item a transaction that is rolled back).")
+    async def effect(self, info: Info[Context, Any]) -> ReviewEffect:
+        e = await info.context.services.steward.preview_review(self.record)
+        return ReviewEffect(
+            acceptable=e.acceptable, blocked_by=e.blocked_by, summary=e.summary,
+            merges=[ReviewMerge(absorbed=strawberry.ID(a), survivor=strawberry.ID(s))
+                    for a, s in e.merges],
+            moves=[ReviewMove(key=shown_key(info, k), customer_id=strawberry.ID(c) if c else None)
+                   for k, c in e.moves])
 
 
 @strawberry.type

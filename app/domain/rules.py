@@ -24,6 +24,36 @@ HUB_COUNT_TYPES = ("email", "crm_id", "phone", "customer_number", "loyalty_id")
 
 
 @dataclass(frozen=True, slots=True)
+class MatchThresholds:
+    """Fuzzy-matching decisions, as probabilities that two records are one person (see
+    docs/resolution.md): at least `link` links, at least `review` goes to the review
+    queue, and a record joins a second customer only at `merge`."""
+
+    link: float = 0.95
+    review: float = 0.8
+    merge: float = 0.999
+
+    @classmethod
+    def from_mapping(cls, table: Mapping[str, Any]) -> MatchThresholds:
+        unknown = set(table) - {"link", "review", "merge"}
+        if unknown:
+            raise RulesError(f"matching: unknown setting(s) {sorted(unknown)}; expected "
+                             "link, review, merge")
+        values, defaults = {}, cls()
+        for name in ("link", "review", "merge"):
+            value = table.get(name, getattr(defaults, name))
+            if isinstance(value, bool) or not isinstance(value, int | float) \
+                    or not 0 < value < 1:
+                raise RulesError(f"matching.{name}: a probability between 0 and 1 "
+                                 f"(exclusive), not {value!r}")
+            values[name] = float(value)
+        if not values["review"] <= values["link"] <= values["merge"]:
+            raise RulesError("matching: thresholds must satisfy review <= link <= merge, "
+                             f"not {values}")
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
 class BlockRule:
     type: str  # an identifier type, or "*" for every type
     pattern: str  # a glob on the normalised value, case-insensitive
@@ -62,6 +92,7 @@ class Rules:
     hub_default_max_links: int = 15
     # only neighbours of these types count towards a hub: they stand for distinct people
     hub_count_types: tuple[str, ...] = HUB_COUNT_TYPES
+    matching: MatchThresholds = MatchThresholds()
 
     # type -> one alternation of every pattern that applies to it, built on first use
     _any: dict[str, re.Pattern[str]] = field(default_factory=dict, repr=False, compare=False)
@@ -102,7 +133,7 @@ class Rules:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Rules:
-        known = {"blocked", "limits", "priority", "hubs"}
+        known = {"blocked", "limits", "priority", "hubs", "matching"}
         unknown = set(data) - known
         if unknown:
             raise RulesError(f"unknown section(s) {sorted(unknown)}; expected {sorted(known)}")
@@ -127,6 +158,7 @@ class Rules:
             ),
             hub_default_max_links=_int(hub_default, "hubs.max_links", minimum=2),
             hub_count_types=tuple(count_types),
+            matching=MatchThresholds.from_mapping(_table(data, "matching")),
         )
 
 
@@ -206,4 +238,13 @@ count_types = ["email", "crm_id", "phone", "customer_number", "loyalty_id"]
 [hubs.max_links_by_type]
 # a shared family computer legitimately sees a few people
 cookie = 15
+
+[matching]
+# Fuzzy matching decides on the probability that two records are one person, computed
+# with the share of matching pairs that training estimated for the data. A pair links at
+# `link` or above; from `review` up to `link` it goes to the review queue; a record joins
+# a second customer (merging the two) only at `merge`.
+link = 0.95
+review = 0.8
+merge = 0.999
 """

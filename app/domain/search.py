@@ -1,11 +1,42 @@
-"""Search terms: the text under which an identifier's customer can be found."""
+"""Search terms: the text under which an identifier's customer can be found, and the
+bounds of a search text (its cost grows with its length and its number of words)."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 NAME_TRAITS = ("first_name", "middle_name", "last_name")
+MIN_SEARCH_CHARS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class SearchBounds:
+    max_chars: int = 200
+    max_words: int = 10
+
+
+DEFAULT_BOUNDS = SearchBounds()
+
+
+def search_text(query: str, bounds: SearchBounds = DEFAULT_BOUNDS) -> str:
+    """The text to search for: trimmed and lower case. Raises ValueError naming `query`
+    when it is too short, too long, has too many words or holds a control character."""
+    text = " ".join(query.split()).lower()
+    if len(text) < MIN_SEARCH_CHARS:
+        raise ValueError("query: give at least three characters")
+    if len(text) > bounds.max_chars:
+        raise ValueError(f"query: at most {bounds.max_chars:,} characters, not "
+                         f"{len(text):,}; search for a name, an e-mail address or a phone "
+                         f"number")
+    if (words := text.count(" ") + 1) > bounds.max_words:
+        raise ValueError(f"query: at most {bounds.max_words} words, not {words}")
+    if odd := next((c for c in text if unicodedata.category(c) in ("Cc", "Cs")), None):
+        what = "an unpaired surrogate" if "\ud800" <= odd <= "\udfff" else "a control character"
+        raise ValueError(f"query: U+{ord(odd):04X} is {what}, not text to search for")
+    return text
 
 
 def identifier_terms(key: str) -> list[str]:

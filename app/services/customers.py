@@ -8,14 +8,17 @@ import json
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 
+import anyio
 from rapidfuzz import fuzz
 
 from app.domain.explain import Explanation, explain
 from app.domain.identifiers import normalise
 from app.domain.profile import Observation, Profile, build_profile
+from app.domain.search import DEFAULT_BOUNDS, SearchBounds, search_text
 from app.stores.base import Cursor, EventRecord, IdentifierRecord, IdentityStore
 
 MAX_PAGE = 100
+SEARCH_CANDIDATES = 500  # terms the store returns for ranking
 
 
 class CursorError(ValueError):
@@ -106,14 +109,23 @@ class SearchHit:
     key: str = ""  # the identifier the term is filed under
 
 
-async def search_customers(store: IdentityStore, query: str, first: int) -> list[SearchHit]:
+async def search_customers(store: IdentityStore, query: str, first: int,
+                           bounds: SearchBounds = DEFAULT_BOUNDS) -> list[SearchHit]:
     """Fuzzy search on names, e-mails and phone numbers: the store finds candidates that
-    share a trigram token with the query, rapidfuzz ranks them."""
-    text = query.strip().lower()
-    if len(text) < 3:
-        raise ValueError("query: give at least three characters")
+    share a trigram token with the query, rapidfuzz ranks them. Raises ValueError naming
+    `query` when it is out of `bounds`."""
+    text = search_text(query, bounds)
+    candidates = await store.search(text, SEARCH_CANDIDATES)
+    # Ranking is CPU work that grows with the text and the candidates: in a worker
+    # thread, the event loop keeps answering other requests meanwhile.
+    return await anyio.to_thread.run_sync(rank, text, candidates, first)
+
+
+def rank(text: str, candidates: Iterable[tuple[str, str, str]], first: int
+         ) -> list[SearchHit]:
+    """The best `first` customers among (key, customer id, term) candidates."""
     best: dict[str, SearchHit] = {}
-    for key, cid, term in await store.search(text, 500):
+    for key, cid, term in candidates:
         score = fuzz.WRatio(text, term)
         if cid not in best or score > best[cid].score:
             best[cid] = SearchHit(cid, score, term, key)

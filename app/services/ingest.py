@@ -12,8 +12,9 @@ from app.domain import bounds
 from app.domain.changes import Change
 from app.domain.checks import with_checks
 from app.domain.events import Event, EventError, format_ts, parse_event
+from app.domain.matching.model import ModelFormatError
 from app.domain.matching.stream import match_queries, pending_records
-from app.domain.matching.training import Matcher
+from app.domain.matching.training import Matcher, matcher_for
 from app.domain.plan import Gather, Plan
 from app.domain.privacy import ALL_SUPPRESSED, SUPPRESSED
 from app.domain.resolution import DEFAULT_RULES, plan_ingest
@@ -138,6 +139,7 @@ class IngestService:
         self.rules = rules
         self.clock = clock
         self.matcher: Matcher | None = None
+        self.matcher_problem: str | None = None
         self.segments: SegmentService | None = None  # set: memberships follow each write
         # Called right after each write commits, before anything else happens (the crash
         # tests kill the process there: IDGRAPH_TEST_KILL_AFTER_COMMIT).
@@ -202,6 +204,13 @@ class IngestService:
         return result
 
     async def load_matcher(self) -> None:
-        """Use the matcher trained into the store, if there is one."""
+        """Use the matcher trained into the store, if there is one, deciding with the
+        rules' thresholds. A stored matcher this version cannot read is left unused, and
+        `matcher_problem` says why."""
         body = await self.store.load_model(MATCHER_MODEL)
-        self.matcher = Matcher.from_json(body) if body else None
+        self.matcher, self.matcher_problem = None, None
+        if body:
+            try:
+                self.matcher = matcher_for(body, self.rules)
+            except ModelFormatError as exc:
+                self.matcher_problem = str(exc)

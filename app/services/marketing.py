@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from app.domain.attribution import Attribution, FunnelStep, campaign_performance, funnel
+from app.domain.bounds import OutOfBounds, utc
 from app.domain.events import format_ts, parse_ts
 from app.domain.nba import NextBestActionModel, Recommendation, recommend, train
 from app.domain.traits import CustomerFacts, EventLike, TraitsConfig, normal_ts, shift
@@ -86,11 +87,16 @@ class MarketingService:
 
 
 def _time(name: str, text: str) -> str:
+    """A report time, within the times events may have (a report reads a lookback before
+    `since` and a funnel after `until`: a time far outside cannot be shifted)."""
     try:
         moment = parse_ts(text)
     except ValueError:
         moment = None
     if moment is None or moment.tzinfo is None:
-        raise ValueError(f"{name}: {text!r} is not an RFC 3339 time with an offset, such "
-                         "as 2024-03-01T00:00:00Z")
-    return format_ts(moment)
+        raise ValueError(f"{name}: {text[:40]!r} is not an RFC 3339 time with an offset, "
+                         "such as 2024-03-01T00:00:00Z")
+    try:
+        return format_ts(utc(moment))
+    except OutOfBounds as exc:
+        raise ValueError(f"{name}: {exc.reason}") from None

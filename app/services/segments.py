@@ -31,6 +31,8 @@ from collections.abc import (
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import anyio
+
 from app.domain.changes import Change, membership_change
 from app.domain.checks import PendingCheck
 from app.domain.events import format_ts
@@ -318,10 +320,19 @@ class SegmentService:
         absorbed = {cid for cid, check in tx.pending.items() if check.survivor}
         current = [cid for cid in tx.customers if cid not in absorbed]
         facts, states = await facts_and_states(tx.read, current, absorbed)
+        # Evaluating a page of whole histories is CPU work: in a worker thread, so that the
+        # event loop keeps answering other requests meanwhile (the transaction waits).
+        return await anyio.to_thread.run_sync(
+            self._caught_up, tx.customers, tx.pending, facts, states, after, now, before)
+
+    def _caught_up(self, customers: Sequence[str], pending: Mapping[str, PendingCheck],
+                   facts: Mapping[str, CustomerFacts], states: Mapping[str, SegmentState],
+                   after: Catalogue, now: str | None, before: Catalogue | None
+                   ) -> SegmentWrite:
         write = SegmentWrite()
-        for cid in tx.customers:
+        for cid in customers:
             state = states.get(cid, SegmentState({}))
-            check = tx.pending.get(cid)
+            check = pending.get(cid)
             at = now or (check.at if check else self.now())
             if check and check.survivor:
                 write.changes += merged(cid, check.survivor, state.memberships, at)

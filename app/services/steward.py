@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -10,13 +10,13 @@ from app.domain.changes import Change
 from app.domain.checks import with_checks
 from app.domain.events import format_ts
 from app.domain.identifiers import IdentifierError, normalise
-from app.domain.plan import Gather, Plan
+from app.domain.plan import Gather, Plan, Snapshot
 from app.domain.resolution import DEFAULT_RULES
 from app.domain.rules import Rules
 from app.domain.steward import Action, StewardError, plan_action, undo_of
 from app.services.ingest import utc_now
 from app.services.segments import SegmentService
-from app.stores.base import AuditRecord, IdentityStore
+from app.stores.base import AuditRecord, IdentityStore, ReviewRecord
 
 
 @dataclass(slots=True)
@@ -27,6 +27,38 @@ class ActionResult:
     audit_seq: int | None = None
     plan: Plan | None = None
     segment_changes: list[Change] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewEffect:
+    """What accepting a review item would do."""
+
+    acceptable: bool
+    blocked_by: str | None = None  # the rule that keeps the pair apart
+    merges: tuple[tuple[str, str], ...] = ()  # (absorbed, survivor)
+    moves: tuple[tuple[str, str | None], ...] = ()  # (identifier, its new customer)
+    summary: str = ""
+
+    @classmethod
+    def of(cls, plan: Plan, owners: Mapping[str, str]) -> ReviewEffect:
+        """The effect of `plan`, given each identifier's customer before it (`owners`):
+        the identifiers of a merged customer go with it and are not listed as moves."""
+        merges = tuple((m.absorbed, m.survivor) for m in plan.merges)
+        absorbed = {m.absorbed for m in plan.merges}
+        moves = tuple(sorted((k, c) for k, c in plan.moves.items()
+                             if owners.get(k) not in absorbed and owners.get(k) != c))
+        parts = [f"merges customer {a} into {s}" for a, s in merges]
+        parts += [f"moves {k} to customer {c}" for k, c in moves]
+        return cls(True, None, merges, moves, "; ".join(parts) or "nothing changes")
+
+
+class _Planned(Exception):  # noqa: N818 - carries a plan out of a transaction, not an error
+    """Raised inside a transaction to leave it, rolled back, with the plan it decided."""
+
+    def __init__(self, plan: Plan, owners: Mapping[str, str]) -> None:
+        super().__init__("planned, not applied")
+        self.plan = plan
+        self.owners = owners
 
 
 class StewardService:
@@ -91,6 +123,32 @@ class StewardService:
         action = Action("review", actor, reason, (review.a, review.b),
                         data={"review_id": review_id, "accept": accept})
         return await self.act(action)
+
+    async def preview_review(self, review: ReviewRecord) -> ReviewEffect:
+        """What accepting a review item would do, planned under the rules and not
+        applied: which customers merge, which identifiers move, or the rule that keeps
+        the pair apart (then the item cannot be accepted)."""
+        owners = await self.store.owners([review.a, review.b])
+        if review.status != "open":
+            return ReviewEffect(False, f"the item is {review.status}")
+        if owners.get(review.a) is not None and owners.get(review.a) == owners.get(review.b):
+            return ReviewEffect(True, None, summary="nothing changes: both identifiers are "
+                                f"already in customer {owners[review.a]}")
+        action = Action("review", "preview", "preview of an accept", (review.a, review.b),
+                        data={"review_id": review.id, "accept": True})
+        now = format_ts(self.clock())
+
+        def decide(snapshot: Snapshot) -> Plan:
+            owners = dict(snapshot.owners)  # before the plan: deciding may change them
+            raise _Planned(plan_action(action, snapshot, self.rules, now), owners)
+
+        try:
+            await self.store.transact(Gather(keys=frozenset((review.a, review.b))), decide)
+        except _Planned as planned:
+            return ReviewEffect.of(planned.plan, planned.owners)
+        except StewardError as exc:
+            return ReviewEffect(False, exc.message)
+        raise AssertionError("a preview always raises")  # pragma: no cover
 
     async def undo(self, seq: int, actor: str, reason: str) -> ActionResult:
         entry = await self.store.audit_entry(seq)

@@ -148,7 +148,7 @@ class Api:
 async def serve_api(store: IdentityStore, bus: Any = None, **settings: Any
                     ) -> AsyncIterator[Api]:
     counting = CountingStore(store)
-    config = Settings(store=store.url, api_keys=ROLE_KEYS, **settings)
+    config = Settings(store=store.url, **{"api_keys": ROLE_KEYS, **settings})
     services = build_services(config, store=counting)  # type: ignore[arg-type]
     bus = bus or InProcessBus()
     app = create_app(services, bus=bus, close_services=False)

@@ -44,7 +44,7 @@ PROFILE = """query($type: String!, $value: String!) { c: customerByIdentifier(ty
   timeline(first: 100) { edges { node { eventId properties traits } } }
   segments { segmentId } nextBestAction { step } } }"""
 PERFORMANCE = """query($since: String!, $until: String!) { campaignPerformance(since: $since,
-  until: $until, funnel: ["page_view", "purchase"], funnelWithinDays: 36500) {
+  until: $until, funnel: ["page_view", "purchase"], funnelWithinDays: 3660) {
   conversions value paths lastTouch { byCampaign { key conversions value } }
   funnel { step customers } } }"""
 SEGMENT_DEFINITIONS = {
@@ -225,6 +225,7 @@ async def test_a_definition_that_cannot_be_put_back_either_is_logged(api, faults
         raise StoreUnavailable("still away")
 
     monkeypatch.setattr(api.counting, "delete_segment", delete_segment)
+    assert (await post_events(api, [line(good("p1"))]))["stored"] == 1  # one to write
     faults["write"].armed = True
     with caplog.at_level(logging.ERROR, logger="idgraph.segments"):
         failed = await api.fails("admin", DEFINE % "defineSegment", id="big",

@@ -169,12 +169,3 @@ async def test_introspection_and_graphiql_can_be_switched_off(sqlite_store, api_
         async with httpx.AsyncClient() as http:
             page = await http.get(off.url + "/graphql", headers={"Accept": "text/html"})
         assert "graphiql" not in page.text.lower()
-
-
-async def test_health_and_metrics_answer_without_a_key(api):
-    async with httpx.AsyncClient() as http:
-        health = await http.get(api.url + "/healthz")
-        metrics = await http.get(api.url + "/metrics")
-    assert health.json() == {"status": "ok"}
-    assert metrics.status_code == 200 and "idgraph_loader" in metrics.text
-    assert metrics.headers["content-type"].startswith("text/plain")

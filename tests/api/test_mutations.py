@@ -318,6 +318,43 @@ async def test_a_steward_works_the_review_queue(api, reviews):
         "email:bob@example.org"]
 
 
+async def test_each_review_item_says_what_accepting_would_do_or_which_rule_forbids_it(api):
+    ids = await seed(api.services)
+
+    def decide(_snapshot):
+        plan = Plan()
+        plan.reviews = [
+            ReviewItem("cookie:ck_carl", "cookie:ck_anna", 3.1,
+                       {"score": 3.1, "probability": 0.9, "guard": "other_customer",
+                        "weights": {"first_name": 4.5, "birth_date": -1.4}}, "2024-06-01"),
+            ReviewItem("crm_id:C-1", "crm_id:C-2", 4.0, {"probability": 0.94}, "2024-06-01"),
+            ReviewItem("cookie:ck_anna", f"email:{ANNA_EMAIL}", 5.0, {}, "2024-06-01")]
+        return plan
+
+    await api.services.store.transact(Gather(), decide)
+    queue = """{ reviewQueue(first: 10) { ... on ReviewConnection { edges { node { id
+        probability guard weights effect { acceptable blockedBy summary
+        merges { absorbed survivor } moves { key customerId } } } } } } }"""
+    merge, forbidden, moot = [e["node"] for e in
+                              (await api.run("steward", queue))["reviewQueue"]["edges"]]
+    assert (merge["probability"], merge["guard"]) == (0.9, "other_customer")
+    assert merge["weights"] == {"first_name": 4.5, "birth_date": -1.4}
+    assert merge["effect"]["acceptable"] and merge["effect"]["blockedBy"] is None
+    assert merge["effect"]["merges"] == [{"absorbed": ids["carl"], "survivor": ids["anna"]}]
+    assert merge["effect"]["summary"] == f"merges customer {ids['carl']} into {ids['anna']}"
+    assert not forbidden["effect"]["acceptable"] and forbidden["effect"]["merges"] == []
+    assert "at most 1 crm_id per customer" in forbidden["effect"]["blockedBy"]
+    assert moot["effect"]["acceptable"] and moot["effect"]["merges"] == []
+    assert moot["effect"]["summary"].startswith("nothing changes")
+    # the preview changed nothing; accepting the forbidden item is refused
+    owners = await api.services.store.owners(["cookie:ck_carl", "crm_id:C-2"])
+    assert owners == {"cookie:ck_carl": ids["carl"], "crm_id:C-2": ids["bob"]}
+    resolve = mutation("resolveReview(id: $id, accept: true, reason: \"checked\")",
+                       "($id: ID!)")
+    refused = (await api.run("steward", resolve, id=forbidden["id"]))["r"]
+    assert refused["__typename"] == "RuleBlocked"
+
+
 ANNA_VALUES = (ANNA_EMAIL, ANNA_PHONE, ANNA_PHONE.lstrip("+"), "ck_anna", "C-1", "de Vries",
                "1016 GV", "1988-04-12", "Annie", "Anna", "crm-1", "pos-1", "app-1", "web-2")
 

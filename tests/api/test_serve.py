@@ -24,12 +24,24 @@ def test_without_keys_serve_refuses_a_non_loopback_host(tmp_path):
     assert "IDGRAPH_API_KEYS" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_bad_keys_are_refused_at_start_up(tmp_path):
+def refused_at_start_up(tmp_path, keys: str) -> str:
+    """What `idgraph serve` printed when it refused these keys (exit status 2)."""
     done = subprocess.run([*IDGRAPH, "serve", "--store", f"sqlite:///{tmp_path}/x.db"],
                           capture_output=True, text=True, timeout=60,
-                          env=env(IDGRAPH_API_KEYS="secret-key:superuser"))
+                          env=env(IDGRAPH_API_KEYS=keys))
     assert done.returncode == 2
-    assert "expected key:role" in done.stderr and "secret-key" not in done.stderr
+    assert "Traceback" not in done.stderr
+    return done.stderr
+
+
+def test_bad_keys_are_refused_at_start_up(tmp_path):
+    said = refused_at_start_up(tmp_path, "secret-key:superuser")
+    assert "expected key:role" in said and "secret" not in said
+
+
+def test_a_placeholder_key_is_refused_at_start_up(tmp_path):
+    said = refused_at_start_up(tmp_path, "replace-me-admin-key:admin")
+    assert "placeholder" in said and "openssl rand" in said and "replace-me" not in said
 
 
 def serve(tmp_path, *options: str, **extra: str) -> tuple[str, subprocess.Popen]:

@@ -59,6 +59,25 @@ def click_node(page: Any, key: str) -> None:
     page.mouse.click(point["x"], point["y"])
 
 
+def wait_link_shown(page: Any, a: str, b: str) -> None:
+    """Wait until the inspector shows the link between a and b: an inspector element
+    alone may still be the one of the previous click."""
+    page.wait_for_function("""([a, b]) => {
+      const keys = [...document.querySelectorAll('[data-testid=link-title] .key')]
+        .map(e => e.title);
+      return keys.length === 2 && keys.includes(a) && keys.includes(b);
+    }""", arg=[a, b])
+
+
+def wait_node_shown(page: Any, value: str) -> None:
+    """Wait until the inspector shows the identifier whose value (as the page shows it)
+    is `value`."""
+    page.wait_for_function("""value => {
+      const title = document.querySelector('[data-testid=node-title]');
+      return !!title && title.textContent === value;
+    }""", arg=value)
+
+
 def confirm_reason(page: Any, reason: str, *, check: bool = False) -> None:
     page.wait_for_selector("dialog[open] [data-testid=reason]")
     page.fill("dialog[open] [data-testid=reason]", reason)
@@ -102,19 +121,21 @@ def test_a_link_shows_its_evidence_and_an_identifier_its_explanation(page, world
     tip = page.wait_for_selector("[data-testid=tooltip-edge]")
     assert "1 event" in tip.text_content() and "web" in tip.text_content()
     click_link(page, *BRIDGE)
-    page.wait_for_selector("[data-testid=evidence]")
+    wait_link_shown(page, *BRIDGE)
     assert page.text_content("[data-testid=evidence-count]") == "1"
     assert page.text_content("[data-testid=evidence-sources]").strip() == "web"
     assert page.text_content("[data-testid=evidence-events]").strip() == seed.BRIDGE_EVENT
     assert_shows_graph(page, shots, "link-evidence", ANNA_GRAPH_NODES)
 
     # a rejected link says which rule keeps it out
-    click_link(page, f"device_id:{seed.TABLET}", f"email:{seed.CARLA_EMAIL}")
-    page.wait_for_selector("[data-testid=link-reason]")
+    rejected = (f"device_id:{seed.TABLET}", f"email:{seed.CARLA_EMAIL}")
+    click_link(page, *rejected)
+    wait_link_shown(page, *rejected)
     assert "at most 1 crm_id per customer" in page.text_content("[data-testid=link-reason]")
 
     # an identifier: the path of active links to the customer's anchor, highlighted
     click_node(page, f"phone:{seed.BERT_PHONE}")
+    wait_node_shown(page, seed.BERT_PHONE)
     page.wait_for_selector("[data-testid=explain-path] li")
     steps = page.eval_on_selector_all("[data-testid=explain-path] li", "els => els.length")
     highlighted = page.evaluate("() => window.__idgraph.cy.edges('.path').length")
@@ -123,13 +144,33 @@ def test_a_link_shows_its_evidence_and_an_identifier_its_explanation(page, world
 
     # the hub and the blocked e-mail are marked as such
     click_node(page, f"phone:{seed.HUB_PHONE}")
-    page.wait_for_selector("[data-testid=node-title]")
+    wait_node_shown(page, seed.HUB_PHONE)
     assert "hub: linked to" in page.text_content("[data-testid=inspector]")
     marked = page.evaluate("""hub => ({
       hub: window.__idgraph.cy.getElementById(hub).data('hub'),
       blocked: window.__idgraph.cy.getElementById('email:test@test.com').data('status'),
     })""", f"phone:{seed.HUB_PHONE}")
     assert marked == {"hub": True, "blocked": "blocked"}
+
+
+def test_the_inspector_follows_the_last_click_on_a_slow_page(page, world):
+    """The page shows a selection a moment after the click (a timer): on a loaded machine
+    the previous selection is still shown when the click returns. Late timers make that
+    moment long; the waits above must still read the identifier clicked last."""
+    sign_in_steward(page)
+    open_customer(page, world.anna)
+    click_node(page, f"phone:{seed.BERT_PHONE}")
+    wait_node_shown(page, seed.BERT_PHONE)
+    page.evaluate("""() => {
+      const later = window.setTimeout;
+      window.setTimeout = (f, ms, ...args) => later(f, (ms || 0) + 1500, ...args);
+    }""")
+    click_node(page, f"phone:{seed.HUB_PHONE}")
+    wait_node_shown(page, seed.HUB_PHONE)
+    assert "hub: linked to" in page.text_content("[data-testid=inspector]")
+    click_link(page, *BRIDGE)
+    wait_link_shown(page, *BRIDGE)
+    assert page.text_content("[data-testid=evidence-count]") == "1"
 
 
 def test_cut_a_link_splits_the_customer_and_the_audit_log_undoes_it(page, world, shots: Path):
@@ -270,9 +311,12 @@ def test_a_reader_sees_masked_values_and_no_actions(page, world, shots: Path):
     page.click(f"[data-testid=search-result][data-customer='{world.anna}']")
     wait_drawn(page)
     assert_shows_graph(page, shots, "reader", ANNA_GRAPH_NODES)
-    click_link(page, *[k.replace(seed.BERT_EMAIL, "b***@example.org") for k in BRIDGE])
+    masked = [k.replace(seed.BERT_EMAIL, "b***@example.org") for k in BRIDGE]
+    click_link(page, *masked)
+    wait_link_shown(page, *masked)
     page.wait_for_selector("[data-testid=evidence]")
     click_node(page, "phone:***4321")
+    wait_node_shown(page, "***4321")
     page.wait_for_selector("[data-testid=explain-path] li")
     page.click("[data-tab=identifiers]")
     page.click("[data-tab=timeline]")
@@ -283,10 +327,12 @@ def test_a_reader_sees_masked_values_and_no_actions(page, world, shots: Path):
         assert secret not in content, secret
     assert page.query_selector_all("[data-action]") == []
     page.screenshot(path=str(shots / "reader-masked.png"))
+    # each page says so itself: the first one's notice may still be there after the second
+    # navigation, so wait for the text of each
     page.goto("/explorer/#/review")
-    page.wait_for_selector("[data-testid=forbidden]")
+    page.wait_for_selector("[data-testid=forbidden]:has-text('review queue is for stewards')")
     page.goto("/explorer/#/audit")
-    page.wait_for_selector("[data-testid=forbidden]")
+    page.wait_for_selector("[data-testid=forbidden]:has-text('audit log is for stewards')")
 
 
 def test_the_timeline_pages_and_filters_by_type(page, world):
@@ -300,7 +346,11 @@ def test_the_timeline_pages_and_filters_by_type(page, world):
     page.wait_for_selector("[data-testid=timeline] li:nth-child(21)")
     assert page.query_selector("[data-testid=timeline-more]") is None  # all of them
     page.click("[data-testid=timeline-filters] [data-type=call]")
-    page.wait_for_selector("[data-testid=timeline] li")
+    # the unfiltered list is on the page until the filtered one replaces it
+    page.wait_for_function("""() => {
+      const types = [...document.querySelectorAll('[data-testid=timeline] .event-type')];
+      return types.length > 0 && types.every(t => t.textContent === 'call');
+    }""")
     types = page.eval_on_selector_all("[data-testid=timeline] .event-type",
                                       "els => els.map(e => e.textContent)")
     assert types and set(types) == {"call"}, types

@@ -56,8 +56,13 @@ def test_train_and_campaigns(demo_db):
     assert report.exit_code == 0, report.output
     found = json.loads(report.stdout)
     assert found["conversions"] > 0
-    credited = sum(c["conversions"] for c in found["credits"]["markov"]["source"])
-    assert round(credited, 6) == found["conversions"]
+    sources = found["credits"]["markov"]["source"]
+    credited = sum(c["conversions"] for c in sources)
+    # every credit is printed rounded to 4 decimals: the total shares out up to that
+    assert abs(credited - found["conversions"]) <= 0.00005 * len(sources) + 1e-9
     assert [s["step"] for s in found["funnel"]] == ["page_view", "purchase"]
     bad = idgraph("campaigns", "--store", demo_db, "--since", "soon", "--until", "later")
     assert bad.exit_code == 2 and "since: 'soon'" in bad.output
+    far = idgraph("campaigns", "--store", demo_db, "--since", "0001-01-01T00:00:00Z",
+                  "--until", "2024-04-01T00:00:00Z")
+    assert far.exit_code == 2 and "since: 0001-01-01T00:00:00+00:00 is outside" in far.output

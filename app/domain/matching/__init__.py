@@ -1,12 +1,16 @@
 """Fuzzy matching of trait-bearing records (pure: no I/O, no clock, randomness passed in).
 
-records.py      traits -> a cleaned MatchRecord, with the problems of rejected traits
-comparisons.py  comparison levels per trait (rapidfuzz)
+records.py      traits (and a record's e-mail and phone) -> a cleaned MatchRecord, with the
+                problems of rejected traits
+comparisons.py  comparisons per trait, composed of level objects (rapidfuzz)
 blocking.py     blocking keys and the bounded candidate set of a new record
-model.py        Fellegi-Sunter weights, term-frequency adjustment, scores, decisions, JSON
-household.py    the guard that keeps members of one household apart
-em.py           u from random pairs, m by EM over candidate pairs
+model.py        Fellegi-Sunter weights, term-frequency adjustment, probabilities, decisions
+decisions.py    the vocabularies: decisions and guards
+household.py    the guard that keeps members of one household (and twins) apart
+em.py           u from random pairs, m by EM over one session per blocking rule, the prior
+training.py     a matcher from records: model, prior, health, expectations at thresholds
 matcher.py      the streaming step: one new record against its candidates
+stream.py       the records of an ingest batch, matched in time order
 termfreq.py     value counts per trait, for the term-frequency adjustment
 """
 
@@ -21,25 +25,17 @@ from app.domain.matching.blocking import (
     soundex,
 )
 from app.domain.matching.comparisons import Comparison, default_comparisons
-from app.domain.matching.em import EmReport, estimate_m, estimate_u, train
-from app.domain.matching.household import HOUSEHOLD, household_reason
-from app.domain.matching.matcher import (
-    OTHER_CUSTOMER,
-    MatchOutcome,
-    match_new_record,
-    score_candidates,
-)
+from app.domain.matching.decisions import Decision, Guard
+from app.domain.matching.em import estimate_m, estimate_prior, estimate_u
+from app.domain.matching.household import guard_for
+from app.domain.matching.matcher import MatchOutcome, match_new_record, score_candidates
 from app.domain.matching.model import (
-    LINK,
-    LOWER,
-    MERGE,
-    NONE,
-    REVIEW,
-    UPPER,
     ComparisonOutcome,
+    Health,
     MatchModel,
     MatchResult,
     MatchSettings,
+    ModelFormatError,
     untrained_model,
 )
 from app.domain.matching.records import (
@@ -49,43 +45,42 @@ from app.domain.matching.records import (
     clean_traits,
 )
 from app.domain.matching.termfreq import TermFrequencies, tf_traits
+from app.domain.matching.training import Matcher, TrainingReport, train_matcher
 
 __all__ = [
     "BUCKET_LIMIT",
     "CANDIDATE_LIMIT",
     "DEFAULT_RULES",
-    "HOUSEHOLD",
-    "LINK",
-    "LOWER",
-    "MERGE",
-    "NONE",
-    "OTHER_CUSTOMER",
-    "REVIEW",
-    "UPPER",
     "BlockIndex",
     "BlockingRule",
     "CleanedRecord",
     "Comparison",
     "ComparisonOutcome",
-    "EmReport",
+    "Decision",
+    "Guard",
+    "Health",
     "MatchModel",
     "MatchOutcome",
     "MatchRecord",
     "MatchResult",
     "MatchSettings",
+    "Matcher",
+    "ModelFormatError",
     "TermFrequencies",
+    "TrainingReport",
     "TraitProblem",
     "blocking_keys",
     "clean_traits",
     "default_comparisons",
     "estimate_m",
+    "estimate_prior",
     "estimate_u",
-    "household_reason",
+    "guard_for",
     "match_new_record",
     "score_candidates",
     "select_candidates",
     "soundex",
     "tf_traits",
-    "train",
+    "train_matcher",
     "untrained_model",
 ]

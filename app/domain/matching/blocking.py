@@ -105,24 +105,54 @@ def _first_name_city(t: Traits) -> str | None:
     return _both(_sx(t, "first_name"), t.get("city"))
 
 
+def _surname(t: Traits) -> str | None:
+    return t.get("last_name")
+
+
+def _email(t: Traits) -> str | None:
+    return t.get("email")
+
+
+def _email_user(t: Traits) -> str | None:
+    email = t.get("email")
+    return email.partition("@")[0] or None if email else None
+
+
+def _phone(t: Traits) -> str | None:
+    return t.get("phone")
+
+
 @dataclass(frozen=True, slots=True)
 class BlockingRule:
     name: str
     key: Callable[[Traits], str | None]
+    # The traits its key is made of: training leaves their comparisons out of the
+    # estimate it makes from this rule's pairs, which agree on them by construction.
+    traits: tuple[str, ...]
+    # The key is its one trait's value: the share of matches it finds is the share that
+    # agrees exactly on that trait, which training knows (it estimates the prior with it).
+    exact: bool = False
 
 
 DEFAULT_RULES: tuple[BlockingRule, ...] = (
-    BlockingRule("dob", _dob),
-    BlockingRule("ln_yob", _surname_birth_year),
-    BlockingRule("names", _names),
-    BlockingRule("fn_pc", _first_name_postcode),
-    BlockingRule("ln_pc", _surname_postcode),
-    BlockingRule("pc_hn", _postcode_house_number),
-    BlockingRule("st_hn", _street_house_number),
-    BlockingRule("st_pc", _street_postcode),
-    BlockingRule("addr", _address_lines),
-    BlockingRule("ln_city", _surname_city),
-    BlockingRule("fn_city", _first_name_city),
+    BlockingRule("dob", _dob, ("birth_date",), exact=True),
+    BlockingRule("ln_yob", _surname_birth_year, ("last_name", "birth_date")),
+    BlockingRule("names", _names, ("first_name", "last_name")),
+    BlockingRule("fn_pc", _first_name_postcode, ("first_name", "postcode")),
+    BlockingRule("ln_pc", _surname_postcode, ("last_name", "postcode")),
+    BlockingRule("pc_hn", _postcode_house_number, ("postcode", "house_number")),
+    BlockingRule("st_hn", _street_house_number, ("street", "house_number")),
+    BlockingRule("st_pc", _street_postcode, ("street", "postcode")),
+    BlockingRule("addr", _address_lines, ("street", "address_line2")),
+    BlockingRule("ln_city", _surname_city, ("last_name", "city")),
+    BlockingRule("fn_city", _first_name_city, ("first_name", "city")),
+    # Records that share little else, as a signup with a name and a register entry with
+    # an address: a rare surname is selective on its own, a common one fills its bucket
+    # and the other keys decide.
+    BlockingRule("ln", _surname, ("last_name",), exact=True),
+    BlockingRule("email", _email, ("email",), exact=True),
+    BlockingRule("email_user", _email_user, ("email",)),
+    BlockingRule("phone", _phone, ("phone",), exact=True),
 )
 
 

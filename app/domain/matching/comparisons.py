@@ -1,25 +1,29 @@
 """Comparisons: how two records agree on one trait, as a discrete level.
 
-Each comparison maps a pair of records to a level index. Level 0 is always `null` (a
-value is missing on either side; it carries no evidence), level 1 is always `exact`,
-and the last level is always `else`. The levels between are ordered from strongest to
-weakest agreement; the first one that holds wins. The Fellegi-Sunter model (model.py)
-gives each level its own m and u probability, so levels need not be calibrated here.
+A comparison is composed of level objects, strongest agreement first. Level 0 is always
+`null` (a value is missing on either side; it carries no evidence), level 1 always
+`exact`, the last level always `else`; the first level between them that holds wins. The
+Fellegi-Sunter model (model.py) gives each level its own m and u probability, so levels
+need not be calibrated here. A comparison of a trait that a data set lacks is always
+`null` and weighs nothing: the same comparisons fit every data set.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import dataclasses
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
 
 from rapidfuzz.distance import OSA, Indel, JaroWinkler
 
 NULL = 0
 EXACT = 1
 
-# Similarity thresholds. Names use Jaro-Winkler (typos late in a name cost little);
-# free-text address lines use the Indel ratio (a shared "street" suffix should not make
-# two streets look alike the way a shared prefix does under Jaro-Winkler).
+# Names use Jaro-Winkler (typos late in a name cost little); free-text address lines use
+# the Indel ratio (a shared "street" suffix should not make two streets look alike the way
+# a shared prefix does under Jaro-Winkler).
 NAME_CLOSE = 0.92
 NAME_SIMILAR = 0.80
 TEXT_CLOSE = 0.85
@@ -29,64 +33,213 @@ SWAP_CLOSE = 0.92
 Traits = Mapping[str, str]
 
 
-@dataclass(frozen=True, slots=True)
-class NameComparison:
-    """exact / Jaro-Winkler >= close / swapped with `other` (first and last name
-    exchanged) / Jaro-Winkler >= similar / else."""
+class Level(Protocol):
+    """One way two values can agree. `x` and `y` are the compared trait's values (both
+    present), `a` and `b` the whole records (for levels that look at another trait)."""
 
-    trait: str
-    other: str | None = None
-    close: float = NAME_CLOSE
-    similar: float = NAME_SIMILAR
+    kind: ClassVar[str]
+
+    @property
+    def name(self) -> str: ...
+
+    def holds(self, x: str, y: str, a: Traits, b: Traits) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class JaroWinklerLevel:
+    threshold: float
+    kind: ClassVar[str] = "jaro_winkler"
 
     @property
     def name(self) -> str:
-        return self.trait
+        return f"jw>={self.threshold}"
 
-    @property
-    def tf_trait(self) -> str | None:
-        return self.trait
-
-    @property
-    def levels(self) -> tuple[str, ...]:
-        swapped = ("swapped",) if self.other else ()
-        return ("null", "exact", f"jw>={self.close}", *swapped, f"jw>={self.similar}", "else")
-
-    def level(self, a: Traits, b: Traits) -> int:
-        x, y = a.get(self.trait), b.get(self.trait)
-        if x is None or y is None:
-            return NULL
-        if x == y:
-            return EXACT
-        sim = JaroWinkler.normalized_similarity(x, y, score_cutoff=self.similar)
-        if sim >= self.close:
-            return 2
-        if self.other is None:
-            return 3 if sim else 4
-        if _swapped(a, b, self.trait, self.other):
-            return 3
-        return 4 if sim else 5
+    def holds(self, x: str, y: str, a: Traits, b: Traits) -> bool:
+        return jaro_winkler(x, y) >= self.threshold
 
 
-def _swapped(a: Traits, b: Traits, trait: str, other: str) -> bool:
-    x, y = a.get(trait), b.get(other)
-    if x is None or y is None:
-        return False
-    return x == y or JaroWinkler.normalized_similarity(x, y) >= SWAP_CLOSE
+# A comparison asks for the similarity of one pair of values at several thresholds in a
+# row: the last answer of each measure is kept, as one tuple (so a thread never reads half
+# of another's), matched by the identity of the two strings (so it is never stale).
+_last_jw: tuple[str | None, str | None, float] = (None, None, 0.0)
+_last_ratio: tuple[str | None, str | None, float] = (None, None, 0.0)
+
+
+def jaro_winkler(x: str, y: str) -> float:
+    global _last_jw
+    last = _last_jw
+    if last[0] is x and last[1] is y:
+        return last[2]
+    similarity = JaroWinkler.normalized_similarity(x, y)
+    _last_jw = (x, y, similarity)
+    return similarity
+
+
+def spaceless_ratio(x: str, y: str) -> float:
+    """The Indel ratio with spaces ignored ("pridhamstreet" is "pridham street")."""
+    global _last_ratio
+    last = _last_ratio
+    if last[0] is x and last[1] is y:
+        return last[2]
+    bare_x, bare_y = x.replace(" ", ""), y.replace(" ", "")
+    ratio = 1.0 if bare_x == bare_y else Indel.normalized_similarity(bare_x, bare_y)
+    _last_ratio = (x, y, ratio)
+    return ratio
 
 
 @dataclass(frozen=True, slots=True)
-class TextComparison:
-    """exact / Indel ratio >= close / swapped with `other` / Indel ratio >= similar / else.
+class RatioLevel:
+    """Indel ratio with spaces ignored ("pridhamstreet" is "pridham street")."""
 
-    For address lines and places. Spaces are ignored ("pridhamstreet" is "pridham street").
-    """
+    threshold: float
+    kind: ClassVar[str] = "ratio"
+
+    @property
+    def name(self) -> str:
+        return f"ratio>={self.threshold}"
+
+    def holds(self, x: str, y: str, a: Traits, b: Traits) -> bool:
+        return spaceless_ratio(x, y) >= self.threshold
+
+
+@dataclass(frozen=True, slots=True)
+class SwappedLevel:
+    """The value sits in `other` on the other side: first and last name exchanged, or
+    the two address lines."""
+
+    other: str
+    threshold: float = SWAP_CLOSE
+    kind: ClassVar[str] = "swapped"
+
+    @property
+    def name(self) -> str:
+        return "swapped"
+
+    def holds(self, x: str, y: str, a: Traits, b: Traits) -> bool:
+        z = b.get(self.other)
+        if z is None:
+            return False
+        return x == z or JaroWinkler.normalized_similarity(x, z) >= self.threshold
+
+
+@dataclass(frozen=True, slots=True)
+class InitialLevel:
+    """One side is an initial, the other a name that starts with it ("j" and "jan")."""
+
+    kind: ClassVar[str] = "initial"
+
+    @property
+    def name(self) -> str:
+        return "initial"
+
+    def holds(self, x: str, y: str, a: Traits, b: Traits) -> bool:
+        return min(len(x), len(y)) == 1 and x[0] == y[0]
+
+
+@dataclass(frozen=True, slots=True)
+class OneEditLevel:
+    """A substitution, insertion, deletion or adjacent transposition apart."""
+
+    kind: ClassVar[str] = "one_edit"
+
+    @property
+    def name(self) -> str:
+        return "one_edit"
+
+    def holds(self, x: str, y: str, a: Traits, b: Traits) -> bool:
+        return OSA.distance(x, y, score_cutoff=1) <= 1
+
+
+@dataclass(frozen=True, slots=True)
+class LetterSlipLevel:
+    """One letter typed wrong, left out, doubled or exchanged within a word of three
+    letters or more, everything else equal: "anna.jansen@" and "anna.jamsen@"; not
+    "pieter72@" and "pieter82@", "sem.vandijk@" and "semvandijk@", nor "r.bos@" and
+    "j.bos@" (the addresses of two people with one surname), nor "eva.jansen@" and
+    "eva.janssen@" when the records' own names are Jansen and Janssen."""
+
+    kind: ClassVar[str] = "letter_slip"
+
+    @property
+    def name(self) -> str:
+        return "letter_slip"
+
+    def holds(self, x: str, y: str, a: Traits, b: Traits) -> bool:
+        if _NOT_LETTERS.findall(x) != _NOT_LETTERS.findall(y):
+            return False
+        words = [(v, w) for v, w in zip(_LETTERS.findall(x), _LETTERS.findall(y),
+                                         strict=False) if v != w]
+        if len(words) != 1 or min(len(words[0][0]), len(words[0][1])) < 3:
+            return False
+        v, w = words[0]
+        mine, theirs = {a.get(t) for t in _NAMES}, {b.get(t) for t in _NAMES}
+        named = (v in mine and w in theirs) or (w in mine and v in theirs)
+        return not named and OSA.distance(v, w, score_cutoff=1) <= 1
+
+
+_NOT_LETTERS = re.compile(r"[^a-z]+")
+_LETTERS = re.compile(r"[a-z]+")
+_NAMES = ("first_name", "last_name")
+
+
+@dataclass(frozen=True, slots=True)
+class OnePartDiffersLevel:
+    """Dates (YYYYMMDD) that agree on two of year, month and day."""
+
+    kind: ClassVar[str] = "one_part_differs"
+
+    @property
+    def name(self) -> str:
+        return "one_part_differs"
+
+    def holds(self, x: str, y: str, a: Traits, b: Traits) -> bool:
+        return (x[:4] == y[:4]) + (x[4:6] == y[4:6]) + (x[6:] == y[6:]) == 2
+
+
+@dataclass(frozen=True, slots=True)
+class DayMonthSwappedLevel:
+    kind: ClassVar[str] = "day_month_transposed"
+
+    @property
+    def name(self) -> str:
+        return "day_month_transposed"
+
+    def holds(self, x: str, y: str, a: Traits, b: Traits) -> bool:
+        return x[:4] == y[:4] and x[4:6] == y[6:] and x[6:] == y[4:6]
+
+
+_LEVELS: dict[str, Any] = {
+    cls.kind: cls
+    for cls in (JaroWinklerLevel, RatioLevel, SwappedLevel, InitialLevel, OneEditLevel,
+                LetterSlipLevel, OnePartDiffersLevel, DayMonthSwappedLevel)
+}
+
+
+def level_to_json(level: Level) -> dict[str, Any]:
+    return {"kind": level.kind, **{f.name: getattr(level, f.name)
+                                   for f in dataclasses.fields(level)}}  # type: ignore[arg-type]
+
+
+def level_from_json(data: Mapping[str, Any]) -> Level:
+    params = dict(data)
+    kind = params.pop("kind")
+    if kind not in _LEVELS:
+        raise ValueError(f"unknown comparison level {kind!r}")
+    return _LEVELS[kind](**params)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """null / exact / `between`, strongest first / else, for one trait."""
 
     trait: str
-    other: str | None = None
-    close: float = TEXT_CLOSE
-    similar: float = TEXT_SIMILAR
+    between: tuple[Level, ...] = ()
     term_frequencies: bool = False
+    levels: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        names = ("null", "exact", *(level.name for level in self.between), "else")
+        object.__setattr__(self, "levels", names)
 
     @property
     def name(self) -> str:
@@ -94,137 +247,79 @@ class TextComparison:
 
     @property
     def tf_trait(self) -> str | None:
+        """The trait whose value frequencies adjust the weight of an exact agreement."""
         return self.trait if self.term_frequencies else None
 
-    @property
-    def levels(self) -> tuple[str, ...]:
-        swapped = ("swapped",) if self.other else ()
-        return ("null", "exact", f"ratio>={self.close}", *swapped, f"ratio>={self.similar}", "else")
-
     def level(self, a: Traits, b: Traits) -> int:
-        x, y = a.get(self.trait), b.get(self.trait)
-        if x is None or y is None:
+        x = a.get(self.trait)
+        if x is None:
+            return NULL
+        y = b.get(self.trait)
+        if y is None:
             return NULL
         if x == y:
             return EXACT
-        x, y = x.replace(" ", ""), y.replace(" ", "")
-        sim = Indel.normalized_similarity(x, y, score_cutoff=self.similar)
-        if x == y or sim >= self.close:
-            return 2
-        if self.other is None:
-            return 3 if sim else 4
-        if _swapped(a, b, self.trait, self.other):
-            return 3
-        return 4 if sim else 5
+        index = 2
+        for level in self.between:
+            if level.holds(x, y, a, b):
+                return index
+            index += 1
+        return index
+
+    def to_json(self) -> dict[str, Any]:
+        return {"trait": self.trait, "levels": [level_to_json(lv) for lv in self.between],
+                "term_frequencies": self.term_frequencies}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Comparison:
+        return cls(data["trait"], tuple(level_from_json(lv) for lv in data["levels"]),
+                   bool(data.get("term_frequencies")))
 
 
-@dataclass(frozen=True, slots=True)
-class CodeComparison:
-    """exact / one edit (a substitution, insertion, deletion or adjacent transposition) /
-    else. For postcodes and house numbers."""
-
-    trait: str
-    term_frequencies: bool = False
-
-    @property
-    def name(self) -> str:
-        return self.trait
-
-    @property
-    def tf_trait(self) -> str | None:
-        return self.trait if self.term_frequencies else None
-
-    @property
-    def levels(self) -> tuple[str, ...]:
-        return ("null", "exact", "one_edit", "else")
-
-    def level(self, a: Traits, b: Traits) -> int:
-        x, y = a.get(self.trait), b.get(self.trait)
-        if x is None or y is None:
-            return NULL
-        if x == y:
-            return EXACT
-        return 2 if OSA.distance(x, y, score_cutoff=1) <= 1 else 3
+def name_comparison(trait: str, other: str) -> Comparison:
+    """A slip of the finger ("piter") may fall below Jaro-Winkler's close threshold; it is
+    still one edit, which two people's names rarely are. A first name is often written
+    as an initial ("J. Jansen")."""
+    initial: tuple[Level, ...] = (InitialLevel(),) if trait == "first_name" else ()
+    return Comparison(trait, (JaroWinklerLevel(NAME_CLOSE), OneEditLevel(), SwappedLevel(other),
+                              *initial, JaroWinklerLevel(NAME_SIMILAR)), term_frequencies=True)
 
 
-@dataclass(frozen=True, slots=True)
-class DateComparison:
-    """exact / one of year, month, day differs / day and month transposed / one edit
-    (e.g. adjacent digits swapped across a part boundary) / else. Dates are YYYYMMDD."""
-
-    trait: str
-
-    @property
-    def name(self) -> str:
-        return self.trait
-
-    @property
-    def tf_trait(self) -> str | None:
-        return None
-
-    @property
-    def levels(self) -> tuple[str, ...]:
-        return ("null", "exact", "one_part_differs", "day_month_transposed", "one_edit", "else")
-
-    def level(self, a: Traits, b: Traits) -> int:
-        x, y = a.get(self.trait), b.get(self.trait)
-        if x is None or y is None:
-            return NULL
-        if x == y:
-            return EXACT
-        same = (x[:4] == y[:4]) + (x[4:6] == y[4:6]) + (x[6:] == y[6:])
-        if same == 2:
-            return 2
-        if x[:4] == y[:4] and x[4:6] == y[6:] and x[6:] == y[4:6]:
-            return 3
-        if OSA.distance(x, y, score_cutoff=1) <= 1:
-            return 4
-        return 5
+def text_comparison(trait: str, other: str | None = None, *, close: float = TEXT_CLOSE,
+                    similar: float = TEXT_SIMILAR, term_frequencies: bool = False) -> Comparison:
+    swapped: tuple[Level, ...] = (SwappedLevel(other),) if other else ()
+    return Comparison(trait, (RatioLevel(close), *swapped, RatioLevel(similar)),
+                      term_frequencies)
 
 
-@dataclass(frozen=True, slots=True)
-class ExactComparison:
-    """exact / else. For state, country, gender."""
-
-    trait: str
-
-    @property
-    def name(self) -> str:
-        return self.trait
-
-    @property
-    def tf_trait(self) -> str | None:
-        return None
-
-    @property
-    def levels(self) -> tuple[str, ...]:
-        return ("null", "exact", "else")
-
-    def level(self, a: Traits, b: Traits) -> int:
-        x, y = a.get(self.trait), b.get(self.trait)
-        if x is None or y is None:
-            return NULL
-        return EXACT if x == y else 2
-
-
-Comparison = NameComparison | TextComparison | CodeComparison | DateComparison | ExactComparison
+def code_comparison(trait: str, *, term_frequencies: bool = False) -> Comparison:
+    return Comparison(trait, (OneEditLevel(),), term_frequencies)
 
 
 def default_comparisons() -> tuple[Comparison, ...]:
-    """The comparisons for the v1 person traits. Their order is the order of levels in a
-    comparison vector and of weights in a match result."""
+    """The comparisons for the v1 person traits, whatever a data set holds. Their order
+    is the order of levels in a comparison vector and of weights in a match result."""
     return (
-        NameComparison("first_name", other="last_name"),
-        NameComparison("last_name", other="first_name"),
-        DateComparison("birth_date"),
-        CodeComparison("house_number"),
-        TextComparison("street", other="address_line2"),
-        TextComparison("address_line2", other="street"),
-        TextComparison("city", close=0.90, similar=0.80, term_frequencies=True),
-        CodeComparison("postcode", term_frequencies=True),
-        ExactComparison("state"),
+        name_comparison("first_name", "last_name"),
+        name_comparison("last_name", "first_name"),
+        Comparison("birth_date", (OnePartDiffersLevel(), DayMonthSwappedLevel(),
+                                  OneEditLevel())),
+        code_comparison("house_number"),
+        text_comparison("street", "address_line2"),
+        text_comparison("address_line2", "street"),
+        text_comparison("city", close=0.90, similar=0.80, term_frequencies=True),
+        code_comparison("postcode", term_frequencies=True),
+        Comparison("state"),
+        # Addresses are made of names ("sem.vandijk", "semvandijk", "pieter72"), so two
+        # people with one name have addresses a digit or a dot apart far more often than
+        # two strangers do: only a slip of a letter counts. No term frequencies: an
+        # address or a number is one person's, and how often it recurs says how many
+        # records that person has, not how common it is.
+        Comparison("email", (LetterSlipLevel(),)),
+        code_comparison("phone"),
     )
 
 
-def comparison_vector(comparisons: tuple[Comparison, ...], a: Traits, b: Traits) -> tuple[int, ...]:
+def comparison_vector(comparisons: Sequence[Comparison], a: Traits, b: Traits
+                      ) -> tuple[int, ...]:
     return tuple(c.level(a, b) for c in comparisons)

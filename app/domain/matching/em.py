@@ -1,48 +1,89 @@
 """Estimating the model without labels.
 
-u (the level probabilities among non-matches) comes from random pairs of records: almost
-every random pair is a non-match. m (among matches) and the share of matches among the
-candidate pairs come from expectation-maximisation over the comparison vectors of the
-blocked candidate pairs, with u held fixed. The candidate share is then turned into the
-prior for two random records.
+- u (the level probabilities among non-matches) comes from random pairs of records:
+  almost every random pair is a non-match.
+- m (among matches) comes from expectation-maximisation over *sessions*, one per blocking
+  rule, as Splink trains: the pairs that share a rule's key agree on that rule's traits by
+  construction, so in that rule's session the comparisons of those traits are left out,
+  and the others are estimated. Every session has its own share of matches; m is shared,
+  so a comparison left out of one session is learnt from the others. A weak Dirichlet
+  prior (pseudo-counts around the starting values) keeps a level that no session can
+  pin down near a sensible value instead of wandering.
+- Pairs of kin (household.py) are weighed against kin; the one-person share of each kin
+  basis is estimated alongside.
+- Each session also counts the matches among all the pairs sharing its key: training
+  turns those of exact keys into the prior (training.prior_from_sessions). When none
+  found enough, `estimate_prior` gives the share that makes the model agree with itself:
+  the expected number of matches among the candidate pairs, the sum of their match
+  probabilities under that prior, divided by all pairs.
 
 Pure: the caller passes the records, the vectors and the random source.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from random import Random
 
 from app.domain.matching.comparisons import NULL, Comparison
-from app.domain.matching.model import MatchModel, MatchSettings, untrained_model
+from app.domain.matching.decisions import Basis
+from app.domain.matching.household import KIN, Kin
+from app.domain.matching.model import probability_of
 from app.domain.matching.records import MatchRecord
 
 U_SAMPLE_PAIRS = 200_000
 TOLERANCE = 1e-5
 MAX_ITERATIONS = 500
-# Pseudo-counts added to every level, so that a level never seen in training keeps a
-# small probability instead of an infinite weight.
-M_PSEUDO_COUNT = 1.0
+# Pseudo-counts added to every level of u, so that a level never seen among random pairs
+# keeps a small probability instead of an infinite weight.
 U_PSEUDO_COUNT = 1.0
-# Share of matches among candidate pairs that EM starts from.
-START_CANDIDATE_PRIOR = 0.1
+# Strength of the prior on m, in pairs: a session with thousands of matches overrules it,
+# a level seen in none keeps its starting value. Personal traits are learnt from pairs at
+# different addresses only (see estimate_m), which some data sets have few of: a stronger
+# prior keeps a handful of them from setting how a person's first name varies.
+M_PRIOR_PAIRS = 20.0
+PERSONAL_M_PRIOR_PAIRS = 100.0
+# Share of matches among a session's pairs that EM starts from.
+START_SESSION_SHARE = 0.3
+PRIOR_BOUNDS = (1e-12, 0.5)
 
 Pattern = tuple[int, ...]
 
 
 @dataclass(frozen=True, slots=True)
-class EmReport:
+class Session:
+    """The pairs of one blocking rule: their comparison vectors with whom each pair is
+    weighed against (counted), and which comparisons EM may learn from them."""
+
+    rule: str
+    patterns: Mapping[tuple[Pattern, Basis], int]
+    active: tuple[bool, ...]
+    total_pairs: int = 0  # the pairs sharing the rule's key, of which `patterns` counts a sample
+
+    @property
+    def pairs(self) -> int:
+        return sum(self.patterns.values())
+
+
+@dataclass(frozen=True, slots=True)
+class SessionResult:
+    rule: str
+    pairs: int
+    share: float  # estimated share of matches among the session's pairs weighed against strangers
+    matches: float  # expected matches among all the session's pairs (sampled or not)
+
+
+@dataclass(frozen=True, slots=True)
+class EmResult:
+    m: tuple[tuple[float, ...], ...]
+    sessions: tuple[SessionResult, ...]
+    kin: Kin  # the one-person share of each kin basis
     converged: bool
     iterations: int
-    max_change: float  # largest change of a parameter in the last iteration
-    candidate_prior: float  # estimated share of matches among the candidate pairs
-    prior: float  # estimated probability that two random records match
-    candidate_pairs: int
-    patterns: int  # distinct comparison vectors
-    u_pairs: int
+    max_change: float
 
 
 def random_pairs(n: int, count: int, rng: Random) -> list[tuple[int, int]]:
@@ -55,13 +96,9 @@ def random_pairs(n: int, count: int, rng: Random) -> list[tuple[int, int]]:
     return pairs
 
 
-def estimate_u(
-    records: Sequence[MatchRecord],
-    comparisons: Sequence[Comparison],
-    rng: Random,
-    pairs: int = U_SAMPLE_PAIRS,
-) -> tuple[tuple[float, ...], ...]:
-    """u per comparison level, from `pairs` random pairs of `records`."""
+def level_counts(records: Sequence[MatchRecord], comparisons: Sequence[Comparison],
+                 rng: Random, pairs: int = U_SAMPLE_PAIRS) -> list[list[int]]:
+    """How often each level occurs among `pairs` random pairs of `records`."""
     if len(records) < 2:
         raise ValueError("estimating u needs at least two records")
     counts = [[0] * len(c.levels) for c in comparisons]
@@ -69,13 +106,17 @@ def estimate_u(
         a, b = records[i].traits, records[j].traits
         for k, comp in enumerate(comparisons):
             counts[k][comp.level(a, b)] += 1
-    return tuple(_normalise(row, U_PSEUDO_COUNT) for row in counts)
+    return counts
 
 
-def _normalise(counts: Sequence[float], pseudo: float) -> tuple[float, ...]:
+def estimate_u(counts: Sequence[Sequence[int]]) -> tuple[tuple[float, ...], ...]:
+    return tuple(_normalise(row, [U_PSEUDO_COUNT] * len(row)) for row in counts)
+
+
+def _normalise(counts: Sequence[float], pseudo: Sequence[float]) -> tuple[float, ...]:
     """Probabilities over the non-null levels (index 0, null, stays 1.0: it weighs 0)."""
-    total = sum(counts[1:]) + pseudo * (len(counts) - 1)
-    return (1.0, *((c + pseudo) / total for c in counts[1:]))
+    total = sum(counts[1:]) + sum(pseudo[1:])
+    return (1.0, *((c + p) / total for c, p in zip(counts[1:], pseudo[1:], strict=True)))
 
 
 def pattern_counts(vectors: Iterable[Pattern]) -> Counter[Pattern]:
@@ -83,79 +124,160 @@ def pattern_counts(vectors: Iterable[Pattern]) -> Counter[Pattern]:
 
 
 def estimate_m(
-    patterns: Mapping[Pattern, int],
+    sessions: Sequence[Session],
     u: Sequence[Sequence[float]],
     start_m: Sequence[Sequence[float]],
     *,
-    start_prior: float = START_CANDIDATE_PRIOR,
+    kin_u: Mapping[Basis, Sequence[Sequence[float] | None]],
+    prior_pairs: float = M_PRIOR_PAIRS,
     tolerance: float = TOLERANCE,
     max_iterations: int = MAX_ITERATIONS,
-) -> tuple[tuple[tuple[float, ...], ...], float, bool, int, float]:
-    """EM for m and the share of matches among candidates, u fixed.
+) -> EmResult:
+    """EM for m (shared by the sessions), each session's share of matches, and the
+    one-person share of each kin basis; u fixed.
 
-    Returns (m, candidate prior, converged, iterations, last max change).
+    A pair of a kin basis (household.py) is a match or a pair of kin: its odds start from
+    the one-person share of that basis, and only what kin do not share counts, against
+    kin's level probabilities (`kin_u[basis][k]`, None for a shared trait). How a person's
+    unshared traits vary (their m) is learnt from the pairs weighed against strangers
+    only: among kin, it and the one-person share would explain the same data, so a data
+    set with few such pairs leaves it near its prior.
     """
-    items = list(patterns.items())
-    total = sum(count for _, count in items)
+    personal = [h is not None for h in kin_u[Basis.HOUSEMATES]]
     m = [list(row) for row in start_m]
-    prior = start_prior
+    pseudo = [[(PERSONAL_M_PRIOR_PAIRS if mine else prior_pairs) * p for p in row]
+              for row, mine in zip(start_m, personal, strict=True)]
+    shares = [START_SESSION_SHARE] * len(sessions)
+    kin = Kin()
+    items = [list(s.patterns.items()) for s in sessions]
+    log_u = [_logs(row) for row in u]
+    log_kin = {basis: [None if h is None else _logs(h) for h in rows]
+               for basis, rows in kin_u.items()}
     change = float("inf")
     for iteration in range(1, max_iterations + 1):
+        log_m = [_logs(row) for row in m]
         expected = [[0.0] * len(row) for row in m]
-        matched = 0.0
-        for pattern, count in items:
-            pm, pu = prior, 1.0 - prior
-            for k, level in enumerate(pattern):
-                if level != NULL:
-                    pm *= m[k][level]
-                    pu *= u[k][level]
-            w = count * pm / (pm + pu)
-            matched += w
-            for k, level in enumerate(pattern):
-                expected[k][level] += w
-        new_m = [list(_normalise(row, M_PSEUDO_COUNT)) for row in expected]
-        new_prior = matched / total
+        among_kin = _AmongKin()
+        new_shares = []
+        found = []
+        for session, patterns, share in zip(sessions, items, shares, strict=True):
+            matched = strangers = everyone = 0.0
+            base = _logit(share)
+            for (pattern, basis), count in patterns:
+                if basis is Basis.TWINS:
+                    # Twins are rare next to the duplicates that share a surname and a
+                    # birth date: these pairs teach m as any other, and the one-person
+                    # share of twin-like pairs is estimated on the side.
+                    among_kin.add(basis, _posterior(
+                        _logit(kin.priors[basis]), pattern, session.active, log_m,
+                        log_kin[basis], count), count)
+                    basis = Basis.STRANGERS
+                against = log_u if basis is Basis.STRANGERS else log_kin[basis]
+                odds = base if basis is Basis.STRANGERS else _logit(kin.priors[basis])
+                w = _posterior(odds, pattern, session.active, log_m, against, count)
+                everyone += w
+                if basis is Basis.STRANGERS:
+                    matched += w
+                    strangers += count
+                else:
+                    among_kin.add(basis, w, count)
+                for k, level in enumerate(pattern):
+                    # Among housemates, the unshared traits are what tells a person from
+                    # a housemate, so those pairs cannot teach how a person's own traits
+                    # vary.
+                    if session.active[k] and (basis is Basis.STRANGERS or against[k] is None):
+                        expected[k][level] += w
+            new_shares.append(min(max(matched / strangers, 1e-9), 1 - 1e-9)
+                              if strangers else share)
+            found.append(everyone * max(session.total_pairs, session.pairs) / session.pairs)
+        new_m = [list(_normalise(row, prior)) for row, prior in zip(expected, pseudo, strict=True)]
+        new_kin = among_kin.estimate()
         change = max(
-            abs(new_prior - prior),
-            *(
-                abs(x - y)
-                for old, new in zip(m, new_m, strict=True)
-                for x, y in zip(old[1:], new[1:], strict=True)
-            ),
+            *(abs(new_kin.priors[b] - kin.priors[b]) for b in KIN),
+            max((abs(a - b) for a, b in zip(shares, new_shares, strict=True)), default=0.0),
+            *(abs(x - y) for old, new in zip(m, new_m, strict=True)
+              for x, y in zip(old[1:], new[1:], strict=True)),
         )
-        m, prior = new_m, new_prior
+        m, shares, kin = new_m, new_shares, new_kin
         if change < tolerance:
-            return tuple(tuple(row) for row in m), prior, True, iteration, change
-    return tuple(tuple(row) for row in m), prior, False, max_iterations, change
+            return _result(m, sessions, shares, found, kin, True, iteration, change)
+    return _result(m, sessions, shares, found, kin, False, max_iterations, change)
 
 
-def train(
-    records: Sequence[MatchRecord],
-    candidate_vectors: Iterable[Pattern],
-    rng: Random,
-    *,
-    comparisons: tuple[Comparison, ...] | None = None,
-    settings: MatchSettings | None = None,
-    u_pairs: int = U_SAMPLE_PAIRS,
-    tolerance: float = TOLERANCE,
-    max_iterations: int = MAX_ITERATIONS,
-    version: str = "em",
-) -> tuple[MatchModel, EmReport]:
-    """A model estimated from `records` and the comparison vectors of their candidate
-    pairs (computed with the same comparisons, in the same order)."""
-    start = untrained_model(comparisons, settings)
-    u = estimate_u(records, start.comparisons, rng, u_pairs)
-    patterns = pattern_counts(candidate_vectors)
-    m, candidate_prior, converged, iterations, change = estimate_m(
-        patterns, u, start.m, tolerance=tolerance, max_iterations=max_iterations
-    )
-    n_pairs = sum(patterns.values())
-    all_pairs = len(records) * (len(records) - 1) / 2
-    # Blocking is assumed to keep (nearly) every match, so the matches among candidates
-    # are the matches among all pairs.
-    prior = min(max(candidate_prior * n_pairs / all_pairs, 1e-12), 0.5)
-    model = MatchModel(start.comparisons, m, u, prior, start.settings, version)
-    report = EmReport(
-        converged, iterations, change, candidate_prior, prior, n_pairs, len(patterns), u_pairs
-    )
-    return model, report
+def _posterior(odds: float, pattern: Pattern, active: Sequence[bool],
+               log_m: Sequence[Sequence[float]], against: Sequence[Sequence[float] | None],
+               count: int) -> float:
+    """The expected matches among `count` pairs of `pattern`, from `odds` and the weights
+    of the active levels against `against` (None: a trait that weighs nothing)."""
+    for k, level in enumerate(pattern):
+        row = against[k]
+        if level != NULL and active[k] and row is not None:
+            odds += log_m[k][level] - row[level]
+    return count / (1.0 + math.exp(-odds)) if odds > -700 else 0.0
+
+
+# A weak prior on what pairs of kin are like, in pairs: even odds of one person or two.
+KIN_PRIOR_PAIRS = 2.0
+
+
+@dataclass(slots=True)
+class _AmongKin:
+    """Expected counts for the one-person shares of the kin bases, in one EM iteration."""
+
+    matched: dict[Basis, float] = field(default_factory=lambda: dict.fromkeys(KIN, 0.0))
+    pairs: dict[Basis, float] = field(default_factory=lambda: dict.fromkeys(KIN, 0.0))
+
+    def add(self, basis: Basis, w: float, count: int) -> None:
+        self.matched[basis] += w
+        self.pairs[basis] += count
+
+    def estimate(self) -> Kin:
+        priors = {b: (self.matched[b] + KIN_PRIOR_PAIRS / 2) / (self.pairs[b] + KIN_PRIOR_PAIRS)
+                  for b in KIN}
+        return Kin({b: min(max(p, 1e-6), 1 - 1e-6) for b, p in priors.items()})
+
+
+def _logit(p: float) -> float:
+    return math.log(p) - math.log1p(-p)
+
+
+def _logs(row: Sequence[float]) -> list[float]:
+    return [0.0, *(math.log(p) for p in row[1:])]  # the null level is never read
+
+
+def _result(m: list[list[float]], sessions: Sequence[Session], shares: list[float],
+            found: list[float], kin: Kin, converged: bool, iterations: int, change: float
+            ) -> EmResult:
+    return EmResult(
+        tuple(tuple(row) for row in m),
+        tuple(SessionResult(s.rule, s.pairs, share, matches)
+              for s, share, matches in zip(sessions, shares, found, strict=True)),
+        kin, converged, iterations, change)
+
+
+def estimate_prior(log2_likelihood_ratios: Sequence[float], total_pairs: float,
+                   *, known_matches: float = 0.0, tolerance: float = 1e-6,
+                   max_iterations: int = 10_000) -> float:
+    """The prior p that agrees with itself: p * total_pairs = the sum over the candidate
+    pairs of their match probability under p (a pair's log2 odds are log2(p / (1 - p))
+    plus its log2 likelihood ratio), plus `known_matches` expected among pairs whose
+    probability does not depend on p.
+
+    Starting from every candidate a match, the sum falls to the largest such p; 0 is
+    always a solution too, and is the answer only when no pair is evidence of a match.
+    """
+    if total_pairs <= 0:
+        return PRIOR_BOUNDS[0]
+    # Ratios within a hundredth of a bit are one: a few hundred sums instead of a
+    # sum over every pair in every iteration.
+    grouped = Counter(round(llr, 2) for llr in log2_likelihood_ratios).items()
+    low, high = PRIOR_BOUNDS
+    prior = min(high, max(low, (len(log2_likelihood_ratios) + known_matches) / total_pairs))
+    for _ in range(max_iterations):
+        offset = math.log2(prior) - math.log2(1.0 - prior)
+        expected = known_matches + sum(n * probability_of(offset + llr) for llr, n in grouped)
+        new = min(max(expected / total_pairs, low), high)
+        if abs(new - prior) <= tolerance * prior:
+            return new
+        prior = new
+    return prior

@@ -7,24 +7,24 @@ become MATCHED edges and which go to the review queue.
 
 Customers, not pairs, are what a link changes, so the rules work per customer:
 - a customer with a candidate that the household guard keeps apart from the new record
-  gets no link (its links go to review, guard `household`): a second household member
+  gets no link (its pairs go to review when likely enough): a second household member
   must not join through a third record either;
 - the new record joins the customer of its best link;
 - a link to another customer would merge the two on the strength of one record, and
-  errors would chain into ever larger clusters, so it needs the higher `merge` score;
-  below it the pair goes to review, guard `other_customer`.
+  errors would chain into ever larger clusters, so it needs the higher `merge`
+  probability; below it the pair goes to review, guard `other_customer`;
+- the review queue gets at most one item per customer, its best pair, and none for the
+  record's own customer or one it joins: accepting those would change nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 
-from app.domain.matching.household import HOUSEHOLD
-from app.domain.matching.model import LINK, REVIEW, MatchModel, MatchResult
+from app.domain.matching.decisions import Decision, Guard
+from app.domain.matching.model import MatchModel, MatchResult
 from app.domain.matching.records import MatchRecord
-
-OTHER_CUSTOMER = "other_customer"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,16 +40,18 @@ def score_candidates(
     candidates: Sequence[MatchRecord],
     tf: Mapping[str, float],
 ) -> list[MatchResult]:
-    """Results for the candidates that score at least `lower`, best first."""
-    lower = model.settings.lower
-    results = []
-    traits = record.traits
-    for candidate in candidates:
-        vector = model.vector(traits, candidate.traits)
-        if model.score_vector(vector, tf) >= lower:
-            results.append(model.result(record, candidate, vector, tf))
-    results.sort(key=lambda r: (-r.score, r.candidate_id))
-    return results
+    """Results for the candidates that are guarded or likely enough to review, best
+    first."""
+    return worth_deciding(model.judge(record.record_id, candidate.record_id,
+                                      model.compare(record.traits, candidate.traits), tf)
+                          for candidate in candidates)
+
+
+def worth_deciding(results: Iterable[MatchResult]) -> list[MatchResult]:
+    """The results that are guarded or likely enough to review, best first."""
+    kept = [r for r in results if r.guard is not None or r.decision is not Decision.NONE]
+    kept.sort(key=lambda r: (-r.probability, -r.score, r.candidate_id))
+    return kept
 
 
 def match_new_record(
@@ -59,44 +61,53 @@ def match_new_record(
     tf: Mapping[str, float],
     *,
     customer_of: Mapping[str, str] | None = None,
+    own: str | None = None,
 ) -> MatchOutcome:
     """Score `record` against every candidate and decide links and reviews.
 
     `tf` maps a trait to the relative frequency of `record`'s value in the store;
-    `customer_of` maps a candidate id to its customer (without one, it is its own).
+    `customer_of` maps a candidate id to its customer (without one, it is its own);
+    `own` is the customer the record already belongs to, if any.
     """
+    if not model.health.usable:
+        return MatchOutcome(scored=len(candidates))
+    outcome = decide(model, score_candidates(model, record, candidates, tf),
+                     customer_of=customer_of, own=own)
+    return replace(outcome, scored=len(candidates))
+
+
+def decide(model: MatchModel, results: Sequence[MatchResult], *,
+           customer_of: Mapping[str, str] | None = None, own: str | None = None
+           ) -> MatchOutcome:
+    """Links and reviews from a record's results (`worth_deciding`), customer by
+    customer."""
     customer_of = customer_of or {}
-    results = score_candidates(model, record, candidates, tf)
 
     def customer(result: MatchResult) -> str:
         return customer_of.get(result.candidate_id, result.candidate_id)
 
-    households = {customer(r) for r in results if r.guard == HOUSEHOLD}
+    households = {customer(r) for r in results
+                  if r.guard is not None and r.decision is not Decision.LINK}
     links: list[MatchResult] = []
-    reviews: list[MatchResult] = []
-    joined: set[str] = set()
+    candidates_for_review: list[MatchResult] = []
+    joined: set[str] = set() if own is None else {own}
     for result in results:
-        if result.decision == LINK:
+        if result.decision is Decision.LINK:
             owner = customer(result)
             if owner in households:
-                result = _demoted(result, HOUSEHOLD)
-            elif not joined or owner in joined or result.score >= model.settings.merge:
+                result = replace(result, decision=Decision.REVIEW, guard=Guard.HOUSEHOLD)
+            elif (len(joined) <= (own is not None) or owner in joined
+                  or result.score >= model.merge_score):
                 joined.add(owner)
                 links.append(result)
                 continue
             else:
-                result = _demoted(result, OTHER_CUSTOMER)
-        reviews.append(result)
-    return MatchOutcome(tuple(links), tuple(reviews), len(candidates))
-
-
-def _demoted(result: MatchResult, guard: str) -> MatchResult:
-    return MatchResult(
-        result.record_id,
-        result.candidate_id,
-        result.score,
-        result.probability,
-        result.comparisons,
-        REVIEW,
-        guard,
-    )
+                result = replace(result, decision=Decision.REVIEW, guard=Guard.OTHER_CUSTOMER)
+        if result.decision is Decision.REVIEW:
+            candidates_for_review.append(result)
+    reviews: dict[str, MatchResult] = {}
+    for result in candidates_for_review:
+        owner = customer(result)
+        if owner not in joined and owner not in reviews:
+            reviews[owner] = result
+    return MatchOutcome(tuple(links), tuple(reviews.values()), len(results))

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from app.domain.identifiers import IdentifierError, normalise
+
 # Traits of the v1 event contract that matching reads, by how they are cleaned.
 TEXT_TRAITS = (
     "first_name",
@@ -27,7 +29,10 @@ TEXT_TRAITS = (
 )
 NAME_TRAITS = ("first_name", "middle_name", "last_name")
 CODE_TRAITS = ("house_number", "postcode")
-MATCH_TRAITS = (*TEXT_TRAITS, *CODE_TRAITS, "birth_date", "gender")
+# E-mail and phone count wherever a record has them: in its traits, or as identifiers of
+# its event (`with_contacts`).
+CONTACT_TRAITS = ("email", "phone")
+MATCH_TRAITS = (*TEXT_TRAITS, *CODE_TRAITS, "birth_date", "gender", *CONTACT_TRAITS)
 
 MAX_TRAIT_LENGTH = 200
 MIN_BIRTH_YEAR = 1880
@@ -143,11 +148,23 @@ def _gender(_trait: str, value: object) -> str:
     return GENDERS.get(text, "")
 
 
+def _contact(trait: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected text, got {type(value).__name__}")
+    if not value.strip():
+        return ""
+    try:
+        return normalise(trait, value).value
+    except IdentifierError as exc:
+        raise ValueError(exc.reason) from None
+
+
 _CLEANERS = {
     **dict.fromkeys(TEXT_TRAITS, _text),
     **dict.fromkeys(CODE_TRAITS, _code),
     "birth_date": _birth_date,
     "gender": _gender,
+    **dict.fromkeys(CONTACT_TRAITS, _contact),
 }
 
 

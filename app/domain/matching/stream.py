@@ -8,6 +8,7 @@ thresholds go to the review queue.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,8 +17,15 @@ from networkx.utils import UnionFind
 
 from app.domain.events import Event
 from app.domain.matching.blocking import BUCKET_LIMIT, blocking_keys, select_candidates
+from app.domain.matching.decisions import Decision
 from app.domain.matching.matcher import match_new_record
-from app.domain.matching.records import MatchRecord, TraitProblem, clean_traits
+from app.domain.matching.model import MatchResult
+from app.domain.matching.records import (
+    CONTACT_TRAITS,
+    MatchRecord,
+    TraitProblem,
+    clean_traits,
+)
 from app.domain.matching.training import Matcher
 from app.domain.rules import Rules
 
@@ -36,15 +44,26 @@ class Match:
     a: str
     b: str
     event: Event
-    score: float
-    weights: dict[str, float]
+    result: MatchResult
     model_version: str
-    review: bool  # between the thresholds: for the review queue, not a link
+
+    @property
+    def review(self) -> bool:
+        """Between the thresholds, or guarded: for the review queue, not a link."""
+        return self.result.decision is Decision.REVIEW
+
+    @property
+    def score(self) -> float:
+        return self.result.score
 
     @property
     def payload(self) -> dict[str, Any]:
-        return {"score": round(self.score, 3), "weights": self.weights,
-                "model_version": self.model_version}
+        payload = {"score": round(self.result.score, 3),
+                   "probability": round(self.result.probability, 6),
+                   "weights": self.result.weights(), "model_version": self.model_version}
+        if self.result.guard is not None:
+            payload["guard"] = str(self.result.guard)
+        return payload
 
 
 @dataclass(slots=True)
@@ -59,13 +78,21 @@ def record_key(event: Event, rules: Rules) -> str:
                key=lambda i: (-rules.type_priority.get(i.type, 0), i.key)).key
 
 
+def with_contacts(event: Event) -> Mapping[str, Any]:
+    """The event's traits, with its e-mail and phone identifiers where the traits have
+    none: a record's contacts count for matching wherever they were given."""
+    contacts = {i.type: i.value for i in reversed(event.identifiers)
+                if i.type in CONTACT_TRAITS and i.type not in event.traits}
+    return {**event.traits, **contacts} if contacts else event.traits
+
+
 def pending_records(events: Iterable[Event], rules: Rules) -> list[PendingRecord]:
     pending = []
     for event in events:
         if not event.traits:
             continue
         key = record_key(event, rules)
-        cleaned = clean_traits(key, event.traits)
+        cleaned = clean_traits(key, with_contacts(event))
         if cleaned.record.traits:
             record = cleaned.record
             pending.append(PendingRecord(event, key, record, blocking_keys(record),
@@ -73,6 +100,16 @@ def pending_records(events: Iterable[Event], rules: Rules) -> list[PendingRecord
         elif cleaned.problems:
             pending.append(PendingRecord(event, key, cleaned.record, (), cleaned.problems))
     return pending
+
+
+def breaks_limit(a: str, b: str, limits: Mapping[str, int]) -> str | None:
+    """The limit that linking identifiers `a` and `b` would break on its own, if any."""
+    types = Counter(key.partition(":")[0] for key in (a, b))
+    for type_, count in sorted(types.items()):
+        if type_ in limits and count > limits[type_]:
+            return (f"limit: at most {limits[type_]} {type_} per customer "
+                    f"(this link would join {count})")
+    return None
 
 
 MatchQuery = tuple[str, tuple[str, ...]]  # a pending record's key and blocking keys
@@ -126,15 +163,18 @@ def match_batch(pending: list[PendingRecord], matcher: Matcher,
         candidates = [MatchRecord(c, dict(traits[c])) for c in ids if c in traits]
         customer_of = {c: str(clusters[owners.get(c, c)]) for c in ids}
         outcome = match_new_record(matcher.model, pending_record.record, candidates,
-                                   matcher.tf(pending_record.record), customer_of=customer_of)
+                                   matcher.tf(pending_record.record), customer_of=customer_of,
+                                   own=str(clusters[owners.get(key, key)]))
         version = matcher.model.version
         for result in outcome.links:
-            step.matches.append(Match(key, result.candidate_id, pending_record.event,
-                                      result.score, result.weights(), version, False))
+            step.matches.append(Match(key, result.candidate_id, pending_record.event, result,
+                                      version))
             clusters.union(owners.get(key, key), owners.get(result.candidate_id,
                                                             result.candidate_id))
         for result in outcome.reviews:
-            step.matches.append(Match(key, result.candidate_id, pending_record.event,
-                                      result.score, result.weights(), version, True))
+            # A pair whose own identifiers break a limit could never be accepted.
+            if breaks_limit(key, result.candidate_id, matcher.limits) is None:
+                step.matches.append(Match(key, result.candidate_id, pending_record.event,
+                                          result, version))
         traits[key] = pending_record.record.traits
     return step

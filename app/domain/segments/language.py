@@ -20,7 +20,10 @@ with and, or, not. Conditions combine with AND, OR, NOT and parentheses; NOT bin
 tightest, then AND, then OR. Keywords are case-insensitive; `#` starts a comment.
 
 Errors are SegmentError: the line and column of the fault, the line with a caret under
-it, and for an unknown name the names that are known.
+it, and for an unknown name the names that are known. The parser bounds what it reads
+(nesting, number length, durations), so that no text makes it fail any other way. What a
+new definition may hold beyond that (conditions, nesting, text) is the caller's policy,
+check_definition: a stored definition must keep loading whatever the policy is now.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import difflib
 import json
 import re
 from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import lru_cache
@@ -45,6 +49,11 @@ OPS = ("=", "!=", "<", "<=", ">", ">=")
 _OP_ALIASES = {"==": "=", "<>": "!="}
 KEYWORDS = ("and", "or", "not", "within", "where", "in", "exists", "true", "false")
 FUNCTIONS = ("trait", "computed", "count", "sum", "has", "consent", "in_segment")
+# What any text may hold, stored or new. Parsing and evaluation recurse on nesting;
+# numbers are compared as floats; `now - window` must stay a representable time.
+MAX_NESTING = 200  # levels of parentheses and NOT
+MAX_NUMBER_DIGITS = 300
+MAX_WINDOW = timedelta(days=365_000)
 _Factor = Callable[[], "Node"]
 
 
@@ -223,6 +232,68 @@ def leaves(node: Node) -> Iterator[Node]:
         yield node
 
 
+def conditions(node: Node) -> list[Node]:
+    """Every condition of a tree, with the comparisons of its `where` filters, in the
+    order they are written."""
+    found: list[Node] = []
+    for leaf in leaves(node):
+        found.append(leaf)
+        if isinstance(leaf, EventCondition) and leaf.where is not None:
+            found += conditions(leaf.where)
+    return found
+
+
+def check_definition(segment: Segment, max_conditions: int, max_nesting: int) -> None:
+    """The policy for a new definition: at most `max_conditions` conditions (evaluating it
+    costs every customer every condition), And / Or / Not nested at most `max_nesting`
+    deep, and text values that are text. Raises SegmentError pointing at the first fault."""
+    found = conditions(segment.condition)
+    if len(found) > max_conditions:
+        _refuse(segment, found[max_conditions],
+                f"at most {max_conditions} conditions in a definition, not {len(found)}; "
+                f"split it into segments and combine them with in_segment(...)")
+    if (deep := _too_deep(segment.condition, max_nesting)) is not None:
+        _refuse(segment, deep, f"conditions nested more than {max_nesting} levels deep (AND, "
+                f"OR, NOT); move part of it into a segment of its own and use "
+                f"in_segment(...)")
+    for node in found:
+        if (odd := _surrogate(_texts(node))) is not None:
+            _refuse(segment, node, f"U+{ord(odd):04X} is half of a UTF-16 surrogate pair, "
+                    f"not a character; write the whole character")
+
+
+def _refuse(segment: Segment, node: Node, reason: str) -> NoReturn:
+    span = getattr(node, "span", _NO_SPAN)
+    raise SegmentError(reason, text=segment.text, line=span.line, column=span.column,
+                       length=span.length, segment=segment.name)
+
+
+def _too_deep(node: Node, limit: int) -> Node | None:
+    """The first condition under And / Or / Not nodes nested deeper than `limit`; a
+    `where` filter's nesting adds to the nesting of its count or sum."""
+    stack: list[tuple[Node, int]] = [(node, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, And | Or | Not):
+            if depth + 1 > limit:
+                return next(iter(leaves(item)))
+            children = item.items if isinstance(item, And | Or) else (item.item,)
+            stack.extend((child, depth + 1) for child in reversed(children))
+        elif isinstance(item, EventCondition) and item.where is not None:
+            stack.append((item.where, depth))
+    return None
+
+
+def _texts(node: Node) -> str:
+    """The names and text values of one condition, joined (to look for bad characters)."""
+    predicate = getattr(node, "predicate", None)
+    values = (predicate.values if isinstance(predicate, OneOf)
+              else (predicate.value,) if isinstance(predicate, Compare) else ())
+    names = [getattr(node, a, None) for a in ("name", "key", "event_type", "property_name",
+                                               "identifier_type", "purpose", "segment")]
+    return "".join(t for t in (*names, *values) if isinstance(t, str))
+
+
 # -- what names are known ----------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Vocabulary:
@@ -307,6 +378,10 @@ def tokenize(text: str) -> list[Token]:
     return tokens
 
 
+def _surrogate(text: str) -> str | None:
+    return next((c for c in text if "\ud800" <= c <= "\udfff"), None)
+
+
 # -- the parser --------------------------------------------------------------------------
 def parse_condition(text: str, vocabulary: Vocabulary | None = None) -> Condition:
     """Parse a definition; raises SegmentError pointing at the fault."""
@@ -330,6 +405,7 @@ class _Parser:
         self.vocabulary = vocabulary
         self.tokens = tokenize(text)
         self.pos = 0
+        self.nesting = 0
 
     # token helpers
     @property
@@ -392,14 +468,28 @@ class _Parser:
 
     def negation(self, factor: _Factor) -> Node:
         if self.at_keyword("not"):
-            self.advance()
-            return Not(self.negation(factor))
+            with self.nested():
+                self.advance()
+                return Not(self.negation(factor))
         if self.at_punct("("):
-            self.advance()
-            node = self.expr(factor)
-            self.expect_punct(")", "')' to close the parenthesis")
-            return node
+            with self.nested():
+                self.advance()
+                node = self.expr(factor)
+                self.expect_punct(")", "')' to close the parenthesis")
+                return node
         return factor()
+
+    @contextmanager
+    def nested(self) -> Iterator[None]:
+        if self.nesting >= MAX_NESTING:
+            self.fail(f"nested more than {MAX_NESTING} levels deep (parentheses and NOT); "
+                      f"simplify the condition, or move part of it into a segment of its "
+                      f"own and use in_segment(...)")
+        self.nesting += 1
+        try:
+            yield
+        finally:
+            self.nesting -= 1
 
     def factor(self) -> Node:
         start = self.token
@@ -480,8 +570,17 @@ class _Parser:
             return token, token.text
         if token.kind == "string":
             self.advance()
-            return token, json.loads(token.text)
+            return token, self.text_of(token)
         self.expected(what)
+
+    def text_of(self, token: Token) -> str:
+        """The value of a string token; its escapes are JSON's."""
+        try:
+            value = json.loads(token.text)
+        except json.JSONDecodeError as exc:
+            self.fail(f"not a valid text value ({exc.msg.lower()}); escape a quote as \\\" "
+                      f"and a backslash as \\\\", token)
+        return value
 
     def close(self, function: str) -> None:
         self.expect_punct(")", f"')' to close {function}(")
@@ -537,18 +636,33 @@ class _Parser:
     def duration(self) -> timedelta:
         token = self.token
         if token.kind == "duration":
+            window = self.window(token.text, token, len(token.text))
             self.advance()
-            return parse_duration(token.text)
+            return window
         if token.kind == "number" and self.tokens[self.pos + 1].kind == "name":
             unit = self.tokens[self.pos + 1]
             try:
-                window = parse_duration(f"{token.text} {unit.text}")
-            except ValueError:
-                self.fail("a duration is a whole number of hours, days or weeks, such as "
-                          "30d, 12h or 2w", unit)
+                parse_duration(f"1 {unit.text}")
+            except ValueError:  # not a unit: point at it
+                self.bad_window(unit, len(unit.text))
+            window = self.window(f"{token.text} {unit.text}", token, len(token.text))
             self.pos += 2
             return window
         self.expected("a duration such as 30d, 12h or 2w")
+
+    def window(self, text: str, token: Token, length: int) -> timedelta:
+        """A `within` duration, from 1 hour to MAX_WINDOW."""
+        try:
+            window = parse_duration(text)
+        except (ValueError, OverflowError):  # 0d, or more days than a time can count
+            self.bad_window(token, length)
+        if window > MAX_WINDOW:
+            self.bad_window(token, length)
+        return window
+
+    def bad_window(self, token: Token, length: int) -> NoReturn:
+        self.fail(f"a duration is a whole number of hours, days or weeks, from 1h up to "
+                  f"{MAX_WINDOW.days:,}d, such as 30d, 12h or 2w", token, length)
 
     def op(self, what: str) -> str:
         token = self.token
@@ -577,8 +691,10 @@ class _Parser:
         token = self.token
         if token.kind == "string":
             self.advance()
-            return json.loads(token.text)
+            return self.text_of(token)
         if token.kind == "number":
+            if sum(c.isdigit() for c in token.text) > MAX_NUMBER_DIGITS:
+                self.fail(f"a number has at most {MAX_NUMBER_DIGITS} digits", token)
             self.advance()
             return float(token.text) if "." in token.text else int(token.text)
         if self.at_keyword("true", "false"):

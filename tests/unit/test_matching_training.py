@@ -1,0 +1,131 @@
+"""Training without labels: the prior, EM by sessions, expectations, and a model that says
+so when the data cannot tell people apart."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+from itertools import product
+
+import pytest
+
+from app.domain.matching import Decision, MatchRecord, clean_traits, estimate_m, estimate_prior
+from app.domain.matching.decisions import Basis
+from app.domain.matching.em import Session
+from app.domain.matching.household import KIN
+from app.domain.matching.training import met_pairs, train_matcher
+from app.synth import parse_shape, synth_data
+
+
+def rec(record_id: str, **traits: object) -> MatchRecord:
+    return clean_traits(record_id, traits).record
+
+
+# -- the prior ------------------------------------------------------------------------------
+M = (0.9, 0.85, 0.95)  # P(agree | match) per comparison
+U = (0.01, 0.02, 0.001)  # P(agree | non-match)
+
+
+def pattern_probability(pattern: tuple[int, ...], p: tuple[float, ...]) -> float:
+    return math.prod(q if agree else 1 - q for agree, q in zip(pattern, p, strict=True))
+
+
+@pytest.mark.parametrize("prior", [1e-5, 1e-4, 3e-3])
+def test_a_known_prior_is_recovered_from_synthetic_scores(prior):
+    """Pairs drawn from known m and u in the proportion `prior`: the pairs that agree on
+    anything are the candidates, and their log2 likelihood ratios give back the prior."""
+    total = 10_000_000
+    rng = random.Random(5)
+    ratios: list[float] = []
+    for pattern in product((0, 1), repeat=3):
+        if not any(pattern):
+            continue  # no shared key: not a candidate (and never a match worth counting)
+        llr = math.log2(pattern_probability(pattern, M) / pattern_probability(pattern, U))
+        n_match = rng.gauss(1, 0.01) * total * prior * pattern_probability(pattern, M)
+        n_other = total * (1 - prior) * pattern_probability(pattern, U)
+        ratios += [llr] * round(n_match + n_other)
+    assert estimate_prior(ratios, total) == pytest.approx(prior, rel=0.05)
+
+
+def test_without_evidence_of_any_match_the_prior_is_tiny():
+    assert estimate_prior([-20.0] * 1000, 1e6) < 1e-9
+    assert estimate_prior([], 1e6) < 1e-9
+
+
+# -- EM ---------------------------------------------------------------------------------------
+def test_em_sessions_recover_m_while_leaving_out_what_each_rule_blocked_on():
+    """Two sessions, each blocked on one comparison (its pairs all agree there): m of
+    every comparison comes back from the session that could see it."""
+    rng = random.Random(7)
+    m_true = [(1.0, 0.9, 0.07, 0.03), (1.0, 0.8, 0.2), (1.0, 0.7, 0.3)]
+    u_true = [(1.0, 0.01, 0.04, 0.95), (1.0, 0.1, 0.9), (1.0, 0.05, 0.95)]
+
+    def draw(probs: list[tuple[float, ...]], blocked: int) -> tuple[int, ...]:
+        levels = [rng.choices(range(1, len(p)), weights=p[1:])[0] for p in probs]
+        levels[blocked] = 1  # the rule's pairs agree on what it blocks on
+        return tuple(levels)
+
+    sessions = []
+    for blocked, share in ((0, 0.3), (2, 0.2)):
+        patterns: Counter[tuple[tuple[int, ...], Basis]] = Counter()
+        for _ in range(20_000):
+            probs = m_true if rng.random() < share else u_true
+            patterns[(draw(probs, blocked), Basis.STRANGERS)] += 1
+        sessions.append(Session(f"rule{blocked}", patterns,
+                                tuple(k != blocked for k in range(3))))
+    start = [(1.0, 0.6, 0.2, 0.2), (1.0, 0.6, 0.4), (1.0, 0.6, 0.4)]
+    result = estimate_m(sessions, u_true, start, kin_u=dict.fromkeys(KIN, [None] * 3))
+    assert result.converged
+    assert [s.share for s in result.sessions] == pytest.approx([0.3, 0.2], abs=0.02)
+    for est, true in zip(result.m, m_true, strict=True):
+        assert est == pytest.approx(true, abs=0.03)
+
+
+# -- training end to end -------------------------------------------------------------------
+def shape_records(shape: str) -> tuple[list[MatchRecord], dict[str, int]]:
+    """The synthetic shape's records (one per event), and who each is about."""
+    data = synth_data(parse_shape(shape))
+    records, person = [], {}
+    for event in data.trait_events:
+        record_id = event["identifiers"][0]["value"]
+        records.append(rec(record_id, **event["traits"]))
+        person[record_id] = data.owner[event["event_id"]]
+    return records, person
+
+
+def test_training_on_names_and_birth_dates_estimates_the_prior_and_separates_people():
+    records, person = shape_records("name_dob,people=1500,seed=3")
+    matcher, report = train_matcher(records, random.Random(3))
+    truth = Counter(person.values())
+    true_pairs = sum(n * (n - 1) // 2 for n in truth.values())
+    all_pairs = len(records) * (len(records) - 1) / 2
+    assert report.health.usable and report.em_converged
+    assert report.prior == pytest.approx(true_pairs / all_pairs, rel=0.3)
+    names = [c.name for c in matcher.model.comparisons]
+    m_first = matcher.model.m[names.index("first_name")]
+    assert m_first[1] > 0.75 and m_first[-1] < 0.1  # exact is common, else rare
+    model = matcher.model
+    linked = [(p.new, p.old) for pairs in met_pairs(records, model, matcher.frequencies)
+              for p in pairs
+              if model.judge(p.new, p.old, p.facts, p.tf).decision is Decision.LINK]
+    precision = sum(person[a] == person[b] for a, b in linked) / len(linked)
+    assert precision > 0.98 and report.expectation.precision > 0.98
+    assert len(linked) > 0.5 * true_pairs
+
+
+@pytest.mark.parametrize("records,reason", [
+    ([], "at least two records"),
+    ([rec(f"r{i}", gender="f") for i in range(50)], "no trait tells"),
+    ([rec(f"r{i}", last_name=f"name{i % 40}") for i in range(400)], "only last_name"),
+    ([rec(f"r{i}", first_name="Anna", last_name="Jansen", birth_date="1980-01-01")
+      for i in range(300)], "same value in most records"),
+])
+def test_data_that_cannot_tell_people_apart_trains_a_model_that_says_so(records, reason):
+    matcher, report = train_matcher(records, random.Random(1))
+    assert not report.health.usable
+    assert any(reason in r for r in report.health.reasons), report.health.reasons
+    assert matcher.model.health == report.health
+    if len(records) >= 2:
+        assert matcher.model.match(records[0], records[1]).decision is Decision.NONE
+    assert report.expectation.links == 0 and report.expectation.review_items == 0
