@@ -13,7 +13,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from app.cli_common import console, fail, run, settings_for, store_option
+from app.cli_common import console, fail, matcher_notice, run, settings_for, store_option
 from loaders.segment_spec import INPUT_FORMATS
 
 
@@ -85,9 +85,11 @@ async def rebuild(store_url: str | None, files: tuple[str, ...], engine: str,
     positions = _positions(offsets) if offsets else {}
     settings = settings_for(store_url)
     services = await start(settings)
+    matcher_notice(services.ingest)
     service = RebuildService(services.store, rules=services.ingest.rules,
                              default_region=settings.default_region,
-                             suppression=settings.suppression(), segments=services.segments)
+                             suppression=settings.suppression(), segments=services.segments,
+                             matcher=services.ingest.matcher)
     options = RebuildOptions(files=files, from_store=from_store, staging=staging,
                              rejects=rejects, input_format=input_format,
                              keep_staging=keep_staging, positions=positions,
@@ -137,5 +139,20 @@ def _summary(report: Any) -> None:
     click.echo(json.dumps({"rebuild": report.id, "sections": job.sections}))
 
 
+@click.command("rebuild")
+@click.option("--events", "sizes", multiple=True, type=click.IntRange(1), default=[100_000],
+              show_default=True, help="Events to rebuild and load; repeat for a curve.")
+@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1),
+              help="The load's batch size (`idgraph load --batch-size`).")
+@click.option("--master", default="local[*]", show_default=True, help="Spark master URL.")
+def bench_rebuild(sizes: tuple[int, ...], batch_size: int, master: str) -> None:
+    """A Spark rebuild next to `idgraph load` of the same synthetic events, into fresh
+    SQLite files: wall time, events/s and the peak memory of each command's processes."""
+    from app.bench.rebuild import run_rebuild_bench
+
+    report = run_rebuild_bench(list(sizes), batch_size, master, console)
+    click.echo(json.dumps(report, indent=2))
+
+
 COMMANDS: list[click.Command] = [rebuild]
-BENCH_COMMANDS: list[click.Command] = []
+BENCH_COMMANDS: list[click.Command] = [bench_rebuild]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from app.domain.events import Event
 from app.domain.history import Anchor, Moment, component_history
-from app.domain.matching.stream import pending_records
+from app.domain.matching.stream import PendingRecord, pending_records
 from app.domain.plan import ACTIVE, CustomerInfo, Merge, Pair, Plan, Snapshot
 from app.domain.resolution import (
     Candidate,
@@ -136,10 +136,12 @@ def without_suppressed(event: Event, suppressed: Mapping[str, str]) -> tuple[Eve
     return (kept[0] if kept else None), plan
 
 
-def trait_problems(event: Event, rules: Rules) -> tuple[str | None, list[tuple[str, str, str]]]:
-    """The identifier that owns the record of the event's traits, and the traits left out
-    of matching as (event id, trait, reason), as plan_ingest reports them."""
+def trait_problems(event: Event, rules: Rules
+                   ) -> tuple[PendingRecord | None, list[tuple[str, str, str]]]:
+    """The record of the event's traits for matching (its key: the identifier that owns
+    it), and the traits left out of matching as (event id, trait, reason), as plan_ingest
+    reports them."""
     pending = pending_records([event], rules)
     plan = Plan()
     _match(_Batch([event], {}, {}), plan, Snapshot(), None, pending, "")
-    return (pending[0].key if pending else None), plan.trait_problems
+    return (pending[0] if pending else None), plan.trait_problems

@@ -29,6 +29,7 @@ from app.domain.changes import changes_of
 from app.domain.checks import pending_checks
 from app.domain.events import Event, format_ts, parse_ts
 from app.domain.identifiers import Identifier
+from app.domain.matching.training import Matcher
 from app.domain.plan import (
     CustomerInfo,
     IdentifierDelta,
@@ -36,6 +37,7 @@ from app.domain.plan import (
     LinkStatus,
     Merge,
     Plan,
+    ReviewItem,
     StatusChange,
 )
 from app.domain.privacy import SuppressionKey
@@ -90,8 +92,10 @@ class RebuildService:
     def __init__(self, store: IdentityStore, *, rules: Rules, default_region: str = "NL",
                  suppression: SuppressionKey | None = None,
                  segments: SegmentService | None = None,
+                 matcher: Matcher | None = None,
                  clock: Clock = lambda: datetime.now(UTC)) -> None:
         self.store = store
+        self.matcher = matcher  # the store's trained matcher, as loading uses it
         self.bulk: BulkStore = bulk_of(store)
         self.rules = rules
         self.default_region = default_region
@@ -134,7 +138,8 @@ class RebuildService:
         suppressed = await self.bulk.suppressed() if reads else {}
         seconds["export"], mark = time.monotonic() - mark, time.monotonic()
         config = ParseConfig(self.rules, self.default_region, options.input_format,
-                             suppressed=suppressed, suppression=self.suppression)
+                             suppressed=suppressed, suppression=self.suppression,
+                             matcher=self.matcher)
         session = spark_session(spark)
         seconds["session"], mark = time.monotonic() - mark, time.monotonic()
         job = RebuildJob(session, staging, config, now, options.chunk_bytes or CHUNK_BYTES)
@@ -298,6 +303,12 @@ def _plan(section: str, rows: list[dict[str, Any]]) -> Plan:
         plan.search_terms = [(r["key"], r["term"]) for r in rows]
     elif section == "unsuppress":
         plan.unsuppress = [r["key"] for r in rows]
+    elif section == "match_records":
+        plan.match_records = [(r["key"], json.loads(r["traits"]), tuple(r["blocks"]))
+                              for r in rows]
+    elif section == "reviews":
+        plan.reviews = [ReviewItem(r["a"], r["b"], r["score"], json.loads(r["weights"]),
+                                   r["created_at"]) for r in rows]
     elif section == "history":
         for r in rows:
             plan.history.setdefault(r["customer"], []).append(_merge(r))

@@ -46,7 +46,8 @@ def sightings(observed: DataFrame) -> DataFrame:
 
 
 def pairs(events: DataFrame) -> DataFrame:
-    """(a, b, ts, event_id, source) for each pair of distinct identifiers of an event."""
+    """(a, b, ts, event_id, source, by_match) for each pair of distinct identifiers of an
+    event (by_match: false; the matcher's links come as rows of their own)."""
     from pyspark.sql import functions as F
 
     keys = events.select(F.array_sort(F.array_distinct("keys")).alias("k"), "ts", "event_id",
@@ -55,17 +56,19 @@ def pairs(events: DataFrame) -> DataFrame:
                          transform(slice(k, i + 1, size(k) - i), b -> named_struct('a', k[i - 1],
                                                                                'b', b))))""")
     return (keys.select(F.explode(combos).alias("p"), "ts", "event_id", "source")
-            .select("p.a", "p.b", "ts", "event_id", "source"))
+            .select("p.a", "p.b", "ts", "event_id", "source",
+                    F.lit(False).alias("by_match")))
 
 
 def evidence(paired: DataFrame) -> DataFrame:
-    """The links: one row per pair with its aggregated evidence."""
+    """The links: one row per pair with its aggregated evidence. A batch sees the events'
+    pairs before the matcher's links, so these come last in a link's sample."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    order = Window.partitionBy("a", "b").orderBy("ts", "event_id")
+    order = Window.partitionBy("a", "b").orderBy("by_match", "ts", "event_id")
     ranked = paired.withColumn("rank", F.row_number().over(order))
-    sample = F.when(F.col("rank") <= SAMPLE_EVENT_IDS, F.struct("ts", "event_id"))
+    sample = F.when(F.col("rank") <= SAMPLE_EVENT_IDS, F.struct("rank", "event_id"))
     return (ranked.groupBy("a", "b")
             .agg(F.count(F.lit(1)).alias("count"),
                  F.min(F.struct("ts", "event_id")).alias("first"),

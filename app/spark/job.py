@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from app.domain.plan import ACTIVE, BANNED, QUARANTINED, REMOVED
-from app.spark import components, evidence, resolve, sections
+from app.spark import components, evidence, matching, resolve, sections
 from app.spark.inputs import CHUNK_BYTES, InputFile, InputKind, chunks
 from app.spark.kafka import Slice
 from app.spark.parse import LINE_PLACEHOLDER, ParseConfig, RowKind, parquet_raw
@@ -105,7 +105,11 @@ class RebuildJob:
                               "problems")
         new = kept.where(F.col("stored"))
         found = self.stage(evidence.sightings(evidence.observations(new)), "new_sightings")
-        fresh = self.stage(evidence.evidence(evidence.pairs(new)), "new_links")
+        matched = self.matched(new)
+        paired = evidence.pairs(new)
+        if matched is not None:
+            paired = paired.unionByName(matching.link_pairs(matched))
+        fresh = self.stage(evidence.evidence(paired), "new_links")
         keys = self.stage(sections.all_keys(found, old.identifiers), "keys")
         candidates = self.stage(_candidates(fresh, old.links, old.bans), "candidates")
         inactive = self.inactive(keys, candidates)
@@ -113,7 +117,7 @@ class RebuildJob:
         resolved = self.resolved(nodes, mergeable, old.bans)
         decided = self.decisions(candidates, resolved, self.stopped(candidates, inactive))
         plan = sections.Sections(self.now, found, fresh, keys, inactive, resolved, decided,
-                                 old)
+                                 old, matched)
         for name, frame in plan.tables(new).items():
             with self._timed(f"result/{name}"):
                 self.staging.result(frame, name)
@@ -201,6 +205,18 @@ class RebuildJob:
                             "event_id").where(F.array_contains("kept_keys", F.col("trait_key")))
         traits = owned.select(F.explode("trait_problems").alias("problem"))
         return dropped.unionByName(traits)
+
+    # -- matching --------------------------------------------------------------------------
+    def matched(self, new: DataFrame) -> DataFrame | None:
+        """The store's matcher over the new events' records (app/spark/matching.py); None
+        when the store has no matcher."""
+        matcher = self.config.matcher
+        if matcher is None:
+            return None
+        found = self.stage(matching.records(new), "match_records")
+        grouped = matching.blocking_components(found, self.stage)
+        buckets = int(self.spark.conf.get("spark.sql.shuffle.partitions") or "8")
+        return self.stage(matching.match(grouped, matcher, buckets), "matched")
 
     # -- the graph -------------------------------------------------------------------------
     def inactive(self, keys: DataFrame, candidates: DataFrame) -> DataFrame:

@@ -10,6 +10,7 @@ with the event row and are kept only for the event that wins.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from app.domain import bounds
 from app.domain.events import Event
+from app.domain.matching.training import Matcher
 from app.domain.plan import Plan
 from app.domain.privacy import SuppressionKey
 from app.domain.rebuild import trait_problems, without_suppressed
@@ -48,6 +50,7 @@ PARSED_SCHEMA = (
     "kind string, file int, chunk int, line long, offset long, "
     "event_id string, type string, ts string, source string, body string, profile boolean, "
     "keys array<string>, name string, trait_key string, "
+    "match_traits string, match_blocks array<string>, "
     f"trait_problems array<{PROBLEM_TYPE}>, dropped array<{PROBLEM_TYPE}>, "
     "unsuppress array<string>, stored boolean, "
     f"problem {PROBLEM_TYPE}"
@@ -63,6 +66,8 @@ class ParseConfig:
     # the store's suppression list (hash -> when erased) and the key of its hashes
     suppressed: Mapping[str, str] = field(default_factory=dict)
     suppression: SuppressionKey | None = None
+    # the store's trained matcher: events keep the record of their traits for it
+    matcher: Matcher | None = None
 
 
 def _problem(p: Problem) -> dict[str, Any]:
@@ -72,15 +77,20 @@ def _problem(p: Problem) -> dict[str, Any]:
 
 def event_row(event: Event, config: ParseConfig) -> dict[str, Any]:
     """The stored form of a valid event, with what the load reports once it is deduplicated."""
-    trait_key, traits = trait_problems(event, config.rules)
+    record, traits = trait_problems(event, config.rules)
     kept, plan = _suppressed(event, config)
     stored = kept if kept is not None else event
+    # as the stream's _match: a record whose identifier was dropped (erased) makes none
+    matched = (record is not None and config.matcher is not None and bool(record.blocks)
+               and record.key in {i.key for i in stored.identifiers})
     return {
         "kind": RowKind.EVENT, "event_id": event.event_id, "type": event.type,
         "ts": event.ts, "source": event.source, "body": event_body(stored),
         "profile": bool(stored.traits or stored.consent),
         "keys": [i.key for i in stored.identifiers], "name": name_term(stored.traits),
-        "trait_key": trait_key,
+        "trait_key": record.key if record is not None else None,
+        "match_traits": json.dumps(record.record.traits) if matched else None,
+        "match_blocks": list(record.blocks) if matched else None,
         "trait_problems": [_problem(p) for p in plan_problems(Plan(trait_problems=traits))],
         "dropped": [_problem(p) for p in plan_problems(Plan(dropped=plan.dropped))],
         "unsuppress": plan.unsuppress, "stored": kept is not None,

@@ -40,7 +40,11 @@ SECTIONS = {
     "search_terms": ("key", "term"),
     "unsuppress": ("key",),
     "history": ("customer", "idx"),
+    "match_records": ("ts", "event_id"),
+    "reviews": ("ts", "event_id", "seq"),
 }
+# Sections whose rows apply in one order across all their files (sorted globally)
+ORDERED = {"match_records", "reviews"}
 GROUPED = {"history": "customer"}
 CUSTOMER_COLUMNS = ("id", "first_seen", "first_event", "first_key", "settled")
 HISTORY_COLUMNS = ("absorbed", "survivor", "at", "event_id", "reason")
@@ -81,7 +85,7 @@ def all_keys(found: DataFrame, stored: DataFrame | None) -> DataFrame:
 class Sections:
     def __init__(self, now: str, found: DataFrame, fresh: DataFrame, keys: DataFrame,
                  inactive: DataFrame, resolved: DataFrame, decided: DataFrame,
-                 old: object) -> None:
+                 old: object, matched: DataFrame | None = None) -> None:
         from pyspark.sql import functions as F
 
         self.now = now
@@ -91,6 +95,7 @@ class Sections:
         self.inactive = inactive
         self.decided = decided
         self.old = old
+        self.matched = matched
         self.owners = resolved.where(F.col("kind") == Resolved.OWNER).select(
             "key", F.col("customer").alias("owner"))
         self.live = resolved.where(F.col("kind") == Resolved.CUSTOMER).select(
@@ -119,9 +124,20 @@ class Sections:
             "search_terms": search_terms(new_events, self.inactive),
             "unsuppress": new_events.select(F.explode("unsuppress").alias("key")).distinct(),
             "history": self.history_rows.join(changed, "customer"),
+            **self._matching(),
         }
-        return {name: (frame.repartition(GROUPED[name]) if name in GROUPED else frame)
+        return {name: frame.orderBy(*SECTIONS[name]) if name in ORDERED else
+                (frame.repartition(GROUPED[name]) if name in GROUPED else frame)
                 .sortWithinPartitions(*SECTIONS[name]) for name, frame in out.items()}
+
+    def _matching(self) -> dict[str, DataFrame]:
+        """The matcher's records for later matching and its review queue."""
+        from app.spark import matching
+
+        if self.matched is None:
+            return {}
+        return {"match_records": matching.match_records(self.matched),
+                "reviews": matching.reviews(self.matched, self.now)}
 
     # -- customers ---------------------------------------------------------------------------
     def _old_live(self) -> DataFrame | None:
@@ -241,10 +257,16 @@ class Sections:
 
     # -- links -------------------------------------------------------------------------------
     def _links(self) -> DataFrame:
-        """The new evidence, with each link's decision."""
-        return self.fresh.join(self.decided, ["a", "b"]).select(
-            "a", "b", "count", "first_seen", "last_seen", "sources", "event_ids", "status",
-            "reason", _none().alias("match"), "first_event")
+        """The new evidence, with each link's decision (and the matcher's payload)."""
+        from app.spark import matching
+
+        links = self.fresh.join(self.decided, ["a", "b"])
+        if self.matched is None:
+            links = links.withColumn("match", _none())
+        else:
+            links = links.join(matching.payloads(self.matched), ["a", "b"], "left")
+        return links.select("a", "b", "count", "first_seen", "last_seen", "sources",
+                            "event_ids", "status", "reason", "match", "first_event")
 
     def _link_statuses(self) -> DataFrame:
         """Stored links without new evidence whose decision changes."""

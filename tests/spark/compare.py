@@ -31,7 +31,9 @@ SQLITE_TABLES = {
 SQLITE_ORDER = {"merges": "survivor, seq"}
 NEO4J_SKIPPED = ("OutboxChange", "SchemaMigration", "MergeSequence", "Rebuild",
                  "OutboxCursor")
-NEO4J_VOLATILE = {"seq", "applied_at"}
+# A review item's created_at is when the load or rebuild that queued it ran, a model's
+# trained_at when it was trained (SQLite's columns above leave both out too).
+NEO4J_VOLATILE = {"seq", "applied_at", "created_at", "trained_at"}
 
 
 async def contents(store: IdentityStore) -> dict[str, list[Any]]:
