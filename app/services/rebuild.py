@@ -120,8 +120,8 @@ class RebuildService:
         files = list_inputs(options.files)
         kafka, positions = None, dict(options.positions)
         if options.kafka_topics:
-            slices, covered = ranges(options.bootstrap_servers or "", list(options.kafka_topics),
-                                     len(files))
+            slices, covered = await ranges(options.bootstrap_servers or "",
+                                           list(options.kafka_topics), len(files))
             kafka = KafkaInput(options.bootstrap_servers or "", slices)
             positions.update(covered)
         started = self.clock()

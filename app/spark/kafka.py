@@ -32,16 +32,17 @@ class Slice:
 
 
 async def _offsets(bootstrap: str, topic: str) -> dict[int, tuple[int, int]]:
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka import AIOKafkaConsumer
     from aiokafka.errors import KafkaError
+
+    from loaders.dlq import topic_partitions
 
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:
-        await consumer.start()
-        partitions = await consumer.partitions_for_topic(topic) or set()
-        if not partitions:
+        tps = await topic_partitions(bootstrap, topic)
+        if not tps:
             raise KafkaInputError(f"topic {topic!r} does not exist on {bootstrap}")
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        await consumer.start()
         first = await consumer.beginning_offsets(tps)
         last = await consumer.end_offsets(tps)
     except KafkaError as exc:
@@ -51,15 +52,16 @@ async def _offsets(bootstrap: str, topic: str) -> dict[int, tuple[int, int]]:
     return {tp.partition: (first[tp], last[tp]) for tp in tps}
 
 
-def ranges(bootstrap: str, topics: list[str], first_file: int,
-           slice_messages: int = SLICE_MESSAGES) -> tuple[list[Slice], dict[str, dict[int, int]]]:
+async def ranges(bootstrap: str, topics: list[str], first_file: int,
+                 slice_messages: int = SLICE_MESSAGES
+                 ) -> tuple[list[Slice], dict[str, dict[int, int]]]:
     """The slices to read, and the positions they reach (topic -> partition -> the next
     offset, what a consumer reads next)."""
     slices: list[Slice] = []
     positions: dict[str, dict[int, int]] = {}
     file = first_file
     for topic in topics:
-        offsets = asyncio.run(_offsets(bootstrap, topic))
+        offsets = await _offsets(bootstrap, topic)
         positions[topic] = {p: end for p, (_, end) in offsets.items()}
         for partition, (start, end) in sorted(offsets.items()):
             slices += [Slice(file, topic, partition, s, min(s + slice_messages, end))
