@@ -11,6 +11,7 @@ from app.services.marketing import MarketingService
 from app.services.privacy import PrivacyService
 from app.services.segments import SegmentService
 from app.services.steward import StewardService
+from app.services.whatif import RulesService, use_stored_rules
 from app.stores import IdentityStore, open_store
 
 
@@ -47,6 +48,7 @@ def build_services(settings: Settings, store: IdentityStore | None = None) -> Se
     )
     # every write keeps segment memberships right
     services.ingest.segments = services.steward.segments = services.segments
+    services.steward.rules_undo = RulesService(services).undo
     return services
 
 
@@ -57,6 +59,7 @@ async def start(settings: Settings, store: IdentityStore | None = None) -> Servi
         await services.store.ping()
         await services.store.migrate()
         await services.ingest.load_matcher()
+        await use_stored_rules(services)
     except BaseException:
         await services.store.close()
         raise

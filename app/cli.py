@@ -271,25 +271,25 @@ def _progress() -> Progress:
     default=None,
     help="Output file (default: standard output).",
 )
+@click.option("--as-of", "as_of", default=None, metavar="TIME",
+              help="Event time with an offset (2024-03-01T00:00:00Z): the customers as the "
+              "events up to then and the steward actions made by then made them, with the "
+              "ids they had then (docs/resolution.md).")
 @run
-async def export(store_url: str | None, out: Path | None) -> None:
+async def export(store_url: str | None, out: Path | None, as_of: str | None) -> None:
     """Write one JSON line per customer with its identifiers."""
+    from app.cli_replay import as_of_moment, exported
+
+    at = as_of_moment(as_of) if as_of is not None else None
     services = await start(settings_for(store_url))
     handle = out.open("w") if out else sys.stdout
-    count = 0
     try:
-        async for cid, identifiers in services.customers.export():
-            record = {
-                "customer_id": cid,
-                "identifiers": [{"type": i.type, "value": i.value} for i in identifiers],
-            }
-            handle.write(json.dumps(record) + "\n")
-            count += 1
+        count = await exported(services, handle, at)
     finally:
         if out:
             handle.close()
         await services.close()
-    console.print(f"exported {count:,} customers")
+    console.print(f"exported {count:,} customers" + (f" as of {at}" if at else ""))
 
 
 # -- demo ----------------------------------------------------------------------------
@@ -572,9 +572,9 @@ async def bench_erase(store_url: str | None, events: int, erasures: int) -> None
 
 
 def _register_commands() -> None:
-    from app import cli_loaders, cli_rebuild, cli_segments
+    from app import cli_loaders, cli_rebuild, cli_replay, cli_rules, cli_segments
 
-    for module in (cli_loaders, cli_rebuild, cli_segments):
+    for module in (cli_loaders, cli_segments, cli_replay, cli_rules, cli_rebuild):
         for command in module.COMMANDS:
             main.add_command(command)
         for command in module.BENCH_COMMANDS:

@@ -1,6 +1,6 @@
 """`idgraph rebuild` and `idgraph bench rebuild` (BENCH_COMMANDS), registered by app.cli.
 
-The rebuild parses its options and calls the rebuild use case (app/services/rebuild.py);
+The rebuild parses its options and calls the rebuild use case (app/services/spark_rebuild.py);
 Spark is imported only when a rebuild runs.
 """
 
@@ -75,7 +75,7 @@ async def rebuild(store_url: str | None, files: tuple[str, ...], engine: str,
     resolving. Bad lines go to the rejects; the store is only touched once the job is done.
     """
     from app.bootstrap import start
-    from app.services.rebuild import RebuildOptions, RebuildService
+    from app.services.spark_rebuild import RebuildOptions, RebuildService
     from app.spark.inputs import InputError
     from app.spark.kafka import KafkaInputError
     from app.spark.session import SparkConfig, SparkMissing

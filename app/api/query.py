@@ -10,6 +10,7 @@ import strawberry
 from strawberry.types import Info
 
 from app.api.arguments import MAX_STORED_INT, ascii_int
+from app.api.asof import AsOfArgument, customer_as_of, customer_by_identifier_as_of
 from app.api.context import Context
 from app.api.masking import shown_match
 from app.api.performance import CampaignPerformance
@@ -41,6 +42,13 @@ from app.api.types import (
     page_size,
     shown,
     shown_key,
+)
+from app.api.whatif import (
+    ActionInput,
+    PreviewActionResult,
+    PreviewRulesResult,
+    preview_rules,
+    preview_steward_action,
 )
 from app.domain.identifiers import Identifier, IdentifierError, normalise
 from app.domain.search import SearchBounds
@@ -94,14 +102,19 @@ def search_bounds(info: Info[Context, Any]) -> SearchBounds:
 class Query:
     @strawberry.field(description="A customer by id; the id of a merged customer finds the "
                       "survivor.")
-    async def customer(self, info: Info[Context, Any], id: CustomerID) -> Customer | None:
+    async def customer(self, info: Info[Context, Any], id: CustomerID,
+                       as_of: AsOfArgument = None) -> Customer | None:
+        if as_of is not None:
+            return await customer_as_of(info, str(id), as_of)
         current = await info.context.loaders.current_ids.load(str(id))
         return Customer(id=strawberry.ID(current)) if current else None
 
     @strawberry.field(description="The customer an identifier belongs to; the value is "
                       "normalised first, so any spelling of a phone number or e-mail finds it.")
-    async def customer_by_identifier(self, info: Info[Context, Any], type: str, value: str
-                                     ) -> Customer | None:
+    async def customer_by_identifier(self, info: Info[Context, Any], type: str, value: str,
+                                     as_of: AsOfArgument = None) -> Customer | None:
+        if as_of is not None:
+            return await customer_by_identifier_as_of(info, type, value, as_of)
         cid = await info.context.loaders.owners.load(identifier_key(info, type, value))
         return Customer(id=strawberry.ID(cid)) if cid else None
 
@@ -186,6 +199,21 @@ class Query:
         edges = [AuditEdge(cursor=str(r.seq), node=AuditEntry.of(r)) for r in rows[:first]]
         return AuditConnection(edges=edges, page_info=PageInfo(
             has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None))
+
+    @strawberry.field(description="What the rules file `rules` (TOML, as IDGRAPH_RULES_FILE) "
+                      "would do to the customers, exactly, without writing anything: counts "
+                      "and each customer that changes with the settings that cause it. "
+                      "Admin role. Apply it with `idgraph rules apply`.")
+    async def preview_rules(self, info: Info[Context, Any], rules: str) -> PreviewRulesResult:
+        return await preview_rules(info, rules)
+
+    @strawberry.field(description="What a steward action (link, unlink, merge, split, "
+                      "quarantine, release, accept a review item) would do, exactly, without "
+                      "doing it: the diff `previewRules` gives. Steward role. A part split "
+                      "off gets its id from the action's moment: its id here is provisional.")
+    async def preview_action(self, info: Info[Context, Any],
+                             action: ActionInput) -> PreviewActionResult:
+        return await preview_steward_action(info, action)
 
     @strawberry.field(description="Every segment, by id.")
     async def segments(self, info: Info[Context, Any]) -> list[Segment]:

@@ -15,6 +15,7 @@ from strawberry.types import Info
 from app.api.context import Context
 from app.api.dataloaders import TimelineKey
 from app.api.masking import UNMASKED, Masker, Shown
+from app.api.views import View, loaders_of, services_of
 from app.domain.events import format_ts
 from app.domain.identifiers import IdentifierError
 from app.domain.nba import Recommendation
@@ -52,7 +53,8 @@ def masker(info: Info[Context, Any]) -> Shown:
     return Masker(region=info.context.services.settings.default_region)
 
 
-def customer_masker(info: Info[Context, Any], customer_id: str) -> Awaitable[Shown]:
+def customer_masker(info: Info[Context, Any], customer_id: str, view: View | None = None
+                    ) -> Awaitable[Shown]:
     """Values as the caller may see them, knowing they are this customer's: a reader
     sees the customer's names, birth date and address masked wherever they appear.
 
@@ -60,7 +62,7 @@ def customer_masker(info: Info[Context, Any], customer_id: str) -> Awaitable[Sho
     other fields that ask in this turn of the event loop."""
     if sees_pii(info):
         return _ready(UNMASKED)
-    profile = info.context.loaders.profiles.load(customer_id)
+    profile = loaders_of(info, view).profiles.load(customer_id)
     region = info.context.services.settings.default_region
 
     async def of_profile() -> Shown:
@@ -223,6 +225,7 @@ class ComputedTrait:
 class Profile:
     traits: list[Trait]
     customer_id: strawberry.Private[str]
+    view: strawberry.Private[View | None] = None
 
     @strawberry.field(description="One trait by name, or null")
     def trait(self, name: str) -> Trait | None:
@@ -231,10 +234,10 @@ class Profile:
     @strawberry.field(description="The computed traits (order_count, lifetime_value, ...), "
                       "computed from the customer's events now, in configuration order.")
     async def computed(self, info: Info[Context, Any]) -> list[ComputedTrait]:
-        services = info.context.services
-        facts = await info.context.loaders.facts.load(self.customer_id)
+        services = services_of(info, self.view)
+        facts = await loaders_of(info, self.view).facts.load(self.customer_id)
         traits = computed_profile(facts, services.segments.now(), services.segments.traits)
-        m = await customer_masker(info, self.customer_id)
+        m = await customer_masker(info, self.customer_id, self.view)
         return [ComputedTrait(name=t.name, value=m.json(t.value), definition=t.definition,
                               kind=t.kind) for t in traits]
 
@@ -386,23 +389,25 @@ class Explanation:
 @strawberry.type(description="A unified customer: one connected component of the identity graph.")
 class Customer:
     id: strawberry.ID
+    # where its fields read from: None, the store as it is; else a rebuild as of a moment
+    view: strawberry.Private[View | None] = None
 
     @strawberry.field(description="Traits merged by the survivorship rules, each with its "
                       "source and time.")
     async def profile(self, info: Info[Context, Any]) -> Profile:
-        profile = await info.context.loaders.profiles.load(str(self.id))
-        m = await customer_masker(info, str(self.id))
+        profile = await loaders_of(info, self.view).profiles.load(str(self.id))
+        m = await customer_masker(info, str(self.id), self.view)
         return Profile(traits=[Trait.of(t, m) for t in profile.traits],
-                       customer_id=str(self.id))
+                       customer_id=str(self.id), view=self.view)
 
     @strawberry.field(description="The latest consent answer per purpose.")
     async def consent(self, info: Info[Context, Any]) -> list[Consent]:
-        profile = await info.context.loaders.profiles.load(str(self.id))
+        profile = await loaders_of(info, self.view).profiles.load(str(self.id))
         return [Consent.of(c) for c in profile.consent]
 
     @strawberry.field
     async def identifiers(self, info: Info[Context, Any]) -> list[Identifier]:
-        records = await info.context.loaders.identifiers_of.load(str(self.id))
+        records = await loaders_of(info, self.view).identifiers_of.load(str(self.id))
         m = masker(info)
         return [Identifier.of(r, m) for r in records]
 
@@ -429,8 +434,8 @@ class Customer:
             first + 1, cursor, tuple(sorted(set(types or ()))), utc_text(since, "since"),
             utc_text(until, "until")))
         # one read for both: the loaders batch what is asked for in the same turn
-        rows, m = await asyncio.gather(info.context.loaders.timelines.load(key),
-                                       customer_masker(info, str(self.id)))
+        rows, m = await asyncio.gather(loaders_of(info, self.view).timelines.load(key),
+                                       customer_masker(info, str(self.id), self.view))
         edges = [EventEdge(cursor=encode_cursor(e.cursor), node=Event.of(e, m))
                  for e in rows[:first]]
         return EventConnection(
@@ -443,8 +448,9 @@ class Customer:
                       "the last check (every write to the customer, and `idgraph segments "
                       "refresh`).")
     async def segments(self, info: Info[Context, Any]) -> list[SegmentMembership]:
-        state, m = await asyncio.gather(info.context.loaders.segment_states.load(str(self.id)),
-                                        customer_masker(info, str(self.id)))
+        state, m = await asyncio.gather(
+            loaders_of(info, self.view).segment_states.load(str(self.id)),
+            customer_masker(info, str(self.id), self.view))
         if state is None:
             return []
         return [SegmentMembership(segment_id=strawberry.ID(s.segment), since=s.since,
@@ -457,8 +463,8 @@ class Customer:
                               ) -> list[SegmentHistoryEntry]:
         page_size(first)
         changes, m = await asyncio.gather(
-            info.context.loaders.segment_history.load((str(self.id), first)),
-            customer_masker(info, str(self.id)))
+            loaders_of(info, self.view).segment_history.load((str(self.id), first)),
+            customer_masker(info, str(self.id), self.view))
         return [SegmentHistoryEntry(segment_id=strawberry.ID(c.segment),
                                     change=MembershipChangeKind(c.change), at=c.at,
                                     why=[m.why(w) for w in c.why]) for c in changes]
@@ -467,15 +473,16 @@ class Customer:
                       "the reasons. Null when no model was trained (run `idgraph train`) or "
                       "the model knows no step to follow the customer's last.")
     async def next_best_action(self, info: Info[Context, Any]) -> NextBestAction | None:
-        found = await info.context.loaders.next_best_actions.load(str(self.id))
+        found = await loaders_of(info, self.view).next_best_actions.load(str(self.id))
         return NextBestAction.of(found) if found else None
 
     @strawberry.field(description="Merges into this customer and splits of it, oldest first.")
     async def merge_history(self, info: Info[Context, Any]) -> list[HistoryEntry]:
         cid = str(self.id)
+        loaders = loaders_of(info, self.view)
         merges, splits, shown_ = await asyncio.gather(
-            info.context.loaders.merges.load(cid), info.context.loaders.splits.load(cid),
-            customer_masker(info, cid))
+            loaders.merges.load(cid), loaders.splits.load(cid),
+            customer_masker(info, cid, self.view))
         entries = [
             HistoryEntry(kind=HistoryKind.MERGE, at=m.at, reason=shown_.text(m.reason),
                          absorbed_id=strawberry.ID(m.absorbed),
@@ -499,21 +506,22 @@ class Customer:
 
         if not 0 <= depth <= MAX_DEPTH:
             raise InputError(f"depth: must be between 0 and {MAX_DEPTH}, not {depth}")
-        view, m = await asyncio.gather(identity_graph(info.context.loaders, str(self.id), depth),
-                                       customer_masker(info, str(self.id)))
-        return graph_of(view, m)
+        graph, m = await asyncio.gather(
+            identity_graph(loaders_of(info, self.view), str(self.id), depth),
+            customer_masker(info, str(self.id), self.view))
+        return graph_of(graph, m)
 
     @strawberry.field(description="Why the identifier belongs to its customer (see Explanation);"
                       " null when idgraph has never seen it.")
     async def explain(self, info: Info[Context, Any], type: str, value: str
                       ) -> Explanation | None:
         try:
-            found = await info.context.services.customers.explain(type, value)
+            found = await services_of(info, self.view).customers.explain(type, value)
         except IdentifierError as exc:
             raise InputError(f"value: {exc}") from None
         if found is None:
             return None
-        m = await customer_masker(info, str(self.id))
+        m = await customer_masker(info, str(self.id), self.view)
         return Explanation(
             identifier=m.key(found.key),
             customer_id=strawberry.ID(found.customer_id) if found.customer_id else None,

@@ -79,14 +79,19 @@ async def ensure_customers(services: Services, target: int, console: Console) ->
     return (await services.store.stats()).customers
 
 
-async def sample_cookies(services: Services, n: int, seed: int) -> list[tuple[str, str]]:
-    """(type, value) of one identifier of each of `n` random customers."""
+async def sample_customers(services: Services, n: int, seed: int) -> list[str]:
+    """The ids of `n` random customers."""
     ids: list[str] = []
     after: str | None = None
     while page := await services.store.customer_page(after, 5000):
         ids += page
         after = page[-1]
-    chosen = random.Random(seed).sample(ids, min(n, len(ids)))
+    return random.Random(seed).sample(ids, min(n, len(ids)))
+
+
+async def sample_cookies(services: Services, n: int, seed: int) -> list[tuple[str, str]]:
+    """(type, value) of one identifier of each of `n` random customers."""
+    chosen = await sample_customers(services, n, seed)
     identifiers = await services.store.identifiers_of(chosen)
     picks = []
     for cid in chosen:

@@ -69,7 +69,7 @@ from app.domain.plan import (
     pair,
 )
 from app.domain.privacy import ALL_SUPPRESSED, ERASED_MARK, SUPPRESSED, brings_back
-from app.domain.rules import Rules
+from app.domain.rules import Rules, hub_reason
 from app.domain.search import terms_of
 
 SAMPLE_EVENT_IDS = 10
@@ -279,10 +279,7 @@ def _inactive_keys(
         degree = snapshot.degrees.get(key, 0) + len(new_neighbours.get(key, ()))
         limit = rules.hub_limit(sighting.type)
         if degree > limit:
-            inactive[key] = (
-                QUARANTINED,
-                f"hub: linked to {degree} distinct identifiers of people (limit {limit})",
-            )
+            inactive[key] = (QUARANTINED, hub_reason(degree, limit))
             if key in snapshot.owners:
                 new_hubs.append(key)
     return inactive, new_hubs

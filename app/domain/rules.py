@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.domain.identifiers import Identifier, IdentifierError, normalise
+from app.domain.identifiers import TYPE_PATTERN, Identifier, IdentifierError, normalise
 
 
 class RulesError(ValueError):
@@ -21,6 +21,11 @@ class RulesError(ValueError):
 
 
 HUB_COUNT_TYPES = ("email", "crm_id", "phone", "customer_number", "loyalty_id")
+
+
+def hub_reason(degree: int, limit: int) -> str:
+    """Why an identifier is quarantined as a hub (its stored reason begins "hub:")."""
+    return f"hub: linked to {degree} distinct identifiers of people (limit {limit})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +143,12 @@ class Rules:
         if unknown:
             raise RulesError(f"unknown section(s) {sorted(unknown)}; expected {sorted(known)}")
         blocked = []
+        _known_keys(_table(data, "priority"), "priority", {"types", "sources"})
+        _known_keys(_table(data, "hubs"), "hubs", {"max_links", "count_types",
+                                                    "max_links_by_type"})
         for type_, patterns in _table(data, "blocked").items():
+            if type_ != "*":
+                _type_name(type_, f"blocked.{type_}")
             if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
                 raise RulesError(f"blocked.{type_}: must be a list of patterns")
             blocked += [BlockRule(type_, _normal_pattern(type_, p)) for p in patterns]
@@ -148,6 +158,14 @@ class Rules:
         count_types = hubs.get("count_types", list(HUB_COUNT_TYPES))
         if not isinstance(count_types, list) or not all(isinstance(t, str) for t in count_types):
             raise RulesError("hubs.count_types: must be a list of identifier types")
+        for type_ in count_types:
+            _type_name(type_, "hubs.count_types")
+        for name, table in (("limits", _table(data, "limits")),
+                            ("priority.types", _table(priority, "types", "priority.")),
+                            ("hubs.max_links_by_type",
+                             _table(hubs, "max_links_by_type", "hubs."))):
+            for type_ in table:
+                _type_name(type_, f"{name}.{type_}")
         return cls(
             blocked=tuple(blocked),
             limits=_ints(_table(data, "limits"), "limits", minimum=1),
@@ -160,6 +178,19 @@ class Rules:
             hub_count_types=tuple(count_types),
             matching=MatchThresholds.from_mapping(_table(data, "matching")),
         )
+
+
+def _known_keys(table: Mapping[str, Any], name: str, known: set[str]) -> None:
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise RulesError(f"{name}.{unknown[0]}: unknown setting; expected one of "
+                         f"{', '.join(sorted(known))}")
+
+
+def _type_name(type_: str, name: str) -> None:
+    if not TYPE_PATTERN.match(type_):
+        raise RulesError(f"{name}: {type_!r} is not an identifier type (lowercase letters, "
+                         "digits and single underscores, starting with a letter)")
 
 
 def _normal_pattern(type_: str, pattern: str) -> str:

@@ -215,7 +215,7 @@ class SegmentService:
         now = self.now()
         async for ids in all_customers(self.store):
             tx = _ReadOnly(ids, await self.store.pending_checks(ids), self.store)
-            await self._decide(tx, after, now, before)
+            await self._decide(tx, after, now, before, off_loop=True)
         previous = records.get(name)
         created = previous.created_at if previous else now
         await self.store.save_segment(SegmentRecord(name, text, created, now))
@@ -313,17 +313,26 @@ class SegmentService:
         return await self.store.segment_transaction(
             work, customer_ids, pending_only=pending_only, marked_until=marked_until)
 
+    async def decide_in(self, tx: SegmentTx) -> SegmentWrite:
+        """What evaluating the pending checks of `tx` decides, on its reads, not saved (a
+        preview reads the customers as a planned change would leave them)."""
+        return await self._decide(tx, self._parse(await tx.definitions()), None, None)
+
     async def _decide(self, tx: SegmentTx, after: Catalogue, now: str | None,
-                      before: Catalogue | None) -> SegmentWrite:
+                      before: Catalogue | None, *, off_loop: bool = False) -> SegmentWrite:
         """Each customer caught up to `now` (with a pending check and no `now`: to its
-        latest write); a customer merged away leaves its segments and is forgotten."""
+        latest write); a customer merged away leaves its segments and is forgotten.
+
+        `off_loop` (outside any store transaction only): evaluate in a worker thread, so
+        that the event loop answers other requests meanwhile. Inside a write transaction
+        nothing else may run: the embedded store's connection is the transaction."""
         absorbed = {cid for cid, check in tx.pending.items() if check.survivor}
         current = [cid for cid in tx.customers if cid not in absorbed]
         facts, states = await facts_and_states(tx.read, current, absorbed)
-        # Evaluating a page of whole histories is CPU work: in a worker thread, so that the
-        # event loop keeps answering other requests meanwhile (the transaction waits).
-        return await anyio.to_thread.run_sync(
-            self._caught_up, tx.customers, tx.pending, facts, states, after, now, before)
+        args = (tx.customers, tx.pending, facts, states, after, now, before)
+        if off_loop:
+            return await anyio.to_thread.run_sync(self._caught_up, *args)
+        return self._caught_up(*args)
 
     def _caught_up(self, customers: Sequence[str], pending: Mapping[str, PendingCheck],
                    facts: Mapping[str, CustomerFacts], states: Mapping[str, SegmentState],

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from app.domain.changes import Change
 from app.domain.checks import with_checks
@@ -17,6 +18,8 @@ from app.domain.steward import Action, StewardError, plan_action, undo_of
 from app.services.ingest import utc_now
 from app.services.segments import SegmentService
 from app.stores.base import AuditRecord, IdentityStore, ReviewRecord
+
+RulesUndo = Callable[[int, dict[str, Any], str, str], Awaitable["ActionResult"]]
 
 
 @dataclass(slots=True)
@@ -40,7 +43,7 @@ class ReviewEffect:
     summary: str = ""
 
     @classmethod
-    def of(cls, plan: Plan, owners: Mapping[str, str]) -> ReviewEffect:
+    def of(cls, plan: Plan, owners: Mapping[str, str | None]) -> ReviewEffect:
         """The effect of `plan`, given each identifier's customer before it (`owners`):
         the identifiers of a merged customer go with it and are not listed as moves."""
         merges = tuple((m.absorbed, m.survivor) for m in plan.merges)
@@ -55,7 +58,7 @@ class ReviewEffect:
 class _Planned(Exception):  # noqa: N818 - carries a plan out of a transaction, not an error
     """Raised inside a transaction to leave it, rolled back, with the plan it decided."""
 
-    def __init__(self, plan: Plan, owners: Mapping[str, str]) -> None:
+    def __init__(self, plan: Plan, owners: Mapping[str, str | None]) -> None:
         super().__init__("planned, not applied")
         self.plan = plan
         self.owners = owners
@@ -69,6 +72,8 @@ class StewardService:
         self.rules = rules
         self.clock = clock
         self.segments: SegmentService | None = None  # set: memberships follow each action
+        # set: undoes an applied rules change (app/services/whatif.py)
+        self.rules_undo: RulesUndo | None = None
 
     def key(self, type_: str, value: str) -> str:
         try:
@@ -79,6 +84,42 @@ class StewardService:
     async def act(self, action: Action) -> ActionResult:
         """Carry out one action in one transaction; raises StewardError, changing nothing,
         when it cannot be done."""
+        action, gather, now = await self._prepared(action)
+        plan = await self.store.transact(
+            gather,
+            lambda snapshot: with_checks(plan_action(action, snapshot, self.rules, now), now),
+        )
+        return ActionResult(
+            merges=[(m.absorbed, m.survivor) for m in plan.merges],
+            splits=[(s.customer_id, s.parts) for s in plan.splits],
+            affected_customers=plan.affected_customers,
+            audit_seq=plan.audit_seqs[-1] if plan.audit_seqs else None,
+            plan=plan,
+            segment_changes=await self.segments.after_plan(plan, now) if self.segments else [],
+        )
+
+    async def plan(self, action: Action) -> tuple[Plan, dict[str, str | None], str]:
+        """What `action` would do, planned as `act` plans it and rolled back: the plan, the
+        customer before it of every identifier it read, and its moment."""
+        action, gather, now = await self._prepared(action)
+
+        def decide(snapshot: Snapshot) -> Plan:
+            before: dict[str, str | None] = {k: snapshot.owners.get(k) for k in action.keys}
+            for component in snapshot.components.values():
+                for key, ident in (*component.neighbours.items(),
+                                   *component.identifiers.items()):
+                    before[key] = ident.customer_id
+            raise _Planned(plan_action(action, snapshot, self.rules, now), before)
+
+        try:
+            await self.store.transact(gather, decide)
+        except _Planned as planned:
+            return planned.plan, dict(planned.owners), now
+        raise AssertionError("a plan always raises")  # pragma: no cover
+
+    async def _prepared(self, action: Action) -> tuple[Action, Gather, str]:
+        """The action with its customers' current ids (and a release's neighbours), what
+        it reads, and its moment."""
         customers: frozenset[str] = frozenset()
         if action.customers:
             current = await self.store.current_ids(action.customers)
@@ -91,19 +132,7 @@ class StewardService:
         if action.kind == "release":
             action = await self._with_neighbours(action)
         keys = frozenset(action.keys) | {k for p in action.data.get("pairs", ()) for k in p}
-        now = format_ts(self.clock())
-        plan = await self.store.transact(
-            Gather(keys=keys, customers=customers),
-            lambda snapshot: with_checks(plan_action(action, snapshot, self.rules, now), now),
-        )
-        return ActionResult(
-            merges=[(m.absorbed, m.survivor) for m in plan.merges],
-            splits=[(s.customer_id, s.parts) for s in plan.splits],
-            affected_customers=plan.affected_customers,
-            audit_seq=plan.audit_seqs[-1] if plan.audit_seqs else None,
-            plan=plan,
-            segment_changes=await self.segments.after_plan(plan, now) if self.segments else [],
-        )
+        return action, Gather(keys=keys, customers=customers), format_ts(self.clock())
 
     async def _with_neighbours(self, action: Action) -> Action:
         links = await self.store.links_touching(action.keys)
@@ -115,14 +144,17 @@ class StewardService:
     async def resolve_review(self, review_id: int, accept: bool, actor: str,
                              reason: str) -> ActionResult:
         """Accept a candidate match (link its identifiers) or reject it."""
+        return await self.act(await self.review_action(review_id, accept, actor, reason))
+
+    async def review_action(self, review_id: int, accept: bool, actor: str,
+                            reason: str) -> Action:
         review = await self.store.review(review_id)
         if review is None:
             raise StewardError("UNKNOWN_REVIEW", f"no review item {review_id}")
         if review.status != "open":
             raise StewardError("REVIEW_CLOSED", f"review item {review_id} is {review.status}")
-        action = Action("review", actor, reason, (review.a, review.b),
-                        data={"review_id": review_id, "accept": accept})
-        return await self.act(action)
+        return Action("review", actor, reason, (review.a, review.b),
+                      data={"review_id": review_id, "accept": accept})
 
     async def preview_review(self, review: ReviewRecord) -> ReviewEffect:
         """What accepting a review item would do, planned under the rules and not
@@ -136,19 +168,11 @@ class StewardService:
                                 f"already in customer {owners[review.a]}")
         action = Action("review", "preview", "preview of an accept", (review.a, review.b),
                         data={"review_id": review.id, "accept": True})
-        now = format_ts(self.clock())
-
-        def decide(snapshot: Snapshot) -> Plan:
-            owners = dict(snapshot.owners)  # before the plan: deciding may change them
-            raise _Planned(plan_action(action, snapshot, self.rules, now), owners)
-
         try:
-            await self.store.transact(Gather(keys=frozenset((review.a, review.b))), decide)
-        except _Planned as planned:
-            return ReviewEffect.of(planned.plan, planned.owners)
+            plan, before, _ = await self.plan(action)
         except StewardError as exc:
             return ReviewEffect(False, exc.message)
-        raise AssertionError("a preview always raises")  # pragma: no cover
+        return ReviewEffect.of(plan, before)
 
     async def undo(self, seq: int, actor: str, reason: str) -> ActionResult:
         entry = await self.store.audit_entry(seq)
@@ -156,6 +180,8 @@ class StewardService:
             raise StewardError("UNKNOWN_AUDIT_ENTRY", f"no audit entry {seq}")
         if entry.undone_by is not None:
             raise StewardError("ALREADY_UNDONE", f"entry {seq} was undone by {entry.undone_by}")
+        if entry.undo.get("kind") == "rules" and self.rules_undo is not None:
+            return await self.rules_undo(seq, entry.undo, actor, reason)
         return await self.act(undo_of(seq, entry.undo, actor, reason or f"undo of {seq}"))
 
     async def audit_log(self, first: int = 50, before: int | None = None) -> list[AuditRecord]:

@@ -3,7 +3,7 @@ candidates -> inactive identifiers -> components -> customers -> the plan that t
 store from what it holds to the result (app/spark/sections.py), written as Parquet to the
 staging directory. Nothing here touches the store.
 
-What a store already holds comes in as `Stored` (exported by app/services/rebuild.py):
+What a store already holds comes in as `Stored` (exported by app/services/spark_rebuild.py):
 its identifiers with their first sightings, its links with the evidence its events gave
 (a steward's and the matcher's included), its bans, customers, merge histories and event
 ids. New events add to that evidence exactly as `resolution._with_evidence` adds a batch's

@@ -1,6 +1,6 @@
 """The plan that takes a store from what it holds to the rebuilt graph, section by section
 (the sections of app/domain/plan.py Plan), as DataFrames the writer turns into Plans and
-applies with the stores' own `_apply` (app/services/rebuild.py).
+applies with the stores' own `_apply` (app/services/spark_rebuild.py).
 
 For an empty store it is the plan of loading every event in one batch. For a store with
 data it is the difference, with lineage: every customer the store holds that the rebuild

@@ -20,6 +20,7 @@ from app.domain.identifiers import Identifier
 from app.domain.plan import Component, CustomerInfo, Gather, NeedComponents, Plan, Snapshot
 from app.domain.profile import Observation
 from app.domain.segments.membership import Membership, MembershipChange
+from app.stores.history import HistoryPort
 from app.stores.outbox import OutboxPort
 
 Decide = Callable[[Snapshot], Plan]
@@ -266,7 +267,7 @@ def event_from_record(record: EventRecord) -> Event:
     )
 
 
-class IdentityStore(OutboxPort, ABC):
+class IdentityStore(OutboxPort, HistoryPort, ABC):
     url: str
 
     @abstractmethod
@@ -364,6 +365,10 @@ class IdentityStore(OutboxPort, ABC):
     @abstractmethod
     async def links_touching(self, keys: Collection[str]) -> list[LinkRecord]:
         """Every link with an end among `keys`, whatever its status, ordered by (a, b)."""
+
+    @abstractmethod
+    async def links_with_status(self, status: str) -> list[tuple[str, str, str]]:
+        """(a, b, reason) of every link with this status: what a rules change re-decides."""
 
     @abstractmethod
     async def audit_log(self, first: int, before: int | None) -> list[AuditRecord]:

@@ -54,7 +54,14 @@ def load_key_file(path: Path) -> SuppressionKey:
                                   f"hexadecimal digits)") from None
 
 
-def _create(path: Path) -> None:
+def write_key_file(path: Path, key: SuppressionKey) -> SuppressionKey:
+    """Make the key file of a store that takes over another's suppression list (a replay):
+    the key it was made with. Returns the key the file holds (another's, if one beat us)."""
+    _create(path, key.secret)
+    return load_key_file(path)
+
+
+def _create(path: Path, secret: bytes | None = None) -> None:
     """Written aside, then linked into place: a process that reads the file sees a whole
     key or none, and when two make one at once, both use the one linked first."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -62,7 +69,7 @@ def _create(path: Path) -> None:
     try:
         fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_hex(KEY_BYTES) + "\n")
+            handle.write((secret or secrets.token_bytes(KEY_BYTES)).hex() + "\n")
             handle.flush()
             os.fsync(handle.fileno())
         with contextlib.suppress(FileExistsError):

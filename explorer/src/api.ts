@@ -164,8 +164,9 @@ export const SEARCH = `query Search($q: String!, $id: ID!, $fuzzy: Boolean!, $ha
 }
 ${SUMMARY}`;
 
-export const CUSTOMER = `query Customer($id: ID!) {
-  customer(id: $id) {
+// $asOf (event time) null: the customer as it is; else as the evidence up to then made it
+export const CUSTOMER = `query Customer($id: ID!, $asOf: DateTime) {
+  customer(id: $id, asOf: $asOf) {
     id
     profile { traits { name value source observedAt rule observations } }
     consent { purpose granted source observedAt }
@@ -177,8 +178,26 @@ export const CUSTOMER = `query Customer($id: ID!) {
 
 const LINK = `a b status reason count firstSeen lastSeen sources sampleEventIds weights`;
 
-export const GRAPH = `query Graph($id: ID!, $depth: Int!) {
-  customer(id: $id) {
+/** The customer and its graph as of a moment, in one query: the server rebuilds the
+ * moment once for both. */
+export const MOMENT = `query Moment($id: ID!, $depth: Int!, $asOf: DateTime) {
+  customer(id: $id, asOf: $asOf) {
+    id
+    profile { traits { name value source observedAt rule observations } }
+    consent { purpose granted source observedAt }
+    identifiers { type value firstSeen lastSeen sources status }
+    segments { segmentId since why }
+    mergeHistory { kind at reason absorbedId survivorId eventId customerId parts }
+    identityGraph(depth: $depth) {
+      customerId depth truncated
+      nodes { key type value status reason customerId hops }
+      links { ${LINK} }
+    }
+  }
+}`;
+
+export const GRAPH = `query Graph($id: ID!, $depth: Int!, $asOf: DateTime) {
+  customer(id: $id, asOf: $asOf) {
     id
     identityGraph(depth: $depth) {
       customerId depth truncated
@@ -188,8 +207,8 @@ export const GRAPH = `query Graph($id: ID!, $depth: Int!) {
   }
 }`;
 
-export const EXPLAIN = `query Explain($id: ID!, $type: String!, $value: String!) {
-  customer(id: $id) {
+export const EXPLAIN = `query Explain($id: ID!, $type: String!, $value: String!, $asOf: DateTime) {
+  customer(id: $id, asOf: $asOf) {
     explain(type: $type, value: $value) {
       identifier customerId anchor
       path { ${LINK} }
@@ -198,8 +217,8 @@ export const EXPLAIN = `query Explain($id: ID!, $type: String!, $value: String!)
   }
 }`;
 
-export const TIMELINE = `query Timeline($id: ID!, $first: Int!, $after: String, $types: [String!]) {
-  customer(id: $id) {
+export const TIMELINE = `query Timeline($id: ID!, $first: Int!, $after: String, $types: [String!], $asOf: DateTime) {
+  customer(id: $id, asOf: $asOf) {
     timeline(first: $first, after: $after, types: $types) {
       edges { cursor node { eventId type timestamp source identifiers { type value } properties traits } }
       pageInfo { hasNextPage endCursor }

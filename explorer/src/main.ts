@@ -58,8 +58,10 @@ async function boot(): Promise<void> {
   performance.mark("idgraph:boot");
   const { path, params } = parseHash();
   if (path[0] === "customer" && path[1]) {
-    prefetch("customer", CUSTOMER, { id: path[1] });
-    prefetch("graph", GRAPH, { id: path[1], depth: depthParam(params) });
+    if (!params.get("asOf")) {
+      prefetch("customer", CUSTOMER, { id: path[1], asOf: null });
+      prefetch("graph", GRAPH, { id: path[1], depth: depthParam(params), asOf: null });
+    }
     void import("./graph"); // the drawing's chunk, while the page learns the caller's role
   }
   try {

@@ -58,6 +58,10 @@ ARGUMENTS: dict[tuple[str, str], list[str]] = {
     ("Query", "campaignPerformance"): ['since: "2024-01-01T00:00:00Z", '
                                        'until: "2025-01-01T00:00:00Z", '
                                        'funnel: ["login", "purchase"]'],
+    # admin and steward only: a reader is refused (the diffs name identifiers)
+    ("Query", "previewRules"): ['rules: "[limits]\\ncrm_id = 2"'],
+    ("Query", "previewAction"): [f'action: {{kind: SPLIT, identifiers: [{{type: "email", '
+                                 f'value: "{EMAIL}"}}]}}'],
     ("Customer", "timeline"): ["first: 50"],
     ("Customer", "segmentHistory"): ["first: 50"],
     ("Customer", "identityGraph"): ["depth: 2"],

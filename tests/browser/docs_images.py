@@ -98,6 +98,14 @@ def story(page: Any, world: seed.World, big: str, out: Path) -> None:
     page.mouse.move(5, 300)
     shoot(page, out, "explorer-split")
 
+    page.evaluate("document.querySelectorAll('[data-testid=toast]').forEach(t => t.remove())")
+    second_cookie = page.eval_on_selector_all(
+        "[data-testid=time-mark][data-kind=merge]", "els => els.map(e => e.dataset.at)")[1]
+    page.click(f'[data-testid=time-mark][data-at="{second_cookie}"]')
+    page.wait_for_selector(f'[data-testid=timebar][data-shown="{second_cookie}"]')
+    page.hover(f'[data-testid=time-mark][data-at="{second_cookie}"]')
+    shoot(page, out, "explorer-time-slider")
+
     page.goto("/explorer/#/audit")
     page.wait_for_selector("[data-testid=audit-entry]")
     page.click("[data-testid=audit-entry] [data-testid=undo]")

@@ -61,9 +61,10 @@ SINGLE_WRITES = {"MIGRATIONS_BOOTSTRAP", "RECORD_MIGRATION", "SAVE_MODEL",
 MAINTENANCE = {"SCRUB_FIND", "SCRUB_WRITE", "ERASE_CHANGES"}
 # Statements allowed to scan a label: the migrator's handful of SchemaMigration nodes,
 # counts that Neo4j answers from its count store or an index, the whole-graph reads of
-# verification, the suppression list's check at migration, and the scrub.
+# verification and of a rules change, the suppression list's check at migration, and the
+# scrub.
 SCANS = {"APPLIED_MIGRATIONS", "STATS", "MEMBERSHIP_OWNERS", "MEMBERSHIP_LINKS",
-         "SUPPRESSION_HASHES"} | MAINTENANCE
+         "LINKS_WITH_STATUS", "SUPPRESSION_HASHES"} | MAINTENANCE
 KEY = SuppressionKey(b"k" * 32)
 WRITES = sorted(n for n, t in QUERIES.items() if WRITE_CLAUSE.search(re.sub(r"//[^\n]*", "", t)))
 READS = sorted(set(QUERIES) - set(WRITES))

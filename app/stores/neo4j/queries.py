@@ -841,6 +841,13 @@ RETURN a.key AS a, b.key AS b, l.count AS count, l.first_seen AS first_seen,
 ORDER BY a, b
 """
 
+LINKS_WITH_STATUS = """
+MATCH (a:Identifier)-[l:LINKED]->(b:Identifier)
+WHERE l.status = $status
+RETURN a.key AS a, b.key AS b, l.reason AS reason
+ORDER BY a, b
+"""
+
 AUDIT_LOG = """
 MATCH (e:AuditEntry)
 WHERE e.seq < $before

@@ -67,6 +67,7 @@ from app.stores.neo4j import migrate as migrations
 from app.stores.neo4j import queries as q
 from app.stores.neo4j import records
 from app.stores.neo4j.errors import translated as _translated
+from app.stores.neo4j.history import Neo4jHistory
 from app.stores.neo4j.outbox import Neo4jOutbox
 from app.stores.neo4j.segments import Neo4jSegments
 
@@ -114,7 +115,7 @@ class _Locks:
         self.gathered: set[str] = set()  # customers whose whole component was read
 
 
-class Neo4jStore(Neo4jSegments, Neo4jOutbox, IdentityStore):
+class Neo4jStore(Neo4jSegments, Neo4jOutbox, Neo4jHistory, IdentityStore):
     def __init__(self, address: str, auth: tuple[str, str], *, database: str = "neo4j",
                  url: str | None = None, suppression: SuppressionKey | None = None) -> None:
         self.address = address
@@ -384,6 +385,11 @@ class Neo4jStore(Neo4jSegments, Neo4jOutbox, IdentityStore):
     async def links_touching(self, keys: Collection[str]) -> list[LinkRecord]:
         rows = await self._read(q.LINKS_TOUCHING, keys=records.unique(keys))
         return [records.link_record(row) for row in rows]
+
+    @_translated
+    async def links_with_status(self, status: str) -> list[tuple[str, str, str]]:
+        rows = await self._read(q.LINKS_WITH_STATUS, status=status)
+        return [(row["a"], row["b"], row["reason"] or "") for row in rows]
 
     @_translated
     async def audit_log(self, first: int, before: int | None) -> list[AuditRecord]:

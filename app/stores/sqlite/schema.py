@@ -247,9 +247,14 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
+        # Events read back in event time (as-of queries, replay: app/stores/history.py).
+        "V0006__events_by_time",
+        "CREATE INDEX events_ts ON events (ts, event_id)",
+    ),
+    (
         # What each rebuild (app/stores/bulk.py) covered: its inputs and the Kafka offsets
         # they reach, which `idgraph consume` starts from.
-        "V0006__rebuilds",
+        "V0007__rebuilds",
         """
         CREATE TABLE rebuilds (
             id TEXT PRIMARY KEY,

@@ -61,6 +61,7 @@ from app.stores.base import (
     event_record,
 )
 from app.stores.keys import resolve_key
+from app.stores.sqlite.history import SQLiteHistory
 from app.stores.sqlite.outbox import SQLiteOutbox
 from app.stores.sqlite.schema import MIGRATIONS
 from app.stores.sqlite.segments import SQLiteSegments, _chunks, _marks
@@ -157,7 +158,7 @@ def _identifier(row: Sequence[Any]) -> IdentifierRecord:
     )
 
 
-class SQLiteStore(SQLiteSegments, SQLiteOutbox, IdentityStore):
+class SQLiteStore(SQLiteSegments, SQLiteOutbox, SQLiteHistory, IdentityStore):
     def __init__(self, path: str, url: str | None = None, *,
                  suppression: SuppressionKey | None = None) -> None:
         self.path = path
@@ -754,6 +755,11 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, IdentityStore):
                 link = _link(row)
                 found[(link.a, link.b)] = link
         return [found[p] for p in sorted(found)]
+
+    async def links_with_status(self, status: str) -> list[tuple[str, str, str]]:
+        rows = self.db.execute("SELECT a, b, reason FROM links WHERE status = ? ORDER BY a, b",
+                               (status,))
+        return [(a, b, reason or "") for a, b, reason in rows]
 
     async def audit_log(self, first: int, before: int | None) -> list[AuditRecord]:
         rows = self.db.execute(

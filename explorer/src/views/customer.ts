@@ -1,13 +1,14 @@
 // The customer view: the identity graph with an inspector, and tabs for the profile,
 // identifiers, timeline, merge and split history, segments and consent.
 
-import { CUSTOMER, EXPLAIN, GRAPH, TIMELINE, gql, gqlPartial, depthParam, identifierOf, takePrefetched } from "../api";
+import { CUSTOMER, EXPLAIN, GRAPH, MOMENT, TIMELINE, gql, gqlPartial, depthParam, identifierOf, takePrefetched } from "../api";
 import type { ActionSuccess, CustomerDetail, EventNode, Explanation, GraphNode, IdentityGraph, Link, PageInfo } from "../api";
 import { perform, runAction } from "../actions";
 import { askReason, clear, errorText, fmtDate, fmtTime, fmtValue, h, plural } from "../dom";
 import type { GraphCanvas } from "../graph";
 import { isHub, legend, linkKind, linkSummary, shortValue, typeStyle } from "../kit";
 import { canAct, session } from "../session";
+import { timebar } from "../timebar";
 import { displayName, rememberCustomer } from "./search";
 import type { Cleanup } from "../main";
 
@@ -43,7 +44,13 @@ export async function customerView(main: HTMLElement, params: URLSearchParams, p
   let customerId = path[0] ?? "";
   let depth = depthParam(params);
   const steward = canAct();
-  let detail: CustomerDetail;
+  // the moment shown (event time, ISO); null: now. In the past the page only looks:
+  // actions act on the present.
+  let asOf: string | null = params.get("asOf");
+  const acting = () => steward && asOf === null;
+  let live: CustomerDetail; // the customer now: the slider's span and marks
+  let detail: CustomerDetail; // the customer shown
+  let shownId = customerId; // its id then (a later split part was its parent's then)
   let graph: IdentityGraph | null = null;
   let anchorKey: string | null = null;
   let disposed = false;
@@ -52,11 +59,13 @@ export async function customerView(main: HTMLElement, params: URLSearchParams, p
   const graphModule = import("../graph"); // cytoscape: loads while the queries run
   // the graph is fetched while the customer is: it is the slow part of the page
   type GraphData = { customer: { id: string; identityGraph: IdentityGraph } | null };
-  let prefetched: Promise<GraphData> | null = takePrefetched<GraphData>("graph", { id: customerId, depth })
-    ?? gql<GraphData>(GRAPH, { id: customerId, depth });
-  prefetched.catch(() => undefined);
+  let prefetched: Promise<GraphData> | null = asOf ? null
+    : takePrefetched<GraphData>("graph", { id: customerId, depth, asOf: null })
+      ?? gql<GraphData>(GRAPH, { id: customerId, depth, asOf: null });
+  prefetched?.catch(() => undefined);
   type DetailData = { customer: CustomerDetail | null };
-  const first = await (takePrefetched<DetailData>("customer", { id: customerId }) ?? gql<DetailData>(CUSTOMER, { id: customerId }));
+  const first = await (takePrefetched<DetailData>("customer", { id: customerId, asOf: null })
+    ?? gql<DetailData>(CUSTOMER, { id: customerId, asOf: null }));
   if (!current()) return () => {};
   if (!first.customer) {
     clear(main, h("section.page", null, h("div.empty-state", { "data-testid": "not-found" },
@@ -64,11 +73,11 @@ export async function customerView(main: HTMLElement, params: URLSearchParams, p
       h("a.btn.btn-primary", { href: "#/" }, "Search"))));
     return () => {};
   }
-  detail = first.customer;
+  live = detail = first.customer;
   performance.mark("idgraph:customer");
   const redirectedFrom = detail.id !== customerId ? customerId : null;
-  customerId = detail.id;
-  if (redirectedFrom) history.replaceState(null, "", `#/customer/${encodeURIComponent(customerId)}`);
+  customerId = shownId = detail.id;
+  if (redirectedFrom) history.replaceState(null, "", address());
 
   // -- layout -----------------------------------------------------------------------------
   const header = h("div.customer-header");
@@ -92,11 +101,13 @@ export async function customerView(main: HTMLElement, params: URLSearchParams, p
     h("button.btn.btn-small.btn-ghost", { type: "button", onclick: () => canvas.relayout(), title: "Lay the graph out again" }, "Re-layout"),
     legendToggle, status);
   const inspector = h("aside.inspector", { "data-testid": "inspector", "aria-live": "polite" });
+  let time = timebar(live, asOf, (at) => void goTo(at));
   const tabsBar = h("div.tabs", { role: "tablist" });
   const tabBody = h("div.tab-body");
   clear(main, h("section.page.page-customer", null,
     redirectedFrom && h("div.notice", { "data-testid": "redirect-notice" }, `Customer ${redirectedFrom} was merged into ${customerId}; showing the survivor.`),
     header,
+    time.element,
     h("div.customer-grid", null,
       h("div.card.graph-card", null, toolbar, h("div.graph-wrap", null, graphBox), legendBox),
       inspector),
@@ -144,7 +155,7 @@ export async function customerView(main: HTMLElement, params: URLSearchParams, p
   // -- header -----------------------------------------------------------------------------
   function renderHeader(): void {
     const name = displayName(detail.profile.traits) || "Unnamed customer";
-    rememberCustomer(customerId, name);
+    if (asOf === null) rememberCustomer(customerId, name);
     const merges = detail.mergeHistory.filter((e) => e.kind === "MERGE").length;
     const splits = detail.mergeHistory.filter((e) => e.kind === "SPLIT").length;
     const city = detail.profile.traits.find((t) => t.name === "city")?.value;
@@ -152,12 +163,12 @@ export async function customerView(main: HTMLElement, params: URLSearchParams, p
       h("div.avatar.avatar-lg", { "aria-hidden": "true" }, name.slice(0, 1).toUpperCase()),
       h("div.customer-title", null,
         h("h1", { "data-testid": "customer-name" }, name),
-        h("div.muted", null, h("span.mono", { "data-testid": "customer-id" }, customerId),
+        h("div.muted", null, h("span.mono", { "data-testid": "customer-id" }, shownId),
           typeof city === "string" ? ` · ${city}` : "",
           ` · ${plural(detail.identifiers.length, "identifier")}`,
           merges ? ` · ${plural(merges, "merge")}` : "", splits ? ` · ${plural(splits, "split")}` : "")),
       h("div.header-actions", null,
-        steward && h("button.btn.btn-secondary", { type: "button", "data-action": "merge", "data-testid": "merge-customers", onclick: mergeWith }, "Merge with another customer…")));
+        acting() && h("button.btn.btn-secondary", { type: "button", "data-action": "merge", "data-testid": "merge-customers", onclick: mergeWith }, "Merge with another customer…")));
   }
 
   // -- data -------------------------------------------------------------------------------
@@ -169,13 +180,13 @@ export async function customerView(main: HTMLElement, params: URLSearchParams, p
   }
 
   async function loadDetail(): Promise<boolean> {
-    const data = await gql<{ customer: CustomerDetail | null }>(CUSTOMER, { id: customerId });
+    const data = await gql<{ customer: CustomerDetail | null }>(CUSTOMER, { id: customerId, asOf: null });
     if (!data.customer) return false;
     if (data.customer.id !== customerId) {
       location.hash = `#/customer/${encodeURIComponent(data.customer.id)}`;
       return false;
     }
-    detail = data.customer;
+    live = detail = data.customer;
     anchorKey = computeAnchor();
     renderHeader();
     renderTab();
@@ -189,15 +200,15 @@ export async function customerView(main: HTMLElement, params: URLSearchParams, p
     try {
       let data = prefetched ? await prefetched : null;
       prefetched = null;
-      if (!data?.customer || data.customer.id !== customerId) data = await gql<GraphData>(GRAPH, { id: customerId, depth });
+      if (!data?.customer || data.customer.id !== shownId) data = await gql<GraphData>(GRAPH, { id: customerId, depth, asOf });
       performance.mark("idgraph:graph-data");
-      if (disposed || !data.customer) return;
-      graph = data.customer.identityGraph;
+      if (disposed) return;
+      graph = data.customer?.identityGraph ?? { customerId: shownId, depth, nodes: [], links: [], truncated: false };
       const types = [...new Set(graph.nodes.map((n) => n.type))];
       clear(legendBox, legend(types));
-      const stats = await canvas.draw(graph, customerId, anchorKey, animate);
+      const stats = await canvas.draw(graph, shownId, anchorKey, animate);
       if (disposed) return;
-      const own = graph.nodes.filter((n) => n.customerId === customerId).length;
+      const own = graph.nodes.filter((n) => n.customerId === shownId).length;
       status.textContent = `${plural(own, "identifier")} · ${plural(graph.links.length, "link")}`
         + (stats.customers.length > 1 ? ` · ${plural(stats.customers.length, "customer")} in view` : "")
         + (graph.truncated ? " · truncated at 500 nodes" : "");
@@ -217,6 +228,13 @@ export async function customerView(main: HTMLElement, params: URLSearchParams, p
       return;
     }
     const exists = await loadDetail();
+    if (exists) {
+      // the action is a moment of the customer's now: a mark on the slider
+      const fresh = timebar(live, null, (at) => void goTo(at));
+      time.element.replaceWith(fresh.element);
+      time = fresh;
+      time.shown(null, true);
+    }
     if (!exists) {
       const next = result.affectedCustomers[0]?.id;
       if (next) location.hash = `#/customer/${encodeURIComponent(next)}`;
@@ -254,9 +272,10 @@ export async function customerView(main: HTMLElement, params: URLSearchParams, p
       flagged.length ? h("div.section", null, h("h3", null, "Needs attention"),
         ...flagged.map((n) => h("button.list-item", { type: "button", onclick: () => { canvas.select([n.key]); canvas.focusOn(n.key); } },
           keyLabel(n.key), badge(isHub(n) ? "hub" : n.status)))) : null,
-      h("p.muted.small", null, steward
+      h("p.muted.small", null, acting()
         ? "Shift-click or shift-drag to select several identifiers and split them off."
-        : "You are signed in as a reader: actions are hidden."),
+        : steward ? "The customer as of a past moment: actions act on the present."
+          : "You are signed in as a reader: actions are hidden."),
     );
   }
 
@@ -276,10 +295,10 @@ export async function customerView(main: HTMLElement, params: URLSearchParams, p
   }
 
   async function showNode(node: GraphNode, ticket: number): Promise<void> {
-    const outside = node.customerId !== customerId;
+    const outside = node.customerId !== shownId;
     const explainBox = h("div.section", { "data-testid": "explanation" }, h("h3", null, "Why it is here"), h("div.loading.small", null, "Explaining…"));
     const actions = h("div.actions");
-    if (steward) {
+    if (acting()) {
       if (node.status === "quarantined") {
         actions.append(h("button.btn.btn-secondary", { type: "button", "data-action": "release", "data-testid": "release", onclick: () => void release(node) }, "Release…"));
       } else if (node.status === "active") {
@@ -313,7 +332,7 @@ export async function customerView(main: HTMLElement, params: URLSearchParams, p
     if (!masked) {
       try {
         const { type, value } = identifierOf(node.key);
-        const { data } = await gqlPartial<{ customer: { explain: Explanation | null } | null }>(EXPLAIN, { id: customerId, type, value });
+        const { data } = await gqlPartial<{ customer: { explain: Explanation | null } | null }>(EXPLAIN, { id: customerId, type, value, asOf });
         const found = data.customer?.explain;
         if (found) {
           path = found.path;
@@ -360,7 +379,7 @@ export async function customerView(main: HTMLElement, params: URLSearchParams, p
   function showLink(link: Link): void {
     const kind = linkKind(link);
     const actions = h("div.actions");
-    if (steward) {
+    if (acting()) {
       if (link.status === "active") {
         actions.append(h("button.btn.btn-danger", { type: "button", "data-action": "cut", "data-testid": "cut-link", onclick: () => void cut(link) }, "Cut link…"));
       } else if (link.status === "removed") {
@@ -391,12 +410,12 @@ export async function customerView(main: HTMLElement, params: URLSearchParams, p
   }
 
   function showMany(nodes: GraphNode[]): void {
-    const own = nodes.filter((n) => n.customerId === customerId && n.status === "active");
+    const own = nodes.filter((n) => n.customerId === shownId && n.status === "active");
     clear(inspector,
       h("div.inspector-kicker", null, "Selection"),
       h("h2.inspector-title", null, plural(nodes.length, "identifier")),
       h("div.section", null, ...nodes.map((n) => h("div.list-item", null, keyLabel(n.key), badge(n.status)))),
-      steward && own.length && own.length < detail.identifiers.length
+      acting() && own.length && own.length < detail.identifiers.length
         ? h("div.actions", null, h("button.btn.btn-danger", { type: "button", "data-action": "split", onclick: () => void split(own) }, `Split ${plural(own.length, "identifier")} off…`))
         : null);
   }
@@ -460,6 +479,48 @@ export async function customerView(main: HTMLElement, params: URLSearchParams, p
     await perform("merge", { a: customerId, b: answer.field, reason: answer.reason }, "Customers merged", afterAction);
   }
 
+  // -- the moment shown ---------------------------------------------------------------------------
+  function address(): string {
+    const query = new URLSearchParams(params);
+    if (asOf) query.set("asOf", asOf);
+    else query.delete("asOf");
+    const rest = query.toString();
+    return `#/customer/${encodeURIComponent(customerId)}${rest ? `?${rest}` : ""}`;
+  }
+
+  const nobody = (): CustomerDetail => ({ id: customerId, profile: { traits: [] }, consent: [], identifiers: [], segments: [], mergeHistory: [] });
+  let moments = 0;
+
+  /** Show the customer as of `at` (null: now): the header, the tabs and the graph. */
+  async function goTo(at: string | null): Promise<void> {
+    const ticket = ++moments;
+    asOf = at;
+    history.replaceState(null, "", address());
+    let found = true;
+    try {
+      if (at === null) {
+        detail = live;
+        shownId = customerId;
+      } else {
+        type MomentData = { customer: (CustomerDetail & { identityGraph: IdentityGraph }) | null };
+        const data = await gql<MomentData>(MOMENT, { id: customerId, depth, asOf: at });
+        if (ticket !== moments || disposed) return;
+        found = data.customer !== null;
+        detail = data.customer ?? nobody();
+        shownId = detail.id;
+        prefetched = Promise.resolve({ customer: data.customer && { id: data.customer.id, identityGraph: data.customer.identityGraph } });
+      }
+      anchorKey = computeAnchor();
+      renderHeader();
+      renderTab();
+      await loadGraph(true);
+    } catch (e) {
+      status.textContent = `Could not load the customer as of then: ${errorText(e)}`;
+      found = false;
+    }
+    if (ticket === moments && !disposed) time.shown(at, found);
+  }
+
   // -- tabs -----------------------------------------------------------------------------------
   type Tab = "profile" | "identifiers" | "timeline" | "history" | "segments";
   let tab: Tab = (params.get("tab") as Tab) || "profile";
@@ -518,7 +579,7 @@ export async function customerView(main: HTMLElement, params: URLSearchParams, p
     timeline.loading = true;
     const data = await gql<{ customer: { timeline: { edges: { node: EventNode }[]; pageInfo: PageInfo } } | null }>(TIMELINE, {
       id: customerId, first: TIMELINE_PAGE, after: more ? timeline.page?.endCursor ?? null : null,
-      types: timeline.types.size ? [...timeline.types] : null,
+      types: timeline.types.size ? [...timeline.types] : null, asOf,
     });
     timeline.loading = false;
     const page = data.customer?.timeline;
@@ -591,11 +652,16 @@ export async function customerView(main: HTMLElement, params: URLSearchParams, p
   }
 
   // -- go ---------------------------------------------------------------------------------------
-  anchorKey = computeAnchor();
-  renderHeader();
-  renderTab();
-  showOverview();
-  await loadGraph(false);
+  if (asOf !== null) {
+    await goTo(asOf);
+  } else {
+    anchorKey = computeAnchor();
+    renderHeader();
+    renderTab();
+    showOverview();
+    await loadGraph(false);
+    time.shown(null, true);
+  }
 
   const onKey = (e: KeyboardEvent) => {
     if ((e.target as HTMLElement)?.closest("input, textarea, dialog")) return;

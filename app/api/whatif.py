@@ -1,0 +1,192 @@
+"""`previewRules` (admins) and `previewAction` (stewards): what a new rules file or a steward
+action would do, without doing it (app/services/whatif.py)."""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from app.api.context import Context
+from app.api.results import (
+    ActionRejected,
+    CustomerNotFound,
+    Failure,
+    Forbidden,
+    IdentifierNotFound,
+    InvalidInput,
+    NotFound,
+    RuleBlocked,
+    failure,
+    forbidden,
+    invalid,
+    union_of,
+)
+from app.api.types import IdentifierInput
+from app.domain.rules import RulesError
+from app.domain.steward import Action, StewardError
+from app.services.whatif import RulesPreview, RulesService, preview_action
+
+_PLACE = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+@strawberry.type(description="A customer a rules change (or a steward action) changes: "
+                 "`change` is merged, split, changed, new or emptied; `gained` and `lost` "
+                 "the identifier keys it gains and loses, `fromCustomers` where the gains "
+                 "come from and `toCustomers` where the losses go; `rules` the settings "
+                 "that cause it.")
+class CustomerDiff:
+    customer_id: strawberry.ID
+    change: str
+    gained: list[str]
+    lost: list[str]
+    from_customers: list[strawberry.ID]
+    to_customers: list[strawberry.ID]
+    rules: list[str]
+
+
+@strawberry.type(description="What a rules change or a steward action would do, planned as "
+                 "applying it plans it and rolled back: nothing is written "
+                 "(docs/resolution.md). Segment entries and exits are those evaluating the "
+                 "changed customers would make. For an action `settingsChanged` is empty.")
+class GraphDiff:
+    settings_changed: list[str]
+    customers_before: int
+    customers_after: int
+    merges: int
+    splits: int
+    identifiers_moved: int
+    identifiers_deactivated: int
+    identifiers_activated: int
+    customers_reevaluated: int = strawberry.field(
+        description="Customers re-partitioned: only those a changed setting can touch.")
+    segment_entries: int
+    segment_exits: int
+    customers: list[CustomerDiff]
+
+    @classmethod
+    def of(cls, preview: RulesPreview) -> GraphDiff:
+        counts = preview.as_json()
+        return cls(
+            settings_changed=preview.settings,
+            **{name: counts[name] for name in (
+                "customers_before", "customers_after", "merges", "splits",
+                "identifiers_moved", "identifiers_deactivated", "identifiers_activated",
+                "segment_entries", "segment_exits")},
+            customers_reevaluated=preview.reevaluated,
+            customers=[CustomerDiff(
+                customer_id=strawberry.ID(c.customer_id), change=c.kind.value,
+                gained=c.gained, lost=c.lost,
+                from_customers=[strawberry.ID(x) for x in c.from_customers],
+                to_customers=[strawberry.ID(x) for x in c.to_customers], rules=c.rules)
+                for c in preview.diff.customers])
+
+
+@strawberry.type(description="A rules file idgraph cannot use: `setting` names the setting "
+                 "at fault (empty for text that is not TOML), `line` and `column` (from 1) "
+                 "point at a TOML syntax error. Nothing was changed.")
+class InvalidRules(Failure):
+    setting: str
+    line: int | None
+    column: int | None
+
+
+PreviewRulesResult = union_of("PreviewRulesResult", GraphDiff, InvalidRules, Forbidden)
+PreviewActionResult = union_of("PreviewActionResult", GraphDiff, IdentifierNotFound,
+                               CustomerNotFound, InvalidInput, RuleBlocked, NotFound,
+                               ActionRejected, Forbidden)
+
+
+@strawberry.enum(description="A steward action to preview.")
+class ActionKind(Enum):
+    LINK = "link"
+    UNLINK = "unlink"
+    MERGE = "merge"
+    SPLIT = "split"
+    QUARANTINE = "quarantine"
+    RELEASE = "release"
+    ACCEPT_REVIEW = "review"
+
+
+@strawberry.input(description="A steward action as its mutation takes it: `identifiers` for "
+                  "link and unlink (two), split (those to split off), quarantine and release "
+                  "(one); `customers` for merge (two); `reviewId` to accept a review item; "
+                  "`ban` with unlink.")
+class ActionInput:
+    kind: ActionKind
+    identifiers: list[IdentifierInput] = strawberry.field(default_factory=list)
+    customers: list[strawberry.ID] = strawberry.field(default_factory=list)
+    review_id: strawberry.ID | None = None
+    ban: bool = False
+    reason: str = "preview"
+
+
+async def preview_steward_action(info: Info[Context, Any], action: ActionInput) -> Any:
+    if denied := forbidden(info, "steward"):
+        return denied
+    steward = info.context.services.steward
+    actor = info.context.principal.actor
+    try:
+        keys = tuple(steward.key(i.type, i.value) for i in action.identifiers)
+        if action.kind is ActionKind.ACCEPT_REVIEW:
+            if action.review_id is None:
+                return invalid("reviewId", "which review item to accept")
+            planned = await steward.review_action(_int(action.review_id), True, actor,
+                                                  action.reason)
+        else:
+            planned = Action(action.kind.value, actor, action.reason, keys, action.ban,
+                             tuple(str(c) for c in action.customers))
+        if wrong := _wrong_arity(planned):
+            return wrong
+        preview = await preview_action(info.context.services, planned)
+    except StewardError as exc:
+        return failure(exc, "PreviewActionResult",
+                       str(action.customers[0]) if action.customers else "")
+    return GraphDiff.of(preview)
+
+
+ARITY = {"link": ("identifiers", 2), "unlink": ("identifiers", 2), "quarantine":
+         ("identifiers", 1), "release": ("identifiers", 1), "merge": ("customers", 2)}
+
+
+def _wrong_arity(action: Action) -> InvalidInput | None:
+    field_, n = ARITY.get(action.kind, ("identifiers", 0))
+    given = len(action.customers) if field_ == "customers" else len(action.keys)
+    if n and given != n:
+        return invalid(field_, f"{action.kind} takes {n}, not {given}")
+    if not n and not given:
+        return invalid(field_, "which identifiers to split off")
+    return None
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise StewardError("UNKNOWN_REVIEW", f"no review item {text}") from None
+
+
+def invalid_rules(exc: RulesError) -> InvalidRules:
+    message = str(exc)
+    place = _PLACE.search(message)
+    syntax = message.startswith("not valid TOML")
+    return InvalidRules(
+        code="INVALID_RULES", message=message,
+        suggestion="fix the rules file where the message says (docs/resolution.md lists "
+        "every setting)",
+        setting="" if syntax else message.partition(":")[0],
+        line=int(place.group(1)) if place else None,
+        column=int(place.group(2)) if place else None)
+
+
+async def preview_rules(info: Info[Context, Any], rules: str) -> Any:
+    if denied := forbidden(info, "admin"):
+        return denied
+    try:
+        preview = await RulesService(info.context.services).preview(rules)
+    except RulesError as exc:
+        return invalid_rules(exc)
+    return GraphDiff.of(preview)
