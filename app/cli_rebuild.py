@@ -136,7 +136,8 @@ def _summary(report: Any) -> None:
     console.print(table)
     if report.rejects is not None:
         console.print(f"problems written to [bold]{report.rejects}[/bold]")
-    click.echo(json.dumps({"rebuild": report.id, "sections": job.sections}))
+    click.echo(json.dumps({"rebuild": report.id, "sections": job.sections,
+                          "seconds": {k: round(v, 1) for k, v in report.seconds.items()}}))
 
 
 @click.command("rebuild")

@@ -64,11 +64,12 @@ def tree_rss(pid: int) -> int:
     return total
 
 
-def measured(args: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak resident megabytes of a command's process tree."""
+def measured(args: list[str]) -> tuple[float, float, str]:
+    """Wall seconds and peak resident megabytes of a command's process tree, and the last
+    line it printed."""
     peak = 0
     start = time.perf_counter()
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     done = threading.Event()
 
     def sample() -> None:
@@ -78,13 +79,13 @@ def measured(args: list[str]) -> tuple[float, float]:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    _, err = process.communicate()
+    out, err = process.communicate()
     seconds = time.perf_counter() - start
     done.set()
     sampler.join()
     if process.returncode != 0:
         raise SystemExit(f"{' '.join(args[2:4])} failed:\n{err.decode(errors='replace')[-2000:]}")
-    return seconds, peak / 1e6
+    return seconds, peak / 1e6, (out.decode(errors="replace").strip().splitlines() or [""])[-1]
 
 
 def _customers(db: Path) -> int:
@@ -106,13 +107,13 @@ def run_size(n: int, batch_size: int, master: str, work: Path, console: Console
     idgraph = [sys.executable, "-m", "app"]
     console.print(f"{n:,} events: idgraph load (batch {batch_size:,}) ...")
     load_db = work / f"load-{n}.db"
-    seconds, peak = measured([*idgraph, "load", "--store", f"sqlite:///{load_db}", str(events),
+    seconds, peak, _ = measured([*idgraph, "load", "--store", f"sqlite:///{load_db}", str(events),
                               "--batch-size", str(batch_size),
                               "--rejects", str(work / f"load-rejects-{n}.jsonl")])
     load = Run(seconds, peak, _customers(load_db))
     console.print(f"{n:,} events: idgraph rebuild --engine spark --master {master} ...")
     rebuild_db = work / f"rebuild-{n}.db"
-    seconds, peak = measured([*idgraph, "rebuild", "--engine", "spark", "--master", master,
+    seconds, peak, last = measured([*idgraph, "rebuild", "--engine", "spark", "--master", master,
                               "--store", f"sqlite:///{rebuild_db}", str(events),
                               "--rejects", str(work / f"rebuild-rejects-{n}")])
     rebuilt = Run(seconds, peak, _customers(rebuild_db))
@@ -125,6 +126,9 @@ def run_size(n: int, batch_size: int, master: str, work: Path, console: Console
         "rebuild_events_per_s": round(n / rebuilt.seconds),
         "rebuild_peak_mb": round(rebuilt.peak_mb),
         "rebuild_over_load": round(load.seconds / rebuilt.seconds, 3),
+        # where the rebuild's time went: the store's export, Spark's start and job, the
+        # switch into the store (the one part a cluster does not spread)
+        "rebuild_parts_seconds": json.loads(last).get("seconds", {}),
         "same_customers": load.customers == rebuilt.customers,
         "customers": load.customers,
     }
