@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 LOCAL = "local[*]"
+SUBMITTED = ""  # the master spark-submit was given
 
 
 class SparkMissing(RuntimeError):
@@ -38,12 +39,13 @@ def spark_session(config: SparkConfig) -> SparkSession:
     active = SparkSession.getActiveSession()
     if active is not None and config.master is None:
         return active
-    master = config.master or LOCAL
+    master = _master(config)
     if master.startswith("local"):
         # Tasks run this interpreter, with idgraph importable, as the driver does.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    builder = (SparkSession.builder.master(master).appName(config.app_name)
+    builder = SparkSession.builder if master == SUBMITTED else SparkSession.builder.master(master)
+    builder = (builder.appName(config.app_name)
                .config("spark.sql.session.timeZone", "UTC")
                .config("spark.sql.adaptive.enabled", "true")
                .config("spark.sql.execution.arrow.pyspark.enabled", "true")
@@ -60,6 +62,15 @@ def spark_session(config: SparkConfig) -> SparkSession:
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+def _master(config: SparkConfig) -> str:
+    """The master asked for; else spark-submit's (its JVM is up already, with the master
+    and settings it was given, and the Python driver reaches it through the gateway port
+    spark-submit passes); else local mode on every core."""
+    if config.master:
+        return config.master
+    return SUBMITTED if "PYSPARK_GATEWAY_PORT" in os.environ else LOCAL
 
 
 def _local_partitions(master: str) -> int:
