@@ -500,6 +500,11 @@ async def bench_match(store_url: str | None, dataset: str, seed: int, batch_size
                                        baseline=not no_baseline, console=console)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--dataset") from None
+    except ModuleNotFoundError as exc:
+        # Febrl and the baselines come from the bench extra, not from the base install.
+        raise click.ClickException(
+            f"bench match needs {exc.name}: pip install -e '.[bench]' (or --no-baseline "
+            f"with a synth: data set)") from None
     if as_json:
         click.echo(json.dumps(report, indent=2))
 

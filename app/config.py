@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     api_max_ingest_events: int = Field(
         default=1000, ge=1, le=100_000, description="Most events one ingestEvents call takes"
     )
+    api_persisted_queries: int = Field(
+        default=1000, ge=0, le=100_000,
+        description="Most documents the automatic persisted queries registry keeps per "
+        "process (0: persisted queries off)",
+    )
     api_introspection: bool = Field(
         default=True, description="Answer schema introspection (and serve GraphiQL)"
     )

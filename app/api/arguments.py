@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from graphql import (
-    GraphQLError,
     ListTypeNode,
     NonNullTypeNode,
     OperationDefinitionNode,
@@ -16,6 +15,8 @@ from graphql import (
     get_operation_ast,
 )
 from strawberry.extensions import SchemaExtension
+
+from app.api.errors import ErrorCode, coded
 
 # Variables of these types are events, which ingest checks value by value (and rejects
 # one by one, keeping the rest of the batch).
@@ -69,13 +70,13 @@ class TextVariables(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         document = context.graphql_document
-        operation = get_operation_ast(document, context.provided_operation_name) \
+        operation = get_operation_ast(document, context.operation_name) \
             if document else None
         variables = context.variables or {}
         for name in _checked_variables(operation) if operation else ():
             if (found := unpaired_surrogate(variables.get(name))) is not None:
                 path, char = found
-                raise GraphQLError(f"${name}{path}: holds U+{ord(char):04X}, half of a "
+                raise coded(f"${name}{path}: holds U+{ord(char):04X}, half of a "
                                    f"UTF-16 surrogate pair, which is not text; send the "
-                                   f"whole character")
+                                   f"whole character", ErrorCode.BAD_USER_INPUT)
         yield

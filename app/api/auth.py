@@ -13,9 +13,9 @@ import hmac
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
+from app.api.errors import ErrorCode, coded
 from app.config import ROLES, Settings
 
 DEV_ACTOR = "local-dev"
@@ -88,5 +88,5 @@ class RequireCaller(SchemaExtension):
         principal = getattr(context, "principal", ANONYMOUS)
         if not principal.authenticated:
             # Raised, not set as the result: subscriptions ignore a result set here.
-            raise GraphQLError(SEND_A_KEY)
+            raise coded(SEND_A_KEY, ErrorCode.UNAUTHENTICATED)
         yield

@@ -11,6 +11,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.errors import ErrorCode, error_body
+
 # WebSocket close code for a message over the size limit (RFC 6455, "message too big").
 MESSAGE_TOO_BIG = 1009
 
@@ -129,7 +131,8 @@ class RequestLimit:
         return bounded
 
     async def _refuse(self, send: Send, what: str) -> None:
-        body = json.dumps({"errors": [{"message": too_large(what, self.budget)}]}).encode()
+        body = json.dumps(error_body(too_large(what, self.budget),
+                                     ErrorCode.PAYLOAD_TOO_LARGE)).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(body)).encode())]})

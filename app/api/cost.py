@@ -22,7 +22,6 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
-    GraphQLError,
     GraphQLField,
     GraphQLList,
     GraphQLNonNull,
@@ -36,11 +35,14 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
+from app.api.errors import ErrorCode, coded
 from app.api.shape import fragments_of
+from app.services.customers import MAX_PAGE, MAX_SEARCH
 
 DEFAULT_LIST_SIZE = 10
 GRAPH_COST_PER_DEPTH = 25
 READ_COSTS = {"computed": 100, "nextBestAction": 100, "campaignPerformance": 5_000}
+PAGE_LIMITS = {"searchCustomers": MAX_SEARCH}  # `first` of any other field: MAX_PAGE
 
 
 @dataclass
@@ -92,7 +94,7 @@ class CostMeter:
         if node.name.value == "identityGraph":
             cost += GRAPH_COST_PER_DEPTH * (1 + _int(args.get("depth"), 1))
         if "first" in args:
-            children = float(max(_int(args["first"], DEFAULT_LIST_SIZE), 1))
+            children = float(max(page(node, _int(args["first"], DEFAULT_LIST_SIZE)), 1))
         elif node.name.value == "customers" and isinstance(args.get("identifiers"), list):
             children = cost = float(max(len(args["identifiers"]), 1))
         elif _is_list(definition.type) and not parent.name.endswith("Connection"):
@@ -118,6 +120,17 @@ def query_cost(schema: GraphQLSchema, operation: OperationDefinitionNode,
                                                                   operation.selection_set))
 
 
+def page(node: FieldNode, first: int) -> int:
+    """A page size within its field's bounds. Checked here, before anything runs, so that
+    a page too large is a request error: raised by the field, it would null the object
+    that holds the field (a customer, for its timeline)."""
+    limit = PAGE_LIMITS.get(node.name.value, MAX_PAGE)
+    if not 0 <= first <= limit:
+        raise coded(f"first: must be between 0 and {limit}, not {first}",
+                    ErrorCode.BAD_USER_INPUT, nodes=node)
+    return first
+
+
 def _int(value: Any, default: int) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
 
@@ -139,16 +152,16 @@ class CostLimiter(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         document = context.graphql_document
-        operation = get_operation_ast(document, context.provided_operation_name) \
+        operation = get_operation_ast(document, context.operation_name) \
             if document else None
         if document is not None and operation is not None:
             cost = query_cost(context.schema._schema, operation,
                               fragments_of(document.definitions), context.variables or {})
             if cost > self.max_cost:
                 name = operation.name.value if operation.name else "the query"
-                raise GraphQLError(
+                raise coded(
                     f"{name} costs an estimated {cost:,}, over the limit of "
                     f"{self.max_cost:,}: ask for fewer items (smaller `first`, fewer "
                     f"identifiers) or fewer nested lists; docs/api.md explains the estimate",
-                    operation)
+                    ErrorCode.QUERY_TOO_COSTLY, nodes=operation)
         yield

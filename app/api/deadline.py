@@ -14,11 +14,13 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
+from app.api.errors import ErrorCode, coded
+
 
 def over_time(seconds: float) -> GraphQLError:
-    return GraphQLError(f"the query ran longer than {seconds:g} s and was stopped; ask for "
+    return coded(f"the query ran longer than {seconds:g} s and was stopped; ask for "
                         f"less, such as fewer items or a shorter period "
-                        f"(IDGRAPH_API_QUERY_TIMEOUT_SECONDS)")
+                        f"(IDGRAPH_API_QUERY_TIMEOUT_SECONDS)", ErrorCode.QUERY_TIMEOUT)
 
 
 class QueryDeadline(SchemaExtension):

@@ -9,41 +9,23 @@ is kept (frontends send the same few queries), and a cached one costs a dictiona
 from __future__ import annotations
 
 import functools
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import anyio
-from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse
+from graphql import DocumentNode, GraphQLError, GraphQLSchema, OperationDefinitionNode, parse
 from graphql.validation import ASTValidationRule
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
+
+from app.api.errors import ErrorCode, coded
+from app.api.recent import RecentlyUsed
 
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
     document: DocumentNode
     errors: list[GraphQLError]
-
-
-class PreparedCache:
-    """The last `size` query texts, parsed and validated; used from the event loop only."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.entries: OrderedDict[str, Prepared] = OrderedDict()
-
-    def get(self, query: str) -> Prepared | None:
-        found = self.entries.get(query)
-        if found is not None:
-            self.entries.move_to_end(query)
-        return found
-
-    def put(self, query: str, prepared: Prepared) -> None:
-        self.entries[query] = prepared
-        self.entries.move_to_end(query)
-        while len(self.entries) > self.size:
-            self.entries.popitem(last=False)
 
 
 def prepare(schema: GraphQLSchema, query: str, max_tokens: int,
@@ -58,7 +40,7 @@ class PrepareOffLoop(SchemaExtension):
     worker thread (or found in `cache`). A text that does not parse is left to strawberry,
     which parses it again, within the same token limit, and reports the syntax error."""
 
-    def __init__(self, cache: PreparedCache, max_tokens: int) -> None:
+    def __init__(self, cache: RecentlyUsed[str, Prepared], max_tokens: int) -> None:
         self.cache = cache
         self.max_tokens = max_tokens
         self.prepared: Prepared | None = None
@@ -82,12 +64,29 @@ class PrepareOffLoop(SchemaExtension):
         yield
 
     async def on_validate(self) -> AsyncIterator[None]:
+        context = self.execution_context
         if self.prepared is not None:
-            self.execution_context.pre_execution_errors = list(self.prepared.errors)
+            errors = list(self.prepared.errors)
+            # The name the client sent: `operation_name` falls back to the first
+            # operation's, and `provided_operation_name` is an init-only field.
+            if not errors and context._provided_operation_name is None:
+                errors.extend(unnamed_choice(self.prepared.document))
+            context.pre_execution_errors = errors
         yield
+
+
+def unnamed_choice(document: DocumentNode) -> list[GraphQLError]:
+    """A document of several operations sent without operationName: which one to run is
+    the client's to say (GraphQL spec, GetOperation), not the first one's by default."""
+    names = [d.name.value if d.name else "(anonymous)" for d in document.definitions
+             if isinstance(d, OperationDefinitionNode)]
+    if len(names) < 2:
+        return []
+    return [coded(f"operationName: the document holds {len(names)} operations "
+                  f"({', '.join(names[:5])}); name the one to run", ErrorCode.BAD_REQUEST)]
 
 
 def prepare_off_loop(max_tokens: int, cache_size: int) -> Callable[[], PrepareOffLoop]:
     """The extension factory of one schema: its requests share one cache."""
-    cache = PreparedCache(cache_size)
+    cache: RecentlyUsed[str, Prepared] = RecentlyUsed(cache_size)
     return functools.partial(PrepareOffLoop, cache, max_tokens)

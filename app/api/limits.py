@@ -22,8 +22,8 @@ from app.api.auth import RequireCaller
 from app.api.cost import CostLimiter
 from app.api.deadline import QueryDeadline
 from app.api.documents import prepare_off_loop
+from app.api.errors import ErrorCode, InputError, coded, with_code
 from app.api.shape import shape_rule
-from app.api.types import InputError
 from app.config import Settings
 from app.stores.base import StoreUnavailable
 
@@ -33,17 +33,24 @@ CACHED_DOCUMENTS = 256  # distinct query texts whose parse and validation are ke
 
 class ErrorMasking(MaskErrors):
     """Keep the messages of errors idgraph means users to read; replace all others, whose
-    text may hold internals, with a short message (the full error is in the server log)."""
+    text may hold internals, with a short message (the full error is in the server log).
+    Every error leaves with its `extensions.code` (app/api/errors.py)."""
 
     def __init__(self) -> None:
         super().__init__(should_mask_error=_should_mask)
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        message = ("the store is unavailable; try again shortly"
-                   if isinstance(error.original_error, StoreUnavailable)
-                   else "internal error; the server log has the details")
-        return GraphQLError(message, nodes=error.nodes, source=error.source,
-                            positions=error.positions, path=error.path)
+        if isinstance(error.original_error, StoreUnavailable):
+            message, code = ("the store is unavailable; try again shortly",
+                             ErrorCode.STORE_UNAVAILABLE)
+        else:
+            message, code = ("internal error; the server log has the details",
+                             ErrorCode.INTERNAL_SERVER_ERROR)
+        return coded(message, code, nodes=error.nodes, source=error.source,
+                     positions=error.positions, path=error.path)
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        return [with_code(error) for error in super()._process_errors(errors)]
 
 
 def _should_mask(error: GraphQLError) -> bool:

@@ -7,7 +7,7 @@ Each mutation is one transaction in the store: a failure (a typed result) change
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -15,6 +15,7 @@ from strawberry.types import Info
 
 from app.api.arguments import MAX_STORED_INT, ascii_int
 from app.api.context import Context
+from app.api.described import Reason
 from app.api.results import (
     ActionRejected,
     ActionSuccess,
@@ -101,13 +102,29 @@ def key(info: Info[Context, Any], ident: IdentifierInput) -> str:
     return info.context.services.steward.key(ident.type, ident.value)
 
 
-@strawberry.type
+SegmentName = Annotated[strawberry.ID, strawberry.argument(
+    description="The segment's id, its name: lower_snake_case, such as high_value")]
+Definition = Annotated[str, strawberry.argument(
+    description="The definition in the segment language (docs/segments.md), at most "
+    "IDGRAPH_API_MAX_DEFINITION_CHARS characters (10,000 unless set)")]
+OneIdentifier = Annotated[IdentifierInput, strawberry.argument(
+    description="The identifier; its value is normalised first")]
+LinkEnd = Annotated[IdentifierInput, strawberry.argument(
+    description="One of the two identifiers; its value is normalised first")]
+
+
+@strawberry.type(description="Writes: events, steward actions (steward role), erasure and "
+                 "segment definitions (admin role). Each is one transaction.")
 class Mutation:
     @strawberry.mutation(description="Ingest v1 events (docs/events.md) through the same "
                          "pipeline as the loaders, in one transaction: invalid events are "
                          "reported by position (events[i]) and the rest stored. Steward role.")
-    async def ingest_events(self, info: Info[Context, Any], events: list[JSON]
-                            ) -> IngestResult:
+    async def ingest_events(
+            self, info: Info[Context, Any],
+            events: Annotated[list[JSON], strawberry.argument(
+                description="v1 events (docs/events.md), at most "
+                "IDGRAPH_API_MAX_INGEST_EVENTS (1000 unless set) per call")]
+    ) -> IngestResult:
         if denied := forbidden(info, "steward"):
             return denied
         services = info.context.services
@@ -129,8 +146,8 @@ class Mutation:
 
     @strawberry.mutation(description="Link two identifiers (a steward link): their customers "
                          "merge unless a rule keeps them apart. Steward role.")
-    async def link_identifiers(self, info: Info[Context, Any], a: IdentifierInput,
-                               b: IdentifierInput, reason: str) -> LinkResult:
+    async def link_identifiers(self, info: Info[Context, Any], a: LinkEnd,
+                               b: LinkEnd, reason: Reason) -> LinkResult:
         async def run() -> ActionResult:
             keys = (key(info, a), key(info, b))
             return await info.context.services.steward.act(
@@ -140,9 +157,12 @@ class Mutation:
     @strawberry.mutation(description="Remove the link between two identifiers; `ban` keeps "
                          "them from ever linking again. The customer splits if nothing else "
                          "holds it together. Steward role.")
-    async def unlink_identifiers(self, info: Info[Context, Any], a: IdentifierInput,
-                                 b: IdentifierInput, reason: str, ban: bool = False
-                                 ) -> UnlinkResult:
+    async def unlink_identifiers(
+            self, info: Info[Context, Any], a: LinkEnd, b: LinkEnd, reason: Reason,
+            ban: Annotated[bool, strawberry.argument(
+                description="true: keep the two from ever linking again (undo the action to "
+                "lift it)")] = False
+    ) -> UnlinkResult:
         async def run() -> ActionResult:
             keys = (key(info, a), key(info, b))
             return await info.context.services.steward.act(
@@ -151,8 +171,12 @@ class Mutation:
 
     @strawberry.mutation(description="Split these identifiers off their customer into a new "
                          "one, by removing the links between them and the rest. Steward role.")
-    async def split_customer(self, info: Info[Context, Any], identifiers: list[IdentifierInput],
-                             reason: str) -> SplitResult:
+    async def split_customer(
+            self, info: Info[Context, Any],
+            identifiers: Annotated[list[IdentifierInput], strawberry.argument(
+                description=f"The identifiers to split off, 1 to {MAX_SPLIT}, all of one "
+                "customer")],
+            reason: Reason) -> SplitResult:
         async def run() -> ActionResult:
             if not 0 < len(identifiers) <= MAX_SPLIT:
                 raise BadArgument("identifiers", f"give 1 to {MAX_SPLIT} identifiers")
@@ -164,7 +188,7 @@ class Mutation:
     @strawberry.mutation(description="Merge two customers (a steward link between them); the "
                          "rules still apply. Steward role.")
     async def merge_customers(self, info: Info[Context, Any], a: CustomerID, b: CustomerID,
-                              reason: str) -> MergeResult:
+                              reason: Reason) -> MergeResult:
         async def run() -> ActionResult:
             return await info.context.services.steward.act(
                 Action("merge", actor(info), reason, customers=(str(a), str(b))))
@@ -172,8 +196,8 @@ class Mutation:
 
     @strawberry.mutation(description="Quarantine an identifier: it keeps its events but links "
                          "nothing, and its customer is re-partitioned. Steward role.")
-    async def quarantine_identifier(self, info: Info[Context, Any], identifier: IdentifierInput,
-                                    reason: str) -> StatusResult:
+    async def quarantine_identifier(self, info: Info[Context, Any], identifier: OneIdentifier,
+                                    reason: Reason) -> StatusResult:
         async def run() -> ActionResult:
             return await info.context.services.steward.act(
                 Action("quarantine", actor(info), reason, (key(info, identifier),)))
@@ -181,8 +205,8 @@ class Mutation:
 
     @strawberry.mutation(description="Release a quarantined identifier: it links again under "
                          "the rules. Steward role.")
-    async def release_identifier(self, info: Info[Context, Any], identifier: IdentifierInput,
-                                 reason: str) -> StatusResult:
+    async def release_identifier(self, info: Info[Context, Any], identifier: OneIdentifier,
+                                 reason: Reason) -> StatusResult:
         async def run() -> ActionResult:
             return await info.context.services.steward.act(
                 Action("release", actor(info), reason, (key(info, identifier),)))
@@ -190,8 +214,13 @@ class Mutation:
 
     @strawberry.mutation(description="Accept a candidate match (link its two identifiers) or "
                          "reject it (close the item). Steward role.")
-    async def resolve_review(self, info: Info[Context, Any], id: strawberry.ID, accept: bool,
-                             reason: str) -> ResolveReviewResult:
+    async def resolve_review(
+            self, info: Info[Context, Any],
+            id: Annotated[strawberry.ID, strawberry.argument(
+                description="The review item's id (Review.id)")],
+            accept: Annotated[bool, strawberry.argument(
+                description="true: link the two identifiers; false: close the item")],
+            reason: Reason) -> ResolveReviewResult:
         async def run() -> ActionResult:
             if (review := ascii_int(str(id), MAX_STORED_INT)) is None:
                 raise BadArgument("id", f"{str(id)[:40]!r} is not a review id (see reviewQueue)")
@@ -201,7 +230,13 @@ class Mutation:
 
     @strawberry.mutation(description="Reverse a steward action by its audit seq. The undo is "
                          "an action of its own, in the audit log. Steward role.")
-    async def undo_action(self, info: Info[Context, Any], seq: int, reason: str) -> UndoResult:
+    async def undo_action(
+            self, info: Info[Context, Any],
+            seq: Annotated[int, strawberry.argument(
+                description="The audit seq of the action to reverse (AuditEntry.seq)")],
+            reason: Annotated[str, strawberry.argument(
+                description="Why, for the audit log; empty: \"undo of <seq>\"")]
+    ) -> UndoResult:
         async def run() -> ActionResult:
             return await info.context.services.steward.undo(seq, actor(info), reason)
         return await steward_action(info, "UndoResult", run)
@@ -210,7 +245,10 @@ class Mutation:
                          "links and traits (docs/privacy.md). The identifiers go on a "
                          "suppression list and are not re-created unless they come back with "
                          "a consent given after the erasure. Admin role.")
-    async def forget_customer(self, info: Info[Context, Any], id: CustomerID, reason: str
+    async def forget_customer(self, info: Info[Context, Any], id: CustomerID,
+                              reason: Annotated[str, strawberry.argument(
+                                  description="Why, for the audit log, which keeps it without "
+                                  "the customer's personal values; blank is refused")]
                               ) -> ForgetResult:
         if denied := forbidden(info, "admin"):
             return denied
@@ -228,20 +266,20 @@ class Mutation:
                          "`definition` its text in the segment language (docs/segments.md). "
                          "Every customer is evaluated for it now. A definition idgraph cannot "
                          "use is an InvalidDefinition pointing at the fault. Admin role.")
-    async def define_segment(self, info: Info[Context, Any], id: strawberry.ID,
-                             definition: str) -> DefineSegmentResult:
+    async def define_segment(self, info: Info[Context, Any], id: SegmentName,
+                             definition: Definition) -> DefineSegmentResult:
         return await _define(info, str(id), definition, update=False)
 
     @strawberry.mutation(description="Replace a segment's definition; its members are "
                          "re-evaluated now, and enter or leave it with the why. Admin role.")
-    async def update_segment(self, info: Info[Context, Any], id: strawberry.ID,
-                             definition: str) -> UpdateSegmentResult:
+    async def update_segment(self, info: Info[Context, Any], id: SegmentName,
+                             definition: Definition) -> UpdateSegmentResult:
         return await _define(info, str(id), definition, update=True)
 
     @strawberry.mutation(description="Delete a segment: its members leave it (why: the "
                          "segment was deleted); refused while other segments read it. Admin "
                          "role.")
-    async def delete_segment(self, info: Info[Context, Any], id: strawberry.ID
+    async def delete_segment(self, info: Info[Context, Any], id: SegmentName
                              ) -> DeleteSegmentResult:
         if denied := forbidden(info, "admin"):
             return denied

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import strawberry
 
+from app.api.described import UTC_TIME
 from app.api.masking import UNMASKED, Shown
 from app.domain.attribution import Attribution, Credit
 from app.domain.attribution import FunnelStep as FunnelCount
@@ -25,8 +26,12 @@ class AttributionCredit:
 
 @strawberry.type(description="One attribution model's credits, most conversions first.")
 class AttributionModel:
-    by_source: list[AttributionCredit]
-    by_campaign: list[AttributionCredit]
+    by_source: list[AttributionCredit] = strawberry.field(description="Credits per source: "
+                                                          "utm_source, else the ad network, "
+                                                          "else the event's source")
+    by_campaign: list[AttributionCredit] = strawberry.field(description="Credits per campaign: "
+                                                            "utm_campaign or the campaign "
+                                                            "property")
 
     @classmethod
     def of(cls, attribution: Attribution, model: str, m: Shown) -> AttributionModel:
@@ -39,7 +44,8 @@ class AttributionModel:
 @strawberry.type(description="Customers who reached a funnel step, after the steps before it.")
 class FunnelStep:
     step: str = strawberry.field(description="An event type, or type@source")
-    customers: int
+    customers: int = strawberry.field(description="Customers who reached it after the steps "
+                                      "before it")
     from_previous: float | None = strawberry.field(description="Share of those who reached "
                                                    "the previous step")
     from_start: float | None = strawberry.field(description="Share of those who reached the "
@@ -56,15 +62,19 @@ class FunnelStep:
                  "Markov removal effect. Every model shares out exactly `conversions` and "
                  "`value`.")
 class CampaignPerformance:
-    since: str
-    until: str
-    conversions: int
+    since: str = strawberry.field(description=f"The period's start (inclusive), {UTC_TIME}")
+    until: str = strawberry.field(description=f"The period's end (exclusive), {UTC_TIME}")
+    conversions: int = strawberry.field(description="Conversions (purchases) in the period")
     value: float = strawberry.field(description="Value of the conversions, in EUR")
     paths: int = strawberry.field(description="Journeys considered, converting or not")
-    last_touch: AttributionModel
-    linear: AttributionModel
-    markov: AttributionModel
-    funnel: list[FunnelStep]
+    last_touch: AttributionModel = strawberry.field(description="Each conversion credited to "
+                                                    "its last touch")
+    linear: AttributionModel = strawberry.field(description="Each conversion shared equally "
+                                                "among its touches")
+    markov: AttributionModel = strawberry.field(description="Shared by the removal effect of "
+                                                "a first-order Markov chain over the paths")
+    funnel: list[FunnelStep] = strawberry.field(description="The funnel asked for, one entry "
+                                                "per step; empty without one")
 
     @classmethod
     def of(cls, attribution: Attribution, steps: tuple[FunnelCount, ...],

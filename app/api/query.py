@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -12,6 +12,7 @@ from strawberry.types import Info
 from app.api.arguments import MAX_STORED_INT, ascii_int
 from app.api.asof import AsOfArgument, customer_as_of, customer_by_identifier_as_of
 from app.api.context import Context
+from app.api.described import After, First, IdentifierType, IdentifierValue
 from app.api.masking import shown_match
 from app.api.performance import CampaignPerformance
 from app.api.results import (
@@ -52,10 +53,9 @@ from app.api.whatif import (
 )
 from app.domain.identifiers import Identifier, IdentifierError, normalise
 from app.domain.search import SearchBounds
-from app.services.customers import search_customers
+from app.services.customers import MAX_SEARCH, search_customers
 
 MAX_LOOKUP = 100
-MAX_SEARCH = 50
 MAX_FUNNEL_STEPS = 20
 MAX_FUNNEL_DAYS = 3_660
 MAX_SEARCH_OFFSET = 10_000  # search ranks at most SEARCH_CANDIDATES terms anyway
@@ -98,7 +98,9 @@ def search_bounds(info: Info[Context, Any]) -> SearchBounds:
     return SearchBounds(settings.api_max_search_chars, settings.api_max_search_words)
 
 
-@strawberry.type
+@strawberry.type(description="Reads, for every role (readers see personal values masked); "
+                 "reviewQueue, auditLog and previewAction need the steward role, previewRules "
+                 "the admin role.")
 class Query:
     @strawberry.field(description="A customer by id; the id of a merged customer finds the "
                       "survivor.")
@@ -111,7 +113,8 @@ class Query:
 
     @strawberry.field(description="The customer an identifier belongs to; the value is "
                       "normalised first, so any spelling of a phone number or e-mail finds it.")
-    async def customer_by_identifier(self, info: Info[Context, Any], type: str, value: str,
+    async def customer_by_identifier(self, info: Info[Context, Any], type: IdentifierType,
+                                     value: IdentifierValue,
                                      as_of: AsOfArgument = None) -> Customer | None:
         if as_of is not None:
             return await customer_by_identifier_as_of(info, type, value, as_of)
@@ -120,7 +123,9 @@ class Query:
 
     @strawberry.field(description=f"Batch look-up for frontends: the customer of each "
                       f"identifier, in order; null where unknown. At most {MAX_LOOKUP}.")
-    async def customers(self, info: Info[Context, Any], identifiers: list[IdentifierInput]
+    async def customers(self, info: Info[Context, Any], identifiers: Annotated[
+            list[IdentifierInput], strawberry.argument(
+                description=f"The identifiers to look up, at most {MAX_LOOKUP}")]
                         ) -> list[Customer | None]:
         if len(identifiers) > MAX_LOOKUP:
             raise InputError(f"identifiers: at most {MAX_LOOKUP} per call, not "
@@ -132,8 +137,15 @@ class Query:
 
     @strawberry.field(description="Fuzzy search on names, e-mail addresses and phone numbers, "
                       "best first. Give at least three characters.")
-    async def search_customers(self, info: Info[Context, Any], query: str, first: int = 10,
-                               after: str | None = None) -> SearchConnection:
+    async def search_customers(
+            self, info: Info[Context, Any],
+            query: Annotated[str, strawberry.argument(
+                description="A name, e-mail address or phone number, or part of one: 3 to "
+                "IDGRAPH_API_MAX_SEARCH_CHARS characters (200 unless set) and at most "
+                "IDGRAPH_API_MAX_SEARCH_WORDS words (10 unless set)")],
+            first: Annotated[int, strawberry.argument(
+                description=f"How many results the page holds, 0 to {MAX_SEARCH}")] = 10,
+            after: After = None) -> SearchConnection:
         page_size(first, MAX_SEARCH)
         offset = decode_offset(after)
         try:
@@ -147,14 +159,13 @@ class Query:
                             node=Customer(id=strawberry.ID(h.customer_id)),
                             score=round(h.score, 2), matched=shown_match(m, h.key, h.matched))
                  for n, h in enumerate(page)]
-        return SearchConnection(edges=edges, page_info=PageInfo(
-            has_next_page=len(hits) > offset + first,
-            end_cursor=edges[-1].cursor if edges else None))
+        return SearchConnection(edges=edges, page_info=PageInfo.of(
+            [e.cursor for e in edges], len(hits) > offset + first, after))
 
     @strawberry.field(description="An identifier: its customer, its links and its status "
                       "(active, blocked or quarantined); null when idgraph has never seen it.")
-    async def identifier(self, info: Info[Context, Any], type: str, value: str
-                         ) -> IdentifierInfo | None:
+    async def identifier(self, info: Info[Context, Any], type: IdentifierType,
+                         value: IdentifierValue) -> IdentifierInfo | None:
         record = await info.context.loaders.identifiers.load(identifier_key(info, type, value))
         if record is None:
             return None
@@ -162,8 +173,8 @@ class Query:
 
     @strawberry.field(description="Candidate matches scored between the thresholds, oldest "
                       "first, for a steward to accept or reject.")
-    async def review_queue(self, info: Info[Context, Any], first: int = 20,
-                           after: str | None = None) -> ReviewQueueResult:
+    async def review_queue(self, info: Info[Context, Any], first: First = 20,
+                           after: After = None) -> ReviewQueueResult:
         if denied := forbidden(info, "steward"):
             return denied
         page_size(first)
@@ -184,27 +195,36 @@ class Query:
             weights=_comparison_weights(r.weights), status=r.status,
             created_at=r.created_at, record=r))
             for r in rows[:first]]
-        return ReviewConnection(edges=edges, page_info=PageInfo(
-            has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None))
+        return ReviewConnection(edges=edges, page_info=PageInfo.of(
+            [e.cursor for e in edges], len(rows) > first, after))
 
-    @strawberry.field(description="Steward actions, newest first; `before` is a seq (or an "
-                      "endCursor) to page back from.")
-    async def audit_log(self, info: Info[Context, Any], first: int = 20,
-                        before: str | None = None) -> AuditLogResult:
+    @strawberry.field(description="Steward actions, newest first; `after: "
+                      "pageInfo.endCursor` pages on to older ones.")
+    async def audit_log(
+            self, info: Info[Context, Any], first: First = 20, after: After = None,
+            before: Annotated[str | None, strawberry.argument(
+                description="The old name of `after`; give one of the two, not both",
+                deprecation_reason="the same as `after`, whose name Relay clients expect"
+            )] = None) -> AuditLogResult:
         if denied := forbidden(info, "steward"):
             return denied
         page_size(first)
+        if after is not None and before is not None:
+            raise InputError("before: give `after` only (`before` is its old name)")
+        name, cursor = ("before", before) if before is not None else ("after", after)
         rows = await info.context.services.steward.audit_log(first + 1,
-                                                             decode_int(before, "before"))
+                                                             decode_int(cursor, name))
         edges = [AuditEdge(cursor=str(r.seq), node=AuditEntry.of(r)) for r in rows[:first]]
-        return AuditConnection(edges=edges, page_info=PageInfo(
-            has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None))
+        return AuditConnection(edges=edges, page_info=PageInfo.of(
+            [e.cursor for e in edges], len(rows) > first, cursor))
 
     @strawberry.field(description="What the rules file `rules` (TOML, as IDGRAPH_RULES_FILE) "
                       "would do to the customers, exactly, without writing anything: counts "
                       "and each customer that changes with the settings that cause it. "
                       "Admin role. Apply it with `idgraph rules apply`.")
-    async def preview_rules(self, info: Info[Context, Any], rules: str) -> PreviewRulesResult:
+    async def preview_rules(self, info: Info[Context, Any], rules: Annotated[
+            str, strawberry.argument(description="A whole rules file, as TOML text "
+                                     "(docs/resolution.md)")]) -> PreviewRulesResult:
         return await preview_rules(info, rules)
 
     @strawberry.field(description="What a steward action (link, unlink, merge, split, "
@@ -212,7 +232,9 @@ class Query:
                       "doing it: the diff `previewRules` gives. Steward role. A part split "
                       "off gets its id from the action's moment: its id here is provisional.")
     async def preview_action(self, info: Info[Context, Any],
-                             action: ActionInput) -> PreviewActionResult:
+                             action: Annotated[ActionInput, strawberry.argument(
+                                 description="The action, as its mutation would take it")]
+                             ) -> PreviewActionResult:
         return await preview_steward_action(info, action)
 
     @strawberry.field(description="Every segment, by id.")
@@ -221,7 +243,9 @@ class Query:
         return [Segment.of(s, m) for s in await info.context.services.segments.segments()]
 
     @strawberry.field(description="A segment by id (its name); null when there is none.")
-    async def segment(self, info: Info[Context, Any], id: strawberry.ID) -> Segment | None:
+    async def segment(self, info: Info[Context, Any], id: Annotated[
+            strawberry.ID, strawberry.argument(description="The segment's id, its name")]
+                      ) -> Segment | None:
         found = await info.context.services.segments.segment(str(id))
         return Segment.of(found, masker(info)) if found else None
 
@@ -230,10 +254,22 @@ class Query:
                       "reached in order; `funnelWithinDays` asks every step to follow the "
                       "first within that many days. Times are RFC 3339 with an offset, "
                       "2024-03-01T00:00:00Z. Reads every customer's events in the period.")
-    async def campaign_performance(self, info: Info[Context, Any], since: str, until: str,
-                                   funnel: list[str] | None = (),  # type: ignore[assignment]
-                                   funnel_within_days: int | None = None
-                                   ) -> CampaignPerformance:
+    async def campaign_performance(
+            self, info: Info[Context, Any],
+            since: Annotated[str, strawberry.argument(
+                description="The period's start (inclusive), RFC 3339 with an offset, such "
+                "as 2024-03-01T00:00:00Z")],
+            until: Annotated[str, strawberry.argument(
+                description="The period's end (exclusive), RFC 3339 with an offset, after "
+                "since")],
+            funnel: Annotated[list[str] | None, strawberry.argument(
+                description=f"The funnel's steps in order, event types or type@source, at "
+                f"most {MAX_FUNNEL_STEPS}; empty or null for no funnel")
+            ] = (),  # type: ignore[assignment]
+            funnel_within_days: Annotated[int | None, strawberry.argument(
+                description=f"Each step must follow the first within this many days, 1 to "
+                f"{MAX_FUNNEL_DAYS:,}; null: any time in the period")] = None
+    ) -> CampaignPerformance:
         steps = list(funnel or ())
         if len(steps) > MAX_FUNNEL_STEPS:
             raise InputError(f"funnel: at most {MAX_FUNNEL_STEPS} steps, not {len(steps)}")

@@ -14,6 +14,7 @@ import strawberry
 from strawberry.types import Info
 
 from app.api.context import Context
+from app.api.described import UTC_TIME
 from app.api.segments import Segment
 from app.api.types import AuditConnection, Customer, ReviewConnection
 from app.domain.segments import SegmentError
@@ -23,24 +24,28 @@ from app.domain.steward import StewardError
 @strawberry.interface(description="An expected failure: nothing was changed.")
 class Failure:
     code: str = strawberry.field(description="Stable, for programs: UNKNOWN_CUSTOMER, ...")
-    message: str
-    suggestion: str
+    message: str = strawberry.field(description="What went wrong, for people")
+    suggestion: str = strawberry.field(description="What to do instead; empty when there is "
+                                       "no advice")
 
 
 @strawberry.type(description="The API key's role may not do this.")
 class Forbidden(Failure):
-    required_role: str
-    your_role: str
+    required_role: str = strawberry.field(description="The least role that may: steward or "
+                                          "admin")
+    your_role: str = strawberry.field(description="The role of the API key sent: reader, "
+                                      "steward or admin")
 
 
 @strawberry.type(description="An argument idgraph cannot use; `field` names it.")
 class InvalidInput(Failure):
-    field: str
+    field: str = strawberry.field(description="The argument at fault, as the operation names "
+                                  "it; empty when no one argument is")
 
 
 @strawberry.type(description="No customer with this id (current or merged away).")
 class CustomerNotFound(Failure):
-    customer_id: strawberry.ID
+    customer_id: strawberry.ID = strawberry.field(description="The id that found no customer")
 
 
 @strawberry.type(description="The identifier is not in the identity graph, or not active.")
@@ -68,12 +73,14 @@ class ActionRejected(Failure):
                  "fault and `length` is how many characters it spans; `message` shows the line "
                  "with a caret under it.")
 class InvalidDefinition(Failure):
-    segment_id: strawberry.ID
+    segment_id: strawberry.ID = strawberry.field(description="The segment the fault was found "
+                                                 "in; empty when not known")
     reason: str = strawberry.field(description="The message without the place")
     line: int | None = strawberry.field(description="null when the fault has no place in the "
                                         "text")
-    column: int | None
-    length: int
+    column: int | None = strawberry.field(description="The fault's column, from 1; null when "
+                                          "`line` is")
+    length: int = strawberry.field(description="How many characters the fault spans")
 
 
 SUGGESTIONS = {
@@ -180,22 +187,25 @@ async def current_customers(info: Info[Context, Any], ids: list[str]) -> list[Cu
 @strawberry.type(description="A merge done by an action: `absorbed` now redirects to "
                  "`survivor`.")
 class MergeOutcome:
-    absorbed_id: strawberry.ID
-    survivor_id: strawberry.ID
+    absorbed_id: strawberry.ID = strawberry.field(description="The customer merged away; its "
+                                                  "id now finds the survivor")
+    survivor_id: strawberry.ID = strawberry.field(description="The customer it was merged "
+                                                  "into")
 
 
 @strawberry.type(description="A split done by an action: `parts` are the new customers.")
 class SplitOutcome:
-    customer_id: strawberry.ID
-    parts: list[strawberry.ID]
+    customer_id: strawberry.ID = strawberry.field(description="The customer split")
+    parts: list[strawberry.ID] = strawberry.field(description="The new customers split off it")
 
 
 @strawberry.type(description="A steward action done, in one transaction, with its audit seq "
                  "(pass it to undoAction to reverse it).")
 class ActionSuccess:
-    audit_seq: int | None
-    merges: list[MergeOutcome]
-    splits: list[SplitOutcome]
+    audit_seq: int | None = strawberry.field(description="The action's audit entry; null when "
+                                             "none was written")
+    merges: list[MergeOutcome] = strawberry.field(description="The merges the action made")
+    splits: list[SplitOutcome] = strawberry.field(description="The splits the action made")
     affected_customer_ids: strawberry.Private[list[str]]
 
     @strawberry.field(description="The customers the action changed, as they are now.")
@@ -207,33 +217,39 @@ class ActionSuccess:
                  "the erased identifiers are on the suppression list and come back only with "
                  "consent.")
 class ErasureReceipt:
-    customer_id: strawberry.ID
+    customer_id: strawberry.ID = strawberry.field(description="The customer erased")
     identifiers: list[str] = strawberry.field(description="The identifier keys erased")
-    identifiers_erased: int
-    events_erased: int
-    links_erased: int
-    at: str
-    audit_seq: int | None
+    identifiers_erased: int = strawberry.field(description="How many identifiers were erased")
+    events_erased: int = strawberry.field(description="How many events were erased")
+    links_erased: int = strawberry.field(description="How many links were erased")
+    at: str = strawberry.field(description=f"When, {UTC_TIME}")
+    audit_seq: int | None = strawberry.field(description="The erasure's audit entry; null when "
+                                             "none was written")
 
 
 @strawberry.type(description="An event rejected, or an identifier dropped from an event.")
 class IngestProblem:
-    position: str = strawberry.field(description="events[i]: where it was in the input")
-    event_id: str | None
-    field: str
-    reason: str
+    position: str = strawberry.field(description="events[i]: where it was in the input; "
+                                     "event <id> for a problem found while linking")
+    event_id: str | None = strawberry.field(description="The event's id; null when it had no "
+                                            "usable one")
+    field: str = strawberry.field(description="The field at fault: timestamp, identifiers, "
+                                  "a trait's name, ...")
+    reason: str = strawberry.field(description="What is wrong with it")
     rejected: bool = strawberry.field(description="true: the event was not stored")
 
 
 @strawberry.type(description="What ingestEvents did, in one transaction.")
 class IngestSuccess:
-    received: int
+    received: int = strawberry.field(description="Events in the call")
     stored: int = strawberry.field(description="New events written")
     duplicates: int = strawberry.field(description="Events already stored: changed nothing")
-    rejected: int
-    new_customers: int
-    merges: int
-    problems: list[IngestProblem]
+    rejected: int = strawberry.field(description="Events not stored (see problems)")
+    new_customers: int = strawberry.field(description="Customers the events created")
+    merges: int = strawberry.field(description="Customers merged into others by the events")
+    problems: list[IngestProblem] = strawberry.field(description="Events rejected, "
+                                                     "identifiers dropped and traits ignored "
+                                                     "for matching")
     affected_customer_ids: strawberry.Private[list[str]]
 
     @strawberry.field(description="The customers the events touched, as they are now.")
@@ -241,32 +257,44 @@ class IngestSuccess:
         return await current_customers(info, self.affected_customer_ids)
 
 
-def union_of(name: str, *members: type[Any]) -> Any:
+def union_of(name: str, *members: type[Any], description: str) -> Any:
     """A named GraphQL union of these types; `failure` keeps to its members."""
-    union = Annotated[functools.reduce(operator.or_, members), strawberry.union(name)]
+    union = Annotated[functools.reduce(operator.or_, members),
+                      strawberry.union(name, description=description)]
     MEMBERS[name] = members
     return union
 
 
 MEMBERS: dict[str, tuple[type[Any], ...]] = {}
+DONE_OR_FAILED = "the action done, or the failure that changed nothing."
 LinkResult = union_of("LinkResult", ActionSuccess, IdentifierNotFound, RuleBlocked, Forbidden,
-                      InvalidInput, ActionRejected)
+                      InvalidInput, ActionRejected,
+                      description=f"linkIdentifiers: {DONE_OR_FAILED}")
 UnlinkResult = union_of("UnlinkResult", ActionSuccess, IdentifierNotFound, Forbidden,
-                        InvalidInput, ActionRejected)
+                        InvalidInput, ActionRejected,
+                        description=f"unlinkIdentifiers: {DONE_OR_FAILED}")
 MergeResult = union_of("MergeResult", ActionSuccess, CustomerNotFound, RuleBlocked, Forbidden,
-                       InvalidInput, ActionRejected)
+                       InvalidInput, ActionRejected,
+                       description=f"mergeCustomers: {DONE_OR_FAILED}")
 SplitResult = union_of("SplitResult", ActionSuccess, IdentifierNotFound, Forbidden,
-                       InvalidInput, ActionRejected)
+                       InvalidInput, ActionRejected,
+                       description=f"splitCustomer: {DONE_OR_FAILED}")
 StatusResult = union_of("IdentifierStatusResult", ActionSuccess, IdentifierNotFound, Forbidden,
-                        InvalidInput, ActionRejected)
+                        InvalidInput, ActionRejected,
+                        description=f"quarantineIdentifier, releaseIdentifier: {DONE_OR_FAILED}")
 ResolveReviewResult = union_of("ResolveReviewResult", ActionSuccess, NotFound,
                                IdentifierNotFound, RuleBlocked, Forbidden, InvalidInput,
-                               ActionRejected)
+                               ActionRejected, description=f"resolveReview: {DONE_OR_FAILED}")
 UndoResult = union_of("UndoResult", ActionSuccess, NotFound, IdentifierNotFound,
-                      CustomerNotFound, RuleBlocked, Forbidden, InvalidInput, ActionRejected)
+                      CustomerNotFound, RuleBlocked, Forbidden, InvalidInput, ActionRejected,
+                      description=f"undoAction: {DONE_OR_FAILED}")
 ForgetResult = union_of("ForgetResult", ErasureReceipt, CustomerNotFound, Forbidden,
-                        InvalidInput, ActionRejected)
-IngestResult = union_of("IngestEventsResult", IngestSuccess, Forbidden, InvalidInput)
+                        InvalidInput, ActionRejected,
+                        description="forgetCustomer: the erasure's receipt, or the failure "
+                        "that changed nothing.")
+IngestResult = union_of("IngestEventsResult", IngestSuccess, Forbidden, InvalidInput,
+                        description="ingestEvents: what it did (rejected events included), "
+                        "or the failure that stored nothing.")
 
 
 @strawberry.type(description="A segment defined or updated: every customer was evaluated for "
@@ -274,34 +302,46 @@ IngestResult = union_of("IngestEventsResult", IngestSuccess, Forbidden, InvalidI
                  "segment; every membership change (also of segments that read it) is "
                  "published to the subscriptions.")
 class SegmentDefined:
-    segment: Segment
-    entered: int
-    left: int
+    segment: Segment = strawberry.field(description="The segment as it is now")
+    entered: int = strawberry.field(description="Customers who entered it")
+    left: int = strawberry.field(description="Customers who left it")
 
 
 @strawberry.type(description="A segment deleted: its members left it (why: the segment was "
                  "deleted); their history stays.")
 class SegmentDeleted:
-    segment_id: strawberry.ID
-    left: int
+    segment_id: strawberry.ID = strawberry.field(description="The segment deleted")
+    left: int = strawberry.field(description="Customers who left it: its members")
 
 
 DefineSegmentResult = union_of("DefineSegmentResult", SegmentDefined, InvalidDefinition,
-                               ActionRejected, Forbidden, InvalidInput)
+                               ActionRejected, Forbidden, InvalidInput,
+                               description="defineSegment: the segment defined, or the "
+                               "failure that changed nothing.")
 UpdateSegmentResult = union_of("UpdateSegmentResult", SegmentDefined, InvalidDefinition,
-                               NotFound, ActionRejected, Forbidden, InvalidInput)
+                               NotFound, ActionRejected, Forbidden, InvalidInput,
+                               description="updateSegment: the segment updated, or the "
+                               "failure that changed nothing.")
 DeleteSegmentResult = union_of("DeleteSegmentResult", SegmentDeleted, NotFound,
-                               ActionRejected, Forbidden, InvalidInput)
+                               ActionRejected, Forbidden, InvalidInput,
+                               description="deleteSegment: the segment deleted, or the "
+                               "failure that changed nothing.")
 
 
 @strawberry.type(description="Who is calling: the API key's role, and the name the audit log "
                  "gives it.")
 class Viewer:
-    role: str
-    actor: str
-    sees_pii: bool
-    development_mode: bool
+    role: str = strawberry.field(description="reader, steward or admin")
+    actor: str = strawberry.field(description="The name the audit log gives the caller: "
+                                  "role-key-fingerprint, or local-dev when no keys are set")
+    sees_pii: bool = strawberry.field(description="true for stewards and admins; false: "
+                                      "personal values reach the caller masked")
+    development_mode: bool = strawberry.field(description="true when no API keys are set "
+                                              "(IDGRAPH_API_KEYS): every caller is an admin")
 
 
-AuditLogResult = union_of("AuditLogResult", AuditConnection, Forbidden)
-ReviewQueueResult = union_of("ReviewQueueResult", ReviewConnection, Forbidden)
+AuditLogResult = union_of("AuditLogResult", AuditConnection, Forbidden,
+                          description="auditLog: a page of the log, or Forbidden for a reader.")
+ReviewQueueResult = union_of("ReviewQueueResult", ReviewConnection, Forbidden,
+                             description="reviewQueue: a page of the queue, or Forbidden for a "
+                             "reader.")

@@ -16,6 +16,7 @@ import strawberry
 from strawberry.types import Info
 
 from app.api.context import Context
+from app.api.described import UTC_TIME, After, First
 from app.api.masking import Shown
 from app.api.types import (
     DEFAULT_PAGE,
@@ -48,32 +49,38 @@ def decode_member_cursor(after: str | None) -> str | None:
 
 @strawberry.type(description="A member of a segment: the customer, since when and why.")
 class SegmentMemberEdge:
-    cursor: str
-    node: Customer
-    since: str
+    cursor: str = strawberry.field(description="Pass it as `after` for the members after this "
+                                   "one")
+    node: Customer = strawberry.field(description="The member")
+    since: str = strawberry.field(description=f"When the customer entered, {UTC_TIME}")
     why: list[str] = strawberry.field(description="The conditions that held when the "
-                                      "customer entered, each with the value it saw")
+                                      "customer entered, each with the value it saw; "
+                                      "personal values masked for readers")
 
 
 @strawberry.type(description="A page of a segment's current members, by customer id.")
 class SegmentMemberConnection:
-    edges: list[SegmentMemberEdge]
-    page_info: PageInfo
+    edges: list[SegmentMemberEdge] = strawberry.field(description="The members of the page, "
+                                                      "by customer id")
+    page_info: PageInfo = strawberry.field(description="Whether more members follow, and the "
+                                           "cursors to page on")
 
 
 @strawberry.type(description="A segment: a named definition in the segment language "
                  "(docs/segments.md) and its current members.")
 class Segment:
     id: strawberry.ID = strawberry.field(description="The segment's name, lower_snake_case")
-    definition: str = strawberry.field(description="The text in the segment language")
-    created_at: str
-    updated_at: str
+    definition: str = strawberry.field(description="The text in the segment language; values "
+                                       "compared with personal traits masked for readers")
+    created_at: str = strawberry.field(description=f"When it was defined, {UTC_TIME}")
+    updated_at: str = strawberry.field(description="When its definition last changed, "
+                                       f"{UTC_TIME}")
     size: int = strawberry.field(description="Current members")
 
     @strawberry.field(description="The current members, by customer id; page with `after: "
                       "pageInfo.endCursor`.")
-    async def members(self, info: Info[Context, Any], first: int = DEFAULT_PAGE,
-                      after: str | None = None) -> SegmentMemberConnection:
+    async def members(self, info: Info[Context, Any], first: First = DEFAULT_PAGE,
+                      after: After = None) -> SegmentMemberConnection:
         page_size(first)
         rows = await info.context.services.store.segment_members(
             str(self.id), first + 1, decode_member_cursor(after))
@@ -81,8 +88,8 @@ class Segment:
         edges = [SegmentMemberEdge(cursor=member_cursor(cid), node=Customer(id=strawberry.ID(cid)),
                                    since=m.since, why=[shown[cid].why(w) for w in m.why])
                  for cid, m in rows[:first]]
-        return SegmentMemberConnection(edges=edges, page_info=PageInfo(
-            has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None))
+        return SegmentMemberConnection(edges=edges, page_info=PageInfo.of(
+            [e.cursor for e in edges], len(rows) > first, after))
 
     @classmethod
     def of(cls, found: SegmentInfo, m: Shown) -> Segment:

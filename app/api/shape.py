@@ -14,7 +14,6 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
-    GraphQLError,
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
@@ -22,6 +21,8 @@ from graphql import (
     ValidationRule,
 )
 from strawberry.extensions.utils import is_introspection_key
+
+from app.api.errors import ErrorCode, coded
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,11 +99,12 @@ def shape_rule(max_depth: int, max_aliases: int) -> Callable[[ValidationContext]
                 total_aliases += shape.aliases
                 if shape.depth > max_depth:
                     name = definition.name.value if definition.name else "anonymous"
-                    context.report_error(GraphQLError(
+                    context.report_error(coded(
                         f"'{name}' exceeds maximum operation depth of {max_depth}",
-                        definition))
+                        ErrorCode.QUERY_TOO_COMPLEX, nodes=definition))
             if total_aliases > max_aliases:
-                context.report_error(GraphQLError(
-                    f"{total_aliases} aliases found. Allowed: {max_aliases}"))
+                context.report_error(coded(
+                    f"{total_aliases} aliases found. Allowed: {max_aliases}",
+                    ErrorCode.QUERY_TOO_COMPLEX))
 
     return ShapeLimits

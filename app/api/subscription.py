@@ -4,45 +4,62 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
 
 from app.api.context import Context
+from app.api.described import UTC_TIME
+from app.api.errors import InputError
 from app.api.events import CUSTOMERS
 from app.api.masking import Shown
-from app.api.types import Customer, CustomerID, InputError, customer_masker
+from app.api.types import Customer, CustomerID, customer_masker
 from app.domain.changes import Change
 
 
-@strawberry.enum
+@strawberry.enum(description="What happened to a customer.")
 class ChangeKind(Enum):
-    CUSTOMER_CREATED = "customer_created"
-    CUSTOMER_MERGED = "customer_merged"
-    CUSTOMER_RENAMED = "customer_renamed"
-    CUSTOMER_SPLIT = "customer_split"
-    IDENTIFIERS_ADDED = "identifiers_added"
-    PROFILE_CHANGED = "profile_changed"
-    CUSTOMER_ERASED = "customer_erased"
-    SEGMENT_ENTERED = "segment_entered"
-    SEGMENT_LEFT = "segment_left"
-    OTHER = "other"
+    CUSTOMER_CREATED = strawberry.enum_value("customer_created", description="The customer "
+                                             "was created")
+    CUSTOMER_MERGED = strawberry.enum_value("customer_merged", description="Another customer "
+                                            "(absorbedId) was merged into this one")
+    CUSTOMER_RENAMED = strawberry.enum_value("customer_renamed", description="Earlier evidence "
+                                             "gave the customer a new id; absorbedId is the "
+                                             "old one")
+    CUSTOMER_SPLIT = strawberry.enum_value("customer_split", description="Identifiers were "
+                                           "split off into new customers (parts)")
+    IDENTIFIERS_ADDED = strawberry.enum_value("identifiers_added", description="Identifiers "
+                                              "new to the customer joined it (identifiers)")
+    PROFILE_CHANGED = strawberry.enum_value("profile_changed", description="Events carrying "
+                                            "traits or consent arrived")
+    CUSTOMER_ERASED = strawberry.enum_value("customer_erased", description="The customer was "
+                                            "erased (forgetCustomer)")
+    SEGMENT_ENTERED = strawberry.enum_value("segment_entered", description="The customer "
+                                            "entered a segment (segmentId, why)")
+    SEGMENT_LEFT = strawberry.enum_value("segment_left", description="The customer left a "
+                                         "segment (segmentId, why)")
+    OTHER = strawberry.enum_value("other", description="A change of a kind this schema does "
+                                  "not name")
 
 
 @strawberry.type(description="Something happened to a customer. After a merge the "
                  "subscription follows the survivor (and a renamed customer).")
 class CustomerChange:
-    kind: ChangeKind
+    kind: ChangeKind = strawberry.field(description="What happened")
     customer_id: strawberry.ID = strawberry.field(description="The customer changed (the "
                                                   "survivor of a merge)")
-    at: str
+    at: str = strawberry.field(description=f"When it was recorded, {UTC_TIME}")
     event_ids: list[str] = strawberry.field(description="Events that caused it (a sample)")
-    from_customers: list[strawberry.ID]
-    absorbed_id: strawberry.ID | None
+    from_customers: list[strawberry.ID] = strawberry.field(description="merged, renamed: the "
+                                                           "absorbed customer and the "
+                                                           "survivor; split: the customer "
+                                                           "split")
+    absorbed_id: strawberry.ID | None = strawberry.field(description="merged, renamed: the id "
+                                                         "merged away; null otherwise")
     parts: list[strawberry.ID] = strawberry.field(description="split: the new customers")
     identifiers: list[str] = strawberry.field(description="identifiers_added: their keys")
-    reason: str
+    reason: str = strawberry.field(description="merged, renamed, split: why; empty otherwise")
     segment_id: strawberry.ID | None = strawberry.field(description="segment_entered, "
                                                         "segment_left: the segment")
     why: list[str] = strawberry.field(description="segment_entered: the conditions that "
@@ -77,16 +94,16 @@ SEGMENT_KINDS = (ChangeKind.SEGMENT_ENTERED.value, ChangeKind.SEGMENT_LEFT.value
 
 @strawberry.type(description="A customer entered or left a segment, with when and why.")
 class SegmentMembershipChange:
-    segment_id: strawberry.ID
-    customer_id: strawberry.ID
+    segment_id: strawberry.ID = strawberry.field(description="The segment's id (its name)")
+    customer_id: strawberry.ID = strawberry.field(description="The customer's id at the time")
     joined: bool = strawberry.field(description="true: entered; false: left")
-    at: str
+    at: str = strawberry.field(description=f"When, {UTC_TIME}")
     why: list[str] = strawberry.field(description="Entered: the conditions that held, each "
                                       "with the value it saw; left: those that stopped "
                                       "holding, or what ended the membership")
 
-    @strawberry.field(description="The customer as it is now; null once merged away or "
-                      "erased.")
+    @strawberry.field(description="The customer as it is now (the survivor, if it was "
+                      "merged into another since); null once erased.")
     async def customer(self, info: Info[Context, Any]) -> Customer | None:
         current = await info.context.loaders.current_ids.load(str(self.customer_id))
         return Customer(id=strawberry.ID(current)) if current else None
@@ -103,7 +120,8 @@ def concerns(change: Change, watched: set[str]) -> bool:
     return True
 
 
-@strawberry.type
+@strawberry.type(description="Changes pushed over a WebSocket (graphql-transport-ws) as "
+                 "they happen.")
 class Subscription:
     @strawberry.subscription(description="Changes of one customer: created, merged (either "
                              "way), split, identifiers added, profile changed, entered or left "
@@ -124,11 +142,15 @@ class Subscription:
 
     @strawberry.subscription(description="Customers entering or leaving a segment, whatever "
                              "moved them: events, steward actions, a changed definition.")
-    async def segment_membership_changed(self, info: Info[Context, Any],
-                                         segment_id: strawberry.ID
-                                         ) -> AsyncGenerator[SegmentMembershipChange, None]:
+    async def segment_membership_changed(
+            self, info: Info[Context, Any],
+            segment_id: Annotated[strawberry.ID, strawberry.argument(
+                description="The segment's id (its name); an unknown one is refused")]
+    ) -> AsyncGenerator[SegmentMembershipChange, None]:
         watched = str(segment_id)
         async with info.context.bus.subscribe(CUSTOMERS) as changes:
+            if await info.context.services.segments.segment(watched) is None:
+                raise InputError(f"segmentId: no segment {watched[:40]}")
             async for change in changes:
                 if change.kind in SEGMENT_KINDS and change.data.get("segment") == watched:
                     info.context.fresh_loaders()

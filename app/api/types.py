@@ -14,6 +14,15 @@ from strawberry.types import Info
 
 from app.api.context import Context
 from app.api.dataloaders import TimelineKey
+from app.api.described import (
+    READER_MASKED,
+    UTC_TIME,
+    After,
+    First,
+    IdentifierType,
+    IdentifierValue,
+)
+from app.api.errors import InputError
 from app.api.masking import UNMASKED, Masker, Shown
 from app.api.views import View, loaders_of, services_of
 from app.domain.events import format_ts
@@ -36,10 +45,6 @@ if TYPE_CHECKING:
 
 DEFAULT_PAGE = 20
 MAX_TYPES = 20
-
-
-class InputError(Exception):
-    """A query argument idgraph cannot use; the message names the argument and the reason."""
 
 
 def sees_pii(info: Info[Context, Any]) -> bool:
@@ -113,18 +118,33 @@ def utc_text(moment: datetime | None, name: str) -> str | None:
         raise InputError(f"{name}: not a usable time") from None
 
 
-@strawberry.type(description="Relay page information.")
+@strawberry.type(description="Relay page information (cursor connections spec).")
 class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(description="More edges follow this page")
+    has_previous_page: bool = strawberry.field(
+        description="Edges come before this page: true when it was asked for with `after` "
+        "(paging starts at the first edge otherwise)")
+    start_cursor: str | None = strawberry.field(description="The first edge's cursor")
+    end_cursor: str | None = strawberry.field(description="The last edge's cursor: pass it as "
+                                              "`after` for the next page")
+
+    @classmethod
+    def of(cls, cursors: list[str], more: bool, after: object | None) -> PageInfo:
+        """The page of these edges' cursors; `more`: rows beyond it were read."""
+        return cls(has_next_page=more, has_previous_page=after is not None,
+                   start_cursor=cursors[0] if cursors else None,
+                   end_cursor=cursors[-1] if cursors else None)
 
 
 @strawberry.type(description="One identifier of a customer: an e-mail, phone, cookie, ...")
 class Identifier:
-    type: str
+    type: str = strawberry.field(description="email, phone, cookie, device_id, crm_id or "
+                                 "another lower_snake_case type")
     value: str = strawberry.field(description="Normalised; masked for readers when personal")
-    first_seen: str = strawberry.field(description="UTC time of the earliest event seen with it")
-    last_seen: str = strawberry.field(description="UTC time of the latest event seen with it")
+    first_seen: str = strawberry.field(description="Time of the earliest event seen with it, "
+                                       f"{UTC_TIME}")
+    last_seen: str = strawberry.field(description="Time of the latest event seen with it, "
+                                      f"{UTC_TIME}")
     sources: list[str] = strawberry.field(description="The systems that sent it")
     status: str = strawberry.field(description="active, blocked or quarantined")
 
@@ -136,20 +156,34 @@ class Identifier:
 
 @strawberry.type(description="An identifier as observed in an event.")
 class ObservedIdentifier:
-    type: str
-    value: str
+    type: str = strawberry.field(description="The identifier's type: email, phone, cookie, ...")
+    value: str = strawberry.field(description=f"Normalised; {READER_MASKED}")
 
 
 @strawberry.type(description="One interaction: a page view, purchase, call, chat message, ...")
 class Event:
-    event_id: str
-    type: str
-    timestamp: str
-    source: str
-    identifiers: list[ObservedIdentifier]
-    properties: JSON
-    traits: JSON
-    consent: JSON
+    @strawberry.field(description="The event's id (as eventId), for client caches that "
+                      "normalise objects by id")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.event_id)
+
+    event_id: str = strawberry.field(description="The id its source gave it, unique: an "
+                                     "event sent again changes nothing; personal values "
+                                     "in it masked for readers")
+    type: str = strawberry.field(description="The event type, snake_case: page_view, "
+                                 "purchase, call, crm_record, ...")
+    timestamp: str = strawberry.field(description=f"When it happened (event time), {UTC_TIME}")
+    source: str = strawberry.field(description="The system it came from: web, app, crm, "
+                                   "callcenter, ...")
+    identifiers: list[ObservedIdentifier] = strawberry.field(
+        description="The identifiers seen together in it")
+    properties: JSON = strawberry.field(description="The event's attributes as sent (url, "
+                                        "campaign, amount, ...); personal values masked for "
+                                        "readers")
+    traits: JSON = strawberry.field(description="The person attributes it carried, by trait "
+                                    "name; personal values masked for readers")
+    consent: JSON = strawberry.field(description="The consent answers it carried: purpose to "
+                                     "true or false")
 
     @classmethod
     def of(cls, r: EventRecord, m: Shown) -> Event:
@@ -166,25 +200,29 @@ class Event:
         )
 
 
-@strawberry.type
+@strawberry.type(description="An event of a customer's timeline, with its cursor.")
 class EventEdge:
-    cursor: str
-    node: Event
+    cursor: str = strawberry.field(description="Pass it as `after` for the events after this one")
+    node: Event = strawberry.field(description="The event")
 
 
 @strawberry.type(description="A page of a customer's timeline, newest first (Relay connection).")
 class EventConnection:
-    edges: list[EventEdge]
-    page_info: PageInfo
+    edges: list[EventEdge] = strawberry.field(description="The events of the page, newest "
+                                              "first")
+    page_info: PageInfo = strawberry.field(description="Whether more pages follow, and the "
+                                           "cursors to page on")
 
 
 @strawberry.type(description="One profile trait: the surviving value, where and when it was "
                  "seen, and the survivorship rule that chose it.")
 class Trait:
-    name: str
-    value: JSON
-    source: str
-    observed_at: str
+    name: str = strawberry.field(description="The trait's name, as events send it: first_name, "
+                                 "birth_date, city, ...")
+    value: JSON = strawberry.field(description=f"The surviving value; {READER_MASKED}")
+    source: str = strawberry.field(description="The system whose event carried the value")
+    observed_at: str = strawberry.field(description="Time of the event that carried the value, "
+                                        f"{UTC_TIME}")
     rule: str = strawberry.field(description="most_recent, most_frequent or source_priority")
     observations: int = strawberry.field(description="Events that carried this trait")
 
@@ -196,10 +234,13 @@ class Trait:
 
 @strawberry.type(description="The latest answer for one consent purpose.")
 class Consent:
-    purpose: str
-    granted: bool
-    source: str
-    observed_at: str
+    purpose: str = strawberry.field(description="The purpose, as events name it: "
+                                    "email_marketing, ...")
+    granted: bool = strawberry.field(description="true: consent given; false: refused or "
+                                     "withdrawn")
+    source: str = strawberry.field(description="The system whose event carried the answer")
+    observed_at: str = strawberry.field(description="Time of the event that carried the "
+                                        f"answer, {UTC_TIME}")
 
     @classmethod
     def of(cls, c: ConsentValue) -> Consent:
@@ -210,10 +251,11 @@ class Consent:
 @strawberry.type(description="A trait computed from the customer's events at request time "
                  "(docs/segments.md, Computed traits), with its definition.")
 class ComputedTrait:
-    name: str
+    name: str = strawberry.field(description="The trait's name in the configuration: "
+                                 "order_count, lifetime_value, ...")
     value: JSON | None = strawberry.field(description="A number, a time, text, an object of "
                                           "counts per event type (events_30d, ...), or null")
-    definition: str
+    definition: str = strawberry.field(description="How it is computed, as configured")
     kind: str = strawberry.field(description="count, sum, average, first_seen, last_seen, "
                                  "days_since, most_frequent, count_by_type, distinct_count or "
                                  "identifier_count")
@@ -223,12 +265,14 @@ class ComputedTrait:
                  "survivorship rules (docs/api.md): names and birth date by source priority, "
                  "gender and country by frequency, the rest the most recent.")
 class Profile:
-    traits: list[Trait]
+    traits: list[Trait] = strawberry.field(description="Every trait the customer's events "
+                                           "carried, by name")
     customer_id: strawberry.Private[str]
     view: strawberry.Private[View | None] = None
 
     @strawberry.field(description="One trait by name, or null")
-    def trait(self, name: str) -> Trait | None:
+    def trait(self, name: Annotated[str, strawberry.argument(
+            description="The trait's name: first_name, city, ...")]) -> Trait | None:
         return next((t for t in self.traits if t.name == name), None)
 
     @strawberry.field(description="The computed traits (order_count, lifetime_value, ...), "
@@ -242,17 +286,20 @@ class Profile:
                               kind=t.kind) for t in traits]
 
 
-@strawberry.enum
+@strawberry.enum(description="A merge into the customer, or a split of it.")
 class HistoryKind(Enum):
-    MERGE = "merge"
-    SPLIT = "split"
+    MERGE = strawberry.enum_value("merge", description="Another customer was merged into this "
+                                  "one")
+    SPLIT = strawberry.enum_value("split", description="Identifiers were split off this "
+                                  "customer into new ones")
 
 
 @strawberry.type(description="A merge into this customer or a split of it, with when and why.")
 class HistoryEntry:
-    kind: HistoryKind
-    at: str
-    reason: str
+    kind: HistoryKind = strawberry.field(description="A merge or a split")
+    at: str = strawberry.field(description=f"When it was done, {UTC_TIME}")
+    reason: str = strawberry.field(description="Why: the evidence, rule or steward action; "
+                                   "personal values masked for readers")
     absorbed_id: strawberry.ID | None = strawberry.field(description="merge: the customer "
                                                          "absorbed")
     survivor_id: strawberry.ID | None = strawberry.field(description="merge: the survivor")
@@ -266,41 +313,45 @@ class HistoryEntry:
 @strawberry.type(description="Membership of a segment: since when, and the conditions that "
                  "held when the customer entered, each with the value it saw.")
 class SegmentMembership:
-    segment_id: strawberry.ID
-    since: str
-    why: list[str]
+    segment_id: strawberry.ID = strawberry.field(description="The segment's id (its name)")
+    since: str = strawberry.field(description=f"When the customer entered, {UTC_TIME}")
+    why: list[str] = strawberry.field(description="The conditions that held, each with the "
+                                      "value it saw; personal values masked for readers")
 
 
 @strawberry.enum(description="Whether the customer entered or left the segment.")
 class MembershipChangeKind(Enum):
-    ENTERED = "entered"
-    LEFT = "left"
+    ENTERED = strawberry.enum_value("entered", description="The customer entered the segment")
+    LEFT = strawberry.enum_value("left", description="The customer left the segment")
 
 
 @strawberry.type(description="A customer entering or leaving a segment, with when and why: "
                  "on entering the conditions that held, on leaving those that stopped "
                  "holding (or what ended the membership: a merge, the segment's deletion).")
 class SegmentHistoryEntry:
-    segment_id: strawberry.ID
-    change: MembershipChangeKind
-    at: str
-    why: list[str]
+    segment_id: strawberry.ID = strawberry.field(description="The segment's id (its name)")
+    change: MembershipChangeKind = strawberry.field(description="Entered or left")
+    at: str = strawberry.field(description=f"When, {UTC_TIME}")
+    why: list[str] = strawberry.field(description="The conditions that held (entered) or "
+                                      "stopped holding (left), or what ended the membership; "
+                                      "personal values masked for readers")
 
 
 @strawberry.type(description="A likely next step and its probability.")
 class StepScore:
-    step: str
-    score: float
+    step: str = strawberry.field(description="event_type@source, such as purchase@web")
+    score: float = strawberry.field(description="Probability that it is the next step, 0 to 1")
 
 
 @strawberry.type(description="A feature that moved the purchase propensity: its value for "
                  "this customer and its contribution on the log-odds scale (positive pushes "
                  "towards a purchase).")
 class PropensityDriver:
-    feature: str
+    feature: str = strawberry.field(description="The model's feature name")
     value: float | None = strawberry.field(description="null: unknown for this customer, "
                                            "counted as average")
-    contribution: float
+    contribution: float = strawberry.field(description="Its push on the log-odds of a "
+                                          "purchase; positive raises the propensity")
 
 
 @strawberry.type(description="The customer's likely next step (a first-order Markov chain over "
@@ -308,17 +359,18 @@ class PropensityDriver:
                  "(docs/segments.md, Next-best-action).")
 class NextBestAction:
     step: str = strawberry.field(description="event_type@source, such as purchase@web")
-    event_type: str
-    source: str
-    score: float = strawberry.field(description="Probability that it is the next step")
+    event_type: str = strawberry.field(description="The step's event type")
+    source: str = strawberry.field(description="The step's source")
+    score: float = strawberry.field(description="Probability that it is the next step, 0 to 1")
     after: str = strawberry.field(description="The customer's last step, the model's input")
     evidence: int = strawberry.field(description="Transitions out of `after` the estimate "
                                      "rests on")
     alternatives: list[StepScore] = strawberry.field(description="The top steps, `step` "
                                                      "first")
     propensity: float = strawberry.field(description="Probability of a purchase within 30 "
-                                         "days")
-    drivers: list[PropensityDriver]
+                                         "days, 0 to 1")
+    drivers: list[PropensityDriver] = strawberry.field(description="The features that moved "
+                                                       "the propensity, and by how much")
 
     @classmethod
     def of(cls, r: Recommendation) -> NextBestAction:
@@ -333,15 +385,20 @@ class NextBestAction:
 @strawberry.type(description="A link between two identifiers, with its evidence.")
 class Link:
     a: str = strawberry.field(description="Identifier key type:value (masked for readers)")
-    b: str
+    b: str = strawberry.field(description="The other identifier's key type:value (masked for "
+                              "readers)")
     status: str = strawberry.field(description="active; rejected (a rule); removed, banned "
                                    "(a steward)")
-    reason: str
+    reason: str = strawberry.field(description="Why it has its status; readers see what a "
+                                   "steward did but not the words they typed")
     count: int = strawberry.field(description="Events that showed the two together")
-    first_seen: str
-    last_seen: str
-    sources: list[str]
-    sample_event_ids: list[str]
+    first_seen: str = strawberry.field(description="Time of the earliest event that showed "
+                                       f"them together, {UTC_TIME}")
+    last_seen: str = strawberry.field(description="Time of the latest event that showed them "
+                                      f"together, {UTC_TIME}")
+    sources: list[str] = strawberry.field(description="The systems whose events showed them "
+                                          "together")
+    sample_event_ids: list[str] = strawberry.field(description="Ids of some of those events")
     weights: JSON | None = strawberry.field(
         default=None, description="A MATCHED link's score, weight per comparison and model "
         "version; null for links from events")
@@ -356,22 +413,28 @@ class Link:
 
 @strawberry.type(description="An identifier in the identity graph.")
 class GraphNode:
-    key: str
-    type: str
-    value: str
-    status: str
-    reason: str
-    customer_id: strawberry.ID | None
+    key: str = strawberry.field(description="The identifier's key type:value (masked for "
+                                "readers)")
+    type: str = strawberry.field(description="The identifier's type: email, phone, cookie, ...")
+    value: str = strawberry.field(description=f"Normalised; {READER_MASKED}")
+    status: str = strawberry.field(description="active, blocked or quarantined")
+    reason: str = strawberry.field(description="Why it is blocked or quarantined, empty when "
+                                   "active; readers see what was done, not a steward's words")
+    customer_id: strawberry.ID | None = strawberry.field(description="Its customer; null when "
+                                                         "blocked or quarantined")
     hops: int = strawberry.field(description="Links from the customer's own identifiers; 0 "
                                  "for its own")
 
 
 @strawberry.type(description="A customer's part of the identity graph, for the explorer.")
 class IdentityGraph:
-    customer_id: strawberry.ID
-    depth: int
-    nodes: list[GraphNode]
-    links: list[Link]
+    customer_id: strawberry.ID = strawberry.field(description="The customer it was asked for")
+    depth: int = strawberry.field(description="Hops beyond the customer's own identifiers, as "
+                                  "asked for")
+    nodes: list[GraphNode] = strawberry.field(description="The identifiers reached, nearest "
+                                              "first")
+    links: list[Link] = strawberry.field(description="The links between those identifiers, "
+                                         "whatever their status")
     truncated: bool = strawberry.field(description="More nodes were in reach than returned")
 
 
@@ -379,16 +442,22 @@ class IdentityGraph:
                  "links to the customer's first-seen identifier (the anchor), and the links "
                  "of the identifier that rules or stewards keep out.")
 class Explanation:
-    identifier: str
-    customer_id: strawberry.ID | None
-    anchor: str | None
-    path: list[Link]
-    stopped: list[Link]
+    identifier: str = strawberry.field(description="The identifier's key type:value (masked "
+                                       "for readers)")
+    customer_id: strawberry.ID | None = strawberry.field(description="Its customer; null when "
+                                                         "it belongs to none")
+    anchor: str | None = strawberry.field(description="The customer's first-seen identifier, "
+                                          "where the path ends; null without a customer")
+    path: list[Link] = strawberry.field(description="The active links from the identifier to "
+                                        "the anchor, in order; empty for the anchor itself")
+    stopped: list[Link] = strawberry.field(description="The identifier's links that rules or "
+                                           "stewards keep out")
 
 
 @strawberry.type(description="A unified customer: one connected component of the identity graph.")
 class Customer:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The customer's id, c_ and 16 hex "
+                                         "digits, derived from the evidence that created it")
     # where its fields read from: None, the store as it is; else a rebuild as of a moment
     view: strawberry.Private[View | None] = None
 
@@ -405,7 +474,8 @@ class Customer:
         profile = await loaders_of(info, self.view).profiles.load(str(self.id))
         return [Consent.of(c) for c in profile.consent]
 
-    @strawberry.field
+    @strawberry.field(description="The customer's identifiers; values masked for readers "
+                      "when personal.")
     async def identifiers(self, info: Info[Context, Any]) -> list[Identifier]:
         records = await loaders_of(info, self.view).identifiers_of.load(str(self.id))
         m = masker(info)
@@ -417,11 +487,16 @@ class Customer:
     async def timeline(
         self,
         info: Info[Context, Any],
-        first: int = DEFAULT_PAGE,
-        after: str | None = None,
-        types: list[str] | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
+        first: First = DEFAULT_PAGE,
+        after: After = None,
+        types: Annotated[list[str] | None, strawberry.argument(
+            description=f"Only these event types, at most {MAX_TYPES}; null for all")] = None,
+        since: Annotated[datetime | None, strawberry.argument(
+            description="Only events at or after this time, RFC 3339 such as "
+            "2024-03-01T00:00:00Z; null: from the first")] = None,
+        until: Annotated[datetime | None, strawberry.argument(
+            description="Only events before this time, RFC 3339 such as "
+            "2024-03-01T00:00:00Z; null: to the last")] = None,
     ) -> EventConnection:
         page_size(first)
         if types is not None and len(types) > MAX_TYPES:
@@ -438,11 +513,8 @@ class Customer:
                                        customer_masker(info, str(self.id), self.view))
         edges = [EventEdge(cursor=encode_cursor(e.cursor), node=Event.of(e, m))
                  for e in rows[:first]]
-        return EventConnection(
-            edges=edges,
-            page_info=PageInfo(has_next_page=len(rows) > first,
-                               end_cursor=edges[-1].cursor if edges else None),
-        )
+        return EventConnection(edges=edges, page_info=PageInfo.of(
+            [e.cursor for e in edges], len(rows) > first, after))
 
     @strawberry.field(description="Segments the customer belongs to, by segment id, as of "
                       "the last check (every write to the customer, and `idgraph segments "
@@ -459,7 +531,9 @@ class Customer:
 
     @strawberry.field(description="The customer's latest segment entries and exits, newest "
                       "first.")
-    async def segment_history(self, info: Info[Context, Any], first: int = DEFAULT_PAGE
+    async def segment_history(self, info: Info[Context, Any], first: Annotated[
+            int, strawberry.argument(description="How many entries, newest first, 0 to "
+                                     f"{MAX_PAGE}")] = DEFAULT_PAGE
                               ) -> list[SegmentHistoryEntry]:
         page_size(first)
         changes, m = await asyncio.gather(
@@ -501,7 +575,9 @@ class Customer:
     @strawberry.field(description="The customer's identifiers and their links, and `depth` "
                       "hops beyond them along links kept out (rejected, removed, banned) to "
                       "other customers' identifiers; depth 0 to 3, at most 500 nodes.")
-    async def identity_graph(self, info: Info[Context, Any], depth: int = 1) -> IdentityGraph:
+    async def identity_graph(self, info: Info[Context, Any], depth: Annotated[
+            int, strawberry.argument(description="Hops beyond the customer's own "
+                                     "identifiers, 0 to 3")] = 1) -> IdentityGraph:
         from app.api.graph import MAX_DEPTH, identity_graph
 
         if not 0 <= depth <= MAX_DEPTH:
@@ -513,8 +589,8 @@ class Customer:
 
     @strawberry.field(description="Why the identifier belongs to its customer (see Explanation);"
                       " null when idgraph has never seen it.")
-    async def explain(self, info: Info[Context, Any], type: str, value: str
-                      ) -> Explanation | None:
+    async def explain(self, info: Info[Context, Any], type: IdentifierType,
+                      value: IdentifierValue) -> Explanation | None:
         try:
             found = await services_of(info, self.view).customers.explain(type, value)
         except IdentifierError as exc:
@@ -546,14 +622,19 @@ def graph_of(view: GraphView, m: Shown) -> IdentityGraph:
 
 @strawberry.type(description="An identifier and its place in the graph.")
 class IdentifierInfo:
-    type: str
-    value: str
+    type: str = strawberry.field(description="email, phone, cookie, device_id, crm_id or "
+                                 "another lower_snake_case type")
+    value: str = strawberry.field(description=f"Normalised; {READER_MASKED}")
     status: str = strawberry.field(description="active, blocked or quarantined")
-    reason: str
-    first_seen: str
-    last_seen: str
-    sources: list[str]
-    customer_id: strawberry.ID | None
+    reason: str = strawberry.field(description="Why it is blocked or quarantined, empty when "
+                                   "active; readers see what was done, not a steward's words")
+    first_seen: str = strawberry.field(description="Time of the earliest event seen with it, "
+                                       f"{UTC_TIME}")
+    last_seen: str = strawberry.field(description="Time of the latest event seen with it, "
+                                      f"{UTC_TIME}")
+    sources: list[str] = strawberry.field(description="The systems that sent it")
+    customer_id: strawberry.ID | None = strawberry.field(description="Its customer's id; null "
+                                                         "when blocked or quarantined")
     key: strawberry.Private[str]
 
     @strawberry.field(description="The customer it belongs to; null when blocked or "
@@ -576,43 +657,53 @@ class IdentifierInfo:
                    key=r.key)
 
 
-@strawberry.type
+@strawberry.type(description="A customer a search found, with what matched and how well.")
 class SearchEdge:
-    cursor: str
-    node: Customer
+    cursor: str = strawberry.field(description="Pass it as `after` for the results after "
+                                   "this one")
+    node: Customer = strawberry.field(description="The customer found")
     score: float = strawberry.field(description="0 to 100, higher is closer")
-    matched: str = strawberry.field(description="The name, e-mail or phone that matched best")
+    matched: str = strawberry.field(description="The name, e-mail or phone that matched best; "
+                                    "readers see a name's initials and masked contacts")
 
 
 @strawberry.type(description="Customers found by a fuzzy search, best first.")
 class SearchConnection:
-    edges: list[SearchEdge]
-    page_info: PageInfo
+    edges: list[SearchEdge] = strawberry.field(description="The customers of the page, best "
+                                               "first")
+    page_info: PageInfo = strawberry.field(description="Whether more results follow, and the "
+                                           "cursors to page on")
 
 
 @strawberry.type(description="One side of a candidate match.")
 class ReviewSide:
-    key: str
-    type: str
-    value: str
-    customer_id: strawberry.ID | None
+    key: str = strawberry.field(description="The identifier's key type:value (masked for "
+                                "readers)")
+    type: str = strawberry.field(description="The identifier's type: email, phone, cookie, ...")
+    value: str = strawberry.field(description=f"Normalised; {READER_MASKED}")
+    customer_id: strawberry.ID | None = strawberry.field(description="Its customer now; null "
+                                                         "when it has none")
 
-    @strawberry.field
+    @strawberry.field(description="Its customer now; null when it has none.")
     def customer(self) -> Customer | None:
         return Customer(id=self.customer_id) if self.customer_id else None
 
 
 @strawberry.type(description="A customer that accepting a review item merges into another.")
 class ReviewMerge:
-    absorbed: strawberry.ID
-    survivor: strawberry.ID
+    absorbed: strawberry.ID = strawberry.field(description="The customer that would be merged "
+                                               "away")
+    survivor: strawberry.ID = strawberry.field(description="The customer it would be merged "
+                                               "into")
 
 
 @strawberry.type(description="An identifier that accepting a review item moves to another "
                  "customer (null: to none).")
 class ReviewMove:
-    key: str
-    customer_id: strawberry.ID | None
+    key: str = strawberry.field(description="The identifier's key type:value (masked for "
+                                "readers)")
+    customer_id: strawberry.ID | None = strawberry.field(description="The customer it would "
+                                                         "move to; null: to none")
 
 
 @strawberry.type(description="What accepting a review item would do: planned under the rules "
@@ -621,17 +712,20 @@ class ReviewEffect:
     acceptable: bool = strawberry.field(description="False when the rules keep the pair apart: "
                                         "accepting it would be refused (RuleBlocked).")
     blocked_by: str | None = strawberry.field(description="The rule that keeps the pair apart.")
-    merges: list[ReviewMerge]
-    moves: list[ReviewMove]
-    summary: str
+    merges: list[ReviewMerge] = strawberry.field(description="The customers that would merge")
+    moves: list[ReviewMove] = strawberry.field(description="The identifiers that would move to "
+                                               "another customer, other than those of a merged "
+                                               "customer")
+    summary: str = strawberry.field(description="The effect in one line of text, or why the "
+                                    "item cannot be accepted")
 
 
 @strawberry.type(description="A candidate match scored between the thresholds: a steward "
                  "accepts (links the two) or rejects it.")
 class Review:
-    id: strawberry.ID
-    a: ReviewSide
-    b: ReviewSide
+    id: strawberry.ID = strawberry.field(description="The item's id: pass it to resolveReview")
+    a: ReviewSide = strawberry.field(description="One identifier of the candidate match")
+    b: ReviewSide = strawberry.field(description="The other identifier")
     score: float = strawberry.field(description="The log2 odds that the two are one person.")
     probability: float | None = strawberry.field(
         description="The match probability (null for items queued before probabilities).")
@@ -639,8 +733,9 @@ class Review:
         description="Why the pair was not linked whatever its score: household, twins, "
         "other_customer; null when its probability was between the thresholds.")
     weights: JSON = strawberry.field(description="The weight of each comparison.")
-    status: str
-    created_at: str
+    status: str = strawberry.field(description="open, accepted or rejected (the queue holds "
+                                   "open items)")
+    created_at: str = strawberry.field(description=f"When the item was queued, {UTC_TIME}")
     record: strawberry.Private[ReviewRecord]
 
     @strawberry.field(description="What accepting the item would do, planned under the "
@@ -655,30 +750,42 @@ class Review:
                    for k, c in e.moves])
 
 
-@strawberry.type
+@strawberry.type(description="A review item, with its cursor.")
 class ReviewEdge:
-    cursor: str
-    node: Review
+    cursor: str = strawberry.field(description="Pass it as `after` for the items after this "
+                                   "one")
+    node: Review = strawberry.field(description="The review item")
 
 
-@strawberry.type
+@strawberry.type(description="A page of the review queue, oldest first (Relay connection).")
 class ReviewConnection:
-    edges: list[ReviewEdge]
-    page_info: PageInfo
+    edges: list[ReviewEdge] = strawberry.field(description="The items of the page, oldest "
+                                               "first")
+    page_info: PageInfo = strawberry.field(description="Whether more items follow, and the "
+                                           "cursors to page on")
 
 
 @strawberry.type(description="A steward action: who, when, what, why, and whether it was "
                  "undone.")
 class AuditEntry:
-    seq: int
-    actor: str
-    action: str
-    target: str
-    reason: str
-    at: str
-    details: JSON
-    undoable: bool
-    undone_by: int | None
+    seq: int = strawberry.field(description="The entry's number, rising: pass it to "
+                                "undoAction")
+    actor: str = strawberry.field(description="Who did it: the API key's audit name "
+                                  "(role-key-fingerprint), local-dev when no keys are set, "
+                                  "or a CLI command's --actor")
+    action: str = strawberry.field(description="link, unlink, merge, split, relink, "
+                                   "quarantine, release, review, forget or rules")
+    target: str = strawberry.field(description="The customer ids or identifier keys it acted "
+                                   "on, comma-separated; `rules` for a rules change")
+    reason: str = strawberry.field(description="Why, as given (an erasure's reason without the "
+                                   "erased customer's personal values)")
+    at: str = strawberry.field(description=f"When it was done, {UTC_TIME}")
+    details: JSON = strawberry.field(description="What the action was given: keys, ban and "
+                                     "customers; for forget the count of identifiers, for "
+                                     "rules the settings and the text")
+    undoable: bool = strawberry.field(description="true: undoAction can reverse it now")
+    undone_by: int | None = strawberry.field(description="The seq of the entry that undid it; "
+                                             "null while not undone")
 
     @classmethod
     def of(cls, r: AuditRecord) -> AuditEntry:
@@ -687,22 +794,28 @@ class AuditEntry:
                    undone_by=r.undone_by)
 
 
-@strawberry.type
+@strawberry.type(description="An audit entry, with its cursor.")
 class AuditEdge:
-    cursor: str
-    node: AuditEntry
+    cursor: str = strawberry.field(description="Pass it as `after` for the entries older than "
+                                   "this one")
+    node: AuditEntry = strawberry.field(description="The audit entry")
 
 
 @strawberry.type(description="The audit log, newest first.")
 class AuditConnection:
-    edges: list[AuditEdge]
-    page_info: PageInfo
+    edges: list[AuditEdge] = strawberry.field(description="The entries of the page, newest "
+                                              "first")
+    page_info: PageInfo = strawberry.field(description="Whether older entries follow, and the "
+                                           "cursors to page on")
 
 
 @strawberry.input(description="An identifier to look up; the value is normalised first.")
 class IdentifierInput:
-    type: str
-    value: str
+    type: str = strawberry.field(description="The identifier's type, lower_snake_case: email, "
+                                 "phone, cookie, device_id, crm_id or any other type events "
+                                 "carry")
+    value: str = strawberry.field(description="The identifier's value in any spelling: it is "
+                                  "normalised by its type first")
 
 
 CustomerID = Annotated[strawberry.ID, strawberry.argument(description="A customer id; the id of "

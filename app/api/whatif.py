@@ -39,13 +39,17 @@ _PLACE = re.compile(r"\(at line (\d+), column (\d+)\)")
                  "come from and `toCustomers` where the losses go; `rules` the settings "
                  "that cause it.")
 class CustomerDiff:
-    customer_id: strawberry.ID
-    change: str
-    gained: list[str]
-    lost: list[str]
-    from_customers: list[strawberry.ID]
-    to_customers: list[strawberry.ID]
-    rules: list[str]
+    customer_id: strawberry.ID = strawberry.field(description="The customer's id (for a new "
+                                                  "one, the id it would get)")
+    change: str = strawberry.field(description="merged, split, changed, new or emptied")
+    gained: list[str] = strawberry.field(description="Identifier keys it would gain")
+    lost: list[str] = strawberry.field(description="Identifier keys it would lose")
+    from_customers: list[strawberry.ID] = strawberry.field(description="Customers the gained "
+                                                           "identifiers come from")
+    to_customers: list[strawberry.ID] = strawberry.field(description="Customers the lost "
+                                                         "identifiers go to")
+    rules: list[str] = strawberry.field(description="The settings that cause the change; for "
+                                        "an action, the action and its reason")
 
 
 @strawberry.type(description="What a rules change or a steward action would do, planned as "
@@ -53,19 +57,28 @@ class CustomerDiff:
                  "(docs/resolution.md). Segment entries and exits are those evaluating the "
                  "changed customers would make. For an action `settingsChanged` is empty.")
 class GraphDiff:
-    settings_changed: list[str]
-    customers_before: int
-    customers_after: int
-    merges: int
-    splits: int
-    identifiers_moved: int
-    identifiers_deactivated: int
-    identifiers_activated: int
+    settings_changed: list[str] = strawberry.field(description="The settings that differ from "
+                                                   "the rules in use, as the rules file names "
+                                                   "them")
+    customers_before: int = strawberry.field(description="Customers now")
+    customers_after: int = strawberry.field(description="Customers there would be")
+    merges: int = strawberry.field(description="Merges it would make (three customers "
+                                   "becoming one count two)")
+    splits: int = strawberry.field(description="Splits it would make (a customer split in "
+                                   "three counts two)")
+    identifiers_moved: int = strawberry.field(description="Identifiers that would change "
+                                              "customer")
+    identifiers_deactivated: int = strawberry.field(description="Identifiers that would stop "
+                                                    "belonging to any customer")
+    identifiers_activated: int = strawberry.field(description="Identifiers without a customer "
+                                                  "that would gain one")
     customers_reevaluated: int = strawberry.field(
         description="Customers re-partitioned: only those a changed setting can touch.")
-    segment_entries: int
-    segment_exits: int
-    customers: list[CustomerDiff]
+    segment_entries: int = strawberry.field(description="Segment entries the change would "
+                                            "cause")
+    segment_exits: int = strawberry.field(description="Segment exits the change would cause")
+    customers: list[CustomerDiff] = strawberry.field(description="Each customer that would "
+                                                     "change, and how")
 
     @classmethod
     def of(cls, preview: RulesPreview) -> GraphDiff:
@@ -89,26 +102,38 @@ class GraphDiff:
                  "at fault (empty for text that is not TOML), `line` and `column` (from 1) "
                  "point at a TOML syntax error. Nothing was changed.")
 class InvalidRules(Failure):
-    setting: str
-    line: int | None
-    column: int | None
+    setting: str = strawberry.field(description="The setting at fault, as the rules file names "
+                                    "it; empty for text that is not TOML")
+    line: int | None = strawberry.field(description="The TOML syntax error's line, from 1; null "
+                                        "for other faults")
+    column: int | None = strawberry.field(description="The TOML syntax error's column, from 1; "
+                                          "null for other faults")
 
 
-PreviewRulesResult = union_of("PreviewRulesResult", GraphDiff, InvalidRules, Forbidden)
+PreviewRulesResult = union_of("PreviewRulesResult", GraphDiff, InvalidRules, Forbidden,
+                              description="previewRules: what the rules would change, or why "
+                              "they cannot be previewed.")
 PreviewActionResult = union_of("PreviewActionResult", GraphDiff, IdentifierNotFound,
                                CustomerNotFound, InvalidInput, RuleBlocked, NotFound,
-                               ActionRejected, Forbidden)
+                               ActionRejected, Forbidden,
+                               description="previewAction: what the action would change, or "
+                               "the failure doing it would meet.")
 
 
 @strawberry.enum(description="A steward action to preview.")
 class ActionKind(Enum):
-    LINK = "link"
-    UNLINK = "unlink"
-    MERGE = "merge"
-    SPLIT = "split"
-    QUARANTINE = "quarantine"
-    RELEASE = "release"
-    ACCEPT_REVIEW = "review"
+    LINK = strawberry.enum_value("link", description="linkIdentifiers: link two identifiers")
+    UNLINK = strawberry.enum_value("unlink", description="unlinkIdentifiers: remove the link "
+                                   "between two identifiers (with `ban`, for good)")
+    MERGE = strawberry.enum_value("merge", description="mergeCustomers: merge two customers")
+    SPLIT = strawberry.enum_value("split", description="splitCustomer: split identifiers off "
+                                  "into a new customer")
+    QUARANTINE = strawberry.enum_value("quarantine", description="quarantineIdentifier: keep "
+                                       "an identifier from linking")
+    RELEASE = strawberry.enum_value("release", description="releaseIdentifier: let a "
+                                    "quarantined identifier link again")
+    ACCEPT_REVIEW = strawberry.enum_value("review", description="resolveReview with accept: "
+                                          "link a review item's two identifiers")
 
 
 @strawberry.input(description="A steward action as its mutation takes it: `identifiers` for "
@@ -116,12 +141,18 @@ class ActionKind(Enum):
                   "(one); `customers` for merge (two); `reviewId` to accept a review item; "
                   "`ban` with unlink.")
 class ActionInput:
-    kind: ActionKind
-    identifiers: list[IdentifierInput] = strawberry.field(default_factory=list)
-    customers: list[strawberry.ID] = strawberry.field(default_factory=list)
-    review_id: strawberry.ID | None = None
-    ban: bool = False
-    reason: str = "preview"
+    kind: ActionKind = strawberry.field(description="The action")
+    identifiers: list[IdentifierInput] = strawberry.field(
+        default_factory=list, description="link, unlink: two; split: those to split off; "
+        "quarantine, release: one")
+    customers: list[strawberry.ID] = strawberry.field(
+        default_factory=list, description="merge: the two customers' ids")
+    review_id: strawberry.ID | None = strawberry.field(
+        default=None, description="ACCEPT_REVIEW: the review item's id")
+    ban: bool = strawberry.field(default=False, description="unlink: keep the two from ever "
+                                 "linking again")
+    reason: str = strawberry.field(default="preview", description="The reason the action "
+                                   "would record; it shows in `rules` of each customer")
 
 
 async def preview_steward_action(info: Info[Context, Any], action: ActionInput) -> Any:

@@ -86,10 +86,13 @@ class Region:
 
     A hub stops the closure only if it was a hub already at `hubs_from`, the moment of the
     first steward action to replay: an action sees the customer as it was when it was
-    made, and before an identifier became a hub its links merged."""
+    made, and before an identifier became a hub its links merged. The links the actions
+    at `hubs_from` made (`acted`) are first evidenced at that moment too, but they come
+    after that moment's events, so they do not count then."""
 
     until: str
     hubs_from: str = ""
+    acted: frozenset[tuple[str, str]] = frozenset()
     keys: set[str] = field(default_factory=set)
     hubs: set[str] = field(default_factory=set)
     # key -> its neighbours up to the moment, each with the first evidence of their link
@@ -107,7 +110,8 @@ class Region:
         new: set[str] = set()
         for key in frontier:
             near = self.neighbours.get(key, {})
-            if key in released or not is_hub(key, near, rules, self.hubs_from or self.until):
+            if key in released or not is_hub(key, self._before_actions(key, near), rules,
+                                              self.hubs_from or self.until):
                 new |= near.keys() - self.keys
             else:
                 self.hubs.add(key)
@@ -119,6 +123,13 @@ class Region:
                 "rebuilds; a hub may be missing from the rules (docs/resolution.md), or use "
                 "`idgraph export --as-of` for the whole store")
         return new
+
+    def _before_actions(self, key: str, near: Mapping[str, str]) -> Mapping[str, str]:
+        """`key`'s neighbours as the first action to replay finds them."""
+        if not self.acted:
+            return near
+        return {n: t for n, t in near.items()
+                if t != self.hubs_from or pair(key, n) not in self.acted}
 
     @property
     def own_keys(self) -> set[str]:
@@ -265,6 +276,15 @@ def steps_touching(steps: Iterable[Step], keys: set[str], until: str) -> list[St
 def released_keys(steps: Iterable[Step], until: str) -> set[str]:
     """Identifiers a steward released up to `until`: they link whatever their degree."""
     return {k for s in steps if s.at <= until and s.action == "release" for k in s.keys}
+
+
+def links_made(steps: Iterable[Step], moment: str) -> frozenset[tuple[str, str]]:
+    """The pairs the steward actions made at `moment` name: every link one of them made
+    (a link, a merge, an accepted review, the undo of an unlink) is among them. A pair
+    named by one that made none is among them too: a link left out of a hub's degree at
+    worst lets the gathering go further, and the rebuild decides it as ever."""
+    return frozenset(p for s in steps if s.at == moment and s.kind is not StepKind.ERASURE
+                     and (p := link_pair(s)) is not None)
 
 
 def link_pair(step: Step) -> tuple[str, str] | None:

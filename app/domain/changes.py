@@ -105,7 +105,7 @@ def changes_of(plan: Plan, owners: dict[str, str], at: str) -> list[Change]:
                     kind,
                     merge.survivor,
                     at,
-                    (merge.event_id,),
+                    (merge.event_id,) if merge.event_id else (),  # none: a steward's
                     (merge.absorbed, merge.survivor),
                     {"survivor": merge.survivor, "absorbed": merge.absorbed,
                      "reason": merge.reason},

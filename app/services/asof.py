@@ -26,6 +26,7 @@ from app.domain.asof import (
     RegionTooLarge,
     Step,
     is_blocked,
+    links_made,
     recover,
     released_keys,
     scrubbed_keys,
@@ -167,7 +168,8 @@ class AsOfService:
                      hubs_from: str | None = None) -> Region:
         """The identifiers reachable from `seeds` along links first seen by `at`; through
         a hub only if it was not one yet at `hubs_from`."""
-        region = Region(at, hubs_from or at, keys=set(seeds))
+        region = Region(at, hubs_from or at, links_made(steps, hubs_from or at),
+                        keys=set(seeds))
         released = released_keys(steps, at)
         frontier = {k for k in seeds if not is_blocked(k, self.rules)}
         while frontier:

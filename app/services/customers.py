@@ -18,6 +18,7 @@ from app.domain.search import DEFAULT_BOUNDS, SearchBounds, search_text
 from app.stores.base import Cursor, EventRecord, IdentifierRecord, IdentityStore
 
 MAX_PAGE = 100
+MAX_SEARCH = 50  # search results per page
 SEARCH_CANDIDATES = 500  # terms the store returns for ranking
 
 

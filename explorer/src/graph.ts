@@ -159,12 +159,15 @@ export const hook: Hook = {
 };
 window.__idgraph = hook;
 
+const POINTER_EVENTS = ["mousedown", "mousemove", "touchstart", "wheel"] as const;
+
 export class GraphCanvas {
   readonly cy: Core;
   private nodesByKey = new Map<string, GraphNode>();
   private linksById = new Map<string, Link>();
   private selectionTimer = 0;
   private resizer: ResizeObserver;
+  private forgetPlace: () => void;
 
   /** Layout tuning, from the page address (?quality=draft|default|proof&iter=N). */
   tuning: { quality?: string; iter?: number } = {};
@@ -183,6 +186,14 @@ export class GraphCanvas {
     hook.cy = this.cy;
     this.resizer = new ResizeObserver(() => this.cy.resize());
     this.resizer.observe(container);
+    // cytoscape keeps where its container is on the page, and forgets it only when the page
+    // scrolls or the container resizes. Content above the graph that grows or shrinks (the
+    // header, the time bar's note) moves the container without either, and a click would
+    // then hit what used to be under the pointer: a customer box instead of a link. Forget it
+    // before each pointer event reaches cytoscape (capture on the window runs first).
+    const renderer = (this.cy as unknown as { renderer(): { invalidateContainerClientCoordsCache(): void } }).renderer();
+    this.forgetPlace = () => renderer.invalidateContainerClientCoordsCache();
+    for (const type of POINTER_EVENTS) window.addEventListener(type, this.forgetPlace, { capture: true, passive: true });
     hook.nodes = () => this.cy.nodes("[kind = 'identifier']").length;
     hook.edges = () => this.cy.edges().length;
     hook.customers = () => [...new Set(this.cy.nodes("[kind = 'identifier'][customerId]").map((n) => n.data("customerId") as string))].sort();
@@ -461,6 +472,7 @@ export class GraphCanvas {
 
   destroy(): void {
     this.resizer.disconnect();
+    for (const type of POINTER_EVENTS) window.removeEventListener(type, this.forgetPlace, { capture: true });
     this.cy.destroy();
     if (hook.cy === this.cy) hook.cy = null;
   }

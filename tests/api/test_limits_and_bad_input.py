@@ -102,6 +102,27 @@ async def test_bad_input_gets_a_graphql_error_with_a_clear_message(api, body, ex
     assert "stacktrace" not in json.dumps(errors).lower()
 
 
+@pytest.mark.parametrize("field, limit", [
+    ('customerByIdentifier(type: "cookie", value: "ck_anna") { timeline(first: $n) '
+     '{ edges { cursor } } }', 100),
+    ('customerByIdentifier(type: "cookie", value: "ck_anna") { segmentHistory(first: $n) '
+     '{ at } }', 100),
+    ('searchCustomers(query: "anna", first: $n) { edges { score } }', 50),
+])
+async def test_a_page_too_large_refuses_the_request_not_the_object_holding_it(
+        api, field, limit):
+    # Raised by the field, the error would null the customer that holds its timeline.
+    query = f"query($n: Int!) {{ {field} }}"
+    for n in (limit + 1, -1):
+        body = (await api.post({"query": query, "variables": {"n": n}}, role="reader")).json()
+        assert "data" not in body, body
+        [error] = body["errors"]
+        assert error["message"] == f"first: must be between 0 and {limit}, not {n}"
+        assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "errors" not in (await api.post({"query": query, "variables": {"n": limit}},
+                                           role="reader")).json()
+
+
 async def test_a_body_that_is_not_json_is_refused_clearly(api):
     response = await api.post("{not json", role="reader")
     assert response.status_code == 400

@@ -393,3 +393,21 @@ async def test_forget_customer_erases_everything_and_suppresses_the_identifiers(
     await api.run("steward", INGEST, events=[
         raw_event("late-2", later[1], f"email:{ANNA_EMAIL}", consent={"email_marketing": True})])
     assert (await api.run("steward", lookup))["customerByIdentifier"] is not None
+
+
+async def test_the_audit_log_pages_on_with_after_as_with_its_old_name_before(api):
+    await seed(api.services)
+    for name in ("linkIdentifiers", "quarantineIdentifier", "releaseIdentifier"):
+        assert (await api.run("steward", CALLS[name][0]))["r"]["__typename"] == "ActionSuccess"
+    page = """query($after: String, $before: String) { auditLog(first: 1, after: $after,
+        before: $before) { ... on AuditConnection { edges { node { seq } }
+        pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } } }"""
+    first = (await api.run("steward", page))["auditLog"]
+    cursor = first["pageInfo"]["endCursor"]
+    assert first["pageInfo"]["hasPreviousPage"] is False
+    after = (await api.run("steward", page, after=cursor))["auditLog"]
+    before = (await api.run("steward", page, before=cursor))["auditLog"]
+    assert after == before and after["pageInfo"]["hasPreviousPage"] is True
+    assert after["edges"][0]["node"]["seq"] < first["edges"][0]["node"]["seq"]
+    both = await api.fails("steward", page, after=cursor, before=cursor)
+    assert both.errors[0]["message"] == "before: give `after` only (`before` is its old name)"

@@ -84,8 +84,8 @@ TIMELINE = """query($id: ID!, $first: Int!, $after: String, $types: [String!],
                      $since: DateTime, $until: DateTime) {
   customer(id: $id) { timeline(first: $first, after: $after, types: $types, since: $since,
                                until: $until) {
-    edges { cursor node { eventId type timestamp source identifiers { type value } } }
-    pageInfo { hasNextPage endCursor } } } }"""
+    edges { cursor node { id eventId type timestamp source identifiers { type value } } }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } } }"""
 
 
 async def test_the_timeline_pages_newest_first_and_filters_by_type_and_time(api):
@@ -95,6 +95,11 @@ async def test_the_timeline_pages_newest_first_and_filters_by_type_and_time(api)
         page = (await api.run("reader", TIMELINE, id=ids["anna"], first=2, after=after)
                 )["customer"]["timeline"]
         seen += [e["node"]["eventId"] for e in page["edges"]]
+        assert all(e["node"]["id"] == e["node"]["eventId"] for e in page["edges"])
+        info = page["pageInfo"]
+        assert (info["startCursor"], info["endCursor"]) == (page["edges"][0]["cursor"],
+                                                            page["edges"][-1]["cursor"])
+        assert info["hasPreviousPage"] == (after is not None)
         if not page["pageInfo"]["hasNextPage"]:
             break
         after = page["pageInfo"]["endCursor"]

@@ -165,6 +165,8 @@ SUBSCRIBED = 3  # customerChanged: identifiers added, profile changed, segment e
 async def test_no_subscription_shows_a_reader_any_spelling_of_a_personal_value(api_with, store):
     async with api_with(store, api_max_cost=10**9, api_max_depth=50) as api:
         cid = await seed_services(api.services)
+        # no member yet: an unknown segment cannot be subscribed to
+        await api.services.segments.define("named", "count(purchase) >= 1000")
         operations = root_operations(schema._schema.subscription_type, "subscription", Walk())
         heard: dict[tuple[str, str], list[dict[str, Any]]] = {}
         listeners = []
@@ -179,9 +181,9 @@ async def test_no_subscription_shows_a_reader_any_spelling_of_a_personal_value(a
             { __typename } }""", events=[raw_event(
             "mvd-web-9", "2024-06-01T10:00:00Z", f"cookie:{COOKIE}", "email:m.vandijk@example.org",
             traits={"surname": "van Dijk-Jansen"}, properties={"note": NOTE})])
-        defined = await api.run("admin", """mutation { defineSegment(id: "named",
+        defined = await api.run("admin", """mutation { updateSegment(id: "named",
             definition: "trait(surname) exists") { __typename } }""")
-        assert defined["defineSegment"]["__typename"] == "SegmentDefined"
+        assert defined["updateSegment"]["__typename"] == "SegmentDefined"
         async with asyncio.timeout(30):
             await asyncio.gather(*listeners)
 

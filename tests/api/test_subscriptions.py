@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from app.api.events import CUSTOMERS
 from app.domain.changes import Change
 from app.services.ingest import IngestService
 from tests.api.data import seed
+from tests.api.websocket import ws_send
 from tests.helpers import event, raw_event
 
 CHANGED = """subscription($id: ID!) { customerChanged(id: $id) {
@@ -72,6 +74,7 @@ async def test_both_sides_of_a_merge_hear_of_it_and_then_follow_the_survivor(api
         assert set(merged["fromCustomers"]) == {ids["anna"], ids["carl"]}
         assert merged["customerId"] == survivor and merged["customer"] == {"id": survivor}
         assert merged["absorbedId"] == ({ids["anna"], ids["carl"]} - {survivor}).pop()
+        assert merged["eventIds"] == []  # a steward's link, no event
         assert (added["kind"], added["customerId"]) == ("IDENTIFIERS_ADDED", survivor)
         assert added["identifiers"] == ["email:a***@example.com"]  # a reader: masked
         assert added["eventIds"] == ["web-9"]
@@ -102,6 +105,7 @@ async def test_segment_membership_changes_reach_their_subscribers(api):
     heard: list[dict[str, Any]] = []
     query = """subscription($s: ID!) { segmentMembershipChanged(segmentId: $s) {
         segmentId customerId joined at why } }"""
+    await api.services.segments.define("vip", "count(purchase) >= 1")
     listener = asyncio.create_task(collect(api, "reader", query, {"s": "vip"}, 2, heard))
     await wait_for_subscribers(api, 1)
     at = "2024-01-01T00:00:00Z"
@@ -135,3 +139,23 @@ async def test_changes_written_outside_the_api_reach_its_subscribers(api):
         await listener
     assert [(h["customerChanged"]["kind"], h["customerChanged"]["eventIds"]) for h in heard] == [
         ("IDENTIFIERS_ADDED", ["kafka-1"]), ("PROFILE_CHANGED", ["kafka-1"])]
+
+
+@pytest.mark.parametrize("query, code, message", [
+    ("subscription { customerChanged(id: ", "GRAPHQL_PARSE_FAILED", "Syntax Error: "),
+    ("subscription { nope }", "GRAPHQL_VALIDATION_FAILED", "Cannot query field 'nope'"),
+    ('subscription { segmentMembershipChanged(segmentId: "nope") { joined } }',
+     "BAD_USER_INPUT", "segmentId: no segment nope"),
+    ('subscription { customerChanged(id: "c_nope") { kind } }', "BAD_USER_INPUT",
+     "id: no customer c_nope"),
+])
+async def test_a_subscription_that_cannot_start_is_answered_with_a_coded_error(
+        api, query, code, message):
+    subscribe = {"id": "1", "type": "subscribe", "payload": {"query": query}}
+    received, closed, _ = await ws_send(api, json.dumps(subscribe))
+    assert closed is None, received  # the connection stays open for other subscriptions
+    [reply] = received
+    assert reply["id"] == "1"
+    errors = reply["payload"] if reply["type"] == "error" else reply["payload"]["errors"]
+    assert errors[0]["message"].startswith(message)
+    assert errors[0]["extensions"]["code"] == code

@@ -37,7 +37,9 @@ from app.bench.explorer import (
 )
 from tests.browser.seed import World, seed_store
 
-TIMEOUT_MS = 15_000
+# generous: the machine running the tests may be busy; a wait for the right state costs
+# nothing more when it comes early
+TIMEOUT_MS = 30_000
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -24,21 +24,11 @@ from app.bench.explorer import (
     seed_component,
 )
 from tests.browser import seed
+from tests.browser.drawing import screen_point as point
+from tests.browser.drawing import wait_drawn
 
 VIEWPORT = {"width": 1440, "height": 900}
 BRIDGE = (f"cookie:{seed.ANNA_COOKIE_2}", f"email:{seed.BERT_EMAIL}")
-
-
-def wait_drawn(page: Any, after: int = 0) -> None:
-    page.wait_for_selector("#graph[data-state=drawn]")
-    if int(page.get_attribute("#graph", "data-draws") or 0) <= after:
-        page.wait_for_selector(f'#graph[data-state=drawn][data-draws="{after + 1}"]')
-
-
-def point(page: Any, *keys: str) -> dict[str, float]:
-    if len(keys) == 2:
-        return page.evaluate("([a, b]) => window.__idgraph.edgePoint(a, b)", list(keys))
-    return page.evaluate("k => window.__idgraph.nodePoint(k)", keys[0])
 
 
 def shoot(page: Any, out: Path, name: str) -> None:

@@ -47,6 +47,30 @@ def wait_drawn(page: Any, after: int = 0) -> None:
         page.wait_for_selector(f'#graph[data-state=drawn][data-draws="{after + 1}"]')
 
 
+SCREEN_POINT = """keys => {
+  const hook = window.__idgraph;
+  const at = () => (keys.length === 2 ? hook.edgePoint(keys[0], keys[1]) : hook.nodePoint(keys[0]));
+  const shown = (p) => !!p && !!document.elementFromPoint(p.x, p.y)?.closest('#graph');
+  let point = at();
+  if (point && !shown(point)) {
+    document.querySelector('#graph').scrollIntoView({block: 'center'});
+    point = at();
+  }
+  return {point, shown: shown(point)};
+}"""
+
+
+def screen_point(page: Any, *keys: str) -> dict[str, float]:
+    """Where an identifier (one key) or the link between two (two keys) is on the screen.
+    When the page has scrolled (a tab opened below the graph) and the element sits under the
+    sticky top bar or off screen, the graph is scrolled into view first: a click there would
+    land on the bar."""
+    found = page.evaluate(SCREEN_POINT, list(keys))
+    assert found["point"], f"{' - '.join(keys)} is not in the drawing"
+    assert found["shown"], f"{' - '.join(keys)} is drawn at {found['point']}, out of sight"
+    return found["point"]
+
+
 def graph_state(page: Any) -> dict[str, Any]:
     return page.evaluate("""() => ({
       nodes: window.__idgraph.nodes(),

@@ -14,7 +14,13 @@ import pytest
 
 from tests.browser import seed
 from tests.browser.conftest import sign_in_reader, sign_in_steward
-from tests.browser.drawing import assert_shows_graph, draws, graph_state, wait_drawn
+from tests.browser.drawing import (
+    assert_shows_graph,
+    draws,
+    graph_state,
+    screen_point,
+    wait_drawn,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -48,14 +54,12 @@ def search(page: Any, text: str) -> list[str]:
 
 def click_link(page: Any, a: str, b: str) -> None:
     """Click the drawn edge between two identifiers, where it is on the screen."""
-    point = page.evaluate("([a, b]) => window.__idgraph.edgePoint(a, b)", [a, b])
-    assert point, f"no edge {a} - {b} in the drawing"
+    point = screen_point(page, a, b)
     page.mouse.click(point["x"], point["y"])
 
 
 def click_node(page: Any, key: str) -> None:
-    point = page.evaluate("key => window.__idgraph.nodePoint(key)", key)
-    assert point, f"no node {key} in the drawing"
+    point = screen_point(page, key)
     page.mouse.click(point["x"], point["y"])
 
 
@@ -116,7 +120,7 @@ def test_a_link_shows_its_evidence_and_an_identifier_its_explanation(page, world
     assert_shows_graph(page, shots, "graph", ANNA_GRAPH_NODES)
 
     # hover: a summary; click: the events and sources that made the link
-    point = page.evaluate("([a, b]) => window.__idgraph.edgePoint(a, b)", list(BRIDGE))
+    point = screen_point(page, *BRIDGE)
     page.mouse.move(point["x"], point["y"])
     tip = page.wait_for_selector("[data-testid=tooltip-edge]")
     assert "1 event" in tip.text_content() and "web" in tip.text_content()
@@ -173,6 +177,23 @@ def test_the_inspector_follows_the_last_click_on_a_slow_page(page, world):
     assert page.text_content("[data-testid=evidence-count]") == "1"
 
 
+def test_a_click_selects_what_is_drawn_under_it_after_the_graph_moved_on_the_page(page, world):
+    """Content above the graph that grows (the header, the time bar's note) moves the graph
+    down the page without scrolling it or resizing it. A click must still select the link
+    drawn under the pointer, not what was there before the graph moved."""
+    sign_in_steward(page)
+    open_customer(page, world.anna)
+    click_node(page, f"phone:{seed.BERT_PHONE}")  # the graph has been pointed at once
+    wait_node_shown(page, seed.BERT_PHONE)
+    page.eval_on_selector(".customer-grid", """grid => {
+      const above = document.createElement('div');
+      above.style.height = '90px';
+      grid.before(above);
+    }""")
+    click_link(page, *BRIDGE)
+    wait_link_shown(page, *BRIDGE)
+
+
 def test_cut_a_link_splits_the_customer_and_the_audit_log_undoes_it(page, world, shots: Path):
     sign_in_steward(page)
     open_customer(page, world.anna)
@@ -197,7 +218,7 @@ def test_cut_a_link_splits_the_customer_and_the_audit_log_undoes_it(page, world,
     assert bert_id in page.text_content("[data-testid=history]")
 
     # Bert is a customer of his own now: a double click on his e-mail opens him
-    point = page.evaluate("key => window.__idgraph.nodePoint(key)", f"email:{seed.BERT_EMAIL}")
+    point = screen_point(page, f"email:{seed.BERT_EMAIL}")
     page.mouse.dblclick(point["x"], point["y"])
     page.wait_for_selector(f"[data-testid=customer-id]:text-is('{bert_id}')")
     wait_drawn(page)

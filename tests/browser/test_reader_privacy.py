@@ -70,7 +70,9 @@ def test_the_explorer_shows_a_reader_no_spelling_of_a_personal_value(browser, se
         click_link(page, f"cookie:{COOKIE}", "email:m***@example.com")
         page.wait_for_selector(f"[data-testid=link-title]:has-text('{COOKIE}')")
         content = page.content()
-        bodies = [a.text() for a in answers]
+        # Chromium hands DevTools no body for a 401 with its WWW-Authenticate challenge
+        # (reading it never returns); the one before sign-in is a fixed refusal anyway.
+        bodies = [a.text() for a in answers if a.status != 401]
     assert len(bodies) >= 10
     assert traces(content) == []
     for body in bodies:

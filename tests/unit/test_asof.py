@@ -17,6 +17,7 @@ from app.domain.asof import (
     hub_since,
     is_hub,
     link_pair,
+    links_made,
     moment_of,
     parse_moment,
     recover,
@@ -138,6 +139,30 @@ def test_a_hub_stops_the_region_only_from_when_it_became_one():
     released = Region("2024-03-05T00:00:00Z", keys={"device_id:d"})
     released.add_links(links)
     assert len(released.expand({"device_id:d"}, RULES, {"device_id:d"})) == 17
+
+
+def test_a_link_an_action_made_at_its_moment_does_not_make_a_hub_before_it():
+    moment = "2024-03-05T10:00:00.000000Z"
+    # 15 e-mails by events up to the moment (limit 15): not a hub yet ...
+    links = [Evidence("device_id:d", f"email:p{n}@x.com", f"2024-03-0{1 + n // 5}T10:00:00"
+                      ".000000Z") for n in range(15)]
+    # ... and the steward's merge at that moment links a 16th, dated that moment too
+    links.append(Evidence("device_id:d", "email:q@x.com", moment))
+    [merge] = steps_of([Entry(1, "merge", moment, {"customers": ["c_1", "c_2"]},
+                              {"kind": "unlink", "keys": ["device_id:d", "email:q@x.com"]})])
+    acted = links_made([merge], moment)
+    assert acted == {("device_id:d", "email:q@x.com")}
+    assert links_made([merge], "2024-03-05T10:00:00.000001Z") == frozenset()
+    # the merge comes after that moment's events: it found no hub, and the gathering
+    # goes through to the customer it merged with
+    before = Region(moment, moment, acted, keys={"device_id:d"})
+    before.add_links(links)
+    assert len(before.expand({"device_id:d"}, RULES, set())) == 16
+    # counted with the merge's own link, it was one
+    counted = Region(moment, moment, keys={"device_id:d"})
+    counted.add_links(links)
+    assert counted.expand({"device_id:d"}, RULES, set()) == set()
+    assert counted.hubs == {"device_id:d"}
 
 
 def test_a_region_past_its_bound_is_refused(monkeypatch):
