@@ -15,7 +15,15 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from app.bootstrap import Services, start
-from app.cli_common import CONFIG_ERRORS, console, fail, run, settings_for, store_option
+from app.cli_common import (
+    CONFIG_ERRORS,
+    console,
+    fail,
+    matcher_notice,
+    run,
+    settings_for,
+    store_option,
+)
 from app.config import WORKER_SETTINGS, Settings
 from loaders.files import FILE_FORMATS
 
@@ -195,12 +203,7 @@ async def load(
         fail(exc)
     settings = settings_for(store_url)
     services = await start(settings)
-    if services.ingest.matcher_problem:
-        console.print(f"fuzzy matching is off: {services.ingest.matcher_problem}", markup=False)
-    elif services.ingest.matcher and not services.ingest.matcher.model.health.usable:
-        console.print("fuzzy matching decides nothing: the stored matcher cannot tell "
-                      f"people apart ({'; '.join(services.ingest.matcher.model.health.reasons)})",
-                      markup=False)
+    matcher_notice(services.ingest)
     total_bytes = sum(p.stat().st_size for p in files)
     resuming = _exists(checkpoint)  # then the rejects of the earlier runs are kept
     try:
@@ -579,9 +582,9 @@ async def bench_erase(store_url: str | None, events: int, erasures: int) -> None
 
 
 def _register_commands() -> None:
-    from app import cli_loaders, cli_replay, cli_rules, cli_segments
+    from app import cli_loaders, cli_rebuild, cli_replay, cli_rules, cli_segments
 
-    for module in (cli_loaders, cli_segments, cli_replay, cli_rules):
+    for module in (cli_loaders, cli_segments, cli_replay, cli_rules, cli_rebuild):
         for command in module.COMMANDS:
             main.add_command(command)
         for command in module.BENCH_COMMANDS:

@@ -62,3 +62,14 @@ def settings_for(store_url: str | None) -> Settings:
     if store_url:
         settings = settings.model_copy(update={"store": store_url})
     return settings
+
+
+def matcher_notice(ingest: Any) -> None:
+    """Say when the store's matcher is unused or decides nothing (a load and a rebuild
+    apply it alike)."""
+    if ingest.matcher_problem:
+        console.print(f"fuzzy matching is off: {ingest.matcher_problem}", markup=False)
+    elif ingest.matcher and not ingest.matcher.model.health.usable:
+        console.print("fuzzy matching decides nothing: the stored matcher cannot tell "
+                      f"people apart ({'; '.join(ingest.matcher.model.health.reasons)})",
+                      markup=False)

@@ -78,16 +78,25 @@ class ReplayReport:
     by_topic: dict[str, int] = field(default_factory=dict)
 
 
-async def _end_offsets(bootstrap_servers: str, consumer: AIOKafkaConsumer, topic: str
-                       ) -> dict[TopicPartition, int]:
-    """The topic's partitions and their end offsets now; none if there is no such topic."""
+async def topic_partitions(bootstrap_servers: str, topic: str) -> list[TopicPartition]:
+    """The topic's partitions now (asked of the cluster, not of a client's cached
+    metadata); none if there is no such topic, which this does not create."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await admin.start()
     try:
+        # naming a topic in a metadata request creates it where the broker auto-creates
+        if topic not in await admin.list_topics():
+            return []
         [described] = await admin.describe_topics([topic])
     finally:
         await admin.close()
-    tps = [TopicPartition(topic, p["partition"]) for p in described.get("partitions", [])]
+    return [TopicPartition(topic, p["partition"]) for p in described.get("partitions", [])]
+
+
+async def _end_offsets(bootstrap_servers: str, consumer: AIOKafkaConsumer, topic: str
+                       ) -> dict[TopicPartition, int]:
+    """The topic's partitions and their end offsets now; none if there is no such topic."""
+    tps = await topic_partitions(bootstrap_servers, topic)
     return await consumer.end_offsets(tps) if tps else {}
 
 

@@ -28,7 +28,7 @@ import logging
 import random
 import resource
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ from app.metrics import METRICS, LoaderMetrics
 from app.outbound import publish_changes
 from app.services.ingest import IngestResult, IngestService, Problem
 from app.services.outbox import Publisher
+from app.stores.bulk import bulk_of
 from app.stores.errors import StoreError
 from loaders.dlq import DeadLetter, send_dead_letters
 from loaders.files import decode_json, read_lines
@@ -146,6 +147,15 @@ def position(message: Any) -> str:
     return f"{message.topic}/{message.partition}/{message.offset}"
 
 
+def decode_message(message: Any, where: str, input_format: str,
+                   segment: SegmentConfig) -> object:
+    """The raw v1 event a message holds, or the Problem with it (also a rebuild's tasks
+    read a topic through this)."""
+    if message.value is None:
+        return Problem(where, "message", "empty message (no value)", True)
+    return decode_json(message.value, where, input_format, segment)
+
+
 def _refuse_store_faults(items: list[tuple[str, object]], result: IngestResult) -> None:
     """A store that rejected every event of a batch is at fault, not the data: stop,
     uncommitted, rather than dead-letter the whole stream."""
@@ -200,6 +210,7 @@ class _Rebalance(ConsumerRebalanceListener):
     async def on_partitions_assigned(self, assigned: Any) -> None:
         log.info("assigned partitions: %s", sorted(f"{tp.topic}/{tp.partition}" for tp in
                                                      assigned))
+        await self.loader.start_after_rebuild(assigned)
         self.loader.metrics.assigned.set(len(assigned))
         self.loader.last_activity = time.monotonic()
 
@@ -225,6 +236,8 @@ class KafkaLoader:
             heartbeat_interval_ms=int(config.session_timeout_s * 1000 / 3))
         self.producer: AIOKafkaProducer | None = None
         self.publisher: Publisher | None = None  # with a changes topic, from run()
+        # topic -> partition -> next offset: what the store's rebuilds covered (from run())
+        self.rebuilt: Mapping[str, dict[int, int]] = {}
         if config.dlq_topic or config.changes_topic:
             self.producer = AIOKafkaProducer(
                 bootstrap_servers=config.bootstrap_servers, client_id=config.client_id,
@@ -240,6 +253,7 @@ class KafkaLoader:
         try:
             await self._start()
             await self._settle()
+            self.rebuilt = await bulk_of(self.ingest.store).positions()
             if self.config.changes_topic:
                 self.publisher = Publisher(
                     self.ingest.store, self._send_changes, self.config.changes_topic,
@@ -262,6 +276,19 @@ class KafkaLoader:
                 await self.publisher.close()
             await self._close()
         return self.stats
+
+    async def start_after_rebuild(self, assigned: Any) -> None:
+        """A partition that a rebuild of the store read further than this group committed
+        starts where the rebuild stopped: what came before is in the store already."""
+        for tp in assigned:
+            covered = self.rebuilt.get(tp.topic, {}).get(tp.partition)
+            if covered is None:
+                continue
+            committed = await self.consumer.committed(tp)
+            if committed is None or committed < covered:
+                log.info("%s/%s: starting at offset %d, where the store's rebuild stopped",
+                         tp.topic, tp.partition, covered)
+                self.consumer.seek(tp, covered)
 
     async def _settle(self) -> None:
         """Evaluate the segment checks that writers which died after their commit left
@@ -354,9 +381,7 @@ class KafkaLoader:
         return result, _dead_letters(by_position, items, result)
 
     def _decode(self, message: Any, where: str) -> object:
-        if message.value is None:
-            return Problem(where, "message", "empty message (no value)", True)
-        return decode_json(message.value, where, self.config.input_format, self.config.segment)
+        return decode_message(message, where, self.config.input_format, self.config.segment)
 
     async def _ingest_isolating(self, items: list[tuple[str, object]],
                                 poisoned: list[str] | None = None) -> IngestResult:

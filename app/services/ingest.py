@@ -59,6 +59,38 @@ def unexpected(position: str, field: str, exc: Exception, event_id: str | None =
                    "idgraph, logged; please report it)", True, event_id)
 
 
+def validate(raw: object, position: str, default_region: str) -> tuple[Event | None,
+                                                                     list[Problem]]:
+    """One raw event: the event (None when it is rejected) and its problems. The same
+    check for every way in: the loaders here, and a rebuild's Spark tasks."""
+    event_id = raw.get("event_id") if isinstance(raw, dict) else None
+    event_id = event_id if bounds.is_safe_text(event_id) else None
+    try:
+        parsed = parse_event(raw, default_region=default_region)
+    except EventError as exc:
+        return None, [Problem(position, exc.field, exc.reason, True, event_id)]
+    except Exception as exc:
+        return None, [unexpected(position, "event", exc, event_id)]
+    problems = [
+        Problem(position, "identifiers", str(d), False, event_id) for d in parsed.dropped
+    ]
+    return parsed.event, problems
+
+
+def plan_problems(plan: Plan) -> list[Problem]:
+    """What a plan left out of its events: identifiers dropped after an erasure (a whole
+    event when none is left), and traits left out of matching."""
+    problems = [
+        Problem(f"event {event_id}", "identifiers", f"{key}: {why}" if key else why,
+                not key, event_id, erased=why in (SUPPRESSED, ALL_SUPPRESSED))
+        for event_id, key, why in plan.dropped
+    ]
+    return problems + [
+        Problem(f"event {event_id}", trait, f"ignored for matching: {why}", False, event_id)
+        for event_id, trait, why in plan.trait_problems
+    ]
+
+
 @dataclass(slots=True)
 class IngestResult:
     received: int = 0
@@ -107,18 +139,7 @@ class IngestService:
         self.committed: Callable[[Plan], None] | None = None
 
     def validate(self, raw: object, position: str) -> tuple[Event | None, list[Problem]]:
-        event_id = raw.get("event_id") if isinstance(raw, dict) else None
-        event_id = event_id if bounds.is_safe_text(event_id) else None
-        try:
-            parsed = parse_event(raw, default_region=self.default_region)
-        except EventError as exc:
-            return None, [Problem(position, exc.field, exc.reason, True, event_id)]
-        except Exception as exc:
-            return None, [unexpected(position, "event", exc, event_id)]
-        problems = [
-            Problem(position, "identifiers", str(d), False, event_id) for d in parsed.dropped
-        ]
-        return parsed.event, problems
+        return validate(raw, position, self.default_region)
 
     async def ingest_raw(self, items: Iterable[tuple[str, object]]) -> IngestResult:
         """Validate and ingest (position, raw event) pairs: bad ones are reported, the rest
@@ -172,16 +193,7 @@ class IngestService:
         result.changes = plan.changes
         if self.segments is not None:
             result.changes = result.changes + await self.segments.after_plan(plan, now)
-        for event_id, key, why in plan.dropped:
-            result.problems.append(
-                Problem(f"event {event_id}", "identifiers", f"{key}: {why}" if key else why,
-                        not key, event_id, erased=why in (SUPPRESSED, ALL_SUPPRESSED))
-            )
-        for event_id, trait, why in plan.trait_problems:
-            result.problems.append(
-                Problem(f"event {event_id}", trait, f"ignored for matching: {why}", False,
-                        event_id)
-            )
+        result.problems += plan_problems(plan)
         return result
 
     async def load_matcher(self) -> None:

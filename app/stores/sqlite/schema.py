@@ -251,4 +251,19 @@ MIGRATIONS: list[tuple[str, str]] = [
         "V0006__events_by_time",
         "CREATE INDEX events_ts ON events (ts, event_id)",
     ),
+    (
+        # What each rebuild (app/stores/bulk.py) covered: its inputs and the Kafka offsets
+        # they reach, which `idgraph consume` starts from.
+        "V0007__rebuilds",
+        """
+        CREATE TABLE rebuilds (
+            id TEXT PRIMARY KEY,
+            started_at TEXT NOT NULL,
+            finished_at TEXT NOT NULL,
+            inputs TEXT NOT NULL,
+            positions TEXT NOT NULL,
+            summary TEXT NOT NULL
+        );
+        """,
+    ),
 ]
