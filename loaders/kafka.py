@@ -42,7 +42,7 @@ from app.metrics import METRICS, LoaderMetrics
 from app.outbound import publish_changes
 from app.services.ingest import IngestResult, IngestService, Problem
 from app.services.outbox import Publisher
-from app.stores.bulk import bulk_of
+from app.stores import bulk_of
 from app.stores.errors import StoreError
 from loaders.dlq import DeadLetter, send_dead_letters
 from loaders.files import decode_json, read_lines

@@ -41,6 +41,7 @@ from app.domain.plan import (
 )
 from app.domain.privacy import SuppressionKey
 from app.domain.rules import Rules
+from app.stores import bulk_of
 from app.stores.base import IdentityStore
 from app.stores.bulk import (
     EXPORTS,
@@ -48,7 +49,6 @@ from app.stores.bulk import (
     PendingSwitch,
     RebuildRecord,
     SwitchPending,
-    bulk_of,
 )
 from app.stores.bulk import Switch as SwitchPlans
 

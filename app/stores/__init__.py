@@ -6,7 +6,8 @@ from urllib.parse import unquote, urlsplit
 
 from app.domain.privacy import SuppressionKey
 from app.stores.base import IdentityStore
-from app.stores.errors import StoreUnavailable, StoreURLError
+from app.stores.bulk import BulkStore
+from app.stores.errors import StoreError, StoreUnavailable, StoreURLError
 
 NEO4J_SCHEMES = ("neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc")
 
@@ -37,4 +38,21 @@ def open_store(url: str, *, neo4j_database: str = "neo4j",
     )
 
 
-__all__ = ["IdentityStore", "StoreUnavailable", "StoreURLError", "open_store"]
+
+def bulk_of(store: IdentityStore) -> BulkStore:
+    """The bulk writer (a rebuild's staging and switch) of the adapter behind `store`."""
+    from app.stores.neo4j.store import Neo4jStore
+    from app.stores.sqlite.store import SQLiteStore
+
+    if isinstance(store, SQLiteStore):
+        from app.stores.sqlite.bulk import SQLiteBulk
+
+        return SQLiteBulk(store)
+    if isinstance(store, Neo4jStore):
+        from app.stores.neo4j.bulk import Neo4jBulk
+
+        return Neo4jBulk(store)
+    raise StoreError(f"{type(store).__name__} has no bulk writer")
+
+
+__all__ = ["IdentityStore", "StoreUnavailable", "StoreURLError", "bulk_of", "open_store"]

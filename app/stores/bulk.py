@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.domain.plan import Plan
-from app.stores.base import IdentityStore
 from app.stores.errors import StoreError
 
 Row = dict[str, Any]
@@ -120,18 +119,3 @@ class BulkStore(ABC):
     @abstractmethod
     async def positions(self) -> Mapping[str, dict[int, int]]:
         """The Kafka offsets the latest rebuild that read a topic covered, per topic."""
-
-
-def bulk_of(store: IdentityStore) -> BulkStore:
-    from app.stores.neo4j.store import Neo4jStore
-    from app.stores.sqlite.store import SQLiteStore
-
-    if isinstance(store, SQLiteStore):
-        from app.stores.sqlite.bulk import SQLiteBulk
-
-        return SQLiteBulk(store)
-    if isinstance(store, Neo4jStore):
-        from app.stores.neo4j.bulk import Neo4jBulk
-
-        return Neo4jBulk(store)
-    raise StoreError(f"{type(store).__name__} has no bulk writer")
