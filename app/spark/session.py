@@ -44,6 +44,9 @@ def spark_session(config: SparkConfig) -> SparkSession:
         # Tasks run this interpreter, with idgraph importable, as the driver does.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+        # Local mode talks only to itself: loopback, so that a machine whose host name does
+        # not resolve (a fresh CI runner, a laptop offline) still starts a session.
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     builder = SparkSession.builder if master == SUBMITTED else SparkSession.builder.master(master)
     builder = (builder.appName(config.app_name)
                .config("spark.sql.session.timeZone", "UTC")
