@@ -22,7 +22,7 @@ import hashlib
 import hmac
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 LEGACY_SALT = b"idgraph-suppression-v1"
 SCHEME = "v2"
@@ -46,11 +46,14 @@ def legacy_hash(key: str) -> str:
 @dataclass(frozen=True, slots=True)
 class SuppressionKey:
     secret: bytes
+    # every identifier of every batch is hashed: the prefix is made once, not per hash
+    prefix: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.secret) < MIN_KEY_BYTES:
             raise SuppressionKeyError(f"a suppression key needs at least {MIN_KEY_BYTES} "
                                       f"bytes, not {len(self.secret)}")
+        object.__setattr__(self, "prefix", f"{SCHEME}:{self.fingerprint}:")
 
     def __repr__(self) -> str:  # never the secret, in logs or tracebacks
         return f"SuppressionKey(fingerprint={self.fingerprint!r})"
@@ -60,10 +63,6 @@ class SuppressionKey:
         """Tells keys apart without telling anything about them."""
         return hmac.new(self.secret, b"idgraph suppression key fingerprint",
                         hashlib.sha256).hexdigest()[:12]
-
-    @property
-    def prefix(self) -> str:
-        return f"{SCHEME}:{self.fingerprint}:"
 
     def hash(self, key: str) -> str:
         """The stored form of an erased identifier key ("type:value")."""

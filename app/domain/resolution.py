@@ -293,6 +293,8 @@ class _Group:
     events: list[Event] = field(default_factory=list)  # in time order
     # customer -> the first event that tied it to another customer
     triggers: dict[str, Event] = field(default_factory=dict)
+    # the batch's unbanned evidence between two of its keys, in the batch's order
+    pairs: list[Pair] = field(default_factory=list)
 
 
 def _groups(batch: _Batch, snapshot: Snapshot, inactive: Mapping[str, object]) -> list[_Group]:
@@ -329,19 +331,30 @@ def _groups(batch: _Batch, snapshot: Snapshot, inactive: Mapping[str, object]) -
                 join(keys[0], key, event)
 
     by_root: dict[object, _Group] = {}
+    group_of: dict[str, _Group] = {}
+    # event ids are unique in a batch (new_events): a set per group, not a list scan
+    listed: dict[int, set[str]] = {}
     for keys, event in units:
         for key in keys:
             root = uf[key]
             group = by_root.get(root)
             if group is None:
                 group = by_root[root] = _Group(customers=customers_at.get(root, set()))
+                listed[id(group)] = set()
             group.keys.add(key)
-            if event not in group.events:
+            group_of[key] = group
+            if event.event_id not in listed[id(group)]:
+                listed[id(group)].add(event.event_id)
                 group.events.append(event)
     for group in by_root.values():
         group.events.sort(key=lambda e: (e.ts, e.event_id))
     for group in by_root.values():
         group.triggers = {c: triggers[c] for c in group.customers if c in triggers}
+    # One pass over the evidence for all groups, not one per group.
+    for p in batch.evidence:
+        group = group_of.get(p[0])
+        if group is not None and group_of.get(p[1]) is group and p not in snapshot.bans:
+            group.pairs.append(p)
     return list(by_root.values())
 
 
@@ -364,7 +377,7 @@ def _fast(group: _Group, snapshot: Snapshot, plan: Plan, batch: _Batch, now: str
     replayed from the batch alone and added to their history; otherwise the whole
     components are read and their history replayed again."""
     infos = [snapshot.customers[c] for c in sorted(group.customers)]
-    ties = [batch.evidence[p].tie(*p) for p in _pairs_within(group.keys, batch, snapshot)]
+    ties = [batch.evidence[p].tie(*p) for p in group.pairs]
     if _is_late(group, snapshot):
         return _late(group, infos, ties, snapshot, plan, batch, now)
     fresh = {k: batch.sightings[k].first for k in group.keys if k not in snapshot.owners}
@@ -418,11 +431,6 @@ def _absorbed(cid: str, final: str, by_absorbed: Mapping[str, Merge], group: _Gr
     return Merge(cid, final, now, trigger.event_id,
                  f"{trigger.type} event {trigger.event_id} from {trigger.source} tied "
                  f"identifiers of {cid} to {final}")
-
-
-def _pairs_within(keys: set[str], batch: _Batch, snapshot: Snapshot) -> list[Pair]:
-    return [p for p in batch.evidence
-            if p[0] in keys and p[1] in keys and p not in snapshot.bans]
 
 
 def _late(group: _Group, infos: list[CustomerInfo], ties: list[Tie], snapshot: Snapshot,
@@ -869,14 +877,16 @@ def _match(batch: _Batch, plan: Plan, snapshot: Snapshot, matcher: Matcher | Non
            pending: Sequence[PendingRecord], now: str) -> None:
     """Match the batch's records: links join the batch's evidence as MATCHED links,
     candidates between the thresholds go to the review queue."""
+    if not pending:  # most batches: no traits, and the index below would cost more
+        return
     # An identifier dropped from its event (suppressed after an erasure) makes no record.
     kept = {e.event_id: {i.key for i in e.identifiers} for e in batch.events}
-    pending = [p for p in pending if p.key in kept.get(p.event.event_id, ())]
+    records = [p for p in pending if p.key in kept.get(p.event.event_id, ())]
     plan.trait_problems = [(p.event.event_id, f"traits.{t.trait}", t.reason)
-                           for p in pending for t in p.problems]
-    if matcher is None or not pending:
+                           for p in records for t in p.problems]
+    if matcher is None or not records:
         return
-    step = match_batch(pending, matcher, snapshot.match_buckets, snapshot.match_records,
+    step = match_batch(records, matcher, snapshot.match_buckets, snapshot.match_records,
                        snapshot.owners)
     plan.match_records = [(p.key, p.record.traits, p.blocks) for p in step.records if p.blocks]
     for match in step.matches:
