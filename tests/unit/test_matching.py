@@ -31,7 +31,9 @@ from app.domain.matching.blocking import BUCKET_LIMIT, CANDIDATE_LIMIT
 from app.domain.matching.comparisons import (
     Comparison,
     DayMonthSwappedLevel,
+    Comparator,
     JaroWinklerLevel,
+    MoveComparison,
     OneEditLevel,
     OnePartDiffersLevel,
     code_comparison,
@@ -248,6 +250,9 @@ def test_an_e_mail_slip_that_the_names_explain_is_no_slip():
 def test_comparisons_are_composed_of_levels_and_round_trip_through_json():
     for comparison in default_comparisons():
         assert Comparison.from_json(comparison.to_json()) == comparison
+        if isinstance(comparison, MoveComparison):
+            assert comparison.levels == ("null", "stayed", "same_town", "elsewhere")
+            continue
         assert comparison.levels[:2] == ("null", "exact") and comparison.levels[-1] == "else"
     first = default_comparisons()[0]
     assert first.levels == ("null", "exact", "jw>=0.92", "one_edit", "swapped", "initial",
@@ -469,3 +474,51 @@ def test_a_batch_record_is_compared_with_the_earlier_batch_records_before_stored
     assert needed_candidates(queries, stored) == {"a", *stored["k"][:CANDIDATE_LIMIT]}
 
 
+
+
+HOME = {"street": "kerkstraat", "house_number": "12", "postcode": "3512ab", "city": "utrecht"}
+
+
+def move_level(a: dict[str, str], b: dict[str, str]) -> str:
+    comparator = Comparator(default_comparisons())
+    levels = comparator.levels(rec("a", **a).traits, rec("b", **b).traits)
+    return comparator.comparisons[-1].levels[levels[-1]]
+
+
+def test_a_move_is_every_address_detail_changed_and_the_town_says_how_far():
+    elsewhere = {"street": "dorpsweg", "house_number": "3", "postcode": "9711xx",
+                 "city": "groningen"}
+    assert move_level(HOME, elsewhere) == "elsewhere"
+    assert move_level(HOME, {**elsewhere, "city": "utrecht"}) == "same_town"
+    assert move_level(HOME, {**elsewhere, "city": "utrecth"}) == "same_town"
+    # one detail still agrees (or is a typo away): the parts weigh what they say
+    assert move_level(HOME, {**elsewhere, "house_number": "12"}) == "stayed"
+    assert move_level(HOME, {**HOME, "street": "kerkstrat"}) == "stayed"
+    # no detail on both sides: nothing to say
+    assert move_level(HOME, {"city": "groningen"}) == "null"
+    assert move_level({"first_name": "anna"}, HOME) == "null"
+
+
+def test_a_move_weighs_once_where_its_parts_would_weigh_three_times():
+    comparisons = default_comparisons()
+    model = untrained_model(comparisons)
+    names = {"first_name": "anna", "last_name": "jansen", "birth_date": "1980-01-01"}
+    a, b = rec("a", **names, **HOME), rec("b", **names, street="dorpsweg", house_number="3",
+                                        postcode="9711xx", city="groningen")
+    result = model.match(a, b)
+    outcome = {c.comparison: c.level for c in result.comparisons}
+    assert outcome["address"] == "elsewhere"
+    assert all(outcome[t] == "null" for t in ("street", "house_number", "postcode", "city"))
+    move = len(comparisons) - 1
+    weights = dict(zip((c.name for c in comparisons), result.level_weights, strict=True))
+    assert weights["address"] == pytest.approx(model.weights[move][3])
+    # the parts' own levels, weighed one by one, say far more against the pair
+    parts = Comparator(comparisons).levels(a.traits, b.traits)
+    one_by_one = sum(model.weights[k][parts[k]] for k, c in enumerate(comparisons)
+                     if c.trait in ("street", "house_number", "postcode", "city"))
+    assert one_by_one < 2 * weights["address"] < 0
+    # at one address the move is silent and the parts count
+    same = model.match(a, rec("c", **names, **HOME))
+    assert {c.comparison: c.level for c in same.comparisons}["address"] == "stayed"
+    assert dict(zip((c.name for c in comparisons), same.level_weights, strict=True)
+                )["address"] == 0.0

@@ -6,6 +6,9 @@ A comparison is composed of level objects, strongest agreement first. Level 0 is
 Fellegi-Sunter model (model.py) gives each level its own m and u probability, so levels
 need not be calibrated here. A comparison of a trait that a data set lacks is always
 `null` and weighs nothing: the same comparisons fit every data set.
+
+One comparison is made of others: a move (`MoveComparison`), whether the parts of an
+address all changed at once, weighed as one fact instead of three or four.
 """
 
 from __future__ import annotations
@@ -246,6 +249,16 @@ class Comparison:
         return self.trait
 
     @property
+    def traits(self) -> tuple[str, ...]:
+        """The traits it compares: a blocking rule on any of them leaves it out of EM."""
+        return (self.trait,)
+
+    @property
+    def silent(self) -> tuple[int, ...]:
+        """Levels that weigh nothing, because other comparisons carry their evidence."""
+        return ()
+
+    @property
     def tf_trait(self) -> str | None:
         """The trait whose value frequencies adjust the weight of an exact agreement."""
         return self.trait if self.term_frequencies else None
@@ -272,8 +285,73 @@ class Comparison:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Comparison:
+        if data.get("kind") == "move":
+            return MoveComparison(data["trait"], details=tuple(data["details"]),
+                                  area=tuple(data["area"]))
         return cls(data["trait"], tuple(level_from_json(lv) for lv in data["levels"]),
                    bool(data.get("term_frequencies")))
+
+
+# An address's parts: the details that place a home, and the area they lie in.
+ADDRESS_DETAILS = ("street", "house_number", "postcode", "address_line2")
+ADDRESS_AREA = ("city", "state")
+STAYED, SAME_TOWN, ELSEWHERE = 1, 2, 3
+
+
+@dataclass(frozen=True, slots=True)
+class MoveComparison(Comparison):
+    """Whether a person moved house between two records.
+
+    A move changes street, house number and postcode at once: weighed one by one as
+    independent evidence, they would count one fact three or four times, and a person
+    who moved could never match their older record, whatever else agrees. So when every
+    address detail both records have differs beyond its closest level, the parts weigh
+    nothing and this comparison weighs the move once: `same_town` (the town agrees) or
+    `elsewhere`. Otherwise it is `stayed`, which weighs nothing (the parts carry what
+    agrees, weighed as before), but counts in training, so that m and u of a move are
+    shares of all pairs with an address to compare. `null` when no detail is on both
+    sides.
+    """
+
+    trait: str = "address"
+    details: tuple[str, ...] = ADDRESS_DETAILS
+    area: tuple[str, ...] = ADDRESS_AREA
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "levels", ("null", "stayed", "same_town", "elsewhere"))
+
+    @property
+    def traits(self) -> tuple[str, ...]:
+        return (*self.details, *self.area)
+
+    @property
+    def silent(self) -> tuple[int, ...]:
+        return (STAYED,)
+
+    def level(self, a: Traits, b: Traits) -> int:
+        return NULL  # from the parts' levels: Comparator.vector
+
+    @staticmethod
+    def last_levels(comparisons: Sequence[Comparison], traits: Sequence[str]
+                    ) -> tuple[tuple[int, int], ...]:
+        """(index, its `else` level) of the comparisons of `traits`."""
+        return tuple((k, len(c.levels) - 1) for k, c in enumerate(comparisons)
+                     if c.trait in traits and not isinstance(c, MoveComparison))
+
+    @staticmethod
+    def move_level(vector: Sequence[int], details: Sequence[tuple[int, int]],
+                   area: Sequence[tuple[int, int]]) -> int:
+        present = [(k, last) for k, last in details if vector[k] != NULL]
+        if not present:
+            return NULL
+        if any(vector[k] != last for k, last in present):
+            return STAYED
+        town = any(vector[k] not in (NULL, last) for k, last in area)
+        return SAME_TOWN if town else ELSEWHERE
+
+    def to_json(self) -> dict[str, Any]:
+        return {"trait": self.trait, "kind": "move", "details": list(self.details),
+                "area": list(self.area)}
 
 
 def name_comparison(trait: str, other: str) -> Comparison:
@@ -317,9 +395,39 @@ def default_comparisons() -> tuple[Comparison, ...]:
         # records that person has, not how common it is.
         Comparison("email", (LetterSlipLevel(),)),
         code_comparison("phone"),
+        MoveComparison(),
     )
+
+
+class Comparator:
+    """Comparison vectors of `comparisons`: each comparison's level, then each move
+    comparison's level from the levels of its parts."""
+
+    __slots__ = ("comparisons", "_moves")
+
+    def __init__(self, comparisons: Sequence[Comparison]) -> None:
+        self.comparisons = tuple(comparisons)
+        self._moves = tuple(
+            (k, c.last_levels(self.comparisons, c.details), c.last_levels(self.comparisons, c.area))
+            for k, c in enumerate(self.comparisons) if isinstance(c, MoveComparison))
+
+    def levels(self, a: Traits, b: Traits) -> list[int]:
+        """Every comparison's own level: the parts of a move as they compare."""
+        levels = [c.level(a, b) for c in self.comparisons]
+        for k, details, area in self._moves:
+            levels[k] = MoveComparison.move_level(levels, details, area)
+        return levels
+
+    def vector(self, a: Traits, b: Traits) -> tuple[int, ...]:
+        """The levels that are scored: the parts of a move null (the move weighs them)."""
+        levels = self.levels(a, b)
+        for k, details, area in self._moves:
+            if levels[k] not in (NULL, STAYED):
+                for part, _ in (*details, *area):
+                    levels[part] = NULL
+        return tuple(levels)
 
 
 def comparison_vector(comparisons: Sequence[Comparison], a: Traits, b: Traits
                       ) -> tuple[int, ...]:
-    return tuple(c.level(a, b) for c in comparisons)
+    return Comparator(comparisons).vector(a, b)

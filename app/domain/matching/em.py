@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from random import Random
 
-from app.domain.matching.comparisons import NULL, Comparison
+from app.domain.matching.comparisons import NULL, Comparator, Comparison
 from app.domain.matching.decisions import Basis
 from app.domain.matching.household import KIN, Kin
 from app.domain.matching.model import probability_of
@@ -98,14 +98,15 @@ def random_pairs(n: int, count: int, rng: Random) -> list[tuple[int, int]]:
 
 def level_counts(records: Sequence[MatchRecord], comparisons: Sequence[Comparison],
                  rng: Random, pairs: int = U_SAMPLE_PAIRS) -> list[list[int]]:
-    """How often each level occurs among `pairs` random pairs of `records`."""
+    """How often each level occurs among `pairs` random pairs of `records` (the parts of
+    a move as they compare: their u is how strangers' parts compare, moved or not)."""
     if len(records) < 2:
         raise ValueError("estimating u needs at least two records")
     counts = [[0] * len(c.levels) for c in comparisons]
+    comparator = Comparator(comparisons)
     for i, j in random_pairs(len(records), pairs, rng):
-        a, b = records[i].traits, records[j].traits
-        for k, comp in enumerate(comparisons):
-            counts[k][comp.level(a, b)] += 1
+        for k, level in enumerate(comparator.levels(records[i].traits, records[j].traits)):
+            counts[k][level] += 1
     return counts
 
 
@@ -129,6 +130,7 @@ def estimate_m(
     start_m: Sequence[Sequence[float]],
     *,
     kin_u: Mapping[Basis, Sequence[Sequence[float] | None]],
+    silent: Sequence[Sequence[int]] = (),
     prior_pairs: float = M_PRIOR_PAIRS,
     tolerance: float = TOLERANCE,
     max_iterations: int = MAX_ITERATIONS,
@@ -142,6 +144,9 @@ def estimate_m(
     unshared traits vary (their m) is learnt from the pairs weighed against strangers
     only: among kin, it and the one-person share would explain the same data, so a data
     set with few such pairs leaves it near its prior.
+
+    `silent[k]` are levels of comparison k that weigh nothing (other comparisons carry
+    their evidence: comparisons.MoveComparison); they are counted for m all the same.
     """
     personal = [h is not None for h in kin_u[Basis.HOUSEMATES]]
     m = [list(row) for row in start_m]
@@ -150,12 +155,13 @@ def estimate_m(
     shares = [START_SESSION_SHARE] * len(sessions)
     kin = Kin()
     items = [list(s.patterns.items()) for s in sessions]
-    log_u = [_logs(row) for row in u]
-    log_kin = {basis: [None if h is None else _logs(h) for h in rows]
+    quiet = [tuple(silent[k]) if k < len(silent) else () for k in range(len(u))]
+    log_u = [_logs(row, q) for row, q in zip(u, quiet, strict=True)]
+    log_kin = {basis: [None if h is None else _logs(h, q) for h, q in zip(rows, quiet, strict=True)]
                for basis, rows in kin_u.items()}
     change = float("inf")
     for iteration in range(1, max_iterations + 1):
-        log_m = [_logs(row) for row in m]
+        log_m = [_logs(row, q) for row, q in zip(m, quiet, strict=True)]
         expected = [[0.0] * len(row) for row in m]
         among_kin = _AmongKin()
         new_shares = []
@@ -241,8 +247,11 @@ def _logit(p: float) -> float:
     return math.log(p) - math.log1p(-p)
 
 
-def _logs(row: Sequence[float]) -> list[float]:
-    return [0.0, *(math.log(p) for p in row[1:])]  # the null level is never read
+def _logs(row: Sequence[float], silent: Sequence[int] = ()) -> list[float]:
+    """log of each level's probability; 0 for the null level (never read) and for levels
+    that weigh nothing."""
+    return [0.0, *(0.0 if level in silent else math.log(p)
+                   for level, p in enumerate(row[1:], start=1))]
 
 
 def _result(m: list[list[float]], sessions: Sequence[Session], shares: list[float],

@@ -48,7 +48,7 @@ from app.domain.matching.decisions import Basis, Guard
 
 TWIN_TRAIT = "birth_date"
 ADDRESS_TRAITS = frozenset({"street", "house_number", "address_line2", "postcode", "city",
-                            "state", "country"})
+                            "state", "country", "address"})
 # What kin share: agreeing on it does not tell a person from a housemate or a twin.
 SHARED_TRAITS: Mapping[Basis, frozenset[str]] = {
     Basis.STRANGERS: frozenset(),

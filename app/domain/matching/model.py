@@ -27,7 +27,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from app.domain.matching.comparisons import EXACT, Comparison, Traits, default_comparisons
+from app.domain.matching.comparisons import (
+    EXACT,
+    Comparator,
+    Comparison,
+    Traits,
+    default_comparisons,
+)
 from app.domain.matching.decisions import Basis, Decision, Guard
 from app.domain.matching.household import KIN, Kin, basis_of, guard_for, kin_weights, shared_by
 from app.domain.matching.records import MatchRecord
@@ -166,6 +172,7 @@ class MatchModel:
     _tf_slots: tuple[tuple[int, str], ...] = field(init=False, repr=False)
     _tf_on: dict[Basis, tuple[bool, ...]] = field(init=False, repr=False)
     _cuts: tuple[float, float] = field(init=False, repr=False)
+    _comparator: Comparator = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         for comp, m, u in zip(self.comparisons, self.m, self.u, strict=True):
@@ -174,9 +181,11 @@ class MatchModel:
         if not 0.0 < self.prior < 1.0:
             raise ValueError(f"prior: a probability between 0 and 1, not {self.prior!r}")
         self.weights = tuple(
-            (0.0, *(math.log2(mi / ui) for mi, ui in zip(m[1:], u[1:], strict=True)))
-            for m, u in zip(self.m, self.u, strict=True)
+            (0.0, *(0.0 if level in c.silent else math.log2(mi / ui)
+                    for level, mi, ui in zip(range(1, len(m)), m[1:], u[1:], strict=True)))
+            for c, m, u in zip(self.comparisons, self.m, self.u, strict=True)
         )
+        self._comparator = Comparator(self.comparisons)
         self.prior_weight = log2_odds(self.prior)
         self._tables = {Basis.STRANGERS: (self.weights, self.prior_weight)}
         for basis in KIN:
@@ -206,7 +215,7 @@ class MatchModel:
 
     # -- scoring ---------------------------------------------------------------------
     def vector(self, a: Traits, b: Traits) -> tuple[int, ...]:
-        return tuple(c.level(a, b) for c in self.comparisons)
+        return self._comparator.vector(a, b)
 
     def level_weights(self, vector: Sequence[int], tf: Mapping[str, float],
                       basis: Basis = Basis.STRANGERS) -> list[float]:

@@ -28,7 +28,13 @@ from typing import Any
 from networkx.utils import UnionFind
 
 from app.domain.matching.blocking import DEFAULT_RULES, BlockIndex, BlockingRule, blocking_keys
-from app.domain.matching.comparisons import EXACT, NULL, Comparison, default_comparisons
+from app.domain.matching.comparisons import (
+    EXACT,
+    NULL,
+    Comparator,
+    Comparison,
+    default_comparisons,
+)
 from app.domain.matching.decisions import Basis, Decision
 from app.domain.matching.em import (
     EmResult,
@@ -180,6 +186,7 @@ def sessions_of(records: Sequence[MatchRecord], comparisons: Sequence[Comparison
                 ) -> list[Session]:
     vectors: dict[tuple[int, int], tuple[tuple[int, ...], Basis]] = {}
     sessions = []
+    comparator = Comparator(comparisons)
     for rule in rules:
         pairs, total = session_pairs(records, rule, rng)
         if len(pairs) < MIN_SESSION_PAIRS:
@@ -187,9 +194,8 @@ def sessions_of(records: Sequence[MatchRecord], comparisons: Sequence[Comparison
         for i, j in pairs:
             if (i, j) not in vectors:
                 a, b = records[i].traits, records[j].traits
-                vectors[(i, j)] = (tuple(c.level(a, b) for c in comparisons),
-                                   basis_of(a, b))
-        active = tuple(c.trait not in rule.traits for c in comparisons)
+                vectors[(i, j)] = (comparator.vector(a, b), basis_of(a, b))
+        active = tuple(not set(c.traits) & set(rule.traits) for c in comparisons)
         patterns = pattern_counts(vectors[p] for p in pairs)
         # A session in which no comparison it may learn from has a value teaches nothing.
         if any(active[k] and any(v[k] != NULL for v, _ in patterns)
@@ -218,7 +224,7 @@ def train_matcher(records: Sequence[MatchRecord], rng: random.Random, *,
     u = estimate_u(counts)
     against_kin = {basis: kin_u(basis, comparisons, u, HOUSEMATE_AGREEMENT) for basis in KIN}
     em = estimate_m(sessions_of(records, comparisons, rng), u, untrained_model(comparisons).m,
-                    kin_u=against_kin)
+                    kin_u=against_kin, silent=[c.silent for c in comparisons])
     unpriored = MatchModel(comparisons, em.m, u, 0.5, settings, version,
                            kin=em.kin)
     met = met_pairs(records, unpriored, frequencies)
@@ -302,6 +308,8 @@ def health_of(model: MatchModel, counts: Sequence[Sequence[int]]) -> Health:
         total = sum(counts[k])
         if total == 0 or sum(counts[k][1:]) / total < MIN_PRESENT:
             continue  # not in this data set: its comparison is always null
+        if EXACT in comp.silent:
+            continue  # a move: it weighs what the address's parts tell, not a trait
         if model.u[k][EXACT] > MAX_COMMON_AGREEMENT:
             notes.append(f"{comp.name}: the same value in most records, so it cannot tell "
                          "them apart")
