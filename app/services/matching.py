@@ -36,6 +36,10 @@ class TrainingResult:
         if t.health.usable:
             lines.append(f"prior: {t.prior:.3g}, one pair of random records in "
                          f"{1 / t.prior:,.0f} is one person")
+            if t.kind_priors:
+                lines.append("prior by the kinds of the two records: " + ", ".join(
+                    f"{kinds.replace('|', ' and ')} {p:.3g}"
+                    for kinds, p in sorted(t.kind_priors.items(), key=lambda kv: -kv[1])))
         for basis, n in t.kin_pairs.items():
             if n:
                 lines.append(f"{KIN_PAIRS[basis]}: {t.kin.priors[basis]:.0%} of pairs are one "

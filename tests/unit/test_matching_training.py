@@ -10,11 +10,15 @@ from itertools import product
 
 import pytest
 
+from app.bench.match_data import load_dataset
+from app.domain.events import parse_event
 from app.domain.matching import Decision, MatchRecord, clean_traits, estimate_m, estimate_prior
 from app.domain.matching.decisions import Basis
 from app.domain.matching.em import Session
 from app.domain.matching.household import KIN
+from app.domain.matching.stream import pending_records
 from app.domain.matching.training import met_pairs, train_matcher
+from app.domain.rules import Rules
 from app.synth import parse_shape, synth_data
 
 
@@ -129,3 +133,70 @@ def test_data_that_cannot_tell_people_apart_trains_a_model_that_says_so(records,
     if len(records) >= 2:
         assert matcher.model.match(records[0], records[1]).decision is Decision.NONE
     assert report.expectation.links == 0 and report.expectation.review_items == 0
+
+
+def stream_records(shape: str) -> tuple[list[MatchRecord], dict[str, str]]:
+    """The trait-bearing records of a synthetic shape as the stream files them (each
+    owned by an identifier, `type:value`), and who each is about."""
+    data = load_dataset(f"synth:{shape}", 1, Rules())
+    events = [parse_event(e).event for e in data.events]
+    records = [p.record for p in pending_records(events, Rules()) if p.blocks]
+    records = list({r.record_id: r for r in records}.values())
+    return records, {row.key: str(row.entity) for row in data.rows}
+
+
+def linked_pairs(matcher, records) -> list[tuple[str, str]]:
+    model = matcher.model
+    return [(p.new, p.old) for pairs in met_pairs(records, model, matcher.frequencies)
+            for p in pairs
+            if model.judge(p.new, p.old, p.facts, p.tf).decision is Decision.LINK]
+
+
+def test_people_who_moved_house_still_match_on_the_rest():
+    """Names, birth dates and addresses, a third of the people moving house: their
+    records agree on everything but every part of the address. Weighed part by part the
+    move sank them far below the review threshold; weighed once, the rest decides."""
+    records, person = stream_records(
+        "everything,details=name+birth_date+address,people=1200,movers=0.3,seed=3")
+    matcher, report = train_matcher(records, random.Random(3))
+    model = matcher.model
+    move = [c.name for c in model.comparisons].index("address")
+    by_id = {r.record_id: r for r in records}
+    moved = [(a, b) for pairs in met_pairs(records, model, matcher.frequencies) for a, b in
+             [(p.new, p.old) for p in pairs]
+             if person[a] == person[b] and model.match(by_id[a], by_id[b]).vector[move] == 3]
+    assert len(moved) > 30
+    linked = set(linked_pairs(matcher, records))
+    assert sum(pair in linked for pair in moved) > 0.8 * len(moved)
+    assert sum(person[a] == person[b] for a, b in linked) / len(linked) > 0.99
+    assert 0.05 < model.m[move][3] < 0.5  # the share of a person's pairs that moved away
+
+
+def test_pairs_from_two_sources_get_the_prior_of_their_kinds():
+    """A customer-data stream: a CRM, loyalty cards and web signups hold each person once.
+    Training finds that two records of one kind are rarely one person and two of
+    different kinds often are, and scores each pair from its kinds' prior."""
+    records, person = stream_records("cdp,people=1200,seed=3")
+    matcher, report = train_matcher(records, random.Random(3))
+    model = matcher.model
+    priors = model.kind_priors
+    assert set(priors) >= {"crm_id|loyalty_id", "crm_id|crm_id", "loyalty_id|loyalty_id"}
+    for kinds, p in priors.items():
+        one, other = kinds.split("|")
+        assert (p > model.prior) if one != other else (p < 0.2 * model.prior), kinds
+    assert report.kind_priors == priors
+    record = records[0]
+    assert model.prior_weight_of("crm_id:a", "loyalty_id:b") == pytest.approx(
+        math.log2(priors["crm_id|loyalty_id"] / (1 - priors["crm_id|loyalty_id"])))
+    assert model.prior_weight_of("crm_id:a", "passport:b") == model.prior_weight
+    assert model.prior_weight_of("crm_id:a", "crm_id:b", Basis.HOUSEMATES) != \
+        model.prior_weight_of("crm_id:a", "crm_id:b")
+    restored = type(matcher).from_json(matcher.to_json()).model
+    assert restored.kind_priors == priors
+    assert record.record_id.partition(":")[0] in {k for ks in priors for k in ks.split("|")}
+
+
+def test_records_of_one_kind_keep_one_prior():
+    records, _ = shape_records("name_dob,people=600,seed=3")
+    matcher, report = train_matcher(records, random.Random(3))
+    assert matcher.model.kind_priors == {} and report.kind_priors == {}

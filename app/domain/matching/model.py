@@ -138,6 +138,19 @@ class MatchResult:
         return {c.comparison: c.weight for c in self.comparisons}
 
 
+def kind_of(record_id: str) -> str:
+    """A record's kind: the type of the identifier that owns it (`crm_id`, `loyalty_id`),
+    which says which source or system it comes from ("" for an id without a type)."""
+    kind, typed, _ = record_id.partition(":")
+    return kind if typed else ""
+
+
+def kinds_of(a: str, b: str) -> str:
+    """The kinds of a pair of records, in a stable order: "crm_id|loyalty_id"."""
+    x, y = sorted((kind_of(a), kind_of(b)))
+    return f"{x}|{y}"
+
+
 def probability_of(score: float) -> float:
     if score > 60:
         return 1.0
@@ -163,6 +176,10 @@ class MatchModel:
     version: str = "unversioned"
     health: Health = field(default_factory=Health)
     kin: Kin = field(default_factory=Kin)
+    # The prior of pairs of two kinds of record (`kinds_of`), where training found it to
+    # differ from `prior`: a source holds each person once or twice, and two sources
+    # share many of their people, so a pair from two sources is likelier one person.
+    kind_priors: Mapping[str, float] = field(default_factory=dict)
     # derived: weights[k][level], log2(m/u) with 0 for the null level; per basis, the
     # weights and the prior's log2 odds a pair is scored with (household.py)
     weights: tuple[tuple[float, ...], ...] = field(init=False, repr=False)
@@ -173,6 +190,7 @@ class MatchModel:
     _tf_on: dict[Basis, tuple[bool, ...]] = field(init=False, repr=False)
     _cuts: tuple[float, float] = field(init=False, repr=False)
     _comparator: Comparator = field(init=False, repr=False)
+    _kind_weights: dict[str, float] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         for comp, m, u in zip(self.comparisons, self.m, self.u, strict=True):
@@ -186,6 +204,11 @@ class MatchModel:
             for c, m, u in zip(self.comparisons, self.m, self.u, strict=True)
         )
         self._comparator = Comparator(self.comparisons)
+        for kinds, p in self.kind_priors.items():
+            if not 0.0 < p < 1.0:
+                raise ValueError(f"kind_priors[{kinds}]: a probability between 0 and 1, "
+                                 f"not {p!r}")
+        self._kind_weights = {kinds: log2_odds(p) for kinds, p in self.kind_priors.items()}
         self.prior_weight = log2_odds(self.prior)
         self._tables = {Basis.STRANGERS: (self.weights, self.prior_weight)}
         for basis in KIN:
@@ -237,6 +260,13 @@ class MatchModel:
                      basis: Basis = Basis.STRANGERS) -> float:
         return self._tables[basis][1] + sum(self.level_weights(vector, tf, basis))
 
+    def prior_weight_of(self, record_id: str, candidate_id: str,
+                        basis: Basis = Basis.STRANGERS) -> float:
+        """The log2 odds a pair starts from: its kinds' prior against strangers."""
+        if basis is Basis.STRANGERS and self._kind_weights:
+            return self._kind_weights.get(kinds_of(record_id, candidate_id), self.prior_weight)
+        return self._tables[basis][1]
+
     def decision_for(self, score: float) -> Decision:
         link, review = self._cuts
         if score >= link:
@@ -262,7 +292,7 @@ class MatchModel:
               tf: Mapping[str, float]) -> MatchResult:
         vector, basis, guard = facts.vector, facts.basis, facts.guard
         weights = self.level_weights(vector, tf, basis)
-        score = self._tables[basis][1] + sum(weights)
+        score = self.prior_weight_of(record_id, candidate_id, basis) + sum(weights)
         decision = self.decision_for(score) if self.health.usable else Decision.NONE
         if guard is Guard.HOUSEHOLD and decision is Decision.LINK:
             decision = Decision.REVIEW
@@ -277,6 +307,7 @@ class MatchModel:
             "prior": self.prior,
             "health": self.health.to_json(),
             "kin": self.kin.to_json(),
+            "kind_priors": dict(self.kind_priors),
             "comparisons": [
                 {**c.to_json(), "level_names": list(c.levels), "m": list(m), "u": list(u)}
                 for c, m, u in zip(self.comparisons, self.m, self.u, strict=True)
@@ -303,6 +334,7 @@ class MatchModel:
             version=data["version"],
             health=Health.from_json(data.get("health", {})),
             kin=Kin.from_json(data.get("kin", {})),
+            kind_priors={str(k): float(p) for k, p in data.get("kind_priors", {}).items()},
         )
 
 

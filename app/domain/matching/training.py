@@ -19,10 +19,10 @@ The result is stored as one JSON document and used by every loader.
 from __future__ import annotations
 
 import random
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from itertools import combinations
+from itertools import combinations, combinations_with_replacement
 from typing import Any
 
 from networkx.utils import UnionFind
@@ -37,6 +37,7 @@ from app.domain.matching.comparisons import (
 )
 from app.domain.matching.decisions import Basis, Decision
 from app.domain.matching.em import (
+    PRIOR_BOUNDS,
     EmResult,
     Session,
     estimate_m,
@@ -58,6 +59,8 @@ from app.domain.matching.model import (
     MatchModel,
     MatchSettings,
     PairFacts,
+    kind_of,
+    kinds_of,
     probability_of,
     untrained_model,
 )
@@ -106,6 +109,7 @@ class TrainingReport:
     sessions: tuple[tuple[str, int, float, float], ...]
     health: Health
     expectation: Expectation
+    kind_priors: Mapping[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -242,10 +246,41 @@ def train_matcher(records: Sequence[MatchRecord], rng: random.Random, *,
     model = MatchModel(comparisons, em.m, u, prior, settings, version,
                        kin=em.kin)
     health = health_of(model, counts)
-    model = MatchModel(comparisons, em.m, u, prior, settings, version, health, em.kin)
+    model = MatchModel(comparisons, em.m, u, prior, settings, version, health, em.kin,
+                       kind_priors(records, model, unique))
     expectation = _expect(model, met, unique, len(records))
     report = _report(records, model, unique, em, expectation)
     return Matcher(model, frequencies, report.to_json()), report
+
+
+# Matches assumed, in pairs, for each pair of kinds at the rate of all pairs: a pair of
+# kinds with few candidate pairs keeps a prior near the overall one.
+KIND_PSEUDO_MATCHES = 5.0
+
+
+def kind_priors(records: Sequence[MatchRecord], model: MatchModel,
+                pairs: Sequence[MetPair]) -> dict[str, float]:
+    """The prior of each pair of record kinds (model.kinds_of), where the records are of
+    more than one kind: the overall prior times how much likelier the candidate pairs of
+    those kinds are one person than candidate pairs overall (the sum of their match
+    probabilities against the pairs there are of those kinds), shrunk towards 1 by
+    KIND_PSEUDO_MATCHES. A source that holds each person once gives its own pairs a low
+    prior; two sources with the same people give theirs a higher one."""
+    sizes = Counter(kind_of(r.record_id) for r in records)
+    if len(sizes) < 2:
+        return {}
+    found: dict[str, float] = defaultdict(float)
+    for p in pairs:  # kin too: a person's two records at one address are weighed as kin
+        found[kinds_of(p.new, p.old)] += model.judge(p.new, p.old, p.facts, p.tf).probability
+    n = sum(sizes.values())
+    rate = sum(found.values()) / (n * (n - 1) / 2)
+    priors = {}
+    for x, y in combinations_with_replacement(sorted(sizes), 2):
+        among = sizes[x] * sizes[y] if x != y else sizes[x] * (sizes[x] - 1) / 2
+        if among:
+            lift = (found[f"{x}|{y}"] + KIND_PSEUDO_MATCHES) / (rate * among + KIND_PSEUDO_MATCHES)
+            priors[f"{x}|{y}"] = min(max(model.prior * lift, PRIOR_BOUNDS[0]), PRIOR_BOUNDS[1])
+    return priors
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,4 +417,5 @@ def _report(records: Sequence[MatchRecord], model: MatchModel, pairs: Sequence[M
                        for s in em.sessions),
         health=model.health,
         expectation=expectation,
+        kind_priors=dict(model.kind_priors),
     )
