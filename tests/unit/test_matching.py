@@ -29,9 +29,9 @@ from app.domain.matching import (
 )
 from app.domain.matching.blocking import BUCKET_LIMIT, CANDIDATE_LIMIT
 from app.domain.matching.comparisons import (
+    Comparator,
     Comparison,
     DayMonthSwappedLevel,
-    Comparator,
     JaroWinklerLevel,
     MoveComparison,
     OneEditLevel,
