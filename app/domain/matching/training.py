@@ -255,7 +255,7 @@ def train_matcher(records: Sequence[MatchRecord], rng: random.Random, *,
 
 # Matches assumed, in pairs, for each pair of kinds at the rate of all pairs: a pair of
 # kinds with few candidate pairs keeps a prior near the overall one.
-KIND_PSEUDO_MATCHES = 5.0
+KIND_PSEUDO_MATCHES = 20.0
 
 
 def kind_priors(records: Sequence[MatchRecord], model: MatchModel,
