@@ -427,7 +427,3 @@ class Comparator:
                     levels[part] = NULL
         return tuple(levels)
 
-
-def comparison_vector(comparisons: Sequence[Comparison], a: Traits, b: Traits
-                      ) -> tuple[int, ...]:
-    return Comparator(comparisons).vector(a, b)
