@@ -52,6 +52,12 @@ from app.api.whatif import (
     preview_rules,
     preview_steward_action,
 )
+from app.api.whynot import (
+    CustomersArgument,
+    IdentifiersArgument,
+    WhyNotResult,
+    resolve_why_not,
+)
 from app.domain.identifiers import Identifier, IdentifierError, normalise
 from app.domain.search import SearchBounds
 from app.services.customers import MAX_SEARCH
@@ -162,6 +168,13 @@ class Query:
                  for n, h in enumerate(page)]
         return SearchConnection(edges=edges, page_info=PageInfo.of(
             [e.cursor for e in edges], len(hits) > offset + first, after))
+
+    @strawberry.field(description="Why two customers are not one (see WhyNot): give two "
+                      "customer ids or two identifiers. Readers see personal values masked "
+                      "and no audit entries; the merge preview needs the steward role.")
+    async def why_not(self, info: Info[Context, Any], customers: CustomersArgument = None,
+                      identifiers: IdentifiersArgument = None) -> WhyNotResult:
+        return await resolve_why_not(info, customers, identifiers)
 
     @strawberry.field(description="An identifier: its customer, its links and its status "
                       "(active, blocked or quarantined); null when idgraph has never seen it.")

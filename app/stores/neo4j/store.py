@@ -468,6 +468,11 @@ class Neo4jStore(Neo4jSegments, Neo4jOutbox, Neo4jHistory, IdentityStore):
         return records.loads(rows[0]["body"]) if rows else None
 
     @_translated
+    async def match_records(self, keys: Collection[str]) -> dict[str, dict[str, str]]:
+        rows = await self._read(q.MATCH_TRAITS, keys=records.unique(keys))
+        return {r["key"]: records.loads(r["traits"]) for r in rows}
+
+    @_translated
     async def save_model(self, name: str, body: dict[str, Any], trained_at: str) -> None:
         await self.driver.execute_query(
             q.SAVE_MODEL, {"name": name, "body": records.dumps(body), "trained_at": trained_at},

@@ -610,6 +610,9 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, SQLiteHistory, IdentityStore):
     async def save_model(self, name: str, body: dict[str, Any], trained_at: str) -> None:
         self.db.execute(q.SAVE_MODEL, (name, json.dumps(body), trained_at))
 
+    async def match_records(self, keys: Collection[str]) -> dict[str, dict[str, str]]:
+        return {key: json.loads(traits) for key, traits in self._rows(q.MATCH_TRAITS, keys)}
+
     async def membership(self) -> tuple[dict[str, str | None], list[tuple[str, str]]]:
         owners = dict(self.db.execute(q.MEMBERSHIP_OWNERS))
         links = [(a, b) for a, b in self.db.execute(q.ACTIVE_LINKS)]
