@@ -152,12 +152,15 @@ class Query:
                 "IDGRAPH_API_MAX_SEARCH_WORDS words (10 unless set)")],
             first: Annotated[int, strawberry.argument(
                 description=f"How many results the page holds, 0 to {MAX_SEARCH}")] = 10,
-            after: After = None) -> SearchConnection:
+            after: After = None,
+            min_score: Annotated[float, strawberry.argument(
+                description="Leave out results scoring below this, 0 to 100; 0 keeps every "
+                "candidate")] = 0.0) -> SearchConnection:
         page_size(first, MAX_SEARCH)
         offset = decode_offset(after)
         try:
             hits = await info.context.services.views.search(query, offset + first + 1,
-                                                            search_bounds(info))
+                                                            search_bounds(info), min_score)
         except ValueError as exc:
             raise InputError(str(exc)) from None
         page = hits[offset:offset + first]

@@ -38,6 +38,7 @@ from app.domain.plan import (
 )
 from app.domain.privacy import ERASED_MARK, SuppressionKey, upgrades
 from app.domain.profile import Observation
+from app.domain.search import typo_pieces
 from app.stores.base import IdentityStore
 from app.stores.errors import StoreBusy, StoreUnavailable
 from app.stores.keys import resolve_key
@@ -589,7 +590,10 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, SQLiteHistory, IdentityStore):
         tokens = [t for t in text.lower().split() if len(t) >= 3]
         if not tokens:
             return []
-        query = " OR ".join('"' + t.replace('"', '""') + '"' for t in tokens)
+        # Each token as a phrase (a substring, under the trigram tokenizer), and the
+        # pieces of it one of which survives a typo: a term with a typo is still found.
+        phrases = dict.fromkeys([*tokens, *(p for t in tokens for p in typo_pieces(t))])
+        query = " OR ".join('"' + t.replace('"', '""') + '"' for t in phrases)
         return [tuple(r) for r in self.db.execute(q.SEARCH, (query, limit))]
 
     # -- review queue and models -------------------------------------------------------
