@@ -177,7 +177,7 @@ async def _sides(info: Info[Context, Any], customers: list[strawberry.ID] | None
         if len(customers) != 2:
             raise InputError(f"customers: give two, not {len(customers)}")
         return str(customers[0]), str(customers[1])
-    assert identifiers is not None
+    identifiers = identifiers or []
     if len(identifiers) != 2:
         raise InputError(f"identifiers: give two, not {len(identifiers)}")
     region = info.context.services.settings.default_region

@@ -22,6 +22,8 @@ from app.stores.values import Cursor, EventRecord, IdentifierRecord
 MAX_PAGE = 100
 MAX_SEARCH = 50  # search results per page
 SEARCH_CANDIDATES = 500  # terms the store returns for ranking
+# A best result scoring this (of 100) or more was spelled as stored: no typo to look for.
+CLOSE_ENOUGH = 90.0
 
 
 class CursorError(ValueError):
@@ -117,6 +119,12 @@ async def search_customers(store: SearchPort, query: str, first: int,
     candidates = await store.search(text, SEARCH_CANDIDATES)
     # Ranking is CPU work that grows with the text and the candidates: in a worker
     # thread, the event loop keeps answering other requests meanwhile.
+    hits = await anyio.to_thread.run_sync(rank, text, candidates, first, min_score)
+    if hits and hits[0].score >= CLOSE_ENOUGH:
+        return hits
+    # Nothing close: perhaps a typo. The pieces that survive one match many more terms,
+    # so they are searched only now, not for every search.
+    candidates = await store.search(text, SEARCH_CANDIDATES, typos=True)
     return await anyio.to_thread.run_sync(rank, text, candidates, first, min_score)
 
 

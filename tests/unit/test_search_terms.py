@@ -12,7 +12,8 @@ from app.domain.search import (
     search_text,
     typo_pieces,
 )
-from app.services.customers import rank
+from app.services.customers import CLOSE_ENOUGH, rank, search_customers
+from app.stores.ports import SearchPort
 
 
 def one_typo_variants(word: str) -> list[str]:
@@ -51,3 +52,36 @@ def test_ranking_keeps_the_best_term_per_customer_at_or_above_the_minimum():
     assert [h.customer_id for h in rank("anna de vries", candidates, 10)] == ["c1", "c3", "c2"]
     kept = rank("anna de vries", candidates, 10, min_score=80)
     assert [h.customer_id for h in kept] == ["c1"] and kept[0].matched == "anna de vries"
+
+
+class Terms(SearchPort):
+    """Terms in memory: with typos, every term; without, those holding a token."""
+
+    def __init__(self, terms: list[tuple[str, str, str]]) -> None:
+        self.terms = terms
+        self.asked: list[bool] = []
+
+    async def search(self, text: str, limit: int, typos: bool = False
+                     ) -> list[tuple[str, str, str]]:
+        self.asked.append(typos)
+        if typos:
+            return self.terms[:limit]
+        return [t for t in self.terms if any(w in t[2] for w in text.split())][:limit]
+
+
+TERMS = [("email:anna.devries@example.com", "c1", "anna.devries@example.com"),
+         ("email:bob@example.org", "c2", "bob@example.org")]
+
+
+async def test_the_pieces_are_searched_only_when_nothing_close_was_found():
+    exact = Terms(TERMS)
+    hits = await search_customers(exact, "anna.devries@example.com", 10)
+    assert (hits[0].customer_id, exact.asked) == ("c1", [False])
+    typo = Terms(TERMS)
+    hits = await search_customers(typo, "anna.devires@example.com", 10)
+    assert (hits[0].customer_id, typo.asked) == ("c1", [False, True])
+    # a steward's close spelling found by the first search is not searched for again
+    close = Terms([("crm:1", "c3", "anna de vries")])
+    assert [h.score >= CLOSE_ENOUGH for h in await search_customers(close, "anna de vries", 10)
+            ] == [True]
+    assert close.asked == [False]

@@ -454,7 +454,9 @@ class Neo4jStore(Neo4jSegments, Neo4jOutbox, Neo4jHistory, IdentityStore):
 
     # -- search and models -------------------------------------------------------------
     @_translated
-    async def search(self, text: str, limit: int) -> list[tuple[str, str, str]]:
+    async def search(self, text: str, limit: int, typos: bool = False
+                     ) -> list[tuple[str, str, str]]:
+        # The Lucene query holds a fuzzy term per word: it forgives typos either way.
         query = records.lucene_query(text)
         if query is None:
             return []

@@ -586,13 +586,15 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, SQLiteHistory, IdentityStore):
             found[cid].append(records.observation(row))
         return dict(found)
 
-    async def search(self, text: str, limit: int) -> list[tuple[str, str, str]]:
+    async def search(self, text: str, limit: int, typos: bool = False
+                     ) -> list[tuple[str, str, str]]:
         tokens = [t for t in text.lower().split() if len(t) >= 3]
         if not tokens:
             return []
-        # Each token as a phrase (a substring, under the trigram tokenizer), and the
-        # pieces of it one of which survives a typo: a term with a typo is still found.
-        phrases = dict.fromkeys([*tokens, *(p for t in tokens for p in typo_pieces(t))])
+        # Each token as a phrase (a substring, under the trigram tokenizer); with typos,
+        # also the pieces of it one of which survives a typo.
+        pieces = [p for t in tokens for p in typo_pieces(t)] if typos else []
+        phrases = dict.fromkeys([*tokens, *pieces])
         query = " OR ".join('"' + t.replace('"', '""') + '"' for t in phrases)
         return [tuple(r) for r in self.db.execute(q.SEARCH, (query, limit))]
 
