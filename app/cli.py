@@ -526,6 +526,19 @@ async def bench_explorer(identifiers: int, runs: int) -> None:
     click.echo(json.dumps(report, indent=2))
 
 
+@bench.command("search")
+@click.option("--events", default=50_000, show_default=True, type=click.IntRange(1))
+@click.option("--queries", default=200, show_default=True, type=click.IntRange(1))
+@run
+async def bench_search(events: int, queries: int) -> None:
+    """Search latency and hits for e-mail addresses with and without a typo, next to the
+    exact-token search of before (SQLite)."""
+    from app.bench.search import run_search_bench
+
+    report = await run_search_bench(events, queries, console)
+    click.echo(json.dumps(report, indent=2))
+
+
 @bench.command("ingest")
 @store_option
 @click.option("--events", "n", default=100_000, show_default=True, type=click.IntRange(1))

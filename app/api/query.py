@@ -52,6 +52,12 @@ from app.api.whatif import (
     preview_rules,
     preview_steward_action,
 )
+from app.api.whynot import (
+    CustomersArgument,
+    IdentifiersArgument,
+    WhyNotResult,
+    resolve_why_not,
+)
 from app.domain.identifiers import Identifier, IdentifierError, normalise
 from app.domain.search import SearchBounds
 from app.services.customers import MAX_SEARCH
@@ -146,12 +152,15 @@ class Query:
                 "IDGRAPH_API_MAX_SEARCH_WORDS words (10 unless set)")],
             first: Annotated[int, strawberry.argument(
                 description=f"How many results the page holds, 0 to {MAX_SEARCH}")] = 10,
-            after: After = None) -> SearchConnection:
+            after: After = None,
+            min_score: Annotated[float, strawberry.argument(
+                description="Leave out results scoring below this, 0 to 100; 0 keeps every "
+                "candidate")] = 0.0) -> SearchConnection:
         page_size(first, MAX_SEARCH)
         offset = decode_offset(after)
         try:
             hits = await info.context.services.views.search(query, offset + first + 1,
-                                                            search_bounds(info))
+                                                            search_bounds(info), min_score)
         except ValueError as exc:
             raise InputError(str(exc)) from None
         page = hits[offset:offset + first]
@@ -162,6 +171,13 @@ class Query:
                  for n, h in enumerate(page)]
         return SearchConnection(edges=edges, page_info=PageInfo.of(
             [e.cursor for e in edges], len(hits) > offset + first, after))
+
+    @strawberry.field(description="Why two customers are not one (see WhyNot): give two "
+                      "customer ids or two identifiers. Readers see personal values masked "
+                      "and no audit entries; the merge preview needs the steward role.")
+    async def why_not(self, info: Info[Context, Any], customers: CustomersArgument = None,
+                      identifiers: IdentifiersArgument = None) -> WhyNotResult:
+        return await resolve_why_not(info, customers, identifiers)
 
     @strawberry.field(description="An identifier: its customer, its links and its status "
                       "(active, blocked or quarantined); null when idgraph has never seen it.")

@@ -29,6 +29,7 @@ from app.domain.events import format_ts
 from app.domain.identifiers import IdentifierError
 from app.domain.nba import Recommendation
 from app.domain.profile import ConsentValue, TraitValue
+from app.domain.search import disambiguator
 from app.domain.traits import computed_profile
 from app.services.customers import MAX_PAGE, CursorError, decode_cursor, encode_cursor
 from app.stores.values import (
@@ -665,6 +666,20 @@ class SearchEdge:
     score: float = strawberry.field(description="0 to 100, higher is closer")
     matched: str = strawberry.field(description="The name, e-mail or phone that matched best; "
                                     "readers see a name's initials and masked contacts")
+
+    @strawberry.field(description="What tells customers of one name apart: the customer's "
+                      "city, else its first e-mail address, else its first phone number "
+                      "(contacts masked for readers); null when it has none of them")
+    async def hint(self, info: Info[Context, Any]) -> str | None:
+        cid = str(self.node.id)
+        profile, records = await asyncio.gather(info.context.loaders.profiles.load(cid),
+                                                info.context.loaders.identifiers_of.load(cid))
+        found = disambiguator(profile.trait("city"), [r.key for r in records])
+        if found is None:
+            return None
+        if found.kind == "city":
+            return found.value
+        return masker(info).value(found.kind, found.value)
 
 
 @strawberry.type(description="Customers found by a fuzzy search, best first.")

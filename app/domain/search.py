@@ -3,6 +3,7 @@ bounds of a search text (its cost grows with its length and its number of words)
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -63,3 +64,47 @@ def terms_of(keys: Iterable[str], traits: Mapping[str, Any]) -> set[tuple[str, s
         if name:
             found.add((key, name))
     return found
+
+
+# Words as a trigram index sees them: letters and digits, with inner dots and apostrophes.
+_WORD = re.compile(r"[^\W_]+(?:[.'][^\W_]+)*")
+MIN_PIECE = 4  # shorter pieces match too many terms to narrow a search down
+
+
+def typo_pieces(token: str) -> list[str]:
+    """Substrings of a search token of which one survives one typo anywhere in it: each
+    word of the token (of an e-mail address, of its local part: a domain is shared by too
+    many), and the two halves of each long word without its middle two characters. A term
+    holding one of them is a candidate for ranking; the exact token is searched as well."""
+    local = token.rpartition("@")[0] or token
+    pieces: list[str] = []
+    for word in _WORD.findall(local):
+        if len(word) >= MIN_SEARCH_CHARS and word != token:
+            pieces.append(word)
+        # Two characters between the halves: a swap across the middle leaves one whole.
+        left, right = word[:len(word) // 2 - 1], word[len(word) // 2 + 1:]
+        if min(len(left), len(right)) >= MIN_PIECE:
+            pieces += [left, right]
+    return list(dict.fromkeys(pieces))
+
+
+@dataclass(frozen=True, slots=True)
+class Disambiguator:
+    """What tells customers of one name apart in a result list."""
+
+    kind: str  # "city", or the type of a contact identifier: "email", "phone"
+    value: str
+
+
+CONTACT_TYPES = ("email", "phone")
+
+
+def disambiguator(city: object, keys: Iterable[str]) -> Disambiguator | None:
+    """The customer's city, else its first e-mail address, else its first phone number."""
+    if isinstance(city, str) and city.strip():
+        return Disambiguator("city", city.strip())
+    keys = sorted(keys)
+    for type_ in CONTACT_TYPES:
+        if found := next((k for k in keys if k.startswith(type_ + ":")), None):
+            return Disambiguator(type_, found.partition(":")[2])
+    return None

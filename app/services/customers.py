@@ -22,6 +22,8 @@ from app.stores.values import Cursor, EventRecord, IdentifierRecord
 MAX_PAGE = 100
 MAX_SEARCH = 50  # search results per page
 SEARCH_CANDIDATES = 500  # terms the store returns for ranking
+# A best result scoring this (of 100) or more was spelled as stored: no typo to look for.
+CLOSE_ENOUGH = 90.0
 
 
 class CursorError(ValueError):
@@ -105,23 +107,34 @@ class SearchHit:
 
 
 async def search_customers(store: SearchPort, query: str, first: int,
-                           bounds: SearchBounds = DEFAULT_BOUNDS) -> list[SearchHit]:
+                           bounds: SearchBounds = DEFAULT_BOUNDS, min_score: float = 0.0
+                           ) -> list[SearchHit]:
     """Fuzzy search on names, e-mails and phone numbers: the store finds candidates that
-    share a trigram token with the query, rapidfuzz ranks them. Raises ValueError naming
-    `query` when it is out of `bounds`."""
+    share a trigram token (or a piece that survives a typo) with the query, rapidfuzz ranks
+    them; those scoring below `min_score` (0 to 100) are left out. Raises ValueError naming
+    `query` or `minScore` when it is out of bounds."""
+    if not 0.0 <= min_score <= 100.0:
+        raise ValueError(f"minScore: between 0 and 100, not {min_score:g}")
     text = search_text(query, bounds)
     candidates = await store.search(text, SEARCH_CANDIDATES)
     # Ranking is CPU work that grows with the text and the candidates: in a worker
     # thread, the event loop keeps answering other requests meanwhile.
-    return await anyio.to_thread.run_sync(rank, text, candidates, first)
+    hits = await anyio.to_thread.run_sync(rank, text, candidates, first, min_score)
+    if hits and hits[0].score >= CLOSE_ENOUGH:
+        return hits
+    # Nothing close: perhaps a typo. The pieces that survive one match many more terms,
+    # so they are searched only now, not for every search.
+    candidates = await store.search(text, SEARCH_CANDIDATES, typos=True)
+    return await anyio.to_thread.run_sync(rank, text, candidates, first, min_score)
 
 
-def rank(text: str, candidates: Iterable[tuple[str, str, str]], first: int
-         ) -> list[SearchHit]:
-    """The best `first` customers among (key, customer id, term) candidates."""
+def rank(text: str, candidates: Iterable[tuple[str, str, str]], first: int,
+         min_score: float = 0.0) -> list[SearchHit]:
+    """The best `first` customers among (key, customer id, term) candidates, scoring at
+    least `min_score`."""
     best: dict[str, SearchHit] = {}
     for key, cid, term in candidates:
         score = fuzz.WRatio(text, term)
-        if cid not in best or score > best[cid].score:
+        if score >= min_score and (cid not in best or score > best[cid].score):
             best[cid] = SearchHit(cid, score, term, key)
     return sorted(best.values(), key=lambda h: (-h.score, h.customer_id))[:first]

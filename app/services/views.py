@@ -58,9 +58,9 @@ class Views:
         """What computed traits read of each customer (services.segments.customer_facts)."""
         return await customer_facts(self.store, customer_ids)
 
-    async def search(self, query: str, first: int,
-                     bounds: SearchBounds = DEFAULT_BOUNDS) -> list[SearchHit]:
-        return await search_customers(self.store, query, first, bounds)
+    async def search(self, query: str, first: int, bounds: SearchBounds = DEFAULT_BOUNDS,
+                     min_score: float = 0.0) -> list[SearchHit]:
+        return await search_customers(self.store, query, first, bounds, min_score)
 
     # -- the review queue and segments ------------------------------------------------
     async def reviews(self, first: int, after: int | None) -> list[ReviewRecord]:

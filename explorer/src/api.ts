@@ -153,13 +153,22 @@ export const BUILT_IN_TYPES = ["email", "phone", "cookie", "device_id", "crm_id"
 // spelling: the API normalises it), as `type:value` for any other type, and as a fuzzy
 // search on names, e-mail addresses and phone numbers.
 const IDENTIFIER_HIT = `{ type value status reason customer { ...Summary } }`;
+export const SEARCH_PAGE = 10;
 export const SEARCH = `query Search($q: String!, $id: ID!, $fuzzy: Boolean!, $hasTyped: Boolean!,
     $typedType: String!, $typedValue: String!) {
   byId: customer(id: $id) { ...Summary }
   ${BUILT_IN_TYPES.map((t) => `${t}: identifier(type: "${t}", value: $q) ${IDENTIFIER_HIT}`).join("\n  ")}
   typed: identifier(type: $typedType, value: $typedValue) @include(if: $hasTyped) ${IDENTIFIER_HIT}
-  search: searchCustomers(query: $q, first: 10) @include(if: $fuzzy) {
-    edges { score matched node { ...Summary } }
+  search: searchCustomers(query: $q, first: ${SEARCH_PAGE}) @include(if: $fuzzy) {
+    edges { score matched hint node { ...Summary } } pageInfo { hasNextPage endCursor }
+  }
+}
+${SUMMARY}`;
+
+/** The next page of a fuzzy search (the first comes with SEARCH). */
+export const SEARCH_MORE = `query SearchMore($q: String!, $after: String!) {
+  search: searchCustomers(query: $q, first: ${SEARCH_PAGE}, after: $after) {
+    edges { score matched hint node { ...Summary } } pageInfo { hasNextPage endCursor }
   }
 }
 ${SUMMARY}`;
@@ -349,15 +358,15 @@ export interface GraphDiff {
 }
 export type PreviewResult = GraphDiff | Failure;
 
+const GRAPH_DIFF = `customersBefore customersAfter merges splits identifiersMoved identifiersDeactivated
+      identifiersActivated segmentEntries segmentExits
+      customers { customerId change gained lost fromCustomers toCustomers }
+      segmentChanges { customerId segmentId change why }`;
+
 export const PREVIEW_ACTION = `query PreviewAction($action: ActionInput!) {
   result: previewAction(action: $action) {
     __typename
-    ... on GraphDiff {
-      customersBefore customersAfter merges splits identifiersMoved identifiersDeactivated
-      identifiersActivated segmentEntries segmentExits
-      customers { customerId change gained lost fromCustomers toCustomers }
-      segmentChanges { customerId segmentId change why }
-    }
+    ... on GraphDiff { ${GRAPH_DIFF} }
     ... on Failure { code message suggestion }
   }
 }`;
@@ -365,3 +374,47 @@ export const PREVIEW_ACTION = `query PreviewAction($action: ActionInput!) {
 export async function previewAction(action: ActionInput): Promise<PreviewResult> {
   return (await gql<{ result: PreviewResult }>(PREVIEW_ACTION, { action })).result;
 }
+
+// -- why not -------------------------------------------------------------------------------
+
+export interface WhyNotPair {
+  a: string; b: string; score: number; probability: number; decision: string; guard: string | null;
+  basis: string; comparisons: { comparison: string; level: string; weight: number }[];
+}
+export interface WhyNotAnswer {
+  __typename: "WhyNot";
+  a: { id: string }; b: { id: string }; reasons: string[]; compared: number;
+  thresholds: { review: number; link: number; merge: number } | null;
+  pairs: WhyNotPair[]; stoppedLinks: Link[];
+  conflicts: { type: string; limit: number; count: number; message: string }[];
+  decisions: AuditEntry[] | null;
+  merge: GraphDiff | Failure;
+}
+export interface WhyNotData { whyNot: WhyNotAnswer | (Failure & { __typename: string }) }
+export interface WhyNotSidesData { a?: { id: string } | null; b?: { id: string } | null }
+
+export const WHY_NOT_SIDES = `query WhyNotSides($aType: String!, $aValue: String!, $aTyped: Boolean!,
+    $bType: String!, $bValue: String!, $bTyped: Boolean!) {
+  a: customerByIdentifier(type: $aType, value: $aValue) @include(if: $aTyped) { id }
+  b: customerByIdentifier(type: $bType, value: $bValue) @include(if: $bTyped) { id }
+}`;
+
+export const WHY_NOT = `query WhyNot($customers: [ID!]) {
+  whyNot(customers: $customers) {
+    __typename
+    ... on WhyNot {
+      a { id } b { id } reasons compared
+      thresholds { review link merge }
+      pairs { a b score probability decision guard basis comparisons { comparison level weight } }
+      stoppedLinks { ${LINK} }
+      conflicts { type limit count message }
+      decisions { seq actor action target reason at details undoable undoneBy }
+      merge {
+        __typename
+        ... on GraphDiff { ${GRAPH_DIFF} }
+        ... on Failure { code message suggestion }
+      }
+    }
+    ... on Failure { code message suggestion }
+  }
+}`;

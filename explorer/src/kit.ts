@@ -92,3 +92,11 @@ export function linkSummary(link: Link): string {
   if (link.lastSeen) parts.push(`last ${fmtDate(link.lastSeen)}`);
   return parts.filter(Boolean).join(" · ");
 }
+
+/** A match weight as a bar from the middle: right (green) for a match, left (red) against;
+ * `max` is the largest weight shown beside it. */
+export function weightBar(w: number, max: number): HTMLElement {
+  return h("div.weight-row.compact", null,
+    h("span.weight-bar", null, h("span", { class: w >= 0 ? "pos" : "neg", style: `width:${(Math.abs(w) / max) * 100}%` })),
+    h("span.weight-value.mono", null, w > 0 ? `+${w.toFixed(2)}` : w.toFixed(2)));
+}

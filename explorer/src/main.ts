@@ -6,6 +6,7 @@ import { auditView } from "./views/audit";
 import { customerView } from "./views/customer";
 import { reviewView } from "./views/review";
 import { searchView } from "./views/search";
+import { whyNotView } from "./views/whynot";
 
 export type Cleanup = () => void;
 /** A view renders into main; `current()` turns false once the page has moved on to
@@ -18,6 +19,7 @@ const ROUTES: Record<string, View> = {
   customer: customerView,
   review: reviewView,
   audit: auditView,
+  whynot: whyNotView,
 };
 
 let cleanup: Cleanup | void;

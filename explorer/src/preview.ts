@@ -80,7 +80,7 @@ export function previewGate(input: (answer: ReasonAnswer) => ActionInput | null,
   }
 }
 
-function summary(d: GraphDiff): HTMLElement {
+export function summary(d: GraphDiff): HTMLElement {
   const parts: string[] = [];
   if (d.merges) parts.push(plural(d.merges, "merge"));
   if (d.splits) parts.push(plural(d.splits, "split"));
@@ -96,7 +96,7 @@ const CHANGE_LABELS: Record<CustomerDiff["change"], string> = {
   merged: "merges away", split: "splits", changed: "changes", new: "new customer", emptied: "emptied",
 };
 
-function customerLine(c: CustomerDiff, here?: string): HTMLElement {
+export function customerLine(c: CustomerDiff, here?: string): HTMLElement {
   const name = h("span", null, h("span.mono", null, c.customerId), c.customerId === here ? " (this customer)" : "");
   let what: (Node | string)[];
   if (c.change === "merged") what = [" merges into ", ids(c.toCustomers), ": its identifiers move there"];

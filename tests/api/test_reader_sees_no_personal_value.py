@@ -62,6 +62,9 @@ ARGUMENTS: dict[tuple[str, str], list[str]] = {
     ("Query", "previewRules"): ['rules: "[limits]\\ncrm_id = 2"'],
     ("Query", "previewAction"): [f'action: {{kind: SPLIT, identifiers: [{{type: "email", '
                                  f'value: "{EMAIL}"}}]}}'],
+    ("Query", "whyNot"): [f'identifiers: [{{type: "email", value: "{EMAIL}"}}, '
+                          f'{{type: "email", value: "bob@example.org"}}]',
+                          'customers: ["{cid}", "{cid}"]'],
     ("Customer", "timeline"): ["first: 50"],
     ("Customer", "segmentHistory"): ["first: 50"],
     ("Customer", "identityGraph"): ["depth: 2"],

@@ -63,13 +63,18 @@ def world(seeded: tuple[Path, World]) -> World:
     return seeded[1]
 
 
-@pytest.fixture
-def server(seeded: tuple[Path, World], tmp_path: Path) -> Iterator[ExplorerServer]:
+def copied_store(seeded: tuple[Path, World], folder: Path) -> str:
+    """A copy of the seeded store in `folder`; its URL."""
     source, _ = seeded
     for suffix in ("", "-wal", "-shm"):
         if Path(f"{source}{suffix}").exists():
-            shutil.copy(f"{source}{suffix}", tmp_path / f"store.db{suffix}")
-    with ExplorerServer(f"sqlite:///{tmp_path}/store.db", log=tmp_path / "server.log") as s:
+            shutil.copy(f"{source}{suffix}", folder / f"store.db{suffix}")
+    return f"sqlite:///{folder}/store.db"
+
+
+@pytest.fixture
+def server(seeded: tuple[Path, World], tmp_path: Path) -> Iterator[ExplorerServer]:
+    with ExplorerServer(copied_store(seeded, tmp_path), log=tmp_path / "server.log") as s:
         yield s
 
 

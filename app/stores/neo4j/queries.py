@@ -228,6 +228,13 @@ RETURN collect({key: key, traits: r.traits, id: c.id, first_seen: c.first_seen,
          AS records
 """
 
+# The cleaned traits filed under identifiers, for a read outside a batch (whynot).
+MATCH_TRAITS = """
+UNWIND $keys AS key
+MATCH (r:MatchRecord {key: key})
+RETURN r.key AS key, r.traits AS traits
+"""
+
 # The whole stored components of customers (locked by the caller first): each customer's
 # identifiers and, per identifier, every link touching it with the identifier at its far
 # end (key, status, first seen and owner).

@@ -454,7 +454,9 @@ class Neo4jStore(Neo4jSegments, Neo4jOutbox, Neo4jHistory, IdentityStore):
 
     # -- search and models -------------------------------------------------------------
     @_translated
-    async def search(self, text: str, limit: int) -> list[tuple[str, str, str]]:
+    async def search(self, text: str, limit: int, typos: bool = False
+                     ) -> list[tuple[str, str, str]]:
+        # The Lucene query holds a fuzzy term per word: it forgives typos either way.
         query = records.lucene_query(text)
         if query is None:
             return []
@@ -466,6 +468,11 @@ class Neo4jStore(Neo4jSegments, Neo4jOutbox, Neo4jHistory, IdentityStore):
     async def load_model(self, name: str) -> dict[str, Any] | None:
         rows = await self._read(q.LOAD_MODEL, name=name)
         return records.loads(rows[0]["body"]) if rows else None
+
+    @_translated
+    async def match_records(self, keys: Collection[str]) -> dict[str, dict[str, str]]:
+        rows = await self._read(q.MATCH_TRAITS, keys=records.unique(keys))
+        return {r["key"]: records.loads(r["traits"]) for r in rows}
 
     @_translated
     async def save_model(self, name: str, body: dict[str, Any], trained_at: str) -> None:

@@ -8,6 +8,9 @@ from abc import ABC, abstractmethod
 
 class SearchPort(ABC):
     @abstractmethod
-    async def search(self, text: str, limit: int) -> list[tuple[str, str, str]]:
+    async def search(self, text: str, limit: int, typos: bool = False
+                     ) -> list[tuple[str, str, str]]:
         """(key, customer id, term) of search terms that share a token (three characters or
-        more) with `text`, best first."""
+        more) with `text`, best first; with `typos`, also those that hold a piece of a
+        token that survives a typo in it (app/domain/search.py, typo_pieces). A store whose
+        index is fuzzy anyway (Neo4j's Lucene) may search the same either way."""

@@ -38,6 +38,7 @@ from app.domain.plan import (
 )
 from app.domain.privacy import ERASED_MARK, SuppressionKey, upgrades
 from app.domain.profile import Observation
+from app.domain.search import typo_pieces
 from app.stores.base import IdentityStore
 from app.stores.errors import StoreBusy, StoreUnavailable
 from app.stores.keys import resolve_key
@@ -585,11 +586,16 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, SQLiteHistory, IdentityStore):
             found[cid].append(records.observation(row))
         return dict(found)
 
-    async def search(self, text: str, limit: int) -> list[tuple[str, str, str]]:
+    async def search(self, text: str, limit: int, typos: bool = False
+                     ) -> list[tuple[str, str, str]]:
         tokens = [t for t in text.lower().split() if len(t) >= 3]
         if not tokens:
             return []
-        query = " OR ".join('"' + t.replace('"', '""') + '"' for t in tokens)
+        # Each token as a phrase (a substring, under the trigram tokenizer); with typos,
+        # also the pieces of it one of which survives a typo.
+        pieces = [p for t in tokens for p in typo_pieces(t)] if typos else []
+        phrases = dict.fromkeys([*tokens, *pieces])
+        query = " OR ".join('"' + t.replace('"', '""') + '"' for t in phrases)
         return [tuple(r) for r in self.db.execute(q.SEARCH, (query, limit))]
 
     # -- review queue and models -------------------------------------------------------
@@ -609,6 +615,9 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, SQLiteHistory, IdentityStore):
 
     async def save_model(self, name: str, body: dict[str, Any], trained_at: str) -> None:
         self.db.execute(q.SAVE_MODEL, (name, json.dumps(body), trained_at))
+
+    async def match_records(self, keys: Collection[str]) -> dict[str, dict[str, str]]:
+        return {key: json.loads(traits) for key, traits in self._rows(q.MATCH_TRAITS, keys)}
 
     async def membership(self) -> tuple[dict[str, str | None], list[tuple[str, str]]]:
         owners = dict(self.db.execute(q.MEMBERSHIP_OWNERS))

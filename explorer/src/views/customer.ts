@@ -169,6 +169,7 @@ export async function customerView(main: HTMLElement, params: URLSearchParams, p
           ` · ${plural(detail.identifiers.length, "identifier")}`,
           merges ? ` · ${plural(merges, "merge")}` : "", splits ? ` · ${plural(splits, "split")}` : "")),
       h("div.header-actions", null,
+        h("a.btn.btn-secondary", { href: `#/whynot?a=${encodeURIComponent(customerId)}`, "data-testid": "why-not-link" }, "Why not one with…"),
         acting() && h("button.btn.btn-secondary", { type: "button", "data-action": "merge", "data-testid": "merge-customers", onclick: mergeWith }, "Merge with another customer…")));
   }
 

@@ -5,7 +5,7 @@ import { REVIEW_QUEUE, gql } from "../api";
 import type { Review, ReviewSide, Trait } from "../api";
 import { runAction } from "../actions";
 import { clear, errorText, fmtTime, fmtValue, h, plural } from "../dom";
-import { shortValue, typeStyle } from "../kit";
+import { shortValue, typeStyle, weightBar } from "../kit";
 import { canAct } from "../session";
 import { displayName } from "./search";
 import type { Cleanup } from "../main";
@@ -156,8 +156,3 @@ function kbd(key: string): HTMLElement {
   return h("kbd", null, key);
 }
 
-function weightBar(w: number, max: number): HTMLElement {
-  return h("div.weight-row.compact", null,
-    h("span.weight-bar", null, h("span", { class: w >= 0 ? "pos" : "neg", style: `width:${(Math.abs(w) / max) * 100}%` })),
-    h("span.weight-value.mono", null, w > 0 ? `+${w.toFixed(2)}` : w.toFixed(2)));
-}

@@ -1,6 +1,6 @@
 // Search: a customer by any identifier (raw spelling), by name, or by customer id.
 
-import { BUILT_IN_TYPES, SEARCH, gqlPartial } from "../api";
+import { BUILT_IN_TYPES, SEARCH, SEARCH_MORE, gql, gqlPartial } from "../api";
 import type { CustomerSummary } from "../api";
 import { clear, errorText, h, plural } from "../dom";
 import { typeStyle } from "../kit";
@@ -12,14 +12,28 @@ interface IdentifierHit {
 type SearchData = {
   byId: CustomerSummary | null;
   typed?: IdentifierHit | null;
-  search?: { edges: { score: number; matched: string; node: CustomerSummary }[] };
+  search?: SearchPage;
 } & Record<string, IdentifierHit | null | undefined | CustomerSummary | object>;
+interface SearchPage {
+  edges: { score: number; matched: string; hint: string | null; node: CustomerSummary }[];
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+}
 
 interface Hit {
   customer: CustomerSummary | null;
   how: string;
   score?: number;
+  hint?: string | null;
   identifier?: IdentifierHit;
+}
+
+/** The hits found, and the cursor of the fuzzy search's next page (null: no more). */
+export interface Found { hits: Hit[]; next: string | null }
+
+function fuzzyHits(page: SearchPage | undefined): Hit[] {
+  return (page?.edges ?? []).map((edge) => ({
+    customer: edge.node, how: `name or contact “${edge.matched}”`, score: edge.score, hint: edge.hint,
+  }));
 }
 
 const RECENT = "idgraph.recent";
@@ -46,7 +60,7 @@ export function displayName(traits: { name: string; value: unknown }[]): string 
   return parts.join(" ");
 }
 
-export async function searchCustomers(q: string): Promise<Hit[]> {
+export async function searchCustomers(q: string): Promise<Found> {
   const typed = /^([a-z][a-z0-9]*(?:_[a-z0-9]+)*):(.+)$/.exec(q);
   const { data } = await gqlPartial<SearchData>(SEARCH, {
     q,
@@ -71,10 +85,16 @@ export async function searchCustomers(q: string): Promise<Hit[]> {
     const how = `${typeStyle(ident.type).label} ${ident.value}`;
     add({ customer: ident.customer, how, identifier: ident });
   }
-  for (const edge of data.search?.edges ?? []) {
-    add({ customer: edge.node, how: `name or contact “${edge.matched}”`, score: edge.score });
-  }
-  return hits;
+  fuzzyHits(data.search).forEach(add);
+  const info = data.search?.pageInfo;
+  return { hits, next: info?.hasNextPage ? info.endCursor : null };
+}
+
+/** The fuzzy search's page after `after`. */
+export async function moreCustomers(q: string, after: string): Promise<Found> {
+  const data = await gql<{ search: SearchPage }>(SEARCH_MORE, { q, after });
+  const info = data.search.pageInfo;
+  return { hits: fuzzyHits(data.search), next: info.hasNextPage ? info.endCursor : null };
 }
 
 function typeCounts(c: CustomerSummary): HTMLElement {
@@ -99,6 +119,7 @@ function resultCard(hit: Hit): HTMLElement {
     h("div.avatar", { "aria-hidden": "true" }, name.slice(0, 1).toUpperCase()),
     h("div.result-main", null,
       h("div.result-title", null, name, h("span.mono.muted", null, ` ${c.id}`)),
+      hit.hint ? h("div.result-hint", { "data-testid": "result-hint" }, hit.hint) : null,
       h("div.muted.small", null, `Found by ${hit.how}`, hit.score != null ? ` · score ${Math.round(hit.score)}` : ""),
       typeCounts(c)),
     h("div.result-side", null, h("span.muted.small", null, plural(c.identifiers.length, "identifier")), h("span.chev", null, "›")));
@@ -146,13 +167,38 @@ export function searchView(main: HTMLElement, params: URLSearchParams): void {
     return;
   }
   clear(results, h("div.loading", null, "Searching…"));
-  searchCustomers(q).then((hits) => {
+  searchCustomers(q).then(({ hits, next }) => {
     if (!hits.length) {
       clear(results, h("div.empty-state", { "data-testid": "no-results" }, h("h2", null, "No customer found"),
         h("p.muted", null, `Nothing matches “${q}” as a customer id, an identifier of any type, or a name. Names need at least three characters.`)));
       return;
     }
-    clear(results, h("h2.section-title", { "data-testid": "results-count" }, plural(hits.length, "result")), ...hits.map(resultCard));
+    const count = h("h2.section-title", { "data-testid": "results-count" });
+    const list = h("div.result-list", { "data-testid": "result-list" });
+    const more = h("button.btn.btn-secondary", { type: "button", "data-testid": "more-results" }, "More results");
+    const shown = new Set<string>();
+    let cursor = next;
+    const show = (found: Hit[]) => {
+      for (const hit of found) {
+        if (hit.customer && shown.has(hit.customer.id)) continue;
+        if (hit.customer) shown.add(hit.customer.id);
+        list.append(resultCard(hit));
+      }
+      count.textContent = `${plural(list.children.length, "result")}${cursor ? ", more to come" : ""}`;
+      more.hidden = !cursor;
+    };
+    more.addEventListener("click", () => {
+      if (!cursor || more.disabled) return;
+      more.disabled = true;
+      moreCustomers(q, cursor).then((page) => {
+        cursor = page.next;
+        show(page.hits);
+      }).catch((e) => {
+        list.append(h("p.error", null, errorText(e)));
+      }).finally(() => { more.disabled = false; });
+    });
+    clear(results, count, list, more);
+    show(hits);
   }).catch((e) => {
     clear(results, h("div.empty-state.error-state", null, h("p", null, errorText(e))));
   });
