@@ -255,8 +255,6 @@ class Plan:
     bans: list[Pair] = field(default_factory=list)
     unbans: list[Pair] = field(default_factory=list)
     audit: list[AuditEntry] = field(default_factory=list)
-    # filled in by the store: the sequence numbers it gave the audit entries
-    audit_seqs: list[int] = field(default_factory=list)
     # existing customers whose anchor or settled moment changes
     customer_updates: dict[str, CustomerInfo] = field(default_factory=dict)
     # merge history (domain/history): the stored history of these customers (and of every
@@ -279,8 +277,6 @@ class Plan:
     unsuppress: list[str] = field(default_factory=list)  # erased keys back with consent
     # identifiers dropped from events (event id, key or "" for the whole event, reason)
     dropped: list[tuple[str, str, str]] = field(default_factory=list)
-    # filled in by the store: what an erasure removed (events, links, identifiers)
-    erased: dict[str, int] = field(default_factory=dict)
     # what the plan changes, for the outbound topic and subscriptions; the store writes
     # them to its outbox in the plan's transaction (app/domain/checks.py)
     changes: list[Change] = field(default_factory=list)
@@ -330,3 +326,33 @@ class Plan:
             or self.match_records
             or self.links
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Erased:
+    """How much of the graph an erasure removed."""
+
+    events: int = 0
+    links: int = 0
+    identifiers: int = 0
+
+    def __add__(self, other: Erased) -> Erased:
+        return Erased(self.events + other.events, self.links + other.links,
+                      self.identifiers + other.identifiers)
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What a store reports of the plan it applied: the store never writes into the plan,
+    so a plan reads the same before and after, and a retried transaction decides afresh."""
+
+    plan: Plan
+    audit_seqs: tuple[int, ...] = ()  # the sequence numbers of plan.audit, in order
+    erased: Erased = Erased()
+    # what went to the outbox: the plan's changes, then the segment exits of its erasures
+    changes: tuple[Change, ...] = ()
+
+    @property
+    def audit_seq(self) -> int | None:
+        """The sequence number of the plan's last audit entry, if it has one."""
+        return self.audit_seqs[-1] if self.audit_seqs else None

@@ -50,13 +50,11 @@ class PrivacyService:
             plan.changes.append(Change("customer_erased", current, now, ()))
             return plan
 
-        plan = await self.store.transact(Gather(customers=frozenset({current})), decide)
-        [erasure] = plan.erasures
+        receipt = await self.store.transact(Gather(customers=frozenset({current})), decide)
+        [erasure] = receipt.plan.erasures
         await self.store.purge_erased()
-        return ErasureReceipt(current, erasure.keys, plan.erased.get("events", 0),
-                              plan.erased.get("links", 0), now,
-                              plan.audit_seqs[-1] if plan.audit_seqs else None,
-                              tuple(plan.changes))
+        return ErasureReceipt(current, erasure.keys, receipt.erased.events,
+                              receipt.erased.links, now, receipt.audit_seq, receipt.changes)
 
     async def _personal_values(self, customer_id: str) -> set[Known]:
         """Every personal value any of the customer's events gave as a trait (every

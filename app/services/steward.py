@@ -88,15 +88,16 @@ class StewardService:
         """Carry out one action in one transaction; raises StewardError, changing nothing,
         when it cannot be done."""
         action, gather, now = await self._prepared(action)
-        plan = await self.store.transact(
+        receipt = await self.store.transact(
             gather,
             lambda snapshot: with_checks(plan_action(action, snapshot, self.rules, now), now),
         )
+        plan = receipt.plan
         return ActionResult(
             merges=[(m.absorbed, m.survivor) for m in plan.merges],
             splits=[(s.customer_id, s.parts) for s in plan.splits],
             affected_customers=plan.affected_customers,
-            audit_seq=plan.audit_seqs[-1] if plan.audit_seqs else None,
+            audit_seq=receipt.audit_seq,
             plan=plan,
             segment_changes=await self.segments.after_plan(plan, now) if self.segments else [],
         )

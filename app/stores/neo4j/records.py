@@ -406,8 +406,8 @@ def review_update_rows(plan: Plan) -> list[dict[str, Any]]:
 
 
 # Where each section of a Plan is written: APPLY, RECORD (numbered records) or ERASE. The
-# others only report: what the decision found (changes, dropped identifiers, trait
-# problems) or what the store fills in (audit_seqs, erased).
+# others only report what the decision found (dropped identifiers, trait problems); what
+# the store reports of a plan is in its Receipt.
 WRITTEN_BY = {
     "events": "APPLY", "new_customers": "APPLY", "merges": "APPLY", "renames": "APPLY RECORD",
     "customer_updates": "APPLY", "history_reset": "APPLY", "history": "APPLY RECORD",
@@ -418,7 +418,7 @@ WRITTEN_BY = {
     "review_updates": "APPLY", "unsuppress": "APPLY",
     "changes": "RECORD_CHANGES", "segment_checks": "RECORD_CHANGES",  # outbox_queries.py
 }
-REPORT_ONLY = frozenset({"audit_seqs", "erased", "trait_problems", "dropped"})
+REPORT_ONLY = frozenset({"trait_problems", "dropped"})
 
 
 def apply_params(plan: Plan, suppression: SuppressionKey) -> dict[str, list[dict[str, Any]]]:
