@@ -8,6 +8,7 @@ outcome of resolution cannot differ between them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from app.domain.changes import Change
@@ -17,14 +18,28 @@ from app.domain.events import Event
 if TYPE_CHECKING:
     from app.domain.personal import Spellings
 
-ACTIVE = "active"
-BLOCKED = "blocked"
-QUARANTINED = "quarantined"
 
-# link statuses
-REJECTED = "rejected"  # a rule stopped it; re-evaluated when its component changes
-REMOVED = "removed"  # a steward removed it; new evidence may link the pair again
-BANNED = "banned"  # a steward banned the pair; it never links again
+
+class IdentifierStatus(StrEnum):
+    ACTIVE = "active"  # it links
+    BLOCKED = "blocked"  # its value matches a block rule; it links nothing
+    QUARANTINED = "quarantined"  # a hub, or quarantined by a steward; it links nothing
+
+
+class LinkStatus(StrEnum):
+    ACTIVE = "active"  # it joins its ends into one customer
+    REJECTED = "rejected"  # a rule stopped it; re-evaluated when its component changes
+    REMOVED = "removed"  # a steward removed it; new evidence may link the pair again
+    BANNED = "banned"  # a steward banned the pair; it never links again
+
+
+# The short names resolution reads: "active" is the same value for identifiers and links.
+ACTIVE = IdentifierStatus.ACTIVE
+BLOCKED = IdentifierStatus.BLOCKED
+QUARANTINED = IdentifierStatus.QUARANTINED
+REJECTED = LinkStatus.REJECTED
+REMOVED = LinkStatus.REMOVED
+BANNED = LinkStatus.BANNED
 
 Pair = tuple[str, str]  # (a, b) with a < b
 
@@ -170,7 +185,7 @@ class LinkDelta:
 
 
 @dataclass(frozen=True, slots=True)
-class LinkStatus:
+class LinkStatusChange:
     a: str
     b: str
     status: str
@@ -178,7 +193,7 @@ class LinkStatus:
 
 
 @dataclass(frozen=True, slots=True)
-class StatusChange:
+class IdentifierStatusChange:
     key: str
     status: str
     reason: str
@@ -249,9 +264,9 @@ class Plan:
     # identifier key -> its new customer (None: it belongs to no customer any more)
     moves: dict[str, str | None] = field(default_factory=dict)
     identifiers: list[IdentifierDelta] = field(default_factory=list)
-    statuses: list[StatusChange] = field(default_factory=list)
+    statuses: list[IdentifierStatusChange] = field(default_factory=list)
     links: list[LinkDelta] = field(default_factory=list)
-    link_statuses: list[LinkStatus] = field(default_factory=list)
+    link_statuses: list[LinkStatusChange] = field(default_factory=list)
     bans: list[Pair] = field(default_factory=list)
     unbans: list[Pair] = field(default_factory=list)
     audit: list[AuditEntry] = field(default_factory=list)

@@ -21,7 +21,15 @@ from networkx.utils import UnionFind
 
 from app.domain.effects import changes_of
 from app.domain.identifiers import Identifier
-from app.domain.plan import ACTIVE, BLOCKED, QUARANTINED, AuditEntry, Plan, Snapshot, StatusChange
+from app.domain.plan import (
+    ACTIVE,
+    BLOCKED,
+    QUARANTINED,
+    AuditEntry,
+    IdentifierStatusChange,
+    Plan,
+    Snapshot,
+)
 from app.domain.resolution import resolve_components
 from app.domain.rules import Rules, hub_reason
 
@@ -307,7 +315,7 @@ def _statuses(snapshot: Snapshot, scope: Scope, new: Rules, delta: RuleDelta, pl
         target = target_status(key, current, snapshot.degrees.get(key, 0), new)
         if target == current:
             continue
-        plan.statuses.append(StatusChange(key, *target))
+        plan.statuses.append(IdentifierStatusChange(key, *target))
         cause = _status_cause(key, current, target, delta)
         causes[key].add(cause)
         if current[0] == ACTIVE:

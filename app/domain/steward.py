@@ -5,7 +5,9 @@ rules as ingest, and records an audit entry that says how to undo it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from app.domain.effects import changes_of
@@ -15,11 +17,11 @@ from app.domain.plan import (
     QUARANTINED,
     REMOVED,
     AuditEntry,
+    IdentifierStatusChange,
     LinkDelta,
     Pair,
     Plan,
     Snapshot,
-    StatusChange,
     StoredLink,
     pair,
 )
@@ -31,7 +33,18 @@ from app.domain.resolution import (
 )
 from app.domain.rules import Rules
 
-KINDS = ("link", "unlink", "merge", "split", "relink", "quarantine", "release", "review")
+
+class StewardActionKind(StrEnum):
+    """What a steward's action does; the audit log records it as the entry's action."""
+
+    LINK = "link"
+    UNLINK = "unlink"
+    MERGE = "merge"
+    SPLIT = "split"
+    RELINK = "relink"
+    QUARANTINE = "quarantine"
+    RELEASE = "release"
+    REVIEW = "review"
 
 
 class StewardError(Exception):
@@ -45,6 +58,8 @@ class StewardError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Action:
+    """`kind`: a StewardActionKind (the API and the undo of an audit entry give a string)."""
+
     kind: str
     actor: str
     reason: str
@@ -60,18 +75,20 @@ def plan_action(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> P
     """The plan for one steward action. Raises StewardError when it cannot be done."""
     if not action.reason.strip():
         raise StewardError("REASON_REQUIRED", "reason: say why, for the audit log")
-    planner = {
-        "link": _link,
-        "unlink": _unlink,
-        "merge": _merge,
-        "split": _split,
-        "relink": _relink,
-        "quarantine": _status,
-        "release": _status,
-        "review": _review,
-    }.get(action.kind)
+    planners: dict[str, Planner] = {
+        StewardActionKind.LINK: _link,
+        StewardActionKind.UNLINK: _unlink,
+        StewardActionKind.MERGE: _merge,
+        StewardActionKind.SPLIT: _split,
+        StewardActionKind.RELINK: _relink,
+        StewardActionKind.QUARANTINE: _status,
+        StewardActionKind.RELEASE: _status,
+        StewardActionKind.REVIEW: _review,
+    }
+    planner = planners.get(action.kind)
     if planner is None:
-        raise StewardError("UNKNOWN_ACTION", f"action: one of {', '.join(KINDS)}")
+        raise StewardError("UNKNOWN_ACTION",
+                           f"action: one of {', '.join(StewardActionKind)}")
     plan, undo = planner(action, snapshot, rules, now)
     plan.changes = changes_of(plan, snapshot.owners, now)
     target = ", ".join(action.customers or action.keys)
@@ -113,6 +130,7 @@ def _stored_link(snapshot: Snapshot, customers: set[str], p: Pair) -> StoredLink
 
 
 Planned = tuple[Plan, dict[str, Any]]
+Planner = Callable[[Action, Snapshot, Rules, str], Planned]
 
 
 def _unlink(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planned:
@@ -138,7 +156,7 @@ def _unlink(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Plann
     )
     if action.ban:
         plan.bans.append(p)
-    return plan, {"kind": "link", "keys": [a, b], "unban": action.ban}
+    return plan, {"kind": StewardActionKind.LINK, "keys": [a, b], "unban": action.ban}
 
 
 def _link(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planned:
@@ -169,7 +187,7 @@ def _link(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planned
     if status != ACTIVE:
         raise StewardError("RULE_BLOCKS_LINK", f"the rules keep {a} and {b} apart: {why}")
     plan.links.append(LinkDelta(*p, 1, now, now, (STEWARD_SOURCE,), (), ACTIVE, ""))
-    return plan, {"kind": "unlink", "keys": [a, b], "ban": False}
+    return plan, {"kind": StewardActionKind.UNLINK, "keys": [a, b], "ban": False}
 
 
 def _merge(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planned:
@@ -217,7 +235,7 @@ def _split(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planne
         reason=f"steward {action.actor} split {cid}",
         steward=True,
     )
-    return plan, {"kind": "relink", "pairs": [list(p) for p in sorted(overrides)]}
+    return plan, {"kind": StewardActionKind.RELINK, "pairs": [list(p) for p in sorted(overrides)]}
 
 
 def _relink(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planned:
@@ -247,7 +265,7 @@ def _relink(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Plann
 def _status(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planned:
     """Quarantine or release an identifier; the customers around it are re-partitioned."""
     [key] = action.keys
-    quarantine = action.kind == "quarantine"
+    quarantine = action.kind == StewardActionKind.QUARANTINE
     if key not in snapshot.owners and key not in snapshot.statuses:
         raise StewardError("UNKNOWN_IDENTIFIER", f"{key} is not in the identity graph")
     current = snapshot.statuses.get(key, (ACTIVE, ""))[0]
@@ -256,7 +274,8 @@ def _status(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Plann
     why = f"quarantined by {action.actor}: {action.reason}"
     plan = Plan()
     plan.statuses.append(
-        StatusChange(key, QUARANTINED if quarantine else ACTIVE, why if quarantine else "")
+        IdentifierStatusChange(key, QUARANTINED if quarantine else ACTIVE,
+                               why if quarantine else "")
     )
     if quarantine:
         customers = {snapshot.owners[key]}
@@ -283,7 +302,8 @@ def _status(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Plann
             steward=True,
         )
         plan.moves[key] = resolved.owners[key]
-    return plan, {"kind": "release" if quarantine else "quarantine", "keys": [key]}
+    return plan, {"kind": StewardActionKind.RELEASE if quarantine else StewardActionKind.QUARANTINE,
+                  "keys": [key]}
 
 
 def _review(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planned:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.clock import Clock, utc_now
-from app.domain.changes import Change
+from app.domain.changes import Change, ChangeEventKind
 from app.domain.erasure import plan_erase
 from app.domain.events import format_ts
 from app.domain.personal import Known, known_values
@@ -47,7 +47,7 @@ class PrivacyService:
         def decide(snapshot: Snapshot) -> Plan:
             plan = plan_erase(current, snapshot, actor, reason, now, personal=personal,
                               region=self.default_region)
-            plan.changes.append(Change("customer_erased", current, now, ()))
+            plan.changes.append(Change(ChangeEventKind.CUSTOMER_ERASED, current, now, ()))
             return plan
 
         receipt = await self.store.transact(Gather(customers=frozenset({current})), decide)

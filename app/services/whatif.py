@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.domain.changes import ChangeEventKind
 from app.domain.effects import with_checks
 from app.domain.events import format_ts
 from app.domain.plan import AuditEntry, Gather, Plan, Receipt, Snapshot
@@ -185,8 +186,8 @@ class RulesService:
             done.append(change)
             if receipt is not None:
                 found = await self.services.segments.after_plan(receipt.plan, now)
-                entries += sum(1 for c in found if c.kind == "segment_entered")
-                exits += sum(1 for c in found if c.kind == "segment_left")
+                entries += sum(1 for c in found if c.kind == ChangeEventKind.SEGMENT_ENTERED)
+                exits += sum(1 for c in found if c.kind == ChangeEventKind.SEGMENT_LEFT)
                 audit_seq = receipt.audit_seq if receipt.audit_seqs else audit_seq
             else:
                 more = entries_exits(await segment_effect(

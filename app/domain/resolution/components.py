@@ -13,7 +13,7 @@ from app.domain.plan import (
     ACTIVE,
     BANNED,
     CustomerInfo,
-    LinkStatus,
+    LinkStatusChange,
     Merge,
     NeedComponents,
     Pair,
@@ -149,7 +149,7 @@ def _record_link_statuses(plan: Plan, decisions: Mapping[Pair, tuple[str, str]],
         before = stored_links.get(p)
         fresh = batch is not None and p in batch.evidence
         if before is not None and not fresh and (before.status, before.reason) != (status, why):
-            plan.link_statuses.append(LinkStatus(p[0], p[1], status, why))
+            plan.link_statuses.append(LinkStatusChange(p[0], p[1], status, why))
 
 
 def _with_evidence(stored: Candidate | None, p: Pair, ev: LinkEvidence, banned: bool) -> Candidate:

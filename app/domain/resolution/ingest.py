@@ -15,11 +15,11 @@ from app.domain.plan import (
     BANNED,
     REJECTED,
     IdentifierDelta,
+    IdentifierStatusChange,
     LinkDelta,
     Pair,
     Plan,
     Snapshot,
-    StatusChange,
 )
 from app.domain.resolution.batch import (
     Batch,
@@ -96,7 +96,7 @@ def plan_ingest(
     for key, (status, why) in inactive.items():
         stored = key in snapshot.owners or key in snapshot.statuses
         if stored and snapshot.statuses.get(key, (ACTIVE, ""))[0] != status:
-            plan.statuses.append(StatusChange(key, status, why))
+            plan.statuses.append(IdentifierStatusChange(key, status, why))
     plan.identifiers = [
         IdentifierDelta(
             key,
