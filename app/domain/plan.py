@@ -99,14 +99,17 @@ class StoredIdentifier:
 
 
 @dataclass(frozen=True, slots=True)
-class StoredLink:
+class LinkFacts:
+    """What resolution knows of a link between `a` and `b` (a < b): stored, offered by a
+    batch's evidence or a steward, or both merged; `partition` decides on these."""
+
     a: str
     b: str
     first_seen: str
     sources: tuple[str, ...]
-    status: str
+    status: str = ACTIVE
     reason: str = ""
-    first_event: str = ""  # the event of the first evidence; "" for a steward's link
+    first_event: str = ""  # with first_seen, the moment of the first evidence; "" for a steward's
 
 
 @dataclass(slots=True)
@@ -115,7 +118,7 @@ class Component:
     them, and the identifiers at the far end of those links that are not its own."""
 
     identifiers: dict[str, StoredIdentifier] = field(default_factory=dict)
-    links: dict[Pair, StoredLink] = field(default_factory=dict)
+    links: dict[Pair, LinkFacts] = field(default_factory=dict)
     neighbours: dict[str, StoredIdentifier] = field(default_factory=dict)
     customer: CustomerInfo | None = None
 

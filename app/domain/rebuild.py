@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from app.domain.events import Event
 from app.domain.history import Anchor, Moment, component_history
 from app.domain.matching.stream import PendingRecord, pending_records
-from app.domain.plan import ACTIVE, CustomerInfo, Merge, Pair, Plan, Snapshot
+from app.domain.plan import ACTIVE, CustomerInfo, LinkFacts, Merge, Pair, Plan, Snapshot
 from app.domain.resolution.anchors import info_of, settled_of, tie_of
 from app.domain.resolution.batch import (
     Batch,
@@ -31,12 +31,12 @@ from app.domain.resolution.batch import (
     drop_suppressed,
     find_inactive,
 )
-from app.domain.resolution.partition import Candidate, partition
+from app.domain.resolution.partition import partition
 from app.domain.rules import Rules
 
 
 @dataclass(frozen=True, slots=True)
-class Resolved:
+class ResolvedCustomer:
     """One customer a component resolves to."""
 
     info: CustomerInfo
@@ -49,14 +49,14 @@ class Resolved:
 
 @dataclass(frozen=True, slots=True)
 class ComponentResolution:
-    customers: list[Resolved]
+    customers: list[ResolvedCustomer]
     # every candidate's (status, reason); links that join nothing are (rejected, why)
     decisions: dict[Pair, tuple[str, str]]
 
 
 def resolve_component(
     firsts: Mapping[str, Moment],
-    candidates: Sequence[Candidate],
+    candidates: Sequence[LinkFacts],
     bans: Iterable[Pair],
     rules: Rules,
 ) -> ComponentResolution:
@@ -80,7 +80,7 @@ def resolve_component(
         final = whole.customer_id
         _, merges = component_history(gfirsts, ties, final)
         plan = Plan(history={final: merges} if merges else {})
-        customers.append(Resolved(info_of(final, whole, settled_of(gfirsts, ties)),
+        customers.append(ResolvedCustomer(info_of(final, whole, settled_of(gfirsts, ties)),
                                   tuple(sorted(group)), tuple(merges),
                                   tuple(plan.history_redirects())))
     return ComponentResolution(customers, result.decisions)
@@ -113,7 +113,7 @@ def inactive_keys(
 
 
 def stopped_links(
-    links: Sequence[Candidate],
+    links: Sequence[LinkFacts],
     inactive: Mapping[str, tuple[str, str]],
     rules: Rules,
 ) -> dict[Pair, tuple[str, str]]:

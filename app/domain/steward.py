@@ -19,15 +19,14 @@ from app.domain.plan import (
     AuditEntry,
     IdentifierStatusChange,
     LinkDelta,
+    LinkFacts,
     Pair,
     Plan,
     Snapshot,
-    StoredLink,
     pair,
 )
 from app.domain.resolution import (
     STEWARD_SOURCE,
-    Candidate,
     require_components,
     resolve_components,
 )
@@ -121,7 +120,7 @@ def _owner(snapshot: Snapshot, key: str) -> str:
     return owner
 
 
-def _stored_link(snapshot: Snapshot, customers: set[str], p: Pair) -> StoredLink | None:
+def _stored_link(snapshot: Snapshot, customers: set[str], p: Pair) -> LinkFacts | None:
     require_components(customers, snapshot)
     return next(
         (snapshot.components[c].links[p] for c in customers if p in snapshot.components[c].links),
@@ -149,7 +148,7 @@ def _unlink(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Plann
         plan,
         rules,
         now,
-        overrides={p: Candidate(*p, stored.first_seen, stored.sources, status, why,
+        overrides={p: LinkFacts(*p, stored.first_seen, stored.sources, status, why,
                                 stored.first_event)},
         reason=f"steward {action.actor} cut {a} - {b}",
         steward=True,
@@ -179,7 +178,7 @@ def _link(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planned
         plan,
         rules,
         now,
-        overrides={p: Candidate(*p, first_seen, sources, ACTIVE, "", first_event)},
+        overrides={p: LinkFacts(*p, first_seen, sources, ACTIVE, "", first_event)},
         reason=f"steward {action.actor} linked {a} - {b}",
         steward=True,
     )
@@ -217,7 +216,7 @@ def _split(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planne
         raise StewardError("NOTHING_LEFT", "identifiers: a split must leave some behind")
     why = f"removed by {action.actor} to split {cid}: {action.reason}"
     overrides = {
-        p: Candidate(*p, link.first_seen, link.sources, REMOVED, why, link.first_event)
+        p: LinkFacts(*p, link.first_seen, link.sources, REMOVED, why, link.first_event)
         for p, link in component.links.items()
         if link.status == ACTIVE
         and (p[0] in part) != (p[1] in part)
@@ -246,7 +245,7 @@ def _relink(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Plann
     for p in pairs:
         link = _stored_link(snapshot, customers, p)
         if link is not None and link.status == REMOVED:
-            overrides[p] = Candidate(*p, link.first_seen, link.sources, ACTIVE, "",
+            overrides[p] = LinkFacts(*p, link.first_seen, link.sources, ACTIVE, "",
                                      link.first_event)
     plan = Plan()
     resolve_components(

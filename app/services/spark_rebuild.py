@@ -79,7 +79,7 @@ class RebuildOptions:
 
 
 @dataclass(slots=True)
-class RebuildReport:
+class SparkRebuildReport:
     id: str
     job: JobReport
     staging: str
@@ -104,7 +104,7 @@ class RebuildService:
         # called with each switch step once applied (the crash tests kill the process there)
         self.applied: Callable[[int], None] | None = None
 
-    async def rebuild(self, options: RebuildOptions, spark: SparkConfig) -> RebuildReport:
+    async def rebuild(self, options: RebuildOptions, spark: SparkConfig) -> SparkRebuildReport:
         import time
 
         from app.spark.inputs import CHUNK_BYTES, list_inputs
@@ -158,7 +158,7 @@ class RebuildService:
             staging.remove()
             if options.staging is None:
                 os.rmdir(root)
-        return RebuildReport(rebuild_id, report, staging.uri, rejects, seconds)
+        return SparkRebuildReport(rebuild_id, report, staging.uri, rejects, seconds)
 
     async def finish(self, pending: PendingSwitch) -> None:
         """Finish a switch cut off half-way, from the plans its staging directory holds."""

@@ -308,7 +308,7 @@ class RebuildJob:
         status it keeps, else active."""
         from pyspark.sql import functions as F
 
-        ruled = (resolved.where(F.col("kind") == resolve.Resolved.DECISION)
+        ruled = (resolved.where(F.col("kind") == resolve.ResolvedRow.DECISION)
                  .select("a", "b", "status", "reason").unionByName(stopped))
         joined = candidates.join(ruled, ["a", "b"], "left")
         return self.stage(joined.select(
@@ -336,7 +336,7 @@ class RebuildJob:
             r.sections[name] = self.staging.rows("result", name)
         r.identifiers = self.staging.rows("stage", "keys")
         r.customers = int(self.spark.read.parquet(self.staging.path("stage", "resolved"))
-                          .where(F.col("kind") == resolve.Resolved.CUSTOMER).count())
+                          .where(F.col("kind") == resolve.ResolvedRow.CUSTOMER).count())
 
 
 class _Old:

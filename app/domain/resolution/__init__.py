@@ -19,12 +19,12 @@ of its identifiers keeps the id and the others become new customers.
 """
 
 from app.domain.history import customer_id_for
-from app.domain.plan import StoredLink
+from app.domain.plan import LinkFacts
 from app.domain.resolution.anchors import MATCHER_SOURCE, STEWARD_SOURCE, survivor_of
 from app.domain.resolution.batch import SAMPLE_EVENT_IDS, Batch, new_events
-from app.domain.resolution.components import Resolved, require_components, resolve_components
+from app.domain.resolution.components import Repartition, require_components, resolve_components
 from app.domain.resolution.ingest import DEFAULT_RULES, plan_ingest
-from app.domain.resolution.partition import Candidate, Partition, partition
+from app.domain.resolution.partition import Partition, partition
 
 __all__ = [
     "DEFAULT_RULES",
@@ -32,10 +32,9 @@ __all__ = [
     "SAMPLE_EVENT_IDS",
     "STEWARD_SOURCE",
     "Batch",
-    "Candidate",
+    "LinkFacts",
     "Partition",
-    "Resolved",
-    "StoredLink",
+    "Repartition",
     "customer_id_for",
     "new_events",
     "partition",

@@ -13,6 +13,7 @@ from app.domain.plan import (
     ACTIVE,
     BANNED,
     CustomerInfo,
+    LinkFacts,
     LinkStatusChange,
     Merge,
     NeedComponents,
@@ -21,16 +22,15 @@ from app.domain.plan import (
     Snapshot,
     Split,
     StoredIdentifier,
-    StoredLink,
 )
 from app.domain.resolution.anchors import settle, tie_of
 from app.domain.resolution.batch import Batch, LinkEvidence
-from app.domain.resolution.partition import Candidate, partition
+from app.domain.resolution.partition import partition
 from app.domain.rules import Rules
 
 
 @dataclass(slots=True)
-class Resolved:
+class Repartition:
     owners: dict[str, str | None]  # every key involved -> its customer (None: inactive)
     decisions: dict[Pair, tuple[str, str]]  # every link involved -> (status, reason)
 
@@ -43,7 +43,7 @@ def require_components(customers: set[str], snapshot: Snapshot) -> None:
 
 def gathered(
     customers: set[str], snapshot: Snapshot
-) -> tuple[dict[str, StoredIdentifier], dict[Pair, StoredLink]]:
+) -> tuple[dict[str, StoredIdentifier], dict[Pair, LinkFacts]]:
     """The stored identifiers and links of `customers` and of every customer their links
     reach (a rejected or removed link to another customer must be re-evaluated too); asks
     the store for the components it does not have yet."""
@@ -51,7 +51,7 @@ def gathered(
     while True:
         require_components(customers, snapshot)
         identifiers: dict[str, StoredIdentifier] = {}
-        links: dict[Pair, StoredLink] = {}
+        links: dict[Pair, LinkFacts] = {}
         outside: set[str] = set()
         for cid in customers:
             component = snapshot.components[cid]
@@ -75,11 +75,11 @@ def resolve_components(
     *,
     batch: Batch | None = None,
     inactive: Mapping[str, tuple[str, str]] | None = None,
-    overrides: Mapping[Pair, Candidate] | None = None,
+    overrides: Mapping[Pair, LinkFacts] | None = None,
     extra_nodes: Iterable[str] = (),
     reason: str = "rules re-evaluated the component",
     steward: bool = False,
-) -> Resolved:
+) -> Repartition:
     """Re-partition the stored components of `customers`, with a batch's evidence, any
     steward `overrides` of links and `extra_nodes` (a released identifier), and record the
     merges, splits and moves that follow. A `steward` action keeps a split customer's id
@@ -105,7 +105,7 @@ def resolve_components(
     for key, ident in stored.items():
         if key in owners and ident.customer_id != owners[key]:
             plan.moves[key] = owners[key]
-    return Resolved(owners, result.decisions)
+    return Repartition(owners, result.decisions)
 
 
 def _inactive_of(stored: Mapping[str, StoredIdentifier],
@@ -130,19 +130,16 @@ def _nodes(keys: Iterable[str], batch: Batch | None,
     return nodes
 
 
-def _candidates(stored_links: Mapping[Pair, StoredLink], batch: Batch | None,
-                bans: set[Pair]) -> dict[Pair, Candidate]:
-    candidates = {
-        p: Candidate(s.a, s.b, s.first_seen, s.sources, s.status, s.reason, s.first_event)
-        for p, s in stored_links.items()
-    }
+def _candidates(stored_links: Mapping[Pair, LinkFacts], batch: Batch | None,
+                bans: set[Pair]) -> dict[Pair, LinkFacts]:
+    candidates = dict(stored_links)
     for p, ev in batch.evidence.items() if batch is not None else ():
         candidates[p] = _with_evidence(candidates.get(p), p, ev, p in bans)
     return candidates
 
 
 def _record_link_statuses(plan: Plan, decisions: Mapping[Pair, tuple[str, str]],
-                          stored_links: Mapping[Pair, StoredLink], batch: Batch | None) -> None:
+                          stored_links: Mapping[Pair, LinkFacts], batch: Batch | None) -> None:
     """A stored link whose decision changed, and that the batch brings no evidence for (the
     batch's link deltas carry their own decisions), changes status."""
     for p, (status, why) in sorted(decisions.items()):
@@ -152,15 +149,15 @@ def _record_link_statuses(plan: Plan, decisions: Mapping[Pair, tuple[str, str]],
             plan.link_statuses.append(LinkStatusChange(p[0], p[1], status, why))
 
 
-def _with_evidence(stored: Candidate | None, p: Pair, ev: LinkEvidence, banned: bool) -> Candidate:
+def _with_evidence(stored: LinkFacts | None, p: Pair, ev: LinkEvidence, banned: bool) -> LinkFacts:
     if stored is None:
-        return Candidate(p[0], p[1], ev.first_seen, tuple(sorted(ev.sources)),
+        return LinkFacts(p[0], p[1], ev.first_seen, tuple(sorted(ev.sources)),
                          BANNED if banned else ACTIVE, "", ev.first_event)
     if stored.status == BANNED:
         return stored
     first_seen, first_event = min((stored.first_seen, stored.first_event),
                                   (ev.first_seen, ev.first_event))
-    return Candidate(p[0], p[1], first_seen, tuple(sorted(set(stored.sources) | ev.sources)),
+    return LinkFacts(p[0], p[1], first_seen, tuple(sorted(set(stored.sources) | ev.sources)),
                      first_event=first_event)
 
 

@@ -10,21 +10,8 @@ from dataclasses import dataclass
 
 from networkx.utils import UnionFind
 
-from app.domain.plan import ACTIVE, BANNED, BLOCKED, REJECTED, REMOVED, Pair
+from app.domain.plan import ACTIVE, BANNED, BLOCKED, REJECTED, REMOVED, LinkFacts, Pair
 from app.domain.rules import Rules
-
-
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """A link offered to `partition`: stored, from the batch, or both merged."""
-
-    a: str
-    b: str
-    first_seen: str
-    sources: tuple[str, ...]
-    status: str = ACTIVE
-    reason: str = ""
-    first_event: str = ""  # with first_seen, the moment of the first evidence
 
 
 @dataclass(slots=True)
@@ -35,7 +22,7 @@ class Partition:
 
 def partition(
     nodes: Mapping[str, str],
-    links: Iterable[Candidate],
+    links: Iterable[LinkFacts],
     bans: Iterable[Pair],
     rules: Rules,
     inactive: Mapping[str, tuple[str, str]] | None = None,
@@ -51,7 +38,7 @@ def partition(
     bans = [b for b in bans if b[0] in nodes and b[1] in nodes]
     decisions: dict[Pair, tuple[str, str]] = {}
 
-    def strength(c: Candidate) -> tuple[object, ...]:
+    def strength(c: LinkFacts) -> tuple[object, ...]:
         type_p, source_p = rules.link_priority(c.a, c.b, c.sources)
         return (-type_p, -source_p, c.first_seen, c.a, c.b)
 

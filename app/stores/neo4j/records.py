@@ -19,12 +19,12 @@ from app.domain.plan import (
     ACTIVE,
     Component,
     CustomerInfo,
+    LinkFacts,
     Merge,
     Plan,
     Snapshot,
     Split,
     StoredIdentifier,
-    StoredLink,
 )
 from app.domain.privacy import ERASED_MARK, SuppressionKey
 from app.domain.profile import Observation
@@ -258,7 +258,7 @@ def components(rows: Iterable[Row], customer_ids: Iterable[str]) -> dict[str, Co
     far: dict[str, StoredIdentifier] = {}
     for row in rows:
         for link in (link for ident in row["identifiers"] for link in ident["links"]):
-            stored = StoredLink(link["a"], link["b"], link["first_seen"],
+            stored = LinkFacts(link["a"], link["b"], link["first_seen"],
                                 tuple(link["sources"] or ()), link["status"] or ACTIVE,
                                 link["reason"] or "", link["first_event"] or "")
             found[row["id"]].links[(stored.a, stored.b)] = stored

@@ -30,13 +30,13 @@ from app.domain.plan import (
     Erased,
     Erasure,
     Gather,
+    LinkFacts,
     Merge,
     Plan,
     Receipt,
     Snapshot,
     Split,
     StoredIdentifier,
-    StoredLink,
 )
 from app.domain.privacy import ERASED_MARK, SuppressionKey, upgrades
 from app.domain.profile import Observation
@@ -304,7 +304,7 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, SQLiteHistory, IdentityStore):
         far: set[str] = set()
         for a, b, first_seen, sources, status, reason, first_event in self.db.execute(
                 q.BATCH_LINKS):
-            link = StoredLink(a, b, first_seen, tuple(json.loads(sources)), status, reason,
+            link = LinkFacts(a, b, first_seen, tuple(json.loads(sources)), status, reason,
                               first_event)
             for near, other in ((a, b), (b, a)):
                 if near in owner_of:
