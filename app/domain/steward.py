@@ -46,13 +46,80 @@ class StewardActionKind(StrEnum):
     REVIEW = "review"
 
 
-class StewardError(Exception):
-    """An action that cannot be done; `code` is stable for API clients."""
+class StewardErrorCode(StrEnum):
+    """Why a steward's action cannot be done: stable, for API clients to match on."""
 
-    def __init__(self, code: str, message: str) -> None:
+    UNKNOWN_CUSTOMER = "UNKNOWN_CUSTOMER"
+    UNKNOWN_IDENTIFIER = "UNKNOWN_IDENTIFIER"
+    IDENTIFIER_INACTIVE = "IDENTIFIER_INACTIVE"
+    INVALID_IDENTIFIER = "INVALID_IDENTIFIER"
+    REASON_REQUIRED = "REASON_REQUIRED"
+    RULE_BLOCKS_LINK = "RULE_BLOCKS_LINK"
+    BANNED_PAIR = "BANNED_PAIR"
+    NO_SUCH_LINK = "NO_SUCH_LINK"
+    SAME_CUSTOMER = "SAME_CUSTOMER"
+    EMPTY_CUSTOMER = "EMPTY_CUSTOMER"
+    MIXED_CUSTOMERS = "MIXED_CUSTOMERS"
+    NOTHING_LEFT = "NOTHING_LEFT"
+    NO_CHANGE = "NO_CHANGE"
+    UNKNOWN_AUDIT_ENTRY = "UNKNOWN_AUDIT_ENTRY"
+    ALREADY_UNDONE = "ALREADY_UNDONE"
+    CANNOT_UNDO = "CANNOT_UNDO"
+    NOT_REPLAYABLE = "NOT_REPLAYABLE"
+    UNKNOWN_REVIEW = "UNKNOWN_REVIEW"
+    REVIEW_CLOSED = "REVIEW_CLOSED"
+    UNKNOWN_ACTION = "UNKNOWN_ACTION"
+
+
+# What the caller can do about each refusal (the API's operations by name).
+SUGGESTIONS = {
+    StewardErrorCode.UNKNOWN_CUSTOMER: "look the customer up again (customerByIdentifier): it "
+    "may have been erased",
+    StewardErrorCode.UNKNOWN_IDENTIFIER: "check the type and value with identifier(type, "
+    "value)",
+    StewardErrorCode.IDENTIFIER_INACTIVE: "release the identifier first (releaseIdentifier) if "
+    "it should link",
+    StewardErrorCode.INVALID_IDENTIFIER: "send a valid value for the identifier's type "
+    "(docs/events.md)",
+    StewardErrorCode.REASON_REQUIRED: "say why in `reason`: the audit log keeps it",
+    StewardErrorCode.RULE_BLOCKS_LINK: "the rules file decides this; change it, or quarantine "
+    "the identifier that blocks the link",
+    StewardErrorCode.BANNED_PAIR: "undo the ban (undoAction with the ban's audit seq) first",
+    StewardErrorCode.NO_SUCH_LINK: "see the customer's identityGraph for the links that exist",
+    StewardErrorCode.SAME_CUSTOMER: "the customers are already one",
+    StewardErrorCode.EMPTY_CUSTOMER: "a customer with no identifiers cannot be merged",
+    StewardErrorCode.MIXED_CUSTOMERS: "split identifiers of one customer at a time",
+    StewardErrorCode.NOTHING_LEFT: "leave at least one identifier with the customer",
+    StewardErrorCode.NO_CHANGE: "nothing to do: the identifier already has that status",
+    StewardErrorCode.UNKNOWN_AUDIT_ENTRY: "see auditLog for the entries and their seq",
+    StewardErrorCode.ALREADY_UNDONE: "see auditLog: the undo has its own entry, which can "
+    "itself be undone",
+    StewardErrorCode.CANNOT_UNDO: "this action has no undo; act again instead",
+    StewardErrorCode.UNKNOWN_REVIEW: "see reviewQueue for the open items",
+    StewardErrorCode.REVIEW_CLOSED: "the item was resolved already; see auditLog",
+}
+# The input at fault, for the codes that blame one.
+FIELDS = {StewardErrorCode.INVALID_IDENTIFIER: "value", StewardErrorCode.REASON_REQUIRED: "reason"}
+
+
+class StewardError(Exception):
+    """An action that cannot be done: its `code`, what to do about it (`suggestion`), the
+    input at fault (`field`, or ""), and the customer it names that is not held
+    (`customer_id`, or "")."""
+
+    def __init__(self, code: StewardErrorCode, message: str, *, customer_id: str = "") -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.customer_id = customer_id
+
+    @property
+    def suggestion(self) -> str:
+        return SUGGESTIONS.get(self.code, "")
+
+    @property
+    def field(self) -> str:
+        return FIELDS.get(self.code, "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +140,7 @@ class Action:
 def plan_action(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Plan:
     """The plan for one steward action. Raises StewardError when it cannot be done."""
     if not action.reason.strip():
-        raise StewardError("REASON_REQUIRED", "reason: say why, for the audit log")
+        raise StewardError(StewardErrorCode.REASON_REQUIRED, "reason: say why, for the audit log")
     planners: dict[str, Planner] = {
         StewardActionKind.LINK: _link,
         StewardActionKind.UNLINK: _unlink,
@@ -86,7 +153,7 @@ def plan_action(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> P
     }
     planner = planners.get(action.kind)
     if planner is None:
-        raise StewardError("UNKNOWN_ACTION",
+        raise StewardError(StewardErrorCode.UNKNOWN_ACTION,
                            f"action: one of {', '.join(StewardActionKind)}")
     plan, undo = planner(action, snapshot, rules, now)
     plan.changes = changes_of(plan, snapshot.owners, now)
@@ -102,7 +169,7 @@ def plan_action(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> P
 def undo_of(seq: int, undo: dict[str, Any], actor: str, reason: str) -> Action:
     """The action that reverses audit entry `seq`, from the entry's `undo`."""
     if "kind" not in undo:
-        raise StewardError("CANNOT_UNDO", f"entry {seq} cannot be undone")
+        raise StewardError(StewardErrorCode.CANNOT_UNDO, f"entry {seq} cannot be undone")
     data = {k: v for k, v in undo.items() if k in ("pairs", "unban")}
     data["undoes"] = seq
     return Action(
@@ -115,8 +182,10 @@ def _owner(snapshot: Snapshot, key: str) -> str:
     if owner is None:
         status = snapshot.statuses.get(key)
         if status is not None:
-            raise StewardError("IDENTIFIER_INACTIVE", f"{key} is {status[0]}: {status[1]}")
-        raise StewardError("UNKNOWN_IDENTIFIER", f"{key} is not in the identity graph")
+            raise StewardError(StewardErrorCode.IDENTIFIER_INACTIVE,
+                               f"{key} is {status[0]}: {status[1]}")
+        raise StewardError(StewardErrorCode.UNKNOWN_IDENTIFIER,
+                           f"{key} is not in the identity graph")
     return owner
 
 
@@ -138,7 +207,7 @@ def _unlink(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Plann
     customers = {_owner(snapshot, a), _owner(snapshot, b)}
     stored = _stored_link(snapshot, customers, p)
     if stored is None:
-        raise StewardError("NO_SUCH_LINK", f"{a} and {b} are not linked")
+        raise StewardError(StewardErrorCode.NO_SUCH_LINK, f"{a} and {b} are not linked")
     status = BANNED if action.ban else REMOVED
     why = f"{status} by {action.actor}: {action.reason}"
     plan = Plan()
@@ -167,7 +236,8 @@ def _link(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planned
         plan.unbans.append(p)
         snapshot.bans.discard(p)
     elif p in snapshot.bans:
-        raise StewardError("BANNED_PAIR", f"{a} and {b} are banned from linking; undo the ban")
+        raise StewardError(StewardErrorCode.BANNED_PAIR,
+                           f"{a} and {b} are banned from linking; undo the ban")
     stored = _stored_link(snapshot, customers, p)
     first_seen = stored.first_seen if stored else now
     first_event = stored.first_event if stored else ""
@@ -184,7 +254,8 @@ def _link(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planned
     )
     status, why = resolved.decisions[p]
     if status != ACTIVE:
-        raise StewardError("RULE_BLOCKS_LINK", f"the rules keep {a} and {b} apart: {why}")
+        raise StewardError(StewardErrorCode.RULE_BLOCKS_LINK,
+                           f"the rules keep {a} and {b} apart: {why}")
     plan.links.append(LinkDelta(*p, 1, now, now, (STEWARD_SOURCE,), (), ACTIVE, ""))
     return plan, {"kind": StewardActionKind.UNLINK, "keys": [a, b], "ban": False}
 
@@ -193,11 +264,12 @@ def _merge(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planne
     """Merge two customers by a steward link between one identifier of each."""
     first, second = action.customers
     if first == second:
-        raise StewardError("SAME_CUSTOMER", "the two customers are the same one")
+        raise StewardError(StewardErrorCode.SAME_CUSTOMER, "the two customers are the same one")
     require_components({first, second}, snapshot)
     keys = tuple(min(snapshot.components[c].identifiers, default="") for c in (first, second))
     if not all(keys):
-        raise StewardError("EMPTY_CUSTOMER", "a customer without identifiers cannot merge")
+        raise StewardError(StewardErrorCode.EMPTY_CUSTOMER,
+                           "a customer without identifiers cannot merge")
     link = Action("link", action.actor, action.reason, keys)
     return _link(link, snapshot, rules, now)
 
@@ -207,13 +279,15 @@ def _split(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planne
     that crosses between them and the rest of it."""
     owners = {_owner(snapshot, k) for k in action.keys}
     if len(owners) != 1:
-        raise StewardError("MIXED_CUSTOMERS", "identifiers: all must belong to one customer")
+        raise StewardError(StewardErrorCode.MIXED_CUSTOMERS,
+                           "identifiers: all must belong to one customer")
     require_components(owners, snapshot)
     [cid] = owners
     component = snapshot.components[cid]
     part = set(action.keys)
     if not set(component.identifiers) - part:
-        raise StewardError("NOTHING_LEFT", "identifiers: a split must leave some behind")
+        raise StewardError(StewardErrorCode.NOTHING_LEFT,
+                           "identifiers: a split must leave some behind")
     why = f"removed by {action.actor} to split {cid}: {action.reason}"
     overrides = {
         p: LinkFacts(*p, link.first_seen, link.sources, REMOVED, why, link.first_event)
@@ -266,10 +340,11 @@ def _status(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Plann
     [key] = action.keys
     quarantine = action.kind == StewardActionKind.QUARANTINE
     if key not in snapshot.owners and key not in snapshot.statuses:
-        raise StewardError("UNKNOWN_IDENTIFIER", f"{key} is not in the identity graph")
+        raise StewardError(StewardErrorCode.UNKNOWN_IDENTIFIER,
+                           f"{key} is not in the identity graph")
     current = snapshot.statuses.get(key, (ACTIVE, ""))[0]
     if quarantine == (current != ACTIVE):
-        raise StewardError("NO_CHANGE", f"{key} is already {current}")
+        raise StewardError(StewardErrorCode.NO_CHANGE, f"{key} is already {current}")
     why = f"quarantined by {action.actor}: {action.reason}"
     plan = Plan()
     plan.statuses.append(

@@ -10,7 +10,7 @@ from app.domain.erasure import plan_erase
 from app.domain.events import format_ts
 from app.domain.personal import Known, known_values
 from app.domain.plan import Gather, Plan, Snapshot
-from app.domain.steward import StewardError
+from app.domain.steward import StewardError, StewardErrorCode
 from app.stores.base import IdentityStore
 
 
@@ -37,10 +37,12 @@ class PrivacyService:
     async def forget(self, customer_id: str, actor: str, reason: str) -> ErasureReceipt:
         """Erase a customer (following merges) and everything tied to its identifiers."""
         if not reason.strip():
-            raise StewardError("REASON_REQUIRED", "reason: say why, for the audit log")
+            raise StewardError(StewardErrorCode.REASON_REQUIRED,
+                               "reason: say why, for the audit log")
         current = (await self.store.current_ids([customer_id])).get(customer_id)
         if current is None:
-            raise StewardError("UNKNOWN_CUSTOMER", f"no customer {customer_id}")
+            raise StewardError(StewardErrorCode.UNKNOWN_CUSTOMER, f"no customer {customer_id}",
+                               customer_id=customer_id)
         now = format_ts(self.clock())
         personal = await self._personal_values(current)
 

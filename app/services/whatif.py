@@ -37,7 +37,7 @@ from app.domain.rules_change import (
     rule_delta,
 )
 from app.domain.segments.membership import MembershipChange
-from app.domain.steward import Action, StewardError
+from app.domain.steward import Action, StewardError, StewardErrorCode
 from app.services.container import Services
 from app.services.whatif_segments import entries_exits, segment_effect
 from app.stores.base import IdentityStore
@@ -143,7 +143,8 @@ class RulesService:
     async def apply(self, text: str, reason: str, actor: str,
                     undoes: int | None = None) -> RulesPreview:
         if not reason.strip():
-            raise StewardError("REASON_REQUIRED", "reason: say why, for the audit log")
+            raise StewardError(StewardErrorCode.REASON_REQUIRED,
+                               "reason: say why, for the audit log")
         new = parse_rules(text)
         old = self.services.steward.rules
         previous = await self.current_text()
