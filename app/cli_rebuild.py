@@ -76,7 +76,7 @@ async def rebuild(store_url: str | None, files: tuple[str, ...], engine: str,
     """
     from app.bootstrap import start
     from app.services.spark_rebuild import RebuildOptions, RebuildService
-    from app.spark.inputs import InputError
+    from app.spark.inputs import RebuildInputError
     from app.spark.kafka import KafkaInputError
     from app.spark.session import SparkConfig, SparkMissing
 
@@ -97,7 +97,7 @@ async def rebuild(store_url: str | None, files: tuple[str, ...], engine: str,
     spark = SparkConfig(master=master, driver_memory=driver_memory, settings=_settings(conf))
     try:
         report = await service.rebuild(options, spark)
-    except (InputError, KafkaInputError, SparkMissing) as exc:
+    except (RebuildInputError, KafkaInputError, SparkMissing) as exc:
         fail(exc)
     finally:
         await services.close()

@@ -17,7 +17,7 @@ import click
 
 from app.bootstrap import Services, start
 from app.cli_common import console, fail, run, settings_for, store_option
-from app.domain.segments import ENTERED, MembershipChange, SegmentError
+from app.domain.segments import ENTERED, LEFT, MembershipChange, SegmentError
 
 T = TypeVar("T")
 
@@ -35,7 +35,7 @@ def _definition(definition: str | None, file: Path | None) -> str:
 
 def _summary(changes: list[MembershipChange]) -> str:
     counts = Counter(c.change for c in changes)
-    return f"{counts[ENTERED]:,} entered, {counts['left']:,} left"
+    return f"{counts[ENTERED]:,} entered, {counts[LEFT]:,} left"
 
 
 async def _using(store_url: str | None, call: Callable[[Services], Awaitable[T]]) -> T:

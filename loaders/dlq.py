@@ -73,7 +73,7 @@ async def send_dead_letters(producer: AIOKafkaProducer, topic: str,
 
 
 @dataclass(slots=True)
-class ReplayReport:
+class DeadLetterReplay:
     replayed: int = 0
     by_topic: dict[str, int] = field(default_factory=dict)
 
@@ -116,7 +116,7 @@ async def _drain(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int],
 
 async def replay(bootstrap_servers: str, dlq_topic: str, *, group: str,
                  to_topic: str | None = None, batch_size: int = 500,
-                 timeout_s: float = 600.0) -> ReplayReport:
+                 timeout_s: float = 600.0) -> DeadLetterReplay:
     """Re-send the dead letters not yet replayed by `group` to their source topic (or
     `to_topic`), with their original bytes, key and headers. Offsets of the DLQ are
     committed for `group` after Kafka has the re-sent batch, so a re-run resumes."""
@@ -124,7 +124,7 @@ async def replay(bootstrap_servers: str, dlq_topic: str, *, group: str,
                                 enable_auto_commit=False, auto_offset_reset="earliest")
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all",
                                 enable_idempotence=True)
-    report = ReplayReport()
+    report = DeadLetterReplay()
     await consumer.start()
     await producer.start()
     try:
@@ -144,7 +144,7 @@ async def replay(bootstrap_servers: str, dlq_topic: str, *, group: str,
 
 
 async def _resend(producer: AIOKafkaProducer, batch: dict[TopicPartition, list[Any]],
-                  to_topic: str | None, dlq_topic: str, report: ReplayReport) -> None:
+                  to_topic: str | None, dlq_topic: str, report: DeadLetterReplay) -> None:
     futures = []
     for tp, messages in batch.items():
         for message in messages:

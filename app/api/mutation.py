@@ -192,7 +192,7 @@ class Mutation:
         async def run() -> ActionResult:
             return await info.context.services.steward.act(
                 Action("merge", actor(info), reason, customers=(str(a), str(b))))
-        return await _merge(info, run, str(a), str(b))
+        return await steward_action(info, "MergeResult", run, str(a))
 
     @strawberry.mutation(description="Quarantine an identifier: it keeps its events but links "
                          "nothing, and its customer is re-partitioned. Steward role.")
@@ -325,15 +325,5 @@ async def _define(info: Info[Context, Any], name: str, text: str, update: bool) 
 
 async def _exists(info: Info[Context, Any], name: str) -> bool:
     return name in await info.context.services.views.segment_names()
-
-
-async def _merge(info: Info[Context, Any], run: Callable[[], Awaitable[ActionResult]],
-                 a: str, b: str) -> Any:
-    """A merge names customers: an unknown one is reported by its id."""
-    result = await steward_action(info, "MergeResult", run)
-    if getattr(result, "code", "") == "UNKNOWN_CUSTOMER":
-        missing = next((c for c in (a, b) if result.message.endswith(f" {c}")), a)
-        result.customer_id = strawberry.ID(missing)
-    return result
 
 

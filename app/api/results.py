@@ -83,27 +83,8 @@ class InvalidDefinition(Failure):
     length: int = strawberry.field(description="How many characters the fault spans")
 
 
+# What to do about a segment refused; a StewardError carries its own suggestion.
 SUGGESTIONS = {
-    "UNKNOWN_CUSTOMER": "look the customer up again (customerByIdentifier): it may have been "
-    "erased",
-    "UNKNOWN_IDENTIFIER": "check the type and value with identifier(type, value)",
-    "IDENTIFIER_INACTIVE": "release the identifier first (releaseIdentifier) if it should link",
-    "INVALID_IDENTIFIER": "send a valid value for the identifier's type (docs/events.md)",
-    "REASON_REQUIRED": "say why in `reason`: the audit log keeps it",
-    "RULE_BLOCKS_LINK": "the rules file decides this; change it, or quarantine the identifier "
-    "that blocks the link",
-    "BANNED_PAIR": "undo the ban (undoAction with the ban's audit seq) first",
-    "NO_SUCH_LINK": "see the customer's identityGraph for the links that exist",
-    "SAME_CUSTOMER": "the customers are already one",
-    "EMPTY_CUSTOMER": "a customer with no identifiers cannot be merged",
-    "MIXED_CUSTOMERS": "split identifiers of one customer at a time",
-    "NOTHING_LEFT": "leave at least one identifier with the customer",
-    "NO_CHANGE": "nothing to do: the identifier already has that status",
-    "UNKNOWN_AUDIT_ENTRY": "see auditLog for the entries and their seq",
-    "ALREADY_UNDONE": "see auditLog: the undo has its own entry, which can itself be undone",
-    "CANNOT_UNDO": "this action has no undo; act again instead",
-    "UNKNOWN_REVIEW": "see reviewQueue for the open items",
-    "REVIEW_CLOSED": "the item was resolved already; see auditLog",
     "INVALID_DEFINITION": "fix the definition where it points; docs/segments.md describes "
     "the language",
     "SEGMENT_EXISTS": "change it with updateSegment, or choose another id",
@@ -122,7 +103,6 @@ FAILURE_TYPES: dict[str, type[Failure]] = {
     "UNKNOWN_AUDIT_ENTRY": NotFound,
     "UNKNOWN_REVIEW": NotFound,
 }
-FIELDS = {"INVALID_IDENTIFIER": "value", "REASON_REQUIRED": "reason"}
 
 
 def failure(error: StewardError, result: str, customer_id: str = "") -> Failure:
@@ -132,11 +112,12 @@ def failure(error: StewardError, result: str, customer_id: str = "") -> Failure:
     if kind not in MEMBERS[result]:
         kind = ActionRejected
     common: dict[str, Any] = {"code": error.code, "message": error.message,
-                              "suggestion": SUGGESTIONS.get(error.code, "")}
+                              "suggestion": error.suggestion}
     if kind is CustomerNotFound:
-        return CustomerNotFound(**common, customer_id=strawberry.ID(customer_id))
+        return CustomerNotFound(**common,
+                                customer_id=strawberry.ID(error.customer_id or customer_id))
     if kind is InvalidInput:
-        return InvalidInput(**common, field=FIELDS.get(error.code, ""))
+        return InvalidInput(**common, field=error.field)
     return kind(**common)
 
 

@@ -27,7 +27,7 @@ from app.api.results import (
 )
 from app.api.types import IdentifierInput, MembershipChangeKind
 from app.domain.rules import RulesError
-from app.domain.steward import Action, StewardError
+from app.domain.steward import Action, StewardError, StewardErrorCode
 from app.services.whatif import RulesPreview, RulesService, preview_action
 
 _PLACE = re.compile(r"\(at line (\d+), column (\d+)\)")
@@ -216,7 +216,7 @@ def _int(text: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise StewardError("UNKNOWN_REVIEW", f"no review item {text}") from None
+        raise StewardError(StewardErrorCode.UNKNOWN_REVIEW, f"no review item {text}") from None
 
 
 def invalid_rules(exc: RulesError) -> InvalidRules:

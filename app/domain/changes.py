@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import orjson
@@ -12,11 +13,24 @@ import orjson
 from app.domain.segments.membership import ENTERED, MembershipChange
 
 
+class ChangeEventKind(StrEnum):
+    """What a change event says happened to its customer (the outbound topic's `kind`)."""
+
+    CUSTOMER_CREATED = "customer_created"
+    CUSTOMER_MERGED = "customer_merged"
+    CUSTOMER_RENAMED = "customer_renamed"
+    CUSTOMER_SPLIT = "customer_split"
+    CUSTOMER_ERASED = "customer_erased"
+    IDENTIFIERS_ADDED = "identifiers_added"
+    PROFILE_CHANGED = "profile_changed"
+    SEGMENT_ENTERED = "segment_entered"  # from the segment service
+    SEGMENT_LEFT = "segment_left"
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
-    kind: str  # customer_created | customer_merged | customer_renamed | customer_split |
-    # identifiers_added |
-    # profile_changed (and segment_entered | segment_left from the segment service)
+    # a ChangeEventKind; read back from the outbox or the topic as the string it was written
+    kind: str
     customer_id: str
     at: str
     # the event ids that caused the change, and the customers it came from
@@ -75,6 +89,7 @@ def change_id(change: Change) -> str:
 
 def membership_change(change: MembershipChange) -> Change:
     """A segment entry or exit as a change event (kinds segment_entered, segment_left)."""
-    kind = "segment_entered" if change.change == ENTERED else "segment_left"
+    kind = (ChangeEventKind.SEGMENT_ENTERED if change.change == ENTERED
+            else ChangeEventKind.SEGMENT_LEFT)
     return Change(kind, change.customer_id, change.at, (), (),
                   {"segment": change.segment, "why": list(change.why)})

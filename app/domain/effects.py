@@ -4,7 +4,7 @@ live above plan.py, changes.py and checks.py."""
 
 from __future__ import annotations
 
-from app.domain.changes import Change
+from app.domain.changes import Change, ChangeEventKind
 from app.domain.checks import PendingCheck
 from app.domain.plan import Plan
 
@@ -31,7 +31,7 @@ def _created(plan: Plan, seed_events: dict[str, list[str]], at: str) -> list[Cha
         keys_of.setdefault(delta.customer_id, []).append(delta.key)
     for key, cid in plan.moves.items():
         keys_of.setdefault(cid, []).append(key)
-    return [Change("customer_created", customer.id, at,
+    return [Change(ChangeEventKind.CUSTOMER_CREATED, customer.id, at,
                    _sample(keys_of.get(customer.id, []), seed_events))
             for customer in plan.new_customers]
 
@@ -41,13 +41,14 @@ def _merged(plan: Plan, at: str) -> list[Change]:
         Change(kind, merge.survivor, at, (merge.event_id,) if merge.event_id else (),
                (merge.absorbed, merge.survivor),
                {"survivor": merge.survivor, "absorbed": merge.absorbed, "reason": merge.reason})
-        for kind, merges in (("customer_merged", plan.merges), ("customer_renamed", plan.renames))
+        for kind, merges in ((ChangeEventKind.CUSTOMER_MERGED, plan.merges),
+                              (ChangeEventKind.CUSTOMER_RENAMED, plan.renames))
         for merge in merges
     ]
 
 
 def _split(plan: Plan, at: str) -> list[Change]:
-    return [Change("customer_split", split.customer_id, at, (), (split.customer_id,),
+    return [Change(ChangeEventKind.CUSTOMER_SPLIT, split.customer_id, at, (), (split.customer_id,),
                    {"parts": list(split.parts), "reason": split.reason})
             for split in plan.splits]
 
@@ -58,7 +59,7 @@ def _identifiers_added(plan: Plan, owners: dict[str, str], seed_events: dict[str
     for delta in plan.identifiers:
         if delta.key not in owners and delta.customer_id is not None:
             added.setdefault(delta.customer_id, []).append(delta.key)
-    return [Change("identifiers_added", customer_id, at, _sample(keys, seed_events),
+    return [Change(ChangeEventKind.IDENTIFIERS_ADDED, customer_id, at, _sample(keys, seed_events),
                    data={"identifiers": keys})
             for customer_id, keys in sorted(added.items())]
 
@@ -82,7 +83,7 @@ def _profile_changes(plan: Plan, at: str) -> list[Change]:
         for ident in event.identifiers:
             if (cid := final(owner.get(ident.key))) is not None:
                 events.setdefault(cid, set()).add(event.event_id)
-    return [Change("profile_changed", cid, at, tuple(sorted(ids)[:10]))
+    return [Change(ChangeEventKind.PROFILE_CHANGED, cid, at, tuple(sorted(ids)[:10]))
             for cid, ids in sorted(events.items())]
 
 

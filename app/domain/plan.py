@@ -8,6 +8,7 @@ outcome of resolution cannot differ between them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from app.domain.changes import Change
@@ -17,14 +18,28 @@ from app.domain.events import Event
 if TYPE_CHECKING:
     from app.domain.personal import Spellings
 
-ACTIVE = "active"
-BLOCKED = "blocked"
-QUARANTINED = "quarantined"
 
-# link statuses
-REJECTED = "rejected"  # a rule stopped it; re-evaluated when its component changes
-REMOVED = "removed"  # a steward removed it; new evidence may link the pair again
-BANNED = "banned"  # a steward banned the pair; it never links again
+
+class IdentifierStatus(StrEnum):
+    ACTIVE = "active"  # it links
+    BLOCKED = "blocked"  # its value matches a block rule; it links nothing
+    QUARANTINED = "quarantined"  # a hub, or quarantined by a steward; it links nothing
+
+
+class LinkStatus(StrEnum):
+    ACTIVE = "active"  # it joins its ends into one customer
+    REJECTED = "rejected"  # a rule stopped it; re-evaluated when its component changes
+    REMOVED = "removed"  # a steward removed it; new evidence may link the pair again
+    BANNED = "banned"  # a steward banned the pair; it never links again
+
+
+# The short names resolution reads: "active" is the same value for identifiers and links.
+ACTIVE = IdentifierStatus.ACTIVE
+BLOCKED = IdentifierStatus.BLOCKED
+QUARANTINED = IdentifierStatus.QUARANTINED
+REJECTED = LinkStatus.REJECTED
+REMOVED = LinkStatus.REMOVED
+BANNED = LinkStatus.BANNED
 
 Pair = tuple[str, str]  # (a, b) with a < b
 
@@ -84,14 +99,17 @@ class StoredIdentifier:
 
 
 @dataclass(frozen=True, slots=True)
-class StoredLink:
+class LinkFacts:
+    """What resolution knows of a link between `a` and `b` (a < b): stored, offered by a
+    batch's evidence or a steward, or both merged; `partition` decides on these."""
+
     a: str
     b: str
     first_seen: str
     sources: tuple[str, ...]
-    status: str
+    status: str = ACTIVE
     reason: str = ""
-    first_event: str = ""  # the event of the first evidence; "" for a steward's link
+    first_event: str = ""  # with first_seen, the moment of the first evidence; "" for a steward's
 
 
 @dataclass(slots=True)
@@ -100,7 +118,7 @@ class Component:
     them, and the identifiers at the far end of those links that are not its own."""
 
     identifiers: dict[str, StoredIdentifier] = field(default_factory=dict)
-    links: dict[Pair, StoredLink] = field(default_factory=dict)
+    links: dict[Pair, LinkFacts] = field(default_factory=dict)
     neighbours: dict[str, StoredIdentifier] = field(default_factory=dict)
     customer: CustomerInfo | None = None
 
@@ -170,7 +188,7 @@ class LinkDelta:
 
 
 @dataclass(frozen=True, slots=True)
-class LinkStatus:
+class LinkStatusChange:
     a: str
     b: str
     status: str
@@ -178,7 +196,7 @@ class LinkStatus:
 
 
 @dataclass(frozen=True, slots=True)
-class StatusChange:
+class IdentifierStatusChange:
     key: str
     status: str
     reason: str
@@ -249,14 +267,12 @@ class Plan:
     # identifier key -> its new customer (None: it belongs to no customer any more)
     moves: dict[str, str | None] = field(default_factory=dict)
     identifiers: list[IdentifierDelta] = field(default_factory=list)
-    statuses: list[StatusChange] = field(default_factory=list)
+    statuses: list[IdentifierStatusChange] = field(default_factory=list)
     links: list[LinkDelta] = field(default_factory=list)
-    link_statuses: list[LinkStatus] = field(default_factory=list)
+    link_statuses: list[LinkStatusChange] = field(default_factory=list)
     bans: list[Pair] = field(default_factory=list)
     unbans: list[Pair] = field(default_factory=list)
     audit: list[AuditEntry] = field(default_factory=list)
-    # filled in by the store: the sequence numbers it gave the audit entries
-    audit_seqs: list[int] = field(default_factory=list)
     # existing customers whose anchor or settled moment changes
     customer_updates: dict[str, CustomerInfo] = field(default_factory=dict)
     # merge history (domain/history): the stored history of these customers (and of every
@@ -279,8 +295,6 @@ class Plan:
     unsuppress: list[str] = field(default_factory=list)  # erased keys back with consent
     # identifiers dropped from events (event id, key or "" for the whole event, reason)
     dropped: list[tuple[str, str, str]] = field(default_factory=list)
-    # filled in by the store: what an erasure removed (events, links, identifiers)
-    erased: dict[str, int] = field(default_factory=dict)
     # what the plan changes, for the outbound topic and subscriptions; the store writes
     # them to its outbox in the plan's transaction (app/domain/checks.py)
     changes: list[Change] = field(default_factory=list)
@@ -330,3 +344,33 @@ class Plan:
             or self.match_records
             or self.links
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Erased:
+    """How much of the graph an erasure removed."""
+
+    events: int = 0
+    links: int = 0
+    identifiers: int = 0
+
+    def __add__(self, other: Erased) -> Erased:
+        return Erased(self.events + other.events, self.links + other.links,
+                      self.identifiers + other.identifiers)
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What a store reports of the plan it applied: the store never writes into the plan,
+    so a plan reads the same before and after, and a retried transaction decides afresh."""
+
+    plan: Plan
+    audit_seqs: tuple[int, ...] = ()  # the sequence numbers of plan.audit, in order
+    erased: Erased = Erased()
+    # what went to the outbox: the plan's changes, then the segment exits of its erasures
+    changes: tuple[Change, ...] = ()
+
+    @property
+    def audit_seq(self) -> int | None:
+        """The sequence number of the plan's last audit entry, if it has one."""
+        return self.audit_seqs[-1] if self.audit_seqs else None

@@ -22,24 +22,21 @@ from dataclasses import dataclass
 from app.domain.events import Event
 from app.domain.history import Anchor, Moment, component_history
 from app.domain.matching.stream import PendingRecord, pending_records
-from app.domain.plan import ACTIVE, CustomerInfo, Merge, Pair, Plan, Snapshot
-from app.domain.resolution import (
-    Candidate,
-    _Batch,
-    _inactive_keys,
-    _info,
-    _match,
-    _settled,
-    _Sighting,
-    _tie,
-    _without_suppressed,
-    partition,
+from app.domain.plan import ACTIVE, CustomerInfo, LinkFacts, Merge, Pair, Plan, Snapshot
+from app.domain.resolution.anchors import info_of, settled_of, tie_of
+from app.domain.resolution.batch import (
+    Batch,
+    BatchSighting,
+    add_matches,
+    drop_suppressed,
+    find_inactive,
 )
+from app.domain.resolution.partition import partition
 from app.domain.rules import Rules
 
 
 @dataclass(frozen=True, slots=True)
-class Resolved:
+class ResolvedCustomer:
     """One customer a component resolves to."""
 
     info: CustomerInfo
@@ -52,21 +49,21 @@ class Resolved:
 
 @dataclass(frozen=True, slots=True)
 class ComponentResolution:
-    customers: list[Resolved]
+    customers: list[ResolvedCustomer]
     # every candidate's (status, reason); links that join nothing are (rejected, why)
     decisions: dict[Pair, tuple[str, str]]
 
 
 def resolve_component(
     firsts: Mapping[str, Moment],
-    candidates: Sequence[Candidate],
+    candidates: Sequence[LinkFacts],
     bans: Iterable[Pair],
     rules: Rules,
 ) -> ComponentResolution:
     """The customers of one component: its active identifiers (key -> moment of the first
     sighting), the links among them that may merge, and the bans between them. Each group
     `partition` makes is named after its anchor, with the merge history replayed from its
-    accepted links (as `_settle` names a group that no stored customer claims)."""
+    accepted links (as `anchors.settle` names a group that no stored customer claims)."""
     nodes = {key: key.partition(":")[0] for key in firsts}
     result = partition(nodes, candidates, bans, rules)
     accepted = [c for c in candidates if result.decisions[(c.a, c.b)][0] == ACTIVE]
@@ -74,7 +71,7 @@ def resolve_component(
     ties_of: dict[int, list] = {}
     for c in accepted:
         ties_of.setdefault(group_of[c.a], []).append(
-            _tie(c.a, c.b, c.first_seen, c.first_event, c.sources))
+            tie_of(c.a, c.b, c.first_seen, c.first_event, c.sources))
     customers = []
     for n, group in enumerate(result.groups):
         gfirsts = {key: firsts[key] for key in group}
@@ -83,7 +80,7 @@ def resolve_component(
         final = whole.customer_id
         _, merges = component_history(gfirsts, ties, final)
         plan = Plan(history={final: merges} if merges else {})
-        customers.append(Resolved(_info(final, whole, _settled(gfirsts, ties)),
+        customers.append(ResolvedCustomer(info_of(final, whole, settled_of(gfirsts, ties)),
                                   tuple(sorted(group)), tuple(merges),
                                   tuple(plan.history_redirects())))
     return ComponentResolution(customers, result.decisions)
@@ -106,17 +103,17 @@ def inactive_keys(
 ) -> dict[str, tuple[str, str]]:
     """(status, reason) of each identifier that links nothing: a status carried from the
     store (a steward's quarantine) first, then a blocked value, then a hub. The stream's
-    own test (resolution._inactive_keys), given each identifier's whole degree."""
-    batch = _Batch([], {k: _Sighting(s.type, s.value, "", "", "") for k, s in
+    own test (resolution.batch.find_inactive), given each identifier's whole degree."""
+    batch = Batch([], {k: BatchSighting(s.type, s.value, "", "", "") for k, s in
                         sightings.items()}, {})
     snapshot = Snapshot(statuses={k: v for k, v in carried.items() if k in sightings},
                         degrees={k: s.degree for k, s in sightings.items()})
-    inactive, _ = _inactive_keys(batch, snapshot, rules)
+    inactive, _ = find_inactive(batch, snapshot, rules)
     return inactive
 
 
 def stopped_links(
-    links: Sequence[Candidate],
+    links: Sequence[LinkFacts],
     inactive: Mapping[str, tuple[str, str]],
     rules: Rules,
 ) -> dict[Pair, tuple[str, str]]:
@@ -132,7 +129,7 @@ def without_suppressed(event: Event, suppressed: Mapping[str, str]) -> tuple[Eve
     it brings one back with a new consent; None when none is left. The plan holds what was
     dropped (`dropped`) and brought back (`unsuppress`), as plan_ingest records them."""
     plan = Plan()
-    kept = _without_suppressed([event], Snapshot(suppressed=dict(suppressed)), plan)
+    kept = drop_suppressed([event], Snapshot(suppressed=dict(suppressed)), plan)
     return (kept[0] if kept else None), plan
 
 
@@ -143,5 +140,5 @@ def trait_problems(event: Event, rules: Rules
     reports them."""
     pending = pending_records([event], rules)
     plan = Plan()
-    _match(_Batch([event], {}, {}), plan, Snapshot(), None, pending, "")
+    add_matches(Batch([event], {}, {}), plan, Snapshot(), None, pending, "")
     return (pending[0] if pending else None), plan.trait_problems

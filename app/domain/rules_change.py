@@ -21,7 +21,15 @@ from networkx.utils import UnionFind
 
 from app.domain.effects import changes_of
 from app.domain.identifiers import Identifier
-from app.domain.plan import ACTIVE, BLOCKED, QUARANTINED, AuditEntry, Plan, Snapshot, StatusChange
+from app.domain.plan import (
+    ACTIVE,
+    BLOCKED,
+    QUARANTINED,
+    AuditEntry,
+    IdentifierStatusChange,
+    Plan,
+    Snapshot,
+)
 from app.domain.resolution import resolve_components
 from app.domain.rules import Rules, hub_reason
 
@@ -29,7 +37,7 @@ HUB_PREFIX = "hub:"
 RULE_REJECTIONS = ("limit:", "ban:")  # reasons of links that a limit or a ban rejected
 
 
-class ChangeKind(StrEnum):
+class OutcomeKind(StrEnum):
     MERGED = "merged"  # its identifiers went to another customer that was there before
     SPLIT = "split"  # its identifiers went to several customers
     CHANGED = "changed"  # it kept its id and gained or lost identifiers
@@ -307,7 +315,7 @@ def _statuses(snapshot: Snapshot, scope: Scope, new: Rules, delta: RuleDelta, pl
         target = target_status(key, current, snapshot.degrees.get(key, 0), new)
         if target == current:
             continue
-        plan.statuses.append(StatusChange(key, *target))
+        plan.statuses.append(IdentifierStatusChange(key, *target))
         cause = _status_cause(key, current, target, delta)
         causes[key].add(cause)
         if current[0] == ACTIVE:
@@ -347,9 +355,9 @@ def _stored_owner(snapshot: Snapshot, key: str) -> str | None:
 
 # -- the diff ---------------------------------------------------------------------------
 @dataclass(slots=True)
-class CustomerChange:
+class CustomerOutcome:
     customer_id: str
-    kind: ChangeKind
+    kind: OutcomeKind
     gained: list[str] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)
     from_customers: list[str] = field(default_factory=list)  # where its gains came from
@@ -368,7 +376,7 @@ class Diff:
     merges: int
     splits: int
     identifiers_moved: int
-    customers: list[CustomerChange]
+    customers: list[CustomerOutcome]
 
     def counts(self) -> dict[str, int]:
         return {"merges": self.merges, "splits": self.splits,
@@ -405,7 +413,7 @@ def diff(before: Mapping[str, str | None], after: Mapping[str, str | None],
         why = set(causes.get(cid, ()))
         for k in gained + lost:
             why |= set(causes.get(was[k] or k, ())) | set(causes.get(k, ()))
-        changes.append(CustomerChange(
+        changes.append(CustomerOutcome(
             cid, kind, gained, lost,
             sorted({was[k] or "" for k in gained} - {""}),
             sorted({now[k] or "" for k in lost} - {""}), sorted(why)))
@@ -413,11 +421,11 @@ def diff(before: Mapping[str, str | None], after: Mapping[str, str | None],
 
 
 def _kind(cid: str, old: set[str], new: set[str], parts: Mapping[str, set[str]],
-          held_before: Mapping[str, set[str]]) -> ChangeKind:
+          held_before: Mapping[str, set[str]]) -> OutcomeKind:
     if not old:
-        return ChangeKind.NEW
+        return OutcomeKind.NEW
     if not new:
         gone_to = parts.get(cid, set())
-        return ChangeKind.MERGED if gone_to & held_before.keys() else (
-            ChangeKind.SPLIT if len(gone_to) > 1 else ChangeKind.EMPTIED)
-    return ChangeKind.SPLIT if len(parts.get(cid, ())) > 1 else ChangeKind.CHANGED
+        return OutcomeKind.MERGED if gone_to & held_before.keys() else (
+            OutcomeKind.SPLIT if len(gone_to) > 1 else OutcomeKind.EMPTIED)
+    return OutcomeKind.SPLIT if len(parts.get(cid, ())) > 1 else OutcomeKind.CHANGED

@@ -5,7 +5,9 @@ rules as ingest, and records an audit entry that says how to undo it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from app.domain.effects import changes_of
@@ -15,36 +17,115 @@ from app.domain.plan import (
     QUARANTINED,
     REMOVED,
     AuditEntry,
+    IdentifierStatusChange,
     LinkDelta,
+    LinkFacts,
     Pair,
     Plan,
     Snapshot,
-    StatusChange,
-    StoredLink,
     pair,
 )
 from app.domain.resolution import (
     STEWARD_SOURCE,
-    Candidate,
     require_components,
     resolve_components,
 )
 from app.domain.rules import Rules
 
-KINDS = ("link", "unlink", "merge", "split", "relink", "quarantine", "release", "review")
+
+class StewardActionKind(StrEnum):
+    """What a steward's action does; the audit log records it as the entry's action."""
+
+    LINK = "link"
+    UNLINK = "unlink"
+    MERGE = "merge"
+    SPLIT = "split"
+    RELINK = "relink"
+    QUARANTINE = "quarantine"
+    RELEASE = "release"
+    REVIEW = "review"
+
+
+class StewardErrorCode(StrEnum):
+    """Why a steward's action cannot be done: stable, for API clients to match on."""
+
+    UNKNOWN_CUSTOMER = "UNKNOWN_CUSTOMER"
+    UNKNOWN_IDENTIFIER = "UNKNOWN_IDENTIFIER"
+    IDENTIFIER_INACTIVE = "IDENTIFIER_INACTIVE"
+    INVALID_IDENTIFIER = "INVALID_IDENTIFIER"
+    REASON_REQUIRED = "REASON_REQUIRED"
+    RULE_BLOCKS_LINK = "RULE_BLOCKS_LINK"
+    BANNED_PAIR = "BANNED_PAIR"
+    NO_SUCH_LINK = "NO_SUCH_LINK"
+    SAME_CUSTOMER = "SAME_CUSTOMER"
+    EMPTY_CUSTOMER = "EMPTY_CUSTOMER"
+    MIXED_CUSTOMERS = "MIXED_CUSTOMERS"
+    NOTHING_LEFT = "NOTHING_LEFT"
+    NO_CHANGE = "NO_CHANGE"
+    UNKNOWN_AUDIT_ENTRY = "UNKNOWN_AUDIT_ENTRY"
+    ALREADY_UNDONE = "ALREADY_UNDONE"
+    CANNOT_UNDO = "CANNOT_UNDO"
+    NOT_REPLAYABLE = "NOT_REPLAYABLE"
+    UNKNOWN_REVIEW = "UNKNOWN_REVIEW"
+    REVIEW_CLOSED = "REVIEW_CLOSED"
+    UNKNOWN_ACTION = "UNKNOWN_ACTION"
+
+
+# What the caller can do about each refusal (the API's operations by name).
+SUGGESTIONS = {
+    StewardErrorCode.UNKNOWN_CUSTOMER: "look the customer up again (customerByIdentifier): it "
+    "may have been erased",
+    StewardErrorCode.UNKNOWN_IDENTIFIER: "check the type and value with identifier(type, "
+    "value)",
+    StewardErrorCode.IDENTIFIER_INACTIVE: "release the identifier first (releaseIdentifier) if "
+    "it should link",
+    StewardErrorCode.INVALID_IDENTIFIER: "send a valid value for the identifier's type "
+    "(docs/events.md)",
+    StewardErrorCode.REASON_REQUIRED: "say why in `reason`: the audit log keeps it",
+    StewardErrorCode.RULE_BLOCKS_LINK: "the rules file decides this; change it, or quarantine "
+    "the identifier that blocks the link",
+    StewardErrorCode.BANNED_PAIR: "undo the ban (undoAction with the ban's audit seq) first",
+    StewardErrorCode.NO_SUCH_LINK: "see the customer's identityGraph for the links that exist",
+    StewardErrorCode.SAME_CUSTOMER: "the customers are already one",
+    StewardErrorCode.EMPTY_CUSTOMER: "a customer with no identifiers cannot be merged",
+    StewardErrorCode.MIXED_CUSTOMERS: "split identifiers of one customer at a time",
+    StewardErrorCode.NOTHING_LEFT: "leave at least one identifier with the customer",
+    StewardErrorCode.NO_CHANGE: "nothing to do: the identifier already has that status",
+    StewardErrorCode.UNKNOWN_AUDIT_ENTRY: "see auditLog for the entries and their seq",
+    StewardErrorCode.ALREADY_UNDONE: "see auditLog: the undo has its own entry, which can "
+    "itself be undone",
+    StewardErrorCode.CANNOT_UNDO: "this action has no undo; act again instead",
+    StewardErrorCode.UNKNOWN_REVIEW: "see reviewQueue for the open items",
+    StewardErrorCode.REVIEW_CLOSED: "the item was resolved already; see auditLog",
+}
+# The input at fault, for the codes that blame one.
+FIELDS = {StewardErrorCode.INVALID_IDENTIFIER: "value", StewardErrorCode.REASON_REQUIRED: "reason"}
 
 
 class StewardError(Exception):
-    """An action that cannot be done; `code` is stable for API clients."""
+    """An action that cannot be done: its `code`, what to do about it (`suggestion`), the
+    input at fault (`field`, or ""), and the customer it names that is not held
+    (`customer_id`, or "")."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: StewardErrorCode, message: str, *, customer_id: str = "") -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.customer_id = customer_id
+
+    @property
+    def suggestion(self) -> str:
+        return SUGGESTIONS.get(self.code, "")
+
+    @property
+    def field(self) -> str:
+        return FIELDS.get(self.code, "")
 
 
 @dataclass(frozen=True, slots=True)
 class Action:
+    """`kind`: a StewardActionKind (the API and the undo of an audit entry give a string)."""
+
     kind: str
     actor: str
     reason: str
@@ -59,19 +140,21 @@ class Action:
 def plan_action(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Plan:
     """The plan for one steward action. Raises StewardError when it cannot be done."""
     if not action.reason.strip():
-        raise StewardError("REASON_REQUIRED", "reason: say why, for the audit log")
-    planner = {
-        "link": _link,
-        "unlink": _unlink,
-        "merge": _merge,
-        "split": _split,
-        "relink": _relink,
-        "quarantine": _status,
-        "release": _status,
-        "review": _review,
-    }.get(action.kind)
+        raise StewardError(StewardErrorCode.REASON_REQUIRED, "reason: say why, for the audit log")
+    planners: dict[str, Planner] = {
+        StewardActionKind.LINK: _link,
+        StewardActionKind.UNLINK: _unlink,
+        StewardActionKind.MERGE: _merge,
+        StewardActionKind.SPLIT: _split,
+        StewardActionKind.RELINK: _relink,
+        StewardActionKind.QUARANTINE: _status,
+        StewardActionKind.RELEASE: _status,
+        StewardActionKind.REVIEW: _review,
+    }
+    planner = planners.get(action.kind)
     if planner is None:
-        raise StewardError("UNKNOWN_ACTION", f"action: one of {', '.join(KINDS)}")
+        raise StewardError(StewardErrorCode.UNKNOWN_ACTION,
+                           f"action: one of {', '.join(StewardActionKind)}")
     plan, undo = planner(action, snapshot, rules, now)
     plan.changes = changes_of(plan, snapshot.owners, now)
     target = ", ".join(action.customers or action.keys)
@@ -86,7 +169,7 @@ def plan_action(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> P
 def undo_of(seq: int, undo: dict[str, Any], actor: str, reason: str) -> Action:
     """The action that reverses audit entry `seq`, from the entry's `undo`."""
     if "kind" not in undo:
-        raise StewardError("CANNOT_UNDO", f"entry {seq} cannot be undone")
+        raise StewardError(StewardErrorCode.CANNOT_UNDO, f"entry {seq} cannot be undone")
     data = {k: v for k, v in undo.items() if k in ("pairs", "unban")}
     data["undoes"] = seq
     return Action(
@@ -99,12 +182,14 @@ def _owner(snapshot: Snapshot, key: str) -> str:
     if owner is None:
         status = snapshot.statuses.get(key)
         if status is not None:
-            raise StewardError("IDENTIFIER_INACTIVE", f"{key} is {status[0]}: {status[1]}")
-        raise StewardError("UNKNOWN_IDENTIFIER", f"{key} is not in the identity graph")
+            raise StewardError(StewardErrorCode.IDENTIFIER_INACTIVE,
+                               f"{key} is {status[0]}: {status[1]}")
+        raise StewardError(StewardErrorCode.UNKNOWN_IDENTIFIER,
+                           f"{key} is not in the identity graph")
     return owner
 
 
-def _stored_link(snapshot: Snapshot, customers: set[str], p: Pair) -> StoredLink | None:
+def _stored_link(snapshot: Snapshot, customers: set[str], p: Pair) -> LinkFacts | None:
     require_components(customers, snapshot)
     return next(
         (snapshot.components[c].links[p] for c in customers if p in snapshot.components[c].links),
@@ -113,6 +198,7 @@ def _stored_link(snapshot: Snapshot, customers: set[str], p: Pair) -> StoredLink
 
 
 Planned = tuple[Plan, dict[str, Any]]
+Planner = Callable[[Action, Snapshot, Rules, str], Planned]
 
 
 def _unlink(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planned:
@@ -121,7 +207,7 @@ def _unlink(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Plann
     customers = {_owner(snapshot, a), _owner(snapshot, b)}
     stored = _stored_link(snapshot, customers, p)
     if stored is None:
-        raise StewardError("NO_SUCH_LINK", f"{a} and {b} are not linked")
+        raise StewardError(StewardErrorCode.NO_SUCH_LINK, f"{a} and {b} are not linked")
     status = BANNED if action.ban else REMOVED
     why = f"{status} by {action.actor}: {action.reason}"
     plan = Plan()
@@ -131,14 +217,14 @@ def _unlink(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Plann
         plan,
         rules,
         now,
-        overrides={p: Candidate(*p, stored.first_seen, stored.sources, status, why,
+        overrides={p: LinkFacts(*p, stored.first_seen, stored.sources, status, why,
                                 stored.first_event)},
         reason=f"steward {action.actor} cut {a} - {b}",
         steward=True,
     )
     if action.ban:
         plan.bans.append(p)
-    return plan, {"kind": "link", "keys": [a, b], "unban": action.ban}
+    return plan, {"kind": StewardActionKind.LINK, "keys": [a, b], "unban": action.ban}
 
 
 def _link(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planned:
@@ -150,7 +236,8 @@ def _link(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planned
         plan.unbans.append(p)
         snapshot.bans.discard(p)
     elif p in snapshot.bans:
-        raise StewardError("BANNED_PAIR", f"{a} and {b} are banned from linking; undo the ban")
+        raise StewardError(StewardErrorCode.BANNED_PAIR,
+                           f"{a} and {b} are banned from linking; undo the ban")
     stored = _stored_link(snapshot, customers, p)
     first_seen = stored.first_seen if stored else now
     first_event = stored.first_event if stored else ""
@@ -161,26 +248,28 @@ def _link(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planned
         plan,
         rules,
         now,
-        overrides={p: Candidate(*p, first_seen, sources, ACTIVE, "", first_event)},
+        overrides={p: LinkFacts(*p, first_seen, sources, ACTIVE, "", first_event)},
         reason=f"steward {action.actor} linked {a} - {b}",
         steward=True,
     )
     status, why = resolved.decisions[p]
     if status != ACTIVE:
-        raise StewardError("RULE_BLOCKS_LINK", f"the rules keep {a} and {b} apart: {why}")
+        raise StewardError(StewardErrorCode.RULE_BLOCKS_LINK,
+                           f"the rules keep {a} and {b} apart: {why}")
     plan.links.append(LinkDelta(*p, 1, now, now, (STEWARD_SOURCE,), (), ACTIVE, ""))
-    return plan, {"kind": "unlink", "keys": [a, b], "ban": False}
+    return plan, {"kind": StewardActionKind.UNLINK, "keys": [a, b], "ban": False}
 
 
 def _merge(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planned:
     """Merge two customers by a steward link between one identifier of each."""
     first, second = action.customers
     if first == second:
-        raise StewardError("SAME_CUSTOMER", "the two customers are the same one")
+        raise StewardError(StewardErrorCode.SAME_CUSTOMER, "the two customers are the same one")
     require_components({first, second}, snapshot)
     keys = tuple(min(snapshot.components[c].identifiers, default="") for c in (first, second))
     if not all(keys):
-        raise StewardError("EMPTY_CUSTOMER", "a customer without identifiers cannot merge")
+        raise StewardError(StewardErrorCode.EMPTY_CUSTOMER,
+                           "a customer without identifiers cannot merge")
     link = Action("link", action.actor, action.reason, keys)
     return _link(link, snapshot, rules, now)
 
@@ -190,16 +279,18 @@ def _split(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planne
     that crosses between them and the rest of it."""
     owners = {_owner(snapshot, k) for k in action.keys}
     if len(owners) != 1:
-        raise StewardError("MIXED_CUSTOMERS", "identifiers: all must belong to one customer")
+        raise StewardError(StewardErrorCode.MIXED_CUSTOMERS,
+                           "identifiers: all must belong to one customer")
     require_components(owners, snapshot)
     [cid] = owners
     component = snapshot.components[cid]
     part = set(action.keys)
     if not set(component.identifiers) - part:
-        raise StewardError("NOTHING_LEFT", "identifiers: a split must leave some behind")
+        raise StewardError(StewardErrorCode.NOTHING_LEFT,
+                           "identifiers: a split must leave some behind")
     why = f"removed by {action.actor} to split {cid}: {action.reason}"
     overrides = {
-        p: Candidate(*p, link.first_seen, link.sources, REMOVED, why, link.first_event)
+        p: LinkFacts(*p, link.first_seen, link.sources, REMOVED, why, link.first_event)
         for p, link in component.links.items()
         if link.status == ACTIVE
         and (p[0] in part) != (p[1] in part)
@@ -217,7 +308,7 @@ def _split(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planne
         reason=f"steward {action.actor} split {cid}",
         steward=True,
     )
-    return plan, {"kind": "relink", "pairs": [list(p) for p in sorted(overrides)]}
+    return plan, {"kind": StewardActionKind.RELINK, "pairs": [list(p) for p in sorted(overrides)]}
 
 
 def _relink(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planned:
@@ -228,7 +319,7 @@ def _relink(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Plann
     for p in pairs:
         link = _stored_link(snapshot, customers, p)
         if link is not None and link.status == REMOVED:
-            overrides[p] = Candidate(*p, link.first_seen, link.sources, ACTIVE, "",
+            overrides[p] = LinkFacts(*p, link.first_seen, link.sources, ACTIVE, "",
                                      link.first_event)
     plan = Plan()
     resolve_components(
@@ -247,16 +338,18 @@ def _relink(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Plann
 def _status(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planned:
     """Quarantine or release an identifier; the customers around it are re-partitioned."""
     [key] = action.keys
-    quarantine = action.kind == "quarantine"
+    quarantine = action.kind == StewardActionKind.QUARANTINE
     if key not in snapshot.owners and key not in snapshot.statuses:
-        raise StewardError("UNKNOWN_IDENTIFIER", f"{key} is not in the identity graph")
+        raise StewardError(StewardErrorCode.UNKNOWN_IDENTIFIER,
+                           f"{key} is not in the identity graph")
     current = snapshot.statuses.get(key, (ACTIVE, ""))[0]
     if quarantine == (current != ACTIVE):
-        raise StewardError("NO_CHANGE", f"{key} is already {current}")
+        raise StewardError(StewardErrorCode.NO_CHANGE, f"{key} is already {current}")
     why = f"quarantined by {action.actor}: {action.reason}"
     plan = Plan()
     plan.statuses.append(
-        StatusChange(key, QUARANTINED if quarantine else ACTIVE, why if quarantine else "")
+        IdentifierStatusChange(key, QUARANTINED if quarantine else ACTIVE,
+                               why if quarantine else "")
     )
     if quarantine:
         customers = {snapshot.owners[key]}
@@ -283,7 +376,8 @@ def _status(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Plann
             steward=True,
         )
         plan.moves[key] = resolved.owners[key]
-    return plan, {"kind": "release" if quarantine else "quarantine", "keys": [key]}
+    return plan, {"kind": StewardActionKind.RELEASE if quarantine else StewardActionKind.QUARANTINE,
+                  "keys": [key]}
 
 
 def _review(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planned:

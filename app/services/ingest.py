@@ -175,12 +175,12 @@ class IngestService:
             match_queries=match_queries(pending) if self.matcher else (),
         )
         now = format_ts(self.clock())
-        plan: Plan = await self.store.transact(
+        plan = (await self.store.transact(
             gather,
             lambda snapshot: with_checks(plan_ingest(
                 events, snapshot, now, self.rules, self.matcher, pending
             ), now),
-        )
+        )).plan
         if self.committed is not None:
             self.committed(plan)
         result.stored = len(plan.events)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.clock import Clock, utc_now
-from app.domain.changes import Change
+from app.domain.changes import Change, ChangeEventKind
 from app.domain.erasure import plan_erase
 from app.domain.events import format_ts
 from app.domain.personal import Known, known_values
 from app.domain.plan import Gather, Plan, Snapshot
-from app.domain.steward import StewardError
+from app.domain.steward import StewardError, StewardErrorCode
 from app.stores.base import IdentityStore
 
 
@@ -37,26 +37,26 @@ class PrivacyService:
     async def forget(self, customer_id: str, actor: str, reason: str) -> ErasureReceipt:
         """Erase a customer (following merges) and everything tied to its identifiers."""
         if not reason.strip():
-            raise StewardError("REASON_REQUIRED", "reason: say why, for the audit log")
+            raise StewardError(StewardErrorCode.REASON_REQUIRED,
+                               "reason: say why, for the audit log")
         current = (await self.store.current_ids([customer_id])).get(customer_id)
         if current is None:
-            raise StewardError("UNKNOWN_CUSTOMER", f"no customer {customer_id}")
+            raise StewardError(StewardErrorCode.UNKNOWN_CUSTOMER, f"no customer {customer_id}",
+                               customer_id=customer_id)
         now = format_ts(self.clock())
         personal = await self._personal_values(current)
 
         def decide(snapshot: Snapshot) -> Plan:
             plan = plan_erase(current, snapshot, actor, reason, now, personal=personal,
                               region=self.default_region)
-            plan.changes.append(Change("customer_erased", current, now, ()))
+            plan.changes.append(Change(ChangeEventKind.CUSTOMER_ERASED, current, now, ()))
             return plan
 
-        plan = await self.store.transact(Gather(customers=frozenset({current})), decide)
-        [erasure] = plan.erasures
+        receipt = await self.store.transact(Gather(customers=frozenset({current})), decide)
+        [erasure] = receipt.plan.erasures
         await self.store.purge_erased()
-        return ErasureReceipt(current, erasure.keys, plan.erased.get("events", 0),
-                              plan.erased.get("links", 0), now,
-                              plan.audit_seqs[-1] if plan.audit_seqs else None,
-                              tuple(plan.changes))
+        return ErasureReceipt(current, erasure.keys, receipt.erased.events,
+                              receipt.erased.links, now, receipt.audit_seq, receipt.changes)
 
     async def _personal_values(self, customer_id: str) -> set[Known]:
         """Every personal value any of the customer's events gave as a trait (every

@@ -19,7 +19,7 @@ from datetime import datetime
 
 from app.domain.asof import Step, StepKind, link_pair
 from app.domain.events import Event, parse_ts
-from app.domain.steward import Action, StewardError
+from app.domain.steward import Action, StewardError, StewardErrorCode
 from app.services.ingest import IngestService, Problem
 from app.services.steward import ActionResult, StewardService
 
@@ -144,7 +144,8 @@ class Rebuild:
         the link it made."""
         pair = link_pair(step)
         if pair is None:
-            raise StewardError("NOT_REPLAYABLE", "the log does not name the pair it linked")
+            raise StewardError(StewardErrorCode.NOT_REPLAYABLE,
+                               "the log does not name the pair it linked")
         if step.action == "merge":
             store = self.steward.store
             current = await store.current_ids(step.customers)

@@ -39,7 +39,7 @@ class ReplayError(StoreError):
 
 
 @dataclass(slots=True)
-class Comparison:
+class ReplayComparison:
     """The rebuilt store's customers next to the source's."""
 
     same: int = 0  # same id, same identifiers
@@ -60,7 +60,7 @@ class ReplayReport:
     segments: int = 0
     models: tuple[str, ...] = ()
     discarded_changes: int = 0
-    comparison: Comparison | None = None
+    comparison: ReplayComparison | None = None
     problems: list[Problem] = field(default_factory=list)  # events left out, and why
 
 
@@ -216,9 +216,9 @@ async def export_of(store: IdentityStore, page: int = 500
 
 
 async def compare_exports(source: IdentityStore, rebuilt: IdentityStore,
-                          keep: int = 50) -> Comparison:
+                          keep: int = 50) -> ReplayComparison:
     """Walk both exports in id order side by side."""
-    result = Comparison()
+    result = ReplayComparison()
     left, right = export_of(source), export_of(rebuilt)
     a = await anext(left, None)
     b = await anext(right, None)
@@ -241,6 +241,6 @@ async def compare_exports(source: IdentityStore, rebuilt: IdentityStore,
     return result
 
 
-def _note(result: Comparison, customer_id: str, keep: int) -> None:
+def _note(result: ReplayComparison, customer_id: str, keep: int) -> None:
     if len(result.examples) < keep:
         result.examples.append(customer_id)

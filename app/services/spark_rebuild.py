@@ -32,12 +32,12 @@ from app.domain.matching.training import Matcher
 from app.domain.plan import (
     CustomerInfo,
     IdentifierDelta,
+    IdentifierStatusChange,
     LinkDelta,
-    LinkStatus,
+    LinkStatusChange,
     Merge,
     Plan,
     ReviewItem,
-    StatusChange,
 )
 from app.domain.privacy import SuppressionKey
 from app.domain.rules import Rules
@@ -79,7 +79,7 @@ class RebuildOptions:
 
 
 @dataclass(slots=True)
-class RebuildReport:
+class SparkRebuildReport:
     id: str
     job: JobReport
     staging: str
@@ -104,7 +104,7 @@ class RebuildService:
         # called with each switch step once applied (the crash tests kill the process there)
         self.applied: Callable[[int], None] | None = None
 
-    async def rebuild(self, options: RebuildOptions, spark: SparkConfig) -> RebuildReport:
+    async def rebuild(self, options: RebuildOptions, spark: SparkConfig) -> SparkRebuildReport:
         import time
 
         from app.spark.inputs import CHUNK_BYTES, list_inputs
@@ -158,7 +158,7 @@ class RebuildService:
             staging.remove()
             if options.staging is None:
                 os.rmdir(root)
-        return RebuildReport(rebuild_id, report, staging.uri, rejects, seconds)
+        return SparkRebuildReport(rebuild_id, report, staging.uri, rejects, seconds)
 
     async def finish(self, pending: PendingSwitch) -> None:
         """Finish a switch cut off half-way, from the plans its staging directory holds."""
@@ -287,12 +287,13 @@ _SECTION_READERS: dict[str, Callable[[list[dict[str, Any]]], Any]] = {
         tuple(r["sources"]), r["customer_id"], r["status"], r["reason"],
         r["first_event"]) for r in rows],
     "moves": lambda rows: {r["key"]: r["customer_id"] for r in rows},
-    "statuses": lambda rows: [StatusChange(r["key"], r["status"], r["reason"]) for r in rows],
+    "statuses": lambda rows: [IdentifierStatusChange(r["key"], r["status"], r["reason"])
+                              for r in rows],
     "links": lambda rows: [LinkDelta(
         r["a"], r["b"], r["count"], r["first_seen"], r["last_seen"], tuple(r["sources"]),
         tuple(r["event_ids"]), r["status"], r["reason"],
         json.loads(r["match"]) if r["match"] else None, r["first_event"]) for r in rows],
-    "link_statuses": lambda rows: [LinkStatus(r["a"], r["b"], r["status"], r["reason"])
+    "link_statuses": lambda rows: [LinkStatusChange(r["a"], r["b"], r["status"], r["reason"])
                                    for r in rows],
     "events": lambda rows: [_event(r) for r in rows],
     "search_terms": lambda rows: [(r["key"], r["term"]) for r in rows],

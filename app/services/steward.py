@@ -14,7 +14,7 @@ from app.domain.identifiers import IdentifierError, normalise
 from app.domain.plan import Gather, Plan, Snapshot
 from app.domain.resolution import DEFAULT_RULES
 from app.domain.rules import Rules
-from app.domain.steward import Action, StewardError, plan_action, undo_of
+from app.domain.steward import Action, StewardError, StewardErrorCode, plan_action, undo_of
 from app.services.segments import SegmentService
 from app.stores.base import IdentityStore
 from app.stores.values import AuditRecord, ReviewRecord
@@ -82,21 +82,22 @@ class StewardService:
         try:
             return normalise(type_, value, default_region=self.default_region).key
         except IdentifierError as exc:
-            raise StewardError("INVALID_IDENTIFIER", str(exc)) from None
+            raise StewardError(StewardErrorCode.INVALID_IDENTIFIER, str(exc)) from None
 
     async def act(self, action: Action) -> ActionResult:
         """Carry out one action in one transaction; raises StewardError, changing nothing,
         when it cannot be done."""
         action, gather, now = await self._prepared(action)
-        plan = await self.store.transact(
+        receipt = await self.store.transact(
             gather,
             lambda snapshot: with_checks(plan_action(action, snapshot, self.rules, now), now),
         )
+        plan = receipt.plan
         return ActionResult(
             merges=[(m.absorbed, m.survivor) for m in plan.merges],
             splits=[(s.customer_id, s.parts) for s in plan.splits],
             affected_customers=plan.affected_customers,
-            audit_seq=plan.audit_seqs[-1] if plan.audit_seqs else None,
+            audit_seq=receipt.audit_seq,
             plan=plan,
             segment_changes=await self.segments.after_plan(plan, now) if self.segments else [],
         )
@@ -128,7 +129,8 @@ class StewardService:
             current = await self.store.current_ids(action.customers)
             missing = [c for c in action.customers if c not in current]
             if missing:
-                raise StewardError("UNKNOWN_CUSTOMER", f"no customer {missing[0]}")
+                raise StewardError(StewardErrorCode.UNKNOWN_CUSTOMER, f"no customer {missing[0]}",
+                                   customer_id=missing[0])
             action = Action(action.kind, action.actor, action.reason, action.keys, action.ban,
                             tuple(current[c] for c in action.customers), action.data)
             customers = frozenset(action.customers)
@@ -153,9 +155,10 @@ class StewardService:
                             reason: str) -> Action:
         review = await self.store.review(review_id)
         if review is None:
-            raise StewardError("UNKNOWN_REVIEW", f"no review item {review_id}")
+            raise StewardError(StewardErrorCode.UNKNOWN_REVIEW, f"no review item {review_id}")
         if review.status != "open":
-            raise StewardError("REVIEW_CLOSED", f"review item {review_id} is {review.status}")
+            raise StewardError(StewardErrorCode.REVIEW_CLOSED,
+                               f"review item {review_id} is {review.status}")
         return Action("review", actor, reason, (review.a, review.b),
                       data={"review_id": review_id, "accept": accept})
 
@@ -180,9 +183,10 @@ class StewardService:
     async def undo(self, seq: int, actor: str, reason: str) -> ActionResult:
         entry = await self.store.audit_entry(seq)
         if entry is None:
-            raise StewardError("UNKNOWN_AUDIT_ENTRY", f"no audit entry {seq}")
+            raise StewardError(StewardErrorCode.UNKNOWN_AUDIT_ENTRY, f"no audit entry {seq}")
         if entry.undone_by is not None:
-            raise StewardError("ALREADY_UNDONE", f"entry {seq} was undone by {entry.undone_by}")
+            raise StewardError(StewardErrorCode.ALREADY_UNDONE,
+                               f"entry {seq} was undone by {entry.undone_by}")
         if entry.undo.get("kind") == "rules" and self.rules_undo is not None:
             return await self.rules_undo(seq, entry.undo, actor, reason)
         return await self.act(undo_of(seq, entry.undo, actor, reason or f"undo of {seq}"))

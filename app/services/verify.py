@@ -71,6 +71,6 @@ class VerifyService:
             plan.changes = changes_of(plan, snapshot.owners, now)
             return with_checks(plan, now)
 
-        plan = await self.store.transact(Gather(customers=customers), decide)
+        plan = (await self.store.transact(Gather(customers=customers), decide)).plan
         if self.segments is not None:
             await self.segments.after_plan(plan)

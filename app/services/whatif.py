@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.domain.changes import ChangeEventKind
 from app.domain.effects import with_checks
 from app.domain.events import format_ts
-from app.domain.plan import AuditEntry, Gather, Plan, Snapshot
+from app.domain.plan import AuditEntry, Gather, Plan, Receipt, Snapshot
 from app.domain.rules import DEFAULT_RULES_TOML, Rules, RulesError
 from app.domain.rules_change import (
     Diff,
@@ -36,7 +37,7 @@ from app.domain.rules_change import (
     rule_delta,
 )
 from app.domain.segments.membership import MembershipChange
-from app.domain.steward import Action, StewardError
+from app.domain.steward import Action, StewardError, StewardErrorCode
 from app.services.container import Services
 from app.services.whatif_segments import entries_exits, segment_effect
 from app.stores.base import IdentityStore
@@ -142,7 +143,8 @@ class RulesService:
     async def apply(self, text: str, reason: str, actor: str,
                     undoes: int | None = None) -> RulesPreview:
         if not reason.strip():
-            raise StewardError("REASON_REQUIRED", "reason: say why, for the audit log")
+            raise StewardError(StewardErrorCode.REASON_REQUIRED,
+                               "reason: say why, for the audit log")
         new = parse_rules(text)
         old = self.services.steward.rules
         previous = await self.current_text()
@@ -179,15 +181,15 @@ class RulesService:
         audit_seq = None
         for n, part in enumerate(parts):
             # the audit entry goes with the last part: an apply cut short says nothing
-            change, plan = await self._part(
+            change, receipt = await self._part(
                 part, old, new, now, f"rules changed by {audit.actor}: {audit.reason}",
                 audit if n == len(parts) - 1 else None, apply)
             done.append(change)
-            if apply:
-                found = await self.services.segments.after_plan(plan, now)
-                entries += sum(1 for c in found if c.kind == "segment_entered")
-                exits += sum(1 for c in found if c.kind == "segment_left")
-                audit_seq = plan.audit_seqs[-1] if plan.audit_seqs else audit_seq
+            if receipt is not None:
+                found = await self.services.segments.after_plan(receipt.plan, now)
+                entries += sum(1 for c in found if c.kind == ChangeEventKind.SEGMENT_ENTERED)
+                exits += sum(1 for c in found if c.kind == ChangeEventKind.SEGMENT_LEFT)
+                audit_seq = receipt.audit_seq if receipt.audit_seqs else audit_seq
             else:
                 more = entries_exits(await segment_effect(
                     self.services.segments, self.store, change.plan, change.before,
@@ -199,8 +201,9 @@ class RulesService:
         return result
 
     async def _part(self, part: Scope, old: Rules, new: Rules, now: str, why: str,
-                    audit: AuditEntry | None, apply: bool) -> tuple[RulesChange, Plan]:
-        """Plan one part in a transaction: committed (apply) or rolled back."""
+                    audit: AuditEntry | None, apply: bool) -> tuple[RulesChange, Receipt | None]:
+        """Plan one part in a transaction: committed (apply, with the store's receipt) or
+        rolled back."""
         decided: list[RulesChange] = []
 
         def decide(snapshot: Snapshot) -> Plan:
@@ -213,10 +216,10 @@ class RulesService:
         gather = Gather(keys=part.keys, hub_types=new.hub_count_types,
                         customers=frozenset(part.customers))
         try:
-            plan = await self.store.transact(gather, decide)
+            receipt = await self.store.transact(gather, decide)
         except _Planned as planned:
-            return planned.change, planned.change.plan
-        return decided[-1], plan
+            return planned.change, None
+        return decided[-1], receipt
 
     async def _scope(self, owners: Mapping[str, str | None], old: Rules, new: Rules) -> Scope:
         delta = rule_delta(old, new)

@@ -1,5 +1,5 @@
 """Sightings of identifiers and the evidence of links, as Spark aggregations over the
-events: what resolution._collect gathers for a batch, for every event at once.
+events: what resolution.batch.collect gathers for a batch, for every event at once.
 
 - a sighting: the identifier's first moment (time, then event id), last time and sources;
 - a link: each pair of distinct identifiers of an event (a < b), with its count, first

@@ -27,7 +27,7 @@ class InputKind(StrEnum):
     PARQUET = "parquet"
 
 
-class InputError(ValueError):
+class RebuildInputError(ValueError):
     """An input that cannot be read; the message names it."""
 
 
@@ -58,7 +58,7 @@ def _kind(path: str) -> InputKind:
     if lowered.endswith(".parquet"):
         return InputKind.PARQUET
     if lowered.endswith(".csv"):
-        raise InputError(f"{path}: a rebuild reads JSONL and Parquet; load CSV files with "
+        raise RebuildInputError(f"{path}: a rebuild reads JSONL and Parquet; load CSV files with "
                          "`idgraph load --mapping` or convert them first")
     return InputKind.JSONL
 
@@ -73,9 +73,9 @@ def list_inputs(paths: Sequence[str]) -> list[InputFile]:
             fs, inner = pafs.FileSystem.from_uri(uri)
             info = fs.get_file_info(inner)
         except (OSError, ValueError) as exc:
-            raise InputError(f"{path}: cannot read it ({exc})") from None
+            raise RebuildInputError(f"{path}: cannot read it ({exc})") from None
         if info.type == pafs.FileType.NotFound:
-            raise InputError(f"{path}: no such file or directory")
+            raise RebuildInputError(f"{path}: no such file or directory")
         if info.type == pafs.FileType.Directory:
             inside = fs.get_file_info(pafs.FileSelector(inner, recursive=True))
             files = sorted((i for i in inside if i.type == pafs.FileType.File

@@ -6,8 +6,8 @@ staging directory. Nothing here touches the store.
 What a store already holds comes in as `Stored` (exported by app/services/spark_rebuild.py):
 its identifiers with their first sightings, its links with the evidence its events gave
 (a steward's and the matcher's included), its bans, customers, merge histories and event
-ids. New events add to that evidence exactly as `resolution._with_evidence` adds a batch's
-evidence to a stored link: the earlier first moment, the union of the sources. So a
+ids. New events add to that evidence exactly as `resolution.components._with_evidence` adds
+a batch's evidence to a stored link: the earlier first moment, the union of the sources. So a
 rebuild of files into an empty store gives what loading them gives, a rebuild over a store
 gives what loading them into it would (ids named after anchors), and a rebuild of the
 store alone (`--from-store`) re-resolves what it holds under the current rules.
@@ -308,7 +308,7 @@ class RebuildJob:
         status it keeps, else active."""
         from pyspark.sql import functions as F
 
-        ruled = (resolved.where(F.col("kind") == resolve.Resolved.DECISION)
+        ruled = (resolved.where(F.col("kind") == resolve.ResolvedRow.DECISION)
                  .select("a", "b", "status", "reason").unionByName(stopped))
         joined = candidates.join(ruled, ["a", "b"], "left")
         return self.stage(joined.select(
@@ -336,7 +336,7 @@ class RebuildJob:
             r.sections[name] = self.staging.rows("result", name)
         r.identifiers = self.staging.rows("stage", "keys")
         r.customers = int(self.spark.read.parquet(self.staging.path("stage", "resolved"))
-                          .where(F.col("kind") == resolve.Resolved.CUSTOMER).count())
+                          .where(F.col("kind") == resolve.ResolvedRow.CUSTOMER).count())
 
 
 class _Old:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from app.domain.history import moment
 from app.domain.plan import ACTIVE
 from app.domain.rebuild import Sighting, inactive_keys, resolve_component, stopped_links
-from app.domain.resolution import Candidate
+from app.domain.resolution import LinkFacts
 from app.domain.rules import Rules
 from app.spark.arrow import arrow_schema, batches_of, table_of
 
@@ -37,7 +37,7 @@ RESOLVED_SCHEMA = (
 )
 
 
-class Resolved:
+class ResolvedRow:
     OWNER = "owner"
     CUSTOMER = "customer"
     MERGE = "merge"
@@ -63,8 +63,8 @@ def inactive(keys: DataFrame, rules: Rules) -> DataFrame:
     return keys.mapInArrow(decide, INACTIVE_SCHEMA)
 
 
-def _candidate(row: dict[str, Any]) -> Candidate:
-    return Candidate(row["a"], row["b"], row["first_seen"], tuple(row["sources"] or ()),
+def _candidate(row: dict[str, Any]) -> LinkFacts:
+    return LinkFacts(row["a"], row["b"], row["first_seen"], tuple(row["sources"] or ()),
                      row.get("status") or ACTIVE, row.get("reason") or "",
                      row["first_event"] or "")
 
@@ -97,7 +97,7 @@ def resolve_components(rows: DataFrame, rules: Rules) -> DataFrame:
 
     def resolve(table: pa.Table) -> pa.Table:
         nodes: dict[int, dict[str, str]] = defaultdict(dict)
-        links: dict[int, list[Candidate]] = defaultdict(list)
+        links: dict[int, list[LinkFacts]] = defaultdict(list)
         bans: dict[int, list[tuple[str, str]]] = defaultdict(list)
         for r in table.to_pylist():
             if r["kind"] == "node":
@@ -119,16 +119,16 @@ def _resolved(resolution: Any) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for customer in resolution.customers:
         info = customer.info
-        out.append({"kind": Resolved.CUSTOMER, "customer": info.id,
+        out.append({"kind": ResolvedRow.CUSTOMER, "customer": info.id,
                     "first_seen": info.first_seen, "first_event": info.first_event,
                     "first_key": info.first_key, "settled": info.settled})
-        out += [{"kind": Resolved.OWNER, "key": key, "customer": info.id}
+        out += [{"kind": ResolvedRow.OWNER, "key": key, "customer": info.id}
                 for key in customer.keys]
-        out += [{"kind": Resolved.MERGE, "customer": info.id, "absorbed": m.absorbed,
+        out += [{"kind": ResolvedRow.MERGE, "customer": info.id, "absorbed": m.absorbed,
                  "survivor": m.survivor, "at": m.at, "event_id": m.event_id,
                  "reason": m.reason, "idx": n} for n, m in enumerate(customer.history)]
-        out += [{"kind": Resolved.REDIRECT, "key": cid, "customer": final, "at": at}
+        out += [{"kind": ResolvedRow.REDIRECT, "key": cid, "customer": final, "at": at}
                 for cid, final, at in customer.redirects]
-    out += [{"kind": Resolved.DECISION, "a": a, "b": b, "status": s, "reason": why}
+    out += [{"kind": ResolvedRow.DECISION, "a": a, "b": b, "status": s, "reason": why}
             for (a, b), (s, why) in resolution.decisions.items() if s != ACTIVE]
     return out

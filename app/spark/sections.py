@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from app.domain.plan import ACTIVE
 from app.domain.search import identifier_terms
 from app.spark.arrow import arrow_schema, batches_of
-from app.spark.resolve import Resolved
+from app.spark.resolve import ResolvedRow
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -96,11 +96,11 @@ class Sections:
         self.decided = decided
         self.old = old
         self.matched = matched
-        self.owners = resolved.where(F.col("kind") == Resolved.OWNER).select(
+        self.owners = resolved.where(F.col("kind") == ResolvedRow.OWNER).select(
             "key", F.col("customer").alias("owner"))
-        self.live = resolved.where(F.col("kind") == Resolved.CUSTOMER).select(
+        self.live = resolved.where(F.col("kind") == ResolvedRow.CUSTOMER).select(
             F.col("customer").alias("id"), *CUSTOMER_COLUMNS[1:])
-        self.history_rows = resolved.where(F.col("kind") == Resolved.MERGE).select(
+        self.history_rows = resolved.where(F.col("kind") == ResolvedRow.MERGE).select(
             "customer", *HISTORY_COLUMNS, "idx")
 
     def tables(self, new_events: DataFrame) -> dict[str, DataFrame]:

@@ -12,13 +12,13 @@ from app.domain.plan import (
     CustomerInfo,
     Erasure,
     IdentifierDelta,
+    IdentifierStatusChange,
     LinkDelta,
-    LinkStatus,
+    LinkStatusChange,
     Merge,
     Plan,
     ReviewItem,
     Split,
-    StatusChange,
 )
 from tests.helpers import event
 
@@ -48,8 +48,8 @@ def full_plan() -> Plan:
     plan = a_plan()
     plan.splits = [Split("c_a", ("c_new",), T, "steward sam split c_a")]
     plan.moves = {"cookie:a": "c_new", "email:y@example.com": None}
-    plan.statuses = [StatusChange("email:y@example.com", "quarantined", "hub")]
-    plan.link_statuses = [LinkStatus("cookie:a", "cookie:b", "removed", "by sam")]
+    plan.statuses = [IdentifierStatusChange("email:y@example.com", "quarantined", "hub")]
+    plan.link_statuses = [LinkStatusChange("cookie:a", "cookie:b", "removed", "by sam")]
     plan.bans = [("cookie:a", "cookie:b")]
     plan.unbans = [("cookie:c", "cookie:d")]
     plan.audit = [AuditEntry("sam", "unlink", "cookie:a", "why", T, {"keys": ["cookie:a"]},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.domain.plan import Component, StoredIdentifier, StoredLink
+from app.domain.plan import Component, LinkFacts, StoredIdentifier
 from app.stores.ports.graph import add_neighbours
 
 T = "2024-03-01T10:00:00.000000Z"
@@ -14,7 +14,7 @@ def ident(key: str, customer: str | None) -> StoredIdentifier:
 
 def component(customer: str, *keys: str) -> Component:
     found = Component(identifiers={k: ident(k, customer) for k in keys})
-    found.links[("cookie:c0", "crm_id:C1")] = StoredLink(
+    found.links[("cookie:c0", "crm_id:C1")] = LinkFacts(
         "cookie:c0", "crm_id:C1", T, ("web",), "rejected", "limit")
     return found
 

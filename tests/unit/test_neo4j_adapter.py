@@ -21,6 +21,7 @@ import pytest
 from app.domain.personal import Spellings, identifier_known
 from app.domain.plan import (
     CustomerInfo,
+    Erased,
     Gather,
     Plan,
     Snapshot,
@@ -552,7 +553,7 @@ async def test_transact_locks_reads_decides_applies_and_releases_in_three_statem
 
     gather = Gather(keys=KEYS, event_ids=frozenset({"e1"}), limited_types=("crm_id",),
                     hub_types=("email",))
-    assert await store.transact(gather, decide) is plan
+    assert (await store.transact(gather, decide)).plan is plan
     assert names(store) == ["LOCK_AND_SNAPSHOT", "APPLY", "RECORD", "RECORD_CHANGES"]
     params = dict(store.driver.log)
     assert params["LOCK_AND_SNAPSHOT"]["keys"] == ["cookie:a", "email:x@example.com"]  # sorted
@@ -613,15 +614,20 @@ async def test_components_are_locked_before_they_are_read():
     assert dict(store.driver.log)["LOCK_CUSTOMERS"]["ids"] == ["c7"]
 
 
-async def test_steward_sections_are_applied_and_the_store_fills_in_audit_seqs_and_erasures():
-    store = await fake_store()
+async def test_steward_sections_are_applied_and_the_receipt_holds_audit_seqs_and_erasures():
+    store = await fake_store(ERASED_SEGMENTS=[[{"ids": ["c_x"], "held": ["vip"]}]])
     plan = full_plan()
     result = await store.transact(Gather(keys=KEYS), lambda snapshot: plan)
+    assert result.plan is plan
+    assert plan.changes == full_plan().changes  # the store writes nothing into the plan
     assert names(store) == ["LOCK_AND_SNAPSHOT", "APPLY", "ERASE", "SCRUB_FIND", "SCRUB_WRITE",
                             "RECORD", "ERASED_SEGMENTS", "ERASE_SEGMENT_DATA", "ERASE_CHANGES",
                             "RECORD_CHANGES"]
-    assert result.audit_seqs == [1]
-    assert result.erased == {"events": 4, "links": 2, "identifiers": 1}
+    assert result.audit_seqs == (1,)
+    assert result.erased == Erased(events=4, links=2, identifiers=1)
+    # the plan's changes, then the erased customer's exit from the segment it was in
+    assert result.changes[:-1] == tuple(plan.changes)
+    assert (result.changes[-1].customer_id, result.changes[-1].kind) == ("c_x", "segment_left")
     log = dict(store.driver.log)
     assert log["ERASE"]["hashes"] == [store.suppression.hash("email:z@example.com")]
     assert log["SCRUB_WRITE"]["audit"] == [{"id": "a1", "target": "[erased]", "reason": "",

@@ -15,7 +15,7 @@ from app.domain.events import Event
 from app.domain.history import moment
 from app.domain.plan import ACTIVE, Plan, Snapshot
 from app.domain.rebuild import Sighting, inactive_keys, resolve_component, stopped_links
-from app.domain.resolution import Candidate, plan_ingest
+from app.domain.resolution import LinkFacts, plan_ingest
 from app.domain.rules import Rules
 from tests.helpers import event
 
@@ -61,7 +61,7 @@ def whole_batch(events: list[Event], rules: Rules) -> dict:
     sightings = {k: Sighting(k.partition(":")[0], k.partition(":")[2], len(neighbours[k]))
                  for k in firsts}
     inactive = inactive_keys(sightings, {}, rules)
-    candidates = {p: Candidate(*p, evs[0].ts, tuple(sorted({e.source for e in evs})),
+    candidates = {p: LinkFacts(*p, evs[0].ts, tuple(sorted({e.source for e in evs})),
                                first_event=evs[0].event_id) for p, evs in evidence.items()}
     graph = nx.Graph()
     graph.add_nodes_from(k for k in firsts if k not in inactive)

@@ -13,11 +13,11 @@ from app.domain.plan import (
     REMOVED,
     Component,
     CustomerInfo,
+    LinkFacts,
     Snapshot,
     StoredIdentifier,
-    StoredLink,
 )
-from app.domain.resolution import Candidate, partition, plan_ingest
+from app.domain.resolution import partition, plan_ingest
 from app.domain.rules import Rules, RulesError
 from tests.helpers import event
 
@@ -63,10 +63,10 @@ def test_a_blocked_identifier_is_stored_without_a_customer_and_links_nothing():
 
 def test_limit_keeps_two_crm_customers_apart_on_a_shared_tablet():
     nodes = types("crm_id:A", "email:a@x.com", "device_id:tab", "email:b@x.com", "crm_id:B")
-    links = [Candidate("crm_id:A", "email:a@x.com", "2024-01-01", ("crm",)),
-             Candidate("crm_id:B", "email:b@x.com", "2024-01-01", ("crm",)),
-             Candidate("device_id:tab", "email:a@x.com", "2024-01-02", ("app",)),
-             Candidate("device_id:tab", "email:b@x.com", "2024-01-03", ("app",))]
+    links = [LinkFacts("crm_id:A", "email:a@x.com", "2024-01-01", ("crm",)),
+             LinkFacts("crm_id:B", "email:b@x.com", "2024-01-01", ("crm",)),
+             LinkFacts("device_id:tab", "email:a@x.com", "2024-01-02", ("app",)),
+             LinkFacts("device_id:tab", "email:b@x.com", "2024-01-03", ("app",))]
     result = partition(nodes, links, [], RULES)
     assert groups(result) == [["crm_id:A", "device_id:tab", "email:a@x.com"],
                               ["crm_id:B", "email:b@x.com"]]
@@ -77,11 +77,11 @@ def test_limit_keeps_two_crm_customers_apart_on_a_shared_tablet():
 def test_the_partition_does_not_depend_on_the_order_of_links():
     nodes = types("crm_id:A", "email:a@x.com", "device_id:tab", "email:b@x.com", "crm_id:B",
                   "cookie:c")
-    links = [Candidate("crm_id:A", "email:a@x.com", "2024-01-05", ("crm",)),
-             Candidate("crm_id:B", "email:b@x.com", "2024-01-01", ("crm",)),
-             Candidate("device_id:tab", "email:a@x.com", "2024-01-02", ("app",)),
-             Candidate("device_id:tab", "email:b@x.com", "2024-01-03", ("app",)),
-             Candidate("cookie:c", "device_id:tab", "2024-01-04", ("web",))]
+    links = [LinkFacts("crm_id:A", "email:a@x.com", "2024-01-05", ("crm",)),
+             LinkFacts("crm_id:B", "email:b@x.com", "2024-01-01", ("crm",)),
+             LinkFacts("device_id:tab", "email:a@x.com", "2024-01-02", ("app",)),
+             LinkFacts("device_id:tab", "email:b@x.com", "2024-01-03", ("app",)),
+             LinkFacts("cookie:c", "device_id:tab", "2024-01-04", ("web",))]
     outcomes = {str(groups(partition(nodes, order, [], RULES)))
                 for order in itertools.permutations(links)}
     assert len(outcomes) == 1
@@ -89,16 +89,16 @@ def test_the_partition_does_not_depend_on_the_order_of_links():
 
 def test_stronger_evidence_wins_a_conflict_over_older_weaker_evidence():
     nodes = types("crm_id:A", "crm_id:B", "email:x@x.com")
-    links = [Candidate("crm_id:A", "email:x@x.com", "2024-01-01", ("web",)),
-             Candidate("crm_id:B", "email:x@x.com", "2024-02-01", ("crm",))]
+    links = [LinkFacts("crm_id:A", "email:x@x.com", "2024-01-01", ("web",)),
+             LinkFacts("crm_id:B", "email:x@x.com", "2024-02-01", ("crm",))]
     result = partition(nodes, links, [], RULES)
     assert ["crm_id:B", "email:x@x.com"] in groups(result)
 
 
 def test_a_ban_keeps_a_pair_apart_even_through_other_links():
     nodes = types("cookie:a", "cookie:b", "email:x@x.com")
-    links = [Candidate("cookie:a", "email:x@x.com", "2024-01-01", ("web",)),
-             Candidate("cookie:b", "email:x@x.com", "2024-01-02", ("web",))]
+    links = [LinkFacts("cookie:a", "email:x@x.com", "2024-01-01", ("web",)),
+             LinkFacts("cookie:b", "email:x@x.com", "2024-01-02", ("web",))]
     result = partition(nodes, links, [("cookie:a", "cookie:b")], RULES)
     assert groups(result) == [["cookie:a", "email:x@x.com"], ["cookie:b"]]
     assert "ban" in result.decisions[("cookie:b", "email:x@x.com")][1]
@@ -107,7 +107,7 @@ def test_a_ban_keeps_a_pair_apart_even_through_other_links():
 def test_removed_and_banned_links_stay_out():
     nodes = types("cookie:a", "cookie:b")
     for status in (REMOVED, BANNED):
-        result = partition(nodes, [Candidate("cookie:a", "cookie:b", "t", (), status, "x")], [],
+        result = partition(nodes, [LinkFacts("cookie:a", "cookie:b", "t", (), status, "x")], [],
                            RULES)
         assert len(result.groups) == 2 and result.decisions[("cookie:a", "cookie:b")][0] == status
 
@@ -126,8 +126,8 @@ def test_a_stored_identifier_that_becomes_a_hub_splits_its_customer():
     hub, a, b = "phone:+31207654321", "email:a@x.com", "email:b@x.com"
     component = Component(
         identifiers={k: StoredIdentifier(k, "active", "c1", "2024-01-01") for k in (hub, a, b)},
-        links={(a, hub): StoredLink(a, hub, "2024-01-01", ("web",), "active"),
-               (b, hub): StoredLink(b, hub, "2024-01-01", ("web",), "active")},
+        links={(a, hub): LinkFacts(a, hub, "2024-01-01", ("web",), "active"),
+               (b, hub): LinkFacts(b, hub, "2024-01-01", ("web",), "active")},
     )
     snapshot = Snapshot(owners={hub: "c1"}, customers={"c1": CustomerInfo("c1", "2024-01-01")},
                         degrees={hub: 15}, components={"c1": component})

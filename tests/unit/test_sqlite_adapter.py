@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from app.domain.plan import Plan
+from app.domain.plan import Erased, Plan
 from app.domain.privacy import SuppressionKey
 from app.stores.sqlite import outbox, queries, records
 from app.stores.sqlite.store import SQLiteStore
@@ -87,10 +87,15 @@ class RecordingConnection:
         return {name for name, rows in self.runs if name is not None and rows}
 
 
-def applied(plan: Plan) -> RecordingConnection:
+def recording_store() -> SQLiteStore:
     store = SQLiteStore.__new__(SQLiteStore)
     store.path, store.suppression = ":memory:", KEY
     store.db = RecordingConnection()  # type: ignore[assignment]
+    return store
+
+
+def applied(plan: Plan) -> RecordingConnection:
+    store = recording_store()
     store._apply(plan)
     return store.db  # type: ignore[return-value]
 
@@ -128,8 +133,12 @@ def test_an_empty_plan_writes_no_rows():
     assert not applied(Plan()).written()
 
 
-def test_the_audit_seqs_are_reported_back_in_order():
+def test_the_receipt_reports_audit_seqs_and_erasures_and_the_plan_is_not_written_into():
     plan = full_plan()
-    applied(plan)
-    assert plan.audit_seqs == [1]
-    assert set(plan.erased) == {"events", "links", "identifiers"}
+    receipt = recording_store()._apply(plan)
+    assert receipt.plan is plan
+    assert receipt.audit_seqs == (1,)
+    assert receipt.audit_seq == 1
+    assert receipt.erased == Erased()  # the recording connection deletes no rows
+    assert receipt.changes == tuple(full_plan().changes)
+    assert plan.changes == full_plan().changes  # the store writes nothing into the plan

@@ -26,7 +26,7 @@ async def test_a_sqlite_file_held_by_another_writer_is_a_retriable_store_busy(sq
         other.close()
     assert raised.value.retriable and is_transient(raised.value)
     # and the store works again once the other writer is done
-    assert await sqlite_store.transact(Gather(), lambda snapshot: Plan()) == Plan()
+    assert (await sqlite_store.transact(Gather(), lambda snapshot: Plan())).plan == Plan()
 
 
 def test_other_sqlite_errors_stay_what_they_are(sqlite_store):

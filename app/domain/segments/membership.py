@@ -11,13 +11,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from app.domain.segments.evaluate import Catalogue, Result, evaluate_all, next_change_at
 from app.domain.traits import CustomerFacts, TraitsConfig, normal_ts
 
-ENTERED = "entered"
-LEFT = "left"
+
+class Transition(StrEnum):
+    """How a customer's membership of a segment changes."""
+
+    ENTERED = "entered"
+    LEFT = "left"
+
+
+ENTERED = Transition.ENTERED
+LEFT = Transition.LEFT
 # Bounds the moments one catch_up steps through (a day-by-day `days_since` condition over
 # a long gap); past it, the rest is settled in one evaluation at `now`.
 MAX_STEPS = 1000
@@ -34,7 +43,7 @@ class Membership:
 class MembershipChange:
     customer_id: str
     segment: str
-    change: str  # ENTERED or LEFT
+    change: Transition
     at: str
     why: tuple[str, ...]  # entered: what held; left: what stopped holding (or the event)
 

@@ -83,9 +83,10 @@ class Neo4jOutbox:
 
     # -- inside an identity write ------------------------------------------------------------
     @staticmethod
-    async def _apply_outbox(tx: AsyncManagedTransaction, plan: Plan) -> None:
+    async def _apply_outbox(tx: AsyncManagedTransaction, plan: Plan) -> tuple[Change, ...]:
         """The end of a plan's transaction: what its erasures leave of segments, its
-        segment checks, its change events."""
+        segment checks, its change events; the change events written."""
+        changes = [*plan.changes]
         for erasure in plan.erasures:
             row = await (await tx.run(oq.ERASED_SEGMENTS, customer_id=erasure.customer_id)
                          ).single(strict=True)
@@ -93,12 +94,13 @@ class Neo4jOutbox:
             await (await tx.run(oq.ERASE_CHANGES, ids=row["ids"],
                                 texts=erased_texts(erasure.keys),
                                 mark=records.ERASED_MARK)).consume()
-            plan.changes.extend(membership_change(c)
-                                for c in erased(erasure.customer_id, row["held"], erasure.at))
+            changes.extend(membership_change(c)
+                           for c in erased(erasure.customer_id, row["held"], erasure.at))
         checks = [{"customer_id": c.customer_id, "at": c.at, "since": c.since,
                    "survivor": c.survivor, "split": c.split} for c in plan.segment_checks]
         await (await tx.run(oq.RECORD_CHANGES, checks=checks,
-                            **outbox_params(plan.changes))).consume()
+                            **outbox_params(changes))).consume()
+        return tuple(changes)
 
     # -- segment transactions -----------------------------------------------------------------
     @_translated

@@ -19,12 +19,12 @@ from app.domain.plan import (
     ACTIVE,
     Component,
     CustomerInfo,
+    LinkFacts,
     Merge,
     Plan,
     Snapshot,
     Split,
     StoredIdentifier,
-    StoredLink,
 )
 from app.domain.privacy import ERASED_MARK, SuppressionKey
 from app.domain.profile import Observation
@@ -258,7 +258,7 @@ def components(rows: Iterable[Row], customer_ids: Iterable[str]) -> dict[str, Co
     far: dict[str, StoredIdentifier] = {}
     for row in rows:
         for link in (link for ident in row["identifiers"] for link in ident["links"]):
-            stored = StoredLink(link["a"], link["b"], link["first_seen"],
+            stored = LinkFacts(link["a"], link["b"], link["first_seen"],
                                 tuple(link["sources"] or ()), link["status"] or ACTIVE,
                                 link["reason"] or "", link["first_event"] or "")
             found[row["id"]].links[(stored.a, stored.b)] = stored
@@ -406,8 +406,8 @@ def review_update_rows(plan: Plan) -> list[dict[str, Any]]:
 
 
 # Where each section of a Plan is written: APPLY, RECORD (numbered records) or ERASE. The
-# others only report: what the decision found (changes, dropped identifiers, trait
-# problems) or what the store fills in (audit_seqs, erased).
+# others only report what the decision found (dropped identifiers, trait problems); what
+# the store reports of a plan is in its Receipt.
 WRITTEN_BY = {
     "events": "APPLY", "new_customers": "APPLY", "merges": "APPLY", "renames": "APPLY RECORD",
     "customer_updates": "APPLY", "history_reset": "APPLY", "history": "APPLY RECORD",
@@ -418,7 +418,7 @@ WRITTEN_BY = {
     "review_updates": "APPLY", "unsuppress": "APPLY",
     "changes": "RECORD_CHANGES", "segment_checks": "RECORD_CHANGES",  # outbox_queries.py
 }
-REPORT_ONLY = frozenset({"audit_seqs", "erased", "trait_problems", "dropped"})
+REPORT_ONLY = frozenset({"trait_problems", "dropped"})
 
 
 def apply_params(plan: Plan, suppression: SuppressionKey) -> dict[str, list[dict[str, Any]]]:

@@ -38,7 +38,18 @@ from neo4j.exceptions import (
 from app.domain.matching.blocking import BUCKET_LIMIT
 from app.domain.matching.stream import needed_candidates
 from app.domain.personal import Spellings
-from app.domain.plan import ACTIVE, BANNED, Component, Gather, Merge, Plan, Snapshot, Split
+from app.domain.plan import (
+    ACTIVE,
+    BANNED,
+    Component,
+    Erased,
+    Gather,
+    Merge,
+    Plan,
+    Receipt,
+    Snapshot,
+    Split,
+)
 from app.domain.privacy import SuppressionKey, upgrades
 from app.domain.profile import Observation
 from app.domain.resolution import SAMPLE_EVENT_IDS
@@ -194,7 +205,7 @@ class Neo4jStore(Neo4jSegments, Neo4jOutbox, Neo4jHistory, IdentityStore):
 
     # -- writes ------------------------------------------------------------------
     @_translated
-    async def transact(self, gather: Gather, decide: Decide) -> Plan:
+    async def transact(self, gather: Gather, decide: Decide) -> Receipt:
         keys = records.unique(gather.keys)
         event_ids = records.unique(gather.event_ids)
         hashes = self.suppression.hashes(keys)
@@ -207,7 +218,7 @@ class Neo4jStore(Neo4jSegments, Neo4jOutbox, Neo4jHistory, IdentityStore):
             "hashes": sorted(hashes),
         }
 
-        async def work(tx: AsyncManagedTransaction) -> Plan:
+        async def work(tx: AsyncManagedTransaction) -> Receipt:
             locks = _Locks(keys)
             snapshot = await self._lock_and_snapshot(tx, gather, params, hashes, locks)
 
@@ -215,12 +226,12 @@ class Neo4jStore(Neo4jSegments, Neo4jOutbox, Neo4jHistory, IdentityStore):
                 return await self._components(tx, customer_ids, locks)
 
             plan = await decide_with_components(snapshot, decide, components, gather.customers)
-            if plan:
-                await self._apply(tx, plan)
-            await self._record_and_release(tx, plan if plan else None, locks)
-            if plan:
-                await self._apply_outbox(tx, plan)
-            return plan
+            if not plan:
+                await self._record_and_release(tx, None, locks)
+                return Receipt(plan)
+            erased = await self._apply(tx, plan)
+            audit_seqs = await self._record_and_release(tx, plan, locks)
+            return Receipt(plan, audit_seqs, erased, await self._apply_outbox(tx, plan))
 
         async with self.driver.session(database=self.database) as session:
             return await session.execute_write(work)
@@ -274,7 +285,8 @@ class Neo4jStore(Neo4jSegments, Neo4jOutbox, Neo4jHistory, IdentityStore):
         rows = [row async for row in await tx.run(q.COMPONENTS, ids=ids)]
         return records.components(rows, ids)
 
-    async def _apply(self, tx: AsyncManagedTransaction, plan: Plan) -> None:
+    async def _apply(self, tx: AsyncManagedTransaction, plan: Plan) -> Erased:
+        """APPLY, then ERASE for each erasure: what the erasures removed."""
         row = await (await tx.run(q.APPLY, records.apply_params(plan, self.suppression),
                                   sample=SAMPLE_EVENT_IDS,
                                   banned=BANNED)).single(strict=True)
@@ -282,15 +294,16 @@ class Neo4jStore(Neo4jSegments, Neo4jOutbox, Neo4jHistory, IdentityStore):
             raise StoreError("a merge names a customer the store does not hold")
         if row["attached"] != row["expected"]:
             raise StoreError("a new identifier names a customer the store does not hold")
+        erased = Erased()
         for erasure in plan.erasures:
             row = await (await tx.run(
                 q.ERASE, customer_id=erasure.customer_id, keys=list(erasure.keys),
                 hashes=[self.suppression.hash(k) for k in erasure.keys], at=erasure.at,
                 nothing="",
             )).single(strict=True)
-            plan.erased.update({"events": row["events"], "links": row["links"],
-                                "identifiers": row["identifiers"]})
+            erased += Erased(row["events"], row["links"], row["identifiers"])
             await self._scrub(tx, erasure.spellings)
+        return erased
 
     @staticmethod
     async def _scrub(tx: AsyncManagedTransaction, spellings: Spellings) -> None:
@@ -304,10 +317,10 @@ class Neo4jStore(Neo4jSegments, Neo4jOutbox, Neo4jHistory, IdentityStore):
 
     @staticmethod
     async def _record_and_release(tx: AsyncManagedTransaction, plan: Plan | None,
-                                  locks: _Locks) -> None:
+                                  locks: _Locks) -> tuple[int, ...]:
         """RECORD: the numbered records of an applied plan, then the deletion of the
         placeholders it did not fill (always, also when the plan was empty); the locks are
-        released by the commit."""
+        released by the commit. The sequence numbers of the plan's audit entries."""
         release = set(locks.keys)
         if plan is not None:
             release.update(d.key for d in plan.identifiers)
@@ -317,10 +330,11 @@ class Neo4jStore(Neo4jSegments, Neo4jOutbox, Neo4jHistory, IdentityStore):
             audit_sequence=AUDIT_SEQUENCE,
             review_sequence=REVIEW_SEQUENCE, match_block_sequence=MATCH_BLOCK_SEQUENCE,
         )).single(strict=True)
-        if plan is not None:
-            if row["recorded"] != len(records.history_entries(plan)):
-                raise StoreError("a merge history names a customer the store does not hold")
-            plan.audit_seqs.extend(row["audit_seqs"])
+        if plan is None:
+            return ()
+        if row["recorded"] != len(records.history_entries(plan)):
+            raise StoreError("a merge history names a customer the store does not hold")
+        return tuple(row["audit_seqs"])
 
     # -- reads -------------------------------------------------------------------
     @_translated

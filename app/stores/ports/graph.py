@@ -15,6 +15,7 @@ from app.domain.plan import (
     Gather,
     NeedComponents,
     Plan,
+    Receipt,
     Snapshot,
     StoredIdentifier,
 )
@@ -28,9 +29,9 @@ MAX_COMPONENT_CUSTOMERS = 5_000
 
 class GraphPort(ABC):
     @abstractmethod
-    async def transact(self, gather: Gather, decide: Decide) -> Plan:
+    async def transact(self, gather: Gather, decide: Decide) -> Receipt:
         """Gather the Snapshot, decide (see decide_with_components), apply the plan; all in
-        one transaction."""
+        one transaction. The receipt holds the plan and what the store reports of it."""
 
     @abstractmethod
     async def identifiers(self, keys: Collection[str]) -> dict[str, IdentifierRecord]:

@@ -87,14 +87,17 @@ class SQLiteOutbox:
     def _append_outbox(self, changes: Sequence[Change]) -> None:
         self.db.executemany(APPEND_OUTBOX, outbox_rows(changes))
 
-    def _apply_outbox(self, plan: Plan) -> None:
+    def _apply_outbox(self, plan: Plan) -> tuple[Change, ...]:
         """The end of a plan's transaction: what its erasures leave of segments, its
-        segment checks (recorded only while there are segments), its change events."""
+        segment checks (recorded only while there are segments), its change events; the
+        change events written."""
+        changes = [*plan.changes]
         for erasure in plan.erasures:
-            plan.changes.extend(self._erase_segments(erasure))
+            changes.extend(self._erase_segments(erasure))
         self.db.executemany(RECORD_CHECK, [(c.customer_id, c.at, c.since, c.survivor, c.split)
                                            for c in plan.segment_checks])
-        self._append_outbox(plan.changes)
+        self._append_outbox(changes)
+        return tuple(changes)
 
     def _erase_segments(self, erasure: Erasure) -> list[Change]:
         """Forget the erased customer's (and those merged into it) memberships, history,

@@ -179,4 +179,4 @@ WRITTEN_BY: dict[str, tuple[str, ...]] = {
     "changes": ("outbox.APPEND_OUTBOX",),
     "segment_checks": ("outbox.RECORD_CHECK",),
 }
-REPORT_ONLY = frozenset({"audit_seqs", "erased", "trait_problems", "dropped"})
+REPORT_ONLY = frozenset({"trait_problems", "dropped"})

@@ -27,14 +27,16 @@ from app.domain.plan import (
     ACTIVE,
     Component,
     CustomerInfo,
+    Erased,
     Erasure,
     Gather,
+    LinkFacts,
     Merge,
     Plan,
+    Receipt,
     Snapshot,
     Split,
     StoredIdentifier,
-    StoredLink,
 )
 from app.domain.privacy import ERASED_MARK, SuppressionKey, upgrades
 from app.domain.profile import Observation
@@ -187,20 +189,19 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, SQLiteHistory, IdentityStore):
         self.db.execute("BEGIN IMMEDIATE")
 
     # -- writes ------------------------------------------------------------------
-    async def transact(self, gather: Gather, decide: Decide) -> Plan:
+    async def transact(self, gather: Gather, decide: Decide) -> Receipt:
         self._begin()
         try:
             snapshot = self._snapshot(gather)
             plan = await decide_with_components(
                 snapshot, decide, self._gather_components, gather.customers
             )
-            if plan:
-                self._apply(plan)
+            receipt = self._apply(plan) if plan else Receipt(plan)
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
-        return plan
+        return receipt
 
     def _rows(self, statement: str, values: Collection[str], *extra: Any,
               **fields: str) -> Iterable[Any]:
@@ -304,7 +305,7 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, SQLiteHistory, IdentityStore):
         far: set[str] = set()
         for a, b, first_seen, sources, status, reason, first_event in self.db.execute(
                 q.BATCH_LINKS):
-            link = StoredLink(a, b, first_seen, tuple(json.loads(sources)), status, reason,
+            link = LinkFacts(a, b, first_seen, tuple(json.loads(sources)), status, reason,
                               first_event)
             for near, other in ((a, b), (b, a)):
                 if near in owner_of:
@@ -314,18 +315,22 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, SQLiteHistory, IdentityStore):
         return far
 
     # -- applying a plan: one small function per section, in this order ----------------
-    def _apply(self, plan: Plan) -> None:
+    def _apply(self, plan: Plan) -> Receipt:
         for step in self._apply_steps():
             step(plan)
-        self._apply_outbox(plan)
+        # The audit entries go in before the erasures, which scrub erased values from them.
+        audit_seqs = self._append_audit(plan)
+        erased = self._erase_all(plan)
+        self._observe(plan)
+        return Receipt(plan, audit_seqs, erased, self._apply_outbox(plan))
 
     def _apply_steps(self) -> tuple[Callable[[Plan], None], ...]:
         return (self._reset_history, self._create_customers, self._merge, self._rename,
                 self._update_customers, self._record_history, self._record_splits,
                 self._upsert_identifiers, self._move_identifiers, self._set_statuses,
                 self._upsert_links, self._set_link_statuses, self._ban, self._file_matches,
-                self._unban, self._append_audit, self._insert_events, self._index_search,
-                self._unsuppress, self._queue_reviews, self._erase_all, self._observe)
+                self._unban, self._insert_events, self._index_search, self._unsuppress,
+                self._queue_reviews)
 
     def _reset_history(self, plan: Plan) -> None:
         for chunk in chunks(plan.history_reset):
@@ -381,12 +386,14 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, SQLiteHistory, IdentityStore):
     def _unban(self, plan: Plan) -> None:
         self.db.executemany(q.REMOVE_BAN, plan.unbans)
 
-    def _append_audit(self, plan: Plan) -> None:
+    def _append_audit(self, plan: Plan) -> tuple[int, ...]:
+        seqs = []
         for entry in plan.audit:
             seq = int(self.db.execute(q.APPEND_AUDIT, records.audit_row(entry)).lastrowid or 0)
-            plan.audit_seqs.append(seq)
+            seqs.append(seq)
             if entry.undoes is not None:
                 self.db.execute(q.MARK_UNDONE, (seq, entry.undoes))
+        return tuple(seqs)
 
     def _insert_events(self, plan: Plan) -> None:
         self.db.executemany(q.INSERT_EVENT, records.event_rows(plan))
@@ -405,14 +412,13 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, SQLiteHistory, IdentityStore):
         self.db.executemany(q.RESOLVE_REVIEW, [(status, actor, review_id) for
                                                review_id, status, actor in plan.review_updates])
 
-    def _erase_all(self, plan: Plan) -> None:
-        for erasure in plan.erasures:
-            plan.erased.update(self._erase(erasure))
+    def _erase_all(self, plan: Plan) -> Erased:
+        return sum((self._erase(erasure) for erasure in plan.erasures), Erased())
 
     def _observe(self, plan: Plan) -> None:
         self.db.executemany(q.OBSERVE, records.observation_rows(plan))
 
-    def _erase(self, erasure: Erasure) -> dict[str, int]:
+    def _erase(self, erasure: Erasure) -> Erased:
         db = self.db
         self._load_keys(erasure.keys)
         events = [r[0] for r in db.execute(q.ERASED_EVENTS)]
@@ -431,7 +437,7 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, SQLiteHistory, IdentityStore):
         db.executemany(q.SUPPRESS, [(self.suppression.hash(k), erasure.at) for k in erasure.keys])
         self._scrub(erasure.spellings)
         db.execute(q.OPTIMIZE_SEARCH)
-        return {"events": len(events), "links": links, "identifiers": identifiers}
+        return Erased(len(events), links, identifiers)
 
     def _scrub(self, spellings: Spellings) -> None:
         """Replace every spelling of the erased values in free text that stays (reasons,
