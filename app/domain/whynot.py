@@ -23,7 +23,7 @@ from app.domain.plan import ACTIVE, BANNED, REJECTED, REMOVED
 
 MAX_RECORDS = 50  # match records per customer that are scored: pairs grow as their product
 MAX_PAIRS = 5  # best pairs shown
-A = TypeVar("A", bound="AuditLike")
+A = TypeVar("A", bound="AuditDecision")
 
 
 class Reason(StrEnum):
@@ -139,7 +139,7 @@ def why_not(a: str, b: str, keys_a: Sequence[str], keys_b: Sequence[str],
                   thresholds, len(scored))
 
 
-class AuditLike(Protocol):
+class AuditDecision(Protocol):
     """What `decisions_between` reads of an audit entry (AuditRecord has these)."""
 
     @property

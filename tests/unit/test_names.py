@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # synthetic data's shapes beside the API's query shapes.
 SHARED_WITH_THE_API = {
     "AuditEntry", "ComputedTrait", "ErasureReceipt", "Event", "Explanation", "FunnelStep",
-    "Identifier", "Profile", "ReviewEffect", "Segment", "Shape",
+    "Identifier", "Profile", "ReviewEffect", "Segment", "Shape", "WhyNot",
 }
 
 
