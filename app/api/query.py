@@ -12,6 +12,7 @@ from strawberry.types import Info
 
 from app.api.arguments import MAX_STORED_INT, ascii_int
 from app.api.asof import AsOfArgument, customer_as_of, customer_by_identifier_as_of
+from app.api.connections import known
 from app.api.context import Context
 from app.api.described import After, First, IdentifierType, IdentifierValue
 from app.api.masking import shown_match
@@ -54,7 +55,7 @@ from app.api.whatif import (
 )
 from app.domain.identifiers import Identifier, IdentifierError, normalise
 from app.domain.search import SearchBounds
-from app.services.customers import MAX_SEARCH
+from app.services.customers import MAX_SEARCH, SEARCH_CANDIDATES
 
 MAX_LOOKUP = 100
 MAX_FUNNEL_STEPS = 20
@@ -150,7 +151,8 @@ class Query:
         page_size(first, MAX_SEARCH)
         offset = decode_offset(after)
         try:
-            hits = await info.context.services.views.search(query, offset + first + 1,
+            # every hit: ranking sorts them all anyway, and their number is totalCount
+            hits = await info.context.services.views.search(query, SEARCH_CANDIDATES,
                                                             search_bounds(info))
         except ValueError as exc:
             raise InputError(str(exc)) from None
@@ -161,7 +163,8 @@ class Query:
                             score=round(h.score, 2), matched=shown_match(m, h.key, h.matched))
                  for n, h in enumerate(page)]
         return SearchConnection(edges=edges, page_info=PageInfo.of(
-            [e.cursor for e in edges], len(hits) > offset + first, after))
+            [e.cursor for e in edges], len(hits) > offset + first, after),
+            count=known(len(hits)))
 
     @strawberry.field(description="An identifier: its customer, its links and its status "
                       "(active, blocked or quarantined); null when idgraph has never seen it.")
@@ -197,7 +200,8 @@ class Query:
             created_at=r.created_at, record=r))
             for r in rows[:first]]
         return ReviewConnection(edges=edges, page_info=PageInfo.of(
-            [e.cursor for e in edges], len(rows) > first, after))
+            [e.cursor for e in edges], len(rows) > first, after),
+            count=info.context.services.views.review_count)
 
     @strawberry.field(description="Steward actions, newest first; `after: "
                       "pageInfo.endCursor` pages on to older ones.")
@@ -217,7 +221,8 @@ class Query:
                                                              decode_int(cursor, name))
         edges = [AuditEdge(cursor=str(r.seq), node=AuditEntry.of(r)) for r in rows[:first]]
         return AuditConnection(edges=edges, page_info=PageInfo.of(
-            [e.cursor for e in edges], len(rows) > first, cursor))
+            [e.cursor for e in edges], len(rows) > first, cursor),
+            count=info.context.services.views.audit_count)
 
     @strawberry.field(description="What the rules file `rules` (TOML, as IDGRAPH_RULES_FILE) "
                       "would do to the customers, exactly, without writing anything: counts "

@@ -15,6 +15,7 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
+from app.api.connections import Counted, known
 from app.api.context import Context
 from app.api.described import UTC_TIME, After, First
 from app.api.masking import Shown
@@ -59,7 +60,7 @@ class SegmentMemberEdge:
 
 
 @strawberry.type(description="A page of a segment's current members, by customer id.")
-class SegmentMemberConnection:
+class SegmentMemberConnection(Counted):
     edges: list[SegmentMemberEdge] = strawberry.field(description="The members of the page, "
                                                       "by customer id")
     page_info: PageInfo = strawberry.field(description="Whether more members follow, and the "
@@ -89,7 +90,7 @@ class Segment:
                                    since=m.since, why=[shown[cid].why(w) for w in m.why])
                  for cid, m in rows[:first]]
         return SegmentMemberConnection(edges=edges, page_info=PageInfo.of(
-            [e.cursor for e in edges], len(rows) > first, after))
+            [e.cursor for e in edges], len(rows) > first, after), count=known(self.size))
 
     @classmethod
     def of(cls, found: SegmentInfo, m: Shown) -> Segment:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
+from dataclasses import replace
 from datetime import UTC, datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
@@ -12,6 +13,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from app.api.connections import Counted
 from app.api.context import Context
 from app.api.dataloaders import TimelineKey
 from app.api.described import (
@@ -207,7 +209,7 @@ class EventEdge:
 
 
 @strawberry.type(description="A page of a customer's timeline, newest first (Relay connection).")
-class EventConnection:
+class EventConnection(Counted):
     edges: list[EventEdge] = strawberry.field(description="The events of the page, newest "
                                               "first")
     page_info: PageInfo = strawberry.field(description="Whether more pages follow, and the "
@@ -505,16 +507,18 @@ class Customer:
             cursor = decode_cursor(after) if after else None
         except CursorError as exc:
             raise InputError(str(exc)) from None
-        key = TimelineKey(str(self.id), TimelineWindow(
-            first + 1, cursor, tuple(sorted(set(types or ()))), utc_text(since, "since"),
-            utc_text(until, "until")))
+        selection = TimelineWindow(0, None, tuple(sorted(set(types or ()))),
+                                   utc_text(since, "since"), utc_text(until, "until"))
+        key = TimelineKey(str(self.id), replace(selection, first=first + 1, after=cursor))
+        loaders = loaders_of(info, self.view)
         # one read for both: the loaders batch what is asked for in the same turn
-        rows, m = await asyncio.gather(loaders_of(info, self.view).timelines.load(key),
+        rows, m = await asyncio.gather(loaders.timelines.load(key),
                                        customer_masker(info, str(self.id), self.view))
         edges = [EventEdge(cursor=encode_cursor(e.cursor), node=Event.of(e, m))
                  for e in rows[:first]]
         return EventConnection(edges=edges, page_info=PageInfo.of(
-            [e.cursor for e in edges], len(rows) > first, after))
+            [e.cursor for e in edges], len(rows) > first, after),
+            count=lambda: loaders.timeline_counts.load(TimelineKey(str(self.id), selection)))
 
     @strawberry.field(description="Segments the customer belongs to, by segment id, as of "
                       "the last check (every write to the customer, and `idgraph segments "
@@ -668,7 +672,7 @@ class SearchEdge:
 
 
 @strawberry.type(description="Customers found by a fuzzy search, best first.")
-class SearchConnection:
+class SearchConnection(Counted):
     edges: list[SearchEdge] = strawberry.field(description="The customers of the page, best "
                                                "first")
     page_info: PageInfo = strawberry.field(description="Whether more results follow, and the "
@@ -758,7 +762,7 @@ class ReviewEdge:
 
 
 @strawberry.type(description="A page of the review queue, oldest first (Relay connection).")
-class ReviewConnection:
+class ReviewConnection(Counted):
     edges: list[ReviewEdge] = strawberry.field(description="The items of the page, oldest "
                                                "first")
     page_info: PageInfo = strawberry.field(description="Whether more items follow, and the "
@@ -802,7 +806,7 @@ class AuditEdge:
 
 
 @strawberry.type(description="The audit log, newest first.")
-class AuditConnection:
+class AuditConnection(Counted):
     edges: list[AuditEdge] = strawberry.field(description="The entries of the page, newest "
                                               "first")
     page_info: PageInfo = strawberry.field(description="Whether older entries follow, and the "

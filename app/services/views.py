@@ -20,6 +20,7 @@ from app.stores.values import (
     IdentifierRecord,
     LinkRecord,
     ReviewRecord,
+    TimelineWindow,
 )
 
 
@@ -54,6 +55,11 @@ class Views:
         query's customer fields ask for at the same moment: one round trip on Neo4j."""
         return await self.store.read_customers(reads)
 
+    async def timeline_counts(self, customer_ids: Collection[str], window: TimelineWindow
+                              ) -> dict[str, int]:
+        """How many events each customer's timeline holds with the window's filters."""
+        return await self.store.timeline_counts(customer_ids, window)
+
     async def facts(self, customer_ids: Collection[str]) -> dict[str, CustomerFacts]:
         """What computed traits read of each customer (services.segments.customer_facts)."""
         return await customer_facts(self.store, customer_ids)
@@ -66,6 +72,13 @@ class Views:
     async def reviews(self, first: int, after: int | None) -> list[ReviewRecord]:
         """Open review items, oldest first, with id above `after`."""
         return await self.store.reviews(first, after)
+
+    async def review_count(self) -> int:
+        """How many review items are open."""
+        return await self.store.review_count()
+
+    async def audit_count(self) -> int:
+        return await self.store.audit_count()
 
     async def segment_members(self, segment: str, first: int, after: str | None
                               ) -> list[tuple[str, Membership]]:
