@@ -16,6 +16,8 @@ from app.api.connections import known
 from app.api.context import Context
 from app.api.described import After, First, IdentifierType, IdentifierValue
 from app.api.masking import shown_match
+from app.api.node_ids import Node
+from app.api.nodes import resolve
 from app.api.performance import CampaignPerformance
 from app.api.results import (
     AuditLogResult,
@@ -288,6 +290,30 @@ class Query:
         except ValueError as exc:
             raise InputError(str(exc)) from None
         return CampaignPerformance.of(attribution, counts, masker(info))
+
+    @strawberry.field(description="Any object that implements Node, by its global id "
+                      "(Relay's refetch), shown as the field that gave it out shows it to "
+                      "the caller. A malformed id (BAD_USER_INPUT), an id of nothing any "
+                      "more (NOT_FOUND) or of what the caller's role may not read "
+                      "(FORBIDDEN) gives null and an error.")
+    async def node(self, info: Info[Context, Any], id: Annotated[
+            strawberry.ID, strawberry.argument(description="A global id: the `id` of a "
+                                               "Customer, Identifier, IdentifierInfo, Link, "
+                                               "Event or AuditEntry")]) -> Node | None:
+        return await resolve(info, str(id), "id")
+
+    @strawberry.field(description=f"`node` for each id, in order, at most {MAX_LOOKUP}: null "
+                      "and an error at its place for an id that gives none; the others "
+                      "answer.")
+    def nodes(self, info: Info[Context, Any], ids: Annotated[
+            list[strawberry.ID], strawberry.argument(
+                description=f"Global ids, at most {MAX_LOOKUP}")]
+              ) -> list[Node | None]:
+        if len(ids) > MAX_LOOKUP:
+            raise InputError(f"ids: at most {MAX_LOOKUP} per call, not {len(ids)}")
+        # awaitables, one per item: each fails on its own (null and an error at its place)
+        return [resolve(info, str(i), f"ids[{n}]")  # type: ignore[misc]
+                for n, i in enumerate(ids)]
 
     @strawberry.field(description="The caller: its role and how the audit log names it.")
     def viewer(self, info: Info[Context, Any]) -> Viewer:

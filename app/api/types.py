@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from app.api.described import (
 )
 from app.api.errors import InputError
 from app.api.masking import UNMASKED, Masker, Shown
+from app.api.node_ids import Node, global_id, sealed_id
 from app.api.views import View, loaders_of, services_of
 from app.domain.events import format_ts
 from app.domain.identifiers import IdentifierError
@@ -139,7 +141,7 @@ class PageInfo:
 
 
 @strawberry.type(description="One identifier of a customer: an e-mail, phone, cookie, ...")
-class Identifier:
+class Identifier(Node):
     type: str = strawberry.field(description="email, phone, cookie, device_id, crm_id or "
                                  "another lower_snake_case type")
     value: str = strawberry.field(description="Normalised; masked for readers when personal")
@@ -149,11 +151,17 @@ class Identifier:
                                       f"{UTC_TIME}")
     sources: list[str] = strawberry.field(description="The systems that sent it")
     status: str = strawberry.field(description="active, blocked or quarantined")
+    key: strawberry.Private[str]
+
+    @strawberry.field(description="The identifier's global id (Node): sealed, it says "
+                      "nothing of the value")
+    def id(self, info: Info[Context, Any]) -> strawberry.ID:
+        return sealed_id(info, "Identifier", self.key)
 
     @classmethod
     def of(cls, r: IdentifierRecord, m: Shown) -> Identifier:
         return cls(type=r.type, value=m.value(r.type, r.value), first_seen=r.first_seen,
-                   last_seen=r.last_seen, sources=list(r.sources), status=r.status)
+                   last_seen=r.last_seen, sources=list(r.sources), status=r.status, key=r.key)
 
 
 @strawberry.type(description="An identifier as observed in an event.")
@@ -163,11 +171,11 @@ class ObservedIdentifier:
 
 
 @strawberry.type(description="One interaction: a page view, purchase, call, chat message, ...")
-class Event:
-    @strawberry.field(description="The event's id (as eventId), for client caches that "
-                      "normalise objects by id")
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(self.event_id)
+class Event(Node):
+    @strawberry.field(description="The event's global id (Node), for client caches that "
+                      "normalise objects by id; sealed, it says nothing of eventId")
+    def id(self, info: Info[Context, Any]) -> strawberry.ID:
+        return sealed_id(info, "Event", self.stored_id)
 
     event_id: str = strawberry.field(description="The id its source gave it, unique: an "
                                      "event sent again changes nothing; personal values "
@@ -186,6 +194,7 @@ class Event:
                                     "name; personal values masked for readers")
     consent: JSON = strawberry.field(description="The consent answers it carried: purpose to "
                                      "true or false")
+    stored_id: strawberry.Private[str]
 
     @classmethod
     def of(cls, r: EventRecord, m: Shown) -> Event:
@@ -199,6 +208,7 @@ class Event:
             properties=m.json(r.properties),
             traits=JSON(m.traits(r.traits)),
             consent=m.json(r.consent),
+            stored_id=r.event_id,
         )
 
 
@@ -385,7 +395,7 @@ class NextBestAction:
 
 
 @strawberry.type(description="A link between two identifiers, with its evidence.")
-class Link:
+class Link(Node):
     a: str = strawberry.field(description="Identifier key type:value (masked for readers)")
     b: str = strawberry.field(description="The other identifier's key type:value (masked for "
                               "readers)")
@@ -404,13 +414,20 @@ class Link:
     weights: JSON | None = strawberry.field(
         default=None, description="A MATCHED link's score, weight per comparison and model "
         "version; null for links from events")
+    keys: strawberry.Private[tuple[str, str]] = ("", "")
+
+    @strawberry.field(description="The link's global id (Node): sealed, it says nothing of "
+                      "the identifiers")
+    def id(self, info: Info[Context, Any]) -> strawberry.ID:
+        return sealed_id(info, "Link", link_key(*self.keys))
 
     @classmethod
     def of(cls, r: LinkRecord, m: Shown) -> Link:
         return cls(a=m.key(r.a), b=m.key(r.b), status=r.status, reason=m.reason(r.reason),
                    count=r.count, first_seen=r.first_seen, last_seen=r.last_seen,
                    sources=[m.text(s) for s in r.sources],
-                   sample_event_ids=[m.text(e) for e in r.event_ids], weights=m.json(r.match))
+                   sample_event_ids=[m.text(e) for e in r.event_ids], weights=m.json(r.match),
+                   keys=(r.a, r.b))
 
 
 @strawberry.type(description="An identifier in the identity graph.")
@@ -457,9 +474,10 @@ class Explanation:
 
 
 @strawberry.type(description="A unified customer: one connected component of the identity graph.")
-class Customer:
+class Customer(Node):
     id: strawberry.ID = strawberry.field(description="The customer's id, c_ and 16 hex "
-                                         "digits, derived from the evidence that created it")
+                                         "digits, derived from the evidence that created it; "
+                                         "its global id (Node) too")
     # where its fields read from: None, the store as it is; else a rebuild as of a moment
     view: strawberry.Private[View | None] = None
 
@@ -611,6 +629,11 @@ class Customer:
         )
 
 
+def link_key(a: str, b: str) -> str:
+    """A link's key in its global id: its two identifier keys."""
+    return json.dumps([a, b])
+
+
 def graph_of(view: GraphView, m: Shown) -> IdentityGraph:
     nodes = [
         GraphNode(key=m.key(r.key), type=r.type, value=m.value(r.type, r.value),
@@ -625,7 +648,7 @@ def graph_of(view: GraphView, m: Shown) -> IdentityGraph:
 
 
 @strawberry.type(description="An identifier and its place in the graph.")
-class IdentifierInfo:
+class IdentifierInfo(Node):
     type: str = strawberry.field(description="email, phone, cookie, device_id, crm_id or "
                                  "another lower_snake_case type")
     value: str = strawberry.field(description=f"Normalised; {READER_MASKED}")
@@ -640,6 +663,11 @@ class IdentifierInfo:
     customer_id: strawberry.ID | None = strawberry.field(description="Its customer's id; null "
                                                          "when blocked or quarantined")
     key: strawberry.Private[str]
+
+    @strawberry.field(description="The identifier's global id (Node): sealed, it says "
+                      "nothing of the value")
+    def id(self, info: Info[Context, Any]) -> strawberry.ID:
+        return sealed_id(info, "IdentifierInfo", self.key)
 
     @strawberry.field(description="The customer it belongs to; null when blocked or "
                       "quarantined.")
@@ -771,7 +799,7 @@ class ReviewConnection(Counted):
 
 @strawberry.type(description="A steward action: who, when, what, why, and whether it was "
                  "undone.")
-class AuditEntry:
+class AuditEntry(Node):
     seq: int = strawberry.field(description="The entry's number, rising: pass it to "
                                 "undoAction")
     actor: str = strawberry.field(description="Who did it: the API key's audit name "
@@ -790,6 +818,10 @@ class AuditEntry:
     undoable: bool = strawberry.field(description="true: undoAction can reverse it now")
     undone_by: int | None = strawberry.field(description="The seq of the entry that undid it; "
                                              "null while not undone")
+
+    @strawberry.field(description="The entry's global id (Node)")
+    def id(self, info: Info[Context, Any]) -> strawberry.ID:
+        return strawberry.ID(global_id("AuditEntry", str(self.seq)))
 
     @classmethod
     def of(cls, r: AuditRecord) -> AuditEntry:

@@ -15,8 +15,10 @@ from app.services.customers import SearchHit, search_customers
 from app.services.segments import customer_facts
 from app.stores.base import IdentityStore
 from app.stores.values import (
+    AuditRecord,
     CustomerData,
     CustomerReads,
+    EventRecord,
     IdentifierRecord,
     LinkRecord,
     ReviewRecord,
@@ -55,6 +57,9 @@ class Views:
         query's customer fields ask for at the same moment: one round trip on Neo4j."""
         return await self.store.read_customers(reads)
 
+    async def events(self, event_ids: Collection[str]) -> dict[str, EventRecord]:
+        return await self.store.events(event_ids)
+
     async def timeline_counts(self, customer_ids: Collection[str], window: TimelineWindow
                               ) -> dict[str, int]:
         """How many events each customer's timeline holds with the window's filters."""
@@ -79,6 +84,15 @@ class Views:
 
     async def audit_count(self) -> int:
         return await self.store.audit_count()
+
+    async def audit_entry(self, seq: int) -> AuditRecord | None:
+        return await self.store.audit_entry(seq)
+
+    def node_secret(self) -> bytes:
+        """The secret global ids that hold personal values are sealed with: the store's
+        suppression key, the same for every process of the store (app/api/node_ids.py
+        derives its own keys from it)."""
+        return self.store.suppression.secret
 
     async def segment_members(self, segment: str, first: int, after: str | None
                               ) -> list[tuple[str, Membership]]:

@@ -44,3 +44,10 @@ async def test_a_count_counts_what_the_filters_select_on_every_page(store, case)
     everything = await store.timelines(customers, 1_000, None, **filters)
     counts = await store.timeline_counts(customers, TimelineWindow(0, **filters))
     assert counts == {cid: len(events) for cid, events in everything.items()}
+
+
+async def test_events_by_id_are_the_events_the_timeline_holds(store):
+    ids = await seed(build_services(Settings(store=store.url), store=store))
+    timeline = (await store.timelines([ids["anna"]], 100))[ids["anna"]]
+    found = await store.events([e.event_id for e in timeline] + ["no-such-event"])
+    assert found == {e.event_id: e for e in timeline}

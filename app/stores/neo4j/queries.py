@@ -816,6 +816,13 @@ WHERE e.ts >= $since AND e.ts < $until AND (size($types) = 0 OR e.type IN $types
 RETURN id, count(DISTINCT e) AS n
 """
 
+EVENTS = """
+UNWIND $ids AS id
+MATCH (e:Event {event_id: id})
+RETURN e.event_id AS event_id, e.type AS type, e.ts AS ts, e.source AS source,
+       e.body AS body, [(e)-[:OBSERVED]->(i:Identifier) | i.key] AS keys
+"""
+
 TIMELINE = """
 MATCH (:Customer {id: $customer_id})<-[:BELONGS_TO]-(:Identifier)<-[:OBSERVED]-(e:Event)
 WHERE $ts IS NULL OR e.ts < $ts OR (e.ts = $ts AND e.event_id < $event_id)

@@ -367,6 +367,12 @@ class Neo4jStore(Neo4jSegments, Neo4jOutbox, Neo4jHistory, IdentityStore):
         return (await self.read_customers(reads)).timelines[window]
 
     @_translated
+    async def events(self, event_ids: Collection[str]) -> dict[str, EventRecord]:
+        rows = await self._read(q.EVENTS, ids=records.unique(event_ids))
+        found = (records.timeline_record(row) for row in rows)
+        return {e.event_id: e for e in found}
+
+    @_translated
     async def timeline_counts(self, customer_ids: Collection[str], window: TimelineWindow
                               ) -> dict[str, int]:
         rows = await self._read(q.TIMELINE_COUNTS, ids=records.unique(customer_ids),

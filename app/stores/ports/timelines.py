@@ -56,6 +56,10 @@ class TimelinePort(ABC):
         window's filters (types, since, until), all pages together: its page is ignored."""
 
     @abstractmethod
+    async def events(self, event_ids: Collection[str]) -> dict[str, EventRecord]:
+        """The stored events of these ids (ids of no stored event are missing)."""
+
+    @abstractmethod
     async def profile_observations(
         self, customer_ids: Collection[str]
     ) -> dict[str, list[Observation]]:

@@ -241,6 +241,10 @@ TIMELINE = """SELECT e.event_id, e.type, e.ts, e.source, e.body,
        SELECT o.event_id FROM identifiers i JOIN observations o ON o.key = i.key
        WHERE i.customer_id = ? AND (o.ts < ? OR (o.ts = ? AND o.event_id < ?)))
    ORDER BY e.ts DESC, e.event_id DESC LIMIT ?"""
+EVENTS = """SELECT e.event_id, e.type, e.ts, e.source, e.body,
+          (SELECT group_concat(o2.key, char(31)) FROM observations o2
+           WHERE o2.event_id = e.event_id)
+   FROM events e WHERE e.event_id IN ({marks})"""
 # {type_filter}: TYPE_FILTER with the marks of the types, or nothing
 TIMELINES = """WITH own AS (
         SELECT DISTINCT i.customer_id AS cid, o.event_id, o.ts

@@ -526,6 +526,10 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, SQLiteHistory, IdentityStore):
             found[cid].append(records.event(row))
         return dict(found)
 
+    async def events(self, event_ids: Collection[str]) -> dict[str, EventRecord]:
+        found = (records.event(row) for row in self._rows(q.EVENTS, event_ids))
+        return {e.event_id: e for e in found}
+
     async def timeline_counts(self, customer_ids: Collection[str], window: TimelineWindow
                               ) -> dict[str, int]:
         types = sorted(set(window.types))
