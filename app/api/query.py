@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import datetime
 from typing import Annotated, Any
 
 import strawberry
@@ -26,6 +27,7 @@ from app.api.results import (
     forbidden,
 )
 from app.api.segments import Segment
+from app.api.times import with_offset
 from app.api.types import (
     AuditConnection,
     AuditEdge,
@@ -264,10 +266,10 @@ class Query:
                       "2024-03-01T00:00:00Z. Reads every customer's events in the period.")
     async def campaign_performance(
             self, info: Info[Context, Any],
-            since: Annotated[str, strawberry.argument(
+            since: Annotated[datetime, strawberry.argument(
                 description="The period's start (inclusive), RFC 3339 with an offset, such "
                 "as 2024-03-01T00:00:00Z")],
-            until: Annotated[str, strawberry.argument(
+            until: Annotated[datetime, strawberry.argument(
                 description="The period's end (exclusive), RFC 3339 with an offset, after "
                 "since")],
             funnel: Annotated[list[str] | None, strawberry.argument(
@@ -286,7 +288,8 @@ class Query:
                              f"not {funnel_within_days:,}")
         try:
             attribution, counts = await info.context.services.marketing.campaign_performance(
-                since, until, steps, funnel_within_days)
+                with_offset(since, "since"), with_offset(until, "until"), steps,
+                funnel_within_days)
         except ValueError as exc:
             raise InputError(str(exc)) from None
         return CampaignPerformance.of(attribution, counts, masker(info))

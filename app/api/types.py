@@ -6,7 +6,7 @@ import asyncio
 import json
 from collections.abc import Awaitable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -28,8 +28,9 @@ from app.api.described import (
 from app.api.errors import InputError
 from app.api.masking import UNMASKED, Masker, Shown
 from app.api.node_ids import Node, global_id, sealed_id
+from app.api.times import time_field
 from app.api.views import View, loaders_of, services_of
-from app.domain.events import format_ts
+from app.domain.asof import AsOfError, moment_of
 from app.domain.identifiers import IdentifierError
 from app.domain.nba import Recommendation
 from app.domain.profile import ConsentValue, TraitValue
@@ -112,14 +113,13 @@ def page_size(first: int, limit: int = MAX_PAGE, name: str = "first") -> int:
 
 
 def utc_text(moment: datetime | None, name: str) -> str | None:
+    """The stored text of a time argument `name`, which must have an offset."""
     if moment is None:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
     try:
-        return format_ts(moment)
-    except (OverflowError, ValueError):
-        raise InputError(f"{name}: not a usable time") from None
+        return moment_of(moment, name)
+    except AsOfError as exc:
+        raise InputError(str(exc)) from None
 
 
 @strawberry.type(description="Relay page information (cursor connections spec).")
@@ -145,10 +145,10 @@ class Identifier(Node):
     type: str = strawberry.field(description="email, phone, cookie, device_id, crm_id or "
                                  "another lower_snake_case type")
     value: str = strawberry.field(description="Normalised; masked for readers when personal")
-    first_seen: str = strawberry.field(description="Time of the earliest event seen with it, "
-                                       f"{UTC_TIME}")
-    last_seen: str = strawberry.field(description="Time of the latest event seen with it, "
-                                      f"{UTC_TIME}")
+    first_seen: str = time_field(description="Time of the earliest event seen with it, "
+                                 f"{UTC_TIME}")
+    last_seen: str = time_field(description="Time of the latest event seen with it, "
+                                f"{UTC_TIME}")
     sources: list[str] = strawberry.field(description="The systems that sent it")
     status: str = strawberry.field(description="active, blocked or quarantined")
     key: strawberry.Private[str]
@@ -182,7 +182,7 @@ class Event(Node):
                                      "in it masked for readers")
     type: str = strawberry.field(description="The event type, snake_case: page_view, "
                                  "purchase, call, crm_record, ...")
-    timestamp: str = strawberry.field(description=f"When it happened (event time), {UTC_TIME}")
+    timestamp: str = time_field(description=f"When it happened (event time), {UTC_TIME}")
     source: str = strawberry.field(description="The system it came from: web, app, crm, "
                                    "callcenter, ...")
     identifiers: list[ObservedIdentifier] = strawberry.field(
@@ -233,8 +233,8 @@ class Trait:
                                  "birth_date, city, ...")
     value: JSON = strawberry.field(description=f"The surviving value; {READER_MASKED}")
     source: str = strawberry.field(description="The system whose event carried the value")
-    observed_at: str = strawberry.field(description="Time of the event that carried the value, "
-                                        f"{UTC_TIME}")
+    observed_at: str = time_field(description="Time of the event that carried the value, "
+                                  f"{UTC_TIME}")
     rule: str = strawberry.field(description="most_recent, most_frequent or source_priority")
     observations: int = strawberry.field(description="Events that carried this trait")
 
@@ -251,8 +251,8 @@ class Consent:
     granted: bool = strawberry.field(description="true: consent given; false: refused or "
                                      "withdrawn")
     source: str = strawberry.field(description="The system whose event carried the answer")
-    observed_at: str = strawberry.field(description="Time of the event that carried the "
-                                        f"answer, {UTC_TIME}")
+    observed_at: str = time_field(description="Time of the event that carried the "
+                                  f"answer, {UTC_TIME}")
 
     @classmethod
     def of(cls, c: ConsentValue) -> Consent:
@@ -309,7 +309,7 @@ class HistoryKind(Enum):
 @strawberry.type(description="A merge into this customer or a split of it, with when and why.")
 class HistoryEntry:
     kind: HistoryKind = strawberry.field(description="A merge or a split")
-    at: str = strawberry.field(description=f"When it was done, {UTC_TIME}")
+    at: str = time_field(description=f"When it was done, {UTC_TIME}")
     reason: str = strawberry.field(description="Why: the evidence, rule or steward action; "
                                    "personal values masked for readers")
     absorbed_id: strawberry.ID | None = strawberry.field(description="merge: the customer "
@@ -326,7 +326,7 @@ class HistoryEntry:
                  "held when the customer entered, each with the value it saw.")
 class SegmentMembership:
     segment_id: strawberry.ID = strawberry.field(description="The segment's id (its name)")
-    since: str = strawberry.field(description=f"When the customer entered, {UTC_TIME}")
+    since: str = time_field(description=f"When the customer entered, {UTC_TIME}")
     why: list[str] = strawberry.field(description="The conditions that held, each with the "
                                       "value it saw; personal values masked for readers")
 
@@ -343,7 +343,7 @@ class MembershipChangeKind(Enum):
 class SegmentHistoryEntry:
     segment_id: strawberry.ID = strawberry.field(description="The segment's id (its name)")
     change: MembershipChangeKind = strawberry.field(description="Entered or left")
-    at: str = strawberry.field(description=f"When, {UTC_TIME}")
+    at: str = time_field(description=f"When, {UTC_TIME}")
     why: list[str] = strawberry.field(description="The conditions that held (entered) or "
                                       "stopped holding (left), or what ended the membership; "
                                       "personal values masked for readers")
@@ -404,10 +404,10 @@ class Link(Node):
     reason: str = strawberry.field(description="Why it has its status; readers see what a "
                                    "steward did but not the words they typed")
     count: int = strawberry.field(description="Events that showed the two together")
-    first_seen: str = strawberry.field(description="Time of the earliest event that showed "
-                                       f"them together, {UTC_TIME}")
-    last_seen: str = strawberry.field(description="Time of the latest event that showed them "
-                                      f"together, {UTC_TIME}")
+    first_seen: str = time_field(description="Time of the earliest event that showed "
+                                 f"them together, {UTC_TIME}")
+    last_seen: str = time_field(description="Time of the latest event that showed them "
+                                f"together, {UTC_TIME}")
     sources: list[str] = strawberry.field(description="The systems whose events showed them "
                                           "together")
     sample_event_ids: list[str] = strawberry.field(description="Ids of some of those events")
@@ -655,10 +655,10 @@ class IdentifierInfo(Node):
     status: str = strawberry.field(description="active, blocked or quarantined")
     reason: str = strawberry.field(description="Why it is blocked or quarantined, empty when "
                                    "active; readers see what was done, not a steward's words")
-    first_seen: str = strawberry.field(description="Time of the earliest event seen with it, "
-                                       f"{UTC_TIME}")
-    last_seen: str = strawberry.field(description="Time of the latest event seen with it, "
-                                      f"{UTC_TIME}")
+    first_seen: str = time_field(description="Time of the earliest event seen with it, "
+                                 f"{UTC_TIME}")
+    last_seen: str = time_field(description="Time of the latest event seen with it, "
+                                f"{UTC_TIME}")
     sources: list[str] = strawberry.field(description="The systems that sent it")
     customer_id: strawberry.ID | None = strawberry.field(description="Its customer's id; null "
                                                          "when blocked or quarantined")
@@ -767,7 +767,7 @@ class Review:
     weights: JSON = strawberry.field(description="The weight of each comparison.")
     status: str = strawberry.field(description="open, accepted or rejected (the queue holds "
                                    "open items)")
-    created_at: str = strawberry.field(description=f"When the item was queued, {UTC_TIME}")
+    created_at: str = time_field(description=f"When the item was queued, {UTC_TIME}")
     record: strawberry.Private[ReviewRecord]
 
     @strawberry.field(description="What accepting the item would do, planned under the "
@@ -811,7 +811,7 @@ class AuditEntry(Node):
                                    "on, comma-separated; `rules` for a rules change")
     reason: str = strawberry.field(description="Why, as given (an erasure's reason without the "
                                    "erased customer's personal values)")
-    at: str = strawberry.field(description=f"When it was done, {UTC_TIME}")
+    at: str = time_field(description=f"When it was done, {UTC_TIME}")
     details: JSON = strawberry.field(description="What the action was given: keys, ban and "
                                      "customers; for forget the count of identifiers, for "
                                      "rules the settings and the text")
