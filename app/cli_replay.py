@@ -81,7 +81,7 @@ def _target_key(target_url: str, source: IdentityStore | None) -> SuppressionKey
     if source is None or settings.suppression_key.get_secret_value() \
             or settings.suppression_key_file:
         return None
-    key: SuppressionKey = source.suppression  # type: ignore[attr-defined]
+    key: SuppressionKey = source.suppression
     path = default_key_file(target_url)
     if path is None:
         return key

@@ -1,11 +1,11 @@
 """The estimated cost of an operation, and CostLimiter, which refuses one over the limit.
 
 Every object a query can return costs 1; a field's children are multiplied by its `first`
-argument (or its default), by the number of `identifiers` given to `customers`, and by
-DEFAULT_LIST_SIZE for other lists of objects; scalars are free. Fields that read more than
-their size shows add a fixed estimate of those reads (READ_COSTS): identityGraph 25 per
-depth level, fields computed from the customer's whole history 100, campaignPerformance
-(every event in its window) 5,000.
+argument (or its default), by the number of `identifiers` given to `customers` (of `ids`
+to `nodes`), and by DEFAULT_LIST_SIZE for other lists of objects; scalars are free. Fields
+that read more than their size shows add a fixed estimate of those reads (READ_COSTS):
+identityGraph 25 per depth level, fields computed from the customer's whole history 100,
+campaignPerformance (every event in its window) 5,000.
 
 Every term is proportional to the multiplier a selection set is reached with, so a
 fragment's cost is computed once per parent type, at multiplier 1, and scaled: fragments
@@ -42,6 +42,8 @@ from app.services.customers import MAX_PAGE, MAX_SEARCH
 DEFAULT_LIST_SIZE = 10
 GRAPH_COST_PER_DEPTH = 25
 READ_COSTS = {"computed": 100, "nextBestAction": 100, "campaignPerformance": 5_000}
+# Fields that return one object per item of a list argument.
+LISTED_BY = {"customers": "identifiers", "nodes": "ids"}
 PAGE_LIMITS = {"searchCustomers": MAX_SEARCH}  # `first` of any other field: MAX_PAGE
 
 
@@ -95,8 +97,8 @@ class CostMeter:
             cost += GRAPH_COST_PER_DEPTH * (1 + _int(args.get("depth"), 1))
         if "first" in args:
             children = float(max(page(node, _int(args["first"], DEFAULT_LIST_SIZE)), 1))
-        elif node.name.value == "customers" and isinstance(args.get("identifiers"), list):
-            children = cost = float(max(len(args["identifiers"]), 1))
+        elif isinstance(listed := args.get(LISTED_BY.get(node.name.value, "")), list):
+            children = cost = float(max(len(listed), 1))
         elif _is_list(definition.type) and not parent.name.endswith("Connection"):
             children = cost = float(DEFAULT_LIST_SIZE)
         else:

@@ -80,6 +80,7 @@ class Loaders:
     splits: DataLoader[str, list[Split]]
     links_touching: DataLoader[str, list[LinkRecord]]
     timelines: DataLoader[TimelineKey, list[EventRecord]]
+    timeline_counts: DataLoader[TimelineKey, int]
     facts: DataLoader[str, CustomerFacts]
     segment_states: DataLoader[str, SegmentState | None]
     segment_history: DataLoader[tuple[str, int], list[MembershipChange]]
@@ -101,6 +102,7 @@ def make_loaders(services: Services) -> Loaders:
         splits=DataLoader(_lookup(views.splits, list)),
         links_touching=DataLoader(_links_touching(views)),
         timelines=DataLoader(_timelines(reader)),
+        timeline_counts=DataLoader(_timeline_counts(views)),
         facts=DataLoader(_lookup(views.facts, _absent)),
         segment_states=DataLoader(_customer_data(
             reader, lambda reads, ids: reads.segment_states.update(ids),
@@ -164,6 +166,19 @@ def _timelines(reader: CustomerReader) -> Batch[TimelineKey, list[EventRecord]]:
 
         pages = (await reader.read(ask)).timelines
         return [pages[k.window].get(k.customer_id, []) for k in keys]
+
+    return load
+
+
+def _timeline_counts(views: Views) -> Batch[TimelineKey, int]:
+    """One count per distinct set of filters (a key's window: its page is ignored)."""
+
+    async def load(keys: Sequence[TimelineKey]) -> list[int]:
+        counts: dict[TimelineWindow, dict[str, int]] = {}
+        for window in {k.window for k in keys}:
+            ids = sorted({k.customer_id for k in keys if k.window == window})
+            counts[window] = await views.timeline_counts(ids, window)
+        return [counts[k.window].get(k.customer_id, 0) for k in keys]
 
     return load
 

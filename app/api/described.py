@@ -11,7 +11,7 @@ import strawberry
 
 from app.services.customers import MAX_PAGE
 
-UTC_TIME = "RFC 3339 UTC text, such as 2024-01-02T10:00:00.000000Z"
+UTC_TIME = "in UTC, such as 2024-01-02T10:00:00.000000Z"
 READER_MASKED = "masked for readers when personal"
 
 First = Annotated[int, strawberry.argument(

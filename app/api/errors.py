@@ -36,6 +36,8 @@ class ErrorCode(StrEnum):
     QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"
     # Its arguments and variables.
     BAD_USER_INPUT = "BAD_USER_INPUT"
+    # What it asks for.
+    FORBIDDEN = "FORBIDDEN"
     # Running it.
     QUERY_TIMEOUT = "QUERY_TIMEOUT"
     STORE_UNAVAILABLE = "STORE_UNAVAILABLE"
@@ -47,6 +49,7 @@ TOO_MANY_TOKENS = "Syntax Error: Document contains more than"
 
 HTTP_STATUS = {
     ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.FORBIDDEN: 403,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.NOT_ACCEPTABLE: 406,

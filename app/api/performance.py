@@ -7,6 +7,7 @@ import strawberry
 
 from app.api.described import UTC_TIME
 from app.api.masking import UNMASKED, Shown
+from app.api.times import time_field
 from app.domain.attribution import Attribution, Credit
 from app.domain.attribution import FunnelStep as FunnelCount
 
@@ -62,8 +63,8 @@ class FunnelStep:
                  "Markov removal effect. Every model shares out exactly `conversions` and "
                  "`value`.")
 class CampaignPerformance:
-    since: str = strawberry.field(description=f"The period's start (inclusive), {UTC_TIME}")
-    until: str = strawberry.field(description=f"The period's end (exclusive), {UTC_TIME}")
+    since: str = time_field(description=f"The period's start (inclusive), {UTC_TIME}")
+    until: str = time_field(description=f"The period's end (exclusive), {UTC_TIME}")
     conversions: int = strawberry.field(description="Conversions (purchases) in the period")
     value: float = strawberry.field(description="Value of the conversions, in EUR")
     paths: int = strawberry.field(description="Journeys considered, converting or not")

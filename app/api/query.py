@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import datetime
 from typing import Annotated, Any
 
 import strawberry
@@ -12,9 +13,12 @@ from strawberry.types import Info
 
 from app.api.arguments import MAX_STORED_INT, ascii_int
 from app.api.asof import AsOfArgument, customer_as_of, customer_by_identifier_as_of
+from app.api.connections import known
 from app.api.context import Context
 from app.api.described import After, First, IdentifierType, IdentifierValue
 from app.api.masking import shown_match
+from app.api.node_ids import Node
+from app.api.nodes import resolve
 from app.api.performance import CampaignPerformance
 from app.api.results import (
     AuditLogResult,
@@ -23,6 +27,7 @@ from app.api.results import (
     forbidden,
 )
 from app.api.segments import Segment
+from app.api.times import with_offset
 from app.api.types import (
     AuditConnection,
     AuditEdge,
@@ -60,7 +65,7 @@ from app.api.whynot import (
 )
 from app.domain.identifiers import Identifier, IdentifierError, normalise
 from app.domain.search import SearchBounds
-from app.services.customers import MAX_SEARCH
+from app.services.customers import MAX_SEARCH, SEARCH_CANDIDATES
 
 MAX_LOOKUP = 100
 MAX_FUNNEL_STEPS = 20
@@ -159,7 +164,8 @@ class Query:
         page_size(first, MAX_SEARCH)
         offset = decode_offset(after)
         try:
-            hits = await info.context.services.views.search(query, offset + first + 1,
+            # every hit: ranking sorts them all anyway, and their number is totalCount
+            hits = await info.context.services.views.search(query, SEARCH_CANDIDATES,
                                                             search_bounds(info), min_score)
         except ValueError as exc:
             raise InputError(str(exc)) from None
@@ -170,7 +176,8 @@ class Query:
                             score=round(h.score, 2), matched=shown_match(m, h.key, h.matched))
                  for n, h in enumerate(page)]
         return SearchConnection(edges=edges, page_info=PageInfo.of(
-            [e.cursor for e in edges], len(hits) > offset + first, after))
+            [e.cursor for e in edges], len(hits) > offset + first, after),
+            count=known(len(hits)))
 
     @strawberry.field(description="Why two customers are not one (see WhyNot): give two "
                       "customer ids or two identifiers. Readers see personal values masked "
@@ -213,7 +220,8 @@ class Query:
             created_at=r.created_at, record=r))
             for r in rows[:first]]
         return ReviewConnection(edges=edges, page_info=PageInfo.of(
-            [e.cursor for e in edges], len(rows) > first, after))
+            [e.cursor for e in edges], len(rows) > first, after),
+            count=info.context.services.views.review_count)
 
     @strawberry.field(description="Steward actions, newest first; `after: "
                       "pageInfo.endCursor` pages on to older ones.")
@@ -233,7 +241,8 @@ class Query:
                                                              decode_int(cursor, name))
         edges = [AuditEdge(cursor=str(r.seq), node=AuditEntry.of(r)) for r in rows[:first]]
         return AuditConnection(edges=edges, page_info=PageInfo.of(
-            [e.cursor for e in edges], len(rows) > first, cursor))
+            [e.cursor for e in edges], len(rows) > first, cursor),
+            count=info.context.services.views.audit_count)
 
     @strawberry.field(description="What the rules file `rules` (TOML, as IDGRAPH_RULES_FILE) "
                       "would do to the customers, exactly, without writing anything: counts "
@@ -273,10 +282,10 @@ class Query:
                       "2024-03-01T00:00:00Z. Reads every customer's events in the period.")
     async def campaign_performance(
             self, info: Info[Context, Any],
-            since: Annotated[str, strawberry.argument(
+            since: Annotated[datetime, strawberry.argument(
                 description="The period's start (inclusive), RFC 3339 with an offset, such "
                 "as 2024-03-01T00:00:00Z")],
-            until: Annotated[str, strawberry.argument(
+            until: Annotated[datetime, strawberry.argument(
                 description="The period's end (exclusive), RFC 3339 with an offset, after "
                 "since")],
             funnel: Annotated[list[str] | None, strawberry.argument(
@@ -295,10 +304,35 @@ class Query:
                              f"not {funnel_within_days:,}")
         try:
             attribution, counts = await info.context.services.marketing.campaign_performance(
-                since, until, steps, funnel_within_days)
+                with_offset(since, "since"), with_offset(until, "until"), steps,
+                funnel_within_days)
         except ValueError as exc:
             raise InputError(str(exc)) from None
         return CampaignPerformance.of(attribution, counts, masker(info))
+
+    @strawberry.field(description="Any object that implements Node, by its global id "
+                      "(Relay's refetch), shown as the field that gave it out shows it to "
+                      "the caller. A malformed id (BAD_USER_INPUT), an id of nothing any "
+                      "more (NOT_FOUND) or of what the caller's role may not read "
+                      "(FORBIDDEN) gives null and an error.")
+    async def node(self, info: Info[Context, Any], id: Annotated[
+            strawberry.ID, strawberry.argument(description="A global id: the `id` of a "
+                                               "Customer, Identifier, IdentifierInfo, Link, "
+                                               "Event or AuditEntry")]) -> Node | None:
+        return await resolve(info, str(id), "id")
+
+    @strawberry.field(description=f"`node` for each id, in order, at most {MAX_LOOKUP}: null "
+                      "and an error at its place for an id that gives none; the others "
+                      "answer.")
+    def nodes(self, info: Info[Context, Any], ids: Annotated[
+            list[strawberry.ID], strawberry.argument(
+                description=f"Global ids, at most {MAX_LOOKUP}")]
+              ) -> list[Node | None]:
+        if len(ids) > MAX_LOOKUP:
+            raise InputError(f"ids: at most {MAX_LOOKUP} per call, not {len(ids)}")
+        # awaitables, one per item: each fails on its own (null and an error at its place)
+        return [resolve(info, str(i), f"ids[{n}]")  # type: ignore[misc]
+                for n, i in enumerate(ids)]
 
     @strawberry.field(description="The caller: its role and how the audit log names it.")
     def viewer(self, info: Info[Context, Any]) -> Viewer:

@@ -16,6 +16,7 @@ from strawberry.types import Info
 from app.api.context import Context
 from app.api.described import UTC_TIME
 from app.api.segments import Segment
+from app.api.times import time_field
 from app.api.types import AuditConnection, Customer, ReviewConnection
 from app.domain.segments import SegmentError
 from app.domain.steward import StewardError
@@ -203,7 +204,7 @@ class ErasureReceipt:
     identifiers_erased: int = strawberry.field(description="How many identifiers were erased")
     events_erased: int = strawberry.field(description="How many events were erased")
     links_erased: int = strawberry.field(description="How many links were erased")
-    at: str = strawberry.field(description=f"When, {UTC_TIME}")
+    at: str = time_field(description=f"When, {UTC_TIME}")
     audit_seq: int | None = strawberry.field(description="The erasure's audit entry; null when "
                                              "none was written")
 

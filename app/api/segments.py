@@ -15,9 +15,11 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
+from app.api.connections import Counted, known
 from app.api.context import Context
 from app.api.described import UTC_TIME, After, First
 from app.api.masking import Shown
+from app.api.times import time_field
 from app.api.types import (
     DEFAULT_PAGE,
     Customer,
@@ -52,14 +54,14 @@ class SegmentMemberEdge:
     cursor: str = strawberry.field(description="Pass it as `after` for the members after this "
                                    "one")
     node: Customer = strawberry.field(description="The member")
-    since: str = strawberry.field(description=f"When the customer entered, {UTC_TIME}")
+    since: str = time_field(description=f"When the customer entered, {UTC_TIME}")
     why: list[str] = strawberry.field(description="The conditions that held when the "
                                       "customer entered, each with the value it saw; "
                                       "personal values masked for readers")
 
 
 @strawberry.type(description="A page of a segment's current members, by customer id.")
-class SegmentMemberConnection:
+class SegmentMemberConnection(Counted):
     edges: list[SegmentMemberEdge] = strawberry.field(description="The members of the page, "
                                                       "by customer id")
     page_info: PageInfo = strawberry.field(description="Whether more members follow, and the "
@@ -72,9 +74,9 @@ class Segment:
     id: strawberry.ID = strawberry.field(description="The segment's name, lower_snake_case")
     definition: str = strawberry.field(description="The text in the segment language; values "
                                        "compared with personal traits masked for readers")
-    created_at: str = strawberry.field(description=f"When it was defined, {UTC_TIME}")
-    updated_at: str = strawberry.field(description="When its definition last changed, "
-                                       f"{UTC_TIME}")
+    created_at: str = time_field(description=f"When it was defined, {UTC_TIME}")
+    updated_at: str = time_field(description="When its definition last changed, "
+                                 f"{UTC_TIME}")
     size: int = strawberry.field(description="Current members")
 
     @strawberry.field(description="The current members, by customer id; page with `after: "
@@ -89,7 +91,7 @@ class Segment:
                                    since=m.since, why=[shown[cid].why(w) for w in m.why])
                  for cid, m in rows[:first]]
         return SegmentMemberConnection(edges=edges, page_info=PageInfo.of(
-            [e.cursor for e in edges], len(rows) > first, after))
+            [e.cursor for e in edges], len(rows) > first, after), count=known(self.size))
 
     @classmethod
     def of(cls, found: SegmentInfo, m: Shown) -> Segment:

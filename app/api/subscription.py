@@ -14,6 +14,7 @@ from app.api.described import UTC_TIME
 from app.api.errors import InputError
 from app.api.events import CUSTOMERS
 from app.api.masking import Shown
+from app.api.times import time_field
 from app.api.types import Customer, CustomerID, customer_masker
 from app.domain.changes import Change
 
@@ -49,7 +50,7 @@ class CustomerChange:
     kind: ChangeKind = strawberry.field(description="What happened")
     customer_id: strawberry.ID = strawberry.field(description="The customer changed (the "
                                                   "survivor of a merge)")
-    at: str = strawberry.field(description=f"When it was recorded, {UTC_TIME}")
+    at: str = time_field(description=f"When it was recorded, {UTC_TIME}")
     event_ids: list[str] = strawberry.field(description="Events that caused it (a sample)")
     from_customers: list[strawberry.ID] = strawberry.field(description="merged, renamed: the "
                                                            "absorbed customer and the "
@@ -97,7 +98,7 @@ class SegmentMembershipChange:
     segment_id: strawberry.ID = strawberry.field(description="The segment's id (its name)")
     customer_id: strawberry.ID = strawberry.field(description="The customer's id at the time")
     joined: bool = strawberry.field(description="true: entered; false: left")
-    at: str = strawberry.field(description=f"When, {UTC_TIME}")
+    at: str = time_field(description=f"When, {UTC_TIME}")
     why: list[str] = strawberry.field(description="Entered: the conditions that held, each "
                                       "with the value it saw; left: those that stopped "
                                       "holding, or what ended the membership")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -12,6 +14,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from app.api.connections import Counted
 from app.api.context import Context
 from app.api.dataloaders import TimelineKey
 from app.api.described import (
@@ -24,8 +27,10 @@ from app.api.described import (
 )
 from app.api.errors import InputError
 from app.api.masking import UNMASKED, Masker, Shown
+from app.api.node_ids import Node, global_id, sealed_id
+from app.api.times import time_field
 from app.api.views import View, loaders_of, services_of
-from app.domain.events import format_ts
+from app.domain.asof import AsOfError, moment_of
 from app.domain.identifiers import IdentifierError
 from app.domain.nba import Recommendation
 from app.domain.profile import ConsentValue, TraitValue
@@ -109,14 +114,13 @@ def page_size(first: int, limit: int = MAX_PAGE, name: str = "first") -> int:
 
 
 def utc_text(moment: datetime | None, name: str) -> str | None:
+    """The stored text of a time argument `name`, which must have an offset."""
     if moment is None:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
     try:
-        return format_ts(moment)
-    except (OverflowError, ValueError):
-        raise InputError(f"{name}: not a usable time") from None
+        return moment_of(moment, name)
+    except AsOfError as exc:
+        raise InputError(str(exc)) from None
 
 
 @strawberry.type(description="Relay page information (cursor connections spec).")
@@ -138,21 +142,27 @@ class PageInfo:
 
 
 @strawberry.type(description="One identifier of a customer: an e-mail, phone, cookie, ...")
-class Identifier:
+class Identifier(Node):
     type: str = strawberry.field(description="email, phone, cookie, device_id, crm_id or "
                                  "another lower_snake_case type")
     value: str = strawberry.field(description="Normalised; masked for readers when personal")
-    first_seen: str = strawberry.field(description="Time of the earliest event seen with it, "
-                                       f"{UTC_TIME}")
-    last_seen: str = strawberry.field(description="Time of the latest event seen with it, "
-                                      f"{UTC_TIME}")
+    first_seen: str = time_field(description="Time of the earliest event seen with it, "
+                                 f"{UTC_TIME}")
+    last_seen: str = time_field(description="Time of the latest event seen with it, "
+                                f"{UTC_TIME}")
     sources: list[str] = strawberry.field(description="The systems that sent it")
     status: str = strawberry.field(description="active, blocked or quarantined")
+    key: strawberry.Private[str]
+
+    @strawberry.field(description="The identifier's global id (Node): sealed, it says "
+                      "nothing of the value")
+    def id(self, info: Info[Context, Any]) -> strawberry.ID:
+        return sealed_id(info, "Identifier", self.key)
 
     @classmethod
     def of(cls, r: IdentifierRecord, m: Shown) -> Identifier:
         return cls(type=r.type, value=m.value(r.type, r.value), first_seen=r.first_seen,
-                   last_seen=r.last_seen, sources=list(r.sources), status=r.status)
+                   last_seen=r.last_seen, sources=list(r.sources), status=r.status, key=r.key)
 
 
 @strawberry.type(description="An identifier as observed in an event.")
@@ -162,18 +172,18 @@ class ObservedIdentifier:
 
 
 @strawberry.type(description="One interaction: a page view, purchase, call, chat message, ...")
-class Event:
-    @strawberry.field(description="The event's id (as eventId), for client caches that "
-                      "normalise objects by id")
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(self.event_id)
+class Event(Node):
+    @strawberry.field(description="The event's global id (Node), for client caches that "
+                      "normalise objects by id; sealed, it says nothing of eventId")
+    def id(self, info: Info[Context, Any]) -> strawberry.ID:
+        return sealed_id(info, "Event", self.stored_id)
 
     event_id: str = strawberry.field(description="The id its source gave it, unique: an "
                                      "event sent again changes nothing; personal values "
                                      "in it masked for readers")
     type: str = strawberry.field(description="The event type, snake_case: page_view, "
                                  "purchase, call, crm_record, ...")
-    timestamp: str = strawberry.field(description=f"When it happened (event time), {UTC_TIME}")
+    timestamp: str = time_field(description=f"When it happened (event time), {UTC_TIME}")
     source: str = strawberry.field(description="The system it came from: web, app, crm, "
                                    "callcenter, ...")
     identifiers: list[ObservedIdentifier] = strawberry.field(
@@ -185,6 +195,7 @@ class Event:
                                     "name; personal values masked for readers")
     consent: JSON = strawberry.field(description="The consent answers it carried: purpose to "
                                      "true or false")
+    stored_id: strawberry.Private[str]
 
     @classmethod
     def of(cls, r: EventRecord, m: Shown) -> Event:
@@ -198,6 +209,7 @@ class Event:
             properties=m.json(r.properties),
             traits=JSON(m.traits(r.traits)),
             consent=m.json(r.consent),
+            stored_id=r.event_id,
         )
 
 
@@ -208,7 +220,7 @@ class EventEdge:
 
 
 @strawberry.type(description="A page of a customer's timeline, newest first (Relay connection).")
-class EventConnection:
+class EventConnection(Counted):
     edges: list[EventEdge] = strawberry.field(description="The events of the page, newest "
                                               "first")
     page_info: PageInfo = strawberry.field(description="Whether more pages follow, and the "
@@ -222,8 +234,8 @@ class Trait:
                                  "birth_date, city, ...")
     value: JSON = strawberry.field(description=f"The surviving value; {READER_MASKED}")
     source: str = strawberry.field(description="The system whose event carried the value")
-    observed_at: str = strawberry.field(description="Time of the event that carried the value, "
-                                        f"{UTC_TIME}")
+    observed_at: str = time_field(description="Time of the event that carried the value, "
+                                  f"{UTC_TIME}")
     rule: str = strawberry.field(description="most_recent, most_frequent or source_priority")
     observations: int = strawberry.field(description="Events that carried this trait")
 
@@ -240,8 +252,8 @@ class Consent:
     granted: bool = strawberry.field(description="true: consent given; false: refused or "
                                      "withdrawn")
     source: str = strawberry.field(description="The system whose event carried the answer")
-    observed_at: str = strawberry.field(description="Time of the event that carried the "
-                                        f"answer, {UTC_TIME}")
+    observed_at: str = time_field(description="Time of the event that carried the "
+                                  f"answer, {UTC_TIME}")
 
     @classmethod
     def of(cls, c: ConsentValue) -> Consent:
@@ -298,7 +310,7 @@ class HistoryKind(Enum):
 @strawberry.type(description="A merge into this customer or a split of it, with when and why.")
 class HistoryEntry:
     kind: HistoryKind = strawberry.field(description="A merge or a split")
-    at: str = strawberry.field(description=f"When it was done, {UTC_TIME}")
+    at: str = time_field(description=f"When it was done, {UTC_TIME}")
     reason: str = strawberry.field(description="Why: the evidence, rule or steward action; "
                                    "personal values masked for readers")
     absorbed_id: strawberry.ID | None = strawberry.field(description="merge: the customer "
@@ -315,7 +327,7 @@ class HistoryEntry:
                  "held when the customer entered, each with the value it saw.")
 class SegmentMembership:
     segment_id: strawberry.ID = strawberry.field(description="The segment's id (its name)")
-    since: str = strawberry.field(description=f"When the customer entered, {UTC_TIME}")
+    since: str = time_field(description=f"When the customer entered, {UTC_TIME}")
     why: list[str] = strawberry.field(description="The conditions that held, each with the "
                                       "value it saw; personal values masked for readers")
 
@@ -332,7 +344,7 @@ class MembershipChangeKind(Enum):
 class SegmentHistoryEntry:
     segment_id: strawberry.ID = strawberry.field(description="The segment's id (its name)")
     change: MembershipChangeKind = strawberry.field(description="Entered or left")
-    at: str = strawberry.field(description=f"When, {UTC_TIME}")
+    at: str = time_field(description=f"When, {UTC_TIME}")
     why: list[str] = strawberry.field(description="The conditions that held (entered) or "
                                       "stopped holding (left), or what ended the membership; "
                                       "personal values masked for readers")
@@ -384,7 +396,7 @@ class NextBestAction:
 
 
 @strawberry.type(description="A link between two identifiers, with its evidence.")
-class Link:
+class Link(Node):
     a: str = strawberry.field(description="Identifier key type:value (masked for readers)")
     b: str = strawberry.field(description="The other identifier's key type:value (masked for "
                               "readers)")
@@ -393,23 +405,30 @@ class Link:
     reason: str = strawberry.field(description="Why it has its status; readers see what a "
                                    "steward did but not the words they typed")
     count: int = strawberry.field(description="Events that showed the two together")
-    first_seen: str = strawberry.field(description="Time of the earliest event that showed "
-                                       f"them together, {UTC_TIME}")
-    last_seen: str = strawberry.field(description="Time of the latest event that showed them "
-                                      f"together, {UTC_TIME}")
+    first_seen: str = time_field(description="Time of the earliest event that showed "
+                                 f"them together, {UTC_TIME}")
+    last_seen: str = time_field(description="Time of the latest event that showed them "
+                                f"together, {UTC_TIME}")
     sources: list[str] = strawberry.field(description="The systems whose events showed them "
                                           "together")
     sample_event_ids: list[str] = strawberry.field(description="Ids of some of those events")
     weights: JSON | None = strawberry.field(
         default=None, description="A MATCHED link's score, weight per comparison and model "
         "version; null for links from events")
+    keys: strawberry.Private[tuple[str, str]] = ("", "")
+
+    @strawberry.field(description="The link's global id (Node): sealed, it says nothing of "
+                      "the identifiers")
+    def id(self, info: Info[Context, Any]) -> strawberry.ID:
+        return sealed_id(info, "Link", link_key(*self.keys))
 
     @classmethod
     def of(cls, r: LinkRecord, m: Shown) -> Link:
         return cls(a=m.key(r.a), b=m.key(r.b), status=r.status, reason=m.reason(r.reason),
                    count=r.count, first_seen=r.first_seen, last_seen=r.last_seen,
                    sources=[m.text(s) for s in r.sources],
-                   sample_event_ids=[m.text(e) for e in r.event_ids], weights=m.json(r.match))
+                   sample_event_ids=[m.text(e) for e in r.event_ids], weights=m.json(r.match),
+                   keys=(r.a, r.b))
 
 
 @strawberry.type(description="An identifier in the identity graph.")
@@ -456,9 +475,10 @@ class Explanation:
 
 
 @strawberry.type(description="A unified customer: one connected component of the identity graph.")
-class Customer:
+class Customer(Node):
     id: strawberry.ID = strawberry.field(description="The customer's id, c_ and 16 hex "
-                                         "digits, derived from the evidence that created it")
+                                         "digits, derived from the evidence that created it; "
+                                         "its global id (Node) too")
     # where its fields read from: None, the store as it is; else a rebuild as of a moment
     view: strawberry.Private[View | None] = None
 
@@ -506,16 +526,18 @@ class Customer:
             cursor = decode_cursor(after) if after else None
         except CursorError as exc:
             raise InputError(str(exc)) from None
-        key = TimelineKey(str(self.id), TimelineWindow(
-            first + 1, cursor, tuple(sorted(set(types or ()))), utc_text(since, "since"),
-            utc_text(until, "until")))
+        selection = TimelineWindow(0, None, tuple(sorted(set(types or ()))),
+                                   utc_text(since, "since"), utc_text(until, "until"))
+        key = TimelineKey(str(self.id), replace(selection, first=first + 1, after=cursor))
+        loaders = loaders_of(info, self.view)
         # one read for both: the loaders batch what is asked for in the same turn
-        rows, m = await asyncio.gather(loaders_of(info, self.view).timelines.load(key),
+        rows, m = await asyncio.gather(loaders.timelines.load(key),
                                        customer_masker(info, str(self.id), self.view))
         edges = [EventEdge(cursor=encode_cursor(e.cursor), node=Event.of(e, m))
                  for e in rows[:first]]
         return EventConnection(edges=edges, page_info=PageInfo.of(
-            [e.cursor for e in edges], len(rows) > first, after))
+            [e.cursor for e in edges], len(rows) > first, after),
+            count=lambda: loaders.timeline_counts.load(TimelineKey(str(self.id), selection)))
 
     @strawberry.field(description="Segments the customer belongs to, by segment id, as of "
                       "the last check (every write to the customer, and `idgraph segments "
@@ -608,6 +630,11 @@ class Customer:
         )
 
 
+def link_key(a: str, b: str) -> str:
+    """A link's key in its global id: its two identifier keys."""
+    return json.dumps([a, b])
+
+
 def graph_of(view: GraphView, m: Shown) -> IdentityGraph:
     nodes = [
         GraphNode(key=m.key(r.key), type=r.type, value=m.value(r.type, r.value),
@@ -622,21 +649,26 @@ def graph_of(view: GraphView, m: Shown) -> IdentityGraph:
 
 
 @strawberry.type(description="An identifier and its place in the graph.")
-class IdentifierInfo:
+class IdentifierInfo(Node):
     type: str = strawberry.field(description="email, phone, cookie, device_id, crm_id or "
                                  "another lower_snake_case type")
     value: str = strawberry.field(description=f"Normalised; {READER_MASKED}")
     status: str = strawberry.field(description="active, blocked or quarantined")
     reason: str = strawberry.field(description="Why it is blocked or quarantined, empty when "
                                    "active; readers see what was done, not a steward's words")
-    first_seen: str = strawberry.field(description="Time of the earliest event seen with it, "
-                                       f"{UTC_TIME}")
-    last_seen: str = strawberry.field(description="Time of the latest event seen with it, "
-                                      f"{UTC_TIME}")
+    first_seen: str = time_field(description="Time of the earliest event seen with it, "
+                                 f"{UTC_TIME}")
+    last_seen: str = time_field(description="Time of the latest event seen with it, "
+                                f"{UTC_TIME}")
     sources: list[str] = strawberry.field(description="The systems that sent it")
     customer_id: strawberry.ID | None = strawberry.field(description="Its customer's id; null "
                                                          "when blocked or quarantined")
     key: strawberry.Private[str]
+
+    @strawberry.field(description="The identifier's global id (Node): sealed, it says "
+                      "nothing of the value")
+    def id(self, info: Info[Context, Any]) -> strawberry.ID:
+        return sealed_id(info, "IdentifierInfo", self.key)
 
     @strawberry.field(description="The customer it belongs to; null when blocked or "
                       "quarantined.")
@@ -683,7 +715,7 @@ class SearchEdge:
 
 
 @strawberry.type(description="Customers found by a fuzzy search, best first.")
-class SearchConnection:
+class SearchConnection(Counted):
     edges: list[SearchEdge] = strawberry.field(description="The customers of the page, best "
                                                "first")
     page_info: PageInfo = strawberry.field(description="Whether more results follow, and the "
@@ -750,7 +782,7 @@ class Review:
     weights: JSON = strawberry.field(description="The weight of each comparison.")
     status: str = strawberry.field(description="open, accepted or rejected (the queue holds "
                                    "open items)")
-    created_at: str = strawberry.field(description=f"When the item was queued, {UTC_TIME}")
+    created_at: str = time_field(description=f"When the item was queued, {UTC_TIME}")
     record: strawberry.Private[ReviewRecord]
 
     @strawberry.field(description="What accepting the item would do, planned under the "
@@ -773,7 +805,7 @@ class ReviewEdge:
 
 
 @strawberry.type(description="A page of the review queue, oldest first (Relay connection).")
-class ReviewConnection:
+class ReviewConnection(Counted):
     edges: list[ReviewEdge] = strawberry.field(description="The items of the page, oldest "
                                                "first")
     page_info: PageInfo = strawberry.field(description="Whether more items follow, and the "
@@ -782,7 +814,7 @@ class ReviewConnection:
 
 @strawberry.type(description="A steward action: who, when, what, why, and whether it was "
                  "undone.")
-class AuditEntry:
+class AuditEntry(Node):
     seq: int = strawberry.field(description="The entry's number, rising: pass it to "
                                 "undoAction")
     actor: str = strawberry.field(description="Who did it: the API key's audit name "
@@ -794,13 +826,17 @@ class AuditEntry:
                                    "on, comma-separated; `rules` for a rules change")
     reason: str = strawberry.field(description="Why, as given (an erasure's reason without the "
                                    "erased customer's personal values)")
-    at: str = strawberry.field(description=f"When it was done, {UTC_TIME}")
+    at: str = time_field(description=f"When it was done, {UTC_TIME}")
     details: JSON = strawberry.field(description="What the action was given: keys, ban and "
                                      "customers; for forget the count of identifiers, for "
                                      "rules the settings and the text")
     undoable: bool = strawberry.field(description="true: undoAction can reverse it now")
     undone_by: int | None = strawberry.field(description="The seq of the entry that undid it; "
                                              "null while not undone")
+
+    @strawberry.field(description="The entry's global id (Node)")
+    def id(self, info: Info[Context, Any]) -> strawberry.ID:
+        return strawberry.ID(global_id("AuditEntry", str(self.seq)))
 
     @classmethod
     def of(cls, r: AuditRecord) -> AuditEntry:
@@ -817,7 +853,7 @@ class AuditEdge:
 
 
 @strawberry.type(description="The audit log, newest first.")
-class AuditConnection:
+class AuditConnection(Counted):
     edges: list[AuditEdge] = strawberry.field(description="The entries of the page, newest "
                                               "first")
     page_info: PageInfo = strawberry.field(description="Whether older entries follow, and the "

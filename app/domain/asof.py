@@ -46,13 +46,17 @@ class RegionTooLarge(AsOfError):
     """The part of the graph to rebuild is larger than one as-of answer may be."""
 
 
-def moment_of(when: datetime, name: str = "asOf", given: str | None = None) -> str:
-    """A time with an offset, as stored text. A time without one is refused: it names no
-    moment until someone guesses its zone."""
+def require_offset(when: datetime, name: str, given: str | None = None) -> None:
+    """Refuse a time without an offset: it names no moment until someone guesses its zone."""
     if when.tzinfo is None or when.utcoffset() is None:
         iso = when.isoformat()
         raise AsOfError(f"{name}: {given or iso} has no offset; give one, as in {iso}Z or "
                         f"{iso}+01:00")
+
+
+def moment_of(when: datetime, name: str = "asOf", given: str | None = None) -> str:
+    """A time with an offset, as stored text."""
+    require_offset(when, name, given)
     try:
         return format_ts(when)
     except (OverflowError, ValueError):

@@ -15,11 +15,14 @@ from app.services.customers import SearchHit, search_customers
 from app.services.segments import customer_facts
 from app.stores.base import IdentityStore
 from app.stores.values import (
+    AuditRecord,
     CustomerData,
     CustomerReads,
+    EventRecord,
     IdentifierRecord,
     LinkRecord,
     ReviewRecord,
+    TimelineWindow,
 )
 
 
@@ -54,6 +57,14 @@ class Views:
         query's customer fields ask for at the same moment: one round trip on Neo4j."""
         return await self.store.read_customers(reads)
 
+    async def events(self, event_ids: Collection[str]) -> dict[str, EventRecord]:
+        return await self.store.events(event_ids)
+
+    async def timeline_counts(self, customer_ids: Collection[str], window: TimelineWindow
+                              ) -> dict[str, int]:
+        """How many events each customer's timeline holds with the window's filters."""
+        return await self.store.timeline_counts(customer_ids, window)
+
     async def facts(self, customer_ids: Collection[str]) -> dict[str, CustomerFacts]:
         """What computed traits read of each customer (services.segments.customer_facts)."""
         return await customer_facts(self.store, customer_ids)
@@ -66,6 +77,22 @@ class Views:
     async def reviews(self, first: int, after: int | None) -> list[ReviewRecord]:
         """Open review items, oldest first, with id above `after`."""
         return await self.store.reviews(first, after)
+
+    async def review_count(self) -> int:
+        """How many review items are open."""
+        return await self.store.review_count()
+
+    async def audit_count(self) -> int:
+        return await self.store.audit_count()
+
+    async def audit_entry(self, seq: int) -> AuditRecord | None:
+        return await self.store.audit_entry(seq)
+
+    def node_secret(self) -> bytes:
+        """The secret global ids that hold personal values are sealed with: the store's
+        suppression key, the same for every process of the store (app/api/node_ids.py
+        derives its own keys from it)."""
+        return self.store.suppression.secret
 
     async def segment_members(self, segment: str, first: int, after: str | None
                               ) -> list[tuple[str, Membership]]:

@@ -43,7 +43,7 @@ PROFILE = """query($type: String!, $value: String!) { c: customerByIdentifier(ty
   value: $value) { id profile { traits { name value } computed { name value } }
   timeline(first: 100) { edges { node { eventId properties traits } } }
   segments { segmentId } nextBestAction { step } } }"""
-PERFORMANCE = """query($since: String!, $until: String!) { campaignPerformance(since: $since,
+PERFORMANCE = """query($since: DateTime!, $until: DateTime!) { campaignPerformance(since: $since,
   until: $until, funnel: ["page_view", "purchase"], funnelWithinDays: 3660) {
   conversions value paths lastTouch { byCampaign { key conversions value } }
   funnel { step customers } } }"""

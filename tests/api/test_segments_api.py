@@ -254,7 +254,7 @@ async def test_the_next_best_action_needs_a_trained_model(api):
     assert all(isinstance(d["contribution"], float) for d in action["drivers"])
 
 
-PERFORMANCE = """query($since: String!, $until: String!) {
+PERFORMANCE = """query($since: DateTime!, $until: DateTime!) {
   campaignPerformance(since: $since, until: $until, funnel: ["page_view", "purchase"],
                       funnelWithinDays: 7) {
     since until conversions value paths
@@ -292,7 +292,12 @@ async def test_campaign_performance_credits_the_campaign_touches(api):
 async def test_a_bad_time_for_campaign_performance_names_the_argument(api):
     bad = await api.fails("reader", PERFORMANCE, since="last tuesday",
                           until="2024-06-01T00:00:00Z")
-    assert bad.errors[0]["message"].startswith("since: 'last tuesday' is not an RFC 3339 time")
+    assert bad.errors[0]["message"].startswith("Variable '$since' has invalid value")
+    assert "not an RFC 3339 time" in bad.errors[0]["message"]
+    assert "'last tuesday'" in bad.errors[0]["message"]
+    naive = await api.fails("reader", PERFORMANCE, since="2024-05-01T00:00:00",
+                            until="2024-06-01T00:00:00Z")
+    assert naive.errors[0]["message"].startswith("since: 2024-05-01T00:00:00 has no offset")
     backwards = await api.fails("reader", PERFORMANCE, since="2024-06-01T00:00:00Z",
                                 until="2024-05-01T00:00:00Z")
     assert backwards.errors[0]["message"].startswith("until:")

@@ -815,6 +815,21 @@ RETURN identifiers, observations, timelines, segment_states
 
 # Events of any of the customer's identifiers, each once, newest first, strictly older
 # than the (ts, event_id) cursor.
+# CUSTOMER_READS' timeline selection, counted: since <= ts < until, of `types` if any.
+TIMELINE_COUNTS = """
+UNWIND $ids AS id
+MATCH (:Customer {id: id})<-[:BELONGS_TO]-(:Identifier)<-[:OBSERVED]-(e:Event)
+WHERE e.ts >= $since AND e.ts < $until AND (size($types) = 0 OR e.type IN $types)
+RETURN id, count(DISTINCT e) AS n
+"""
+
+EVENTS = """
+UNWIND $ids AS id
+MATCH (e:Event {event_id: id})
+RETURN e.event_id AS event_id, e.type AS type, e.ts AS ts, e.source AS source,
+       e.body AS body, [(e)-[:OBSERVED]->(i:Identifier) | i.key] AS keys
+"""
+
 TIMELINE = """
 MATCH (:Customer {id: $customer_id})<-[:BELONGS_TO]-(:Identifier)<-[:OBSERVED]-(e:Event)
 WHERE $ts IS NULL OR e.ts < $ts OR (e.ts = $ts AND e.event_id < $event_id)
@@ -864,6 +879,8 @@ RETURN e.seq AS seq, e.actor AS actor, e.action AS action, e.target AS target,
 ORDER BY seq DESC
 LIMIT $first
 """
+
+AUDIT_COUNT = "MATCH (e:AuditEntry) RETURN count(e) AS n"
 
 AUDIT_ENTRY = """
 MATCH (e:AuditEntry {seq: $seq})
@@ -953,6 +970,8 @@ RETURN r.id AS id, r.a AS a, r.b AS b, r.score AS score, r.weights AS weights,
 ORDER BY id
 LIMIT $first
 """
+
+REVIEW_COUNT = "MATCH (r:Review) WHERE r.status = $status RETURN count(r) AS n"
 
 REVIEW = """
 MATCH (r:Review {id: $id})

@@ -381,6 +381,20 @@ class Neo4jStore(Neo4jSegments, Neo4jOutbox, Neo4jHistory, IdentityStore):
         return (await self.read_customers(reads)).timelines[window]
 
     @_translated
+    async def events(self, event_ids: Collection[str]) -> dict[str, EventRecord]:
+        rows = await self._read(q.EVENTS, ids=records.unique(event_ids))
+        found = (records.timeline_record(row) for row in rows)
+        return {e.event_id: e for e in found}
+
+    @_translated
+    async def timeline_counts(self, customer_ids: Collection[str], window: TimelineWindow
+                              ) -> dict[str, int]:
+        rows = await self._read(q.TIMELINE_COUNTS, ids=records.unique(customer_ids),
+                                types=sorted(set(window.types)), since=window.since or "",
+                                until=window.until or records.NEWEST[0])
+        return {row["id"]: row["n"] for row in rows}
+
+    @_translated
     async def read_customers(self, reads: CustomerReads) -> CustomerData:
         [row] = await self._read(q.CUSTOMER_READS, **records.customer_reads_params(reads))
         return records.customer_data(row, reads.timelines)
@@ -405,6 +419,10 @@ class Neo4jStore(Neo4jSegments, Neo4jOutbox, Neo4jHistory, IdentityStore):
         rows = await self._read(q.AUDIT_LOG, first=first,
                                 before=before if before is not None else 2**62)
         return [records.audit_record(row) for row in rows]
+
+    @_translated
+    async def audit_count(self) -> int:
+        return int((await self._read(q.AUDIT_COUNT))[0]["n"])
 
     @_translated
     async def audit_entry(self, seq: int) -> AuditRecord | None:
@@ -460,6 +478,10 @@ class Neo4jStore(Neo4jSegments, Neo4jOutbox, Neo4jHistory, IdentityStore):
                       ) -> list[ReviewRecord]:
         rows = await self._read(q.REVIEWS, status=status, after=after or 0, first=first)
         return [records.review_record(row) for row in rows]
+
+    @_translated
+    async def review_count(self, status: str = "open") -> int:
+        return int((await self._read(q.REVIEW_COUNT, status=status))[0]["n"])
 
     @_translated
     async def review(self, review_id: int) -> ReviewRecord | None:

@@ -13,4 +13,8 @@ class AuditPort(ABC):
         """Steward actions, newest first, with seq below `before`."""
 
     @abstractmethod
+    async def audit_count(self) -> int:
+        """How many entries the audit log holds."""
+
+    @abstractmethod
     async def audit_entry(self, seq: int) -> AuditRecord | None: ...

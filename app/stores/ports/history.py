@@ -8,6 +8,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Sequence
 
+from app.domain.privacy import SuppressionKey
 from app.stores.values import Cursor, EventRecord
 
 # (hash, erased at): one row of the suppression list; a hash is keyed (app/domain/privacy.py)
@@ -15,6 +16,9 @@ Suppression = tuple[str, str]
 
 
 class HistoryPort(ABC):
+    # The secret the suppression list's hashes are keyed with; never stored in the store.
+    suppression: SuppressionKey
+
     @abstractmethod
     async def events_observing(self, keys: Collection[str], until: str, limit: int
                                ) -> list[EventRecord]:

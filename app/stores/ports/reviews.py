@@ -14,4 +14,8 @@ class ReviewPort(ABC):
         """Review items with this status, oldest first, with id above `after`."""
 
     @abstractmethod
+    async def review_count(self, status: str = "open") -> int:
+        """How many review items have this status."""
+
+    @abstractmethod
     async def review(self, review_id: int) -> ReviewRecord | None: ...

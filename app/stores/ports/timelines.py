@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Collection
 
 from app.domain.profile import Observation
-from app.stores.values import Cursor, EventRecord
+from app.stores.values import Cursor, EventRecord, TimelineWindow
 
 _NEWEST: Cursor = ("\uffff", "")  # a cursor before every event
 
@@ -48,6 +48,16 @@ class TimelinePort(ABC):
             if events:
                 found[cid] = events[:first]
         return found
+
+    @abstractmethod
+    async def timeline_counts(self, customer_ids: Collection[str], window: TimelineWindow
+                              ) -> dict[str, int]:
+        """For each customer with any, how many of its events `timelines` selects with the
+        window's filters (types, since, until), all pages together: its page is ignored."""
+
+    @abstractmethod
+    async def events(self, event_ids: Collection[str]) -> dict[str, EventRecord]:
+        """The stored events of these ids (ids of no stored event are missing)."""
 
     @abstractmethod
     async def profile_observations(

@@ -241,6 +241,10 @@ TIMELINE = """SELECT e.event_id, e.type, e.ts, e.source, e.body,
        SELECT o.event_id FROM identifiers i JOIN observations o ON o.key = i.key
        WHERE i.customer_id = ? AND (o.ts < ? OR (o.ts = ? AND o.event_id < ?)))
    ORDER BY e.ts DESC, e.event_id DESC LIMIT ?"""
+EVENTS = """SELECT e.event_id, e.type, e.ts, e.source, e.body,
+          (SELECT group_concat(o2.key, char(31)) FROM observations o2
+           WHERE o2.event_id = e.event_id)
+   FROM events e WHERE e.event_id IN ({marks})"""
 # {type_filter}: TYPE_FILTER with the marks of the types, or nothing
 TIMELINES = """WITH own AS (
         SELECT DISTINCT i.customer_id AS cid, o.event_id, o.ts
@@ -257,6 +261,13 @@ TIMELINES = """WITH own AS (
     FROM ranked r JOIN events e ON e.event_id = r.event_id
     WHERE r.n <= ? ORDER BY r.cid, e.ts DESC, e.event_id DESC"""
 TYPE_FILTER = "WHERE e.type IN ({types})"
+# TIMELINES' selection, counted: since <= ts < until, {type_filter} as there
+TIMELINE_COUNTS = """SELECT own.cid, count(*) FROM (
+        SELECT DISTINCT i.customer_id AS cid, o.event_id
+        FROM identifiers i JOIN observations o ON o.key = i.key
+        WHERE i.customer_id IN ({marks}) AND o.ts >= ? AND o.ts < ?) own
+    JOIN events e ON e.event_id = own.event_id {type_filter}
+    GROUP BY own.cid"""
 LINKS_OF = f"""SELECT {LINK_COLUMNS}
    FROM links WHERE a IN (SELECT key FROM identifiers WHERE customer_id = ?1)
                  OR b IN (SELECT key FROM identifiers WHERE customer_id = ?1)
@@ -264,6 +275,7 @@ LINKS_OF = f"""SELECT {LINK_COLUMNS}
 LINKS_TOUCHING = f"SELECT {LINK_COLUMNS} FROM links WHERE a IN ({{marks}}) OR b IN ({{marks}})"
 LINKS_WITH_STATUS = "SELECT a, b, reason FROM links WHERE status = ? ORDER BY a, b"
 AUDIT_LOG = f"SELECT {AUDIT_COLUMNS} FROM audit WHERE seq < ? ORDER BY seq DESC LIMIT ?"
+AUDIT_COUNT = "SELECT count(*) FROM audit"
 AUDIT_ENTRY = f"SELECT {AUDIT_COLUMNS} FROM audit WHERE seq = ?"
 SPLITS_OF = (
     "SELECT coalesce(c.merged_into, c.id), s.customer_id, s.parts, s.at, s.reason "
@@ -296,6 +308,7 @@ SEARCH = """SELECT s.key, i.customer_id, s.term FROM search_fts f
    WHERE search_fts MATCH ? AND i.customer_id IS NOT NULL
    ORDER BY f.rank LIMIT ?"""
 REVIEWS = f"SELECT {REVIEW_COLUMNS} FROM reviews WHERE status = ? AND id > ? ORDER BY id LIMIT ?"
+REVIEW_COUNT = "SELECT count(*) FROM reviews WHERE status = ?"
 REVIEW = f"SELECT {REVIEW_COLUMNS} FROM reviews WHERE id = ?"
 LOAD_MODEL = "SELECT body FROM models WHERE name = ?"
 SAVE_MODEL = "INSERT OR REPLACE INTO models (name, body, trained_at) VALUES (?, ?, ?)"

@@ -66,6 +66,7 @@ from app.stores.values import (
     LinkRecord,
     ReviewRecord,
     StoreStats,
+    TimelineWindow,
 )
 
 # Reads go through a memory map of the file's first GiB, not read() into SQLite's cache:
@@ -532,6 +533,18 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, SQLiteHistory, IdentityStore):
             found[cid].append(records.event(row))
         return dict(found)
 
+    async def events(self, event_ids: Collection[str]) -> dict[str, EventRecord]:
+        found = (records.event(row) for row in self._rows(q.EVENTS, event_ids))
+        return {e.event_id: e for e in found}
+
+    async def timeline_counts(self, customer_ids: Collection[str], window: TimelineWindow
+                              ) -> dict[str, int]:
+        types = sorted(set(window.types))
+        type_filter = q.TYPE_FILTER.format(types=marks(len(types))) if types else ""
+        return {cid: n for cid, n in self._rows(
+            q.TIMELINE_COUNTS, customer_ids, window.since or "", window.until or _NEWEST[0],
+            *types, type_filter=type_filter)}
+
     async def links_of(self, customer_id: str) -> list[LinkRecord]:
         return [records.link(row) for row in self.db.execute(q.LINKS_OF, (customer_id,))]
 
@@ -552,6 +565,9 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, SQLiteHistory, IdentityStore):
     async def audit_log(self, first: int, before: int | None) -> list[AuditRecord]:
         rows = self.db.execute(q.AUDIT_LOG, (before if before is not None else 2**62, first))
         return [records.audit(row) for row in rows]
+
+    async def audit_count(self) -> int:
+        return int(self.db.execute(q.AUDIT_COUNT).fetchone()[0])
 
     async def audit_entry(self, seq: int) -> AuditRecord | None:
         found = self.db.execute(q.AUDIT_ENTRY, (seq,)).fetchone()
@@ -610,6 +626,9 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, SQLiteHistory, IdentityStore):
     ) -> list[ReviewRecord]:
         rows = self.db.execute(q.REVIEWS, (status, after or 0, first))
         return [records.review(row) for row in rows]
+
+    async def review_count(self, status: str = "open") -> int:
+        return int(self.db.execute(q.REVIEW_COUNT, (status,)).fetchone()[0])
 
     async def review(self, review_id: int) -> ReviewRecord | None:
         row = self.db.execute(q.REVIEW, (review_id,)).fetchone()
