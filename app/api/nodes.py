@@ -36,7 +36,7 @@ class Unknown(Exception):
     """A well-formed id of nothing (any more); the message says what."""
 
 
-class Refused(Exception):
+class ForbiddenNode(Exception):
     """An id of something the caller's role may not read."""
 
 
@@ -49,7 +49,7 @@ async def resolve(info: Info[Context, Any], text: str, name: str) -> Node | None
                     ErrorCode.BAD_USER_INPUT) from None
     except Unknown as exc:
         raise coded(f"{name}: {exc}", ErrorCode.NOT_FOUND) from None
-    except Refused as exc:
+    except ForbiddenNode as exc:
         raise coded(f"{name}: {exc}", ErrorCode.FORBIDDEN) from None
     return found
 
@@ -129,7 +129,7 @@ async def _event(info: Info[Context, Any], key: str) -> Event | None:
 
 async def _audit_entry(info: Info[Context, Any], key: str) -> AuditEntry | None:
     if not info.context.principal.can("steward"):
-        raise Refused("audit entries need the steward role, as auditLog does")
+        raise ForbiddenNode("audit entries need the steward role, as auditLog does")
     if not key.isascii() or not key.isdigit() or len(key) > 18:
         raise BadId("not a seq")
     record = await info.context.services.views.audit_entry(int(key))
