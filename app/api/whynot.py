@@ -14,7 +14,6 @@ from app.api.context import Context
 from app.api.errors import InputError
 from app.api.masking import Shown
 from app.api.results import (
-    SUGGESTIONS,
     CustomerNotFound,
     IdentifierNotFound,
     union_of,
@@ -30,6 +29,7 @@ from app.api.types import (
 from app.api.whatif import ActionInput, ActionKind, PreviewActionResult, preview_steward_action
 from app.domain.identifiers import IdentifierError, normalise
 from app.domain.matching import MatchResult
+from app.domain.steward import SUGGESTIONS, StewardErrorCode
 from app.domain.whynot import MAX_PAIRS, MAX_RECORDS, Conflict
 from app.domain.whynot import Reason as DomainReason
 from app.services.whynot import AUDIT_SCAN, UnknownCustomer, WhyNotAnswer, why_not_customers
@@ -163,7 +163,7 @@ async def resolve_why_not(info: Info[Context, Any], customers: list[strawberry.I
         answer = await why_not_customers(info.context.services, *sides)
     except UnknownCustomer as exc:
         return CustomerNotFound(code="UNKNOWN_CUSTOMER", message=str(exc),
-                                suggestion=SUGGESTIONS["UNKNOWN_CUSTOMER"],
+                                suggestion=SUGGESTIONS[StewardErrorCode.UNKNOWN_CUSTOMER],
                                 customer_id=strawberry.ID(exc.customer_id))
     return await _shaped(info, answer)
 
@@ -192,7 +192,7 @@ async def _sides(info: Info[Context, Any], customers: list[strawberry.ID] | None
         if owner is None:
             return IdentifierNotFound(
                 code="UNKNOWN_IDENTIFIER", message=f"identifiers[{n}]: no customer has it",
-                suggestion=SUGGESTIONS["UNKNOWN_IDENTIFIER"])
+                suggestion=SUGGESTIONS[StewardErrorCode.UNKNOWN_IDENTIFIER])
     return str(owners[0]), str(owners[1])
 
 
