@@ -256,10 +256,6 @@ class MatchModel:
                 weights[k] = math.log2(self.m[k][EXACT] / frequency)
         return weights
 
-    def score_vector(self, vector: Sequence[int], tf: Mapping[str, float],
-                     basis: Basis = Basis.STRANGERS) -> float:
-        return self._tables[basis][1] + sum(self.level_weights(vector, tf, basis))
-
     def prior_weight_of(self, record_id: str, candidate_id: str,
                         basis: Basis = Basis.STRANGERS) -> float:
         """The log2 odds a pair starts from: its kinds' prior against strangers."""
