@@ -26,6 +26,7 @@ from app.api.types import (
     customer_masker,
     sees_pii,
 )
+from app.api.vocabularies import MatchBasis, MatchDecision, MatchGuard
 from app.api.whatif import ActionInput, ActionKind, PreviewActionResult, preview_steward_action
 from app.domain.identifiers import IdentifierError, normalise
 from app.domain.matching import MatchResult
@@ -83,12 +84,10 @@ class RecordPair:
                               "readers)")
     score: float = strawberry.field(description="The log2 odds that the two are one person")
     probability: float = strawberry.field(description="The same as a probability, 0 to 1")
-    decision: str = strawberry.field(description="What the model alone would do: link, review "
-                                     "or none")
-    guard: str | None = strawberry.field(description="household or twins when that guard keeps "
-                                         "the pair apart whatever its score; else null")
-    basis: str = strawberry.field(description="Whom the pair is weighed against: strangers, "
-                                  "housemates or twins")
+    decision: MatchDecision = strawberry.field(description="What the model alone would do")
+    guard: MatchGuard | None = strawberry.field(description="The guard that keeps the pair apart "
+                                                "whatever its score; else null")
+    basis: MatchBasis = strawberry.field(description="Whom the pair is weighed against")
     comparisons: list[ComparisonWeight] = strawberry.field(description="Every comparison, in "
                                                            "the model's order")
 
@@ -214,8 +213,8 @@ async def _shaped(info: Info[Context, Any], answer: WhyNotAnswer) -> WhyNot:
 def _pair(p: MatchResult, ma: Shown, mb: Shown) -> RecordPair:
     return RecordPair(
         a=ma.key(p.record_id), b=mb.key(p.candidate_id), score=round(p.score, 4),
-        probability=p.probability, decision=p.decision.value,
-        guard=p.guard.value if p.guard else None, basis=p.basis.value,
+        probability=p.probability, decision=MatchDecision(p.decision.value),
+        guard=MatchGuard(p.guard.value) if p.guard else None, basis=MatchBasis(p.basis.value),
         comparisons=[ComparisonWeight(comparison=c.comparison, level=c.level, weight=c.weight)
                      for c in p.comparisons])
 

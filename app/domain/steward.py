@@ -46,6 +46,14 @@ class StewardActionKind(StrEnum):
     REVIEW = "review"
 
 
+class ReviewStatus(StrEnum):
+    """Where a review item (a candidate match) stands; the queue holds the open ones."""
+
+    OPEN = "open"
+    ACCEPTED = "accepted"  # a steward linked the pair
+    REJECTED = "rejected"  # a steward kept the pair apart
+
+
 class StewardErrorCode(StrEnum):
     """Why a steward's action cannot be done: stable, for API clients to match on."""
 
@@ -387,5 +395,6 @@ def _review(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Plann
         plan, undo = _link(action, snapshot, rules, now)
     else:
         plan, undo = Plan(), {}
-    plan.review_updates.append((review_id, "accepted" if accept else "rejected", action.actor))
+    plan.review_updates.append(
+        (review_id, ReviewStatus.ACCEPTED if accept else ReviewStatus.REJECTED, action.actor))
     return plan, undo
