@@ -5,6 +5,7 @@
 import cytoscape from "cytoscape";
 import type { Core, EdgeSingular, ElementDefinition, NodeSingular, StylesheetJson } from "cytoscape";
 import fcose from "cytoscape-fcose";
+import { word } from "./api";
 import type { GraphNode, IdentityGraph, Link } from "./api";
 import { edgeId, isHub, linkKind, shortValue, typeStyle } from "./kit";
 import { balloon } from "./placement";
@@ -280,11 +281,11 @@ export class GraphCanvas {
       this.nodesByKey.set(node.key, node);
       const style = typeStyle(node.type);
       const hub = isHub(node);
-      const label = (hub ? "HUB · " : node.status === "blocked" ? "⊘ " : "") + shortValue(node.type, node.value);
+      const label = (hub ? "HUB · " : node.status === "BLOCKED" ? "⊘ " : "") + shortValue(node.type, node.value);
       const def: ElementDefinition = {
         group: "nodes",
         data: {
-          id: node.key, kind: "identifier", type: node.type, status: node.status, customerId: node.customerId ?? undefined,
+          id: node.key, kind: "identifier", type: node.type, status: word(node.status), customerId: node.customerId ?? undefined,
           color: style.color, shape: style.shape, label, hub, size: hub ? 42 : big ? 16 : 26, fontSize: big ? 7 : 11,
           outside: node.customerId !== focus, anchor: node.key === anchorKey,
           parent: grouped && node.customerId ? `customer:${node.customerId}` : undefined,

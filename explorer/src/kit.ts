@@ -2,7 +2,8 @@
 // graph, the search results and the review queue; no cytoscape here, so the pages that do
 // not draw a graph do not load it).
 
-import type { Link } from "./api";
+import { word } from "./api";
+import type { IdentifierStatus, Link } from "./api";
 import { fmtDate, h, plural } from "./dom";
 
 export interface TypeStyle { color: string; shape: string; label: string }
@@ -36,14 +37,14 @@ export const LINK_STATUSES: { status: string; label: string; hint: string }[] = 
   { status: "banned", label: "Banned", hint: "cut by a steward, never links again" },
 ];
 
-export function isHub(node: { status: string; reason: string }): boolean {
-  return node.status === "quarantined" && node.reason.startsWith("hub:");
+export function isHub(node: { status: IdentifierStatus; reason: string }): boolean {
+  return node.status === "QUARANTINED" && node.reason.startsWith("hub:");
 }
 
 export function linkKind(link: Link): string {
-  if (link.status === "active" && link.weights && typeof link.weights === "object"
+  if (link.status === "ACTIVE" && link.weights && typeof link.weights === "object"
     && Object.keys(link.weights as object).length) return "matched";
-  return link.status;
+  return word(link.status);
 }
 
 export function shortValue(type: string, value: string): string {
