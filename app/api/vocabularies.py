@@ -13,7 +13,7 @@ from app.domain.asof import FORGET
 from app.domain.matching.decisions import Basis, Decision, Guard
 from app.domain.plan import IdentifierStatus as DomainIdentifierStatus
 from app.domain.plan import LinkStatus as DomainLinkStatus
-from app.domain.rules_change import OutcomeKind
+from app.domain.rules_change import OutcomeKind as DomainOutcomeKind
 from app.domain.steward import ReviewStatus as DomainReviewStatus
 from app.domain.steward import StewardActionKind
 from app.services.whatif import RULES_ACTION
@@ -108,17 +108,17 @@ class MatchBasis(Enum):
 
 
 @strawberry.enum(description="What a rules change or a steward action does to a customer.")
-class CustomerOutcome(Enum):
-    MERGED = strawberry.enum_value(OutcomeKind.MERGED.value, description="Its identifiers go to "
-                                   "another customer that was there before")
-    SPLIT = strawberry.enum_value(OutcomeKind.SPLIT.value, description="Its identifiers go to "
-                                  "several customers")
-    CHANGED = strawberry.enum_value(OutcomeKind.CHANGED.value, description="It keeps its id "
-                                    "and gains or loses identifiers")
-    NEW = strawberry.enum_value(OutcomeKind.NEW.value, description="A customer that was not "
-                                "there before")
-    EMPTIED = strawberry.enum_value(OutcomeKind.EMPTIED.value, description="Every identifier it "
-                                    "held stops linking")
+class OutcomeKind(Enum):
+    MERGED = strawberry.enum_value(DomainOutcomeKind.MERGED.value, description="Its "
+                                   "identifiers go to another customer that was there before")
+    SPLIT = strawberry.enum_value(DomainOutcomeKind.SPLIT.value, description="Its identifiers "
+                                  "go to several customers")
+    CHANGED = strawberry.enum_value(DomainOutcomeKind.CHANGED.value, description="It keeps its "
+                                    "id and gains or loses identifiers")
+    NEW = strawberry.enum_value(DomainOutcomeKind.NEW.value, description="A customer that was "
+                                "not there before")
+    EMPTIED = strawberry.enum_value(DomainOutcomeKind.EMPTIED.value, description="Every "
+                                    "identifier it held stops linking")
 
 
 @strawberry.enum(description="The survivorship rule that chose a profile trait's value "

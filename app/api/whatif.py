@@ -26,7 +26,7 @@ from app.api.results import (
     union_of,
 )
 from app.api.types import IdentifierInput, MembershipChangeKind
-from app.api.vocabularies import CustomerOutcome
+from app.api.vocabularies import OutcomeKind
 from app.domain.rules import RulesError
 from app.domain.steward import Action, StewardError, StewardErrorCode
 from app.services.whatif import RulesPreview, RulesService, preview_action
@@ -42,7 +42,7 @@ _PLACE = re.compile(r"\(at line (\d+), column (\d+)\)")
 class CustomerDiff:
     customer_id: strawberry.ID = strawberry.field(description="The customer's id (for a new "
                                                   "one, the id it would get)")
-    change: CustomerOutcome = strawberry.field(description="What happens to it")
+    change: OutcomeKind = strawberry.field(description="What happens to it")
     gained: list[str] = strawberry.field(description="Identifier keys it would gain")
     lost: list[str] = strawberry.field(description="Identifier keys it would lose")
     from_customers: list[strawberry.ID] = strawberry.field(description="Customers the gained "
@@ -107,7 +107,7 @@ class GraphDiff:
                 "segment_entries", "segment_exits")},
             customers_reevaluated=preview.reevaluated,
             customers=[CustomerDiff(
-                customer_id=strawberry.ID(c.customer_id), change=CustomerOutcome(c.kind.value),
+                customer_id=strawberry.ID(c.customer_id), change=OutcomeKind(c.kind.value),
                 gained=c.gained, lost=c.lost,
                 from_customers=[strawberry.ID(x) for x in c.from_customers],
                 to_customers=[strawberry.ID(x) for x in c.to_customers], rules=c.rules)

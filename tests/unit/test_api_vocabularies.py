@@ -9,11 +9,10 @@ from enum import Enum
 import pytest
 
 from app.api import vocabularies as api
-from app.domain import plan, steward
+from app.domain import plan, rules_change, steward
 from app.domain.asof import FORGET
 from app.domain.matching.decisions import Basis, Decision, Guard
 from app.domain.profile import RULES
-from app.domain.rules_change import OutcomeKind
 from app.domain.traits import KINDS
 from app.services.whatif import RULES_ACTION
 
@@ -30,7 +29,7 @@ def values(enum: type[Enum]) -> set[str]:
     (api.MatchDecision, values(Decision)),
     (api.MatchGuard, values(Guard)),
     (api.MatchBasis, values(Basis)),
-    (api.CustomerOutcome, values(OutcomeKind)),
+    (api.OutcomeKind, values(rules_change.OutcomeKind)),
     (api.SurvivorshipRule, set(RULES)),
     (api.ComputedTraitKind, set(KINDS)),
 ], ids=lambda x: x.__name__ if isinstance(x, type) else "")
