@@ -1,6 +1,7 @@
 """What a frontend team builds from the committed SDL: graphql-codegen (typescript and
-typescript-operations) over one operation per root field, every argument a variable and every
-union member spelled out, then `tsc --strict`. A schema that codegen cannot read, an operation
+typescript-operations) over one operation per root field, every argument a variable, every
+union member spelled out and every type of the schema selected somewhere, then
+`tsc --strict`. A schema that codegen cannot read, an operation
 the schema refuses, or a custom scalar without a TypeScript type fails it. And the explorer's
 copies of the schema's enums hold the schema's values."""
 
@@ -10,7 +11,7 @@ import json
 import re
 from pathlib import Path
 
-from graphql import GraphQLEnumType, build_schema
+from graphql import GraphQLEnumType, GraphQLObjectType, build_schema
 
 from tests.api.nodejs import installed, node
 
@@ -25,7 +26,12 @@ async def test_codegen_over_the_committed_sdl_passes_tsc_strict(tmp_path):
     roots = [schema.query_type, schema.mutation_type, schema.subscription_type]
     assert made["operations"] == sum(len(root.fields) for root in roots if root)
     operations = (tmp_path / "operations.ts").read_text()
-    assert "status: IdentifierStatus" in operations  # enums reach the operation types
+    # every object type and enum a client can meet is in some operation's types
+    named = {name for name, t in schema.type_map.items() if not name.startswith("__")
+             and (isinstance(t, GraphQLEnumType) or isinstance(t, GraphQLObjectType)
+                  and t not in roots)}
+    assert {name for name in named if not re.search(rf"\b{name}\b", operations)} == set()
+    assert "status: IdentifierStatus" in operations  # an enum, not a string
     await node("npx", "--no-install", "tsc", "--strict", "--noEmit", "--target", "es2022",
                str(tmp_path / "schema.ts"), str(tmp_path / "operations.ts"))
 

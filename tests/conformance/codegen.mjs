@@ -1,7 +1,8 @@
 // graphql-codegen (typescript + typescript-operations) over the committed SDL, as a frontend
-// team runs it: one operation per root field (every argument a variable, the selection three
-// levels deep, every member of a union or interface spelled out), validated against the
-// schema, then written as TypeScript for `tsc --strict` to check.
+// team runs it: one operation per root field (every argument a variable, the selection four
+// levels deep and deeper where a type is not selected yet, every member of a union or
+// interface spelled out), validated against the schema, then written as TypeScript for
+// `tsc --strict` to check.
 //
 //   node codegen.mjs SCHEMA.graphql OUT_DIR
 //
@@ -18,7 +19,9 @@ import {
   isUnionType, parse, validate,
 } from "graphql";
 
-const DEPTH = 3;
+const DEPTH = 4;
+const MAX_DEPTH = 10;
+const covered = new Set(); // object types selected somewhere: deeper than DEPTH only the rest
 // strictScalars: a custom scalar the schema adds without a TypeScript type here fails the run,
 // as it would fail a client's build
 const SCALARS = { DateTime: "string", JSON: "unknown" };
@@ -62,12 +65,13 @@ function pick(field, alias, depth, variables, root) {
   const head = `${alias === field.name ? "" : `${alias}: `}${field.name}${passed.length ? `(${passed.join(", ")})` : ""}`;
   const type = getNamedType(field.type);
   if (isLeafType(type)) return head;
-  if (depth >= DEPTH) return null;
+  if (depth >= MAX_DEPTH || (depth >= DEPTH && covered.has(type.name))) return null;
   const inner = typeSelection(type, depth + 1, variables);
   return inner ? `${head} { ${inner} }` : null;
 }
 
 function typeSelection(type, depth, variables) {
+  covered.add(type.name);
   const parts = ["__typename"];
   if (isObjectType(type) || isInterfaceType(type)) {
     for (const field of Object.values(type.getFields())) {
