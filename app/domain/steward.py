@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from app.domain.effects import changes_of
+from app.domain.errors import DomainError
 from app.domain.plan import (
     ACTIVE,
     BANNED,
@@ -102,24 +103,16 @@ SUGGESTIONS = {
 FIELDS = {StewardErrorCode.INVALID_IDENTIFIER: "value", StewardErrorCode.REASON_REQUIRED: "reason"}
 
 
-class StewardError(Exception):
-    """An action that cannot be done: its `code`, what to do about it (`suggestion`), the
-    input at fault (`field`, or ""), and the customer it names that is not held
-    (`customer_id`, or "")."""
+class StewardError(DomainError):
+    """An action that cannot be done (a DomainError with its suggestion and field from its
+    code), and the customer it names that is not held (`customer_id`, or "")."""
+
+    code: StewardErrorCode
 
     def __init__(self, code: StewardErrorCode, message: str, *, customer_id: str = "") -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(code, message, suggestion=SUGGESTIONS.get(code, ""),
+                         field=FIELDS.get(code, ""))
         self.customer_id = customer_id
-
-    @property
-    def suggestion(self) -> str:
-        return SUGGESTIONS.get(self.code, "")
-
-    @property
-    def field(self) -> str:
-        return FIELDS.get(self.code, "")
 
 
 @dataclass(frozen=True, slots=True)
