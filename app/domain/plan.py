@@ -33,6 +33,12 @@ class LinkStatus(StrEnum):
     BANNED = "banned"  # a steward banned the pair; it never links again
 
 
+class ReviewStatus(StrEnum):
+    OPEN = "open"  # waiting for a steward
+    ACCEPTED = "accepted"  # the steward linked the pair
+    REJECTED = "rejected"  # the steward closed it without a link
+
+
 # The short names resolution reads: "active" is the same value for identifiers and links.
 ACTIVE = IdentifierStatus.ACTIVE
 BLOCKED = IdentifierStatus.BLOCKED
@@ -291,7 +297,7 @@ class Plan:
     erasures: list[Erasure] = field(default_factory=list)
     # review queue: new candidate matches, and (id, status, actor) for resolved ones
     reviews: list[ReviewItem] = field(default_factory=list)
-    review_updates: list[tuple[int, str, str]] = field(default_factory=list)
+    review_updates: list[tuple[int, ReviewStatus, str]] = field(default_factory=list)
     unsuppress: list[str] = field(default_factory=list)  # erased keys back with consent
     # identifiers dropped from events (event id, key or "" for the whole event, reason)
     dropped: list[tuple[str, str, str]] = field(default_factory=list)

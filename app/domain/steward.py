@@ -23,6 +23,7 @@ from app.domain.plan import (
     LinkFacts,
     Pair,
     Plan,
+    ReviewStatus,
     Snapshot,
     pair,
 )
@@ -380,5 +381,6 @@ def _review(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Plann
         plan, undo = _link(action, snapshot, rules, now)
     else:
         plan, undo = Plan(), {}
-    plan.review_updates.append((review_id, "accepted" if accept else "rejected", action.actor))
+    plan.review_updates.append(
+        (review_id, ReviewStatus.ACCEPTED if accept else ReviewStatus.REJECTED, action.actor))
     return plan, undo

@@ -13,6 +13,7 @@ import orjson
 
 from app.domain.events import Event, parse_ts
 from app.domain.identifiers import Identifier
+from app.domain.plan import ReviewStatus
 from app.domain.profile import Observation
 from app.domain.segments.membership import Membership
 
@@ -140,7 +141,7 @@ class ReviewRecord:
     b: str
     score: float
     weights: dict[str, Any]
-    status: str  # open | accepted | rejected
+    status: ReviewStatus
     created_at: str
 
 

@@ -22,6 +22,7 @@ from app.domain.plan import (
     LinkFacts,
     Merge,
     Plan,
+    ReviewStatus,
     Snapshot,
     Split,
     StoredIdentifier,
@@ -47,8 +48,6 @@ from app.stores.values import (
 
 Row = Mapping[str, Any]
 
-# A review item's status when it is queued; the SQLite schema's column default.
-OPEN = "open"
 # What an erased key or value is replaced with in free text.
 NEWEST: Cursor = ("\uffff", "")  # a cursor before every event
 
@@ -186,7 +185,7 @@ def review_record(row: Row) -> ReviewRecord:
         b=row["b"],
         score=float(row["score"]),
         weights=loads(row["weights"], {}),
-        status=row["status"],
+        status=ReviewStatus(row["status"]),
         created_at=row["created_at"],
     )
 
@@ -395,7 +394,7 @@ def unsuppress_rows(plan: Plan, suppression: SuppressionKey) -> list[dict[str, A
 def review_rows(plan: Plan) -> list[dict[str, Any]]:
     return [
         {"index": n, "a": r.a, "b": r.b, "score": float(r.score), "weights": dumps(r.weights),
-         "status": OPEN, "created_at": r.created_at}
+         "status": ReviewStatus.OPEN.value, "created_at": r.created_at}
         for n, r in enumerate(plan.reviews)
     ]
 

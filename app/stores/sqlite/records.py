@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from app.domain.plan import AuditEntry, CustomerInfo, Merge, Plan, Split
+from app.domain.plan import AuditEntry, CustomerInfo, Merge, Plan, ReviewStatus, Split
 from app.domain.privacy import SuppressionKey
 from app.domain.profile import Observation
 from app.stores.values import (
@@ -58,7 +58,8 @@ def audit(row: Row) -> AuditRecord:
 
 def review(row: Row) -> ReviewRecord:
     review_id, a, b, score, weights, status, created_at = row
-    return ReviewRecord(review_id, a, b, score, json.loads(weights), status, created_at)
+    return ReviewRecord(review_id, a, b, score, json.loads(weights), ReviewStatus(status),
+                        created_at)
 
 
 def event(row: Row) -> EventRecord:

@@ -34,6 +34,7 @@ from app.domain.plan import (
     Merge,
     Plan,
     Receipt,
+    ReviewStatus,
     Snapshot,
     Split,
     StoredIdentifier,
@@ -622,12 +623,12 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, SQLiteHistory, IdentityStore):
 
     # -- review queue and models -------------------------------------------------------
     async def reviews(
-        self, first: int, after: int | None, status: str = "open"
+        self, first: int, after: int | None, status: ReviewStatus = ReviewStatus.OPEN
     ) -> list[ReviewRecord]:
         rows = self.db.execute(q.REVIEWS, (status, after or 0, first))
         return [records.review(row) for row in rows]
 
-    async def review_count(self, status: str = "open") -> int:
+    async def review_count(self, status: ReviewStatus = ReviewStatus.OPEN) -> int:
         return int(self.db.execute(q.REVIEW_COUNT, (status,)).fetchone()[0])
 
     async def review(self, review_id: int) -> ReviewRecord | None:
