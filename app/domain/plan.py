@@ -39,15 +39,20 @@ class ReviewStatus(StrEnum):
     REJECTED = "rejected"  # the steward closed it without a link
 
 
-# The short names resolution reads: "active" is the same value for identifiers and links.
+# The short names resolution reads: "active" is the same value for identifiers and links
+# (ACTIVE and LINKED).
 ACTIVE = IdentifierStatus.ACTIVE
 BLOCKED = IdentifierStatus.BLOCKED
 QUARANTINED = IdentifierStatus.QUARANTINED
+LINKED = LinkStatus.ACTIVE
 REJECTED = LinkStatus.REJECTED
 REMOVED = LinkStatus.REMOVED
 BANNED = LinkStatus.BANNED
 
 Pair = tuple[str, str]  # (a, b) with a < b
+# What resolution decides of an identifier or a link: its status and why.
+IdentifierDecision = tuple[IdentifierStatus, str]
+LinkDecision = tuple[LinkStatus, str]
 
 
 def pair(a: str, b: str) -> Pair:
@@ -98,7 +103,7 @@ class CustomerInfo:
 @dataclass(frozen=True, slots=True)
 class StoredIdentifier:
     key: str
-    status: str
+    status: IdentifierStatus
     customer_id: str | None
     first_seen: str
     first_event: str = ""  # the event of the first sighting
@@ -113,7 +118,7 @@ class LinkFacts:
     b: str
     first_seen: str
     sources: tuple[str, ...]
-    status: str = ACTIVE
+    status: LinkStatus = LinkStatus.ACTIVE
     reason: str = ""
     first_event: str = ""  # with first_seen, the moment of the first evidence; "" for a steward's
 
@@ -139,13 +144,13 @@ class Snapshot:
     # event ids of the batch that the store already holds
     seen_events: set[str] = field(default_factory=set)
     # batch keys whose status is not active, with the reason
-    statuses: dict[str, tuple[str, str]] = field(default_factory=dict)
+    statuses: dict[str, IdentifierDecision] = field(default_factory=dict)
     # customer -> identifier type -> count, for the types that have a limit
     type_counts: dict[str, dict[str, int]] = field(default_factory=dict)
     # batch key -> number of distinct identifiers it is linked to
     degrees: dict[str, int] = field(default_factory=dict)
     # stored links among batch keys, with their status
-    link_status: dict[Pair, str] = field(default_factory=dict)
+    link_status: dict[Pair, LinkStatus] = field(default_factory=dict)
     # banned pairs with an end among the batch keys or the owners' identifiers
     bans: set[Pair] = field(default_factory=set)
     # the owner of each end of those bans
@@ -171,7 +176,7 @@ class IdentifierDelta:
     last_seen: str
     sources: tuple[str, ...]
     customer_id: str | None  # the owner of a new identifier; existing ones move by Merge/moves
-    status: str = ACTIVE
+    status: IdentifierStatus = ACTIVE
     reason: str = ""
     first_event: str = ""  # the event of the first sighting (with first_seen)
 
@@ -187,7 +192,7 @@ class LinkDelta:
     last_seen: str
     sources: tuple[str, ...]
     event_ids: tuple[str, ...]  # a bounded sample
-    status: str = ACTIVE
+    status: LinkStatus = LinkStatus.ACTIVE
     reason: str = ""
     match: dict[str, Any] | None = None  # a MATCHED link: score, weights, model version
     first_event: str = ""  # the event of the first evidence (with first_seen)
@@ -197,14 +202,14 @@ class LinkDelta:
 class LinkStatusChange:
     a: str
     b: str
-    status: str
+    status: LinkStatus
     reason: str
 
 
 @dataclass(frozen=True, slots=True)
 class IdentifierStatusChange:
     key: str
-    status: str
+    status: IdentifierStatus
     reason: str
 
 

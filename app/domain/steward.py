@@ -15,6 +15,7 @@ from app.domain.errors import DomainError
 from app.domain.plan import (
     ACTIVE,
     BANNED,
+    LINKED,
     QUARANTINED,
     REMOVED,
     AuditEntry,
@@ -242,7 +243,7 @@ def _link(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planned
         plan,
         rules,
         now,
-        overrides={p: LinkFacts(*p, first_seen, sources, ACTIVE, "", first_event)},
+        overrides={p: LinkFacts(*p, first_seen, sources, LINKED, "", first_event)},
         reason=f"steward {action.actor} linked {a} - {b}",
         steward=True,
     )
@@ -250,7 +251,7 @@ def _link(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planned
     if status != ACTIVE:
         raise StewardError(StewardErrorCode.RULE_BLOCKS_LINK,
                            f"the rules keep {a} and {b} apart: {why}")
-    plan.links.append(LinkDelta(*p, 1, now, now, (STEWARD_SOURCE,), (), ACTIVE, ""))
+    plan.links.append(LinkDelta(*p, 1, now, now, (STEWARD_SOURCE,), (), LINKED, ""))
     return plan, {"kind": StewardActionKind.UNLINK, "keys": [a, b], "ban": False}
 
 
@@ -313,7 +314,7 @@ def _relink(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Plann
     for p in pairs:
         link = _stored_link(snapshot, customers, p)
         if link is not None and link.status == REMOVED:
-            overrides[p] = LinkFacts(*p, link.first_seen, link.sources, ACTIVE, "",
+            overrides[p] = LinkFacts(*p, link.first_seen, link.sources, LINKED, "",
                                      link.first_event)
     plan = Plan()
     resolve_components(

@@ -17,9 +17,12 @@ from typing import Any
 from app.domain.personal import Spellings
 from app.domain.plan import (
     ACTIVE,
+    LINKED,
     Component,
     CustomerInfo,
+    IdentifierStatus,
     LinkFacts,
+    LinkStatus,
     Merge,
     Plan,
     ReviewStatus,
@@ -72,7 +75,7 @@ def identifier_record(row: Row) -> IdentifierRecord:
         first_seen=row["first_seen"],
         last_seen=row["last_seen"],
         sources=tuple(sorted(row["sources"] or ())),
-        status=row["status"] or ACTIVE,
+        status=IdentifierStatus(row["status"] or ACTIVE),
         reason=row.get("reason") or "",
     )
 
@@ -144,7 +147,7 @@ def link_record(row: Row) -> LinkRecord:
         last_seen=row["last_seen"],
         sources=tuple(row["sources"] or ()),
         event_ids=tuple(row["event_ids"] or ()),
-        status=row.get("status") or ACTIVE,
+        status=LinkStatus(row.get("status") or LINKED),
         reason=row.get("reason") or "",
         match=loads(row.get("match")),
     )
@@ -197,7 +200,7 @@ def snapshot(row: Row) -> Snapshot:
     for ident in row["identifiers"]:
         if ident is None:  # a placeholder: a key not stored yet
             continue
-        status = ident["status"] or ACTIVE
+        status = IdentifierStatus(ident["status"] or ACTIVE)
         if status != ACTIVE:
             snap.statuses[ident["key"]] = (status, ident["reason"] or "")
         if ident["id"] is not None:
@@ -207,7 +210,8 @@ def snapshot(row: Row) -> Snapshot:
     for count in row["type_counts"]:
         snap.type_counts.setdefault(count["id"], {})[count["type"]] = int(count["n"])
     snap.degrees.update(Counter(row["hub_ends"]))
-    snap.link_status.update({(x["a"], x["b"]): x["status"] or ACTIVE for x in row["links"]})
+    snap.link_status.update({(x["a"], x["b"]): LinkStatus(x["status"] or LINKED)
+                            for x in row["links"]})
     for ban in row["bans"]:
         snap.bans.add((ban["a"], ban["b"]))
         for end, owner in ((ban["a"], ban["a_owner"]), (ban["b"], ban["b_owner"])):
@@ -258,7 +262,7 @@ def components(rows: Iterable[Row], customer_ids: Iterable[str]) -> dict[str, Co
     for row in rows:
         for link in (link for ident in row["identifiers"] for link in ident["links"]):
             stored = LinkFacts(link["a"], link["b"], link["first_seen"],
-                                tuple(link["sources"] or ()), link["status"] or ACTIVE,
+                                tuple(link["sources"] or ()), LinkStatus(link["status"] or LINKED),
                                 link["reason"] or "", link["first_event"] or "")
             found[row["id"]].links[(stored.a, stored.b)] = stored
             if link["other"]["key"] not in owner_of:
@@ -269,8 +273,8 @@ def components(rows: Iterable[Row], customer_ids: Iterable[str]) -> dict[str, Co
 
 
 def stored_identifier(row: Row, customer_id: str | None) -> StoredIdentifier:
-    return StoredIdentifier(row["key"], row["status"] or ACTIVE, customer_id, row["first_seen"],
-                            row["first_event"] or "")
+    return StoredIdentifier(row["key"], IdentifierStatus(row["status"] or ACTIVE), customer_id,
+                            row["first_seen"], row["first_event"] or "")
 
 
 # -- plans -> statement parameters -------------------------------------------------------

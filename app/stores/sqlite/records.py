@@ -9,7 +9,17 @@ from typing import Any
 
 import orjson
 
-from app.domain.plan import AuditEntry, CustomerInfo, Merge, Plan, ReviewStatus, Split
+from app.domain.plan import (
+    AuditEntry,
+    CustomerInfo,
+    IdentifierStatus,
+    LinkStatus,
+    Merge,
+    Plan,
+    ReviewStatus,
+    Split,
+    StoredIdentifier,
+)
 from app.domain.privacy import SuppressionKey
 from app.domain.profile import Observation
 from app.stores.values import (
@@ -29,8 +39,14 @@ Row = Sequence[Any]
 def identifier(row: Row) -> IdentifierRecord:
     type_, value, cid, first, last, sources, status, reason = row
     return IdentifierRecord(
-        type_, value, cid, first, last, tuple(json.loads(sources)), status, reason
+        type_, value, cid, first, last, tuple(json.loads(sources)), IdentifierStatus(status),
+        reason
     )
+
+
+def stored_identifier(row: Row) -> StoredIdentifier:
+    key, status, customer_id, first_seen, first_event = row
+    return StoredIdentifier(key, IdentifierStatus(status), customer_id, first_seen, first_event)
 
 
 def link(row: Row) -> LinkRecord:
@@ -43,7 +59,7 @@ def link(row: Row) -> LinkRecord:
         last,
         tuple(json.loads(sources)),
         tuple(json.loads(event_ids)),
-        status,
+        LinkStatus(status),
         reason,
         json.loads(match) if match else None,
     )
