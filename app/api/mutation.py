@@ -17,7 +17,6 @@ from app.api.arguments import MAX_STORED_INT, ascii_int
 from app.api.context import Context
 from app.api.described import Reason
 from app.api.results import (
-    ActionRejected,
     ActionSuccess,
     DefineSegmentResult,
     DeleteSegmentResult,
@@ -41,12 +40,10 @@ from app.api.results import (
     failure,
     forbidden,
     invalid,
-    segment_failure,
 )
 from app.api.segments import Segment
 from app.api.types import CustomerID, IdentifierInput, masker
-from app.domain.segments import ENTERED, SegmentError, parse_segment
-from app.domain.segments.language import check_definition
+from app.domain.segments import ENTERED, DefinitionLimits, SegmentError, SegmentErrorCode
 from app.domain.steward import Action, StewardError
 from app.domain.traits import NAME_PATTERN
 from app.services.steward import ActionResult
@@ -287,7 +284,7 @@ class Mutation:
         try:
             changes = await info.context.services.segments.delete(name)
         except SegmentError as exc:
-            return segment_failure(exc, "delete", await _exists(info, name))
+            return failure(exc, "DeleteSegmentResult")
         _changed(info)
         return SegmentDeleted(segment_id=strawberry.ID(name),
                               left=len({c.customer_id for c in changes}))
@@ -305,25 +302,20 @@ async def _define(info: Info[Context, Any], name: str, text: str, update: bool) 
         return invalid("definition", f"at most {settings.api_max_definition_chars:,} "
                        f"characters, not {len(text):,}")
     segments = info.context.services.segments
+    # Bounded here, for new definitions only: stored ones must keep loading.
+    limits = DefinitionLimits(settings.api_max_definition_conditions,
+                              settings.api_max_definition_nesting)
+    result = "UpdateSegmentResult" if update else "DefineSegmentResult"
     try:
-        # Bounded here, for new definitions only: stored ones must keep loading.
-        check_definition(parse_segment(name, text), settings.api_max_definition_conditions,
-                         settings.api_max_definition_nesting)
-        changes = await segments.define(name, text, update=update)
+        changes = await segments.define(name, text, update=update, limits=limits)
     except SegmentError as exc:
-        return segment_failure(exc, "update" if update else "define", await _exists(info, name))
+        return failure(exc, result)
     _changed(info)
     found = await segments.segment(name)
     if found is None:
-        return ActionRejected(code="SEGMENT_DELETED", message=f"segment {name!r} was deleted "
-                              "by another request meanwhile", suggestion="define it again")
+        return failure(SegmentError(f"segment {name!r} was deleted by another request "
+                                    "meanwhile", code=SegmentErrorCode.SEGMENT_DELETED), result)
     mine = [c for c in changes if c.segment == name]
     return SegmentDefined(segment=Segment.of(found, masker(info)),
                           entered=len({c.customer_id for c in mine if c.change == ENTERED}),
                           left=len({c.customer_id for c in mine if c.change != ENTERED}))
-
-
-async def _exists(info: Info[Context, Any], name: str) -> bool:
-    return name in await info.context.services.views.segment_names()
-
-

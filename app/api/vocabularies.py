@@ -13,8 +13,8 @@ from app.domain.asof import FORGET
 from app.domain.matching.decisions import Basis, Decision, Guard
 from app.domain.plan import IdentifierStatus as DomainIdentifierStatus
 from app.domain.plan import LinkStatus as DomainLinkStatus
+from app.domain.plan import ReviewStatus as DomainReviewStatus
 from app.domain.rules_change import OutcomeKind as DomainOutcomeKind
-from app.domain.steward import ReviewStatus as DomainReviewStatus
 from app.domain.steward import StewardActionKind
 from app.services.whatif import RULES_ACTION
 

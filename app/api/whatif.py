@@ -3,7 +3,6 @@ action would do, without doing it (app/services/whatif.py)."""
 
 from __future__ import annotations
 
-import re
 from enum import Enum
 from typing import Any
 
@@ -14,10 +13,10 @@ from app.api.context import Context
 from app.api.results import (
     ActionRejected,
     CustomerNotFound,
-    Failure,
     Forbidden,
     IdentifierNotFound,
     InvalidInput,
+    InvalidRules,
     NotFound,
     RuleBlocked,
     failure,
@@ -30,8 +29,6 @@ from app.api.vocabularies import OutcomeKind
 from app.domain.rules import RulesError
 from app.domain.steward import Action, StewardError, StewardErrorCode
 from app.services.whatif import RulesPreview, RulesService, preview_action
-
-_PLACE = re.compile(r"\(at line (\d+), column (\d+)\)")
 
 
 @strawberry.type(description="A customer a rules change (or a steward action) changes: "
@@ -116,18 +113,6 @@ class GraphDiff:
                 customer_id=strawberry.ID(c.customer_id), segment_id=strawberry.ID(c.segment),
                 change=MembershipChangeKind(c.change), why=list(c.why))
                 for c in preview.segment_changes])
-
-
-@strawberry.type(description="A rules file idgraph cannot use: `setting` names the setting "
-                 "at fault (empty for text that is not TOML), `line` and `column` (from 1) "
-                 "point at a TOML syntax error. Nothing was changed.")
-class InvalidRules(Failure):
-    setting: str = strawberry.field(description="The setting at fault, as the rules file names "
-                                    "it; empty for text that is not TOML")
-    line: int | None = strawberry.field(description="The TOML syntax error's line, from 1; null "
-                                        "for other faults")
-    column: int | None = strawberry.field(description="The TOML syntax error's column, from 1; "
-                                          "null for other faults")
 
 
 PreviewRulesResult = union_of("PreviewRulesResult", GraphDiff, InvalidRules, Forbidden,
@@ -220,24 +205,11 @@ def _int(text: str) -> int:
         raise StewardError(StewardErrorCode.UNKNOWN_REVIEW, f"no review item {text}") from None
 
 
-def invalid_rules(exc: RulesError) -> InvalidRules:
-    message = str(exc)
-    place = _PLACE.search(message)
-    syntax = message.startswith("not valid TOML")
-    return InvalidRules(
-        code="INVALID_RULES", message=message,
-        suggestion="fix the rules file where the message says (docs/resolution.md lists "
-        "every setting)",
-        setting="" if syntax else message.partition(":")[0],
-        line=int(place.group(1)) if place else None,
-        column=int(place.group(2)) if place else None)
-
-
 async def preview_rules(info: Info[Context, Any], rules: str) -> Any:
     if denied := forbidden(info, "admin"):
         return denied
     try:
         preview = await RulesService(info.context.services).preview(rules)
     except RulesError as exc:
-        return invalid_rules(exc)
+        return failure(exc, "PreviewRulesResult")
     return GraphDiff.of(preview)

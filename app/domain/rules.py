@@ -11,13 +11,40 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
+from app.domain.errors import DomainError
 from app.domain.identifiers import TYPE_PATTERN, Identifier, IdentifierError, normalise
 
 
-class RulesError(ValueError):
-    """A rules file that cannot be used; the message names the setting and the reason."""
+class RulesErrorCode(StrEnum):
+    INVALID_RULES = "INVALID_RULES"
+
+
+# tomllib (before Python 3.14) gives the place of a syntax error only in its message.
+_TOML_PLACE = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+class RulesError(DomainError, ValueError):
+    """A rules file that cannot be used: the setting at fault (`setting`, "" for text that
+    is not TOML) and the reason; `line` and `column` (from 1, else 0) place a TOML syntax
+    error."""
+
+    def __init__(self, setting: str, reason: str, *, line: int = 0, column: int = 0) -> None:
+        super().__init__(RulesErrorCode.INVALID_RULES,
+                         f"{setting}: {reason}" if setting else reason,
+                         suggestion="fix the rules file where the message says "
+                         "(docs/resolution.md lists every setting)", field=setting)
+        self.setting = setting
+        self.line = line
+        self.column = column
+
+    @classmethod
+    def syntax(cls, exc: tomllib.TOMLDecodeError) -> RulesError:
+        place = _TOML_PLACE.search(str(exc))
+        line, column = (int(place.group(1)), int(place.group(2))) if place else (0, 0)
+        return cls("", f"not valid TOML: {exc}", line=line, column=column)
 
 
 HUB_COUNT_TYPES = ("email", "crm_id", "phone", "customer_number", "loyalty_id")
@@ -42,18 +69,18 @@ class MatchThresholds:
     def from_mapping(cls, table: Mapping[str, Any]) -> MatchThresholds:
         unknown = set(table) - {"link", "review", "merge"}
         if unknown:
-            raise RulesError(f"matching: unknown setting(s) {sorted(unknown)}; expected "
+            raise RulesError("matching", f"unknown setting(s) {sorted(unknown)}; expected "
                              "link, review, merge")
         values, defaults = {}, cls()
         for name in ("link", "review", "merge"):
             value = table.get(name, getattr(defaults, name))
             if isinstance(value, bool) or not isinstance(value, int | float) \
                     or not 0 < value < 1:
-                raise RulesError(f"matching.{name}: a probability between 0 and 1 "
+                raise RulesError(f"matching.{name}", "a probability between 0 and 1 "
                                  f"(exclusive), not {value!r}")
             values[name] = float(value)
         if not values["review"] <= values["link"] <= values["merge"]:
-            raise RulesError("matching: thresholds must satisfy review <= link <= merge, "
+            raise RulesError("matching", "thresholds must satisfy review <= link <= merge, "
                              f"not {values}")
         return cls(**values)
 
@@ -134,14 +161,15 @@ class Rules:
         try:
             return cls.from_mapping(tomllib.loads(text))
         except tomllib.TOMLDecodeError as exc:
-            raise RulesError(f"not valid TOML: {exc}") from None
+            raise RulesError.syntax(exc) from None
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Rules:
         known = {"blocked", "limits", "priority", "hubs", "matching"}
         unknown = set(data) - known
         if unknown:
-            raise RulesError(f"unknown section(s) {sorted(unknown)}; expected {sorted(known)}")
+            raise RulesError(sorted(unknown)[0], "unknown section; expected one of "
+                             f"{', '.join(sorted(known))}")
         blocked = []
         _known_keys(_table(data, "priority"), "priority", {"types", "sources"})
         _known_keys(_table(data, "hubs"), "hubs", {"max_links", "count_types",
@@ -150,14 +178,14 @@ class Rules:
             if type_ != "*":
                 _type_name(type_, f"blocked.{type_}")
             if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
-                raise RulesError(f"blocked.{type_}: must be a list of patterns")
+                raise RulesError(f"blocked.{type_}", "must be a list of patterns")
             blocked += [BlockRule(type_, _normal_pattern(type_, p)) for p in patterns]
         priority = _table(data, "priority")
         hubs = _table(data, "hubs")
         hub_default = hubs.get("max_links", 15)
         count_types = hubs.get("count_types", list(HUB_COUNT_TYPES))
         if not isinstance(count_types, list) or not all(isinstance(t, str) for t in count_types):
-            raise RulesError("hubs.count_types: must be a list of identifier types")
+            raise RulesError("hubs.count_types", "must be a list of identifier types")
         for type_ in count_types:
             _type_name(type_, "hubs.count_types")
         for name, table in (("limits", _table(data, "limits")),
@@ -183,13 +211,13 @@ class Rules:
 def _known_keys(table: Mapping[str, Any], name: str, known: set[str]) -> None:
     unknown = sorted(set(table) - known)
     if unknown:
-        raise RulesError(f"{name}.{unknown[0]}: unknown setting; expected one of "
+        raise RulesError(f"{name}.{unknown[0]}", "unknown setting; expected one of "
                          f"{', '.join(sorted(known))}")
 
 
 def _type_name(type_: str, name: str) -> None:
     if not TYPE_PATTERN.match(type_):
-        raise RulesError(f"{name}: {type_!r} is not an identifier type (lowercase letters, "
+        raise RulesError(name, f"{type_!r} is not an identifier type (lowercase letters, "
                          "digits and single underscores, starting with a letter)")
 
 
@@ -206,13 +234,13 @@ def _normal_pattern(type_: str, pattern: str) -> str:
 def _table(data: Mapping[str, Any], name: str, prefix: str = "") -> Mapping[str, Any]:
     value = data.get(name, {})
     if not isinstance(value, Mapping):
-        raise RulesError(f"{prefix}{name}: must be a table")
+        raise RulesError(f"{prefix}{name}", "must be a table")
     return value
 
 
 def _int(value: Any, name: str, minimum: int = 0) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise RulesError(f"{name}: must be a whole number >= {minimum}, not {value!r}")
+        raise RulesError(name, f"must be a whole number >= {minimum}, not {value!r}")
     return value
 
 

@@ -26,6 +26,7 @@ from app.domain.plan import (
     BLOCKED,
     QUARANTINED,
     AuditEntry,
+    IdentifierDecision,
     IdentifierStatusChange,
     Plan,
     Snapshot,
@@ -160,8 +161,8 @@ def _limit_name(delta: RuleDelta, type_: str) -> str:
 
 
 # -- the new status of an identifier ----------------------------------------------------
-def target_status(key: str, current: tuple[str, str], degree: int, rules: Rules
-                  ) -> tuple[str, str]:
+def target_status(key: str, current: IdentifierDecision, degree: int, rules: Rules
+                  ) -> IdentifierDecision:
     """What the rules make of a stored identifier: a steward's quarantine stays; else
     blocked, a hub, or active (a status of the same kind keeps its stored reason)."""
     status, why = current
@@ -177,7 +178,7 @@ def target_status(key: str, current: tuple[str, str], degree: int, rules: Rules
     return (ACTIVE, "")
 
 
-def _status_cause(key: str, before: tuple[str, str], after: tuple[str, str],
+def _status_cause(key: str, before: IdentifierDecision, after: IdentifierDecision,
                   delta: RuleDelta) -> str:
     if after[0] == BLOCKED:
         return f"blocked: {key} {after[1]}"
@@ -273,7 +274,7 @@ class _StatusEffect:
     identifiers leaving (with their new status) and those coming back."""
 
     customers: set[str]
-    deactivated: dict[str, tuple[str, str]] = field(default_factory=dict)
+    deactivated: dict[str, IdentifierDecision] = field(default_factory=dict)
     released: list[str] = field(default_factory=list)
 
 

@@ -11,9 +11,11 @@ from enum import StrEnum
 from typing import Any
 
 from app.domain.effects import changes_of
+from app.domain.errors import DomainError
 from app.domain.plan import (
     ACTIVE,
     BANNED,
+    LINKED,
     QUARANTINED,
     REMOVED,
     AuditEntry,
@@ -22,6 +24,7 @@ from app.domain.plan import (
     LinkFacts,
     Pair,
     Plan,
+    ReviewStatus,
     Snapshot,
     pair,
 )
@@ -44,14 +47,6 @@ class StewardActionKind(StrEnum):
     QUARANTINE = "quarantine"
     RELEASE = "release"
     REVIEW = "review"
-
-
-class ReviewStatus(StrEnum):
-    """Where a review item (a candidate match) stands; the queue holds the open ones."""
-
-    OPEN = "open"
-    ACCEPTED = "accepted"  # a steward linked the pair
-    REJECTED = "rejected"  # a steward kept the pair apart
 
 
 class StewardErrorCode(StrEnum):
@@ -110,24 +105,16 @@ SUGGESTIONS = {
 FIELDS = {StewardErrorCode.INVALID_IDENTIFIER: "value", StewardErrorCode.REASON_REQUIRED: "reason"}
 
 
-class StewardError(Exception):
-    """An action that cannot be done: its `code`, what to do about it (`suggestion`), the
-    input at fault (`field`, or ""), and the customer it names that is not held
-    (`customer_id`, or "")."""
+class StewardError(DomainError):
+    """An action that cannot be done (a DomainError with its suggestion and field from its
+    code), and the customer it names that is not held (`customer_id`, or "")."""
+
+    code: StewardErrorCode
 
     def __init__(self, code: StewardErrorCode, message: str, *, customer_id: str = "") -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(code, message, suggestion=SUGGESTIONS.get(code, ""),
+                         field=FIELDS.get(code, ""))
         self.customer_id = customer_id
-
-    @property
-    def suggestion(self) -> str:
-        return SUGGESTIONS.get(self.code, "")
-
-    @property
-    def field(self) -> str:
-        return FIELDS.get(self.code, "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,7 +243,7 @@ def _link(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planned
         plan,
         rules,
         now,
-        overrides={p: LinkFacts(*p, first_seen, sources, ACTIVE, "", first_event)},
+        overrides={p: LinkFacts(*p, first_seen, sources, LINKED, "", first_event)},
         reason=f"steward {action.actor} linked {a} - {b}",
         steward=True,
     )
@@ -264,7 +251,7 @@ def _link(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planned
     if status != ACTIVE:
         raise StewardError(StewardErrorCode.RULE_BLOCKS_LINK,
                            f"the rules keep {a} and {b} apart: {why}")
-    plan.links.append(LinkDelta(*p, 1, now, now, (STEWARD_SOURCE,), (), ACTIVE, ""))
+    plan.links.append(LinkDelta(*p, 1, now, now, (STEWARD_SOURCE,), (), LINKED, ""))
     return plan, {"kind": StewardActionKind.UNLINK, "keys": [a, b], "ban": False}
 
 
@@ -327,7 +314,7 @@ def _relink(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Plann
     for p in pairs:
         link = _stored_link(snapshot, customers, p)
         if link is not None and link.status == REMOVED:
-            overrides[p] = LinkFacts(*p, link.first_seen, link.sources, ACTIVE, "",
+            overrides[p] = LinkFacts(*p, link.first_seen, link.sources, LINKED, "",
                                      link.first_event)
     plan = Plan()
     resolve_components(

@@ -40,6 +40,7 @@ from app.domain.events import format_ts
 from app.domain.plan import Plan
 from app.domain.profile import Observation, build_profile
 from app.domain.segments import (
+    DefinitionLimits,
     MembershipChange,
     Segment,
     Vocabulary,
@@ -203,15 +204,16 @@ class SegmentService:
         return next((s for s in await self.segments() if s.record.name == name), None)
 
     # -- definitions -------------------------------------------------------------------
-    async def define(self, name: str, text: str, *, update: bool = False
-                     ) -> list[MembershipChange]:
+    async def define(self, name: str, text: str, *, update: bool = False,
+                     limits: DefinitionLimits | None = None) -> list[MembershipChange]:
         """Store a definition and evaluate every customer for it now; returns the
         membership changes. All or nothing: every customer is evaluated, writing nothing,
         before the definition is stored (a SegmentError points at the fault in the text);
         if writing the memberships then fails, the previous definition is put back."""
         records = {r.name: r for r in await self.store.segment_definitions()}
         before = self._parse(list(records.values()))
-        after = define_segment(before, name, text, self.vocabulary(before), update=update)
+        after = define_segment(before, name, text, self.vocabulary(before), update=update,
+                               limits=limits)
         now = self.now()
         async for ids in all_customers(self.store):
             tx = _ReadOnly(ids, await self.store.pending_checks(ids), self.store)

@@ -25,7 +25,7 @@ def values(enum: type[Enum]) -> set[str]:
     (api.IdentifierStatus, values(plan.IdentifierStatus)),
     (api.LinkStatus, values(plan.LinkStatus)),
     (api.AuditAction, values(steward.StewardActionKind) | {FORGET, RULES_ACTION}),
-    (api.ReviewStatus, values(steward.ReviewStatus)),
+    (api.ReviewStatus, values(plan.ReviewStatus)),
     (api.MatchDecision, values(Decision)),
     (api.MatchGuard, values(Guard)),
     (api.MatchBasis, values(Basis)),

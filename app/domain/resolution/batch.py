@@ -16,7 +16,16 @@ from app.domain.identifiers import Identifier
 from app.domain.matching.stream import PendingRecord, match_batch
 from app.domain.matching.training import Matcher
 from app.domain.personal import Spellings, identifier_known
-from app.domain.plan import BLOCKED, QUARANTINED, Pair, Plan, ReviewItem, Snapshot, pair
+from app.domain.plan import (
+    BLOCKED,
+    QUARANTINED,
+    IdentifierDecision,
+    Pair,
+    Plan,
+    ReviewItem,
+    Snapshot,
+    pair,
+)
 from app.domain.privacy import ALL_SUPPRESSED, ERASED_MARK, SUPPRESSED, brings_back
 from app.domain.resolution.anchors import MATCHER_SOURCE, tie_of
 from app.domain.rules import Rules, hub_reason
@@ -100,10 +109,10 @@ def collect(batch: list[Event]) -> Batch:
 
 def find_inactive(
     batch: Batch, snapshot: Snapshot, rules: Rules
-) -> tuple[dict[str, tuple[str, str]], list[str]]:
+) -> tuple[dict[str, IdentifierDecision], list[str]]:
     """Batch keys that must not link (blocked, or quarantined now or before), and the
     stored keys that this batch turns into hubs."""
-    inactive: dict[str, tuple[str, str]] = {}
+    inactive: dict[str, IdentifierDecision] = {}
     new_hubs: list[str] = []
     new_neighbours: dict[str, set[str]] = defaultdict(set)
     counted = set(rules.hub_count_types)
