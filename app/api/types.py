@@ -32,6 +32,7 @@ from app.api.times import time_field
 from app.api.views import View, loaders_of, services_of
 from app.domain.asof import AsOfError, moment_of
 from app.domain.identifiers import IdentifierError
+from app.domain.matching.matchkey import stored_match_key
 from app.domain.nba import Recommendation
 from app.domain.profile import ConsentValue, TraitValue
 from app.domain.search import disambiguator
@@ -415,6 +416,10 @@ class Link(Node):
     weights: JSON | None = strawberry.field(
         default=None, description="A MATCHED link's score, weight per comparison and model "
         "version; null for links from events")
+    match_key: str | None = strawberry.field(
+        default=None, description="A MATCHED link's comparisons in one line, as "
+        "`+FIRST_NAME+BIRTH_DATE-STREET`: +KEY for each comparison that was evidence for one "
+        "person, -KEY for each against, strongest first; null for links from events")
     keys: strawberry.Private[tuple[str, str]] = ("", "")
 
     @strawberry.field(description="The link's global id (Node): sealed, it says nothing of "
@@ -428,7 +433,7 @@ class Link(Node):
                    count=r.count, first_seen=r.first_seen, last_seen=r.last_seen,
                    sources=[m.text(s) for s in r.sources],
                    sample_event_ids=[m.text(e) for e in r.event_ids], weights=m.json(r.match),
-                   keys=(r.a, r.b))
+                   match_key=stored_match_key(r.match), keys=(r.a, r.b))
 
 
 @strawberry.type(description="An identifier in the identity graph.")
@@ -780,6 +785,9 @@ class Review:
         description="Why the pair was not linked whatever its score: household, twins, "
         "other_customer; null when its probability was between the thresholds.")
     weights: JSON = strawberry.field(description="The weight of each comparison.")
+    match_key: str | None = strawberry.field(
+        description="The comparisons in one line, as `+FIRST_NAME+BIRTH_DATE-STREET` "
+        "(see Link.matchKey); null for items queued without weights per comparison.")
     status: str = strawberry.field(description="open, accepted or rejected (the queue holds "
                                    "open items)")
     created_at: str = time_field(description=f"When the item was queued, {UTC_TIME}")
