@@ -98,6 +98,8 @@ export interface GraphNode {
 export interface Link {
   a: string; b: string; status: string; reason: string; count: number; firstSeen: string;
   lastSeen: string; sources: string[]; sampleEventIds: string[]; weights: unknown;
+  /** A matched link's comparisons in one line: `+FIRST_NAME+BIRTH_DATE-STREET`. */
+  matchKey: string | null;
 }
 export interface IdentityGraph {
   customerId: string; depth: number; nodes: GraphNode[]; links: Link[]; truncated: boolean;
@@ -121,7 +123,7 @@ export interface ReviewSide {
   customer: { id: string; profile: { traits: Trait[] }; identifiers: { type: string; value: string; status: string }[] } | null;
 }
 export interface Review {
-  id: string; score: number; weights: Record<string, unknown>; status: string; createdAt: string;
+  id: string; score: number; weights: Record<string, unknown>; matchKey: string | null; status: string; createdAt: string;
   a: ReviewSide; b: ReviewSide;
 }
 export interface AuditEntry {
@@ -185,7 +187,7 @@ export const CUSTOMER = `query Customer($id: ID!, $asOf: DateTime) {
   }
 }`;
 
-const LINK = `a b status reason count firstSeen lastSeen sources sampleEventIds weights`;
+const LINK = `a b status reason count firstSeen lastSeen sources sampleEventIds weights matchKey`;
 
 /** The customer and its graph as of a moment, in one query: the server rebuilds the
  * moment once for both. */
@@ -246,7 +248,7 @@ export const REVIEW_QUEUE = `query ReviewQueue($first: Int!, $after: String) {
   reviewQueue(first: $first, after: $after) {
     __typename
     ... on ReviewConnection {
-      edges { cursor node { id score weights status createdAt a { ${SIDE} } b { ${SIDE} } } }
+      edges { cursor node { id score weights matchKey status createdAt a { ${SIDE} } b { ${SIDE} } } }
       pageInfo { hasNextPage endCursor }
     }
     ... on Forbidden { message }

@@ -201,7 +201,9 @@ export function toast(message: string | Node, kind: "ok" | "error" | "info" = "o
     action && h("button.btn.btn-small", { type: "button", "data-testid": action.testid ?? "toast-action", onclick: () => { el.remove(); action.run(); } }, action.label),
     close);
   close.addEventListener("click", () => el.remove());
-  host.prepend(el);
+  // one message at a time: the newest replaces the last, so messages never pile up over
+  // the page (an action's Undo stays in the audit log)
+  host.replaceChildren(el);
   window.setTimeout(() => el.remove(), ms);
 }
 
