@@ -60,6 +60,12 @@ export function fmtValue(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/** Text a message repeats back (a search, an id), cut short: a 5,000-character search must
+ * not push the message it is quoted in off the screen. */
+export function clip(text: string, max = 80): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
 export function plural(n: number, word: string, many = `${word}s`): string {
   return `${n} ${n === 1 ? word : many}`;
 }

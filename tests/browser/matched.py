@@ -1,7 +1,7 @@
 """A store with a trained matcher, for the browser tests that need real matcher output:
 the matching data set of the contract tests (duplicates with a typo, linked with their
-weights per comparison), a household the guard keeps apart (a review item), and thirteen
-namesakes (more than a page of search results)."""
+weights per comparison), a household the guard keeps apart, a pair the model sends to the
+review queue, and thirteen namesakes (more than a page of search results)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,16 @@ HOUSEHOLD = [
               type_="crm_record", source="crm",
               traits={**HOME, "first_name": "piet", "birth_date": "1968-11-20"}),
 ]
+# Two records of one name and birth date on one street, in other cities: the trained model
+# scores them between its thresholds, so they wait in the review queue.
+BROUWER = {"first_name": "maarten", "last_name": "brouwer", "birth_date": "1975-05-05",
+           "street": "oudegracht"}
+REVIEWED = [
+    raw_event("rv-1", "2024-06-03T10:00:00Z", "crm_ref:RV-1",
+              type_="crm_record", source="crm", traits={**BROUWER, "city": "utrecht"}),
+    raw_event("rv-2", "2024-06-03T11:00:00Z", "crm_ref:RV-2",
+              type_="crm_record", source="shop", traits={**BROUWER, "city": "zwolle"}),
+]
 # Thirteen customers of one name: more than a page of search results.
 NAMESAKES = [raw_event(f"kim-{n}", f"2024-06-02T10:{n:02}:00Z", f"crm_id:K-{n}",
                        f"email:quirine{n}@example.org", type_="crm_record", source="crm",
@@ -42,7 +52,7 @@ async def with_matcher(url: str) -> None:
         await train_from_events(services.store, events, services.ingest.rules)
         await services.ingest.load_matcher()
         result = await services.ingest.ingest_raw(
-            (e["event_id"], e) for e in [*events, *NAMESAKES])
+            (e["event_id"], e) for e in [*events, *NAMESAKES, *REVIEWED])
         assert not [p for p in result.problems if p.rejected], result.problems
     finally:
         await services.close()

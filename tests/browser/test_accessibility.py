@@ -208,3 +208,130 @@ def test_every_view_passes_axe_with_no_serious_violation(
     assert not any(found.values()), "\n".join(
         f"{view}: {v['impact']} {v['id']} at {v['nodes']}"
         for view, vs in found.items() for v in vs)
+
+
+# -- the drawing by keyboard, and a matched link's match key ---------------------------------
+
+IN_VIEW = """sel => {
+  const r = document.querySelector(sel).getBoundingClientRect();
+  return r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight && r.right <= innerWidth;
+}"""
+
+
+def open_matched_customer(page: Any) -> str:
+    """The customer of a CRM record and its duplicate with a typo, linked by the matcher."""
+    page.goto("/explorer/#/?q=crm_ref%3Ar0")
+    page.wait_for_selector("[data-testid=results-count]")
+    customer = page.get_attribute("[data-testid=search-result]", "data-customer")
+    page.goto(f"/explorer/#/customer/{customer}?depth=0")
+    wait_drawn(page)
+    return customer
+
+
+@VIEWPORTS
+def test_the_drawing_is_reached_and_walked_by_keyboard_and_a_matched_link_shows_its_match_key(
+        browser: Any, matched: ExplorerServer, viewport: dict[str, int], shots: Path) -> None:
+    with open_page(browser, matched) as page:
+        page.set_viewport_size(viewport)
+        sign_in_steward(page)
+        open_matched_customer(page)
+        label = page.get_attribute("#graph", "aria-label")
+        assert "2 identifiers, 1 links" in label and "Arrow keys" in label
+        # Tab from the toolbar reaches the drawing
+        page.focus(".graph-toolbar button")
+        for _ in range(8):
+            page.keyboard.press("Tab")
+            if page.evaluate("() => document.activeElement?.id === 'graph'"):
+                break
+        assert page.evaluate("() => document.activeElement?.id === 'graph'")
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function("() => !!document.querySelector('#graph').dataset.keyboard")
+        key = page.get_attribute("#graph", "data-keyboard")
+        announced = page.text_content("[data-testid=graph-announcer]")
+        assert key.split(":", 1)[1] in announced and "this customer's" in announced
+        page.keyboard.press("Enter")
+        page.wait_for_function("""value => document.querySelector('[data-testid=node-title]')
+            ?.textContent === value""", arg=key.split(":", 1)[1])
+        assert page.evaluate(IN_VIEW, "[data-testid=node-title]"), "the inspector is out of view"
+        page.keyboard.press("l")
+        page.wait_for_selector("[data-testid=match] [data-testid=match-key]")
+        assert page.evaluate(IN_VIEW, "[data-testid=link-title]"), "the inspector is out of view"
+        assert page.evaluate("() => document.activeElement?.id === 'graph'")
+        shown = page.text_content("[data-testid=match-key]")
+        bars = page.eval_on_selector_all("[data-testid=link-weight]", """rows => rows.map(r => [
+            r.dataset.comparison, Number(r.querySelector('.weight-value').textContent)])""")
+        assert len(bars) >= 5, bars
+        # the key says the same as the bars: +NAME for each weight for, -NAME for each against
+        for name, weight in bars:
+            token = f"{'+' if weight > 0 else '-'}{name.upper()}"
+            assert (token in shown) == (weight != 0), (name, weight, shown)
+        assert "+FIRST_NAME" in shown and "+BIRTH_DATE" in shown
+        assert float(page.text_content("[data-testid=match-score]")) > 0
+        page.screenshot(path=str(shots / f"keyboard-match-key-{viewport['width']}.png"))
+
+
+@VIEWPORTS
+def test_the_review_comparison_stays_in_view_and_messages_do_not_pile_up(
+        browser: Any, matched: ExplorerServer, viewport: dict[str, int], shots: Path) -> None:
+    with open_page(browser, matched) as page:
+        page.set_viewport_size(viewport)
+        sign_in_steward(page)
+        page.goto("/explorer/#/review")
+        page.wait_for_selector("[data-testid=review-compare]")
+        items = page.eval_on_selector_all("[data-testid=review-item]",
+                                          "els => els.map(e => e.dataset.review)")
+        assert len(items) >= 2
+        # the pair the trained model queued: real matcher output, with its match key
+        scored = page.eval_on_selector_all("[data-testid=review-item]", """els => els
+            .filter(e => e.textContent.includes('RV-1')).map(e => e.dataset.review)""")[0]
+        position = items.index(scored)
+        page.evaluate("() => window.scrollTo(0, 0)")
+        for _ in range(position):
+            page.keyboard.press("j")
+        page.wait_for_selector(f"[data-testid=review-item][data-review='{scored}']"
+                               "[aria-selected=true]")
+        page.wait_for_function("""id => document.querySelector('[data-testid=review-detail]')
+            ?.textContent.includes(`Item ${id} `)""", arg=scored)
+        key = page.text_content("[data-testid=review-detail] [data-testid=match-key]")
+        # same first name and street, other cities
+        assert "+FIRST_NAME" in key and "+STREET" in key and "-CITY" in key, key
+        for part in ("[data-testid=review-accept]", "[data-testid=review-compare] thead"):
+            assert page.evaluate(IN_VIEW, part), f"{part} is out of view"
+        # two decisions in a row: one message, the newest
+        first, second = items[0], items[1]
+        for item in (first, second):
+            page.wait_for_selector(f"[data-testid=review-item][data-review='{item}']")
+            page.click(f"[data-testid=review-item][data-review='{item}']")
+            page.keyboard.press("r")
+            page.wait_for_selector("dialog[open] [data-testid=reason]")
+            page.keyboard.type("different people")
+            page.click("dialog[open] [data-testid=confirm]")
+            page.wait_for_function("""id => [...document.querySelectorAll('[data-testid=toast]')]
+                .some(t => t.textContent.includes(`Match ${id} rejected`))""", arg=item)
+        toasts = page.eval_on_selector_all("#toasts [data-testid=toast]",
+                                           "els => els.map(e => e.textContent)")
+        assert len(toasts) == 1 and f"Match {second} rejected" in toasts[0], toasts
+        assert page.get_attribute("#toasts", "aria-live") == "polite"
+        page.screenshot(path=str(shots / f"review-one-message-{viewport['width']}.png"))
+
+
+@VIEWPORTS
+def test_a_very_long_search_or_id_does_not_push_the_message_off_screen(
+        browser: Any, server: ExplorerServer, viewport: dict[str, int]) -> None:
+    fits = """sel => {
+      const r = document.querySelector(sel).getBoundingClientRect();
+      return {inside: r.left >= 0 && r.right <= innerWidth && r.bottom <= innerHeight,
+              wide: document.documentElement.scrollWidth - innerWidth};
+    }"""
+    with open_page(browser, server) as page:
+        page.set_viewport_size(viewport)
+        sign_in_steward(page)
+        page.goto("/explorer/#/")
+        page.fill("[data-testid=search-input]", "x" * 5000)
+        page.press("[data-testid=search-input]", "Enter")
+        page.wait_for_selector("[data-testid=no-results], [data-testid=search-error]")
+        message = "[data-testid=no-results], [data-testid=search-error]"
+        assert page.evaluate(fits, message) == {"inside": True, "wide": 0}
+        page.goto(f"/explorer/#/customer/{'c' * 400}")
+        page.wait_for_selector("[data-testid=not-found]")
+        assert page.evaluate(fits, "[data-testid=not-found] p") == {"inside": True, "wide": 0}

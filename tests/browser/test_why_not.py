@@ -58,9 +58,12 @@ def test_a_steward_sees_why_two_customers_are_apart_with_weights_as_bars(
         page.screenshot(path=str(shots / f"why-not-{viewport['width']}.png"), full_page=True)
 
 
+@pytest.mark.parametrize("viewport", [NARROW, WIDE], ids=["narrow", "wide"])
 def test_a_customer_page_leads_to_why_not_and_a_reader_sees_contacts_masked(
-        browser: Any, matched: ExplorerServer, world: seed.World) -> None:
+        browser: Any, matched: ExplorerServer, world: seed.World,
+        viewport: dict[str, int]) -> None:
     with open_page(browser, matched) as page:
+        page.set_viewport_size(viewport)
         sign_in_reader(page)
         page.goto(f"/explorer/#/customer/{world.anna}")
         page.click("[data-testid=why-not-link]")
@@ -88,9 +91,12 @@ def found(page: Any) -> list[str]:
                                      "els => els.map(e => e.dataset.customer || '')")
 
 
+@pytest.mark.parametrize("viewport", [NARROW, WIDE], ids=["narrow", "wide"])
 def test_search_forgives_a_typo_tells_namesakes_apart_and_pages_on(
-        browser: Any, matched: ExplorerServer, world: seed.World) -> None:
+        browser: Any, matched: ExplorerServer, world: seed.World,
+        viewport: dict[str, int]) -> None:
     with open_page(browser, matched) as page:
+        page.set_viewport_size(viewport)
         sign_in_reader(page)
         search(page, "anna.devires@example.com")
         assert found(page)[0] == world.anna

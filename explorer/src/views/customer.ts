@@ -5,7 +5,7 @@ import { CUSTOMER, EXPLAIN, GRAPH, MOMENT, TIMELINE, gql, gqlPartial, depthParam
 import type { ActionSuccess, CustomerDetail, EventNode, Explanation, GraphNode, IdentityGraph, Link, PageInfo } from "../api";
 import { runAction } from "../actions";
 import type { Preview } from "../actions";
-import { clear, errorText, fmtDate, fmtTime, fmtValue, h, plural } from "../dom";
+import { clear, clip, errorText, fmtDate, fmtTime, fmtValue, h, plural } from "../dom";
 import type { GraphCanvas } from "../graph";
 import { isHub, legend, linkKind, linkSummary, matchKeyView, shortValue, storedMatch, typeStyle } from "../kit";
 import { canAct, session } from "../session";
@@ -79,7 +79,7 @@ export async function customerView(main: HTMLElement, params: URLSearchParams, p
   if (!current()) return () => {};
   if (!first.customer) {
     clear(main, h("section.page", null, h("div.empty-state", { "data-testid": "not-found" },
-      h("h2", null, "No such customer"), h("p.muted", null, `idgraph has no customer ${customerId} (it may have been erased).`),
+      h("h2", null, "No such customer"), h("p.muted", null, `idgraph has no customer ${clip(customerId)} (it may have been erased).`),
       h("a.btn.btn-primary", { href: "#/" }, "Search"))));
     return () => {};
   }
