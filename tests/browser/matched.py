@@ -23,16 +23,19 @@ HOUSEHOLD = [
               type_="crm_record", source="crm",
               traits={**HOME, "first_name": "piet", "birth_date": "1968-11-20"}),
 ]
-# Two records of one name and birth date on one street, in other cities: the trained model
-# scores them between its thresholds, so they wait in the review queue.
-BROUWER = {"first_name": "maarten", "last_name": "brouwer", "birth_date": "1975-05-05",
-           "street": "oudegracht"}
+# Pairs of records of one name and birth date on one street, in other cities: the trained
+# model scores each pair between its thresholds, so they wait in the review queue (more of
+# them than fit beside the comparison in a narrow window).
+PEOPLE = [("maarten", "brouwer"), ("lotte", "dekker"), ("sven", "hoekstra"),
+          ("iris", "mulder"), ("bram", "visser"), ("femke", "bos"), ("ruben", "kok"),
+          ("noor", "jacobs"), ("thijs", "peters"), ("lieke", "willems"), ("daan", "smeets")]
 REVIEWED = [
-    raw_event("rv-1", "2024-06-03T10:00:00Z", "crm_ref:RV-1",
-              type_="crm_record", source="crm", traits={**BROUWER, "city": "utrecht"}),
-    raw_event("rv-2", "2024-06-03T11:00:00Z", "crm_ref:RV-2",
-              type_="crm_record", source="shop", traits={**BROUWER, "city": "zwolle"}),
-]
+    raw_event(f"rv-{n}{side}", f"2024-06-03T1{n % 10}:{'00' if side == 'a' else '30'}:00Z",
+              f"crm_ref:RV-{n}{side.upper()}", type_="crm_record",
+              source="crm" if side == "a" else "shop",
+              traits={"first_name": first, "last_name": last, "birth_date": "1975-05-05",
+                      "street": "oudegracht", "city": "utrecht" if side == "a" else "zwolle"})
+    for n, (first, last) in enumerate(PEOPLE) for side in "ab"]
 # Thirteen customers of one name: more than a page of search results.
 NAMESAKES = [raw_event(f"kim-{n}", f"2024-06-02T10:{n:02}:00Z", f"crm_id:K-{n}",
                        f"email:quirine{n}@example.org", type_="crm_record", source="crm",
