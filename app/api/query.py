@@ -65,6 +65,7 @@ from app.api.whynot import (
     resolve_why_not,
 )
 from app.domain.identifiers import Identifier, IdentifierError, normalise
+from app.domain.matching.matchkey import stored_match_key
 from app.domain.search import SearchBounds
 from app.services.customers import MAX_SEARCH, SEARCH_CANDIDATES
 
@@ -217,7 +218,8 @@ class Query:
         edges = [ReviewEdge(cursor=str(r.id), node=Review(
             id=strawberry.ID(str(r.id)), a=side(r.a), b=side(r.b), score=r.score,
             probability=r.weights.get("probability"), guard=_guard(r.weights.get("guard")),
-            weights=JSON(_comparison_weights(r.weights)), status=ReviewStatus(r.status),
+            weights=JSON(_comparison_weights(r.weights)),
+            match_key=stored_match_key(r.weights), status=ReviewStatus(r.status),
             created_at=r.created_at, record=r))
             for r in rows[:first]]
         return ReviewConnection(edges=edges, page_info=PageInfo.of(

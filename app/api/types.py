@@ -41,6 +41,7 @@ from app.api.vocabularies import (
 )
 from app.domain.asof import AsOfError, moment_of
 from app.domain.identifiers import IdentifierError
+from app.domain.matching.matchkey import stored_match_key
 from app.domain.nba import Recommendation
 from app.domain.profile import ConsentValue, TraitValue
 from app.domain.search import disambiguator
@@ -425,6 +426,10 @@ class Link(Node):
     weights: JSON | None = strawberry.field(
         default=None, description="A MATCHED link's score, weight per comparison and model "
         "version; null for links from events")
+    match_key: str | None = strawberry.field(
+        default=None, description="A MATCHED link's comparisons in one line, as "
+        "`+FIRST_NAME+BIRTH_DATE-STREET`: +KEY for each comparison that was evidence for one "
+        "person, -KEY for each against, strongest first; null for links from events")
     keys: strawberry.Private[tuple[str, str]] = ("", "")
 
     @strawberry.field(description="The link's global id (Node): sealed, it says nothing of "
@@ -439,7 +444,7 @@ class Link(Node):
                    count=r.count, first_seen=r.first_seen, last_seen=r.last_seen,
                    sources=[m.text(s) for s in r.sources],
                    sample_event_ids=[m.text(e) for e in r.event_ids], weights=m.json(r.match),
-                   keys=(r.a, r.b))
+                   match_key=stored_match_key(r.match), keys=(r.a, r.b))
 
 
 @strawberry.type(description="An identifier in the identity graph.")
@@ -792,6 +797,9 @@ class Review:
         description="Why the pair was not linked whatever its score; null when its probability "
         "was between the thresholds.")
     weights: JSON = strawberry.field(description="The weight of each comparison.")
+    match_key: str | None = strawberry.field(
+        description="The comparisons in one line, as `+FIRST_NAME+BIRTH_DATE-STREET` "
+        "(see Link.matchKey); null for items queued without weights per comparison.")
     status: ReviewStatus = strawberry.field(description="Where it stands (the queue holds "
                                             "open items)")
     created_at: str = time_field(description=f"When the item was queued, {UTC_TIME}")

@@ -115,6 +115,8 @@ export interface GraphNode {
 export interface Link {
   a: string; b: string; status: LinkStatus; reason: string; count: number; firstSeen: string;
   lastSeen: string; sources: string[]; sampleEventIds: string[]; weights: unknown;
+  /** A matched link's comparisons in one line: `+FIRST_NAME+BIRTH_DATE-STREET`. */
+  matchKey: string | null;
 }
 export interface IdentityGraph {
   customerId: string; depth: number; nodes: GraphNode[]; links: Link[]; truncated: boolean;
@@ -138,7 +140,7 @@ export interface ReviewSide {
   customer: { id: string; profile: { traits: Trait[] }; identifiers: { type: string; value: string; status: IdentifierStatus }[] } | null;
 }
 export interface Review {
-  id: string; score: number; weights: Record<string, unknown>; status: ReviewStatus; createdAt: string;
+  id: string; score: number; weights: Record<string, unknown>; matchKey: string | null; status: ReviewStatus; createdAt: string;
   a: ReviewSide; b: ReviewSide;
 }
 export interface AuditEntry {
@@ -202,7 +204,7 @@ export const CUSTOMER = `query Customer($id: ID!, $asOf: DateTime) {
   }
 }`;
 
-const LINK = `a b status reason count firstSeen lastSeen sources sampleEventIds weights`;
+const LINK = `a b status reason count firstSeen lastSeen sources sampleEventIds weights matchKey`;
 
 /** The customer and its graph as of a moment, in one query: the server rebuilds the
  * moment once for both. */
@@ -263,7 +265,7 @@ export const REVIEW_QUEUE = `query ReviewQueue($first: Int!, $after: String) {
   reviewQueue(first: $first, after: $after) {
     __typename
     ... on ReviewConnection {
-      edges { cursor node { id score weights status createdAt a { ${SIDE} } b { ${SIDE} } } }
+      edges { cursor node { id score weights matchKey status createdAt a { ${SIDE} } b { ${SIDE} } } }
       pageInfo { hasNextPage endCursor }
     }
     ... on Forbidden { message }

@@ -62,7 +62,7 @@ export async function auditView(main: HTMLElement): Promise<Cleanup | void> {
 
   function render(): void {
     if (!entries.length) {
-      clear(body, h("tr", null, h("td", { colspan: 7 }, h("div.empty-state", null, h("p.muted", null, "No steward actions yet.")))));
+      clear(body, h("tr", null, h("td", { colspan: 7 }, h("div.empty-state", { "data-testid": "audit-empty" }, h("p.muted", null, "No steward actions yet.")))));
     } else {
       // an undo is recorded as the reverse action; the entry it undid names it
       const undoes = new Map(entries.filter((e) => e.undoneBy != null).map((e) => [e.undoneBy!, e.seq]));

@@ -5,9 +5,9 @@ import { CUSTOMER, EXPLAIN, GRAPH, MOMENT, TIMELINE, gql, gqlPartial, depthParam
 import type { ActionSuccess, CustomerDetail, EventNode, Explanation, GraphNode, IdentityGraph, Link, PageInfo } from "../api";
 import { runAction } from "../actions";
 import type { Preview } from "../actions";
-import { clear, errorText, fmtDate, fmtTime, fmtValue, h, plural } from "../dom";
+import { clear, clip, errorText, fmtDate, fmtTime, fmtValue, h, plural } from "../dom";
 import type { GraphCanvas } from "../graph";
-import { isHub, legend, linkKind, linkSummary, shortValue, typeStyle } from "../kit";
+import { isHub, legend, linkKind, linkSummary, matchKeyView, shortValue, storedMatch, typeStyle } from "../kit";
 import { canAct, session } from "../session";
 import { timebar } from "../timebar";
 import { displayName, rememberCustomer } from "./search";
@@ -29,16 +29,25 @@ function keyLabel(key: string): HTMLElement {
     h("span.key-type", null, s.label), " ", h("span.key-value", null, shortValue(type, value)));
 }
 
-function weightsTable(weights: Record<string, unknown>): HTMLElement {
-  const rows = Object.entries(weights).filter(([, v]) => typeof v === "number") as [string, number][];
+/** A matched link's match: its key, score and model, and each comparison's weight as a bar. */
+function matchSection(link: Link): HTMLElement | null {
+  const match = storedMatch(link.weights);
+  if (!match && !link.matchKey) return null;
+  const rows = match?.weights ?? [];
   const max = Math.max(1, ...rows.map(([, v]) => Math.abs(v)));
-  const other = Object.entries(weights).filter(([, v]) => typeof v !== "number");
-  return h("div.weights", { "data-testid": "weights" },
-    ...rows.map(([name, v]) => h("div.weight-row", null,
-      h("span.weight-name", null, name.replace(/_/g, " ")),
-      h("span.weight-bar", null, h("span", { class: v >= 0 ? "pos" : "neg", style: `width:${(Math.abs(v) / max) * 100}%` })),
-      h("span.weight-value.mono", null, v > 0 ? `+${v.toFixed(2)}` : v.toFixed(2)))),
-    ...other.map(([name, v]) => h("div.weight-row", null, h("span.weight-name", null, name), h("span.mono.small", null, fmtValue(v)))));
+  return h("div.section", { "data-testid": "match" },
+    h("h3", null, "Match"),
+    link.matchKey ? h("p", null, matchKeyView(link.matchKey)) : null,
+    h("dl.facts", null,
+      match?.score != null ? [h("dt", null, "Score"), h("dd", { "data-testid": "match-score" }, match.score.toFixed(2))] : null,
+      match?.probability != null ? [h("dt", null, "Probability"), h("dd", null, match.probability.toFixed(3))] : null,
+      match?.model ? [h("dt", null, "Model"), h("dd.mono", null, match.model)] : null),
+    rows.length ? h("div.weights", { "data-testid": "weights" },
+      ...rows.map(([name, v]) => h("div.weight-row", { "data-testid": "link-weight", "data-comparison": name },
+        h("span.weight-name", null, name.replace(/_/g, " ")),
+        h("span.weight-bar", null, h("span", { class: v >= 0 ? "pos" : "neg", style: `width:${(Math.abs(v) / max) * 100}%` })),
+        h("span.weight-value.mono", null, v > 0 ? `+${v.toFixed(2)}` : v.toFixed(2))))) : null,
+    rows.length ? h("p.muted.small", null, "Weights are log2(m/u): positive is evidence for one person, negative against.") : null);
 }
 
 export async function customerView(main: HTMLElement, params: URLSearchParams, path: string[],
@@ -71,7 +80,7 @@ export async function customerView(main: HTMLElement, params: URLSearchParams, p
   if (!current()) return () => {};
   if (!first.customer) {
     clear(main, h("section.page", null, h("div.empty-state", { "data-testid": "not-found" },
-      h("h2", null, "No such customer"), h("p.muted", null, `idgraph has no customer ${customerId} (it may have been erased).`),
+      h("h2", null, "No such customer"), h("p.muted", null, `idgraph has no customer ${clip(customerId)} (it may have been erased).`),
       h("a.btn.btn-primary", { href: "#/" }, "Search"))));
     return () => {};
   }
@@ -389,7 +398,6 @@ export async function customerView(main: HTMLElement, params: URLSearchParams, p
         actions.append(h("button.btn.btn-secondary", { type: "button", "data-action": "relink", "data-testid": "relink", onclick: () => void relink(link) }, "Link again…"));
       }
     }
-    const weights = link.weights && typeof link.weights === "object" ? link.weights as Record<string, unknown> : null;
     clear(inspector,
       h("div.inspector-kicker", null, "Link"),
       h("h2.inspector-title", { "data-testid": "link-title" }, keyLabel(link.a), h("div.muted.small.link-dash", null, "linked to"), keyLabel(link.b)),
@@ -408,7 +416,7 @@ export async function customerView(main: HTMLElement, params: URLSearchParams, p
         link.sampleEventIds.length ? h("div", null, h("h4", null, "Events that showed them together"),
           h("ul.event-ids", { "data-testid": "evidence-events" }, ...link.sampleEventIds.map((id) => h("li.mono", null, id))),
           link.count > link.sampleEventIds.length ? h("p.muted.small", null, `A sample: ${link.sampleEventIds.length} of ${link.count}.`) : null) : null),
-      weights ? h("div.section", null, h("h3", null, "Match weights"), weightsTable(weights)) : null,
+      matchSection(link),
     );
   }
 

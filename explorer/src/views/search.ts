@@ -2,7 +2,7 @@
 
 import { BUILT_IN_TYPES, SEARCH, SEARCH_MORE, gql, gqlPartial, word } from "../api";
 import type { CustomerSummary, IdentifierStatus } from "../api";
-import { clear, errorText, h, plural } from "../dom";
+import { clear, clip, errorText, h, plural } from "../dom";
 import { typeStyle } from "../kit";
 import { canAct, session } from "../session";
 
@@ -170,7 +170,7 @@ export function searchView(main: HTMLElement, params: URLSearchParams): void {
   searchCustomers(q).then(({ hits, next }) => {
     if (!hits.length) {
       clear(results, h("div.empty-state", { "data-testid": "no-results" }, h("h2", null, "No customer found"),
-        h("p.muted", null, `Nothing matches “${q}” as a customer id, an identifier of any type, or a name. Names need at least three characters.`)));
+        h("p.muted", null, `Nothing matches “${clip(q)}” as a customer id, an identifier of any type, or a name. Names need at least three characters.`)));
       return;
     }
     const count = h("h2.section-title", { "data-testid": "results-count" });
@@ -200,6 +200,6 @@ export function searchView(main: HTMLElement, params: URLSearchParams): void {
     clear(results, count, list, more);
     show(hits);
   }).catch((e) => {
-    clear(results, h("div.empty-state.error-state", null, h("p", null, errorText(e))));
+    clear(results, h("div.empty-state.error-state", { "data-testid": "search-error" }, h("p", null, clip(errorText(e), 400))));
   });
 }
