@@ -203,6 +203,9 @@ class SegmentService:
         self.traits = traits or TraitsConfig.default()
         self.clock = clock
         self._parsed: dict[tuple[str, str], Segment] = {}
+        # the pace of the writes' checks, kept from one write to the next: their cost per
+        # customer changes with the definitions only (a refresh learns its own from one)
+        self._checks_pace = _Pace()
 
     def now(self) -> str:
         return format_ts(self.clock())
@@ -317,7 +320,7 @@ class SegmentService:
         Checks that another process evaluated meanwhile are gone, and skipped."""
         ids = sorted({c.customer_id for c in plan.segment_checks})
         changes: list[MembershipChange] = []
-        async for part in _Pace().parts(ids):
+        async for part in self._checks_pace.parts(ids):
             changes += (await self._evaluate(part, pending_only=True)).changes
         return [membership_change(c) for c in changes]
 
