@@ -98,3 +98,13 @@ def test_a_rejects_path_that_is_not_a_regular_file_is_left_in_place(tmp_path):
     assert done.exit_code == 0, done.output
     assert stat.S_ISFIFO(os.lstat(pipe).st_mode)
     assert drained == [b""]
+
+
+def test_a_bad_suppression_key_stops_with_one_line_that_says_what_to_set(tmp_path,
+                                                                          monkeypatch):
+    monkeypatch.setenv("IDGRAPH_SUPPRESSION_KEY", "short")
+    (tmp_path / "e.jsonl").write_text("")
+    done = load(tmp_path, str(tmp_path / "e.jsonl"))
+    assert done.exit_code == 2, done.exception
+    assert "IDGRAPH_SUPPRESSION_KEY: give at least 16 characters" in done.output
+    assert "Traceback" not in done.output
