@@ -172,7 +172,7 @@ class Identifier(Node):
     @classmethod
     def of(cls, r: IdentifierRecord, m: Shown) -> Identifier:
         return cls(type=r.type, value=m.value(r.type, r.value), first_seen=r.first_seen,
-                   last_seen=r.last_seen, sources=list(r.sources),
+                   last_seen=r.last_seen, sources=[m.text(s) for s in r.sources],
                    status=IdentifierStatus(r.status), key=r.key)
 
 
@@ -253,7 +253,8 @@ class Trait:
 
     @classmethod
     def of(cls, t: TraitValue, m: Shown) -> Trait:
-        return cls(name=t.name, value=m.trait(t.name, t.value), source=m.text(t.source),
+        # m.text(name): events may name a trait with an e-mail address or a phone number
+        return cls(name=m.text(t.name), value=m.trait(t.name, t.value), source=m.text(t.source),
                    observed_at=t.observed_at, rule=SurvivorshipRule(t.rule),
                    observations=t.observations)
 
@@ -269,8 +270,8 @@ class Consent:
                                   f"answer, {UTC_TIME}")
 
     @classmethod
-    def of(cls, c: ConsentValue) -> Consent:
-        return cls(purpose=c.purpose, granted=c.granted, source=c.source,
+    def of(cls, c: ConsentValue, m: Shown) -> Consent:
+        return cls(purpose=m.text(c.purpose), granted=c.granted, source=m.text(c.source),
                    observed_at=c.observed_at)
 
 
@@ -509,7 +510,8 @@ class Customer(Node):
     @strawberry.field(description="The latest consent answer per purpose.")
     async def consent(self, info: Info[Context, Any]) -> list[Consent]:
         profile = await loaders_of(info, self.view).profiles.load(str(self.id))
-        return [Consent.of(c) for c in profile.consent]
+        m = await customer_masker(info, str(self.id), self.view)
+        return [Consent.of(c, m) for c in profile.consent]
 
     @strawberry.field(description="The customer's identifiers; values masked for readers "
                       "when personal.")
@@ -702,7 +704,7 @@ class IdentifierInfo(Node):
         return cls(type=r.type, value=m.value(r.type, r.value),
                    status=IdentifierStatus(r.status),
                    reason=m.reason(r.reason), first_seen=r.first_seen,
-                   last_seen=r.last_seen, sources=list(r.sources),
+                   last_seen=r.last_seen, sources=[m.text(s) for s in r.sources],
                    customer_id=strawberry.ID(r.customer_id) if r.customer_id else None,
                    key=r.key)
 

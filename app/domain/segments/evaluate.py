@@ -352,8 +352,10 @@ def _comparable(value: Any, expected: Any) -> tuple[Any, Any] | None:
         return (value, expected) if isinstance(value, bool) else None
     if isinstance(expected, int | float):
         # Python compares a float with an int exactly, however large: no float() that
-        # could overflow on a long number in a definition.
-        number = amount_of(value)
+        # could overflow on a long number in a definition. A finite float is compared as
+        # it is: a sum or a computed total of amounts within the bounds may exceed the
+        # bound of one amount, and is still a number.
+        number = value if type(value) is float and math.isfinite(value) else amount_of(value)
         return None if number is None else (number, expected)
     if isinstance(value, bool | dict | list):
         return None
