@@ -35,7 +35,7 @@ import httpx
 from rich.console import Console
 
 from app.bootstrap import Services, start
-from app.config import Settings
+from app.config import WORKER_SETTINGS, Settings
 from app.demo import synthetic_events
 from app.domain.identifiers import normalise
 from app.stores.values import CustomerReads, TimelineWindow
@@ -137,8 +137,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(store_url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "IDGRAPH_API_KEYS": f"{BENCH_KEY}:reader", "IDGRAPH_STORE": store_url}
+def start_server(settings: Settings, port: int, workers: int) -> subprocess.Popen[bytes]:
+    # the worker factory takes its settings whole, as `idgraph serve --workers` hands them over
+    served = settings.model_copy(update={"api_keys": f"{BENCH_KEY}:reader"})
+    env = {**os.environ, WORKER_SETTINGS: served.to_json()}
     return subprocess.Popen(
         [sys.executable, "-m", "app.bench.api", "serve", str(port), str(workers)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -249,7 +251,7 @@ async def run_api_bench(settings: Settings, customers: int, requests: int, level
         lookups = await sample_cookies(services, 2000, seed)
         load_before = os.getloadavg()[0]
         port = free_port()
-        server = start_server(settings.store, port, workers)
+        server = start_server(settings, port, workers)
         try:
             await wait_healthy(f"http://127.0.0.1:{port}", server)
             graphql = await http_levels(port, lookups, levels, requests, console)
