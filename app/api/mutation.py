@@ -44,7 +44,7 @@ from app.api.results import (
 from app.api.segments import Segment
 from app.api.types import CustomerID, IdentifierInput, masker
 from app.domain.segments import ENTERED, DefinitionLimits, SegmentError, SegmentErrorCode
-from app.domain.steward import Action, StewardError
+from app.domain.steward import Action, StewardActionKind, StewardError
 from app.domain.traits import NAME_PATTERN
 from app.services.steward import ActionResult
 
@@ -148,7 +148,7 @@ class Mutation:
         async def run() -> ActionResult:
             keys = (key(info, a), key(info, b))
             return await info.context.services.steward.act(
-                Action("link", actor(info), reason, keys))
+                Action(StewardActionKind.LINK, actor(info), reason, keys))
         return await steward_action(info, "LinkResult", run)
 
     @strawberry.mutation(description="Remove the link between two identifiers; `ban` keeps "
@@ -163,7 +163,7 @@ class Mutation:
         async def run() -> ActionResult:
             keys = (key(info, a), key(info, b))
             return await info.context.services.steward.act(
-                Action("unlink", actor(info), reason, keys, ban=ban))
+                Action(StewardActionKind.UNLINK, actor(info), reason, keys, ban=ban))
         return await steward_action(info, "UnlinkResult", run)
 
     @strawberry.mutation(description="Split these identifiers off their customer into a new "
@@ -179,7 +179,7 @@ class Mutation:
                 raise BadArgument("identifiers", f"give 1 to {MAX_SPLIT} identifiers")
             keys = tuple(key(info, i) for i in identifiers)
             return await info.context.services.steward.act(
-                Action("split", actor(info), reason, keys))
+                Action(StewardActionKind.SPLIT, actor(info), reason, keys))
         return await steward_action(info, "SplitResult", run)
 
     @strawberry.mutation(description="Merge two customers (a steward link between them); the "
@@ -188,7 +188,7 @@ class Mutation:
                               reason: Reason) -> MergeResult:
         async def run() -> ActionResult:
             return await info.context.services.steward.act(
-                Action("merge", actor(info), reason, customers=(str(a), str(b))))
+                Action(StewardActionKind.MERGE, actor(info), reason, customers=(str(a), str(b))))
         return await steward_action(info, "MergeResult", run, str(a))
 
     @strawberry.mutation(description="Quarantine an identifier: it keeps its events but links "
@@ -197,7 +197,7 @@ class Mutation:
                                     reason: Reason) -> StatusResult:
         async def run() -> ActionResult:
             return await info.context.services.steward.act(
-                Action("quarantine", actor(info), reason, (key(info, identifier),)))
+                Action(StewardActionKind.QUARANTINE, actor(info), reason, (key(info, identifier),)))
         return await steward_action(info, "IdentifierStatusResult", run)
 
     @strawberry.mutation(description="Release a quarantined identifier: it links again under "
@@ -206,7 +206,7 @@ class Mutation:
                                  reason: Reason) -> StatusResult:
         async def run() -> ActionResult:
             return await info.context.services.steward.act(
-                Action("release", actor(info), reason, (key(info, identifier),)))
+                Action(StewardActionKind.RELEASE, actor(info), reason, (key(info, identifier),)))
         return await steward_action(info, "IdentifierStatusResult", run)
 
     @strawberry.mutation(description="Accept a candidate match (link its two identifiers) or "

@@ -27,7 +27,7 @@ from app.api.results import (
 from app.api.types import IdentifierInput, MembershipChangeKind
 from app.api.vocabularies import OutcomeKind
 from app.domain.rules import RulesError
-from app.domain.steward import Action, StewardError, StewardErrorCode
+from app.domain.steward import Action, StewardActionKind, StewardError, StewardErrorCode
 from app.services.whatif import RulesPreview, RulesService, preview_action
 
 
@@ -173,8 +173,8 @@ async def preview_steward_action(info: Info[Context, Any], action: ActionInput) 
             planned = await steward.review_action(_int(action.review_id), True, actor,
                                                   action.reason)
         else:
-            planned = Action(action.kind.value, actor, action.reason, keys, action.ban,
-                             tuple(str(c) for c in action.customers))
+            planned = Action(StewardActionKind(action.kind.value), actor, action.reason, keys,
+                             action.ban, tuple(str(c) for c in action.customers))
         if wrong := _wrong_arity(planned):
             return wrong
         preview = await preview_action(info.context.services, planned)

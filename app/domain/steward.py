@@ -119,9 +119,7 @@ class StewardError(DomainError):
 
 @dataclass(frozen=True, slots=True)
 class Action:
-    """`kind`: a StewardActionKind (the API and the undo of an audit entry give a string)."""
-
-    kind: str
+    kind: StewardActionKind
     actor: str
     reason: str
     keys: tuple[str, ...] = ()
@@ -146,11 +144,7 @@ def plan_action(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> P
         StewardActionKind.RELEASE: _status,
         StewardActionKind.REVIEW: _review,
     }
-    planner = planners.get(action.kind)
-    if planner is None:
-        raise StewardError(StewardErrorCode.UNKNOWN_ACTION,
-                           f"action: one of {', '.join(StewardActionKind)}")
-    plan, undo = planner(action, snapshot, rules, now)
+    plan, undo = planners[action_kind(action.kind)](action, snapshot, rules, now)
     plan.changes = changes_of(plan, snapshot.owners, now)
     target = ", ".join(action.customers or action.keys)
     details = {"keys": list(action.keys), "ban": action.ban, "customers": list(action.customers)}
@@ -161,6 +155,15 @@ def plan_action(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> P
     return plan
 
 
+def action_kind(text: str) -> StewardActionKind:
+    """The action a stored or given text names (an audit entry, its undo)."""
+    try:
+        return StewardActionKind(text)
+    except ValueError:
+        raise StewardError(StewardErrorCode.UNKNOWN_ACTION,
+                           f"action: one of {', '.join(StewardActionKind)}") from None
+
+
 def undo_of(seq: int, undo: dict[str, Any], actor: str, reason: str) -> Action:
     """The action that reverses audit entry `seq`, from the entry's `undo`."""
     if "kind" not in undo:
@@ -168,7 +171,8 @@ def undo_of(seq: int, undo: dict[str, Any], actor: str, reason: str) -> Action:
     data = {k: v for k, v in undo.items() if k in ("pairs", "unban")}
     data["undoes"] = seq
     return Action(
-        undo["kind"], actor, reason, tuple(undo.get("keys", ())), bool(undo.get("ban")), data=data
+        action_kind(undo["kind"]), actor, reason, tuple(undo.get("keys", ())),
+        bool(undo.get("ban")), data=data
     )
 
 
@@ -265,7 +269,7 @@ def _merge(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planne
     if not all(keys):
         raise StewardError(StewardErrorCode.EMPTY_CUSTOMER,
                            "a customer without identifiers cannot merge")
-    link = Action("link", action.actor, action.reason, keys)
+    link = Action(StewardActionKind.LINK, action.actor, action.reason, keys)
     return _link(link, snapshot, rules, now)
 
 

@@ -14,7 +14,14 @@ from app.domain.identifiers import IdentifierError, normalise
 from app.domain.plan import Gather, Plan, ReviewStatus, Snapshot
 from app.domain.resolution import DEFAULT_RULES
 from app.domain.rules import Rules
-from app.domain.steward import Action, StewardError, StewardErrorCode, plan_action, undo_of
+from app.domain.steward import (
+    Action,
+    StewardActionKind,
+    StewardError,
+    StewardErrorCode,
+    plan_action,
+    undo_of,
+)
 from app.services.segments import SegmentService
 from app.stores.base import IdentityStore
 from app.stores.values import AuditRecord, ReviewRecord
@@ -159,7 +166,7 @@ class StewardService:
         if review.status is not ReviewStatus.OPEN:
             raise StewardError(StewardErrorCode.REVIEW_CLOSED,
                                f"review item {review_id} is {review.status}")
-        return Action("review", actor, reason, (review.a, review.b),
+        return Action(StewardActionKind.REVIEW, actor, reason, (review.a, review.b),
                       data={"review_id": review_id, "accept": accept})
 
     async def preview_review(self, review: ReviewRecord) -> ReviewEffect:
@@ -172,8 +179,8 @@ class StewardService:
         if owners.get(review.a) is not None and owners.get(review.a) == owners.get(review.b):
             return ReviewEffect(True, None, summary="nothing changes: both identifiers are "
                                 f"already in customer {owners[review.a]}")
-        action = Action("review", "preview", "preview of an accept", (review.a, review.b),
-                        data={"review_id": review.id, "accept": True})
+        action = Action(StewardActionKind.REVIEW, "preview", "preview of an accept",
+                        (review.a, review.b), data={"review_id": review.id, "accept": True})
         try:
             plan, before, _ = await self.plan(action)
         except StewardError as exc:
