@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from enum import StrEnum
+from enum import Enum, StrEnum
 from typing import Annotated, Any
 
 import strawberry
@@ -25,9 +25,30 @@ from app.domain.segments import SegmentError, SegmentErrorCode
 from app.domain.steward import StewardError, StewardErrorCode
 
 
+class ApiFailureCode(StrEnum):
+    """The codes of failures the API finds itself, before a use case runs."""
+
+    FORBIDDEN = "FORBIDDEN"
+    INVALID_INPUT = "INVALID_INPUT"
+
+
+# Where each failure code comes from, for its description in the schema.
+CODE_ORIGINS: tuple[tuple[type[StrEnum], str], ...] = (
+    (ApiFailureCode, "The request"), (StewardErrorCode, "A steward action"),
+    (SegmentErrorCode, "A segment definition"), (RulesErrorCode, "A rules file"))
+FailureCode: Any = strawberry.enum(  # type: ignore[call-overload]  # a functional Enum
+    Enum("FailureCode", {
+        code.value: strawberry.enum_value(
+            code.value, description=f"{origin}: {code.value.lower().replace('_', ' ')}")
+        for vocabulary, origin in CODE_ORIGINS for code in vocabulary}),
+    description="Why an expected failure happened; stable, for programs to match on (the "
+    "failure's `suggestion` says what to do instead).")
+
+
 @strawberry.interface(description="An expected failure: nothing was changed.")
 class Failure:
-    code: str = strawberry.field(description="Stable, for programs: UNKNOWN_CUSTOMER, ...")
+    code: str = strawberry.field(graphql_type=FailureCode, description="Stable, for "
+                                 "programs: UNKNOWN_CUSTOMER, ...")
     message: str = strawberry.field(description="What went wrong, for people")
     suggestion: str = strawberry.field(description="What to do instead; empty when there is "
                                        "no advice")
@@ -99,13 +120,6 @@ class InvalidDefinition(Failure):
     length: int = strawberry.field(description="How many characters the fault spans")
 
 
-class ApiFailureCode(StrEnum):
-    """The codes of failures the API finds itself, before a use case runs."""
-
-    FORBIDDEN = "FORBIDDEN"
-    INVALID_INPUT = "INVALID_INPUT"
-
-
 # The result type of each domain refusal that has one; the others are ActionRejected.
 FAILURE_TYPES: dict[StrEnum, type[Failure]] = {
     StewardErrorCode.UNKNOWN_CUSTOMER: CustomerNotFound,
@@ -130,7 +144,7 @@ def failure(error: DomainError, result: str, customer_id: str = "") -> Failure:
     kind = FAILURE_TYPES.get(error.code, ActionRejected)
     if kind not in MEMBERS[result]:
         kind = ActionRejected
-    common: dict[str, Any] = {"code": str(error.code), "message": error.message,
+    common: dict[str, Any] = {"code": FailureCode(str(error.code)), "message": error.message,
                               "suggestion": error.suggestion}
     if kind is CustomerNotFound:
         named = error.customer_id if isinstance(error, StewardError) else ""
@@ -148,8 +162,8 @@ def failure(error: DomainError, result: str, customer_id: str = "") -> Failure:
 
 
 def invalid(field: str, message: str, suggestion: str = "") -> InvalidInput:
-    return InvalidInput(code=ApiFailureCode.INVALID_INPUT, message=f"{field}: {message}",
-                        suggestion=suggestion, field=field)
+    return InvalidInput(code=FailureCode(ApiFailureCode.INVALID_INPUT),
+                        message=f"{field}: {message}", suggestion=suggestion, field=field)
 
 
 def forbidden(info: Info[Context, Any], role: str) -> Forbidden | None:
@@ -157,8 +171,8 @@ def forbidden(info: Info[Context, Any], role: str) -> Forbidden | None:
     principal = info.context.principal
     if principal.can(role):
         return None
-    return Forbidden(code=ApiFailureCode.FORBIDDEN, message=f"this needs the {role} role; "
-                     f"your key is a {principal.role} key",
+    return Forbidden(code=FailureCode(ApiFailureCode.FORBIDDEN),
+                     message=f"this needs the {role} role; your key is a {principal.role} key",
                      suggestion=f"use an API key with the {role} role (IDGRAPH_API_KEYS)",
                      required_role=role, your_role=principal.role)
 
