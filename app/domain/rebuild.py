@@ -133,13 +133,14 @@ def stopped_links(
     return partition(active, links, (), rules, inactive).decisions
 
 
-def without_suppressed(event: Event, suppressed: Mapping[str, str]) -> tuple[Event | None,
-                                                                           Plan]:
+def without_suppressed(event: Event, suppressed: Mapping[str, str],
+                       rules: Rules) -> tuple[Event | None, Plan]:
     """The event without its erased identifiers (`suppressed`: key -> when erased), unless
-    it brings one back with a new consent; None when none is left. The plan holds what was
-    dropped (`dropped`) and brought back (`unsuppress`), as plan_ingest records them."""
+    it brings one back with a new consent to a purpose of the rules' `[consent.returns]`;
+    None when none is left. The plan holds what was dropped (`dropped`) and brought back
+    (`unsuppress`), as plan_ingest records them."""
     plan = Plan()
-    kept = drop_suppressed([event], Snapshot(suppressed=dict(suppressed)), plan)
+    kept = drop_suppressed([event], Snapshot(suppressed=dict(suppressed)), plan, rules)
     return (kept[0] if kept else None), plan
 
 

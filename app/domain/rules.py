@@ -48,6 +48,13 @@ class RulesError(DomainError, ValueError):
 
 
 HUB_COUNT_TYPES = ("email", "crm_id", "phone", "customer_number", "loyalty_id")
+# identifier type ("*": any other) -> the consent purposes (fnmatch patterns, any case)
+# whose grant, after an erasure, brings an erased identifier of that type back
+CONSENT_RETURNS: Mapping[str, tuple[str, ...]] = {
+    "email": ("email*", "newsletter*", "marketing"),
+    "phone": ("sms*", "phone*", "call*", "whatsapp*", "marketing"),
+    "*": ("*",),
+}
 
 
 def hub_reason(degree: int, limit: int) -> str:
@@ -125,6 +132,8 @@ class Rules:
     # only neighbours of these types count towards a hub: they stand for distinct people
     hub_count_types: tuple[str, ...] = HUB_COUNT_TYPES
     matching: MatchThresholds = MatchThresholds()
+    consent_returns: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: dict(CONSENT_RETURNS))
 
     # type -> one alternation of every pattern that applies to it, built on first use
     _any: dict[str, re.Pattern[str]] = field(default_factory=dict, repr=False, compare=False)
@@ -140,6 +149,10 @@ class Rules:
         if regex.fullmatch(ident.value) is None:
             return None
         return next((rule for rule in self.blocked if rule.matches(ident)), None)
+
+    def returning_purposes(self, type_: str) -> tuple[str, ...]:
+        """The purposes whose new grant brings an erased identifier of this type back."""
+        return self.consent_returns.get(type_, self.consent_returns.get("*", ()))
 
     def hub_limit(self, type_: str) -> int:
         return self.hub_max_links.get(type_, self.hub_default_max_links)
@@ -165,7 +178,7 @@ class Rules:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Rules:
-        known = {"blocked", "limits", "priority", "hubs", "matching"}
+        known = {"blocked", "limits", "priority", "hubs", "matching", "consent"}
         unknown = set(data) - known
         if unknown:
             raise RulesError(sorted(unknown)[0], "unknown section; expected one of "
@@ -205,7 +218,27 @@ class Rules:
             hub_default_max_links=_int(hub_default, "hubs.max_links", minimum=2),
             hub_count_types=tuple(count_types),
             matching=MatchThresholds.from_mapping(_table(data, "matching")),
+            consent_returns=_consent_returns(_table(data, "consent")),
         )
+
+
+def _consent_returns(consent: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """`[consent.returns]`; without it, the defaults (CONSENT_RETURNS): a rules file
+    written before the setting must not let any grant bring an erased e-mail back."""
+    _known_keys(consent, "consent", {"returns"})
+    if "returns" not in consent:
+        return dict(CONSENT_RETURNS)
+    returns = {}
+    for type_, patterns in _table(consent, "returns", "consent.").items():
+        name = f"consent.returns.{type_}"
+        if type_ != "*":
+            _type_name(type_, name)
+        if not isinstance(patterns, list) or not all(
+                isinstance(p, str) and p.strip() for p in patterns):
+            raise RulesError(name, "must be a list of consent purposes or patterns "
+                             f"(non-empty strings), not {patterns!r}")
+        returns[type_] = tuple(p.strip() for p in patterns)
+    return returns
 
 
 def _known_keys(table: Mapping[str, Any], name: str, known: set[str]) -> None:
@@ -306,4 +339,13 @@ cookie = 15
 link = 0.95
 review = 0.8
 merge = 0.999
+
+[consent.returns]
+# After an erasure, an identifier comes back only with an explicit new consent: an event
+# dated after the erasure that grants (true) a purpose about the identifier's channel.
+# Per identifier type, the purposes (glob patterns, case-insensitive) whose grant brings
+# it back; "*" for every other type. A type with no entry and no "*" never comes back.
+email = ["email*", "newsletter*", "marketing"]
+phone = ["sms*", "phone*", "call*", "whatsapp*", "marketing"]
+"*" = ["*"]  # cookies, devices, CRM ids: any explicit grant
 """

@@ -57,12 +57,14 @@ class RuleDelta:
     hub_types: frozenset[str] | None  # types whose hub limit changed; None: every type
     hubs: list[str]
     matching: list[str]  # thresholds: they decide records matched from then on only
+    # purposes that bring an erased identifier back: they decide later events only
+    consent: list[str] = field(default_factory=list)
 
     @property
     def settings(self) -> list[str]:
         names = ["blocked"] if self.blocked else []
         names += [f"limits.{t} {_n(a)} -> {_n(b)}" for t, (a, b) in sorted(self.limits.items())]
-        return names + self.priority + self.hubs + self.matching
+        return names + self.priority + self.hubs + self.matching + self.consent
 
 
 def _n(value: int | None) -> str:
@@ -96,7 +98,18 @@ def rule_delta(old: Rules, new: Rules) -> RuleDelta:
                 f"{getattr(new.matching, name)}" for name in ("link", "review", "merge")
                 if getattr(old.matching, name) != getattr(new.matching, name)]
     return RuleDelta(set(old.blocked) != set(new.blocked), limits, priority,
-                     hub_types if hubs else frozenset(), hubs, matching)
+                     hub_types if hubs else frozenset(), hubs, matching,
+                     _consent_changed(old, new))
+
+
+def _consent_changed(old: Rules, new: Rules) -> list[str]:
+    a, b = old.consent_returns, new.consent_returns
+    return [f"consent.returns.{t} {_purposes(a.get(t))} -> {_purposes(b.get(t))}"
+            for t in sorted(a.keys() | b.keys()) if a.get(t) != b.get(t)]
+
+
+def _purposes(patterns: tuple[str, ...] | None) -> str:
+    return "none" if patterns is None else str(list(patterns))
 
 
 def identifier_of(key: str) -> Identifier:

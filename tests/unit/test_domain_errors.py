@@ -34,6 +34,15 @@ def refusal(error: type[DomainError], call, *args, **kwargs) -> DomainError:
     ("[limits]\nEmail = 2", "limits.Email"),
     ("[matching]\nlink = 2", "matching.link"),
     ("[colours]\n", "colours"),
+    # what brings an erased identifier back (docs/privacy.md)
+    ('[consent.returns]\nemail = "email*"', "consent.returns.email"),
+    ("[consent.returns]\nemail = [1]", "consent.returns.email"),
+    ('[consent.returns]\nemail = [""]', "consent.returns.email"),
+    ('[consent.returns]\nEmail = ["email*"]', "consent.returns.Email"),
+    ('[consent.returns]\n"e-mail" = ["email*"]', "consent.returns.e-mail"),
+    ("[consent]\nreturn = {}", "consent.return"),
+    ('[consent]\nreturns = ["email*"]', "consent.returns"),
+    ("consent = 1", "consent"),
 ])
 def test_a_rules_error_names_its_setting(toml, setting):
     error = refusal(RulesError, Rules.from_toml, toml)

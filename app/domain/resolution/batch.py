@@ -165,9 +165,11 @@ def add_matches(batch: Batch, plan: Plan, snapshot: Snapshot, matcher: Matcher |
         batch.evidence.setdefault(p, LinkEvidence()).saw(match.event, MATCHER_SOURCE)
 
 
-def drop_suppressed(events: list[Event], snapshot: Snapshot, plan: Plan) -> list[Event]:
+def drop_suppressed(events: list[Event], snapshot: Snapshot, plan: Plan,
+                    rules: Rules) -> list[Event]:
     """Drop erased identifiers from events, unless the event brings one back with an
-    explicit new consent (privacy.brings_back). What is kept of an event no longer names
+    explicit new consent to a purpose about its channel (privacy.brings_back,
+    `rules.returning_purposes`). What is kept of an event no longer names
     them, and the problems name only their type."""
     if not snapshot.suppressed:
         return events
@@ -175,7 +177,8 @@ def drop_suppressed(events: list[Event], snapshot: Snapshot, plan: Plan) -> list
     for event in events:
         erased = [i for i in event.identifiers if i.key in snapshot.suppressed]
         back = {i.key for i in erased
-                if brings_back(event.consent, event.ts, snapshot.suppressed[i.key])}
+                if brings_back(event.consent, event.ts, snapshot.suppressed[i.key],
+                               rules.returning_purposes(i.type))}
         plan.unsuppress += sorted(back)
         gone = [i for i in erased if i.key not in back]
         if gone:

@@ -59,7 +59,8 @@ def plan_ingest(
     """`pending`: the batch's trait-bearing records (matching.stream.pending_records),
     matched with `matcher` when there is one."""
     plan = Plan()
-    batch_events = drop_suppressed(new_events(events, snapshot.seen_events), snapshot, plan)
+    batch_events = drop_suppressed(new_events(events, snapshot.seen_events), snapshot, plan,
+                                   rules)
     plan.events = batch_events
     if not batch_events:
         return plan
