@@ -1,6 +1,6 @@
 """Linking rules: blocked values, per-type limits, evidence priorities and hub detection.
 
-Rules come from a TOML file (see docs/resolution.md and app/rules.default.toml); this
+Rules come from a TOML file (see docs/resolution.md and DEFAULT_RULES_TOML below); this
 module only interprets the parsed mapping, so it stays pure.
 """
 
