@@ -2,24 +2,22 @@
 
 Every value is first checked against the bounds (app/domain/bounds.py), then the structure
 against the committed JSON Schema (app/schemas/event.v1.schema.json), so the file users read
-is the one that is enforced. Values are then normalised here.
+is the one that is enforced. Values are then normalised here. A quick screen
+(app/domain/screen.py) passes the plain events, which both checks accept, in one walk; the
+rest go through both checks, whose errors name the field and the reason.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
-from importlib import resources
 from typing import Any
 
 import fastjsonschema
 
-from app.domain import bounds
+from app.domain import bounds, screen
 from app.domain.identifiers import Identifier, IdentifierError, normalise
-
-SCHEMA_RESOURCE = "event.v1.schema.json"
 
 
 class EventError(ValueError):
@@ -79,12 +77,11 @@ def parse_ts(text: str) -> datetime:
 
 @cache
 def _validator() -> Any:
-    schema = json.loads(resources.files("app.schemas").joinpath(SCHEMA_RESOURCE).read_text())
-    return fastjsonschema.compile(schema)
+    return fastjsonschema.compile(screen.committed_schema())
 
 
 def schema() -> dict[str, Any]:
-    return json.loads(resources.files("app.schemas").joinpath(SCHEMA_RESOURCE).read_text())
+    return screen.committed_schema()
 
 
 _FRIENDLY_PATTERNS = {
@@ -123,11 +120,8 @@ def _timestamp(text: str) -> datetime:
     return moment
 
 
-def parse_event(raw: object, *, default_region: str = "NL") -> ParsedEvent:
-    """Validate one raw event. Raises EventError; invalid identifiers are dropped, not fatal,
-    unless no valid identifier is left."""
-    if not isinstance(raw, dict):
-        raise EventError("", "an event must be a JSON object")
+def _check(raw: dict[str, Any]) -> None:
+    """The full checks, which name the field and the reason of a fault."""
     try:
         bounds.check(raw)
     except bounds.OutOfBounds as exc:
@@ -136,6 +130,15 @@ def parse_event(raw: object, *, default_region: str = "NL") -> ParsedEvent:
         _validator()(raw)
     except fastjsonschema.JsonSchemaValueException as exc:
         raise _schema_error(raw, exc) from None
+
+
+def parse_event(raw: object, *, default_region: str = "NL") -> ParsedEvent:
+    """Validate one raw event. Raises EventError; invalid identifiers are dropped, not fatal,
+    unless no valid identifier is left."""
+    if not isinstance(raw, dict):
+        raise EventError("", "an event must be a JSON object")
+    if not screen.plain(raw):
+        _check(raw)
     timestamp = _timestamp(raw["timestamp"])
     identifiers: list[Identifier] = []
     dropped: list[IdentifierError] = []
