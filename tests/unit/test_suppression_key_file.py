@@ -9,7 +9,13 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from app.config import Settings
-from app.domain.privacy import SuppressionKey, SuppressionKeyError, brings_back, upgrades
+from app.domain.privacy import (
+    SuppressionKey,
+    SuppressionKeyError,
+    brings_back,
+    legacy_hash,
+    upgrades,
+)
 from app.stores.keys import default_key_file, load_key_file, resolve_key
 
 
@@ -68,3 +74,13 @@ def test_legacy_hashes_are_upgraded_and_another_keys_hashes_refused():
 def test_only_an_explicit_consent_given_after_the_erasure_brings_an_identifier_back(
         consent, at, back):
     assert brings_back(consent, at, "2024-01-15T00:00:00.000000Z", ["email*"]) is back
+
+
+def test_a_key_hashes_as_the_scheme_says_whatever_it_hashed_before():
+    # Hashes are cached per (secret, identifier): another key never gets this one's hash.
+    one, two = SuppressionKey(b"1" * 16), SuppressionKey(b"2" * 16)
+    for key in ("email:ann@example.com", "cookie:c-1", "email:ann@example.com"):
+        assert one.hash(key) == one.upgrade(legacy_hash(key))
+        assert two.hash(key) == two.upgrade(legacy_hash(key))
+        assert one.hash(key) != two.hash(key)
+    assert one.hashes(["cookie:c-1"]) == {one.upgrade(legacy_hash("cookie:c-1")): "cookie:c-1"}
