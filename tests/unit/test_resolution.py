@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from networkx.utils import UnionFind
 
 from app.domain.plan import Component, CustomerInfo, NeedComponents, Snapshot, StoredIdentifier
 from app.domain.resolution import customer_id_for, plan_ingest
+from app.domain.resolution.fast import _Union
 from tests.helpers import event
 
 NOW = "2024-06-01T00:00:00.000000Z"
@@ -187,3 +191,15 @@ def test_profile_changes_name_each_customer_as_it_is_after_the_plan():
     profile = {(c.customer_id, c.event_ids) for c in plan.changes if c.kind == "profile_changed"}
     # e1's customer was absorbed by c_old in the same plan; e4 carries nothing for a profile
     assert profile == {("c_old", ("e1",)), (created, ("e3",))}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 30), st.integers(0, 30)), max_size=60))
+def test_the_fast_paths_union_find_partitions_as_networkx_does(joins):
+    ours, theirs = _Union(), UnionFind()
+    for x, y in joins:
+        ours._join(f"k{x}", ("customer", f"c{y}") if y % 3 == 0 else f"k{y}", event=None)
+        theirs.union(f"k{x}", ("customer", f"c{y}") if y % 3 == 0 else f"k{y}")
+    nodes = {n for pair_ in joins for n in (f"k{pair_[0]}",)} | set(theirs.parents)
+    assert ({frozenset(n for n in nodes if ours.root(n) == ours.root(m)) for m in nodes}
+            == {frozenset(n for n in nodes if theirs[n] == theirs[m]) for m in nodes})
