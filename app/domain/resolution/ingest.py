@@ -4,7 +4,7 @@ full path for the rest, and the identifiers, links and search terms the batch ad
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+from typing import Any
 
 from app.domain.effects import changes_of
 from app.domain.events import Event
@@ -116,11 +116,8 @@ def plan_ingest(
         for key, s in sorted(batch.sightings.items())
     ]
     plan.links = [
-        replace(delta, match=batch.match_payloads.get((delta.a, delta.b)))
-        for delta in (
-            _link_delta(p, ev, inactive, snapshot, decisions.get(p))
-            for p, ev in sorted(batch.evidence.items())
-        )
+        _link_delta(p, ev, inactive, snapshot, decisions.get(p), batch.match_payloads.get(p))
+        for p, ev in sorted(batch.evidence.items())
     ]
     plan.search_terms = sorted(
         {t for e in batch_events
@@ -172,6 +169,7 @@ def _link_delta(
     inactive: Mapping[str, IdentifierDecision],
     snapshot: Snapshot,
     decided: LinkDecision | None,
+    match: dict[str, Any] | None,
 ) -> LinkDelta:
     stopped = next((k for k in p if k in inactive), None)
     if decided is not None:
@@ -192,5 +190,6 @@ def _link_delta(
         tuple(ev.event_ids),
         status,
         reason,
+        match,
         first_event=ev.first_event,
     )
