@@ -74,10 +74,11 @@ def plan_ingest(
     groups = groups_of(batch, snapshot, inactive)
     hubs = {snapshot.owners[k] for k in new_hubs}
     # Ask for every component the batch will read at once: one round trip, not one a group.
-    require_components(hubs | {c for g in groups if is_late(g, snapshot) or
-                               breaks_a_rule(g, snapshot, rules) for c in g.customers},
+    breaking = {n for n, g in enumerate(groups) if breaks_a_rule(g, snapshot, rules)}
+    require_components(hubs | {c for n, g in enumerate(groups)
+                               if n in breaking or is_late(g, snapshot) for c in g.customers},
                        snapshot)
-    full_groups, fast_groups, full = _split_paths(groups, hubs, snapshot, rules)
+    full_groups, fast_groups, full = _split_paths(groups, hubs, breaking, snapshot)
     for group in fast_groups:
         owner = resolve_fast(group, snapshot, plan, batch, now)
         for key in group.keys:
@@ -127,13 +128,13 @@ def plan_ingest(
     return plan
 
 
-def _split_paths(groups: list[Group], full: set[str], snapshot: Snapshot, rules: Rules
+def _split_paths(groups: list[Group], full: set[str], breaking: set[int], snapshot: Snapshot
                  ) -> tuple[list[Group], list[Group], set[str]]:
-    """The groups the full path re-partitions (they break a rule, or touch a customer it
-    re-partitions, including those its components reach by a rejected link), the groups
-    the fast path takes, and the customers of the full path."""
-    chosen = {n for n, g in enumerate(groups)
-              if g.customers & full or breaks_a_rule(g, snapshot, rules)}
+    """The groups the full path re-partitions (they break a rule: their numbers are
+    `breaking`; or touch a customer it re-partitions, including those its components reach
+    by a rejected link), the groups the fast path takes, and the customers of the full
+    path."""
+    chosen = breaking | {n for n, g in enumerate(groups) if g.customers & full}
     while chosen or full:
         full |= {c for n in chosen for c in groups[n].customers}
         stored, _ = gathered(full, snapshot)
