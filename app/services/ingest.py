@@ -63,18 +63,24 @@ def validate(raw: object, position: str, default_region: str) -> tuple[Event | N
                                                                      list[Problem]]:
     """One raw event: the event (None when it is rejected) and its problems. The same
     check for every way in: the loaders here, and a rebuild's Spark tasks."""
-    event_id = raw.get("event_id") if isinstance(raw, dict) else None
-    event_id = event_id if bounds.is_safe_text(event_id) else None
     try:
         parsed = parse_event(raw, default_region=default_region)
     except EventError as exc:
-        return None, [Problem(position, exc.field, exc.reason, True, event_id)]
+        return None, [Problem(position, exc.field, exc.reason, True, _event_id(raw))]
     except Exception as exc:
-        return None, [unexpected(position, "event", exc, event_id)]
-    problems = [
+        return None, [unexpected(position, "event", exc, _event_id(raw))]
+    if not parsed.dropped:
+        return parsed.event, []
+    event_id = parsed.event.event_id
+    return parsed.event, [
         Problem(position, "identifiers", str(d), False, event_id) for d in parsed.dropped
     ]
-    return parsed.event, problems
+
+
+def _event_id(raw: object) -> str | None:
+    """The id of an event that may not be one, if it is safe to quote in a report."""
+    event_id = raw.get("event_id") if isinstance(raw, dict) else None
+    return event_id if bounds.is_safe_text(event_id) else None
 
 
 def plan_problems(plan: Plan) -> list[Problem]:
