@@ -142,9 +142,9 @@ def _within_bounds(raw: dict[str, Any]) -> bool:
         for item in items:
             kind = type(item)
             if kind is str:
-                if len(item) > bounds.MAX_STRING or not _plain_text(item):  # type: ignore[arg-type]
+                if len(item) > bounds.MAX_STRING or not _plain_text(item):
                     return False
-                text += len(item)  # type: ignore[arg-type]
+                text += len(item)
             elif kind is dict or kind is list:
                 pending.append((item, depth + 1))
             elif not _plain_scalar(item):
