@@ -13,11 +13,12 @@ import pytest
 from app.bench.match_data import load_dataset
 from app.domain.events import parse_event
 from app.domain.matching import Decision, MatchRecord, clean_traits, estimate_m, estimate_prior
+from app.domain.matching.comparisons import default_comparisons
 from app.domain.matching.decisions import Basis
 from app.domain.matching.em import Session
 from app.domain.matching.household import KIN
 from app.domain.matching.stream import pending_records
-from app.domain.matching.training import met_pairs, train_matcher
+from app.domain.matching.training import met_pairs, sessions_of, train_matcher
 from app.domain.rules import Rules
 from app.synth import parse_shape, synth_data
 
@@ -200,3 +201,17 @@ def test_records_of_one_kind_keep_one_prior():
     records, _ = shape_records("name_dob,people=600,seed=3")
     matcher, report = train_matcher(records, random.Random(3))
     assert matcher.model.kind_priors == {} and report.kind_priors == {}
+
+
+def test_pairs_that_share_an_e_mail_local_part_teach_nothing_about_names():
+    """"j.bos@outlook" and "j.bos@hotmail" are as often two people named Bos as one:
+    the sessions of the local-part keys must not learn how a person's names vary from
+    pairs that the names' own letters brought together."""
+    providers = ("outlook", "hotmail", "gmail", "live", "kpn", "ziggo", "icloud")
+    records = [rec(f"r{i}", first_name="jeroen" if i % 2 else "jan", last_name="bos",
+                   email=f"j.bos@{p}.example") for i, p in enumerate(providers)]
+    comparisons = default_comparisons()
+    names = [k for k, c in enumerate(comparisons) if c.trait in ("first_name", "last_name")]
+    local = [s for s in sessions_of(records, comparisons, random.Random(1))
+             if s.rule in ("email_user", "email_sound")]
+    assert not any(s.active[k] for s in local for k in names)
