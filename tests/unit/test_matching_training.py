@@ -87,6 +87,33 @@ def test_em_sessions_recover_m_while_leaving_out_what_each_rule_blocked_on():
         assert est == pytest.approx(true, abs=0.03)
 
 
+def test_kin_pairs_count_for_the_kin_share_only_where_a_session_sees_the_first_name():
+    """Pairs with one surname and one birth date are one person or twins, and only the
+    first name tells which. A session keyed on the first name leaves it out: its twin-like
+    pairs, selected for agreeing on the first name, look to it like any others, and
+    their town (which twins who left home share less often) would pull the estimate
+    down. The share comes from the sessions that see the first name."""
+    rng = random.Random(5)
+    u = [(1.0, 0.02, 0.98), (1.0, 0.01, 0.99), (1.0, 0.1, 0.9)]
+    kin_u = {Basis.HOUSEMATES: [None, None, None],
+             Basis.TWINS: [(1.0, 0.01, 0.99), None, (1.0, 0.5, 0.5)]}
+    m_first, m_town = (0.95, 0.05), (0.9, 0.1)
+    seeing: Counter[tuple[tuple[int, ...], Basis]] = Counter()
+    for _ in range(2_000):
+        one = rng.random() < 0.9
+        first = 1 if rng.random() < (m_first[0] if one else 0.01) else 2
+        town = 1 if rng.random() < (m_town[0] if one else 0.5) else 2
+        seeing[((first, 1, town), Basis.TWINS)] += 1
+    # keyed on the first name: every pair agrees on it, and these moved towns
+    blind: Counter[tuple[tuple[int, ...], Basis]] = Counter({((1, 1, 2), Basis.TWINS): 2_000})
+    sessions = [Session("surname_birth_date", seeing, (True, False, True)),
+                Session("first_name", blind, (False, False, True))]
+    start = [(1.0, 0.8, 0.2), (1.0, 0.8, 0.2), (1.0, 0.8, 0.2)]
+    telling = {Basis.HOUSEMATES: [True, False, False], Basis.TWINS: [True, False, False]}
+    share = estimate_m(sessions, u, start, kin_u=kin_u, telling=telling).kin.priors
+    assert share[Basis.TWINS] == pytest.approx(0.9, abs=0.03)
+
+
 # -- training end to end -------------------------------------------------------------------
 def shape_records(shape: str) -> tuple[list[MatchRecord], dict[str, int]]:
     """The synthetic shape's records (one per event), and who each is about."""
