@@ -232,6 +232,8 @@ def test_text_levels_ignore_spaces_and_see_swapped_address_lines():
     ("pieter72@example.org", "pieter82@example.org", "else"),
     ("sem.vandijk@example.com", "semvandijk@example.com", "else"),
     ("r.bos@example.com", "j.bos@example.com", "else"),
+    # one local part at two providers: as often two people of one name as one person
+    ("mark.blom12@hotmail.example", "mark.blom12@outlook.example", "else"),
 ])
 def test_e_mail_levels_count_a_typo_not_an_address_made_of_the_same_name(a, b, level):
     email = next(c for c in default_comparisons() if c.trait == "email")
@@ -446,6 +448,30 @@ def test_exchanged_names_and_address_lines_share_keys():
     )
     shared = {k.split(":")[0] for k in set(blocking_keys(a)) & set(blocking_keys(b))}
     assert {"names", "addr"} <= shared
+
+
+def shared_rules(a: MatchRecord, b: MatchRecord) -> set[str]:
+    return {k.split(":")[0] for k in set(blocking_keys(a)) & set(blocking_keys(b))}
+
+
+def test_a_mistyped_surname_and_exchanged_day_and_month_still_share_a_key():
+    a = rec("a", first_name="henk", last_name="debruijn", birth_date="1984-08-12")
+    b = rec("b", first_name="henk", last_name="debruyn", birth_date="1984-12-08")
+    assert shared_rules(a, b) == {"fn_yob"}
+
+
+def test_a_missing_surname_and_a_mistyped_birth_year_still_share_a_key():
+    a = rec("a", first_name="maria", last_name="bakker", birth_date="1955-06-09")
+    b = rec("b", first_name="maria", birth_date="1954-06-09")
+    assert shared_rules(a, b) == {"fn_bday"}
+
+
+def test_e_mail_addresses_that_sound_alike_share_a_key():
+    a = rec("a", first_name="eva", last_name="dejong", email="evadejohg@kpn.example")
+    b = rec("b", first_name="eva", email="eva.dejong@kpn.example")
+    assert shared_rules(a, b) == {"email_sound"}
+    short = rec("c", email="ab1@kpn.example")
+    assert not any(k.startswith("email_sound:") for k in blocking_keys(short))
 
 
 def test_a_record_without_traits_has_no_keys():

@@ -13,11 +13,12 @@ import pytest
 from app.bench.match_data import load_dataset
 from app.domain.events import parse_event
 from app.domain.matching import Decision, MatchRecord, clean_traits, estimate_m, estimate_prior
+from app.domain.matching.comparisons import default_comparisons
 from app.domain.matching.decisions import Basis
 from app.domain.matching.em import Session
 from app.domain.matching.household import KIN
 from app.domain.matching.stream import pending_records
-from app.domain.matching.training import met_pairs, train_matcher
+from app.domain.matching.training import met_pairs, sessions_of, train_matcher
 from app.domain.rules import Rules
 from app.synth import parse_shape, synth_data
 
@@ -84,6 +85,33 @@ def test_em_sessions_recover_m_while_leaving_out_what_each_rule_blocked_on():
     assert [s.share for s in result.sessions] == pytest.approx([0.3, 0.2], abs=0.02)
     for est, true in zip(result.m, m_true, strict=True):
         assert est == pytest.approx(true, abs=0.03)
+
+
+def test_kin_pairs_count_for_the_kin_share_only_where_a_session_sees_the_first_name():
+    """Pairs with one surname and one birth date are one person or twins, and only the
+    first name tells which. A session keyed on the first name leaves it out: its twin-like
+    pairs, selected for agreeing on the first name, look to it like any others, and
+    their town (which twins who left home share less often) would pull the estimate
+    down. The share comes from the sessions that see the first name."""
+    rng = random.Random(5)
+    u = [(1.0, 0.02, 0.98), (1.0, 0.01, 0.99), (1.0, 0.1, 0.9)]
+    kin_u = {Basis.HOUSEMATES: [None, None, None],
+             Basis.TWINS: [(1.0, 0.01, 0.99), None, (1.0, 0.5, 0.5)]}
+    m_first, m_town = (0.95, 0.05), (0.9, 0.1)
+    seeing: Counter[tuple[tuple[int, ...], Basis]] = Counter()
+    for _ in range(2_000):
+        one = rng.random() < 0.9
+        first = 1 if rng.random() < (m_first[0] if one else 0.01) else 2
+        town = 1 if rng.random() < (m_town[0] if one else 0.5) else 2
+        seeing[((first, 1, town), Basis.TWINS)] += 1
+    # keyed on the first name: every pair agrees on it, and these moved towns
+    blind: Counter[tuple[tuple[int, ...], Basis]] = Counter({((1, 1, 2), Basis.TWINS): 2_000})
+    sessions = [Session("surname_birth_date", seeing, (True, False, True)),
+                Session("first_name", blind, (False, False, True))]
+    start = [(1.0, 0.8, 0.2), (1.0, 0.8, 0.2), (1.0, 0.8, 0.2)]
+    telling = {Basis.HOUSEMATES: [True, False, False], Basis.TWINS: [True, False, False]}
+    share = estimate_m(sessions, u, start, kin_u=kin_u, telling=telling).kin.priors
+    assert share[Basis.TWINS] == pytest.approx(0.9, abs=0.03)
 
 
 # -- training end to end -------------------------------------------------------------------
@@ -200,3 +228,17 @@ def test_records_of_one_kind_keep_one_prior():
     records, _ = shape_records("name_dob,people=600,seed=3")
     matcher, report = train_matcher(records, random.Random(3))
     assert matcher.model.kind_priors == {} and report.kind_priors == {}
+
+
+def test_pairs_that_share_an_e_mail_local_part_teach_nothing_about_names():
+    """"j.bos@outlook" and "j.bos@hotmail" are as often two people named Bos as one:
+    the sessions of the local-part keys must not learn how a person's names vary from
+    pairs that the names' own letters brought together."""
+    providers = ("outlook", "hotmail", "gmail", "live", "kpn", "ziggo", "icloud")
+    records = [rec(f"r{i}", first_name="jeroen" if i % 2 else "jan", last_name="bos",
+                   email=f"j.bos@{p}.example") for i, p in enumerate(providers)]
+    comparisons = default_comparisons()
+    names = [k for k, c in enumerate(comparisons) if c.trait in ("first_name", "last_name")]
+    local = [s for s in sessions_of(records, comparisons, random.Random(1))
+             if s.rule in ("email_user", "email_sound")]
+    assert not any(s.active[k] for s in local for k in names)

@@ -12,6 +12,7 @@ the most keys with it: a bounded amount of work per record, however large the st
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -63,6 +64,18 @@ def _dob(t: Traits) -> str | None:
 def _surname_birth_year(t: Traits) -> str | None:
     born = t.get("birth_date")
     return _both(_sx(t, "last_name"), born[:4] if born else None)
+
+
+def _first_name_birth_year(t: Traits) -> str | None:
+    born = t.get("birth_date")
+    return _both(_sx(t, "first_name"), born[:4] if born else None)
+
+
+def _first_name_birthday(t: Traits) -> str | None:
+    # Month and day without the year: a birth date whose year is mistyped, on a record
+    # whose surname is mistyped or missing too.
+    born = t.get("birth_date")
+    return _both(_sx(t, "first_name"), born[4:] if born and len(born) == 8 else None)
 
 
 def _names(t: Traits) -> str | None:
@@ -118,6 +131,20 @@ def _email_user(t: Traits) -> str | None:
     return email.partition("@")[0] or None if email else None
 
 
+def _email_user_sound(t: Traits) -> str | None:
+    # The local part's letters by sound: "evadejohg@" and "evadejong@", or "eva.dejong@",
+    # which no exact key finds when the record carries no other trait in common.
+    email = t.get("email")
+    if not email:
+        return None
+    letters = _NOT_LETTER.sub("", email.partition("@")[0])
+    return soundex(letters) if len(letters) >= 4 else None
+
+
+_NOT_LETTER = re.compile(r"[^a-z]+")
+_LOCAL_PART_TRAITS = ("email", "first_name", "last_name")
+
+
 def _phone(t: Traits) -> str | None:
     return t.get("phone")
 
@@ -138,6 +165,10 @@ DEFAULT_RULES: tuple[BlockingRule, ...] = (
     BlockingRule("dob", _dob, ("birth_date",), exact=True),
     BlockingRule("ln_yob", _surname_birth_year, ("last_name", "birth_date")),
     BlockingRule("names", _names, ("first_name", "last_name")),
+    # A mistyped or missing surname, with a birth date mistyped in its day and month, or
+    # in its year: the first name and the rest of the birth date still agree.
+    BlockingRule("fn_yob", _first_name_birth_year, ("first_name", "birth_date")),
+    BlockingRule("fn_bday", _first_name_birthday, ("first_name", "birth_date")),
     BlockingRule("fn_pc", _first_name_postcode, ("first_name", "postcode")),
     BlockingRule("ln_pc", _surname_postcode, ("last_name", "postcode")),
     BlockingRule("pc_hn", _postcode_house_number, ("postcode", "house_number")),
@@ -151,7 +182,11 @@ DEFAULT_RULES: tuple[BlockingRule, ...] = (
     # and the other keys decide.
     BlockingRule("ln", _surname, ("last_name",), exact=True),
     BlockingRule("email", _email, ("email",), exact=True),
-    BlockingRule("email_user", _email_user, ("email",)),
+    # An address's local part is mostly the person's names ("evadejong", "j.bos"), so
+    # the pairs that share it, or its sound, agree on names far more often than
+    # strangers do, one person or two: training leaves the names out of their sessions.
+    BlockingRule("email_user", _email_user, _LOCAL_PART_TRAITS),
+    BlockingRule("email_sound", _email_user_sound, _LOCAL_PART_TRAITS),
     BlockingRule("phone", _phone, ("phone",), exact=True),
 )
 

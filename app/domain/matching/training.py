@@ -227,8 +227,11 @@ def train_matcher(records: Sequence[MatchRecord], rng: random.Random, *,
     counts = level_counts(records, comparisons, rng)
     u = estimate_u(counts)
     against_kin = {basis: kin_u(basis, comparisons, u, HOUSEMATE_AGREEMENT) for basis in KIN}
+    telling = {basis: [c.trait in HOUSEMATE_AGREEMENT and against_kin[basis][k] is not None
+                       for k, c in enumerate(comparisons)] for basis in KIN}
     em = estimate_m(sessions_of(records, comparisons, rng), u, untrained_model(comparisons).m,
-                    kin_u=against_kin, silent=[c.silent for c in comparisons])
+                    kin_u=against_kin, silent=[c.silent for c in comparisons],
+                    telling=telling)
     unpriored = MatchModel(comparisons, em.m, u, 0.5, settings, version,
                            kin=em.kin)
     met = met_pairs(records, unpriored, frequencies)
