@@ -11,11 +11,12 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.domain.privacy import SuppressionKey
+from app.domain.roles import Role
 from app.domain.rules import Rules, RulesError
 from app.domain.traits import TraitsConfig, TraitsError
 from app.stores.keys import resolve_key
 
-ROLES = ("reader", "steward", "admin")
+ROLES = tuple(role.value for role in Role)
 # The settings of `idgraph serve --workers N`, as the command read them, for its workers:
 # uvicorn starts them from an import string, and the environment is what they inherit.
 WORKER_SETTINGS = "IDGRAPH_WORKER_SETTINGS"

@@ -19,13 +19,14 @@ from typing import Any
 
 from cross_web import HTTPException
 from graphql import GraphQLError, GraphQLSyntaxError
+from graphql.execution import ExperimentalIncrementalExecutionResults
 from starlette.applications import Starlette
 from starlette.datastructures import QueryParams
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -54,6 +55,7 @@ from app.api.errors import (
 )
 from app.api.events import EventBus, change_relay, open_bus
 from app.api.hosts import HostGuard, allowed_host_patterns
+from app.api.incremental import within_budget
 from app.api.persisted import PersistedQueries
 from app.api.schema import build_schema
 from app.bootstrap import Services, start
@@ -175,8 +177,13 @@ class IdgraphGraphQL(GraphQL[Context, None]):
         try:
             async with asyncio.timeout(None) as budget:
                 context.time_budget = budget
-                return await super().execute_single(request, request_adapter, sub_response,
-                                                    context, root_value, request_data)
+                result = await super().execute_single(request, request_adapter, sub_response,
+                                                      context, root_value, request_data)
+            if isinstance(result, ExperimentalIncrementalExecutionResults):
+                # @defer: the parts after this first one are made as the response is sent
+                return within_budget(result, budget.when(),
+                                     self.services.settings.api_query_timeout_seconds)
+            return result
         except TimeoutError:
             if not budget.expired():
                 raise
@@ -301,8 +308,10 @@ REVALIDATE = "private, no-cache"
 
 def cacheable(request: Request, response: Response) -> Response:
     """Cache headers on an answer: a successful GET query gets an ETag of its body and
-    is answered 304 when the client already holds that body; anything else is not stored."""
+    is answered 304 when the client already holds that body; anything else, parts sent as
+    they are made (@defer) too, is not stored."""
     if request.method != "GET" or response.status_code != 200 \
+            or isinstance(response, StreamingResponse) \
             or not getattr(request.state, "answered_whole", False):
         response.headers.setdefault("Cache-Control", NO_STORE)
         return response

@@ -118,6 +118,19 @@ class Masker:
             return mask_phone(str(value))
         return value
 
+    def match(self, payload: Any, kind: Kind | None = None) -> Any:
+        """A matcher's output (`{score, probability, weights, model_version}`): its numbers
+        are scores and weights of comparisons, not anyone's data, and stay numbers (a
+        comparison named `birth_date` is no birth date); anything else is masked as JSON."""
+        if isinstance(payload, dict):
+            return {self.text(str(k)): self.match(v, trait_kind(str(k)) or kind)
+                    for k, v in payload.items()}
+        if isinstance(payload, list):
+            return [self.match(v, kind) for v in payload]
+        if isinstance(payload, int | float) and not isinstance(payload, bool):
+            return payload
+        return self.json(payload, kind)
+
     def reason(self, text: str) -> str:
         """Why a link or an identifier has its status. A steward's own words can name
         anyone, in no form a detector knows: a reader sees what was done, not why."""
@@ -176,6 +189,9 @@ class Unmasked:
 
     def json(self, value: Any, kind: Kind | None = None) -> Any:
         return value
+
+    def match(self, payload: Any, kind: Kind | None = None) -> Any:
+        return payload
 
     def reason(self, text: str) -> str:
         return text

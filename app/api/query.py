@@ -50,7 +50,7 @@ from app.api.types import (
     shown,
     shown_key,
 )
-from app.api.vocabularies import MatchGuard, ReviewStatus
+from app.api.vocabularies import MatchGuard, ReviewStatus, Role
 from app.api.whatif import (
     ActionInput,
     PreviewActionResult,
@@ -340,7 +340,7 @@ class Query:
     @strawberry.field(description="The caller: its role and how the audit log names it.")
     def viewer(self, info: Info[Context, Any]) -> Viewer:
         principal = info.context.principal
-        return Viewer(role=principal.role, actor=principal.actor, sees_pii=principal.sees_pii,
+        return Viewer(role=Role(principal.role), actor=principal.actor, sees_pii=principal.sees_pii,
                       development_mode=not info.context.services.settings.api_key_roles())
 
 

@@ -19,6 +19,7 @@ from app.api.described import UTC_TIME
 from app.api.segments import Segment
 from app.api.times import time_field
 from app.api.types import AuditConnection, Customer, ReviewConnection
+from app.api.vocabularies import Role
 from app.domain.errors import DomainError
 from app.domain.rules import RulesError, RulesErrorCode
 from app.domain.segments import SegmentError, SegmentErrorCode
@@ -56,10 +57,9 @@ class Failure:
 
 @strawberry.type(description="The API key's role may not do this.")
 class Forbidden(Failure):
-    required_role: str = strawberry.field(description="The least role that may: steward or "
-                                          "admin")
-    your_role: str = strawberry.field(description="The role of the API key sent: reader, "
-                                      "steward or admin")
+    required_role: Role = strawberry.field(description="The least role that may: STEWARD or "
+                                           "ADMIN")
+    your_role: Role = strawberry.field(description="The role of the API key sent")
 
 
 @strawberry.type(description="An argument idgraph cannot use; `field` names it.")
@@ -174,7 +174,7 @@ def forbidden(info: Info[Context, Any], role: str) -> Forbidden | None:
     return Forbidden(code=FailureCode(ApiFailureCode.FORBIDDEN),
                      message=f"this needs the {role} role; your key is a {principal.role} key",
                      suggestion=f"use an API key with the {role} role (IDGRAPH_API_KEYS)",
-                     required_role=role, your_role=principal.role)
+                     required_role=Role(role), your_role=Role(principal.role))
 
 
 async def current_customers(info: Info[Context, Any], ids: list[str]) -> list[Customer]:
@@ -329,7 +329,7 @@ DeleteSegmentResult = union_of("DeleteSegmentResult", SegmentDeleted, NotFound,
 @strawberry.type(description="Who is calling: the API key's role, and the name the audit log "
                  "gives it.")
 class Viewer:
-    role: str = strawberry.field(description="reader, steward or admin")
+    role: Role = strawberry.field(description="The role of the API key sent")
     actor: str = strawberry.field(description="The name the audit log gives the caller: "
                                   "role-key-fingerprint, or local-dev when no keys are set")
     sees_pii: bool = strawberry.field(description="true for stewards and admins; false: "

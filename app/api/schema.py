@@ -19,7 +19,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     extensions = limit_extensions(settings) if settings is not None else []
     return strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription,
                              extensions=extensions,
-                             config=StrawberryConfig(scalar_map=SCALARS))
+                             config=StrawberryConfig(scalar_map=SCALARS,
+                                                    enable_experimental_incremental_execution=True))
 
 
 schema = build_schema()

@@ -444,7 +444,7 @@ class Link(Node):
                    reason=m.reason(r.reason),
                    count=r.count, first_seen=r.first_seen, last_seen=r.last_seen,
                    sources=[m.text(s) for s in r.sources],
-                   sample_event_ids=[m.text(e) for e in r.event_ids], weights=m.json(r.match),
+                   sample_event_ids=[m.text(e) for e in r.event_ids], weights=m.match(r.match),
                    match_key=stored_match_key(r.match), keys=(r.a, r.b))
 
 

@@ -14,6 +14,7 @@ from app.domain.matching.decisions import Basis, Decision, Guard
 from app.domain.plan import IdentifierStatus as DomainIdentifierStatus
 from app.domain.plan import LinkStatus as DomainLinkStatus
 from app.domain.plan import ReviewStatus as DomainReviewStatus
+from app.domain.roles import Role as DomainRole
 from app.domain.rules_change import OutcomeKind as DomainOutcomeKind
 from app.domain.steward import StewardActionKind
 from app.services.whatif import RULES_ACTION
@@ -149,3 +150,14 @@ class ComputedTraitKind(Enum):
                                            "field")
     IDENTIFIER_COUNT = strawberry.enum_value("identifier_count", description="The customer's "
                                              "identifiers of a type")
+
+
+@strawberry.enum(description="The role of an API key (IDGRAPH_API_KEYS), weakest first: each "
+                 "may do what the ones before it may.")
+class Role(Enum):
+    READER = strawberry.enum_value(DomainRole.READER.value, description="Reads customers, "
+                                   "graphs and segments, with personal values masked")
+    STEWARD = strawberry.enum_value(DomainRole.STEWARD.value, description="Also sees personal "
+                                    "values, works the review queue and corrects the graph")
+    ADMIN = strawberry.enum_value(DomainRole.ADMIN.value, description="Also erases customers "
+                                  "and changes the rules")

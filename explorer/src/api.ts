@@ -87,7 +87,9 @@ export function word(value: string): string {
   return value.toLowerCase();
 }
 
-export interface Viewer { role: string; actor: string; seesPii: boolean; developmentMode: boolean }
+/** An API key's role, as the schema's Role enum spells it. */
+export type Role = "READER" | "STEWARD" | "ADMIN";
+export interface Viewer { role: Role; actor: string; seesPii: boolean; developmentMode: boolean }
 export interface Trait {
   name: string; value: unknown; source: string; observedAt: string; rule: SurvivorshipRule; observations: number;
 }
@@ -140,7 +142,7 @@ export interface ReviewSide {
   customer: { id: string; profile: { traits: Trait[] }; identifiers: { type: string; value: string; status: IdentifierStatus }[] } | null;
 }
 export interface Review {
-  id: string; score: number; weights: Record<string, unknown>; matchKey: string | null; status: ReviewStatus; createdAt: string;
+  id: string; score: number; probability: number | null; weights: Record<string, unknown>; matchKey: string | null; status: ReviewStatus; createdAt: string;
   a: ReviewSide; b: ReviewSide;
 }
 export interface AuditEntry {
@@ -265,7 +267,7 @@ export const REVIEW_QUEUE = `query ReviewQueue($first: Int!, $after: String) {
   reviewQueue(first: $first, after: $after) {
     __typename
     ... on ReviewConnection {
-      edges { cursor node { id score weights matchKey status createdAt a { ${SIDE} } b { ${SIDE} } } }
+      edges { cursor node { id score probability weights matchKey status createdAt a { ${SIDE} } b { ${SIDE} } } }
       pageInfo { hasNextPage endCursor }
     }
     ... on Forbidden { message }

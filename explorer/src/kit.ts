@@ -108,7 +108,7 @@ export function weightBar(w: number, max: number): HTMLElement {
 export interface StoredMatch { score: number | null; probability: number | null; model: string | null; weights: [string, number][] }
 
 /** The matcher stores `{score, probability, weights: {comparison: weight}, model_version}`
- * on a MATCHED link; a reader's copy has its per-comparison values masked (no bars then). */
+ * on a MATCHED link; readers get the same numbers (weights are no personal data). */
 export function storedMatch(weights: unknown): StoredMatch | null {
   if (!weights || typeof weights !== "object") return null;
   const payload = weights as Record<string, unknown>;
@@ -119,6 +119,28 @@ export function storedMatch(weights: unknown): StoredMatch | null {
     model: typeof payload.model_version === "string" ? payload.model_version : null,
     weights: Object.entries(nested ?? {}).filter(([, v]) => typeof v === "number") as [string, number][],
   };
+}
+
+/** A match's weights as a steward reads them: the comparisons that weigh something, the
+ * names of those that weigh nothing (no value on one side, or a level the model learnt no
+ * weight for), and the prior: the matcher's score is the prior log-odds for records of
+ * these kinds plus the weights, and only the score and the weights are stored. */
+export interface Weighed { rows: [string, number][]; zero: string[]; prior: number | null }
+
+export function weighed(score: number | null, weights: [string, number][]): Weighed {
+  const prior = score == null || weights.some(([n]) => n === "prior") ? null
+    : score - weights.reduce((sum, [, w]) => sum + w, 0);
+  return {
+    rows: weights.filter(([, w]) => w !== 0),
+    zero: weights.filter(([, w]) => w === 0).map(([n]) => n),
+    prior: prior != null && Math.abs(prior) >= 0.005 ? prior : null,
+  };
+}
+
+/** The comparisons that weigh nothing, in one line under the bars. */
+export function zeroWeights(zero: string[]): HTMLElement | null {
+  return zero.length ? h("p.muted.small", { "data-testid": "zero-weights" },
+    `No weight either way: ${zero.map((n) => n.replace(/_/g, " ")).join(", ")}.`) : null;
 }
 
 /** `+FIRST_NAME+BIRTH_DATE-STREET`, each agreement green and each disagreement red. */

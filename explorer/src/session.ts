@@ -1,7 +1,7 @@
 // Who is using the page: the API key's role decides what it shows. A reader sees masked
 // values and no actions; a steward (or admin) sees everything and can act.
 
-import { AuthRequired, REVIEW_COUNT, VIEWER, apiKey, gql, setApiKey } from "./api";
+import { AuthRequired, REVIEW_COUNT, VIEWER, apiKey, gql, setApiKey, word } from "./api";
 import type { Viewer } from "./api";
 import { clear, h } from "./dom";
 
@@ -9,7 +9,7 @@ export const session: { viewer: Viewer | null } = { viewer: null };
 
 export function canAct(): boolean {
   const role = session.viewer?.role;
-  return role === "steward" || role === "admin";
+  return role === "STEWARD" || role === "ADMIN";
 }
 
 export async function loadViewer(): Promise<Viewer> {
@@ -22,14 +22,14 @@ export async function loadViewer(): Promise<Viewer> {
 export function renderWho(): void {
   const who = document.getElementById("who")!;
   const v = session.viewer;
-  document.body.dataset.role = v?.role ?? "none";
+  document.body.dataset.role = v ? word(v.role) : "none";
   document.querySelectorAll<HTMLElement>("[data-steward]").forEach((el) => { el.hidden = !canAct(); });
   if (!v) {
     clear(who);
     return;
   }
   clear(who,
-    h("span.role", { class: `role-${v.role}`, "data-testid": "role" }, v.role),
+    h("span.role", { class: `role-${word(v.role)}`, "data-testid": "role" }, word(v.role)),
     h("span.actor", { title: "How the audit log names you" }, v.developmentMode ? "local development mode" : v.actor),
     !v.seesPii && h("span.pii", { title: "E-mail addresses, phone numbers and names are masked for your role" }, "PII masked"),
     // in local development mode every caller may do everything: no key to give

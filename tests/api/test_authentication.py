@@ -134,7 +134,7 @@ async def test_the_schema_refuses_every_operation_of_an_anonymous_caller(api):
         assert [e.message for e in result.errors or []] == [
             "send an API key: Authorization: Bearer <key>"]
     allowed = await execute_as(DEV_PRINCIPAL, VIEWER, api)
-    assert allowed.data == {"viewer": {"role": "admin"}}
+    assert allowed.data == {"viewer": {"role": "ADMIN"}}
 
 
 async def test_an_anonymous_subscription_is_refused_too(api):
@@ -234,7 +234,7 @@ async def test_development_mode_answers_loopback_names_only(dev_api):
     for host in (f"127.0.0.1:{port}", f"localhost:{port}", "localhost", f"[::1]:{port}",
                  f"LOCALHOST:{port}"):
         response = await post_with_host(dev_api, host)
-        assert response.json() == {"data": {"viewer": {"role": "admin"}}}, host
+        assert response.json() == {"data": {"viewer": {"role": "ADMIN"}}}, host
     for host in (f"rebound.attacker.example:{port}", "attacker.example", "127.0.0.1.nip.io",
                  f"localhost.attacker.example:{port}", ""):
         response = await post_with_host(dev_api, host)

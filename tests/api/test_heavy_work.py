@@ -61,7 +61,7 @@ async def test_other_requests_are_answered_while_a_search_is_ranked(api, monkeyp
     assert not search.done()
     hold.release.set()
     found = await search
-    assert answered == {"viewer": {"role": "reader"}}
+    assert answered == {"viewer": {"role": "READER"}}
     assert found["searchCustomers"]["edges"]
     assert hold.released_by_test == [True]
     assert hold.threads != [threading.main_thread().name]
@@ -77,7 +77,7 @@ async def test_other_requests_are_answered_while_a_new_document_is_parsed(api, m
     assert not heavy.done()
     hold.release.set()
     assert (await heavy)["viewer"]["actor"].startswith("reader-key-")
-    assert answered == {"viewer": {"role": "reader"}}
+    assert answered == {"viewer": {"role": "READER"}}
     assert hold.released_by_test == [True]
 
 
@@ -92,7 +92,7 @@ async def test_a_document_seen_before_is_not_parsed_again(api, monkeypatch):
     monkeypatch.setattr(documents, "prepare", counted)
     good, bad = "query Again { viewer { role } }", "query Again { viewer { nope } }"
     for _ in range(3):
-        assert await api.run("reader", good) == {"viewer": {"role": "reader"}}
+        assert await api.run("reader", good) == {"viewer": {"role": "READER"}}
     first = await api.fails("reader", bad)
     again = await api.fails("reader", bad)
     assert "Cannot query field 'nope'" in first.errors[0]["message"]
@@ -135,7 +135,7 @@ async def test_other_requests_are_answered_while_a_definition_is_evaluated(api, 
     assert not define.done()
     hold.release.set()
     assert (await define)["defineSegment"]["__typename"] == "SegmentDefined"
-    assert answered == {"viewer": {"role": "reader"}}
+    assert answered == {"viewer": {"role": "READER"}}
     assert hold.released_by_test[0] is True
     # The check before storing ran in a worker thread; writing the memberships runs on
     # the event loop, inside the store's transaction, page by page.
@@ -182,4 +182,4 @@ async def test_a_definitions_memberships_are_written_in_short_transactions_with_
     counts = [count for count, _ in seen]
     assert len(counts) > 40 and counts == sorted(set(counts))  # others ran between each two
     assert seen[-1][1] is True
-    assert await other[0] == {"viewer": {"role": "reader"}}
+    assert await other[0] == {"viewer": {"role": "READER"}}

@@ -65,7 +65,7 @@ async def test_the_response_media_type_is_the_one_the_client_accepts(api):
         response = await ask(api, query, accept=accept)
         assert response.status_code == 200
         assert response.headers["content-type"] == f"{expected}; charset=utf-8", accept
-        assert response.json() == {"data": {"viewer": {"role": "reader"}}}
+        assert response.json() == {"data": {"viewer": {"role": "READER"}}}
 
 
 @pytest.mark.parametrize("body, code", [
@@ -90,7 +90,7 @@ async def test_several_operations_run_the_one_named_and_only_it_is_costed(api):
     costly = f"""query Costly {{ customers(identifiers: [{cookies(50)}]) {{
         timeline(first: 100) {{ edges {{ node {{ eventId }} }} }} }} }}"""
     named = await ask(api, {"query": f"{cheap} {costly}", "operationName": "Cheap"})
-    assert named.json() == {"data": {"viewer": {"role": "reader"}}}
+    assert named.json() == {"data": {"viewer": {"role": "READER"}}}
     refused = await ask(api, {"query": f"{cheap} {costly}", "operationName": "Costly"})
     assert codes(refused) == ["QUERY_TOO_COSTLY"]
     assert "Costly costs an estimated" in refused.json()["errors"][0]["message"]

@@ -60,7 +60,7 @@ async def test_the_cost_limit_holds_for_the_named_operation_of_a_document_with_s
     assert message.startswith("Big costs an estimated 10,100, over the limit of 2,000")
     assert api.counting.total == 0  # refused before any read
     small = await api.post({"query": document, "operationName": "Small"}, role="reader")
-    assert small.json() == {"data": {"viewer": {"role": "reader"}}}
+    assert small.json() == {"data": {"viewer": {"role": "READER"}}}
 
 
 async def test_fields_that_read_whole_histories_count_those_reads(api):
@@ -171,7 +171,7 @@ async def test_requests_without_an_accepted_key_get_401(api):
         assert "Bearer" in message or "unknown API key" in message
         assert "wrong" not in message
     viewer = await api.run("steward", "{ viewer { role actor seesPii developmentMode } }")
-    assert viewer["viewer"] == {"role": "steward", "actor": viewer["viewer"]["actor"],
+    assert viewer["viewer"] == {"role": "STEWARD", "actor": viewer["viewer"]["actor"],
                                 "seesPii": True, "developmentMode": False}
 
 

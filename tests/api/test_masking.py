@@ -109,3 +109,16 @@ def test_a_search_match_shows_an_identifier_masked_and_a_name_as_initials():
     assert shown_match(PLAIN, "email:jan@x.nl", "jan@x.nl") == "j***@x.nl"
     assert shown_match(PLAIN, "email:jan@x.nl", "jan van dijk") == "j. v. d."
     assert shown_match(UNMASKED, "email:jan@x.nl", "jan van dijk") == "jan van dijk"
+
+
+def test_a_matchers_scores_and_weights_stay_numbers_and_its_words_are_masked():
+    payload = {"score": 21.3, "probability": 0.99, "model_version": "m-3",
+               "weights": {"first_name": 4.82, "birth_date": 9.35, "postcode": -1.5,
+                           "email": 2, "phone": 0.0},
+               "note": "anna@example.com", "birth_date": "1988-04-12"}
+    assert PLAIN.match(payload) == {
+        "score": 21.3, "probability": 0.99, "model_version": "m-3",
+        "weights": {"first_name": 4.82, "birth_date": 9.35, "postcode": -1.5, "email": 2,
+                    "phone": 0.0},
+        "note": "a***@example.com", "birth_date": "1988"}
+    assert UNMASKED.match(payload) is payload

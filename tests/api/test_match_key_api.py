@@ -36,6 +36,33 @@ async def test_a_matched_link_reads_its_comparisons_as_a_match_key(api):
     assert keys["reader"] == key
 
 
+READER_VIEW = """query($id: ID!) { customer(id: $id) {
+  profile { traits { name value } }
+  identityGraph(depth: 0) { links { weights } } } }"""
+
+
+async def test_a_reader_gets_a_matched_links_weights_as_numbers_and_personal_values_masked(api):
+    people, events = dataset()
+    services = api.services
+    await train_from_events(services.store, events, services.ingest.rules)
+    await services.ingest.load_matcher()
+    await services.ingest.ingest_raw((str(n), e) for n, e in enumerate(events))
+    cid = (await services.store.owners(["crm_ref:r0"]))["crm_ref:r0"]
+    seen = {role: (await api.run(role, READER_VIEW, id=cid))["customer"]
+            for role in ("steward", "reader")}
+    [stewards], [readers] = (seen[r]["identityGraph"]["links"] for r in ("steward", "reader"))
+    assert readers["weights"] == stewards["weights"]
+    weights = readers["weights"]["weights"]
+    assert {"first_name", "birth_date", "postcode"} <= weights.keys()
+    assert all(isinstance(w, int | float) for w in weights.values()), weights
+    assert isinstance(readers["weights"]["score"], int | float)
+    traits = {t["name"]: t["value"] for t in seen["reader"]["profile"]["traits"]}
+    person = people[0]
+    assert traits["first_name"] == f"{person['first_name'][0]}."
+    assert traits["birth_date"] == person["birth_date"][:4]
+    assert traits["postcode"] == "***"
+
+
 async def test_a_link_from_events_has_no_match_key(api):
     services = api.services
     await services.ingest.ingest_raw([("1", raw_event(

@@ -27,7 +27,7 @@ def mutation(call: str, variables: str = "") -> str:
 INGEST = """mutation($events: [JSON!]!) { r: ingestEvents(events: $events) {
   __typename
   ... on Failure { code message suggestion }
-  ... on Forbidden { requiredRole }
+  ... on Forbidden { requiredRole yourRole }
   ... on InvalidInput { field }
   ... on IngestSuccess { received stored duplicates rejected newCustomers merges
                          problems { position eventId field reason rejected }
@@ -35,7 +35,7 @@ INGEST = """mutation($events: [JSON!]!) { r: ingestEvents(events: $events) {
 FORGET = """mutation($id: ID!, $reason: String!) { r: forgetCustomer(id: $id, reason: $reason) {
   __typename
   ... on Failure { code message suggestion }
-  ... on Forbidden { requiredRole }
+  ... on Forbidden { requiredRole yourRole }
   ... on InvalidInput { field }
   ... on CustomerNotFound { customerId }
   ... on ErasureReceipt { customerId identifiers identifiersErased eventsErased linksErased
@@ -94,7 +94,8 @@ async def test_every_mutation_answers_forbidden_below_its_role_and_changes_nothi
         for caller in below:
             result = (await api.run(caller, query, **variables(name, ids)))["r"]
             assert result["__typename"] == "Forbidden", (name, caller, result)
-            assert result["code"] == "FORBIDDEN" and result["requiredRole"] == role
+            assert result["code"] == "FORBIDDEN" and result["requiredRole"] == role.upper()
+            assert result["yourRole"] == caller.upper()
             assert role in result["suggestion"]
     assert await dump_store(api.services.store) == before
     # and with the role, none of them is Forbidden

@@ -105,7 +105,7 @@ async def test_segments_are_defined_by_admins_only(api):
                                  (DELETE, {})):
             refused = (await api.run(role, query, id="buyers", **variables))["r"]
             assert refused["__typename"] == "Forbidden"
-            assert (refused["code"], refused["requiredRole"]) == ("FORBIDDEN", "admin")
+            assert (refused["code"], refused["requiredRole"]) == ("FORBIDDEN", "ADMIN")
     assert (await api.run("reader", "{ segments { id } }")) == {"segments": []}
     assert await api.services.store.segment_definitions() == []
 

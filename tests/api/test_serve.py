@@ -68,7 +68,7 @@ def test_without_keys_serve_runs_on_loopback_with_every_role_and_says_so(tmp_pat
                                                     "developmentMode } }"}, timeout=10).json()
     finally:
         log = stop(server)
-    assert viewer["data"]["viewer"] == {"role": "admin", "actor": "local-dev",
+    assert viewer["data"]["viewer"] == {"role": "ADMIN", "actor": "local-dev",
                                         "developmentMode": True}
     assert "LOCAL DEVELOPMENT MODE" in log and "127.0.0.1 only" in log
 
@@ -82,7 +82,7 @@ def test_with_keys_serve_asks_for_one(tmp_path):
     finally:
         log = stop(server)
     assert refused.status_code == 401
-    assert allowed.json() == {"data": {"viewer": {"role": "reader"}}}
+    assert allowed.json() == {"data": {"viewer": {"role": "READER"}}}
     assert "LOCAL DEVELOPMENT MODE" not in log
 
 
@@ -94,6 +94,6 @@ def test_several_workers_share_the_port_and_the_settings(tmp_path):
                    for _ in range(4)]
     finally:
         log = stop(server)
-    assert all(a.json() == {"data": {"viewer": {"role": "reader"}}} for a in answers)
+    assert all(a.json() == {"data": {"viewer": {"role": "READER"}}} for a in answers)
     assert "with 2 workers" in log
     assert "Traceback" not in log

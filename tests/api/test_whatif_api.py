@@ -41,7 +41,7 @@ async def test_preview_rules_gives_the_diff_and_writes_nothing(api):
 
 async def test_preview_rules_is_for_admins(api):
     data = (await api.run("steward", PREVIEW, rules=DEFAULT_RULES_TOML))["previewRules"]
-    assert data == {"__typename": "Forbidden", "code": "FORBIDDEN", "requiredRole": "admin"}
+    assert data == {"__typename": "Forbidden", "code": "FORBIDDEN", "requiredRole": "ADMIN"}
 
 
 async def test_bad_rules_name_the_setting_or_the_place(api):

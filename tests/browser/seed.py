@@ -9,8 +9,14 @@ screenshots, loaded through the services (the ingest pipeline) like real data.
 - test@test.com, typed into Anna's browser: blocked by the rules.
 - A family tablet logged in as Anna and as Carla Smit, who has her own CRM id: one CRM id
   per customer, so one of the tablet's links is rejected.
-- "Ana de Vries", a shop signup with no identifier in common with Anna, and a review item
-  that proposes to link her to Anna's CRM id with its match weights.
+- A matcher trained (as `idgraph train` trains one) on the matching data set of the contract
+  tests, so that the world is loaded through the real matcher and its output
+  (`{score, probability, weights, model_version}`) is what the explorer reads:
+  - "Ana de Vries", a shop signup in Haarlem with Anna's name one letter short and her birth
+    date, and no identifier in common: the matcher scores the pair between its thresholds,
+    so it waits in the review queue;
+  - Carla's loyalty card, signed up for with her name misspelt and her birth date and
+    address: the matcher links it to her CRM id (a MATCHED link).
 """
 
 from __future__ import annotations
@@ -20,7 +26,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.bootstrap import Services
-from app.domain.plan import Gather, Plan, ReviewItem
+from app.services.matching import train_from_events
+from tests.contract.test_matching_contract import dataset
 
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -40,6 +47,9 @@ CARLA_CRM = "C-300777"
 CARLA_EMAIL = "carla.smit@example.net"
 ANA_EMAIL = "ana.vries@mail.example"
 ANA_COOKIE = "ck-77ad0c5e"
+CARLA_LOYALTY = "L-5512"
+CARLA_HOME = {"birth_date": "1991-07-30", "street": "Oudegracht", "house_number": "14",
+              "postcode": "3511 AB", "city": "Utrecht"}
 
 # Anna's own component: the identifiers that stay hers when Bert is cut off.
 ANNA_KEYS = (f"crm_id:{ANNA_CRM}", f"email:{ANNA_EMAIL}", f"phone:{ANNA_PHONE}",
@@ -59,6 +69,7 @@ class World:
     carla: str
     ana: str
     review_id: int
+    review_match: dict[str, Any]  # the matcher's output for the queued pair, as stored
 
     @property
     def anna_nodes(self) -> int:
@@ -122,7 +133,9 @@ def world_events() -> list[dict[str, Any]]:
           [("cookie", ANNA_COOKIE_1), ("email", "test@test.com")])
     # The family tablet: Anna and Carla (who has a CRM id of her own) both log in on it.
     e.add("crm_record", 14 * d, "crm", [("crm_id", CARLA_CRM), ("email", CARLA_EMAIL)],
-          traits={"first_name": "Carla", "last_name": "Smit", "city": "Utrecht"})
+          traits={"first_name": "Carla", "last_name": "Smit", **CARLA_HOME})
+    e.add("loyalty_signup", 14 * d + h, "shop", [("loyalty_id", CARLA_LOYALTY)],
+          traits={"first_name": "Carla", "last_name": "Smid", **CARLA_HOME})
     e.add("login", 15 * d, "app", [("device_id", TABLET), ("email", ANNA_EMAIL)])
     e.add("login", 16 * d, "app", [("device_id", TABLET), ("email", CARLA_EMAIL)])
     # The shop's call-centre number, given by many customers: a hub.
@@ -132,38 +145,35 @@ def world_events() -> list[dict[str, Any]]:
               {"topic": "order status"})
     e.add("call", 18 * d, "callcenter", [("phone", HUB_PHONE), ("email", ANNA_EMAIL)],
           {"topic": "order status"})
-    # "Ana de Vries": the same person by name, birth date and address, no shared identifier.
+    # "Ana de Vries": Anna by name and birth date, in another city; no shared identifier.
     e.add("signup", 20 * d, "pos", [("email", ANA_EMAIL), ("cookie", ANA_COOKIE)],
           traits={"first_name": "Ana", "last_name": "de Vries", "birth_date": "1988-04-12",
-                  "street": "Prinsengracht", "house_number": "263", "postcode": "1016GV",
-                  "city": "Amsterdam"})
+                  "city": "Haarlem"})
     return e.items
 
 
-REVIEW_WEIGHTS = {"first_name": 4.82, "last_name": 7.91, "birth_date": 9.35,
-                  "street": 3.12, "house_number": 2.4, "postcode": 8.76, "city": 0.6,
-                  "prior": -12.3}
-
-
 async def seed_world(services: Services) -> World:
+    """Train the matcher, then load the world's events through it, as a deployment would."""
+    _, training = dataset()
+    await train_from_events(services.store, training, services.ingest.rules)
+    await services.ingest.load_matcher()
     events = world_events()
     result = await services.ingest.ingest_raw((f"seed[{n}]", e) for n, e in enumerate(events))
     if result.rejected:
         raise RuntimeError(f"seed events rejected: {result.problems}")
-
-    def propose(_snapshot: Any) -> Plan:
-        plan = Plan()
-        plan.reviews = [ReviewItem(f"crm_id:{ANNA_CRM}", f"email:{ANA_EMAIL}",
-                                   round(sum(REVIEW_WEIGHTS.values()), 2), REVIEW_WEIGHTS,
-                                   "2024-03-22T10:00:00Z")]
-        return plan
-
-    await services.store.transact(Gather(), propose)
     owners = await services.store.owners([f"email:{ANNA_EMAIL}", f"email:{CARLA_EMAIL}",
-                                          f"email:{ANA_EMAIL}"])
-    [review] = await services.store.reviews(10, None)
+                                          f"email:{ANA_EMAIL}",
+                                          f"loyalty_id:{CARLA_LOYALTY}"])
+    reviews = await services.store.reviews(10, None)
+    # the world the tests describe, or a clear word of how the matcher's answer differs
+    pairs = [(r.a, r.b) for r in reviews]
+    if pairs != [(f"crm_id:{ANNA_CRM}", f"email:{ANA_EMAIL}")]:
+        raise RuntimeError(f"the matcher queued {pairs}, not Ana and Anna for review")
+    if owners[f"loyalty_id:{CARLA_LOYALTY}"] != owners[f"email:{CARLA_EMAIL}"]:
+        raise RuntimeError("the matcher did not link Carla's loyalty card to her")
     return World(anna=owners[f"email:{ANNA_EMAIL}"], carla=owners[f"email:{CARLA_EMAIL}"],
-                 ana=owners[f"email:{ANA_EMAIL}"], review_id=review.id)
+                 ana=owners[f"email:{ANA_EMAIL}"], review_id=reviews[0].id,
+                 review_match=reviews[0].weights)
 
 
 async def seed_store(store_url: str) -> World:

@@ -260,11 +260,16 @@ def test_the_drawing_is_reached_and_walked_by_keyboard_and_a_matched_link_shows_
         shown = page.text_content("[data-testid=match-key]")
         bars = page.eval_on_selector_all("[data-testid=link-weight]", """rows => rows.map(r => [
             r.dataset.comparison, Number(r.querySelector('.weight-value').textContent)])""")
-        assert len(bars) >= 5, bars
+        # a bar for each comparison that weighs something; those that weigh nothing named
+        zero = page.text_content("[data-testid=zero-weights]")
+        assert len(bars) >= 2 and all(weight != 0 for _, weight in bars), bars
+        assert "No weight either way" in zero
         # the key says the same as the bars: +NAME for each weight for, -NAME for each against
         for name, weight in bars:
-            token = f"{'+' if weight > 0 else '-'}{name.upper()}"
-            assert (token in shown) == (weight != 0), (name, weight, shown)
+            assert f"{'+' if weight > 0 else '-'}{name.upper()}" in shown, (name, weight, shown)
+        named = zero.partition(":")[2].strip(" .").split(", ")
+        for name in named:
+            assert name.replace(" ", "_").upper() not in shown, (name, shown)
         assert "+FIRST_NAME" in shown and "+BIRTH_DATE" in shown
         assert float(page.text_content("[data-testid=match-score]")) > 0
         page.screenshot(path=str(shots / f"keyboard-match-key-{viewport['width']}.png"))

@@ -90,6 +90,12 @@ def wait_node_shown(page: Any, value: str) -> None:
     }""", arg=value)
 
 
+def bars(page: Any, testid: str) -> dict[str, float]:
+    """The weight bars shown, by comparison: their values as the page prints them."""
+    return dict(page.eval_on_selector_all(f"[data-testid={testid}]", """rows => rows.map(r =>
+      [r.dataset.comparison, Number(r.querySelector('.weight-value').textContent)])"""))
+
+
 def confirm_reason(page: Any, reason: str, *, check: bool = False) -> None:
     page.wait_for_selector("dialog[open] [data-testid=reason]")
     page.fill("dialog[open] [data-testid=reason]", reason)
@@ -284,8 +290,17 @@ def test_a_review_item_is_accepted_from_the_keyboard(page, world, shots: Path):
     page.goto("/explorer/#/review")
     page.wait_for_selector("[data-testid=review-item]")
     compare = page.text_content("[data-testid=review-compare]")
-    # the two records side by side, with the weight of each comparison
-    assert "de Vries" in compare and "+9.35" in compare and "1988-04-12" in compare
+    # the two records side by side, with the weight of each comparison as the matcher
+    # weighed it: a bar for every comparison that weighs something, the rest named
+    assert "de Vries" in compare and "Haarlem" in compare and "1988-04-12" in compare
+    match = world.review_match
+    assert match["model_version"] and 0 < match["probability"] < 1
+    expected = {n: round(w, 2) for n, w in match["weights"].items() if w}
+    if prior := round(match["score"] - sum(match["weights"].values()), 2):
+        expected["prior"] = prior
+    shown = bars(page, "review-weight")
+    assert len(expected) >= 2 and {n: w for n, w in shown.items() if w} == expected, shown
+    assert page.text_content("[data-testid=review-score]") == f"{match['score']:.2f}"
     page.screenshot(path=str(shots / "review-queue.png"))
     page.keyboard.press("a")
     page.wait_for_selector("dialog[open] [data-testid=reason]")
@@ -394,3 +409,65 @@ def test_the_timeline_pages_and_filters_by_type(page, world):
                                       "els => els.map(e => e.textContent)")
     assert types and set(types) == {"call"}, types
     assert graph_state(page)["nodes"] == ANNA_GRAPH_NODES
+
+
+def test_a_reader_sees_a_matched_links_weights_as_bars_and_personal_values_masked(page, world):
+    """The matcher linked Carla's loyalty card to her CRM id: a reader sees the weight of
+    each comparison as a bar, and her name, birth date and address masked."""
+    sign_in_reader(page)
+    open_customer(page, world.carla)
+    link = (f"crm_id:{seed.CARLA_CRM}", f"loyalty_id:{seed.CARLA_LOYALTY}")
+    click_link(page, *link)
+    wait_link_shown(page, *link)
+    page.wait_for_selector("[data-testid=match] [data-testid=link-weight]")
+    shown = bars(page, "link-weight")
+    assert len(shown) >= 2 and all(w != 0 for w in shown.values()), shown
+    assert "+FIRST_NAME" in page.text_content("[data-testid=match-key]")
+    assert float(page.text_content("[data-testid=match-score]")) > 0
+    page.click("[data-tab=profile]")
+    page.wait_for_selector("[data-testid=profile]:has-text('C.')")
+    content = page.content()
+    for secret in (seed.CARLA_EMAIL, "Carla", "Smit", "Smid", "Oudegracht", "1991-07-30",
+                   "3511"):
+        assert secret not in content, secret
+
+
+def focus_graph_on(page: Any, key: str) -> None:
+    """Walk the drawing by keyboard until its cursor is on `key`."""
+    page.focus("#graph")
+    for _ in range(graph_state(page)["nodes"]):
+        page.keyboard.press("ArrowRight")
+        if page.get_attribute("#graph", "data-keyboard") == key:
+            return
+    raise AssertionError(f"the keyboard never reached {key}")
+
+
+def test_o_on_another_customers_identifier_opens_that_customer(page, world):
+    sign_in_steward(page)
+    open_customer(page, world.anna)
+    # on one of Anna's own identifiers, O says what Enter does and stays
+    focus_graph_on(page, f"email:{seed.ANNA_EMAIL}")
+    page.keyboard.press("o")
+    page.wait_for_selector("[data-testid=graph-announcer]:has-text('Enter shows it')",
+                           state="attached")
+    assert page.text_content("[data-testid=customer-id]") == world.anna
+    # on Carla's e-mail (one hop out, across the rejected tablet link), O opens Carla
+    focus_graph_on(page, f"email:{seed.CARLA_EMAIL}")
+    page.keyboard.press("O")
+    page.wait_for_function("id => location.hash === `#/customer/${id}`", arg=world.carla)
+    page.wait_for_selector(f"[data-testid=customer-id]:text-is('{world.carla}')")
+    wait_drawn(page)
+    assert page.evaluate("k => window.__idgraph.cy.getElementById(k).length",
+                         f"crm_id:{seed.CARLA_CRM}") == 1
+
+
+def test_o_in_the_review_queue_opens_the_first_sides_customer(page, world):
+    sign_in_steward(page)
+    page.goto("/explorer/#/review")
+    page.wait_for_selector(f"[data-testid=review-item][data-review='{world.review_id}']"
+                           "[aria-selected=true]")
+    page.wait_for_selector("[data-testid=review-compare]")
+    page.keyboard.press("o")
+    # side A is Anna's CRM id
+    page.wait_for_function("id => location.hash === `#/customer/${id}`", arg=world.anna)
+    page.wait_for_selector(f"[data-testid=customer-id]:text-is('{world.anna}')")

@@ -9,7 +9,7 @@ from enum import Enum
 import pytest
 
 from app.api import vocabularies as api
-from app.domain import plan, rules_change, steward
+from app.domain import plan, roles, rules_change, steward
 from app.domain.asof import FORGET
 from app.domain.matching.decisions import Basis, Decision, Guard
 from app.domain.profile import RULES
@@ -32,6 +32,7 @@ def values(enum: type[Enum]) -> set[str]:
     (api.OutcomeKind, values(rules_change.OutcomeKind)),
     (api.SurvivorshipRule, set(RULES)),
     (api.ComputedTraitKind, set(KINDS)),
+    (api.Role, values(roles.Role)),
 ], ids=lambda x: x.__name__ if isinstance(x, type) else "")
 def test_a_schema_enum_holds_the_domain_vocabulary(schema_enum, domain_words):
     assert values(schema_enum) == domain_words

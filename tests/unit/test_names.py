@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SHARED_WITH_THE_API = {
     "AuditEntry", "ComputedTrait", "ErasureReceipt", "Event", "Explanation", "FunnelStep",
     "Identifier", "IdentifierStatus", "LinkStatus", "OutcomeKind", "Profile", "ReviewEffect",
-    "ReviewStatus", "Segment", "Shape", "WhyNot",
+    "ReviewStatus", "Role", "Segment", "Shape", "WhyNot",
 }
 
 

@@ -7,7 +7,7 @@ import { runAction } from "../actions";
 import type { Preview } from "../actions";
 import { clear, clip, errorText, fmtDate, fmtTime, fmtValue, h, plural } from "../dom";
 import type { GraphCanvas } from "../graph";
-import { isHub, legend, linkKind, linkSummary, matchKeyView, shortValue, storedMatch, typeStyle } from "../kit";
+import { isHub, legend, linkKind, linkSummary, matchKeyView, shortValue, storedMatch, typeStyle, weighed, zeroWeights } from "../kit";
 import { canAct, session } from "../session";
 import { timebar } from "../timebar";
 import { displayName, rememberCustomer } from "./search";
@@ -33,7 +33,7 @@ function keyLabel(key: string): HTMLElement {
 function matchSection(link: Link): HTMLElement | null {
   const match = storedMatch(link.weights);
   if (!match && !link.matchKey) return null;
-  const rows = match?.weights ?? [];
+  const { rows, zero, prior } = weighed(match?.score ?? null, match?.weights ?? []);
   const max = Math.max(1, ...rows.map(([, v]) => Math.abs(v)));
   return h("div.section", { "data-testid": "match" },
     h("h3", null, "Match"),
@@ -41,13 +41,15 @@ function matchSection(link: Link): HTMLElement | null {
     h("dl.facts", null,
       match?.score != null ? [h("dt", null, "Score"), h("dd", { "data-testid": "match-score" }, match.score.toFixed(2))] : null,
       match?.probability != null ? [h("dt", null, "Probability"), h("dd", null, match.probability.toFixed(3))] : null,
+      prior != null ? [h("dt", { title: "The prior log-odds of a match for records of these kinds: the score is the prior plus the weights" }, "Prior"), h("dd.mono", { "data-testid": "match-prior" }, prior.toFixed(2))] : null,
       match?.model ? [h("dt", null, "Model"), h("dd.mono", null, match.model)] : null),
     rows.length ? h("div.weights", { "data-testid": "weights" },
       ...rows.map(([name, v]) => h("div.weight-row", { "data-testid": "link-weight", "data-comparison": name },
         h("span.weight-name", null, name.replace(/_/g, " ")),
         h("span.weight-bar", null, h("span", { class: v >= 0 ? "pos" : "neg", style: `width:${(Math.abs(v) / max) * 100}%` })),
         h("span.weight-value.mono", null, v > 0 ? `+${v.toFixed(2)}` : v.toFixed(2))))) : null,
-    rows.length ? h("p.muted.small", null, "Weights are log2(m/u): positive is evidence for one person, negative against.") : null);
+    zeroWeights(zero),
+    rows.length ? h("p.muted.small", null, "Weights are log2(m/u): positive is evidence for one person, negative against; the score is the prior plus their sum.") : null);
 }
 
 export async function customerView(main: HTMLElement, params: URLSearchParams, path: string[],

@@ -5,7 +5,7 @@ import { REVIEW_QUEUE, gql } from "../api";
 import type { Review, ReviewSide, Trait } from "../api";
 import { runAction } from "../actions";
 import { clear, errorText, fmtTime, fmtValue, h, plural } from "../dom";
-import { matchKeyView, shortValue, typeStyle, weightBar } from "../kit";
+import { matchKeyView, shortValue, typeStyle, weighed, weightBar, zeroWeights } from "../kit";
 import { canAct } from "../session";
 import { displayName } from "./search";
 import type { Cleanup } from "../main";
@@ -88,12 +88,15 @@ export async function reviewView(main: HTMLElement): Promise<Cleanup> {
     const b = traitMap(r.b);
     const names = [...new Set([...COMPARED.filter((n) => a.has(n) || b.has(n)), ...a.keys(), ...b.keys()])];
     const weights = Object.entries(r.weights).filter(([, v]) => typeof v === "number") as [string, number][];
-    const max = Math.max(1, ...weights.map(([, v]) => Math.abs(v)));
+    const { rows: weighing, zero, prior } = weighed(r.score, weights);
+    const rows: [string, number][] = prior == null ? weighing : [...weighing, ["prior", prior]];
+    const max = Math.max(1, ...rows.map(([, v]) => Math.abs(v)));
     const weightOf = new Map(weights);
     const sameCustomer = r.a.customerId && r.a.customerId === r.b.customerId;
     clear(detail,
       h("div.review-top", null,
-        h("div", null, h("div.muted.small", null, `Item ${r.id} · proposed ${fmtTime(r.createdAt)}`), h("div.review-score", null, "Score ", h("strong", null, r.score.toFixed(2))),
+        h("div", null, h("div.muted.small", null, `Item ${r.id} · proposed ${fmtTime(r.createdAt)}`), h("div.review-score", null, "Score ", h("strong", { "data-testid": "review-score" }, r.score.toFixed(2)),
+          r.probability != null ? h("span.muted", null, ` · probability ${(r.probability * 100).toFixed(1)}%`) : null),
           r.matchKey ? h("div", null, matchKeyView(r.matchKey)) : null),
         h("div.actions", null,
           h("button.btn.btn-secondary", { type: "button", "data-action": "reject", "data-testid": "review-reject", onclick: () => void resolve(false) }, "Reject ", kbd("r")),
@@ -106,15 +109,16 @@ export async function reviewView(main: HTMLElement): Promise<Cleanup> {
           const vb = b.get(n);
           const same = va && vb && fmtValue(va.value).toLowerCase().replace(/\s/g, "") === fmtValue(vb.value).toLowerCase().replace(/\s/g, "");
           const w = weightOf.get(n);
-          return h("tr", { class: same ? "same" : va && vb ? "differs" : "" },
+          return h("tr", { class: same ? "same" : va && vb ? "differs" : "", "data-testid": w == null ? null : "review-weight", "data-comparison": w == null ? null : n },
             h("td.strong", null, n.replace(/_/g, " ")),
             h("td", null, va ? fmtValue(va.value) : h("span.muted", null, "—"), va ? h("div.muted.small", null, va.source) : null),
             h("td", null, vb ? fmtValue(vb.value) : h("span.muted", null, "—"), vb ? h("div.muted.small", null, vb.source) : null),
             h("td", null, w == null ? h("span.muted.small", null, "") : weightBar(w, max)));
         }),
-        ...weights.filter(([n]) => !names.includes(n)).map(([n, w]) => h("tr", null,
+        ...rows.filter(([n]) => !names.includes(n)).map(([n, w]) => h("tr", { "data-testid": "review-weight", "data-comparison": n },
           h("td.strong", null, n.replace(/_/g, " ")), h("td", { colspan: 2 }, h("span.muted.small", null, n === "prior" ? "prior log-odds of a match" : "")), h("td", null, weightBar(w, max)))))),
-      h("p.muted.small", null, "Weights are log2(m/u) per comparison: positive is evidence for a match, negative against; the score is their sum."));
+      zeroWeights(zero.filter((n) => !names.includes(n))),
+      h("p.muted.small", null, "Weights are log2(m/u) per comparison: positive is evidence for a match, negative against; the score is their sum with the prior."));
   }
 
   async function resolve(accept: boolean): Promise<void> {
@@ -143,7 +147,11 @@ export async function reviewView(main: HTMLElement): Promise<Cleanup> {
     else if (e.key === "k" || e.key === "ArrowUp") { index = Math.max(0, index - 1); render(true); e.preventDefault(); }
     else if (e.key === "a" && r) { e.preventDefault(); void resolve(true); }
     else if (e.key === "r" && r) { e.preventDefault(); void resolve(false); }
-    else if (e.key === "o" && r?.a.customerId) { location.hash = `#/customer/${encodeURIComponent(r.a.customerId)}`; }
+    else if (e.key === "o" && r) {
+      // side A's customer, or side B's when A has none yet
+      const customer = r.a.customerId ?? r.b.customerId;
+      if (customer) { e.preventDefault(); location.hash = `#/customer/${encodeURIComponent(customer)}`; }
+    }
   };
   document.addEventListener("keydown", onKey);
   clear(detail, h("div.loading", null, "Loading the queue…"));
