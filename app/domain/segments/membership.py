@@ -79,7 +79,7 @@ def diff(customer_id: str, current: Mapping[str, Membership], results: Mapping[s
 class Refresh:
     changes: tuple[MembershipChange, ...]
     memberships: dict[str, Membership]
-    results: dict[str, Result]  # every segment at `checked_at`
+    results: dict[str, Result]  # the segments evaluated at `checked_at`
     checked_at: str
     next_check: str | None  # when to look again if nothing happens (None: only on new data)
 
@@ -142,8 +142,12 @@ def catch_up(segments: Catalogue, facts: CustomerFacts, current: Mapping[str, Me
         for name in due:
             times[name] = own_change(segments[name], facts, moment, traits)
         at, steps, synced = moment, steps + 1, True
-    results = evaluate_all(segments, facts, now, traits=traits,
-                           only=None if only is None else names, held=memberships)
+    if synced and steps < max_steps:  # the others answer at `now` as they last did
+        due = [n for n, t in times.items() if t is not None and t <= now]
+        last: Collection[str] | None = set().union(*(upward[n] for n in due))
+    else:
+        last = None if only is None else names
+    results = evaluate_all(segments, facts, now, traits=traits, only=last, held=memberships)
     step, memberships = diff(facts.customer_id, memberships, results, now)
     changes += step
     ahead = [own_change(segments[name], facts, now, traits) if kept is None else kept
