@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from app.domain.changes import Change, ChangeEventKind
 from app.domain.checks import PendingCheck
 from app.domain.plan import Plan
-from app.domain.segments.index import CREATED, InputKind, input_key, touched_event
+from app.domain.segments.index import CREATED, SegmentInput, input_key, touched_event
 
 
 def changes_of(plan: Plan, owners: dict[str, str], at: str) -> list[Change]:
@@ -112,8 +112,9 @@ def touched_inputs(plan: Plan) -> dict[str, frozenset[str]]:
         return {}
     touched = _Touched(plan)
     for event in plan.events:
-        keys = [touched_event(event.type), *(input_key(InputKind.TRAIT, t) for t in event.traits),
-                *(input_key(InputKind.CONSENT, p) for p in event.consent)]
+        keys = [touched_event(event.type),
+                *(input_key(SegmentInput.TRAIT, t) for t in event.traits),
+                *(input_key(SegmentInput.CONSENT, p) for p in event.consent)]
         for ident in event.identifiers:
             touched.add(touched.owner.get(ident.key), keys)
     if not touched.identifiers(plan):
@@ -156,7 +157,7 @@ class _Touched:
 
 
 def _identifier(key: str) -> str:
-    return input_key(InputKind.IDENTIFIER, key.partition(":")[0])
+    return input_key(SegmentInput.IDENTIFIER, key.partition(":")[0])
 
 
 def with_checks(plan: Plan, at: str) -> Plan:

@@ -1,8 +1,8 @@
 """What each segment definition reads, and so which segments a write can affect.
 
-An input is a text `kind:name` (InputKind): `event:purchase` (events of a type; `event:*`
-for a condition or computed trait over every type), `trait:country`, `identifier:email`,
-`consent:marketing`. A write names the inputs it touched per customer
+An input is a text `kind:name` (SegmentInput): `event:purchase` (events of a type;
+`event:*` for a condition or computed trait over every type), `trait:country`,
+`identifier:email`, `consent:marketing`. A write names the inputs it touched per customer
 (app.domain.effects.pending_checks); streaming evaluation then evaluates only the segments
 that read one of them, and those that read those through in_segment. The rest keep their
 memberships: nothing they read changed, and time could not change them (the customer's
@@ -33,7 +33,7 @@ from app.domain.traits import CustomerFacts, TraitsConfig
 NO_DATA_MOMENT = "2000-01-01T00:00:00.000000Z"
 
 
-class InputKind(StrEnum):
+class SegmentInput(StrEnum):
     """The kinds of customer data a definition reads."""
 
     EVENT = "event"
@@ -48,7 +48,7 @@ ANY_TYPE = "*"
 CREATED = "customer:created"
 
 
-def input_key(kind: InputKind, name: str) -> str:
+def input_key(kind: SegmentInput, name: str) -> str:
     return f"{kind}:{name}"
 
 
@@ -60,27 +60,27 @@ def reads(segment: Segment, traits: TraitsConfig) -> frozenset[str]:
 
 def _leaf_reads(node: object, traits: TraitsConfig) -> Iterator[str]:
     if isinstance(node, EventCondition):
-        yield input_key(InputKind.EVENT, node.event_type or ANY_TYPE)
+        yield input_key(SegmentInput.EVENT, node.event_type or ANY_TYPE)
     elif isinstance(node, TraitCondition):
-        yield input_key(InputKind.TRAIT, node.name)
+        yield input_key(SegmentInput.TRAIT, node.name)
     elif isinstance(node, HasIdentifier):
-        yield input_key(InputKind.IDENTIFIER, node.identifier_type)
+        yield input_key(SegmentInput.IDENTIFIER, node.identifier_type)
     elif isinstance(node, ConsentGiven):
-        yield input_key(InputKind.CONSENT, node.purpose)
+        yield input_key(SegmentInput.CONSENT, node.purpose)
     elif isinstance(node, ComputedCondition):
         trait = traits.get(node.name)
         if trait is None:
             return  # an unknown computed trait is always None: nothing changes it
         if trait.kind == "identifier_count":
-            yield input_key(InputKind.IDENTIFIER, trait.identifier_type)
+            yield input_key(SegmentInput.IDENTIFIER, trait.identifier_type)
         else:
-            yield from (input_key(InputKind.EVENT, t) for t in trait.types or (ANY_TYPE,))
+            yield from (input_key(SegmentInput.EVENT, t) for t in trait.types or (ANY_TYPE,))
     elif not isinstance(node, InSegment):
         raise TypeError(f"not a condition: {node!r}")
 
 
 def touched_event(event_type: str) -> str:
-    return input_key(InputKind.EVENT, event_type)
+    return input_key(SegmentInput.EVENT, event_type)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +127,6 @@ class SegmentIndex:
         for key in touched:
             found |= self.readers.get(key, frozenset())
             kind, _, name = key.partition(":")
-            if kind == InputKind.EVENT and name != ANY_TYPE:
+            if kind == SegmentInput.EVENT and name != ANY_TYPE:
                 found |= self.readers.get(touched_event(ANY_TYPE), frozenset())
         return frozenset(found)

@@ -45,8 +45,7 @@ CALL () {
                p.since = CASE WHEN row.since < p.since THEN row.since ELSE p.since END,
                p.survivor = coalesce(p.survivor, row.survivor),
                p.split = p.split OR row.split,
-               p.inputs = CASE WHEN p.inputs IS NULL OR row.inputs IS NULL
-                                 OR size(p.inputs) > 200 THEN NULL
+               p.inputs = CASE WHEN p.inputs IS NULL OR row.inputs IS NULL THEN NULL
                                ELSE p.inputs + [k IN row.inputs WHERE NOT k IN p.inputs] END
 }
 """ + append_changes)
