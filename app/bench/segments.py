@@ -147,6 +147,7 @@ async def run_segments_bench(settings: Settings, customers: int, count: int, eve
             },
             "batch_refresh": {
                 "first_s": round(first_refresh, 1),
+                "first_customers_per_s": round(fill["customers"] / first_refresh, 1),
                 "first_changes": len(first),
                 "routine_s": round(routine_refresh, 1),
                 "routine_changes": len(second),

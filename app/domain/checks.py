@@ -23,3 +23,20 @@ class PendingCheck:
     since: str  # the earliest write not evaluated yet
     survivor: str | None = None  # merged into this customer: leaves its segments
     split: bool = False  # a part split off: evaluated from `since`, its past not replayed
+    # the inputs the writes touched (app.domain.segments.index), None: anything may have
+    # changed; marks of several writes join theirs (None wins)
+    inputs: frozenset[str] | None = None
+
+
+def joined_inputs(a: frozenset[str] | None, b: frozenset[str] | None
+                  ) -> frozenset[str] | None:
+    return None if a is None or b is None else a | b
+
+
+def inputs_text(inputs: frozenset[str] | None) -> str | None:
+    """As a store keeps it: the keys in order, space-separated (a key has no space)."""
+    return None if inputs is None else " ".join(sorted(inputs))
+
+
+def inputs_of_text(text: str | None) -> frozenset[str] | None:
+    return None if text is None else frozenset(text.split())

@@ -4,9 +4,12 @@ live above plan.py, changes.py and checks.py."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from app.domain.changes import Change, ChangeEventKind
 from app.domain.checks import PendingCheck
 from app.domain.plan import Plan
+from app.domain.segments.index import CREATED, SegmentInput, input_key, touched_event
 
 
 def changes_of(plan: Plan, owners: dict[str, str], at: str) -> list[Change]:
@@ -88,13 +91,73 @@ def _profile_changes(plan: Plan, at: str) -> list[Change]:
 
 
 def pending_checks(plan: Plan, at: str) -> list[PendingCheck]:
-    """The checks a plan leaves: its customers, the absorbed of its merges (with their
-    survivor) and the parts of its splits."""
+    """The checks a plan leaves: its customers (with the inputs it touched of each), the
+    absorbed of its merges (with their survivor) and the parts of its splits."""
     absorbed = {m.absorbed: m.survivor for m in [*plan.merges, *plan.renames]}
     parts = {p for s in plan.splits for p in s.parts}
     touched = (plan.affected_customers | set(absorbed)) - {e.customer_id for e in plan.erasures}
-    return [PendingCheck(cid, at, at, absorbed.get(cid), cid in parts)
+    inputs = touched_inputs(plan)
+    return [PendingCheck(cid, at, at, absorbed.get(cid), cid in parts, inputs.get(cid))
             for cid in sorted(touched)]
+
+
+def touched_inputs(plan: Plan) -> dict[str, frozenset[str]]:
+    """Per customer, the segment inputs (app.domain.segments.index) an ingest plan
+    touched: its events' types, traits and consent, the identifier types it gained, moved
+    or changed the status of, and CREATED for the customers it created. A customer
+    missing here may have changed in any way: one merged into, renamed or split, and
+    every customer of a plan that is not an ingest of events (a steward action, a rules
+    change), whose changes are not listed."""
+    if plan.audit or not plan.events:
+        return {}
+    touched = _Touched(plan)
+    for event in plan.events:
+        keys = [touched_event(event.type),
+                *(input_key(SegmentInput.TRAIT, t) for t in event.traits),
+                *(input_key(SegmentInput.CONSENT, p) for p in event.consent)]
+        for ident in event.identifiers:
+            touched.add(touched.owner.get(ident.key), keys)
+    if not touched.identifiers(plan):
+        return {}
+    for customer in plan.new_customers:
+        touched.add(customer.id, [CREATED])
+    whole = {*touched.survivor.values(),
+             *(c for s in plan.splits for c in (s.customer_id, *s.parts))}
+    return {cid: frozenset(keys) for cid, keys in touched.found.items() if cid not in whole}
+
+
+class _Touched:
+    def __init__(self, plan: Plan) -> None:
+        self.survivor = {m.absorbed: m.survivor for m in [*plan.merges, *plan.renames]}
+        self.holder = {d.key: d.customer_id for d in plan.identifiers}
+        self.owner = self.holder | plan.moves
+        self.found: dict[str, set[str]] = {}
+
+    def add(self, cid: str | None, keys: Iterable[str]) -> None:
+        while cid in self.survivor:
+            cid = self.survivor[cid]
+        if cid is not None:
+            self.found.setdefault(cid, set()).update(keys)
+
+    def identifiers(self, plan: Plan) -> bool:
+        """The identifier types each customer gained, lost or saw change status; False
+        when a status changed for an identifier whose owner the plan does not say."""
+        for change in plan.changes:
+            if change.kind == ChangeEventKind.IDENTIFIERS_ADDED:
+                self.add(change.customer_id,
+                         (_identifier(k) for k in change.data["identifiers"]))
+        for key, cid in plan.moves.items():
+            self.add(cid, [_identifier(key)])
+            self.add(self.holder.get(key), [_identifier(key)])
+        for status in plan.statuses:
+            if self.owner.get(status.key) is None:
+                return False
+            self.add(self.owner.get(status.key), [_identifier(status.key)])
+        return True
+
+
+def _identifier(key: str) -> str:
+    return input_key(SegmentInput.IDENTIFIER, key.partition(":")[0])
 
 
 def with_checks(plan: Plan, at: str) -> Plan:

@@ -14,6 +14,7 @@ order is time order and windows compare as text.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import tomllib
@@ -109,10 +110,12 @@ def normal_ts(ts: str) -> str:
     return format_ts(parse_ts(ts))
 
 
+@functools.lru_cache(maxsize=8192)
 def shift(ts: str, delta: timedelta) -> str:
     """`ts` moved by `delta`, held at the first or last moment a date-time can take: a
     stored event near year 1 or 9999 (stores written before the bounds on timestamps)
-    must not break a window that reaches past it."""
+    must not break a window that reaches past it. Remembered: segment evaluation shifts
+    the same moment by the same windows for every customer it evaluates then."""
     moment = parse_ts(ts)
     try:
         return format_ts(moment + delta)

@@ -54,6 +54,7 @@ from app.domain.segments import (
     segment_deleted,
 )
 from app.domain.segments.evaluate import Catalogue
+from app.domain.segments.index import SegmentIndex
 from app.domain.segments.membership import stale
 from app.domain.traits import CustomerFacts, EventLike, TraitsConfig
 from app.stores.base import IdentityStore
@@ -207,6 +208,7 @@ class SegmentService:
         # the pace of the writes' checks, kept from one write to the next: their cost per
         # customer changes with the definitions only (a refresh learns its own from one)
         self._checks_pace = _Pace()
+        self._indexed: tuple[tuple[tuple[str, str], ...], SegmentIndex] | None = None
 
     def now(self) -> str:
         return format_ts(self.clock())
@@ -394,12 +396,30 @@ class SegmentService:
                                traits=self.traits)
                 write.changes += old.changes
                 memberships, checked_at = old.memberships, at
+            only = self._only(after, check, state, checked_at, at) if now is None else None
             done = catch_up(after, facts[cid], memberships, checked_at, at,
-                            traits=self.traits)
+                            traits=self.traits, only=only, next_check=state.next_check)
             write.changes += done.changes
             write.states[cid] = SegmentState(done.memberships, done.checked_at,
                                              done.next_check)
         return write
+
+    def _only(self, catalogue: Catalogue, check: PendingCheck | None, state: SegmentState,
+              checked_at: str | None, at: str) -> frozenset[str] | None:
+        """The segments the writes behind a pending check can have changed (None: all)."""
+        if check is None or check.split:
+            return None
+        if checked_at is None:
+            return None if state.memberships else self._index(catalogue).new_customer(
+                check.inputs)
+        due = state.next_check is not None and state.next_check <= at
+        return self._index(catalogue).affected(check.inputs, time_due=due)
+
+    def _index(self, catalogue: Catalogue) -> SegmentIndex:
+        key = tuple((name, segment.text) for name, segment in sorted(catalogue.items()))
+        if self._indexed is None or self._indexed[0] != key:
+            self._indexed = (key, SegmentIndex.of(dict(catalogue), self.traits))
+        return self._indexed[1]
 
     # -- verifying -----------------------------------------------------------------------
     async def verify(self, repair: bool = False) -> MembershipReport:

@@ -189,6 +189,8 @@ async def test_a_write_records_segment_checks_only_while_segments_exist(store):
     assert (check.at, check.since) == ("2024-03-03T00:00:00.000000Z",
                                        "2024-03-02T00:00:00.000000Z")
     assert (check.survivor, check.split) == (None, False)
+    # what the two writes touched, joined: the segments that read them are evaluated
+    assert check.inputs == {"event:purchase", "event:page_view"}
     assert (await store.outbox_status()).pending_checks == 1
 
 
@@ -206,6 +208,7 @@ async def test_checks_a_dead_writer_left_are_settled_with_their_changes(store):
     absorbed = ({ann, cookie} - {survivor}).pop()
     checks = await store.pending_checks([ann, cookie])
     assert checks[absorbed].survivor == survivor and checks[survivor].survivor is None
+    assert checks[survivor].inputs is None  # merged into: anything may have changed
 
     settled = await w.segments.settle()
 

@@ -163,6 +163,25 @@ def dependents(segments: Catalogue, names: Collection[str]) -> set[str]:
     return found
 
 
+def with_readers(segments: Catalogue, names: Collection[str]) -> dict[str, frozenset[str]]:
+    """Each of `names` with the segments of `names` that read it, directly or not (a
+    plain walk: streaming evaluation asks it for every customer)."""
+    readers_of: dict[str, set[str]] = {}
+    for name in names:
+        for ref in segments[name].references:
+            readers_of.setdefault(ref, set()).add(name)
+    found: dict[str, frozenset[str]] = {}
+    for name in names:
+        seen, todo = {name}, [name]
+        while todo:
+            for reader in readers_of.get(todo.pop(), ()):
+                if reader not in seen:
+                    seen.add(reader)
+                    todo.append(reader)
+        found[name] = frozenset(seen)
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class DefinitionLimits:
     """The policy for new definitions (check_definition); stored ones keep loading."""
@@ -232,11 +251,18 @@ def evaluate(segment: Segment, facts: CustomerFacts, now: str, *,
 
 
 def evaluate_all(segments: Catalogue, facts: CustomerFacts, now: str, *,
-                 traits: TraitsConfig | None = None) -> dict[str, Result]:
-    """Every segment for one customer, each after the segments it reads."""
+                 traits: TraitsConfig | None = None, only: Collection[str] | None = None,
+                 held: Collection[str] = ()) -> dict[str, Result]:
+    """Every segment for one customer (or those of `only`), each after the segments it
+    reads; a segment outside `only` that one of them reads answers from `held` (the
+    segments the customer is in)."""
     context = _Context(facts, normal_ts(now), traits or TraitsConfig.default())
     results: dict[str, Result] = {}
-    for name in evaluation_order(segments):
+    order = evaluation_order(segments)
+    if only is not None:
+        order = [n for n in order if n in only]
+        context.memberships = {n: n in held for n in segments if n not in only}
+    for name in order:
         results[name] = Result(*_evaluate(segments[name].condition, context))
         context.memberships[name] = results[name].member
     return results
@@ -372,20 +398,27 @@ def next_change_at(segments: Catalogue, facts: CustomerFacts, now: str, *,
     now = normal_ts(now)
     traits = traits or TraitsConfig.default()
     wanted = set(segments) if names is None else _with_dependencies(segments, names)
-    times: set[str] = set()
-    for name in wanted:
-        for node in segments[name].timed:
-            at = _leaf_change(node, facts, now, traits)
-            if at is not None:
-                times.add(at)
+    times = [t for name in wanted if (t := own_change(segments[name], facts, now, traits))]
+    return min(times, default=None)
+
+
+def own_change(segment: Segment, facts: CustomerFacts, now: str,
+               traits: TraitsConfig) -> str | None:
+    """next_change_at of the segment's own conditions (not of the segments it reads)."""
+    times = [t for node in segment.timed if (t := _leaf_change(node, facts, now, traits))]
     return min(times, default=None)
 
 
 def _with_dependencies(segments: Catalogue, names: Collection[str]) -> set[str]:
-    graph = dependency_graph(segments)
-    found = {n for n in names if n in graph}
-    for name in list(found):
-        found |= nx.descendants(graph, name)
+    """`names` and the segments they read, directly or not (a plain walk: it runs at
+    every step of a streaming evaluation)."""
+    found = {n for n in names if n in segments}
+    todo = list(found)
+    while todo:
+        for ref in segments[todo.pop()].references:
+            if ref not in found and ref in segments:
+                found.add(ref)
+                todo.append(ref)
     return found
 
 

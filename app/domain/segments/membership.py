@@ -9,12 +9,18 @@ for everyone. When events arrive in time order, both write the same history.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from app.domain.segments.evaluate import Catalogue, Result, evaluate_all, next_change_at
+from app.domain.segments.evaluate import (
+    Catalogue,
+    Result,
+    evaluate_all,
+    own_change,
+    with_readers,
+)
 from app.domain.traits import CustomerFacts, TraitsConfig, normal_ts
 
 
@@ -73,49 +79,92 @@ def diff(customer_id: str, current: Mapping[str, Membership], results: Mapping[s
 class Refresh:
     changes: tuple[MembershipChange, ...]
     memberships: dict[str, Membership]
-    results: dict[str, Result]  # every segment at `checked_at`
+    results: dict[str, Result]  # the segments evaluated at `checked_at`
     checked_at: str
     next_check: str | None  # when to look again if nothing happens (None: only on new data)
 
 
 def catch_up(segments: Catalogue, facts: CustomerFacts, current: Mapping[str, Membership],
              checked_at: str | None, now: str, *, traits: TraitsConfig | None = None,
-             max_steps: int = MAX_STEPS) -> Refresh:
+             max_steps: int = MAX_STEPS, only: Collection[str] | None = None,
+             next_check: str | None = None) -> Refresh:
     """Bring one customer's memberships from `checked_at` to `now`.
 
     `checked_at` None (never checked) starts at the customer's first event, so a replayed
     history is dated as it happened; pass `now` to date everything now (a split part).
-    An event that arrives dated before `checked_at` is late: what it changes is dated
-    `now`, because history is not rewritten. Only events are kept in time: a step in the
-    past sees the customer's current identifiers, traits and consent."""
+    An event that arrives dated before `checked_at` is late: what it changes is dated at
+    the first moment looked at after `checked_at`, because history is not rewritten. Only
+    events are kept in time: a step in the past sees the customer's current identifiers,
+    traits and consent.
+
+    The first moment evaluates every segment; each later one only the segments whose own
+    conditions can change then (each segment's next moment is kept until it comes: with
+    the facts fixed, it cannot move) and those that read them through in_segment. That
+    is the same history as evaluating every segment at every moment any could change.
+
+    `only`: evaluate just these segments (SegmentIndex.affected, .new_customer), the
+    others keep their memberships in `current` (the caller knows nothing they read
+    changed, and that time cannot change them before `now`); `next_check` is the one
+    stored at the last check, kept when it is still ahead (it may belong to a segment
+    not evaluated)."""
     now = normal_ts(now)
+    traits = traits or TraitsConfig.default()
+    names = frozenset(segments) if only is None else frozenset(only) & frozenset(segments)
+    upward = with_readers(segments, names)
     memberships = dict(current)
     changes: list[MembershipChange] = []
 
-    def step_to(moment: str) -> None:
+    def step_to(moment: str, which: Collection[str]) -> None:
         nonlocal memberships
-        results = evaluate_all(segments, facts, moment, traits=traits)
+        results = evaluate_all(segments, facts, moment, traits=traits, only=which,
+                               held=memberships)
         step, memberships = diff(facts.customer_id, memberships, results, moment)
         changes.extend(step)
 
-    at = checked_at
+    at, synced = checked_at, False
     if at is None and facts.events and facts.events[0].timestamp < now:
-        at = facts.events[0].timestamp
-        step_to(at)
+        at, synced = facts.events[0].timestamp, True
+        step_to(at, names)
     elif at is not None and at < now and any(e.timestamp == at for e in facts.events):
-        step_to(at)  # an event of the very moment of the last check may be new to it
+        step_to(at, names)  # an event of the very moment of the last check may be new to it
+        synced = True
+    times: dict[str, str | None] = {}
+    if at is not None:
+        times = {n: own_change(segments[n], facts, at, traits) for n in names}
     steps = 0
     while at is not None and steps < max_steps:
-        moment = next_change_at(segments, facts, at, traits=traits)
+        moment = min((t for t in times.values() if t is not None), default=None)
         if moment is None or moment >= now:
             break
-        step_to(moment)
-        at, steps = moment, steps + 1
-    results = evaluate_all(segments, facts, now, traits=traits)
+        due = [n for n, t in times.items() if t == moment]
+        # late events are seen at the first moment: every segment then
+        step_to(moment, set().union(*(upward[n] for n in due)) if synced else names)
+        for name in due:
+            times[name] = own_change(segments[name], facts, moment, traits)
+        at, steps, synced = moment, steps + 1, True
+    if synced and steps < max_steps:  # the others answer at `now` as they last did
+        due = [n for n, t in times.items() if t is not None and t <= now]
+        last: Collection[str] | None = set().union(*(upward[n] for n in due))
+    else:
+        last = None if only is None else names
+    results = evaluate_all(segments, facts, now, traits=traits, only=last, held=memberships)
     step, memberships = diff(facts.customer_id, memberships, results, now)
     changes += step
-    return Refresh(tuple(changes), memberships, results, now,
-                   next_change_at(segments, facts, now, traits=traits))
+    ahead = [own_change(segments[name], facts, now, traits) if kept is None else kept
+             for name in names for kept in [_ahead(times, name, now)]]
+    following = min((t for t in ahead if t), default=None)
+    if only is not None and next_check is not None and next_check > now:
+        following = min(next_check, following or next_check)
+    return Refresh(tuple(changes), memberships, results, now, following)
+
+
+def _ahead(times: Mapping[str, str | None], name: str, now: str) -> str | None:
+    """The kept next moment of a segment when it is still after `now`; "" when it never
+    comes (None: it must be worked out at `now`)."""
+    if name not in times:
+        return None
+    kept = times[name]
+    return "" if kept is None else kept if kept > now else None
 
 
 def stale(segments: Catalogue, facts: CustomerFacts, memberships: Mapping[str, Membership],

@@ -48,8 +48,9 @@ SAVE_EVALUATED = oq.delete_pending + SAVE_SEGMENT_STATES
 
 
 def _check(row: Any) -> PendingCheck:
+    inputs = row.get("inputs")
     return PendingCheck(row["customer_id"], row["at"], row["since"], row["survivor"],
-                        bool(row["split"]))
+                        bool(row["split"]), None if inputs is None else frozenset(inputs))
 
 
 class _Tx:
@@ -97,7 +98,9 @@ class Neo4jOutbox:
             changes.extend(membership_change(c)
                            for c in erased(erasure.customer_id, row["held"], erasure.at))
         checks = [{"customer_id": c.customer_id, "at": c.at, "since": c.since,
-                   "survivor": c.survivor, "split": c.split} for c in plan.segment_checks]
+                   "survivor": c.survivor, "split": c.split,
+                   "inputs": None if c.inputs is None else sorted(c.inputs)}
+                  for c in plan.segment_checks]
         await (await tx.run(oq.RECORD_CHANGES, checks=checks,
                             **outbox_params(changes))).consume()
         return tuple(changes)

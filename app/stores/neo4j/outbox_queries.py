@@ -40,11 +40,13 @@ CALL () {
   UNWIND $checks AS row
   MERGE (p:SegmentPending {customer_id: row.customer_id})
   ON CREATE SET p.at = row.at, p.since = row.since, p.survivor = row.survivor,
-                p.split = row.split
+                p.split = row.split, p.inputs = row.inputs
   ON MATCH SET p.at = CASE WHEN row.at > p.at THEN row.at ELSE p.at END,
                p.since = CASE WHEN row.since < p.since THEN row.since ELSE p.since END,
                p.survivor = coalesce(p.survivor, row.survivor),
-               p.split = p.split OR row.split
+               p.split = p.split OR row.split,
+               p.inputs = CASE WHEN p.inputs IS NULL OR row.inputs IS NULL THEN NULL
+                               ELSE p.inputs + [k IN row.inputs WHERE NOT k IN p.inputs] END
 }
 """ + append_changes)
 
@@ -94,7 +96,7 @@ PENDING_OF = """
 UNWIND $ids AS id
 MATCH (p:SegmentPending {customer_id: id})
 RETURN p.customer_id AS customer_id, p.at AS at, p.since AS since, p.survivor AS survivor,
-       p.split AS split
+       p.split AS split, p.inputs AS inputs
 """
 
 # A fragment: the pending checks a segment transaction evaluated ($done).

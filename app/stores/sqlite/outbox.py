@@ -15,7 +15,7 @@ from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from app.domain.changes import Change, membership_change
-from app.domain.checks import PendingCheck
+from app.domain.checks import PendingCheck, inputs_of_text, inputs_text
 from app.domain.plan import Erasure, Plan
 from app.domain.segments.membership import erased
 from app.stores.outbox import (
@@ -35,21 +35,24 @@ if TYPE_CHECKING:
 CURSOR = "changes"  # the one outbox cursor (outbox_cursor.name)
 # The store's clock in Unix seconds: leases are measured by it, not by each process's.
 NOW = "((julianday('now') - 2440587.5) * 86400.0)"
-_CHECK_COLUMNS = "customer_id, at, since, survivor, split"
+_CHECK_COLUMNS = "customer_id, at, since, survivor, split, inputs"
 # The two statements that write a plan's sections (app/stores/sqlite/records.WRITTEN_BY).
 APPEND_OUTBOX = "INSERT INTO outbox (change_id, customer_id, at, body) VALUES (?, ?, ?, ?)"
 # Recorded only while there are segments: without them nothing would ever read the check.
 RECORD_CHECK = f"""INSERT INTO segment_pending ({_CHECK_COLUMNS})
-    SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM segments)
+    SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM segments)
     ON CONFLICT (customer_id) DO UPDATE SET
       at = max(at, excluded.at), since = min(since, excluded.since),
       survivor = coalesce(survivor, excluded.survivor),
-      split = max(split, excluded.split)"""
+      split = max(split, excluded.split),
+      inputs = CASE WHEN inputs IS NULL OR excluded.inputs IS NULL
+                      OR length(inputs) > 4000 THEN NULL
+                    ELSE inputs || ' ' || excluded.inputs END"""
 
 
 def _check(row: Sequence[Any]) -> PendingCheck:
-    cid, at, since, survivor, split = row
-    return PendingCheck(cid, at, since, survivor, bool(split))
+    cid, at, since, survivor, split, inputs = row
+    return PendingCheck(cid, at, since, survivor, bool(split), inputs_of_text(inputs))
 
 
 class _Tx:
@@ -94,7 +97,8 @@ class SQLiteOutbox:
         changes = [*plan.changes]
         for erasure in plan.erasures:
             changes.extend(self._erase_segments(erasure))
-        self.db.executemany(RECORD_CHECK, [(c.customer_id, c.at, c.since, c.survivor, c.split)
+        self.db.executemany(RECORD_CHECK, [(c.customer_id, c.at, c.since, c.survivor, c.split,
+                                            inputs_text(c.inputs))
                                            for c in plan.segment_checks])
         self._append_outbox(changes)
         return tuple(changes)

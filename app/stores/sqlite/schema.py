@@ -266,4 +266,10 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        # The segment inputs the writes behind a pending check touched (app/domain/checks.py),
+        # NULL: any; streaming evaluation evaluates only the segments reading them.
+        "V0008__segment_pending_inputs",
+        "ALTER TABLE segment_pending ADD COLUMN inputs TEXT",
+    ),
 ]
