@@ -35,12 +35,16 @@ import httpx
 from rich.console import Console
 
 from app.bootstrap import Services, start
-from app.config import Settings
+from app.config import WORKER_SETTINGS, Settings
 from app.demo import synthetic_events
 from app.domain.identifiers import normalise
+from app.services.readmodel import build_documents
+from app.services.views import Views
 from app.stores.values import CustomerReads, TimelineWindow
 
 BENCH_KEY = "idgraph-bench-reader-key"
+# The two paths measured in one run: the profile documents, and the graph (the baseline).
+PATHS = {"read_model": True, "graph": False}
 LOAD_BATCH = 1000
 QUERY = """query Profile($type: String!, $value: String!) {
   customerByIdentifier(type: $type, value: $value) {
@@ -137,8 +141,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(store_url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "IDGRAPH_API_KEYS": f"{BENCH_KEY}:reader", "IDGRAPH_STORE": store_url}
+def start_server(settings: Settings, port: int, workers: int, read_model: bool
+                 ) -> subprocess.Popen[bytes]:
+    # the worker factory takes its settings whole, as `idgraph serve --workers` hands them over
+    served = settings.model_copy(update={"api_keys": f"{BENCH_KEY}:reader",
+                                         "api_read_model": read_model})
+    env = {**os.environ, WORKER_SETTINGS: served.to_json()}
     return subprocess.Popen(
         [sys.executable, "-m", "app.bench.api", "serve", str(port), str(workers)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -220,19 +228,22 @@ async def http_levels(port: int, lookups: list[tuple[str, str]], levels: list[in
     return results
 
 
-async def raw_level(services: Services, lookups: list[tuple[str, str]], requests: int
-                    ) -> dict[str, Any]:
-    store, region = services.store, services.settings.default_region
+async def raw_level(services: Services, lookups: list[tuple[str, str]], requests: int,
+                    read_model: bool) -> dict[str, Any]:
+    """The query's reads as Views makes them: from the profile documents, or (without the
+    read model) from the graph."""
+    region = services.settings.default_region
+    views = Views(services.store, read_model=read_model)
 
     async def call(type_: str, value: str) -> bool:
         key = normalise(type_, value, default_region=region).key
-        cid = (await store.owners([key])).get(key)
+        cid = (await views.owners([key])).get(key)
         if cid is None:
             return False
-        await store.read_customers(CustomerReads(
+        data = await views.customer_data(CustomerReads(
             identifiers={cid}, observations={cid}, timelines={TimelineWindow(21): {cid}},
             segment_states={cid}))
-        return True
+        return cid in data.identifiers
 
     await drive(1, 200, lookups, call)
     return await drive(1, requests, lookups, call)
@@ -246,21 +257,19 @@ async def run_api_bench(settings: Settings, customers: int, requests: int, level
     services = await start(settings)
     try:
         held = await ensure_customers(services, customers, console)
+        console.print("writing the profile documents the store lacks ...")
+        await build_documents(services.store)
         lookups = await sample_cookies(services, 2000, seed)
         load_before = os.getloadavg()[0]
-        port = free_port()
-        server = start_server(settings.store, port, workers)
-        try:
-            await wait_healthy(f"http://127.0.0.1:{port}", server)
-            graphql = await http_levels(port, lookups, levels, requests, console)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-        console.print("raw store reads, 1 client ...")
-        raw = await raw_level(services, lookups, requests)
+        graphql, raw = {}, {}
+        for path, read_model in PATHS.items():
+            console.print(f"-- {path}")
+            graphql[path] = await serve_levels(settings, workers, read_model, lookups, levels,
+                                               requests, console)
+            console.print("raw store reads, 1 client ...")
+            raw[path] = await raw_level(services, lookups, requests, read_model)
     finally:
         await services.close()
-    one = graphql[str(levels[0])] if levels[0] == 1 else None
     return {
         "benchmark": "api",
         "store": settings.store.split("://")[0],
@@ -273,11 +282,38 @@ async def run_api_bench(settings: Settings, customers: int, requests: int, level
                     "load_1m_after": round(os.getloadavg()[0], 2)},
         "graphql_http": graphql,
         "raw_store_1_client": raw,
-        "graphql_over_raw_1_client": {
-            "p50": round(one["p50_ms"] / raw["p50_ms"], 2),
-            "mean": round(one["mean_ms"] / raw["mean_ms"], 2),
-        } if one else None,
+        "graphql_over_raw_1_client": {path: _over(graphql[path], raw[path], levels)
+                                      for path in PATHS},
+        "read_model_over_graph": {
+            level: {"p50": round(graphql["read_model"][level]["p50_ms"]
+                                 / graphql["graph"][level]["p50_ms"], 2),
+                    "p99": round(graphql["read_model"][level]["p99_ms"]
+                                 / graphql["graph"][level]["p99_ms"], 2)}
+            for level in graphql["graph"]},
     }
+
+
+def _over(graphql: dict[str, Any], raw: dict[str, Any], levels: list[int]
+          ) -> dict[str, float] | None:
+    if levels[0] != 1:
+        return None
+    one = graphql["1"]
+    return {"p50": round(one["p50_ms"] / raw["p50_ms"], 2),
+            "mean": round(one["mean_ms"] / raw["mean_ms"], 2)}
+
+
+async def serve_levels(settings: Settings, workers: int, read_model: bool,
+                       lookups: list[tuple[str, str]], levels: list[int], requests: int,
+                       console: Console) -> dict[str, Any]:
+    """The query over HTTP at each level, from a server of its own."""
+    port = free_port()
+    server = start_server(settings, port, workers, read_model)
+    try:
+        await wait_healthy(f"http://127.0.0.1:{port}", server)
+        return await http_levels(port, lookups, levels, requests, console)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def _serve(port: int, workers: int) -> None:

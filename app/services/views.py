@@ -13,6 +13,7 @@ from app.domain.segments import Membership
 from app.domain.traits import CustomerFacts
 from app.services.customers import SearchHit, search_customers
 from app.services.segments import customer_facts
+from app.stores import readmodel
 from app.stores.base import IdentityStore
 from app.stores.values import (
     AuditRecord,
@@ -27,8 +28,11 @@ from app.stores.values import (
 
 
 class Views:
-    def __init__(self, store: IdentityStore) -> None:
+    def __init__(self, store: IdentityStore, *, read_model: bool = True) -> None:
         self.store = store
+        # serve the reads the profile documents hold from them (app/stores/readmodel.py);
+        # off: every read from the graph (the benchmark's baseline)
+        self.read_model = read_model
 
     # -- customers, following merges (CustomerPort) -----------------------------------
     async def current_ids(self, customer_ids: Collection[str]) -> dict[str, str]:
@@ -54,8 +58,16 @@ class Views:
     # -- what customers hold and did, read together -----------------------------------
     async def customer_data(self, reads: CustomerReads) -> CustomerData:
         """The identifiers, profile observations, timeline pages and segment states that a
-        query's customer fields ask for at the same moment: one round trip on Neo4j."""
-        return await self.store.read_customers(reads)
+        query's customer fields ask for at the same moment: the profile documents of the
+        customers (one key lookup), and from the graph what they do not hold (one round
+        trip on Neo4j)."""
+        if not self.read_model:
+            return await self.store.read_customers(reads)
+        stored = await self.store.profile_documents(readmodel.customers_of(reads))
+        data, rest = readmodel.serve(reads, stored)
+        if readmodel.any_reads(rest):
+            readmodel.combine(data, await self.store.read_customers(rest))
+        return data
 
     async def events(self, event_ids: Collection[str]) -> dict[str, EventRecord]:
         return await self.store.events(event_ids)

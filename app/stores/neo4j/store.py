@@ -62,6 +62,7 @@ from app.stores.neo4j import records
 from app.stores.neo4j.errors import translated as _translated
 from app.stores.neo4j.history import Neo4jHistory
 from app.stores.neo4j.outbox import Neo4jOutbox
+from app.stores.neo4j.readmodel import DROP_ERASED_DOCUMENTS, Neo4jReadModel, rewrite_after
 from app.stores.neo4j.segments import Neo4jSegments
 from app.stores.ports.graph import Decide, decide_with_components
 from app.stores.values import (
@@ -121,7 +122,7 @@ class _Locks:
         self.gathered: set[str] = set()  # customers whose whole component was read
 
 
-class Neo4jStore(Neo4jSegments, Neo4jOutbox, Neo4jHistory, IdentityStore):
+class Neo4jStore(Neo4jSegments, Neo4jOutbox, Neo4jHistory, Neo4jReadModel, IdentityStore):
     def __init__(self, address: str, auth: tuple[str, str], *, database: str = "neo4j",
                  url: str | None = None, suppression: SuppressionKey | None = None) -> None:
         self.address = address
@@ -231,7 +232,9 @@ class Neo4jStore(Neo4jSegments, Neo4jOutbox, Neo4jHistory, IdentityStore):
                 return Receipt(plan)
             erased = await self._apply(tx, plan)
             audit_seqs = await self._record_and_release(tx, plan, locks)
-            return Receipt(plan, audit_seqs, erased, await self._apply_outbox(tx, plan))
+            changes = await self._apply_outbox(tx, plan)
+            await rewrite_after(tx, plan, snapshot)
+            return Receipt(plan, audit_seqs, erased, changes)
 
         async with self.driver.session(database=self.database) as session:
             return await session.execute_write(work)
@@ -314,6 +317,8 @@ class Neo4jStore(Neo4jSegments, Neo4jOutbox, Neo4jHistory, IdentityStore):
         rows = records.scrubbed_rows(found, spellings)
         if any(rows.values()):
             await (await tx.run(q.SCRUB_WRITE, rows)).consume()
+        await (await tx.run(DROP_ERASED_DOCUMENTS,
+                            pattern=records.scrub_pattern(spellings))).consume()
 
     @staticmethod
     async def _record_and_release(tx: AsyncManagedTransaction, plan: Plan | None,

@@ -266,4 +266,15 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        # The profile read model (app/stores/readmodel.py): one document per customer,
+        # rewritten by every write; a customer without one is read from the graph.
+        "V0008__profile_documents",
+        """
+        CREATE TABLE profile_documents (
+            customer_id TEXT PRIMARY KEY,
+            body TEXT NOT NULL
+        ) WITHOUT ROWID;
+        """,
+    ),
 ]

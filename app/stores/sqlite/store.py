@@ -56,6 +56,7 @@ from app.stores.sqlite.checkpoint import (
 from app.stores.sqlite.chunks import chunks, marks
 from app.stores.sqlite.history import SQLiteHistory
 from app.stores.sqlite.outbox import SQLiteOutbox
+from app.stores.sqlite.readmodel import SQLiteReadModel
 from app.stores.sqlite.schema import MIGRATIONS
 from app.stores.sqlite.segments import SQLiteSegments
 from app.stores.values import (
@@ -117,7 +118,8 @@ def _busy(exc: sqlite3.OperationalError) -> Exception:
     return StoreBusy(f"SQLite: {text}") if "locked" in text or "busy" in text else exc
 
 
-class SQLiteStore(SQLiteSegments, SQLiteOutbox, SQLiteHistory, IdentityStore):
+class SQLiteStore(SQLiteSegments, SQLiteOutbox, SQLiteHistory, SQLiteReadModel,
+                  IdentityStore):
     def __init__(self, path: str, url: str | None = None, *,
                  suppression: SuppressionKey | None = None) -> None:
         self.path = path
@@ -198,6 +200,8 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, SQLiteHistory, IdentityStore):
                 snapshot, decide, self._gather_components, gather.customers
             )
             receipt = self._apply(plan) if plan else Receipt(plan)
+            if plan:
+                await self._rewrite_after(plan, snapshot)
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
@@ -465,6 +469,9 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, SQLiteHistory, IdentityStore):
         try:
             for table, column, scrub in q.SCRUBBED_COLUMNS:
                 self.db.execute(q.SCRUB.format(table=table, column=column, scrub=scrub))
+            # documents that quote an erased value (another customer's identifier reason):
+            # read from the graph, scrubbed, until their customer's next write
+            self.db.execute(q.DROP_ERASED_DOCUMENTS)
         finally:
             for name in functions:
                 self.db.create_function(name, 1, None)

@@ -1,0 +1,61 @@
+"""The SQLite half of the profile read model (app/stores/readmodel.py): a table of
+documents keyed by customer id, rewritten inside the transaction of every write."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Collection, Iterable
+from typing import TYPE_CHECKING, Any
+
+from app.domain.plan import Plan, Snapshot
+from app.stores.readmodel import document_reads, documents, plan_keys, touched_customers
+from app.stores.sqlite.chunks import Transaction, chunks, marks
+from app.stores.values import CustomerData, CustomerReads
+
+READ = "SELECT customer_id, body FROM profile_documents WHERE customer_id IN ({marks})"
+WRITE = ("INSERT INTO profile_documents (customer_id, body) VALUES (?, ?) "
+         "ON CONFLICT (customer_id) DO UPDATE SET body = excluded.body")
+DROP = "DELETE FROM profile_documents WHERE customer_id IN ({marks})"
+OWNERS = ("SELECT customer_id FROM identifiers WHERE key IN ({marks}) "
+          "AND customer_id IS NOT NULL")
+# A rebuild's switch replaces the graph: its customers are read from the graph until
+# `idgraph readmodel build` writes their documents again.
+DROP_ALL = "DELETE FROM profile_documents"
+
+
+class SQLiteReadModel:
+    db: sqlite3.Connection
+
+    if TYPE_CHECKING:  # the store's (app/stores/base.py)
+        async def read_customers(self, reads: CustomerReads) -> CustomerData: ...
+
+        def _rows(self, statement: str, values: Collection[str]) -> Iterable[Any]: ...
+
+    async def profile_documents(self, customer_ids: Collection[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for chunk in chunks(customer_ids):
+            found.update(self.db.execute(READ.format(marks=marks(len(chunk))), chunk))
+        return found
+
+    async def build_profile_documents(self, customer_ids: Collection[str]) -> int:
+        with Transaction(self.db):
+            return await self._rewrite_documents(customer_ids)
+
+    async def _rewrite_after(self, plan: Plan, snapshot: Snapshot) -> None:
+        """Inside the plan's transaction, after it was applied."""
+        after = {cid for (cid,) in self._rows(OWNERS, plan_keys(plan))}
+        await self._rewrite_documents(touched_customers(plan, snapshot) | after)
+
+    async def _rewrite_documents(self, customer_ids: Collection[str]) -> int:
+        """Inside the caller's transaction (whose write lock keeps every other writer out):
+        the documents of these customers as the graph holds them now."""
+        ids = sorted(set(customer_ids))
+        if not ids:
+            return 0
+        built = documents(ids, await self.read_customers(document_reads(ids)))
+        gone = [cid for cid, body in built.items() if body is None]
+        for chunk in chunks(gone):
+            self.db.execute(DROP.format(marks=marks(len(chunk))), chunk)
+        kept = [(cid, body) for cid, body in built.items() if body is not None]
+        self.db.executemany(WRITE, kept)
+        return len(kept)
