@@ -6,10 +6,13 @@ The store is filled with synthetic customers (app.demo.synthetic_events) until i
 process, or `workers` processes (as in production, with a reader key: values are masked,
 and without access logs); the benchmark process plays 1, 16 and 64 concurrent clients,
 each sending the query for a random customer's cookie as soon as its previous answer
-arrived. The baseline makes the query's reads on
-the store adapter as the API's DataLoaders make them (owners, then identifiers,
-profile observations, the timeline page and segment states in one read_customers), one
-customer at a time, so `graphql_over_raw` is what GraphQL, HTTP and JSON cost on top.
+arrived. It does so twice in one run: with the profile read model (the documents the
+store keeps per customer, app/stores/readmodel.py; written first where the store lacks
+them) and with it off, every read from the graph (the baseline). The raw figures make the
+query's reads on the store as the API's DataLoaders make them (owners, then identifiers,
+profile observations, the timeline page and segment states through Views.customer_data:
+one key lookup of the documents, or one read_customers on the graph), one customer at a
+time, so `graphql_over_raw` is what GraphQL, HTTP and JSON cost on top.
 Clients and server share the machine: on 2 cores the client's own CPU is part of the
 figures at 64 clients.
 """
@@ -197,12 +200,15 @@ class Connection:
                 await self.writer.wait_closed()
 
 
-async def http_levels(port: int, lookups: list[tuple[str, str]], levels: list[int],
-                      requests: int, console: Console) -> dict[str, Any]:
+async def http_levels(ports: dict[str, int], lookups: list[tuple[str, str]],
+                      levels: list[int], requests: int, console: Console
+                      ) -> dict[str, dict[str, Any]]:
+    """Each level on each path's server in turn (the paths alternate, so that neither
+    gets the quieter minutes of a shared machine or the warmer store to itself)."""
     bodies = {lookup: json.dumps({"query": QUERY, "variables": {
         "type": lookup[0], "value": lookup[1]}}).encode() for lookup in lookups}
 
-    async def level(clients: int, n: int) -> dict[str, Any]:
+    async def level(port: int, clients: int, n: int) -> dict[str, Any]:
         connections = [Connection(port) for _ in range(clients)]
         free = list(connections)
 
@@ -220,18 +226,36 @@ async def http_levels(port: int, lookups: list[tuple[str, str]], levels: list[in
             for connection in connections:
                 await connection.close()
 
-    await level(4, 200)  # warm up
-    results = {}
+    for port in ports.values():
+        await level(port, 4, 200)  # warm up
+    results: dict[str, dict[str, Any]] = {path: {} for path in ports}
     for clients in levels:
-        console.print(f"GraphQL over HTTP, {clients} client(s) ...")
-        results[str(clients)] = await level(clients, requests)
+        for path, port in ports.items():
+            console.print(f"GraphQL over HTTP, {path}, {clients} client(s) ...")
+            results[path][str(clients)] = await level(port, clients, requests)
     return results
 
 
-async def raw_level(services: Services, lookups: list[tuple[str, str]], requests: int,
-                    read_model: bool) -> dict[str, Any]:
-    """The query's reads as Views makes them: from the profile documents, or (without the
-    read model) from the graph."""
+async def raw_levels(services: Services, lookups: list[tuple[str, str]], requests: int
+                     ) -> dict[str, dict[str, Any]]:
+    """The query's reads as Views makes them on each path (from the profile documents, or
+    from the graph), one client, the paths taking turns request by request."""
+    calls = {path: _raw_call(services, read_model) for path, read_model in PATHS.items()}
+    for call in calls.values():
+        await drive(1, 200, lookups, call)
+    latencies: dict[str, list[float]] = {path: [] for path in PATHS}
+    errors = dict.fromkeys(PATHS, 0)
+    for n in range(requests):
+        for path, call in calls.items():
+            begin = time.perf_counter()
+            ok = await call(*lookups[n % len(lookups)])
+            latencies[path].append(time.perf_counter() - begin)
+            errors[path] += not ok
+    return {path: summary(latencies[path], sum(latencies[path]), errors[path])
+            for path in PATHS}
+
+
+def _raw_call(services: Services, read_model: bool) -> Callable[[str, str], Awaitable[bool]]:
     region = services.settings.default_region
     views = Views(services.store, read_model=read_model)
 
@@ -245,8 +269,7 @@ async def raw_level(services: Services, lookups: list[tuple[str, str]], requests
             segment_states={cid}))
         return cid in data.identifiers
 
-    await drive(1, 200, lookups, call)
-    return await drive(1, requests, lookups, call)
+    return call
 
 
 async def run_api_bench(settings: Settings, customers: int, requests: int, levels: list[int],
@@ -261,13 +284,9 @@ async def run_api_bench(settings: Settings, customers: int, requests: int, level
         await build_documents(services.store)
         lookups = await sample_cookies(services, 2000, seed)
         load_before = os.getloadavg()[0]
-        graphql, raw = {}, {}
-        for path, read_model in PATHS.items():
-            console.print(f"-- {path}")
-            graphql[path] = await serve_levels(settings, workers, read_model, lookups, levels,
-                                               requests, console)
-            console.print("raw store reads, 1 client ...")
-            raw[path] = await raw_level(services, lookups, requests, read_model)
+        graphql = await serve_levels(settings, workers, lookups, levels, requests, console)
+        console.print("raw store reads, 1 client, both paths in turn ...")
+        raw = await raw_levels(services, lookups, requests)
     finally:
         await services.close()
     return {
@@ -302,18 +321,21 @@ def _over(graphql: dict[str, Any], raw: dict[str, Any], levels: list[int]
             "mean": round(one["mean_ms"] / raw["mean_ms"], 2)}
 
 
-async def serve_levels(settings: Settings, workers: int, read_model: bool,
-                       lookups: list[tuple[str, str]], levels: list[int], requests: int,
-                       console: Console) -> dict[str, Any]:
-    """The query over HTTP at each level, from a server of its own."""
-    port = free_port()
-    server = start_server(settings, port, workers, read_model)
+async def serve_levels(settings: Settings, workers: int, lookups: list[tuple[str, str]],
+                       levels: list[int], requests: int, console: Console
+                       ) -> dict[str, dict[str, Any]]:
+    """The query over HTTP at each level, on each path's server of its own."""
+    ports = {path: free_port() for path in PATHS}
+    servers = [start_server(settings, ports[path], workers, read_model)
+               for path, read_model in PATHS.items()]
     try:
-        await wait_healthy(f"http://127.0.0.1:{port}", server)
-        return await http_levels(port, lookups, levels, requests, console)
+        for port, server in zip(ports.values(), servers, strict=True):
+            await wait_healthy(f"http://127.0.0.1:{port}", server)
+        return await http_levels(ports, lookups, levels, requests, console)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=30)
 
 
 def _serve(port: int, workers: int) -> None:
