@@ -9,10 +9,11 @@ each sending the query for a random customer's cookie as soon as its previous an
 arrived. It does so twice in one run: with the profile read model (the documents the
 store keeps per customer, app/stores/readmodel.py; written first where the store lacks
 them) and with it off, every read from the graph (the baseline). The raw figures make the
-query's reads on the store as the API's DataLoaders make them (owners, then identifiers,
-profile observations, the timeline page and segment states through Views.customer_data:
-one key lookup of the documents, or one read_customers on the graph), one customer at a
-time, so `graphql_over_raw` is what GraphQL, HTTP and JSON cost on top.
+query's reads on the store as the API's DataLoaders make them (with the read model: the
+identifier's owner and its document in one lookup; on the graph: owners, then one
+read_customers for identifiers, profile observations, the timeline page and segment
+states), one customer at a time, the two paths taking turns, so `graphql_over_raw` is
+what GraphQL, HTTP and JSON cost on top.
 Clients and server share the machine: on 2 cores the client's own CPU is part of the
 figures at 64 clients.
 """
@@ -261,12 +262,12 @@ def _raw_call(services: Services, read_model: bool) -> Callable[[str, str], Awai
 
     async def call(type_: str, value: str) -> bool:
         key = normalise(type_, value, default_region=region).key
-        cid = (await views.owners([key])).get(key)
-        if cid is None:
+        owners, documents = await views.owners_and_documents([key])
+        if (cid := owners.get(key)) is None:
             return False
         data = await views.customer_data(CustomerReads(
             identifiers={cid}, observations={cid}, timelines={TimelineWindow(21): {cid}},
-            segment_states={cid}))
+            segment_states={cid}), documents)
         return cid in data.identifiers
 
     return call

@@ -58,8 +58,8 @@ async def test_the_frontend_query_makes_the_same_few_store_calls_for_5_or_50_cus
     assert result.stored == 50 * 25
     five, fifty = await calls_for(api, 5), await calls_for(api, 50)
     assert five == fifty, (five, fifty)
-    # the customer fields: one key lookup of the profile documents (app/stores/readmodel.py)
-    assert fifty == {"owners": 1, "merges_into": 1, "splits_of": 1, "profile_documents": 1}
+    # the owners and their profile documents in one lookup (app/stores/readmodel.py)
+    assert fifty == {"owner_documents": 1, "merges_into": 1, "splits_of": 1}
 
 
 async def test_without_the_read_model_the_fields_make_one_graph_read(store, api_with):
@@ -80,8 +80,7 @@ async def test_a_selection_the_documents_do_not_hold_reads_the_graph_for_it_alon
     data = await api.run("reader", query, ids=ids)
     assert all(len(c["timeline"]["edges"]) == 2 and len(c["identifiers"]) == 3
                for c in data["customers"])
-    assert dict(api.counting.calls) == {"owners": 1, "profile_documents": 1, **single_reads(
-        api, "timelines")}
+    assert dict(api.counting.calls) == {"owner_documents": 1, **single_reads(api, "timelines")}
 
 
 async def test_customers_fetched_by_id_under_aliases_are_batched_too(api):

@@ -19,7 +19,16 @@ from app.stores.base import IdentityStore
 from app.stores.readmodel import DOCUMENT_WINDOW, document_reads, serve
 from app.stores.values import TimelineWindow
 from tests.conftest import make_store
-from tests.histories import ACTION_MOMENTS, KINDS, build, events_strategy, play, services_of
+from tests.histories import (
+    ACTION_MOMENTS,
+    HUB_EMAILS,
+    KINDS,
+    POOL,
+    build,
+    events_strategy,
+    play,
+    services_of,
+)
 
 SEGMENTS = {"seen": "count(page_view) >= 1", "regular": "count(page_view) >= 3",
             "named": "has(first_name)"}
@@ -66,6 +75,10 @@ async def assert_documents_agree(store: IdentityStore) -> int:
     for window in (DOCUMENT_WINDOW, TimelineWindow(3)):
         assert served.timelines[window] == {c: e for c, e in graph.timelines[window].items()
                                             if c in stored}
+    # customerByIdentifier's lookup: each identifier's owner with the owner's document
+    keys = [*POOL, *HUB_EMAILS, "email:never@x.com"]
+    owners = await store.owners(keys)
+    assert await store.owner_documents(keys) == {k: (c, stored.get(c)) for k, c in owners.items()}
     return len(stored)
 
 

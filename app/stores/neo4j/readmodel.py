@@ -21,6 +21,11 @@ MATCH (c:Customer {id: id})
 WHERE c.profile_document IS NOT NULL
 RETURN id, c.profile_document AS body
 """
+OWNER_DOCUMENTS = """
+UNWIND $keys AS key
+MATCH (:Identifier {key: key})-[:BELONGS_TO]->(c:Customer)
+RETURN key, c.id AS customer_id, c.profile_document AS body
+"""
 # null removes the property: a customer merged away or erased has no document
 WRITE_DOCUMENTS = """
 UNWIND $rows AS row
@@ -53,6 +58,11 @@ class Neo4jReadModel(Neo4jPart):
     async def profile_documents(self, customer_ids: Collection[str]) -> dict[str, str]:
         rows = await self._read(READ_DOCUMENTS, ids=records.unique(customer_ids))
         return {r["id"]: r["body"] for r in rows}
+
+    @_translated
+    async def owner_documents(self, keys: Collection[str]) -> dict[str, tuple[str, str | None]]:
+        rows = await self._read(OWNER_DOCUMENTS, keys=records.unique(keys))
+        return {r["key"]: (r["customer_id"], r["body"]) for r in rows}
 
     @_translated
     async def build_profile_documents(self, customer_ids: Collection[str]) -> int:

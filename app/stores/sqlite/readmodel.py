@@ -13,6 +13,9 @@ from app.stores.sqlite.chunks import Transaction, chunks, marks
 from app.stores.values import CustomerData, CustomerReads
 
 READ = "SELECT customer_id, body FROM profile_documents WHERE customer_id IN ({marks})"
+OWNER_DOCUMENTS = ("SELECT i.key, i.customer_id, d.body FROM identifiers i "
+                   "LEFT JOIN profile_documents d ON d.customer_id = i.customer_id "
+                   "WHERE i.key IN ({marks}) AND i.customer_id IS NOT NULL")
 WRITE = ("INSERT INTO profile_documents (customer_id, body) VALUES (?, ?) "
          "ON CONFLICT (customer_id) DO UPDATE SET body = excluded.body")
 DROP = "DELETE FROM profile_documents WHERE customer_id IN ({marks})"
@@ -36,6 +39,9 @@ class SQLiteReadModel:
         for chunk in chunks(customer_ids):
             found.update(self.db.execute(READ.format(marks=marks(len(chunk))), chunk))
         return found
+
+    async def owner_documents(self, keys: Collection[str]) -> dict[str, tuple[str, str | None]]:
+        return {key: (cid, body) for key, cid, body in self._rows(OWNER_DOCUMENTS, keys)}
 
     async def build_profile_documents(self, customer_ids: Collection[str]) -> int:
         with Transaction(self.db):
