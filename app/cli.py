@@ -247,7 +247,9 @@ async def load(
     if result.problems or resuming:
         console.print(f"problems written to [bold]{rejects}[/bold]")
     else:
-        rejects.unlink(missing_ok=True)  # noqa: ASYNC240 - once, after the load
+        # a regular file only: --rejects /dev/null (or a pipe) is not the load's to delete
+        if rejects.is_file():  # noqa: ASYNC240 - once, after the load
+            rejects.unlink()  # noqa: ASYNC240 - once, after the load
 
 
 def _exists(path: Path | None) -> bool:

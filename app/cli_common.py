@@ -15,11 +15,12 @@ from rich.console import Console
 from rich.markup import escape
 
 from app.config import Settings
+from app.domain.privacy import SuppressionKeyError
 from app.domain.rules import RulesError
 from app.domain.traits import TraitsError
 from app.stores.errors import StoreError
 
-CONFIG_ERRORS = (StoreError, RulesError, TraitsError)
+CONFIG_ERRORS = (StoreError, RulesError, TraitsError, SuppressionKeyError)
 console = Console(stderr=True)
 
 

@@ -31,8 +31,7 @@ def as_of_moment(text: str) -> str:
     try:
         return parse_moment(text, "--as-of")
     except AsOfError as exc:
-        raise click.BadParameter(str(exc).removeprefix("--as-of: "),
-                                 param_hint="--as-of") from None
+        raise click.BadParameter(exc.reason, param_hint=exc.field) from None
 
 
 async def exported(services: Services, handle: IO[str], at: str | None) -> int:

@@ -43,6 +43,9 @@ def person_events() -> list[dict[str, Any]]:
                                             "campaign": "winback-maartje.vandijk@example.com"}),
         raw_event("mvd-web-2", "2024-01-05T10:00:00Z", f"cookie:{OTHER_COOKIE}",
                   "phone:0031 6 2222 3333", properties={"url": "/home"}),
+        # her e-mail address as a trait's name, a consent purpose and a source
+        raw_event("mvd-keys", "2024-01-06T10:00:00Z", f"crm_id:{CRM_ID}", type_="crm_record",
+                  source=EMAIL, traits={EMAIL: "yes"}, consent={f"news_{EMAIL}": True}),
     ]
 
 

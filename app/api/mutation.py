@@ -17,7 +17,6 @@ from app.api.arguments import MAX_STORED_INT, ascii_int
 from app.api.context import Context
 from app.api.described import Reason
 from app.api.results import (
-    ActionRejected,
     ActionSuccess,
     DefineSegmentResult,
     DeleteSegmentResult,
@@ -41,13 +40,11 @@ from app.api.results import (
     failure,
     forbidden,
     invalid,
-    segment_failure,
 )
 from app.api.segments import Segment
 from app.api.types import CustomerID, IdentifierInput, masker
-from app.domain.segments import ENTERED, SegmentError, parse_segment
-from app.domain.segments.language import check_definition
-from app.domain.steward import Action, StewardError
+from app.domain.segments import ENTERED, DefinitionLimits, SegmentError, SegmentErrorCode
+from app.domain.steward import Action, StewardActionKind, StewardError
 from app.domain.traits import NAME_PATTERN
 from app.services.steward import ActionResult
 
@@ -151,7 +148,7 @@ class Mutation:
         async def run() -> ActionResult:
             keys = (key(info, a), key(info, b))
             return await info.context.services.steward.act(
-                Action("link", actor(info), reason, keys))
+                Action(StewardActionKind.LINK, actor(info), reason, keys))
         return await steward_action(info, "LinkResult", run)
 
     @strawberry.mutation(description="Remove the link between two identifiers; `ban` keeps "
@@ -166,7 +163,7 @@ class Mutation:
         async def run() -> ActionResult:
             keys = (key(info, a), key(info, b))
             return await info.context.services.steward.act(
-                Action("unlink", actor(info), reason, keys, ban=ban))
+                Action(StewardActionKind.UNLINK, actor(info), reason, keys, ban=ban))
         return await steward_action(info, "UnlinkResult", run)
 
     @strawberry.mutation(description="Split these identifiers off their customer into a new "
@@ -182,7 +179,7 @@ class Mutation:
                 raise BadArgument("identifiers", f"give 1 to {MAX_SPLIT} identifiers")
             keys = tuple(key(info, i) for i in identifiers)
             return await info.context.services.steward.act(
-                Action("split", actor(info), reason, keys))
+                Action(StewardActionKind.SPLIT, actor(info), reason, keys))
         return await steward_action(info, "SplitResult", run)
 
     @strawberry.mutation(description="Merge two customers (a steward link between them); the "
@@ -191,7 +188,7 @@ class Mutation:
                               reason: Reason) -> MergeResult:
         async def run() -> ActionResult:
             return await info.context.services.steward.act(
-                Action("merge", actor(info), reason, customers=(str(a), str(b))))
+                Action(StewardActionKind.MERGE, actor(info), reason, customers=(str(a), str(b))))
         return await steward_action(info, "MergeResult", run, str(a))
 
     @strawberry.mutation(description="Quarantine an identifier: it keeps its events but links "
@@ -200,7 +197,7 @@ class Mutation:
                                     reason: Reason) -> StatusResult:
         async def run() -> ActionResult:
             return await info.context.services.steward.act(
-                Action("quarantine", actor(info), reason, (key(info, identifier),)))
+                Action(StewardActionKind.QUARANTINE, actor(info), reason, (key(info, identifier),)))
         return await steward_action(info, "IdentifierStatusResult", run)
 
     @strawberry.mutation(description="Release a quarantined identifier: it links again under "
@@ -209,7 +206,7 @@ class Mutation:
                                  reason: Reason) -> StatusResult:
         async def run() -> ActionResult:
             return await info.context.services.steward.act(
-                Action("release", actor(info), reason, (key(info, identifier),)))
+                Action(StewardActionKind.RELEASE, actor(info), reason, (key(info, identifier),)))
         return await steward_action(info, "IdentifierStatusResult", run)
 
     @strawberry.mutation(description="Accept a candidate match (link its two identifiers) or "
@@ -287,7 +284,7 @@ class Mutation:
         try:
             changes = await info.context.services.segments.delete(name)
         except SegmentError as exc:
-            return segment_failure(exc, "delete", await _exists(info, name))
+            return failure(exc, "DeleteSegmentResult")
         _changed(info)
         return SegmentDeleted(segment_id=strawberry.ID(name),
                               left=len({c.customer_id for c in changes}))
@@ -305,25 +302,20 @@ async def _define(info: Info[Context, Any], name: str, text: str, update: bool) 
         return invalid("definition", f"at most {settings.api_max_definition_chars:,} "
                        f"characters, not {len(text):,}")
     segments = info.context.services.segments
+    # Bounded here, for new definitions only: stored ones must keep loading.
+    limits = DefinitionLimits(settings.api_max_definition_conditions,
+                              settings.api_max_definition_nesting)
+    result = "UpdateSegmentResult" if update else "DefineSegmentResult"
     try:
-        # Bounded here, for new definitions only: stored ones must keep loading.
-        check_definition(parse_segment(name, text), settings.api_max_definition_conditions,
-                         settings.api_max_definition_nesting)
-        changes = await segments.define(name, text, update=update)
+        changes = await segments.define(name, text, update=update, limits=limits)
     except SegmentError as exc:
-        return segment_failure(exc, "update" if update else "define", await _exists(info, name))
+        return failure(exc, result)
     _changed(info)
     found = await segments.segment(name)
     if found is None:
-        return ActionRejected(code="SEGMENT_DELETED", message=f"segment {name!r} was deleted "
-                              "by another request meanwhile", suggestion="define it again")
+        return failure(SegmentError(f"segment {name!r} was deleted by another request "
+                                    "meanwhile", code=SegmentErrorCode.SEGMENT_DELETED), result)
     mine = [c for c in changes if c.segment == name]
     return SegmentDefined(segment=Segment.of(found, masker(info)),
                           entered=len({c.customer_id for c in mine if c.change == ENTERED}),
                           left=len({c.customer_id for c in mine if c.change != ENTERED}))
-
-
-async def _exists(info: Info[Context, Any], name: str) -> bool:
-    return name in await info.context.services.views.segment_names()
-
-

@@ -50,6 +50,7 @@ from app.api.types import (
     shown,
     shown_key,
 )
+from app.api.vocabularies import MatchGuard, ReviewStatus
 from app.api.whatif import (
     ActionInput,
     PreviewActionResult,
@@ -64,6 +65,7 @@ from app.api.whynot import (
     resolve_why_not,
 )
 from app.domain.identifiers import Identifier, IdentifierError, normalise
+from app.domain.matching.matchkey import stored_match_key
 from app.domain.search import SearchBounds
 from app.services.customers import MAX_SEARCH, SEARCH_CANDIDATES
 
@@ -215,8 +217,9 @@ class Query:
 
         edges = [ReviewEdge(cursor=str(r.id), node=Review(
             id=strawberry.ID(str(r.id)), a=side(r.a), b=side(r.b), score=r.score,
-            probability=r.weights.get("probability"), guard=r.weights.get("guard"),
-            weights=JSON(_comparison_weights(r.weights)), status=r.status,
+            probability=r.weights.get("probability"), guard=_guard(r.weights.get("guard")),
+            weights=JSON(_comparison_weights(r.weights)),
+            match_key=stored_match_key(r.weights), status=ReviewStatus(r.status),
             created_at=r.created_at, record=r))
             for r in rows[:first]]
         return ReviewConnection(edges=edges, page_info=PageInfo.of(
@@ -339,6 +342,11 @@ class Query:
         principal = info.context.principal
         return Viewer(role=principal.role, actor=principal.actor, sees_pii=principal.sees_pii,
                       development_mode=not info.context.services.settings.api_key_roles())
+
+
+def _guard(stored: object) -> MatchGuard | None:
+    """A review item's guard as the matcher stored it; items queued without one have none."""
+    return MatchGuard(stored) if stored else None
 
 
 def _comparison_weights(payload: dict[str, Any]) -> dict[str, Any]:

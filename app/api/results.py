@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import operator
+from enum import Enum, StrEnum
 from typing import Annotated, Any
 
 import strawberry
@@ -18,13 +19,36 @@ from app.api.described import UTC_TIME
 from app.api.segments import Segment
 from app.api.times import time_field
 from app.api.types import AuditConnection, Customer, ReviewConnection
-from app.domain.segments import SegmentError
-from app.domain.steward import StewardError
+from app.domain.errors import DomainError
+from app.domain.rules import RulesError, RulesErrorCode
+from app.domain.segments import SegmentError, SegmentErrorCode
+from app.domain.steward import StewardError, StewardErrorCode
+
+
+class ApiFailureCode(StrEnum):
+    """The codes of failures the API finds itself, before a use case runs."""
+
+    FORBIDDEN = "FORBIDDEN"
+    INVALID_INPUT = "INVALID_INPUT"
+
+
+# Where each failure code comes from, for its description in the schema.
+CODE_ORIGINS: tuple[tuple[type[StrEnum], str], ...] = (
+    (ApiFailureCode, "The request"), (StewardErrorCode, "A steward action"),
+    (SegmentErrorCode, "A segment definition"), (RulesErrorCode, "A rules file"))
+FailureCode: Any = strawberry.enum(  # type: ignore[call-overload]  # a functional Enum
+    Enum("FailureCode", {
+        code.value: strawberry.enum_value(
+            code.value, description=f"{origin}: {code.value.lower().replace('_', ' ')}")
+        for vocabulary, origin in CODE_ORIGINS for code in vocabulary}),
+    description="Why an expected failure happened; stable, for programs to match on (the "
+    "failure's `suggestion` says what to do instead).")
 
 
 @strawberry.interface(description="An expected failure: nothing was changed.")
 class Failure:
-    code: str = strawberry.field(description="Stable, for programs: UNKNOWN_CUSTOMER, ...")
+    code: str = strawberry.field(graphql_type=FailureCode, description="Stable, for "
+                                 "programs: UNKNOWN_CUSTOMER, ...")
     message: str = strawberry.field(description="What went wrong, for people")
     suggestion: str = strawberry.field(description="What to do instead; empty when there is "
                                        "no advice")
@@ -69,6 +93,18 @@ class ActionRejected(Failure):
     pass
 
 
+@strawberry.type(description="A rules file idgraph cannot use: `setting` names the setting "
+                 "at fault (empty for text that is not TOML), `line` and `column` (from 1) "
+                 "point at a TOML syntax error. Nothing was changed.")
+class InvalidRules(Failure):
+    setting: str = strawberry.field(description="The setting at fault, as the rules file names "
+                                    "it; empty for text that is not TOML")
+    line: int | None = strawberry.field(description="The TOML syntax error's line, from 1; null "
+                                        "for other faults")
+    column: int | None = strawberry.field(description="The TOML syntax error's column, from 1; "
+                                          "null for other faults")
+
+
 @strawberry.type(description="A segment definition idgraph cannot use: a syntax error, an "
                  "unknown name, a cycle of segments. `line` and `column` (from 1) point at the "
                  "fault and `length` is how many characters it spans; `message` shows the line "
@@ -84,70 +120,50 @@ class InvalidDefinition(Failure):
     length: int = strawberry.field(description="How many characters the fault spans")
 
 
-# What to do about a segment refused; a StewardError carries its own suggestion.
-SUGGESTIONS = {
-    "INVALID_DEFINITION": "fix the definition where it points; docs/segments.md describes "
-    "the language",
-    "SEGMENT_EXISTS": "change it with updateSegment, or choose another id",
-    "UNKNOWN_SEGMENT": "see `segments` for the segments that exist; create it with "
-    "defineSegment",
-    "SEGMENT_IN_USE": "change the segments that read it (in_segment) first",
-}
-FAILURE_TYPES: dict[str, type[Failure]] = {
-    "UNKNOWN_CUSTOMER": CustomerNotFound,
-    "UNKNOWN_IDENTIFIER": IdentifierNotFound,
-    "IDENTIFIER_INACTIVE": IdentifierNotFound,
-    "INVALID_IDENTIFIER": InvalidInput,
-    "REASON_REQUIRED": InvalidInput,
-    "RULE_BLOCKS_LINK": RuleBlocked,
-    "BANNED_PAIR": RuleBlocked,
-    "UNKNOWN_AUDIT_ENTRY": NotFound,
-    "UNKNOWN_REVIEW": NotFound,
+# The result type of each domain refusal that has one; the others are ActionRejected.
+FAILURE_TYPES: dict[StrEnum, type[Failure]] = {
+    StewardErrorCode.UNKNOWN_CUSTOMER: CustomerNotFound,
+    StewardErrorCode.UNKNOWN_IDENTIFIER: IdentifierNotFound,
+    StewardErrorCode.IDENTIFIER_INACTIVE: IdentifierNotFound,
+    StewardErrorCode.INVALID_IDENTIFIER: InvalidInput,
+    StewardErrorCode.REASON_REQUIRED: InvalidInput,
+    StewardErrorCode.RULE_BLOCKS_LINK: RuleBlocked,
+    StewardErrorCode.BANNED_PAIR: RuleBlocked,
+    StewardErrorCode.UNKNOWN_AUDIT_ENTRY: NotFound,
+    StewardErrorCode.UNKNOWN_REVIEW: NotFound,
+    SegmentErrorCode.INVALID_DEFINITION: InvalidDefinition,
+    SegmentErrorCode.UNKNOWN_SEGMENT: NotFound,
+    RulesErrorCode.INVALID_RULES: InvalidRules,
 }
 
 
-def failure(error: StewardError, result: str, customer_id: str = "") -> Failure:
-    """The typed result for a StewardError among the members of the union `result`;
-    codes without a type of their own there are ActionRejected."""
+def failure(error: DomainError, result: str, customer_id: str = "") -> Failure:
+    """The typed result for a domain refusal among the members of the union `result`; a
+    code without a type of its own there is ActionRejected. `customer_id`: the customer
+    the request named, for a CustomerNotFound whose error names none."""
     kind = FAILURE_TYPES.get(error.code, ActionRejected)
     if kind not in MEMBERS[result]:
         kind = ActionRejected
-    common: dict[str, Any] = {"code": error.code, "message": error.message,
+    common: dict[str, Any] = {"code": FailureCode(str(error.code)), "message": error.message,
                               "suggestion": error.suggestion}
     if kind is CustomerNotFound:
-        return CustomerNotFound(**common,
-                                customer_id=strawberry.ID(error.customer_id or customer_id))
+        named = error.customer_id if isinstance(error, StewardError) else ""
+        return CustomerNotFound(**common, customer_id=strawberry.ID(named or customer_id))
     if kind is InvalidInput:
         return InvalidInput(**common, field=error.field)
+    if isinstance(error, SegmentError) and kind is InvalidDefinition:
+        return InvalidDefinition(
+            **common, segment_id=strawberry.ID(error.segment or ""), reason=error.reason,
+            line=error.line or None, column=error.column or None, length=error.length)
+    if isinstance(error, RulesError) and kind is InvalidRules:
+        return InvalidRules(**common, setting=error.setting, line=error.line or None,
+                            column=error.column or None)
     return kind(**common)
 
 
-def segment_failure(error: SegmentError, operation: str, exists: bool) -> Failure:
-    """The typed result for a SegmentError of defineSegment, updateSegment or deleteSegment
-    (`operation`): a fault in the text is an InvalidDefinition pointing at it; the rest say
-    the segment exists already, does not exist, or is read by others. `exists`: whether
-    the segment is defined now."""
-    if operation == "define" and exists:
-        code: str | None = "SEGMENT_EXISTS"
-    elif operation != "define" and not exists:
-        code = "UNKNOWN_SEGMENT"
-    elif operation == "delete":
-        code = "SEGMENT_IN_USE"
-    else:
-        code = None
-    if code is None:
-        return InvalidDefinition(
-            code="INVALID_DEFINITION", message=str(error),
-            suggestion=SUGGESTIONS["INVALID_DEFINITION"],
-            segment_id=strawberry.ID(error.segment or ""), reason=error.reason,
-            line=error.line or None, column=error.column or None, length=error.length)
-    kind = NotFound if code == "UNKNOWN_SEGMENT" else ActionRejected
-    return kind(code=code, message=str(error), suggestion=SUGGESTIONS[code])
-
-
 def invalid(field: str, message: str, suggestion: str = "") -> InvalidInput:
-    return InvalidInput(code="INVALID_INPUT", message=f"{field}: {message}",
-                        suggestion=suggestion, field=field)
+    return InvalidInput(code=FailureCode(ApiFailureCode.INVALID_INPUT),
+                        message=f"{field}: {message}", suggestion=suggestion, field=field)
 
 
 def forbidden(info: Info[Context, Any], role: str) -> Forbidden | None:
@@ -155,9 +171,10 @@ def forbidden(info: Info[Context, Any], role: str) -> Forbidden | None:
     principal = info.context.principal
     if principal.can(role):
         return None
-    return Forbidden(code="FORBIDDEN", message=f"this needs the {role} role; your key is "
-                     f"a {principal.role} key", suggestion=f"use an API key with the {role} "
-                     "role (IDGRAPH_API_KEYS)", required_role=role, your_role=principal.role)
+    return Forbidden(code=FailureCode(ApiFailureCode.FORBIDDEN),
+                     message=f"this needs the {role} role; your key is a {principal.role} key",
+                     suggestion=f"use an API key with the {role} role (IDGRAPH_API_KEYS)",
+                     required_role=role, your_role=principal.role)
 
 
 async def current_customers(info: Info[Context, Any], ids: list[str]) -> list[Customer]:

@@ -30,8 +30,18 @@ from app.api.masking import UNMASKED, Masker, Shown
 from app.api.node_ids import Node, global_id, sealed_id
 from app.api.times import time_field
 from app.api.views import View, loaders_of, services_of
+from app.api.vocabularies import (
+    AuditAction,
+    ComputedTraitKind,
+    IdentifierStatus,
+    LinkStatus,
+    MatchGuard,
+    ReviewStatus,
+    SurvivorshipRule,
+)
 from app.domain.asof import AsOfError, moment_of
 from app.domain.identifiers import IdentifierError
+from app.domain.matching.matchkey import stored_match_key
 from app.domain.nba import Recommendation
 from app.domain.profile import ConsentValue, TraitValue
 from app.domain.search import disambiguator
@@ -151,7 +161,7 @@ class Identifier(Node):
     last_seen: str = time_field(description="Time of the latest event seen with it, "
                                 f"{UTC_TIME}")
     sources: list[str] = strawberry.field(description="The systems that sent it")
-    status: str = strawberry.field(description="active, blocked or quarantined")
+    status: IdentifierStatus = strawberry.field(description="Whether it links")
     key: strawberry.Private[str]
 
     @strawberry.field(description="The identifier's global id (Node): sealed, it says "
@@ -162,7 +172,8 @@ class Identifier(Node):
     @classmethod
     def of(cls, r: IdentifierRecord, m: Shown) -> Identifier:
         return cls(type=r.type, value=m.value(r.type, r.value), first_seen=r.first_seen,
-                   last_seen=r.last_seen, sources=list(r.sources), status=r.status, key=r.key)
+                   last_seen=r.last_seen, sources=[m.text(s) for s in r.sources],
+                   status=IdentifierStatus(r.status), key=r.key)
 
 
 @strawberry.type(description="An identifier as observed in an event.")
@@ -236,13 +247,16 @@ class Trait:
     source: str = strawberry.field(description="The system whose event carried the value")
     observed_at: str = time_field(description="Time of the event that carried the value, "
                                   f"{UTC_TIME}")
-    rule: str = strawberry.field(description="most_recent, most_frequent or source_priority")
+    rule: SurvivorshipRule = strawberry.field(description="The survivorship rule that chose "
+                                              "the value")
     observations: int = strawberry.field(description="Events that carried this trait")
 
     @classmethod
     def of(cls, t: TraitValue, m: Shown) -> Trait:
-        return cls(name=t.name, value=m.trait(t.name, t.value), source=m.text(t.source),
-                   observed_at=t.observed_at, rule=t.rule, observations=t.observations)
+        # m.text(name): events may name a trait with an e-mail address or a phone number
+        return cls(name=m.text(t.name), value=m.trait(t.name, t.value), source=m.text(t.source),
+                   observed_at=t.observed_at, rule=SurvivorshipRule(t.rule),
+                   observations=t.observations)
 
 
 @strawberry.type(description="The latest answer for one consent purpose.")
@@ -256,8 +270,8 @@ class Consent:
                                   f"answer, {UTC_TIME}")
 
     @classmethod
-    def of(cls, c: ConsentValue) -> Consent:
-        return cls(purpose=c.purpose, granted=c.granted, source=c.source,
+    def of(cls, c: ConsentValue, m: Shown) -> Consent:
+        return cls(purpose=m.text(c.purpose), granted=c.granted, source=m.text(c.source),
                    observed_at=c.observed_at)
 
 
@@ -269,9 +283,7 @@ class ComputedTrait:
     value: JSON | None = strawberry.field(description="A number, a time, text, an object of "
                                           "counts per event type (events_30d, ...), or null")
     definition: str = strawberry.field(description="How it is computed, as configured")
-    kind: str = strawberry.field(description="count, sum, average, first_seen, last_seen, "
-                                 "days_since, most_frequent, count_by_type, distinct_count or "
-                                 "identifier_count")
+    kind: ComputedTraitKind = strawberry.field(description="How it is computed")
 
 
 @strawberry.type(description="The unified profile: one value per trait, chosen by the "
@@ -296,7 +308,7 @@ class Profile:
         traits = computed_profile(facts, services.segments.now(), services.segments.traits)
         m = await customer_masker(info, self.customer_id, self.view)
         return [ComputedTrait(name=t.name, value=m.json(t.value), definition=t.definition,
-                              kind=t.kind) for t in traits]
+                              kind=ComputedTraitKind(t.kind)) for t in traits]
 
 
 @strawberry.enum(description="A merge into the customer, or a split of it.")
@@ -400,8 +412,8 @@ class Link(Node):
     a: str = strawberry.field(description="Identifier key type:value (masked for readers)")
     b: str = strawberry.field(description="The other identifier's key type:value (masked for "
                               "readers)")
-    status: str = strawberry.field(description="active; rejected (a rule); removed, banned "
-                                   "(a steward)")
+    status: LinkStatus = strawberry.field(description="Whether it joins its ends; rejected "
+                                          "by a rule; removed or banned by a steward")
     reason: str = strawberry.field(description="Why it has its status; readers see what a "
                                    "steward did but not the words they typed")
     count: int = strawberry.field(description="Events that showed the two together")
@@ -415,6 +427,10 @@ class Link(Node):
     weights: JSON | None = strawberry.field(
         default=None, description="A MATCHED link's score, weight per comparison and model "
         "version; null for links from events")
+    match_key: str | None = strawberry.field(
+        default=None, description="A MATCHED link's comparisons in one line, as "
+        "`+FIRST_NAME+BIRTH_DATE-STREET`: +KEY for each comparison that was evidence for one "
+        "person, -KEY for each against, strongest first; null for links from events")
     keys: strawberry.Private[tuple[str, str]] = ("", "")
 
     @strawberry.field(description="The link's global id (Node): sealed, it says nothing of "
@@ -424,11 +440,12 @@ class Link(Node):
 
     @classmethod
     def of(cls, r: LinkRecord, m: Shown) -> Link:
-        return cls(a=m.key(r.a), b=m.key(r.b), status=r.status, reason=m.reason(r.reason),
+        return cls(a=m.key(r.a), b=m.key(r.b), status=LinkStatus(r.status),
+                   reason=m.reason(r.reason),
                    count=r.count, first_seen=r.first_seen, last_seen=r.last_seen,
                    sources=[m.text(s) for s in r.sources],
                    sample_event_ids=[m.text(e) for e in r.event_ids], weights=m.json(r.match),
-                   keys=(r.a, r.b))
+                   match_key=stored_match_key(r.match), keys=(r.a, r.b))
 
 
 @strawberry.type(description="An identifier in the identity graph.")
@@ -437,7 +454,7 @@ class GraphNode:
                                 "readers)")
     type: str = strawberry.field(description="The identifier's type: email, phone, cookie, ...")
     value: str = strawberry.field(description=f"Normalised; {READER_MASKED}")
-    status: str = strawberry.field(description="active, blocked or quarantined")
+    status: IdentifierStatus = strawberry.field(description="Whether it links")
     reason: str = strawberry.field(description="Why it is blocked or quarantined, empty when "
                                    "active; readers see what was done, not a steward's words")
     customer_id: strawberry.ID | None = strawberry.field(description="Its customer; null when "
@@ -493,7 +510,8 @@ class Customer(Node):
     @strawberry.field(description="The latest consent answer per purpose.")
     async def consent(self, info: Info[Context, Any]) -> list[Consent]:
         profile = await loaders_of(info, self.view).profiles.load(str(self.id))
-        return [Consent.of(c) for c in profile.consent]
+        m = await customer_masker(info, str(self.id), self.view)
+        return [Consent.of(c, m) for c in profile.consent]
 
     @strawberry.field(description="The customer's identifiers; values masked for readers "
                       "when personal.")
@@ -638,7 +656,7 @@ def link_key(a: str, b: str) -> str:
 def graph_of(view: GraphView, m: Shown) -> IdentityGraph:
     nodes = [
         GraphNode(key=m.key(r.key), type=r.type, value=m.value(r.type, r.value),
-                  status=r.status, reason=m.reason(r.reason),
+                  status=IdentifierStatus(r.status), reason=m.reason(r.reason),
                   customer_id=strawberry.ID(r.customer_id) if r.customer_id else None,
                   hops=hops)
         for r, hops in view.nodes
@@ -653,7 +671,7 @@ class IdentifierInfo(Node):
     type: str = strawberry.field(description="email, phone, cookie, device_id, crm_id or "
                                  "another lower_snake_case type")
     value: str = strawberry.field(description=f"Normalised; {READER_MASKED}")
-    status: str = strawberry.field(description="active, blocked or quarantined")
+    status: IdentifierStatus = strawberry.field(description="Whether it links")
     reason: str = strawberry.field(description="Why it is blocked or quarantined, empty when "
                                    "active; readers see what was done, not a steward's words")
     first_seen: str = time_field(description="Time of the earliest event seen with it, "
@@ -683,9 +701,10 @@ class IdentifierInfo(Node):
 
     @classmethod
     def of(cls, r: IdentifierRecord, m: Shown) -> IdentifierInfo:
-        return cls(type=r.type, value=m.value(r.type, r.value), status=r.status,
+        return cls(type=r.type, value=m.value(r.type, r.value),
+                   status=IdentifierStatus(r.status),
                    reason=m.reason(r.reason), first_seen=r.first_seen,
-                   last_seen=r.last_seen, sources=list(r.sources),
+                   last_seen=r.last_seen, sources=[m.text(s) for s in r.sources],
                    customer_id=strawberry.ID(r.customer_id) if r.customer_id else None,
                    key=r.key)
 
@@ -776,12 +795,15 @@ class Review:
     score: float = strawberry.field(description="The log2 odds that the two are one person.")
     probability: float | None = strawberry.field(
         description="The match probability (null for items queued before probabilities).")
-    guard: str | None = strawberry.field(
-        description="Why the pair was not linked whatever its score: household, twins, "
-        "other_customer; null when its probability was between the thresholds.")
+    guard: MatchGuard | None = strawberry.field(
+        description="Why the pair was not linked whatever its score; null when its probability "
+        "was between the thresholds.")
     weights: JSON = strawberry.field(description="The weight of each comparison.")
-    status: str = strawberry.field(description="open, accepted or rejected (the queue holds "
-                                   "open items)")
+    match_key: str | None = strawberry.field(
+        description="The comparisons in one line, as `+FIRST_NAME+BIRTH_DATE-STREET` "
+        "(see Link.matchKey); null for items queued without weights per comparison.")
+    status: ReviewStatus = strawberry.field(description="Where it stands (the queue holds "
+                                            "open items)")
     created_at: str = time_field(description=f"When the item was queued, {UTC_TIME}")
     record: strawberry.Private[ReviewRecord]
 
@@ -820,8 +842,7 @@ class AuditEntry(Node):
     actor: str = strawberry.field(description="Who did it: the API key's audit name "
                                   "(role-key-fingerprint), local-dev when no keys are set, "
                                   "or a CLI command's --actor")
-    action: str = strawberry.field(description="link, unlink, merge, split, relink, "
-                                   "quarantine, release, review, forget or rules")
+    action: AuditAction = strawberry.field(description="What was done")
     target: str = strawberry.field(description="The customer ids or identifier keys it acted "
                                    "on, comma-separated; `rules` for a rules change")
     reason: str = strawberry.field(description="Why, as given (an erasure's reason without the "
@@ -840,8 +861,8 @@ class AuditEntry(Node):
 
     @classmethod
     def of(cls, r: AuditRecord) -> AuditEntry:
-        return cls(seq=r.seq, actor=r.actor, action=r.action, target=r.target, reason=r.reason,
-                   at=r.at, details=JSON(r.details),
+        return cls(seq=r.seq, actor=r.actor, action=AuditAction(r.action), target=r.target,
+                   reason=r.reason, at=r.at, details=JSON(r.details),
                    undoable="kind" in r.undo and r.undone_by is None, undone_by=r.undone_by)
 
 

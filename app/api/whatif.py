@@ -3,7 +3,6 @@ action would do, without doing it (app/services/whatif.py)."""
 
 from __future__ import annotations
 
-import re
 from enum import Enum
 from typing import Any
 
@@ -14,10 +13,10 @@ from app.api.context import Context
 from app.api.results import (
     ActionRejected,
     CustomerNotFound,
-    Failure,
     Forbidden,
     IdentifierNotFound,
     InvalidInput,
+    InvalidRules,
     NotFound,
     RuleBlocked,
     failure,
@@ -26,22 +25,21 @@ from app.api.results import (
     union_of,
 )
 from app.api.types import IdentifierInput, MembershipChangeKind
+from app.api.vocabularies import OutcomeKind
 from app.domain.rules import RulesError
-from app.domain.steward import Action, StewardError, StewardErrorCode
+from app.domain.steward import Action, StewardActionKind, StewardError, StewardErrorCode
 from app.services.whatif import RulesPreview, RulesService, preview_action
-
-_PLACE = re.compile(r"\(at line (\d+), column (\d+)\)")
 
 
 @strawberry.type(description="A customer a rules change (or a steward action) changes: "
-                 "`change` is merged, split, changed, new or emptied; `gained` and `lost` "
+                 "`change` says how; `gained` and `lost` "
                  "the identifier keys it gains and loses, `fromCustomers` where the gains "
                  "come from and `toCustomers` where the losses go; `rules` the settings "
                  "that cause it.")
 class CustomerDiff:
     customer_id: strawberry.ID = strawberry.field(description="The customer's id (for a new "
                                                   "one, the id it would get)")
-    change: str = strawberry.field(description="merged, split, changed, new or emptied")
+    change: OutcomeKind = strawberry.field(description="What happens to it")
     gained: list[str] = strawberry.field(description="Identifier keys it would gain")
     lost: list[str] = strawberry.field(description="Identifier keys it would lose")
     from_customers: list[strawberry.ID] = strawberry.field(description="Customers the gained "
@@ -106,7 +104,7 @@ class GraphDiff:
                 "segment_entries", "segment_exits")},
             customers_reevaluated=preview.reevaluated,
             customers=[CustomerDiff(
-                customer_id=strawberry.ID(c.customer_id), change=c.kind.value,
+                customer_id=strawberry.ID(c.customer_id), change=OutcomeKind(c.kind.value),
                 gained=c.gained, lost=c.lost,
                 from_customers=[strawberry.ID(x) for x in c.from_customers],
                 to_customers=[strawberry.ID(x) for x in c.to_customers], rules=c.rules)
@@ -115,18 +113,6 @@ class GraphDiff:
                 customer_id=strawberry.ID(c.customer_id), segment_id=strawberry.ID(c.segment),
                 change=MembershipChangeKind(c.change), why=list(c.why))
                 for c in preview.segment_changes])
-
-
-@strawberry.type(description="A rules file idgraph cannot use: `setting` names the setting "
-                 "at fault (empty for text that is not TOML), `line` and `column` (from 1) "
-                 "point at a TOML syntax error. Nothing was changed.")
-class InvalidRules(Failure):
-    setting: str = strawberry.field(description="The setting at fault, as the rules file names "
-                                    "it; empty for text that is not TOML")
-    line: int | None = strawberry.field(description="The TOML syntax error's line, from 1; null "
-                                        "for other faults")
-    column: int | None = strawberry.field(description="The TOML syntax error's column, from 1; "
-                                          "null for other faults")
 
 
 PreviewRulesResult = union_of("PreviewRulesResult", GraphDiff, InvalidRules, Forbidden,
@@ -187,8 +173,8 @@ async def preview_steward_action(info: Info[Context, Any], action: ActionInput) 
             planned = await steward.review_action(_int(action.review_id), True, actor,
                                                   action.reason)
         else:
-            planned = Action(action.kind.value, actor, action.reason, keys, action.ban,
-                             tuple(str(c) for c in action.customers))
+            planned = Action(StewardActionKind(action.kind.value), actor, action.reason, keys,
+                             action.ban, tuple(str(c) for c in action.customers))
         if wrong := _wrong_arity(planned):
             return wrong
         preview = await preview_action(info.context.services, planned)
@@ -219,24 +205,11 @@ def _int(text: str) -> int:
         raise StewardError(StewardErrorCode.UNKNOWN_REVIEW, f"no review item {text}") from None
 
 
-def invalid_rules(exc: RulesError) -> InvalidRules:
-    message = str(exc)
-    place = _PLACE.search(message)
-    syntax = message.startswith("not valid TOML")
-    return InvalidRules(
-        code="INVALID_RULES", message=message,
-        suggestion="fix the rules file where the message says (docs/resolution.md lists "
-        "every setting)",
-        setting="" if syntax else message.partition(":")[0],
-        line=int(place.group(1)) if place else None,
-        column=int(place.group(2)) if place else None)
-
-
 async def preview_rules(info: Info[Context, Any], rules: str) -> Any:
     if denied := forbidden(info, "admin"):
         return denied
     try:
         preview = await RulesService(info.context.services).preview(rules)
     except RulesError as exc:
-        return invalid_rules(exc)
+        return failure(exc, "PreviewRulesResult")
     return GraphDiff.of(preview)

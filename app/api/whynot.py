@@ -15,7 +15,9 @@ from app.api.errors import InputError
 from app.api.masking import Shown
 from app.api.results import (
     CustomerNotFound,
+    Failure,
     IdentifierNotFound,
+    failure,
     union_of,
 )
 from app.api.types import (
@@ -26,10 +28,11 @@ from app.api.types import (
     customer_masker,
     sees_pii,
 )
+from app.api.vocabularies import MatchBasis, MatchDecision, MatchGuard
 from app.api.whatif import ActionInput, ActionKind, PreviewActionResult, preview_steward_action
 from app.domain.identifiers import IdentifierError, normalise
 from app.domain.matching import MatchResult
-from app.domain.steward import SUGGESTIONS, StewardErrorCode
+from app.domain.steward import StewardError, StewardErrorCode
 from app.domain.whynot import MAX_PAIRS, MAX_RECORDS, Conflict
 from app.domain.whynot import Reason as DomainReason
 from app.services.whynot import AUDIT_SCAN, UnknownCustomer, WhyNotAnswer, why_not_customers
@@ -83,12 +86,10 @@ class RecordPair:
                               "readers)")
     score: float = strawberry.field(description="The log2 odds that the two are one person")
     probability: float = strawberry.field(description="The same as a probability, 0 to 1")
-    decision: str = strawberry.field(description="What the model alone would do: link, review "
-                                     "or none")
-    guard: str | None = strawberry.field(description="household or twins when that guard keeps "
-                                         "the pair apart whatever its score; else null")
-    basis: str = strawberry.field(description="Whom the pair is weighed against: strangers, "
-                                  "housemates or twins")
+    decision: MatchDecision = strawberry.field(description="What the model alone would do")
+    guard: MatchGuard | None = strawberry.field(description="The guard that keeps the pair apart "
+                                                "whatever its score; else null")
+    basis: MatchBasis = strawberry.field(description="Whom the pair is weighed against")
     comparisons: list[ComparisonWeight] = strawberry.field(description="Every comparison, in "
                                                            "the model's order")
 
@@ -162,15 +163,13 @@ async def resolve_why_not(info: Info[Context, Any], customers: list[strawberry.I
     try:
         answer = await why_not_customers(info.context.services, *sides)
     except UnknownCustomer as exc:
-        return CustomerNotFound(code="UNKNOWN_CUSTOMER", message=str(exc),
-                                suggestion=SUGGESTIONS[StewardErrorCode.UNKNOWN_CUSTOMER],
-                                customer_id=strawberry.ID(exc.customer_id))
+        return failure(exc, "WhyNotResult")
     return await _shaped(info, answer)
 
 
 async def _sides(info: Info[Context, Any], customers: list[strawberry.ID] | None,
                  identifiers: list[IdentifierInput] | None
-                 ) -> tuple[str, str] | IdentifierNotFound:
+                 ) -> tuple[str, str] | Failure:
     if (customers is None) == (identifiers is None):
         raise InputError("customers: give two customer ids, or two identifiers, not both")
     if customers is not None:
@@ -190,9 +189,9 @@ async def _sides(info: Info[Context, Any], customers: list[strawberry.ID] | None
     owners = await info.context.loaders.owners.load_many(keys)
     for n, owner in enumerate(owners):
         if owner is None:
-            return IdentifierNotFound(
-                code="UNKNOWN_IDENTIFIER", message=f"identifiers[{n}]: no customer has it",
-                suggestion=SUGGESTIONS[StewardErrorCode.UNKNOWN_IDENTIFIER])
+            return failure(StewardError(StewardErrorCode.UNKNOWN_IDENTIFIER,
+                                        f"identifiers[{n}]: no customer has it"),
+                           "WhyNotResult")
     return str(owners[0]), str(owners[1])
 
 
@@ -214,8 +213,8 @@ async def _shaped(info: Info[Context, Any], answer: WhyNotAnswer) -> WhyNot:
 def _pair(p: MatchResult, ma: Shown, mb: Shown) -> RecordPair:
     return RecordPair(
         a=ma.key(p.record_id), b=mb.key(p.candidate_id), score=round(p.score, 4),
-        probability=p.probability, decision=p.decision.value,
-        guard=p.guard.value if p.guard else None, basis=p.basis.value,
+        probability=p.probability, decision=MatchDecision(p.decision.value),
+        guard=MatchGuard(p.guard.value) if p.guard else None, basis=MatchBasis(p.basis.value),
         comparisons=[ComparisonWeight(comparison=c.comparison, level=c.level, weight=c.weight)
                      for c in p.comparisons])
 

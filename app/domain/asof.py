@@ -23,9 +23,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any, Protocol
 
+from app.domain.errors import DomainError
 from app.domain.events import format_ts, parse_ts
 from app.domain.identifiers import Identifier
 from app.domain.plan import pair
@@ -38,20 +39,38 @@ MAX_REGION_EVENTS = 50_000
 FORGET = "forget"
 
 
-class AsOfError(ValueError):
-    """An as-of request that cannot be answered; the message names the argument."""
+class AsOfErrorCode(StrEnum):
+    NO_OFFSET = "NO_OFFSET"
+    NOT_A_TIME = "NOT_A_TIME"
+    REGION_TOO_LARGE = "REGION_TOO_LARGE"
+
+
+class AsOfError(DomainError, ValueError):
+    """An as-of request that cannot be answered: the argument at fault (`field`) and why
+    (`reason`); the message is both."""
+
+    code: AsOfErrorCode
+
+    def __init__(self, code: AsOfErrorCode, field: str, reason: str, *,
+                 suggestion: str = "") -> None:
+        super().__init__(code, f"{field}: {reason}", suggestion=suggestion, field=field)
+        self.reason = reason
 
 
 class RegionTooLarge(AsOfError):
     """The part of the graph to rebuild is larger than one as-of answer may be."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(AsOfErrorCode.REGION_TOO_LARGE, "asOf", reason,
+                         suggestion="use `idgraph export --as-of` for the whole store")
 
 
 def require_offset(when: datetime, name: str, given: str | None = None) -> None:
     """Refuse a time without an offset: it names no moment until someone guesses its zone."""
     if when.tzinfo is None or when.utcoffset() is None:
         iso = when.isoformat()
-        raise AsOfError(f"{name}: {given or iso} has no offset; give one, as in {iso}Z or "
-                        f"{iso}+01:00")
+        raise AsOfError(AsOfErrorCode.NO_OFFSET, name, f"{given or iso} has no offset; give "
+                        f"one, as in {iso}Z or {iso}+01:00")
 
 
 def moment_of(when: datetime, name: str = "asOf", given: str | None = None) -> str:
@@ -60,7 +79,8 @@ def moment_of(when: datetime, name: str = "asOf", given: str | None = None) -> s
     try:
         return format_ts(when)
     except (OverflowError, ValueError):
-        raise AsOfError(f"{name}: {when.isoformat()} is not a usable time") from None
+        raise AsOfError(AsOfErrorCode.NOT_A_TIME, name,
+                        f"{when.isoformat()} is not a usable time") from None
 
 
 def parse_moment(text: str, name: str = "--as-of") -> str:
@@ -68,8 +88,8 @@ def parse_moment(text: str, name: str = "--as-of") -> str:
     try:
         when = parse_ts(text.strip())
     except ValueError:
-        raise AsOfError(f"{name}: {text!r} is not a time; give one such as "
-                        "2024-03-01T00:00:00Z") from None
+        raise AsOfError(AsOfErrorCode.NOT_A_TIME, name, f"{text!r} is not a time; give one "
+                        "such as 2024-03-01T00:00:00Z") from None
     return moment_of(when, name, text.strip())
 
 
@@ -122,7 +142,7 @@ class Region:
         self.keys |= new
         if len(self.keys) > MAX_REGION_IDENTIFIERS:
             raise RegionTooLarge(
-                f"asOf: as of {self.until} this customer's part of the graph reaches more "
+                f"as of {self.until} this customer's part of the graph reaches more "
                 f"than {MAX_REGION_IDENTIFIERS:,} identifiers, more than one as-of answer "
                 "rebuilds; a hub may be missing from the rules (docs/resolution.md), or use "
                 "`idgraph export --as-of` for the whole store")

@@ -11,12 +11,16 @@ from app.domain.resolution import require_components
 
 
 def plan_erase(customer_id: str, snapshot: Snapshot, actor: str, reason: str, now: str, *,
-               personal: Iterable[Known] = (), region: str = "NL") -> Plan:
+               personal: Iterable[Known] = (), detached: Iterable[str] = (),
+               region: str = "NL") -> Plan:
     """Forget a customer: its identifiers go on the suppression list, and every spelling
     of them and of its `personal` values (names, birth date, address, from its traits)
-    is scrubbed from free text that stays: reasons, the audit log."""
+    is scrubbed from free text that stays: reasons, the audit log. `detached`: identifiers
+    taken off it that only its events observed (read before the transaction); those that
+    a customer holds by now are not its to erase."""
     require_components({customer_id}, snapshot)
-    keys = tuple(sorted(snapshot.components[customer_id].identifiers))
+    unheld = {k for k in detached if k not in snapshot.owners}
+    keys = tuple(sorted(set(snapshot.components[customer_id].identifiers) | unheld))
     spellings = Spellings([*(identifier_known(k) for k in keys), *personal], region)
     plan = Plan()
     plan.erasures.append(Erasure(customer_id, keys, now, spellings))

@@ -175,6 +175,8 @@ def _name_patterns(value: str) -> list[_Pattern]:
     if not words or len("".join(words)) < 2:
         return []
     found = [_words_pattern(words)]
+    if len(words) > 1:  # run together, as in a user name: vandijk, VanDijk
+        found.append(_words_pattern(["".join(words)]))
     found += [_words_pattern([w]) for w in words
               if len(w) >= MIN_WORD and w.lower() not in _PARTICLES and len(words) > 1]
     return found
@@ -212,7 +214,25 @@ def _date_patterns(value: str) -> list[_Pattern]:
 
     sep = r"[\-./ ]?"
     orders = [(str(y), part(m), part(d)), (part(d), part(m), str(y)), (part(m), part(d), str(y))]
-    return [_Pattern(r"(?<!\d)" + sep.join(o) + r"(?!\d)", str(y)) for o in orders]
+    found = [_Pattern(r"(?<!\d)" + sep.join(o) + r"(?!\d)", str(y)) for o in orders]
+    # a year of two digits only between separators: 12-04-88, 4/12/88
+    short = str(y)[2:]
+    found += [_Pattern(r"(?<!\d)" + r"[\-./]".join(o) + r"(?!\d)", short)
+              for o in [(part(d), part(m), short), (part(m), part(d), short)]]
+    # the month by its name, English or Dutch: 12 April 1988, apr. 12th, 1988
+    month = r"(?<![^\W_])(?:" + "|".join(_MONTHS[m - 1]) + r")(?![^\W_])\.?"
+    day = part(d) + r"(?:st|nd|rd|th|e)?"
+    gap = r"[\s,\-./]{0,3}"
+    found += [_Pattern(r"(?<!\d)" + day + gap + month + gap + str(y) + r"(?!\d)", str(y)),
+              _Pattern(month + gap + day + gap + str(y) + r"(?!\d)", str(y))]
+    return found
+
+
+_MONTHS = [("january", "januari", "jan"), ("february", "februari", "feb"),
+           ("march", "maart", "mar", "mrt"), ("april", "apr"), ("may", "mei"),
+           ("june", "juni", "jun"), ("july", "juli", "jul"), ("august", "augustus", "aug"),
+           ("september", "sept", "sep"), ("october", "oktober", "oct", "okt"),
+           ("november", "nov"), ("december", "dec")]
 
 
 def _char_spellings(char: str) -> str:

@@ -33,15 +33,28 @@ class LinkStatus(StrEnum):
     BANNED = "banned"  # a steward banned the pair; it never links again
 
 
-# The short names resolution reads: "active" is the same value for identifiers and links.
+class ReviewStatus(StrEnum):
+    """Where a review item (a candidate match) stands; the queue holds the open ones."""
+
+    OPEN = "open"  # waiting for a steward
+    ACCEPTED = "accepted"  # the steward linked the pair
+    REJECTED = "rejected"  # the steward closed it without a link
+
+
+# The short names resolution reads: "active" is the same value for identifiers and links
+# (ACTIVE and LINKED).
 ACTIVE = IdentifierStatus.ACTIVE
 BLOCKED = IdentifierStatus.BLOCKED
 QUARANTINED = IdentifierStatus.QUARANTINED
+LINKED = LinkStatus.ACTIVE
 REJECTED = LinkStatus.REJECTED
 REMOVED = LinkStatus.REMOVED
 BANNED = LinkStatus.BANNED
 
 Pair = tuple[str, str]  # (a, b) with a < b
+# What resolution decides of an identifier or a link: its status and why.
+IdentifierDecision = tuple[IdentifierStatus, str]
+LinkDecision = tuple[LinkStatus, str]
 
 
 def pair(a: str, b: str) -> Pair:
@@ -92,7 +105,7 @@ class CustomerInfo:
 @dataclass(frozen=True, slots=True)
 class StoredIdentifier:
     key: str
-    status: str
+    status: IdentifierStatus
     customer_id: str | None
     first_seen: str
     first_event: str = ""  # the event of the first sighting
@@ -107,7 +120,7 @@ class LinkFacts:
     b: str
     first_seen: str
     sources: tuple[str, ...]
-    status: str = ACTIVE
+    status: LinkStatus = LinkStatus.ACTIVE
     reason: str = ""
     first_event: str = ""  # with first_seen, the moment of the first evidence; "" for a steward's
 
@@ -133,13 +146,13 @@ class Snapshot:
     # event ids of the batch that the store already holds
     seen_events: set[str] = field(default_factory=set)
     # batch keys whose status is not active, with the reason
-    statuses: dict[str, tuple[str, str]] = field(default_factory=dict)
+    statuses: dict[str, IdentifierDecision] = field(default_factory=dict)
     # customer -> identifier type -> count, for the types that have a limit
     type_counts: dict[str, dict[str, int]] = field(default_factory=dict)
     # batch key -> number of distinct identifiers it is linked to
     degrees: dict[str, int] = field(default_factory=dict)
     # stored links among batch keys, with their status
-    link_status: dict[Pair, str] = field(default_factory=dict)
+    link_status: dict[Pair, LinkStatus] = field(default_factory=dict)
     # banned pairs with an end among the batch keys or the owners' identifiers
     bans: set[Pair] = field(default_factory=set)
     # the owner of each end of those bans
@@ -165,7 +178,7 @@ class IdentifierDelta:
     last_seen: str
     sources: tuple[str, ...]
     customer_id: str | None  # the owner of a new identifier; existing ones move by Merge/moves
-    status: str = ACTIVE
+    status: IdentifierStatus = ACTIVE
     reason: str = ""
     first_event: str = ""  # the event of the first sighting (with first_seen)
 
@@ -181,7 +194,7 @@ class LinkDelta:
     last_seen: str
     sources: tuple[str, ...]
     event_ids: tuple[str, ...]  # a bounded sample
-    status: str = ACTIVE
+    status: LinkStatus = LinkStatus.ACTIVE
     reason: str = ""
     match: dict[str, Any] | None = None  # a MATCHED link: score, weights, model version
     first_event: str = ""  # the event of the first evidence (with first_seen)
@@ -191,14 +204,14 @@ class LinkDelta:
 class LinkStatusChange:
     a: str
     b: str
-    status: str
+    status: LinkStatus
     reason: str
 
 
 @dataclass(frozen=True, slots=True)
 class IdentifierStatusChange:
     key: str
-    status: str
+    status: IdentifierStatus
     reason: str
 
 
@@ -291,7 +304,7 @@ class Plan:
     erasures: list[Erasure] = field(default_factory=list)
     # review queue: new candidate matches, and (id, status, actor) for resolved ones
     reviews: list[ReviewItem] = field(default_factory=list)
-    review_updates: list[tuple[int, str, str]] = field(default_factory=list)
+    review_updates: list[tuple[int, ReviewStatus, str]] = field(default_factory=list)
     unsuppress: list[str] = field(default_factory=list)  # erased keys back with consent
     # identifiers dropped from events (event id, key or "" for the whole event, reason)
     dropped: list[tuple[str, str, str]] = field(default_factory=list)

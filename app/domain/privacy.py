@@ -11,13 +11,16 @@ key is refused rather than let erased identifiers back unnoticed.
 Hashes made before keys (`legacy_hash`, a fixed public salt) are upgraded in place: the
 keyed hash is the HMAC of the legacy hash, which the store already holds.
 
-An erased identifier comes back only with an explicit new consent: an event that grants
-a purpose (`true`) and is dated after the erasure. Replayed or late history, dated
-before it, never brings it back, whatever consent it carried.
+An erased identifier comes back only with an explicit new consent: an event dated after
+the erasure that grants (`true`) a purpose about the identifier's channel (the rules'
+`[consent.returns]`: agreeing to analytics cookies does not bring an erased e-mail
+back). Replayed or late history, dated before it, never brings it back, whatever consent
+it carried.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import hmac
 from collections import Counter
@@ -99,6 +102,13 @@ def upgrades(stored: Iterable[str], key: SuppressionKey) -> dict[str, str]:
     return legacy
 
 
-def brings_back(consent: Mapping[str, bool], event_at: str, erased_at: str) -> bool:
-    """Whether an event brings an erased identifier back: an explicit new consent."""
-    return event_at > erased_at and any(granted is True for granted in consent.values())
+def brings_back(consent: Mapping[str, bool], event_at: str, erased_at: str,
+                purposes: Iterable[str]) -> bool:
+    """Whether an event brings an erased identifier back: an explicit new consent, that
+    is a grant of one of `purposes` (the patterns the rules give for the identifier's
+    type, Rules.returning_purposes), given after the erasure."""
+    if event_at <= erased_at:
+        return False
+    granted = [p.casefold() for p, answer in consent.items() if answer is True]
+    return any(fnmatch.fnmatchcase(p, pattern.casefold())
+               for pattern in purposes for p in granted)

@@ -22,7 +22,17 @@ from dataclasses import dataclass
 from app.domain.events import Event
 from app.domain.history import Anchor, Moment, component_history
 from app.domain.matching.stream import PendingRecord, pending_records
-from app.domain.plan import ACTIVE, CustomerInfo, LinkFacts, Merge, Pair, Plan, Snapshot
+from app.domain.plan import (
+    ACTIVE,
+    CustomerInfo,
+    IdentifierDecision,
+    LinkDecision,
+    LinkFacts,
+    Merge,
+    Pair,
+    Plan,
+    Snapshot,
+)
 from app.domain.resolution.anchors import info_of, settled_of, tie_of
 from app.domain.resolution.batch import (
     Batch,
@@ -51,7 +61,7 @@ class ResolvedCustomer:
 class ComponentResolution:
     customers: list[ResolvedCustomer]
     # every candidate's (status, reason); links that join nothing are (rejected, why)
-    decisions: dict[Pair, tuple[str, str]]
+    decisions: dict[Pair, LinkDecision]
 
 
 def resolve_component(
@@ -98,9 +108,9 @@ class Sighting:
 
 def inactive_keys(
     sightings: Mapping[str, Sighting],
-    carried: Mapping[str, tuple[str, str]],
+    carried: Mapping[str, IdentifierDecision],
     rules: Rules,
-) -> dict[str, tuple[str, str]]:
+) -> dict[str, IdentifierDecision]:
     """(status, reason) of each identifier that links nothing: a status carried from the
     store (a steward's quarantine) first, then a blocked value, then a hub. The stream's
     own test (resolution.batch.find_inactive), given each identifier's whole degree."""
@@ -114,22 +124,23 @@ def inactive_keys(
 
 def stopped_links(
     links: Sequence[LinkFacts],
-    inactive: Mapping[str, tuple[str, str]],
+    inactive: Mapping[str, IdentifierDecision],
     rules: Rules,
-) -> dict[Pair, tuple[str, str]]:
+) -> dict[Pair, LinkDecision]:
     """The decisions on links with an inactive end: rejected, naming the first inactive
     end (a banned or removed link keeps its own status), as `partition` words them."""
     active = {k: k.partition(":")[0] for c in links for k in (c.a, c.b) if k not in inactive}
     return partition(active, links, (), rules, inactive).decisions
 
 
-def without_suppressed(event: Event, suppressed: Mapping[str, str]) -> tuple[Event | None,
-                                                                           Plan]:
+def without_suppressed(event: Event, suppressed: Mapping[str, str],
+                       rules: Rules) -> tuple[Event | None, Plan]:
     """The event without its erased identifiers (`suppressed`: key -> when erased), unless
-    it brings one back with a new consent; None when none is left. The plan holds what was
-    dropped (`dropped`) and brought back (`unsuppress`), as plan_ingest records them."""
+    it brings one back with a new consent to a purpose of the rules' `[consent.returns]`;
+    None when none is left. The plan holds what was dropped (`dropped`) and brought back
+    (`unsuppress`), as plan_ingest records them."""
     plan = Plan()
-    kept = drop_suppressed([event], Snapshot(suppressed=dict(suppressed)), plan)
+    kept = drop_suppressed([event], Snapshot(suppressed=dict(suppressed)), plan, rules)
     return (kept[0] if kept else None), plan
 
 

@@ -1,6 +1,6 @@
 """Linking rules: blocked values, per-type limits, evidence priorities and hub detection.
 
-Rules come from a TOML file (see docs/resolution.md and app/rules.default.toml); this
+Rules come from a TOML file (see docs/resolution.md and DEFAULT_RULES_TOML below); this
 module only interprets the parsed mapping, so it stays pure.
 """
 
@@ -11,16 +11,50 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
+from app.domain.errors import DomainError
 from app.domain.identifiers import TYPE_PATTERN, Identifier, IdentifierError, normalise
 
 
-class RulesError(ValueError):
-    """A rules file that cannot be used; the message names the setting and the reason."""
+class RulesErrorCode(StrEnum):
+    INVALID_RULES = "INVALID_RULES"
+
+
+# tomllib (before Python 3.14) gives the place of a syntax error only in its message.
+_TOML_PLACE = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+class RulesError(DomainError, ValueError):
+    """A rules file that cannot be used: the setting at fault (`setting`, "" for text that
+    is not TOML) and the reason; `line` and `column` (from 1, else 0) place a TOML syntax
+    error."""
+
+    def __init__(self, setting: str, reason: str, *, line: int = 0, column: int = 0) -> None:
+        super().__init__(RulesErrorCode.INVALID_RULES,
+                         f"{setting}: {reason}" if setting else reason,
+                         suggestion="fix the rules file where the message says "
+                         "(docs/resolution.md lists every setting)", field=setting)
+        self.setting = setting
+        self.line = line
+        self.column = column
+
+    @classmethod
+    def syntax(cls, exc: tomllib.TOMLDecodeError) -> RulesError:
+        place = _TOML_PLACE.search(str(exc))
+        line, column = (int(place.group(1)), int(place.group(2))) if place else (0, 0)
+        return cls("", f"not valid TOML: {exc}", line=line, column=column)
 
 
 HUB_COUNT_TYPES = ("email", "crm_id", "phone", "customer_number", "loyalty_id")
+# identifier type ("*": any other) -> the consent purposes (fnmatch patterns, any case)
+# whose grant, after an erasure, brings an erased identifier of that type back
+CONSENT_RETURNS: Mapping[str, tuple[str, ...]] = {
+    "email": ("email*", "newsletter*", "marketing"),
+    "phone": ("sms*", "phone*", "call*", "whatsapp*", "marketing"),
+    "*": ("*",),
+}
 
 
 def hub_reason(degree: int, limit: int) -> str:
@@ -42,18 +76,18 @@ class MatchThresholds:
     def from_mapping(cls, table: Mapping[str, Any]) -> MatchThresholds:
         unknown = set(table) - {"link", "review", "merge"}
         if unknown:
-            raise RulesError(f"matching: unknown setting(s) {sorted(unknown)}; expected "
+            raise RulesError("matching", f"unknown setting(s) {sorted(unknown)}; expected "
                              "link, review, merge")
         values, defaults = {}, cls()
         for name in ("link", "review", "merge"):
             value = table.get(name, getattr(defaults, name))
             if isinstance(value, bool) or not isinstance(value, int | float) \
                     or not 0 < value < 1:
-                raise RulesError(f"matching.{name}: a probability between 0 and 1 "
+                raise RulesError(f"matching.{name}", "a probability between 0 and 1 "
                                  f"(exclusive), not {value!r}")
             values[name] = float(value)
         if not values["review"] <= values["link"] <= values["merge"]:
-            raise RulesError("matching: thresholds must satisfy review <= link <= merge, "
+            raise RulesError("matching", "thresholds must satisfy review <= link <= merge, "
                              f"not {values}")
         return cls(**values)
 
@@ -98,6 +132,8 @@ class Rules:
     # only neighbours of these types count towards a hub: they stand for distinct people
     hub_count_types: tuple[str, ...] = HUB_COUNT_TYPES
     matching: MatchThresholds = MatchThresholds()
+    consent_returns: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: dict(CONSENT_RETURNS))
 
     # type -> one alternation of every pattern that applies to it, built on first use
     _any: dict[str, re.Pattern[str]] = field(default_factory=dict, repr=False, compare=False)
@@ -113,6 +149,10 @@ class Rules:
         if regex.fullmatch(ident.value) is None:
             return None
         return next((rule for rule in self.blocked if rule.matches(ident)), None)
+
+    def returning_purposes(self, type_: str) -> tuple[str, ...]:
+        """The purposes whose new grant brings an erased identifier of this type back."""
+        return self.consent_returns.get(type_, self.consent_returns.get("*", ()))
 
     def hub_limit(self, type_: str) -> int:
         return self.hub_max_links.get(type_, self.hub_default_max_links)
@@ -134,14 +174,15 @@ class Rules:
         try:
             return cls.from_mapping(tomllib.loads(text))
         except tomllib.TOMLDecodeError as exc:
-            raise RulesError(f"not valid TOML: {exc}") from None
+            raise RulesError.syntax(exc) from None
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Rules:
-        known = {"blocked", "limits", "priority", "hubs", "matching"}
+        known = {"blocked", "limits", "priority", "hubs", "matching", "consent"}
         unknown = set(data) - known
         if unknown:
-            raise RulesError(f"unknown section(s) {sorted(unknown)}; expected {sorted(known)}")
+            raise RulesError(sorted(unknown)[0], "unknown section; expected one of "
+                             f"{', '.join(sorted(known))}")
         blocked = []
         _known_keys(_table(data, "priority"), "priority", {"types", "sources"})
         _known_keys(_table(data, "hubs"), "hubs", {"max_links", "count_types",
@@ -150,14 +191,14 @@ class Rules:
             if type_ != "*":
                 _type_name(type_, f"blocked.{type_}")
             if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
-                raise RulesError(f"blocked.{type_}: must be a list of patterns")
+                raise RulesError(f"blocked.{type_}", "must be a list of patterns")
             blocked += [BlockRule(type_, _normal_pattern(type_, p)) for p in patterns]
         priority = _table(data, "priority")
         hubs = _table(data, "hubs")
         hub_default = hubs.get("max_links", 15)
         count_types = hubs.get("count_types", list(HUB_COUNT_TYPES))
         if not isinstance(count_types, list) or not all(isinstance(t, str) for t in count_types):
-            raise RulesError("hubs.count_types: must be a list of identifier types")
+            raise RulesError("hubs.count_types", "must be a list of identifier types")
         for type_ in count_types:
             _type_name(type_, "hubs.count_types")
         for name, table in (("limits", _table(data, "limits")),
@@ -177,19 +218,39 @@ class Rules:
             hub_default_max_links=_int(hub_default, "hubs.max_links", minimum=2),
             hub_count_types=tuple(count_types),
             matching=MatchThresholds.from_mapping(_table(data, "matching")),
+            consent_returns=_consent_returns(_table(data, "consent")),
         )
+
+
+def _consent_returns(consent: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """`[consent.returns]`; without it, the defaults (CONSENT_RETURNS): a rules file
+    written before the setting must not let any grant bring an erased e-mail back."""
+    _known_keys(consent, "consent", {"returns"})
+    if "returns" not in consent:
+        return dict(CONSENT_RETURNS)
+    returns = {}
+    for type_, patterns in _table(consent, "returns", "consent.").items():
+        name = f"consent.returns.{type_}"
+        if type_ != "*":
+            _type_name(type_, name)
+        if not isinstance(patterns, list) or not all(
+                isinstance(p, str) and p.strip() for p in patterns):
+            raise RulesError(name, "must be a list of consent purposes or patterns "
+                             f"(non-empty strings), not {patterns!r}")
+        returns[type_] = tuple(p.strip() for p in patterns)
+    return returns
 
 
 def _known_keys(table: Mapping[str, Any], name: str, known: set[str]) -> None:
     unknown = sorted(set(table) - known)
     if unknown:
-        raise RulesError(f"{name}.{unknown[0]}: unknown setting; expected one of "
+        raise RulesError(f"{name}.{unknown[0]}", "unknown setting; expected one of "
                          f"{', '.join(sorted(known))}")
 
 
 def _type_name(type_: str, name: str) -> None:
     if not TYPE_PATTERN.match(type_):
-        raise RulesError(f"{name}: {type_!r} is not an identifier type (lowercase letters, "
+        raise RulesError(name, f"{type_!r} is not an identifier type (lowercase letters, "
                          "digits and single underscores, starting with a letter)")
 
 
@@ -206,13 +267,13 @@ def _normal_pattern(type_: str, pattern: str) -> str:
 def _table(data: Mapping[str, Any], name: str, prefix: str = "") -> Mapping[str, Any]:
     value = data.get(name, {})
     if not isinstance(value, Mapping):
-        raise RulesError(f"{prefix}{name}: must be a table")
+        raise RulesError(f"{prefix}{name}", "must be a table")
     return value
 
 
 def _int(value: Any, name: str, minimum: int = 0) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise RulesError(f"{name}: must be a whole number >= {minimum}, not {value!r}")
+        raise RulesError(name, f"must be a whole number >= {minimum}, not {value!r}")
     return value
 
 
@@ -278,4 +339,13 @@ cookie = 15
 link = 0.95
 review = 0.8
 merge = 0.999
+
+[consent.returns]
+# After an erasure, an identifier comes back only with an explicit new consent: an event
+# dated after the erasure that grants (true) a purpose about the identifier's channel.
+# Per identifier type, the purposes (glob patterns, case-insensitive) whose grant brings
+# it back; "*" for every other type. A type with no entry and no "*" never comes back.
+email = ["email*", "newsletter*", "marketing"]
+phone = ["sms*", "phone*", "call*", "whatsapp*", "marketing"]
+"*" = ["*"]  # cookies, devices, CRM ids: any explicit grant
 """

@@ -26,6 +26,7 @@ from app.domain.plan import (
     BLOCKED,
     QUARANTINED,
     AuditEntry,
+    IdentifierDecision,
     IdentifierStatusChange,
     Plan,
     Snapshot,
@@ -56,12 +57,14 @@ class RuleDelta:
     hub_types: frozenset[str] | None  # types whose hub limit changed; None: every type
     hubs: list[str]
     matching: list[str]  # thresholds: they decide records matched from then on only
+    # purposes that bring an erased identifier back: they decide later events only
+    consent: list[str] = field(default_factory=list)
 
     @property
     def settings(self) -> list[str]:
         names = ["blocked"] if self.blocked else []
         names += [f"limits.{t} {_n(a)} -> {_n(b)}" for t, (a, b) in sorted(self.limits.items())]
-        return names + self.priority + self.hubs + self.matching
+        return names + self.priority + self.hubs + self.matching + self.consent
 
 
 def _n(value: int | None) -> str:
@@ -95,7 +98,18 @@ def rule_delta(old: Rules, new: Rules) -> RuleDelta:
                 f"{getattr(new.matching, name)}" for name in ("link", "review", "merge")
                 if getattr(old.matching, name) != getattr(new.matching, name)]
     return RuleDelta(set(old.blocked) != set(new.blocked), limits, priority,
-                     hub_types if hubs else frozenset(), hubs, matching)
+                     hub_types if hubs else frozenset(), hubs, matching,
+                     _consent_changed(old, new))
+
+
+def _consent_changed(old: Rules, new: Rules) -> list[str]:
+    a, b = old.consent_returns, new.consent_returns
+    return [f"consent.returns.{t} {_purposes(a.get(t))} -> {_purposes(b.get(t))}"
+            for t in sorted(a.keys() | b.keys()) if a.get(t) != b.get(t)]
+
+
+def _purposes(patterns: tuple[str, ...] | None) -> str:
+    return "none" if patterns is None else str(list(patterns))
 
 
 def identifier_of(key: str) -> Identifier:
@@ -160,8 +174,8 @@ def _limit_name(delta: RuleDelta, type_: str) -> str:
 
 
 # -- the new status of an identifier ----------------------------------------------------
-def target_status(key: str, current: tuple[str, str], degree: int, rules: Rules
-                  ) -> tuple[str, str]:
+def target_status(key: str, current: IdentifierDecision, degree: int, rules: Rules
+                  ) -> IdentifierDecision:
     """What the rules make of a stored identifier: a steward's quarantine stays; else
     blocked, a hub, or active (a status of the same kind keeps its stored reason)."""
     status, why = current
@@ -177,7 +191,7 @@ def target_status(key: str, current: tuple[str, str], degree: int, rules: Rules
     return (ACTIVE, "")
 
 
-def _status_cause(key: str, before: tuple[str, str], after: tuple[str, str],
+def _status_cause(key: str, before: IdentifierDecision, after: IdentifierDecision,
                   delta: RuleDelta) -> str:
     if after[0] == BLOCKED:
         return f"blocked: {key} {after[1]}"
@@ -273,7 +287,7 @@ class _StatusEffect:
     identifiers leaving (with their new status) and those coming back."""
 
     customers: set[str]
-    deactivated: dict[str, tuple[str, str]] = field(default_factory=dict)
+    deactivated: dict[str, IdentifierDecision] = field(default_factory=dict)
     released: list[str] = field(default_factory=list)
 
 

@@ -11,9 +11,11 @@ from enum import StrEnum
 from typing import Any
 
 from app.domain.effects import changes_of
+from app.domain.errors import DomainError
 from app.domain.plan import (
     ACTIVE,
     BANNED,
+    LINKED,
     QUARANTINED,
     REMOVED,
     AuditEntry,
@@ -22,6 +24,7 @@ from app.domain.plan import (
     LinkFacts,
     Pair,
     Plan,
+    ReviewStatus,
     Snapshot,
     pair,
 )
@@ -102,31 +105,21 @@ SUGGESTIONS = {
 FIELDS = {StewardErrorCode.INVALID_IDENTIFIER: "value", StewardErrorCode.REASON_REQUIRED: "reason"}
 
 
-class StewardError(Exception):
-    """An action that cannot be done: its `code`, what to do about it (`suggestion`), the
-    input at fault (`field`, or ""), and the customer it names that is not held
-    (`customer_id`, or "")."""
+class StewardError(DomainError):
+    """An action that cannot be done (a DomainError with its suggestion and field from its
+    code), and the customer it names that is not held (`customer_id`, or "")."""
+
+    code: StewardErrorCode
 
     def __init__(self, code: StewardErrorCode, message: str, *, customer_id: str = "") -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(code, message, suggestion=SUGGESTIONS.get(code, ""),
+                         field=FIELDS.get(code, ""))
         self.customer_id = customer_id
-
-    @property
-    def suggestion(self) -> str:
-        return SUGGESTIONS.get(self.code, "")
-
-    @property
-    def field(self) -> str:
-        return FIELDS.get(self.code, "")
 
 
 @dataclass(frozen=True, slots=True)
 class Action:
-    """`kind`: a StewardActionKind (the API and the undo of an audit entry give a string)."""
-
-    kind: str
+    kind: StewardActionKind
     actor: str
     reason: str
     keys: tuple[str, ...] = ()
@@ -151,11 +144,7 @@ def plan_action(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> P
         StewardActionKind.RELEASE: _status,
         StewardActionKind.REVIEW: _review,
     }
-    planner = planners.get(action.kind)
-    if planner is None:
-        raise StewardError(StewardErrorCode.UNKNOWN_ACTION,
-                           f"action: one of {', '.join(StewardActionKind)}")
-    plan, undo = planner(action, snapshot, rules, now)
+    plan, undo = planners[action_kind(action.kind)](action, snapshot, rules, now)
     plan.changes = changes_of(plan, snapshot.owners, now)
     target = ", ".join(action.customers or action.keys)
     details = {"keys": list(action.keys), "ban": action.ban, "customers": list(action.customers)}
@@ -166,6 +155,15 @@ def plan_action(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> P
     return plan
 
 
+def action_kind(text: str) -> StewardActionKind:
+    """The action a stored or given text names (an audit entry, its undo)."""
+    try:
+        return StewardActionKind(text)
+    except ValueError:
+        raise StewardError(StewardErrorCode.UNKNOWN_ACTION,
+                           f"action: one of {', '.join(StewardActionKind)}") from None
+
+
 def undo_of(seq: int, undo: dict[str, Any], actor: str, reason: str) -> Action:
     """The action that reverses audit entry `seq`, from the entry's `undo`."""
     if "kind" not in undo:
@@ -173,7 +171,8 @@ def undo_of(seq: int, undo: dict[str, Any], actor: str, reason: str) -> Action:
     data = {k: v for k, v in undo.items() if k in ("pairs", "unban")}
     data["undoes"] = seq
     return Action(
-        undo["kind"], actor, reason, tuple(undo.get("keys", ())), bool(undo.get("ban")), data=data
+        action_kind(undo["kind"]), actor, reason, tuple(undo.get("keys", ())),
+        bool(undo.get("ban")), data=data
     )
 
 
@@ -248,7 +247,7 @@ def _link(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planned
         plan,
         rules,
         now,
-        overrides={p: LinkFacts(*p, first_seen, sources, ACTIVE, "", first_event)},
+        overrides={p: LinkFacts(*p, first_seen, sources, LINKED, "", first_event)},
         reason=f"steward {action.actor} linked {a} - {b}",
         steward=True,
     )
@@ -256,7 +255,7 @@ def _link(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planned
     if status != ACTIVE:
         raise StewardError(StewardErrorCode.RULE_BLOCKS_LINK,
                            f"the rules keep {a} and {b} apart: {why}")
-    plan.links.append(LinkDelta(*p, 1, now, now, (STEWARD_SOURCE,), (), ACTIVE, ""))
+    plan.links.append(LinkDelta(*p, 1, now, now, (STEWARD_SOURCE,), (), LINKED, ""))
     return plan, {"kind": StewardActionKind.UNLINK, "keys": [a, b], "ban": False}
 
 
@@ -270,7 +269,7 @@ def _merge(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Planne
     if not all(keys):
         raise StewardError(StewardErrorCode.EMPTY_CUSTOMER,
                            "a customer without identifiers cannot merge")
-    link = Action("link", action.actor, action.reason, keys)
+    link = Action(StewardActionKind.LINK, action.actor, action.reason, keys)
     return _link(link, snapshot, rules, now)
 
 
@@ -319,7 +318,7 @@ def _relink(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Plann
     for p in pairs:
         link = _stored_link(snapshot, customers, p)
         if link is not None and link.status == REMOVED:
-            overrides[p] = LinkFacts(*p, link.first_seen, link.sources, ACTIVE, "",
+            overrides[p] = LinkFacts(*p, link.first_seen, link.sources, LINKED, "",
                                      link.first_event)
     plan = Plan()
     resolve_components(
@@ -387,5 +386,6 @@ def _review(action: Action, snapshot: Snapshot, rules: Rules, now: str) -> Plann
         plan, undo = _link(action, snapshot, rules, now)
     else:
         plan, undo = Plan(), {}
-    plan.review_updates.append((review_id, "accepted" if accept else "rejected", action.actor))
+    plan.review_updates.append(
+        (review_id, ReviewStatus.ACCEPTED if accept else ReviewStatus.REJECTED, action.actor))
     return plan, undo

@@ -189,7 +189,7 @@ class AsOfService:
             own, region.until, MAX_REGION_EVENTS + 1)}
         if len(found) > MAX_REGION_EVENTS:
             raise RegionTooLarge(
-                f"asOf: as of {region.until} this customer's part of the graph holds more "
+                f"as of {region.until} this customer's part of the graph holds more "
                 f"than {MAX_REGION_EVENTS:,} events, more than one as-of answer rebuilds; use "
                 "`idgraph export --as-of` for the whole store")
         for hub in sorted(region.hubs):

@@ -12,6 +12,10 @@ from app.domain.personal import Known, known_values
 from app.domain.plan import Gather, Plan, Snapshot
 from app.domain.steward import StewardError, StewardErrorCode
 from app.stores.base import IdentityStore
+from app.stores.values import EventRecord
+
+EVENT_PAGE = 1_000
+LATEST = "9999-12-31T23:59:59.999999Z"  # after every stored event's time
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,18 +49,45 @@ class PrivacyService:
                                customer_id=customer_id)
         now = format_ts(self.clock())
         personal = await self._personal_values(current)
+        detached = await self._detached(current)
 
         def decide(snapshot: Snapshot) -> Plan:
             plan = plan_erase(current, snapshot, actor, reason, now, personal=personal,
-                              region=self.default_region)
+                              detached=detached, region=self.default_region)
             plan.changes.append(Change(ChangeEventKind.CUSTOMER_ERASED, current, now, ()))
             return plan
 
-        receipt = await self.store.transact(Gather(customers=frozenset({current})), decide)
+        gather = Gather(customers=frozenset({current}), keys=detached)
+        receipt = await self.store.transact(gather, decide)
         [erasure] = receipt.plan.erasures
         await self.store.purge_erased()
         return ErasureReceipt(current, erasure.keys, receipt.erased.events,
                               receipt.erased.links, now, receipt.audit_seq, receipt.changes)
+
+    async def _detached(self, customer_id: str) -> frozenset[str]:
+        """Identifiers that no customer holds (a steward quarantined them off this one)
+        and that only this customer's events ever observed: its values, to erase with it.
+        One that another customer's events observed too is not only its own, and stays."""
+        own = {r.key for r in (await self.store.identifiers_of([customer_id])).get(
+            customer_id, [])}
+        events = await self._events_of(customer_id)
+        observed = {i.key for e in events for i in e.identifiers} - own
+        unheld = [k for k, r in (await self.store.identifiers(observed)).items()
+                  if r.customer_id is None]
+        mine = {e.event_id for e in events}
+        found: set[str] = set()
+        for key in unheld:
+            seen = await self.store.events_observing([key], LATEST, len(mine) + 1)
+            if {e.event_id for e in seen} <= mine:
+                found.add(key)
+        return frozenset(found)
+
+    async def _events_of(self, customer_id: str) -> list[EventRecord]:
+        events: list[EventRecord] = []
+        while page := await self.store.timeline(customer_id, EVENT_PAGE,
+                                                events[-1].cursor if events else None):
+            events += page
+        return events
 
     async def _personal_values(self, customer_id: str) -> set[Known]:
         """Every personal value any of the customer's events gave as a trait (every

@@ -19,7 +19,13 @@ from datetime import datetime
 
 from app.domain.asof import Step, StepKind, link_pair
 from app.domain.events import Event, parse_ts
-from app.domain.steward import Action, StewardError, StewardErrorCode
+from app.domain.steward import (
+    Action,
+    StewardActionKind,
+    StewardError,
+    StewardErrorCode,
+    action_kind,
+)
 from app.services.ingest import IngestService, Problem
 from app.services.steward import ActionResult, StewardService
 
@@ -135,7 +141,7 @@ class Rebuild:
         if step.action in ("merge", "review"):
             return await self.steward.act(await self._link_of(step))
         return await self.steward.act(
-            Action(step.action, step.actor, step.reason, step.keys, step.ban))
+            Action(action_kind(step.action), step.actor, step.reason, step.keys, step.ban))
 
     async def _link_of(self, step: Step) -> Action:
         """A merge links one identifier of each customer (the least of each), an accepted
@@ -154,5 +160,6 @@ class Rebuild:
                 found = await store.identifiers_of(ids)
                 least = {min((r.key for r in found.get(c, ())), default="") for c in ids}
                 if least == set(pair):
-                    return Action("merge", step.actor, step.reason, customers=step.customers)
-        return Action("link", step.actor, step.reason, pair)
+                    return Action(StewardActionKind.MERGE, step.actor, step.reason,
+                                  customers=step.customers)
+        return Action(StewardActionKind.LINK, step.actor, step.reason, pair)

@@ -19,6 +19,7 @@ leaves a durable list of what to re-evaluate, never stale memberships without on
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import (
     AsyncIterator,
     Awaitable,
@@ -32,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import anyio
+import anyio.lowlevel
 
 from app.clock import Clock, utc_now
 from app.domain.changes import Change, membership_change
@@ -40,6 +42,7 @@ from app.domain.events import format_ts
 from app.domain.plan import Plan
 from app.domain.profile import Observation, build_profile
 from app.domain.segments import (
+    DefinitionLimits,
     MembershipChange,
     Segment,
     Vocabulary,
@@ -68,6 +71,12 @@ log = logging.getLogger("idgraph.segments")
 # The most events read per customer to evaluate it: a customer's whole history, in practice.
 MAX_EVENTS = 20_000
 PAGE = 500
+# A membership transaction evaluates its customers on the event loop (the embedded store's
+# connection is the transaction, so nothing else may run meanwhile): each one takes as
+# many customers as took about this long in the one before, and the loop serves other
+# requests between them.
+LOOP_HOLD_S = 0.05
+timer = time.perf_counter
 HISTORY = TimelineWindow(MAX_EVENTS)
 # A pending check older than this was left by a process that died before evaluating it:
 # `settle(orphaned_only=True)` takes it over; younger ones are their writer's to evaluate.
@@ -139,6 +148,29 @@ async def all_customers(store: IdentityStore, page: int = PAGE) -> AsyncIterator
         after = ids[-1]
 
 
+class _Pace:
+    """Splits customers into the parts that successive membership transactions evaluate:
+    the first part is one customer, and each next one as large as fits LOOP_HOLD_S at the
+    pace of the one before (at most twice as large, and at most PAGE). Between parts the
+    event loop runs other tasks."""
+
+    def __init__(self) -> None:
+        self.size = 1
+
+    async def parts(self, ids: Sequence[str]) -> AsyncIterator[Sequence[str]]:
+        start = 0
+        while start < len(ids):
+            part = ids[start:start + self.size]
+            began = timer()
+            yield part
+            per_customer = max(timer() - began, 1e-6) / len(part)
+            # at most twice as many: customers without events make a poor guide
+            self.size = max(1, min(PAGE, 2 * len(part), int(LOOP_HOLD_S / per_customer)))
+            start += len(part)
+            # the embedded store never suspends a transaction: let the others in
+            await anyio.lowlevel.checkpoint()
+
+
 @dataclass(frozen=True, slots=True)
 class SegmentInfo:
     record: SegmentRecord
@@ -172,6 +204,9 @@ class SegmentService:
         self.traits = traits or TraitsConfig.default()
         self.clock = clock
         self._parsed: dict[tuple[str, str], Segment] = {}
+        # the pace of the writes' checks, kept from one write to the next: their cost per
+        # customer changes with the definitions only (a refresh learns its own from one)
+        self._checks_pace = _Pace()
 
     def now(self) -> str:
         return format_ts(self.clock())
@@ -203,15 +238,16 @@ class SegmentService:
         return next((s for s in await self.segments() if s.record.name == name), None)
 
     # -- definitions -------------------------------------------------------------------
-    async def define(self, name: str, text: str, *, update: bool = False
-                     ) -> list[MembershipChange]:
+    async def define(self, name: str, text: str, *, update: bool = False,
+                     limits: DefinitionLimits | None = None) -> list[MembershipChange]:
         """Store a definition and evaluate every customer for it now; returns the
         membership changes. All or nothing: every customer is evaluated, writing nothing,
         before the definition is stored (a SegmentError points at the fault in the text);
         if writing the memberships then fails, the previous definition is put back."""
         records = {r.name: r for r in await self.store.segment_definitions()}
         before = self._parse(list(records.values()))
-        after = define_segment(before, name, text, self.vocabulary(before), update=update)
+        after = define_segment(before, name, text, self.vocabulary(before), update=update,
+                               limits=limits)
         now = self.now()
         async for ids in all_customers(self.store):
             tx = _ReadOnly(ids, await self.store.pending_checks(ids), self.store)
@@ -269,14 +305,14 @@ class SegmentService:
         if after is None and before is None and not await self.store.segment_definitions():
             return []
         changes: list[MembershipChange] = []
+        pace = _Pace()
         if customer_ids is None:
             async for ids in all_customers(self.store):
-                changes += (await self._evaluate(ids, now, before, after)).changes
+                async for part in pace.parts(ids):
+                    changes += (await self._evaluate(part, now, before, after)).changes
         elif customer_ids:
-            ids = sorted(set(customer_ids))
-            for start in range(0, len(ids), PAGE):
-                page = ids[start:start + PAGE]
-                changes += (await self._evaluate(page, now, before, after)).changes
+            async for part in pace.parts(sorted(set(customer_ids))):
+                changes += (await self._evaluate(part, now, before, after)).changes
         return changes
 
     async def after_plan(self, plan: Plan, now: str | None = None) -> list[Change]:
@@ -286,9 +322,8 @@ class SegmentService:
         Checks that another process evaluated meanwhile are gone, and skipped."""
         ids = sorted({c.customer_id for c in plan.segment_checks})
         changes: list[MembershipChange] = []
-        for start in range(0, len(ids), PAGE):
-            page = ids[start:start + PAGE]
-            changes += (await self._evaluate(page, pending_only=True)).changes
+        async for part in self._checks_pace.parts(ids):
+            changes += (await self._evaluate(part, pending_only=True)).changes
         return [membership_change(c) for c in changes]
 
     async def settle(self, *, orphaned_only: bool = False) -> list[Change]:

@@ -11,10 +11,17 @@ from app.domain.changes import Change
 from app.domain.effects import with_checks
 from app.domain.events import format_ts
 from app.domain.identifiers import IdentifierError, normalise
-from app.domain.plan import Gather, Plan, Snapshot
+from app.domain.plan import Gather, Plan, ReviewStatus, Snapshot
 from app.domain.resolution import DEFAULT_RULES
 from app.domain.rules import Rules
-from app.domain.steward import Action, StewardError, StewardErrorCode, plan_action, undo_of
+from app.domain.steward import (
+    Action,
+    StewardActionKind,
+    StewardError,
+    StewardErrorCode,
+    plan_action,
+    undo_of,
+)
 from app.services.segments import SegmentService
 from app.stores.base import IdentityStore
 from app.stores.values import AuditRecord, ReviewRecord
@@ -156,10 +163,10 @@ class StewardService:
         review = await self.store.review(review_id)
         if review is None:
             raise StewardError(StewardErrorCode.UNKNOWN_REVIEW, f"no review item {review_id}")
-        if review.status != "open":
+        if review.status is not ReviewStatus.OPEN:
             raise StewardError(StewardErrorCode.REVIEW_CLOSED,
                                f"review item {review_id} is {review.status}")
-        return Action("review", actor, reason, (review.a, review.b),
+        return Action(StewardActionKind.REVIEW, actor, reason, (review.a, review.b),
                       data={"review_id": review_id, "accept": accept})
 
     async def preview_review(self, review: ReviewRecord) -> ReviewEffect:
@@ -167,13 +174,13 @@ class StewardService:
         applied: which customers merge, which identifiers move, or the rule that keeps
         the pair apart (then the item cannot be accepted)."""
         owners = await self.store.owners([review.a, review.b])
-        if review.status != "open":
+        if review.status is not ReviewStatus.OPEN:
             return ReviewEffect(False, f"the item is {review.status}")
         if owners.get(review.a) is not None and owners.get(review.a) == owners.get(review.b):
             return ReviewEffect(True, None, summary="nothing changes: both identifiers are "
                                 f"already in customer {owners[review.a]}")
-        action = Action("review", "preview", "preview of an accept", (review.a, review.b),
-                        data={"review_id": review.id, "accept": True})
+        action = Action(StewardActionKind.REVIEW, "preview", "preview of an accept",
+                        (review.a, review.b), data={"review_id": review.id, "accept": True})
         try:
             plan, before, _ = await self.plan(action)
         except StewardError as exc:

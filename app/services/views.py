@@ -125,6 +125,3 @@ class Views:
     async def segment_members(self, segment: str, first: int, after: str | None
                               ) -> list[tuple[str, Membership]]:
         return await self.store.segment_members(segment, first, after)
-
-    async def segment_names(self) -> set[str]:
-        return {r.name for r in await self.store.segment_definitions()}

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 
 from app.domain.checks import PendingCheck
 from app.domain.effects import pending_checks
-from app.domain.plan import Plan
+from app.domain.plan import IdentifierStatus, Plan
 from app.domain.profile import Observation
 from app.domain.segments.membership import MembershipChange
 from app.services.segments import HISTORY, SegmentService
@@ -81,7 +81,8 @@ async def _regrouped(store: IdentityStore, read: CustomerData,
     identifiers: dict[str, list[IdentifierRecord]] = defaultdict(list)
     for key, cid in sorted(after.items()):
         if cid is not None and key in records:
-            identifiers[cid].append(replace(records[key], customer_id=cid, status="active"))
+            identifiers[cid].append(replace(records[key], customer_id=cid,
+                                                  status=IdentifierStatus.ACTIVE))
     events: dict[str, EventRecord] = {e.event_id: e for es in read.timelines.get(
         HISTORY, {}).values() for e in es}
     owners_of: dict[str, set[str]] = {

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import anyio
 
 from app.domain.matching import MatchRecord
+from app.domain.steward import StewardError, StewardErrorCode
 from app.domain.whynot import WhyNot, decisions_between, why_not
 from app.services.container import Services
 from app.stores.values import AuditRecord, IdentifierRecord
@@ -17,12 +18,12 @@ from app.stores.values import AuditRecord, IdentifierRecord
 AUDIT_SCAN = 500
 
 
-class UnknownCustomer(LookupError):
+class UnknownCustomer(StewardError):
     """No customer with this id, current or merged away."""
 
     def __init__(self, customer_id: str) -> None:
-        super().__init__(f"no customer {customer_id}")
-        self.customer_id = customer_id
+        super().__init__(StewardErrorCode.UNKNOWN_CUSTOMER, f"no customer {customer_id}",
+                         customer_id=customer_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,7 +105,7 @@ def _suppressed(event: Event, config: ParseConfig) -> tuple[Event | None, Plan]:
     erased = {key: config.suppressed[h] for h, key in hashes.items() if h in config.suppressed}
     if not erased:
         return event, Plan()
-    return without_suppressed(event, erased)
+    return without_suppressed(event, erased, config.rules)
 
 
 def parse_raw(raw: object, position: str, config: ParseConfig) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from app.domain.history import moment
-from app.domain.plan import ACTIVE
+from app.domain.plan import ACTIVE, LINKED, LinkStatus
 from app.domain.rebuild import Sighting, inactive_keys, resolve_component, stopped_links
 from app.domain.resolution import LinkFacts
 from app.domain.rules import Rules
@@ -65,7 +65,7 @@ def inactive(keys: DataFrame, rules: Rules) -> DataFrame:
 
 def _candidate(row: dict[str, Any]) -> LinkFacts:
     return LinkFacts(row["a"], row["b"], row["first_seen"], tuple(row["sources"] or ()),
-                     row.get("status") or ACTIVE, row.get("reason") or "",
+                     LinkStatus(row.get("status") or LINKED), row.get("reason") or "",
                      row["first_event"] or "")
 
 

@@ -13,6 +13,7 @@ import orjson
 
 from app.domain.events import Event, parse_ts
 from app.domain.identifiers import Identifier
+from app.domain.plan import IdentifierStatus, LinkStatus, ReviewStatus
 from app.domain.profile import Observation
 from app.domain.segments.membership import Membership
 
@@ -27,7 +28,7 @@ class IdentifierRecord:
     first_seen: str
     last_seen: str
     sources: tuple[str, ...]
-    status: str = "active"
+    status: IdentifierStatus = IdentifierStatus.ACTIVE
     reason: str = ""
 
     @property
@@ -113,7 +114,7 @@ class LinkRecord:
     last_seen: str
     sources: tuple[str, ...]
     event_ids: tuple[str, ...]
-    status: str = "active"
+    status: LinkStatus = LinkStatus.ACTIVE
     reason: str = ""
     match: dict[str, Any] | None = None
 
@@ -140,7 +141,7 @@ class ReviewRecord:
     b: str
     score: float
     weights: dict[str, Any]
-    status: str  # open | accepted | rejected
+    status: ReviewStatus
     created_at: str
 
 

@@ -70,13 +70,30 @@ export async function gql<T>(query: string, variables: Record<string, unknown> =
 
 // -- types (the parts of the schema the page reads) ------------------------------------
 
+// The schema's enums (app/api/schema.graphql): a value is its name, in upper case.
+export type IdentifierStatus = "ACTIVE" | "BLOCKED" | "QUARANTINED";
+export type LinkStatus = "ACTIVE" | "REJECTED" | "REMOVED" | "BANNED";
+export type ReviewStatus = "OPEN" | "ACCEPTED" | "REJECTED";
+export type AuditAction = "LINK" | "UNLINK" | "MERGE" | "SPLIT" | "RELINK" | "QUARANTINE"
+  | "RELEASE" | "REVIEW" | "FORGET" | "RULES";
+export type SurvivorshipRule = "MOST_RECENT" | "MOST_FREQUENT" | "SOURCE_PRIORITY";
+export type MatchDecision = "LINK" | "REVIEW" | "NONE";
+export type MatchGuard = "HOUSEHOLD" | "TWINS" | "OTHER_CUSTOMER";
+export type MatchBasis = "STRANGERS" | "HOUSEMATES" | "TWINS";
+
+/** An enum value as the page writes it, and as its CSS classes and graph styles name it:
+ * QUARANTINED is "quarantined", OTHER_CUSTOMER "other_customer". */
+export function word(value: string): string {
+  return value.toLowerCase();
+}
+
 export interface Viewer { role: string; actor: string; seesPii: boolean; developmentMode: boolean }
 export interface Trait {
-  name: string; value: unknown; source: string; observedAt: string; rule: string; observations: number;
+  name: string; value: unknown; source: string; observedAt: string; rule: SurvivorshipRule; observations: number;
 }
 export interface Consent { purpose: string; granted: boolean; source: string; observedAt: string }
 export interface Identifier {
-  type: string; value: string; firstSeen: string; lastSeen: string; sources: string[]; status: string;
+  type: string; value: string; firstSeen: string; lastSeen: string; sources: string[]; status: IdentifierStatus;
 }
 export interface HistoryEntry {
   kind: "MERGE" | "SPLIT"; at: string; reason: string; absorbedId: string | null;
@@ -92,12 +109,14 @@ export interface CustomerDetail {
   mergeHistory: HistoryEntry[];
 }
 export interface GraphNode {
-  key: string; type: string; value: string; status: string; reason: string;
+  key: string; type: string; value: string; status: IdentifierStatus; reason: string;
   customerId: string | null; hops: number;
 }
 export interface Link {
-  a: string; b: string; status: string; reason: string; count: number; firstSeen: string;
+  a: string; b: string; status: LinkStatus; reason: string; count: number; firstSeen: string;
   lastSeen: string; sources: string[]; sampleEventIds: string[]; weights: unknown;
+  /** A matched link's comparisons in one line: `+FIRST_NAME+BIRTH_DATE-STREET`. */
+  matchKey: string | null;
 }
 export interface IdentityGraph {
   customerId: string; depth: number; nodes: GraphNode[]; links: Link[]; truncated: boolean;
@@ -114,18 +133,18 @@ export interface PageInfo { hasNextPage: boolean; endCursor: string | null }
 export interface Connection<T> { edges: { cursor: string; node: T }[]; pageInfo: PageInfo }
 export interface CustomerSummary {
   id: string; profile: { traits: { name: string; value: unknown }[] };
-  identifiers: { type: string; value: string; status: string }[];
+  identifiers: { type: string; value: string; status: IdentifierStatus }[];
 }
 export interface ReviewSide {
   key: string; type: string; value: string; customerId: string | null;
-  customer: { id: string; profile: { traits: Trait[] }; identifiers: { type: string; value: string; status: string }[] } | null;
+  customer: { id: string; profile: { traits: Trait[] }; identifiers: { type: string; value: string; status: IdentifierStatus }[] } | null;
 }
 export interface Review {
-  id: string; score: number; weights: Record<string, unknown>; status: string; createdAt: string;
+  id: string; score: number; weights: Record<string, unknown>; matchKey: string | null; status: ReviewStatus; createdAt: string;
   a: ReviewSide; b: ReviewSide;
 }
 export interface AuditEntry {
-  seq: number; actor: string; action: string; target: string; reason: string; at: string;
+  seq: number; actor: string; action: AuditAction; target: string; reason: string; at: string;
   details: Record<string, unknown>; undoable: boolean; undoneBy: number | null;
 }
 export interface Failure { __typename: string; code: string; message: string; suggestion: string }
@@ -185,7 +204,7 @@ export const CUSTOMER = `query Customer($id: ID!, $asOf: DateTime) {
   }
 }`;
 
-const LINK = `a b status reason count firstSeen lastSeen sources sampleEventIds weights`;
+const LINK = `a b status reason count firstSeen lastSeen sources sampleEventIds weights matchKey`;
 
 /** The customer and its graph as of a moment, in one query: the server rebuilds the
  * moment once for both. */
@@ -246,7 +265,7 @@ export const REVIEW_QUEUE = `query ReviewQueue($first: Int!, $after: String) {
   reviewQueue(first: $first, after: $after) {
     __typename
     ... on ReviewConnection {
-      edges { cursor node { id score weights status createdAt a { ${SIDE} } b { ${SIDE} } } }
+      edges { cursor node { id score weights matchKey status createdAt a { ${SIDE} } b { ${SIDE} } } }
       pageInfo { hasNextPage endCursor }
     }
     ... on Forbidden { message }
@@ -345,7 +364,7 @@ export interface ActionInput {
   ban?: boolean;
 }
 export interface CustomerDiff {
-  customerId: string; change: "merged" | "split" | "changed" | "new" | "emptied";
+  customerId: string; change: "MERGED" | "SPLIT" | "CHANGED" | "NEW" | "EMPTIED";
   gained: string[]; lost: string[]; fromCustomers: string[]; toCustomers: string[];
 }
 export interface SegmentChangeDiff { customerId: string; segmentId: string; change: "ENTERED" | "LEFT"; why: string[] }
@@ -378,8 +397,8 @@ export async function previewAction(action: ActionInput): Promise<PreviewResult>
 // -- why not -------------------------------------------------------------------------------
 
 export interface WhyNotPair {
-  a: string; b: string; score: number; probability: number; decision: string; guard: string | null;
-  basis: string; comparisons: { comparison: string; level: string; weight: number }[];
+  a: string; b: string; score: number; probability: number; decision: MatchDecision; guard: MatchGuard | null;
+  basis: MatchBasis; comparisons: { comparison: string; level: string; weight: number }[];
 }
 export interface WhyNotAnswer {
   __typename: "WhyNot";

@@ -60,6 +60,12 @@ export function fmtValue(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/** Text a message repeats back (a search, an id), cut short: a 5,000-character search must
+ * not push the message it is quoted in off the screen. */
+export function clip(text: string, max = 80): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
 export function plural(n: number, word: string, many = `${word}s`): string {
   return `${n} ${n === 1 ? word : many}`;
 }
@@ -201,7 +207,9 @@ export function toast(message: string | Node, kind: "ok" | "error" | "info" = "o
     action && h("button.btn.btn-small", { type: "button", "data-testid": action.testid ?? "toast-action", onclick: () => { el.remove(); action.run(); } }, action.label),
     close);
   close.addEventListener("click", () => el.remove());
-  host.prepend(el);
+  // one message at a time: the newest replaces the last, so messages never pile up over
+  // the page (an action's Undo stays in the audit log)
+  host.replaceChildren(el);
   window.setTimeout(() => el.remove(), ms);
 }
 

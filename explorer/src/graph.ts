@@ -5,6 +5,7 @@
 import cytoscape from "cytoscape";
 import type { Core, EdgeSingular, ElementDefinition, NodeSingular, StylesheetJson } from "cytoscape";
 import fcose from "cytoscape-fcose";
+import { word } from "./api";
 import type { GraphNode, IdentityGraph, Link } from "./api";
 import { edgeId, isHub, linkKind, shortValue, typeStyle } from "./kit";
 import { balloon } from "./placement";
@@ -33,12 +34,14 @@ const STYLE: StylesheetJson = [
       "overlay-padding": 4,
     },
   },
-  { selector: "node[?outside]", style: { "background-opacity": 0.55, "border-color": "#e2e8f0" } },
+  // another customer's identifiers keep their full colour (faded, they fell below 3:1
+  // against the drawing): their grey box and grey ring tell them apart
+  { selector: "node[?outside]", style: { "border-color": "#94a3b8" } },
   {
     selector: "node[status = 'blocked']",
     style: {
-      "background-color": "#cbd5e1", "border-color": "#475569", "border-style": "dashed",
-      "border-width": 2, color: "#475569",
+      "background-color": "#64748b", "border-color": "#1e293b", "border-style": "dashed",
+      "border-width": 2, color: "#334155",
     },
   },
   {
@@ -80,14 +83,23 @@ const STYLE: StylesheetJson = [
     selector: "edge",
     style: {
       width: "data(width)",
-      "line-color": "#94a3b8",
+      "line-color": "#64748b",
       "curve-style": "straight",
       "overlay-padding": 5,
     },
   },
   { selector: "edge[kind = 'matched']", style: { "line-color": "#9333ea", width: 3 } },
-  { selector: "edge[kind = 'rejected']", style: { "line-color": "#f97316", "line-style": "dashed", width: 2 } },
-  { selector: "edge[kind = 'removed']", style: { "line-color": "#64748b", "line-style": "dotted", width: 2.5 } },
+  {
+    // a matched link's match key along it, once zoomed in far enough to read
+    selector: "edge[matchKey]",
+    style: {
+      label: "data(matchKey)", "font-size": 8, "font-family": "ui-monospace, monospace", color: "#581c87",
+      "text-rotation": "autorotate", "text-background-color": "#ffffff", "text-background-opacity": 0.85,
+      "text-background-padding": "1px", "min-zoomed-font-size": 9,
+    },
+  },
+  { selector: "edge[kind = 'rejected']", style: { "line-color": "#c2410c", "line-style": "dashed", width: 2 } },
+  { selector: "edge[kind = 'removed']", style: { "line-color": "#334155", "line-style": "dotted", width: 2.5 } },
   {
     selector: "edge[kind = 'banned']",
     style: {
@@ -113,6 +125,11 @@ const STYLE: StylesheetJson = [
     style: { "border-color": "#111827", "border-width": 3, "border-style": "solid" },
   },
   { selector: "node[kind = 'customer']:selected", style: { "border-color": "#818cf8", "border-width": 2 } },
+  {
+    // the identifier the keyboard is on (arrow keys in the focused drawing)
+    selector: "node.kbd",
+    style: { "underlay-color": "#111827", "underlay-padding": 6, "underlay-opacity": 0.35, "underlay-shape": "ellipse" } as never,
+  },
   {
     selector: "edge:selected",
     style: { "underlay-color": "#111827", "underlay-padding": 3, "underlay-opacity": 0.25, width: 5 } as never,
@@ -168,6 +185,10 @@ export class GraphCanvas {
   private selectionTimer = 0;
   private resizer: ResizeObserver;
   private forgetPlace: () => void;
+  /** The identifier the keyboard is on, and the link of it last stepped to. */
+  private cursor: string | null = null;
+  private linkCursor = -1;
+  private announcer: HTMLElement;
 
   /** Layout tuning, from the page address (?quality=draft|default|proof&iter=N). */
   tuning: { quality?: string; iter?: number } = {};
@@ -220,12 +241,84 @@ export class GraphCanvas {
     // customer boxes are not selectable on their own: a tap selects nothing
     this.cy.on("tap", "node[kind = 'customer']", (e) => { e.target.unselect(); });
     // a double click on another customer's identifier (or box) opens that customer
-    this.cy.on("dbltap", "node", (e) => {
-      const cid = e.target.data("customerId") as string | undefined;
-      if (cid && !e.target.data("focus") && (e.target.data("outside") || e.target.data("kind") === "customer")) {
-        location.hash = `#/customer/${encodeURIComponent(cid)}`;
-      }
-    });
+    this.cy.on("dbltap", "node", (e) => { this.openOther(e.target as NodeSingular); });
+    // the drawing by keyboard: focusable, named, and what the keys are on is read out
+    Object.assign(container, { tabIndex: 0 });
+    container.setAttribute("role", "application");
+    container.setAttribute("aria-roledescription", "identity graph");
+    container.setAttribute("aria-label", "Identity graph, being drawn");
+    container.setAttribute("aria-keyshortcuts", "ArrowRight ArrowLeft ArrowDown ArrowUp Enter L O Escape");
+    this.announcer = Object.assign(document.createElement("div"), { className: "sr-only" });
+    this.announcer.setAttribute("aria-live", "polite");
+    this.announcer.dataset.testid = "graph-announcer";
+    container.after(this.announcer);
+    container.addEventListener("keydown", (e) => this.onKey(e));
+  }
+
+  private openOther(node: NodeSingular): boolean {
+    const cid = node.data("customerId") as string | undefined;
+    if (cid && !node.data("focus") && (node.data("outside") || node.data("kind") === "customer")) {
+      location.hash = `#/customer/${encodeURIComponent(cid)}`;
+      return true;
+    }
+    return false;
+  }
+
+  /** Identifiers in reading order: rows of the drawing top to bottom, left to right. */
+  private readingOrder(): NodeSingular[] {
+    const row = (n: NodeSingular) => Math.round(n.position("y") / 40);
+    return this.cy.nodes("[kind = 'identifier']").toArray().map((n) => n as NodeSingular)
+      .sort((a, b) => row(a) - row(b) || a.position("x") - b.position("x"));
+  }
+
+  private describe(node: GraphNode): string {
+    const style = typeStyle(node.type);
+    const el = this.cy.getElementById(node.key);
+    const whose = el.data("outside") ? `another customer's (${node.customerId ?? "none"})` : "this customer's";
+    const state = node.status === "ACTIVE" ? "" : `, ${word(node.status)}`;
+    return `${style.label} ${node.value}, ${whose}${state}, ${el.connectedEdges().length} links`;
+  }
+
+  private moveTo(node: NodeSingular): void {
+    this.cy.nodes(".kbd").removeClass("kbd");
+    node.addClass("kbd");
+    this.cursor = node.id();
+    this.linkCursor = -1;
+    this.container.dataset.keyboard = node.id();
+    const known = this.nodesByKey.get(node.id());
+    if (known) this.announcer.textContent = this.describe(known);
+    const e = this.cy.extent();
+    const p = node.position();
+    if (p.x < e.x1 || p.x > e.x2 || p.y < e.y1 || p.y > e.y2) this.cy.center(node);
+  }
+
+  private onKey(e: KeyboardEvent): void {
+    if (e.metaKey || e.ctrlKey || e.altKey) return;
+    const order = this.readingOrder();
+    if (!order.length) return;
+    const at = this.cursor ? order.findIndex((n) => n.id() === this.cursor) : -1;
+    const current = at >= 0 ? order[at] : null;
+    if (["ArrowRight", "ArrowDown", "ArrowLeft", "ArrowUp"].includes(e.key)) {
+      const step = e.key === "ArrowRight" || e.key === "ArrowDown" ? 1 : -1;
+      const next = at < 0 ? (step > 0 ? 0 : order.length - 1) : (at + step + order.length) % order.length;
+      this.moveTo(order[next]);
+    } else if (e.key === "Enter" && current) {
+      this.select([current.id()]);
+    } else if ((e.key === "l" || e.key === "L") && current) {
+      const edges = current.connectedEdges().toArray();
+      if (!edges.length) return;
+      this.linkCursor = (this.linkCursor + 1) % edges.length;
+      const edge = edges[this.linkCursor];
+      this.select([], [[edge.data("source") as string, edge.data("target") as string]]);
+      const link = this.linksById.get(edge.id());
+      if (link) this.announcer.textContent = `Link ${this.linkCursor + 1} of ${edges.length}: ${link.a} to ${link.b}, ${linkKind(link)}`;
+    } else if ((e.key === "o" || e.key === "O") && current) {
+      if (!this.openOther(current)) this.announcer.textContent = "This customer's own identifier: Enter shows it.";
+    } else {
+      return;
+    }
+    e.preventDefault();
+    e.stopPropagation();
   }
 
   private pagePoint(el: cytoscape.CollectionReturnValue): { x: number; y: number } | null {
@@ -280,11 +373,11 @@ export class GraphCanvas {
       this.nodesByKey.set(node.key, node);
       const style = typeStyle(node.type);
       const hub = isHub(node);
-      const label = (hub ? "HUB · " : node.status === "blocked" ? "⊘ " : "") + shortValue(node.type, node.value);
+      const label = (hub ? "HUB · " : node.status === "BLOCKED" ? "⊘ " : "") + shortValue(node.type, node.value);
       const def: ElementDefinition = {
         group: "nodes",
         data: {
-          id: node.key, kind: "identifier", type: node.type, status: node.status, customerId: node.customerId ?? undefined,
+          id: node.key, kind: "identifier", type: node.type, status: word(node.status), customerId: node.customerId ?? undefined,
           color: style.color, shape: style.shape, label, hub, size: hub ? 42 : big ? 16 : 26, fontSize: big ? 7 : 11,
           outside: node.customerId !== focus, anchor: node.key === anchorKey,
           parent: grouped && node.customerId ? `customer:${node.customerId}` : undefined,
@@ -302,7 +395,7 @@ export class GraphCanvas {
       elements.push({
         group: "edges",
         data: {
-          id, source: link.a, target: link.b, kind: linkKind(link),
+          id, source: link.a, target: link.b, kind: linkKind(link), matchKey: link.matchKey ?? undefined,
           width: Math.min(6, 1.4 + Math.log2(Math.max(1, link.count)) * 0.8),
         },
       });
@@ -400,6 +493,10 @@ export class GraphCanvas {
       hook.drawnAt = performance.now();
       hook.draws += 1;
       hook.state = "drawn";
+      this.container.setAttribute("aria-label", `Identity graph: ${stats.nodes} identifiers, ${stats.edges} links, `
+        + `${stats.customers.length} ${stats.customers.length === 1 ? "customer" : "customers"}. Arrow keys move between `
+        + "identifiers, Enter shows one in the inspector, L steps through its links, O opens another customer's.");
+      if (this.cursor && this.cy.getElementById(this.cursor).empty()) this.cursor = null;
       Object.assign(this.container.dataset, {
         state: "drawn", nodes: String(stats.nodes), edges: String(stats.edges),
         customers: String(stats.customers.length), draws: String(hook.draws),
@@ -473,6 +570,7 @@ export class GraphCanvas {
   destroy(): void {
     this.resizer.disconnect();
     for (const type of POINTER_EVENTS) window.removeEventListener(type, this.forgetPlace, { capture: true });
+    this.announcer.remove();
     this.cy.destroy();
     if (hook.cy === this.cy) hook.cy = null;
   }

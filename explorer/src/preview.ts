@@ -5,7 +5,7 @@
 
 import { errorText, h, clear, plural } from "./dom";
 import type { Gate, ReasonAnswer } from "./dom";
-import { previewAction } from "./api";
+import { previewAction, word } from "./api";
 import type { ActionInput, CustomerDiff, GraphDiff, PreviewResult, SegmentChangeDiff } from "./api";
 
 /** waiting: the dialog lacks what the action needs (the other customer's id); none: the
@@ -93,20 +93,20 @@ export function summary(d: GraphDiff): HTMLElement {
 }
 
 const CHANGE_LABELS: Record<CustomerDiff["change"], string> = {
-  merged: "merges away", split: "splits", changed: "changes", new: "new customer", emptied: "emptied",
+  MERGED: "merges away", SPLIT: "splits", CHANGED: "changes", NEW: "new customer", EMPTIED: "emptied",
 };
 
 export function customerLine(c: CustomerDiff, here?: string): HTMLElement {
   const name = h("span", null, h("span.mono", null, c.customerId), c.customerId === here ? " (this customer)" : "");
   let what: (Node | string)[];
-  if (c.change === "merged") what = [" merges into ", ids(c.toCustomers), ": its identifiers move there"];
-  else if (c.change === "new") what = [" (a new customer; its id is given when the action is done)"];
-  else if (c.change === "emptied") what = [": every identifier it held stops linking"];
+  if (c.change === "MERGED") what = [" merges into ", ids(c.toCustomers), ": its identifiers move there"];
+  else if (c.change === "NEW") what = [" (a new customer; its id is given when the action is done)"];
+  else if (c.change === "EMPTIED") what = [": every identifier it held stops linking"];
   else what = [];
-  return h("li", { "data-testid": "preview-customer", "data-customer": c.customerId, "data-change": c.change },
-    h("span.chip", { class: `change-${c.change}` }, CHANGE_LABELS[c.change]), " ", name, ...what,
+  return h("li", { "data-testid": "preview-customer", "data-customer": c.customerId, "data-change": word(c.change) },
+    h("span.chip", { class: `change-${word(c.change)}` }, CHANGE_LABELS[c.change]), " ", name, ...what,
     c.gained.length ? keys("gains", c.gained, c.fromCustomers, "from") : null,
-    c.lost.length && c.change !== "merged" ? keys("loses", c.lost, c.toCustomers, "to") : null);
+    c.lost.length && c.change !== "MERGED" ? keys("loses", c.lost, c.toCustomers, "to") : null);
 }
 
 function keys(verb: string, list: string[], customers: string[], dir: string): HTMLElement {

@@ -15,6 +15,7 @@ import pytest
 from app.api import documents
 from app.services import customers, segments
 from tests.api.data import seed
+from tests.helpers import raw_event
 
 FAILSAFE = 60  # seconds a held step waits before it lets go by itself
 VIEWER = "{ viewer { role } }"
@@ -139,3 +140,46 @@ async def test_other_requests_are_answered_while_a_definition_is_evaluated(api, 
     # The check before storing ran in a worker thread; writing the memberships runs on
     # the event loop, inside the store's transaction, page by page.
     assert hold.threads[0] != threading.main_thread().name
+
+
+async def test_a_definitions_memberships_are_written_in_short_transactions_with_others_between(
+        api, monkeypatch):
+    """Writing the memberships evaluates on the event loop, inside the store's transaction:
+    when a transaction takes long (here: the timer says one second each), the next holds
+    one customer, other tasks run between two of them, and another request is answered
+    before the last."""
+    visitors = [raw_event(f"visit-{n}", "2024-05-01T10:00:00Z", f"cookie:visitor-{n}")
+                for n in range(40)]
+    await api.services.ingest.ingest_raw((e["event_id"], e) for e in visitors)
+    ticks = iter(range(10**6))
+    monkeypatch.setattr(segments, "timer", lambda: float(next(ticks)))
+    store = api.services.store
+    real = store.segment_transaction
+    steps = 0
+    other: list[asyncio.Task[Any]] = []
+    seen: list[tuple[int, bool]] = []  # at each transaction: steps of the ticker, answered?
+
+    async def ticker() -> None:
+        nonlocal steps
+        while True:
+            steps += 1
+            await asyncio.sleep(0)
+
+    async def spied(*args: Any, **kwargs: Any) -> Any:
+        if not other:
+            other.append(asyncio.create_task(api.run("reader", VIEWER)))
+        seen.append((steps, other[0].done()))
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(store, "segment_transaction", spied)
+    ticking = asyncio.create_task(ticker())
+    try:
+        defined = await api.run("admin", 'mutation { defineSegment(id: "web", definition: '
+                                '"count(page_view) >= 1") { __typename } }')
+    finally:
+        ticking.cancel()
+    assert defined == {"defineSegment": {"__typename": "SegmentDefined"}}
+    counts = [count for count, _ in seen]
+    assert len(counts) > 40 and counts == sorted(set(counts))  # others ran between each two
+    assert seen[-1][1] is True
+    assert await other[0] == {"viewer": {"role": "reader"}}

@@ -6,9 +6,7 @@ not matter here."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,8 +14,8 @@ import pytest
 
 from tests.api.conftest import KEYS
 from tests.api.data import seed
+from tests.api.nodejs import installed, node
 
-CONFORMANCE = Path(__file__).parents[1] / "conformance"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 
 
@@ -41,17 +39,6 @@ async def ask(api, body: Any, *, role: str | None = "reader", accept: str | None
                                headers={"Content-Type": "application/json", **headers})
 
 
-async def node(*command: str) -> str:
-    """Run a Node.js command in tests/conformance, without blocking the event loop the
-    server under test runs in; its output."""
-    process = await asyncio.create_subprocess_exec(
-        *command, cwd=CONFORMANCE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(process.communicate(), timeout=300)
-    assert process.returncode == 0, err.decode()
-    return out.decode()
-
-
 def cookies(n: int) -> str:
     """n cookie identifiers as a GraphQL list literal's items."""
     return ", ".join(f'{{type: "cookie", value: "ck_{i}"}}' for i in range(n))
@@ -62,9 +49,7 @@ def codes(response: httpx.Response) -> list[str]:
 
 
 async def test_the_graphql_http_audit_passes_with_no_warning(api):
-    # Node.js and npm are part of the toolchain (the explorer is built with them).
-    if not (CONFORMANCE / "node_modules" / "graphql-http").is_dir():
-        await node("npm", "ci", "--no-audit", "--no-fund")
+    await installed()
     out = await node("node", "audit.mjs", api.url + "/graphql", KEYS["reader"])
     results = [json.loads(line) for line in out.splitlines()]
     assert len(results) > 50

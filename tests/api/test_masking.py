@@ -75,6 +75,18 @@ def test_a_customers_own_names_and_address_are_masked_wherever_they_appear():
     assert masker.json({"note": "for maartje"}) == {"note": "for m."}
 
 
+def test_a_birth_date_with_a_month_name_or_a_short_year_and_a_name_run_together_are_masked():
+    masker = Masker.of_traits([("Last_Name", "van Dijk"), ("dob", "1988-04-12")])
+    for text in ("born 12 April 1988", "born 12 apr. 1988", "born April 12th, 1988",
+                 "geboren 12 april 1988"):
+        assert masker.text(text).endswith("n 1988"), text
+    for text in ("born 12-04-88", "born 12.4.88", "born 4/12/88"):
+        assert masker.text(text) == "born ***", text
+    assert masker.text("user vandijk, VanDijk") == "user v., V."
+    assert masker.text("born 12 April 1989, 12-04-89x, paid 12.04.2088") == (
+        "born 12 April 1989, 12-04-89x, paid 12.04.2088")
+
+
 def test_a_segment_why_shows_a_personal_traits_value_masked():
     masker = Masker.of_traits([("last_name", "van Dijk")])
     assert masker.why('trait(last_name) exists (value: "van Dijk")') == (

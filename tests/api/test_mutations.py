@@ -118,7 +118,7 @@ async def test_a_steward_link_is_audited_and_undone_once(api):
     assert linked["affectedCustomers"] == [{"id": merge["survivorId"]}]
 
     entry = (await api.run("steward", AUDIT))["auditLog"]["edges"][0]["node"]
-    assert entry["seq"] == linked["auditSeq"] and entry["action"] == "link"
+    assert entry["seq"] == linked["auditSeq"] and entry["action"] == "LINK"
     assert entry["reason"] == "same person" and entry["undoable"]
     assert entry["actor"].startswith("steward-key-") and "sk-test" not in entry["actor"]
 
@@ -144,13 +144,13 @@ async def test_a_steward_merges_quarantines_releases_and_splits(api):
                           f'reason: "shared inbox")')
     assert (await api.run("steward", quarantine))["r"]["__typename"] == "ActionSuccess"
     held = (await api.run("steward", status))["identifier"]
-    assert held == {"status": "quarantined", "customer": None}
+    assert held == {"status": "QUARANTINED", "customer": None}
     twice = (await api.run("steward", quarantine))["r"]
     assert (twice["__typename"], twice["code"]) == ("ActionRejected", "NO_CHANGE")
     release = mutation(f'releaseIdentifier(identifier: {ident("email", ANNA_EMAIL)}, '
                        f'reason: "not shared")')
     assert (await api.run("steward", release))["r"]["__typename"] == "ActionSuccess"
-    assert (await api.run("steward", status))["identifier"]["status"] == "active"
+    assert (await api.run("steward", status))["identifier"]["status"] == "ACTIVE"
 
     split = (await api.run("steward", CALLS["splitCustomer"][0]))["r"]
     assert split["__typename"] == "ActionSuccess" and len(split["splits"]) == 1
@@ -184,7 +184,7 @@ async def test_an_unlinked_pair_shows_as_banned_in_the_identity_graph(api):
     far = {n["key"]: n for n in graph["nodes"] if n["hops"] == 1}
     assert list(far) == ["cookie:ck_bob"] and far["cookie:ck_bob"]["customerId"] not in (
         None, bob)
-    banned = [link for link in graph["links"] if link["status"] == "banned"]
+    banned = [link for link in graph["links"] if link["status"] == "BANNED"]
     assert [(link["a"], link["b"]) for link in banned] == [("cookie:ck_bob",
                                                             "email:bob@example.org")]
     assert "shared computer" in banned[0]["reason"]
@@ -337,7 +337,7 @@ async def test_each_review_item_says_what_accepting_would_do_or_which_rule_forbi
         merges { absorbed survivor } moves { key customerId } } } } } } }"""
     merge, forbidden, moot = [e["node"] for e in
                               (await api.run("steward", queue))["reviewQueue"]["edges"]]
-    assert (merge["probability"], merge["guard"]) == (0.9, "other_customer")
+    assert (merge["probability"], merge["guard"]) == (0.9, "OTHER_CUSTOMER")
     assert merge["weights"] == {"first_name": 4.5, "birth_date": -1.4}
     assert merge["effect"]["acceptable"] and merge["effect"]["blockedBy"] is None
     assert merge["effect"]["merges"] == [{"absorbed": ids["carl"], "survivor": ids["anna"]}]

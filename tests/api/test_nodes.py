@@ -11,11 +11,12 @@ import pytest
 from app.domain.steward import Action
 from tests.api.data import ANNA_EMAIL, seed
 
+# Identifier.status and Link.status are two enums: one selection set takes them under two names
 FIELDS = """__typename id
   ... on Customer { profile { traits { name value } } }
   ... on Identifier { type value status }
   ... on IdentifierInfo { type value status customerId }
-  ... on Link { a b status }
+  ... on Link { a b linkStatus: status }
   ... on Event { eventId type properties }
   ... on AuditEntry { seq action target }"""
 NODE = f"query($id: ID!) {{ node(id: $id) {{ {FIELDS} }} }}"
@@ -26,7 +27,7 @@ SOURCES = """query($id: ID!, $type: String!, $value: String!) {
     identifiers { __typename id type value status }
     timeline(first: 2) { edges { node { __typename id eventId type properties } } } }
   identifier(type: $type, value: $value) { __typename id type value status customerId
-    links { __typename id a b status } } }"""
+    links { __typename id a b linkStatus: status } } }"""
 
 
 async def sources(api, role: str, ids: dict[str, str]) -> list[dict]:

@@ -63,9 +63,9 @@ async def test_the_profile_follows_the_survivorship_rules_with_source_and_time(a
     traits = {t["name"]: t for t in customer["profile"]["traits"]}
     # the CRM outranks the web's later "Annie"
     assert traits["first_name"] | {"observations": 2} == {
-        "name": "first_name", "value": "Anna", "source": "crm", "rule": "source_priority",
+        "name": "first_name", "value": "Anna", "source": "crm", "rule": "SOURCE_PRIORITY",
         "observedAt": "2024-01-02T10:00:00.000000Z", "observations": 2}
-    assert traits["city"]["value"] == "Amsterdam" and traits["city"]["rule"] == "most_recent"
+    assert traits["city"]["value"] == "Amsterdam" and traits["city"]["rule"] == "MOST_RECENT"
     # the most recent consent answer wins
     assert customer["consent"] == [{"purpose": "email_marketing", "granted": False,
                                     "source": "app", "observedAt": "2024-01-05T10:00:00.000000Z"}]
@@ -75,7 +75,7 @@ async def test_the_profile_follows_the_survivorship_rules_with_source_and_time(a
     email = identifiers[("email", ANNA_EMAIL)]
     assert (email["firstSeen"], email["lastSeen"]) == ("2024-01-02T10:00:00.000000Z",
                                                        "2024-01-05T10:00:00.000000Z")
-    assert set(email["sources"]) == {"crm", "web", "app"} and email["status"] == "active"
+    assert set(email["sources"]) == {"crm", "web", "app"} and email["status"] == "ACTIVE"
     # no segment is defined
     assert customer["segments"] == []
 
@@ -140,10 +140,10 @@ async def test_an_identifier_shows_its_customer_links_and_status(api):
         links { a b status count sources sampleEventIds } }
         unknown: identifier(type: "cookie", value: "nobody") { status } }""")
     ident = data["identifier"]
-    assert ident["status"] == "active" and ident["customer"]["id"] == ids["bob"]
+    assert ident["status"] == "ACTIVE" and ident["customer"]["id"] == ids["bob"]
     assert {(link["a"], link["b"], link["status"]) for link in ident["links"]} == {
-        ("cookie:ck_bob", "email:bob@example.org", "active"),
-        ("crm_id:C-2", "email:bob@example.org", "active")}
+        ("cookie:ck_bob", "email:bob@example.org", "ACTIVE"),
+        ("crm_id:C-2", "email:bob@example.org", "ACTIVE")}
     assert all(link["count"] == 1 and link["sampleEventIds"] for link in ident["links"])
     assert data["unknown"] is None
 
@@ -199,7 +199,7 @@ async def test_explain_gives_the_evidence_path_and_the_graph_its_links(api):
     # phone -> (crm-1) -> email -> (web-2) -> cookie, the first-seen identifier
     hops = [(link["a"], link["b"]) for link in explained["path"]]
     assert hops[0][0] == f"phone:{ANNA_PHONE}" or hops[0][1] == f"phone:{ANNA_PHONE}"
-    assert all(link["status"] == "active" and link["sampleEventIds"] for link in
+    assert all(link["status"] == "ACTIVE" and link["sampleEventIds"] for link in
                explained["path"])
     assert explained["stopped"] == [] and data["customer"]["unknown"] is None
     graph = data["customer"]["identityGraph"]

@@ -196,7 +196,7 @@ async def test_computed_traits_are_in_the_profile_batched_across_customers(api):
     assert api.counting.calls["timelines"] == 1
     anna, bob, carl = ({t["name"]: t for t in c["profile"]["computed"]}
                        for c in found["customers"])
-    assert anna["order_count"] == {"name": "order_count", "value": 2, "kind": "count",
+    assert anna["order_count"] == {"name": "order_count", "value": 2, "kind": "COUNT",
                                    "definition": anna["order_count"]["definition"]}
     assert anna["lifetime_value"]["value"] == 74.95
     assert anna["favourite_category"]["value"] == "shoes"

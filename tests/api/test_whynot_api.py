@@ -55,7 +55,7 @@ async def test_a_steward_sees_the_guarded_pair_its_weights_and_what_a_merge_woul
     assert data["reasons"] == ["GUARD"]
     [pair] = data["pairs"]
     assert (pair["a"], pair["b"], pair["guard"]) == (
-        "email:anna.jansen@example.com", "email:piet.jansen@example.com", "household")
+        "email:anna.jansen@example.com", "email:piet.jansen@example.com", "HOUSEHOLD")
     weights = {c["comparison"]: c["weight"] for c in pair["comparisons"]}
     assert weights["first_name"] < 0
     assert 0 < data["thresholds"]["review"] <= data["thresholds"]["link"]

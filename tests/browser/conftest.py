@@ -35,6 +35,7 @@ from app.bench.explorer import (
     ExplorerServer,
     chromium_missing,
 )
+from tests.browser.matched import with_matcher
 from tests.browser.seed import World, seed_store
 
 # generous: the machine running the tests may be busy; a wait for the right state costs
@@ -164,3 +165,13 @@ def sign_in_steward(page: Any) -> None:
 
 def sign_in_reader(page: Any) -> None:
     sign_in(page, READER_KEY)
+
+
+@pytest.fixture
+def matched(seeded: tuple[Path, World], tmp_path: Path) -> Iterator[ExplorerServer]:
+    url = copied_store(seeded, tmp_path)
+    # in a thread of its own: Playwright's sync API keeps an event loop in this one
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, with_matcher(url)).result()
+    with ExplorerServer(url, log=tmp_path / "server.log") as s:
+        yield s

@@ -6,71 +6,17 @@ the customer, tells namesakes apart and pages past the first ten."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from app.bench.explorer import ExplorerServer
-from app.bootstrap import build_services
-from app.config import Settings
-from app.services.matching import train_from_events
 from tests.browser import seed
-from tests.browser.conftest import copied_store, open_page, sign_in_reader, sign_in_steward
-from tests.contract.test_matching_contract import dataset
-from tests.helpers import raw_event
+from tests.browser.conftest import open_page, sign_in_reader, sign_in_steward
+from tests.browser.matched import FATHER_EMAIL, MOTHER_EMAIL, NARROW, WIDE
 
 pytestmark = pytest.mark.browser
-
-HOME = {"last_name": "verhoeven", "street": "damrak", "house_number": "12",
-        "postcode": "1012 LG", "city": "amsterdam"}
-MOTHER_EMAIL = "ingrid.verhoeven@example.com"
-FATHER_EMAIL = "piet.verhoeven@example.com"
-HOUSEHOLD = [
-    raw_event("hh-1", "2024-06-01T10:00:00Z", "crm_ref:H-1", f"email:{MOTHER_EMAIL}",
-              type_="crm_record", source="crm",
-              traits={**HOME, "first_name": "ingrid", "birth_date": "1970-03-02"}),
-    raw_event("hh-2", "2024-06-01T10:01:00Z", "crm_ref:H-2", f"email:{FATHER_EMAIL}",
-              type_="crm_record", source="crm",
-              traits={**HOME, "first_name": "piet", "birth_date": "1968-11-20"}),
-]
-# Thirteen customers of one name: more than a page of search results.
-NAMESAKES = [raw_event(f"kim-{n}", f"2024-06-02T10:{n:02}:00Z", f"crm_id:K-{n}",
-                       f"email:quirine{n}@example.org", type_="crm_record", source="crm",
-                       traits={"first_name": "Quirine", "last_name": "Oosterhuis",
-                               **({"city": "Zwolle"} if n == 0 else {})})
-             for n in range(13)]
-NARROW = {"width": 800, "height": 900}
-WIDE = {"width": 1440, "height": 1000}
-
-
-async def with_matcher(url: str) -> None:
-    """Train a matcher into the store and ingest the household and the namesakes."""
-    services = build_services(Settings(store=url))
-    try:
-        _, events = dataset()
-        events += HOUSEHOLD
-        await train_from_events(services.store, events, services.ingest.rules)
-        await services.ingest.load_matcher()
-        result = await services.ingest.ingest_raw(
-            (e["event_id"], e) for e in [*events, *NAMESAKES])
-        assert not [p for p in result.problems if p.rejected], result.problems
-    finally:
-        await services.close()
-
-
-@pytest.fixture
-def matched(seeded: tuple[Path, Any], tmp_path: Path) -> Iterator[ExplorerServer]:
-    url = copied_store(seeded, tmp_path)
-    # in a thread of its own: Playwright's sync API keeps an event loop in this one
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, with_matcher(url)).result()
-    with ExplorerServer(url, log=tmp_path / "server.log") as s:
-        yield s
-
 
 def ask_why_not(page: Any, a: str, b: str) -> None:
     """Ask through the form on the page and wait for the answer to these two sides."""
@@ -112,9 +58,12 @@ def test_a_steward_sees_why_two_customers_are_apart_with_weights_as_bars(
         page.screenshot(path=str(shots / f"why-not-{viewport['width']}.png"), full_page=True)
 
 
+@pytest.mark.parametrize("viewport", [NARROW, WIDE], ids=["narrow", "wide"])
 def test_a_customer_page_leads_to_why_not_and_a_reader_sees_contacts_masked(
-        browser: Any, matched: ExplorerServer, world: seed.World) -> None:
+        browser: Any, matched: ExplorerServer, world: seed.World,
+        viewport: dict[str, int]) -> None:
     with open_page(browser, matched) as page:
+        page.set_viewport_size(viewport)
         sign_in_reader(page)
         page.goto(f"/explorer/#/customer/{world.anna}")
         page.click("[data-testid=why-not-link]")
@@ -142,9 +91,12 @@ def found(page: Any) -> list[str]:
                                      "els => els.map(e => e.dataset.customer || '')")
 
 
+@pytest.mark.parametrize("viewport", [NARROW, WIDE], ids=["narrow", "wide"])
 def test_search_forgives_a_typo_tells_namesakes_apart_and_pages_on(
-        browser: Any, matched: ExplorerServer, world: seed.World) -> None:
+        browser: Any, matched: ExplorerServer, world: seed.World,
+        viewport: dict[str, int]) -> None:
     with open_page(browser, matched) as page:
+        page.set_viewport_size(viewport)
         sign_in_reader(page)
         search(page, "anna.devires@example.com")
         assert found(page)[0] == world.anna

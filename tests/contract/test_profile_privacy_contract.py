@@ -80,8 +80,15 @@ async def test_erasure_leaves_nothing_behind_and_suppresses_the_identifiers(stor
     # ... nor do her old events replayed, though they granted consent then ...
     await IngestService(store).ingest([replace(ANNA[0], event_id="w1-replayed")])
     assert await store.owners(["email:anna@x.com", "cookie:k1"]) == {}
-    # ... an explicit new consent, given after the erasure, does.
-    await IngestService(store).ingest([event("w10", "2024-02-02T00:00:00Z", "email:anna@x.com",
+    # ... nor does a new consent to a purpose that is not about e-mail ...
+    result = await IngestService(store).ingest(
+        [event("w10", "2024-02-02T00:00:00Z", "email:anna@x.com", "cookie:other",
+               consent={"cookie_analytics": True})])
+    assert await store.owners(["email:anna@x.com"]) == {}
+    assert [p.reason for p in result.problems if p.erased] == [
+        f"email:[erased]: {SUPPRESSED}"]
+    # ... an explicit new consent to e-mail, given after the erasure, does.
+    await IngestService(store).ingest([event("w11", "2024-02-03T00:00:00Z", "email:anna@x.com",
                                              consent={"email_marketing": True})])
     assert "email:anna@x.com" in await store.owners(["email:anna@x.com"])
 

@@ -148,8 +148,22 @@ async def test_the_same_rules_change_nothing(store):
     assert (preview.reevaluated, preview.diff.customers, preview.settings) == (0, [], [])
 
 
+async def test_a_change_of_what_brings_an_erased_identifier_back_re_decides_nothing(store):
+    services = services_of(store)
+    await services.ingest.ingest(TABLET)
+    exported = await export(store)
+    preview = await RulesService(services).apply(
+        rules('[consent.returns]\nemail = ["newsletter*"]'), "only newsletters", "steward")
+    assert (preview.reevaluated, preview.diff.customers) == (0, [])
+    assert preview.settings == ["consent.returns.email ['email*', 'newsletter*', "
+                                "'marketing'] -> ['newsletter*']"]
+    assert await export(store) == exported
+    assert services.ingest.rules.returning_purposes("email") == ("newsletter*",)
+
+
 @pytest.mark.parametrize(("text", "named"), [
     ("[hubs]\nmax_link = 3", "hubs.max_link"),
+    ('[consent.returns]\nemail = "email*"', "consent.returns.email"),
     ("[limits]\nEmail = 2", "limits.Email"),
     ("[limits]\ncrm_id = 0", "limits.crm_id"),
     ("[priority]\ntype = {}", "priority.type"),

@@ -4,6 +4,9 @@ a resumed load, and the errors that stop it before anything loads."""
 from __future__ import annotations
 
 import json
+import os
+import stat
+import threading
 
 from click.testing import CliRunner
 
@@ -76,3 +79,32 @@ def test_a_csv_without_mapping_or_a_bad_mapping_stops_with_one_line(tmp_path):
     (tmp_path / "m.toml").write_text("[event\n")
     done = load(tmp_path, "--mapping", str(tmp_path / "m.toml"), str(tmp_path / "c.csv"))
     assert done.exit_code == 2 and "m.toml: not valid TOML" in done.output
+
+
+def test_a_rejects_path_that_is_not_a_regular_file_is_left_in_place(tmp_path):
+    """`--rejects /dev/null` run as root deleted the device when nothing was rejected (and
+    the next load made a regular file of that name). A pipe stands in for the device."""
+    pipe = tmp_path / "rejects.pipe"
+    os.mkfifo(pipe)
+    drained: list[bytes] = []
+    reader = threading.Thread(target=lambda: drained.append(pipe.read_bytes()))
+    reader.start()
+    line = {"event_id": "e1", "type": "page_view", "timestamp": "2024-01-01T00:00:00Z",
+            "source": "web", "identifiers": [{"type": "cookie", "value": "c1"}]}
+    (tmp_path / "e.jsonl").write_text(json.dumps(line) + "\n")
+    done = CliRunner().invoke(main, ["load", "--store", f"sqlite:///{tmp_path}/t.db",
+                                     "--rejects", str(pipe), str(tmp_path / "e.jsonl")])
+    reader.join(timeout=60)
+    assert done.exit_code == 0, done.output
+    assert stat.S_ISFIFO(os.lstat(pipe).st_mode)
+    assert drained == [b""]
+
+
+def test_a_bad_suppression_key_stops_with_one_line_that_says_what_to_set(tmp_path,
+                                                                          monkeypatch):
+    monkeypatch.setenv("IDGRAPH_SUPPRESSION_KEY", "short")
+    (tmp_path / "e.jsonl").write_text("")
+    done = load(tmp_path, str(tmp_path / "e.jsonl"))
+    assert done.exit_code == 2, done.exception
+    assert "IDGRAPH_SUPPRESSION_KEY: give at least 16 characters" in done.output
+    assert "Traceback" not in done.output

@@ -9,11 +9,13 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-# GraphQL types named as the domain objects they present (the schema's names), and the
-# synthetic data's shapes beside the API's query shapes.
+# GraphQL types named as the domain objects they present (the schema's names), GraphQL enums
+# named as the domain vocabularies they mirror (app/api/vocabularies.py), and the synthetic
+# data's shapes beside the API's query shapes.
 SHARED_WITH_THE_API = {
     "AuditEntry", "ComputedTrait", "ErasureReceipt", "Event", "Explanation", "FunnelStep",
-    "Identifier", "Profile", "ReviewEffect", "Segment", "Shape", "WhyNot",
+    "Identifier", "IdentifierStatus", "LinkStatus", "OutcomeKind", "Profile", "ReviewEffect",
+    "ReviewStatus", "Segment", "Shape", "WhyNot",
 }
 
 

@@ -258,6 +258,15 @@ def test_event_conditions_count_and_add_up_matching_events_in_the_window():
     assert check('sum(purchase.amount where source = "web") = 75 within 30d', shopper)
 
 
+def test_a_sum_or_a_computed_total_past_the_bound_of_one_amount_still_compares():
+    """Each amount is below 10^38 (app/domain/bounds.py); two of them add up past it, and
+    the total is still a number that compares."""
+    big = customer(buy(1, at(-2), 9e37), buy(2, at(-1), 9e37))
+    assert check("sum(purchase.amount) > 1000", big)
+    assert check("computed(lifetime_value) >= 200", big)
+    assert not check("sum(purchase.amount) < 1000", big)
+
+
 def test_identifier_presence():
     app_user = customer(identifiers=("email:a@example.com", "device_id:d1"))
     assert check("has(email)", app_user)

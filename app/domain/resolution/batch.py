@@ -16,7 +16,16 @@ from app.domain.identifiers import Identifier
 from app.domain.matching.stream import PendingRecord, match_batch
 from app.domain.matching.training import Matcher
 from app.domain.personal import Spellings, identifier_known
-from app.domain.plan import BLOCKED, QUARANTINED, Pair, Plan, ReviewItem, Snapshot, pair
+from app.domain.plan import (
+    BLOCKED,
+    QUARANTINED,
+    IdentifierDecision,
+    Pair,
+    Plan,
+    ReviewItem,
+    Snapshot,
+    pair,
+)
 from app.domain.privacy import ALL_SUPPRESSED, ERASED_MARK, SUPPRESSED, brings_back
 from app.domain.resolution.anchors import MATCHER_SOURCE, tie_of
 from app.domain.rules import Rules, hub_reason
@@ -100,10 +109,10 @@ def collect(batch: list[Event]) -> Batch:
 
 def find_inactive(
     batch: Batch, snapshot: Snapshot, rules: Rules
-) -> tuple[dict[str, tuple[str, str]], list[str]]:
+) -> tuple[dict[str, IdentifierDecision], list[str]]:
     """Batch keys that must not link (blocked, or quarantined now or before), and the
     stored keys that this batch turns into hubs."""
-    inactive: dict[str, tuple[str, str]] = {}
+    inactive: dict[str, IdentifierDecision] = {}
     new_hubs: list[str] = []
     new_neighbours: dict[str, set[str]] = defaultdict(set)
     counted = set(rules.hub_count_types)
@@ -156,9 +165,11 @@ def add_matches(batch: Batch, plan: Plan, snapshot: Snapshot, matcher: Matcher |
         batch.evidence.setdefault(p, LinkEvidence()).saw(match.event, MATCHER_SOURCE)
 
 
-def drop_suppressed(events: list[Event], snapshot: Snapshot, plan: Plan) -> list[Event]:
+def drop_suppressed(events: list[Event], snapshot: Snapshot, plan: Plan,
+                    rules: Rules) -> list[Event]:
     """Drop erased identifiers from events, unless the event brings one back with an
-    explicit new consent (privacy.brings_back). What is kept of an event no longer names
+    explicit new consent to a purpose about its channel (privacy.brings_back,
+    `rules.returning_purposes`). What is kept of an event no longer names
     them, and the problems name only their type."""
     if not snapshot.suppressed:
         return events
@@ -166,7 +177,8 @@ def drop_suppressed(events: list[Event], snapshot: Snapshot, plan: Plan) -> list
     for event in events:
         erased = [i for i in event.identifiers if i.key in snapshot.suppressed]
         back = {i.key for i in erased
-                if brings_back(event.consent, event.ts, snapshot.suppressed[i.key])}
+                if brings_back(event.consent, event.ts, snapshot.suppressed[i.key],
+                               rules.returning_purposes(i.type))}
         plan.unsuppress += sorted(back)
         gone = [i for i in erased if i.key not in back]
         if gone:

@@ -12,7 +12,10 @@ from app.domain.history import Moment, Tie, customer_id_for, moment
 from app.domain.plan import (
     ACTIVE,
     BANNED,
+    LINKED,
     CustomerInfo,
+    IdentifierDecision,
+    LinkDecision,
     LinkFacts,
     LinkStatusChange,
     Merge,
@@ -32,7 +35,7 @@ from app.domain.rules import Rules
 @dataclass(slots=True)
 class Repartition:
     owners: dict[str, str | None]  # every key involved -> its customer (None: inactive)
-    decisions: dict[Pair, tuple[str, str]]  # every link involved -> (status, reason)
+    decisions: dict[Pair, LinkDecision]  # every link involved -> (status, reason)
 
 
 def require_components(customers: set[str], snapshot: Snapshot) -> None:
@@ -74,7 +77,7 @@ def resolve_components(
     now: str,
     *,
     batch: Batch | None = None,
-    inactive: Mapping[str, tuple[str, str]] | None = None,
+    inactive: Mapping[str, IdentifierDecision] | None = None,
     overrides: Mapping[Pair, LinkFacts] | None = None,
     extra_nodes: Iterable[str] = (),
     reason: str = "rules re-evaluated the component",
@@ -109,8 +112,8 @@ def resolve_components(
 
 
 def _inactive_of(stored: Mapping[str, StoredIdentifier],
-                 inactive: Mapping[str, tuple[str, str]],
-                 extra: set[str]) -> dict[str, tuple[str, str]]:
+                 inactive: Mapping[str, IdentifierDecision],
+                 extra: set[str]) -> dict[str, IdentifierDecision]:
     """The keys that link nothing: those the caller names, and the stored ones that are
     not active (but for `extra`, which an action makes active again)."""
     found = dict(inactive)
@@ -138,7 +141,7 @@ def _candidates(stored_links: Mapping[Pair, LinkFacts], batch: Batch | None,
     return candidates
 
 
-def _record_link_statuses(plan: Plan, decisions: Mapping[Pair, tuple[str, str]],
+def _record_link_statuses(plan: Plan, decisions: Mapping[Pair, LinkDecision],
                           stored_links: Mapping[Pair, LinkFacts], batch: Batch | None) -> None:
     """A stored link whose decision changed, and that the batch brings no evidence for (the
     batch's link deltas carry their own decisions), changes status."""
@@ -152,7 +155,7 @@ def _record_link_statuses(plan: Plan, decisions: Mapping[Pair, tuple[str, str]],
 def _with_evidence(stored: LinkFacts | None, p: Pair, ev: LinkEvidence, banned: bool) -> LinkFacts:
     if stored is None:
         return LinkFacts(p[0], p[1], ev.first_seen, tuple(sorted(ev.sources)),
-                         BANNED if banned else ACTIVE, "", ev.first_event)
+                         BANNED if banned else LINKED, "", ev.first_event)
     if stored.status == BANNED:
         return stored
     first_seen, first_event = min((stored.first_seen, stored.first_event),

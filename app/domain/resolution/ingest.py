@@ -13,9 +13,12 @@ from app.domain.matching.training import Matcher
 from app.domain.plan import (
     ACTIVE,
     BANNED,
+    LINKED,
     REJECTED,
+    IdentifierDecision,
     IdentifierDelta,
     IdentifierStatusChange,
+    LinkDecision,
     LinkDelta,
     Pair,
     Plan,
@@ -56,7 +59,8 @@ def plan_ingest(
     """`pending`: the batch's trait-bearing records (matching.stream.pending_records),
     matched with `matcher` when there is one."""
     plan = Plan()
-    batch_events = drop_suppressed(new_events(events, snapshot.seen_events), snapshot, plan)
+    batch_events = drop_suppressed(new_events(events, snapshot.seen_events), snapshot, plan,
+                                   rules)
     plan.events = batch_events
     if not batch_events:
         return plan
@@ -78,7 +82,7 @@ def plan_ingest(
         owner = resolve_fast(group, snapshot, plan, batch, now)
         for key in group.keys:
             owner_of_key[key] = owner
-    decisions: dict[Pair, tuple[str, str]] = {}
+    decisions: dict[Pair, LinkDecision] = {}
     if full_groups or full:
         resolved = resolve_components(
             full,
@@ -165,9 +169,9 @@ def _restrict(batch: Batch, groups: list[Group], inactive: Mapping[str, object])
 def _link_delta(
     p: Pair,
     ev: LinkEvidence,
-    inactive: Mapping[str, tuple[str, str]],
+    inactive: Mapping[str, IdentifierDecision],
     snapshot: Snapshot,
-    decided: tuple[str, str] | None,
+    decided: LinkDecision | None,
 ) -> LinkDelta:
     stopped = next((k for k in p if k in inactive), None)
     if decided is not None:
@@ -177,7 +181,7 @@ def _link_delta(
     elif stopped is not None:
         status, reason = REJECTED, f"{stopped} is {inactive[stopped][0]}: {inactive[stopped][1]}"
     else:
-        status, reason = ACTIVE, ""
+        status, reason = LINKED, ""
     return LinkDelta(
         p[0],
         p[1],

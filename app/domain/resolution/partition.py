@@ -10,14 +10,24 @@ from dataclasses import dataclass
 
 from networkx.utils import UnionFind
 
-from app.domain.plan import ACTIVE, BANNED, BLOCKED, REJECTED, REMOVED, LinkFacts, Pair
+from app.domain.plan import (
+    BANNED,
+    BLOCKED,
+    LINKED,
+    REJECTED,
+    REMOVED,
+    IdentifierDecision,
+    LinkDecision,
+    LinkFacts,
+    Pair,
+)
 from app.domain.rules import Rules
 
 
 @dataclass(slots=True)
 class Partition:
     groups: list[set[str]]
-    decisions: dict[Pair, tuple[str, str]]  # pair -> (status, reason)
+    decisions: dict[Pair, LinkDecision]  # pair -> (status, reason)
 
 
 def partition(
@@ -25,7 +35,7 @@ def partition(
     links: Iterable[LinkFacts],
     bans: Iterable[Pair],
     rules: Rules,
-    inactive: Mapping[str, tuple[str, str]] | None = None,
+    inactive: Mapping[str, IdentifierDecision] | None = None,
 ) -> Partition:
     """Group active identifiers (`nodes`: key -> type) by accepting links strongest first,
     rejecting those that would break a per-type limit or join a banned pair."""
@@ -36,7 +46,7 @@ def partition(
         k: Counter({t: 1}) if t in limited else Counter() for k, t in nodes.items()
     }
     bans = [b for b in bans if b[0] in nodes and b[1] in nodes]
-    decisions: dict[Pair, tuple[str, str]] = {}
+    decisions: dict[Pair, LinkDecision] = {}
 
     def strength(c: LinkFacts) -> tuple[object, ...]:
         type_p, source_p = rules.link_priority(c.a, c.b, c.sources)
@@ -54,7 +64,7 @@ def partition(
             continue
         ra, rb = uf[link.a], uf[link.b]
         if ra == rb:
-            decisions[key] = (ACTIVE, "")
+            decisions[key] = (LINKED, "")
             continue
         joined = counts[ra] + counts[rb]
         over = next(((t, n) for t, n in sorted(joined.items()) if n > rules.limits[t]), None)
@@ -71,5 +81,5 @@ def partition(
             continue
         uf.union(ra, rb)
         counts[uf[ra]] = joined
-        decisions[key] = (ACTIVE, "")
+        decisions[key] = (LINKED, "")
     return Partition([set(g) for g in uf.to_sets()], decisions)

@@ -2,6 +2,7 @@
 (evaluate), and membership history (membership). See docs/segments.md."""
 
 from app.domain.segments.evaluate import (
+    DefinitionLimits,
     Result,
     check_catalogue,
     define_segment,
@@ -16,6 +17,7 @@ from app.domain.segments.evaluate import (
 from app.domain.segments.language import (
     Segment,
     SegmentError,
+    SegmentErrorCode,
     Vocabulary,
     parse_condition,
     parse_segment,
@@ -37,6 +39,7 @@ from app.domain.segments.membership import (
 )
 
 __all__ = [
+    "DefinitionLimits",
     "ENTERED",
     "LEFT",
     "Membership",
@@ -46,6 +49,7 @@ __all__ = [
     "Result",
     "Segment",
     "SegmentError",
+    "SegmentErrorCode",
     "Vocabulary",
     "catch_up",
     "check_catalogue",

@@ -37,8 +37,10 @@ from app.domain.segments.language import (
     Predicate,
     Segment,
     SegmentError,
+    SegmentErrorCode,
     TraitCondition,
     Vocabulary,
+    check_definition,
     format_value,
     leaves,
     parse_segment,
@@ -161,15 +163,28 @@ def dependents(segments: Catalogue, names: Collection[str]) -> set[str]:
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class DefinitionLimits:
+    """The policy for new definitions (check_definition); stored ones keep loading."""
+
+    conditions: int
+    nesting: int
+
+
 def define_segment(segments: Catalogue, name: str, text: str, vocabulary: Vocabulary, *,
-                   update: bool = False) -> dict[str, Segment]:
-    """The catalogue with `name` defined (update=False) or redefined (update=True).
-    Raises SegmentError pointing at the fault."""
+                   update: bool = False, limits: DefinitionLimits | None = None
+                   ) -> dict[str, Segment]:
+    """The catalogue with `name` defined (update=False) or redefined (update=True), the
+    text held to `limits` when given (check_definition). Raises SegmentError: the name's
+    refusal first, then the fault in the text."""
     if not update and name in segments:
         raise SegmentError(f"segment {name!r} exists already; update it instead",
-                           segment=name)
+                           segment=name, code=SegmentErrorCode.SEGMENT_EXISTS)
     if update and name not in segments:
-        raise SegmentError(f"there is no segment {name!r} to update", segment=name)
+        raise SegmentError(f"there is no segment {name!r} to update", segment=name,
+                           code=SegmentErrorCode.UNKNOWN_SEGMENT)
+    if limits is not None:
+        check_definition(parse_segment(name, text), limits.conditions, limits.nesting)
     known = replace(vocabulary, segments=frozenset(segments) | {name})
     catalogue = {**segments, name: parse_segment(name, text, known)}
     check_catalogue(catalogue, focus=name)
@@ -179,11 +194,13 @@ def define_segment(segments: Catalogue, name: str, text: str, vocabulary: Vocabu
 def delete_segment(segments: Catalogue, name: str) -> dict[str, Segment]:
     """The catalogue without `name`; refused while other segments read it."""
     if name not in segments:
-        raise SegmentError(f"there is no segment {name!r} to delete", segment=name)
+        raise SegmentError(f"there is no segment {name!r} to delete", segment=name,
+                           code=SegmentErrorCode.UNKNOWN_SEGMENT)
     users = sorted(s.name for s in segments.values() if name in s.references and s.name != name)
     if users:
         raise SegmentError(f"segment {name!r} is read by {', '.join(users)}; change "
-                           "those definitions first", segment=name)
+                           "those definitions first", segment=name,
+                           code=SegmentErrorCode.SEGMENT_IN_USE)
     return {n: s for n, s in segments.items() if n != name}
 
 
@@ -335,8 +352,10 @@ def _comparable(value: Any, expected: Any) -> tuple[Any, Any] | None:
         return (value, expected) if isinstance(value, bool) else None
     if isinstance(expected, int | float):
         # Python compares a float with an int exactly, however large: no float() that
-        # could overflow on a long number in a definition.
-        number = amount_of(value)
+        # could overflow on a long number in a definition. A finite float is compared as
+        # it is: a sum or a computed total of amounts within the bounds may exceed the
+        # bound of one amount, and is still a number.
+        number = value if type(value) is float and math.isfinite(value) else amount_of(value)
         return None if number is None else (number, expected)
     if isinstance(value, bool | dict | list):
         return None

@@ -35,10 +35,12 @@ from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from enum import StrEnum
 from functools import lru_cache
 from types import UnionType
 from typing import TYPE_CHECKING, NoReturn
 
+from app.domain.errors import DomainError
 from app.domain.traits import MAP_KINDS, NAME_PATTERN, format_duration, parse_duration
 
 if TYPE_CHECKING:
@@ -58,18 +60,44 @@ _Factor = Callable[[], "Node"]
 
 
 # -- errors ------------------------------------------------------------------------------
-class SegmentError(ValueError):
-    """A definition that is refused: where (line, column) and why, with the line shown."""
+class SegmentErrorCode(StrEnum):
+    """Why a segment cannot be defined, updated or deleted: stable, for API clients."""
+
+    INVALID_DEFINITION = "INVALID_DEFINITION"
+    SEGMENT_EXISTS = "SEGMENT_EXISTS"
+    UNKNOWN_SEGMENT = "UNKNOWN_SEGMENT"
+    SEGMENT_IN_USE = "SEGMENT_IN_USE"
+    SEGMENT_DELETED = "SEGMENT_DELETED"
+
+
+# What the caller can do about each refusal (the API's operations by name).
+SUGGESTIONS = {
+    SegmentErrorCode.INVALID_DEFINITION: "fix the definition where it points; "
+    "docs/segments.md describes the language",
+    SegmentErrorCode.SEGMENT_EXISTS: "change it with updateSegment, or choose another id",
+    SegmentErrorCode.UNKNOWN_SEGMENT: "see `segments` for the segments that exist; create it "
+    "with defineSegment",
+    SegmentErrorCode.SEGMENT_IN_USE: "change the segments that read it (in_segment) first",
+    SegmentErrorCode.SEGMENT_DELETED: "define it again",
+}
+
+
+class SegmentError(DomainError, ValueError):
+    """A definition (or a deletion) that is refused: its code, and for a fault in the text
+    where (line, column) and why (`reason`), with the line shown in the message."""
+
+    code: SegmentErrorCode
 
     def __init__(self, reason: str, *, text: str = "", line: int = 0, column: int = 0,
-                 length: int = 1, segment: str | None = None) -> None:
+                 length: int = 1, segment: str | None = None,
+                 code: SegmentErrorCode = SegmentErrorCode.INVALID_DEFINITION) -> None:
         self.reason = reason
         self.text = text
         self.line = line
         self.column = column
         self.length = max(1, length)
         self.segment = segment
-        super().__init__(self._message())
+        super().__init__(code, self._message(), suggestion=SUGGESTIONS[code])
 
     def _message(self) -> str:
         where = [f"segment {self.segment!r}"] if self.segment else []
@@ -85,7 +113,7 @@ class SegmentError(ValueError):
 
     def for_segment(self, name: str) -> SegmentError:
         return SegmentError(self.reason, text=self.text, line=self.line, column=self.column,
-                            length=self.length, segment=name)
+                            length=self.length, segment=name, code=self.code)
 
 
 def did_you_mean(name: str, known: Collection[str]) -> str:

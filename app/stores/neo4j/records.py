@@ -17,11 +17,15 @@ from typing import Any
 from app.domain.personal import Spellings
 from app.domain.plan import (
     ACTIVE,
+    LINKED,
     Component,
     CustomerInfo,
+    IdentifierStatus,
     LinkFacts,
+    LinkStatus,
     Merge,
     Plan,
+    ReviewStatus,
     Snapshot,
     Split,
     StoredIdentifier,
@@ -47,8 +51,6 @@ from app.stores.values import (
 
 Row = Mapping[str, Any]
 
-# A review item's status when it is queued; the SQLite schema's column default.
-OPEN = "open"
 # What an erased key or value is replaced with in free text.
 NEWEST: Cursor = ("\uffff", "")  # a cursor before every event
 
@@ -73,7 +75,7 @@ def identifier_record(row: Row) -> IdentifierRecord:
         first_seen=row["first_seen"],
         last_seen=row["last_seen"],
         sources=tuple(sorted(row["sources"] or ())),
-        status=row["status"] or ACTIVE,
+        status=IdentifierStatus(row["status"] or ACTIVE),
         reason=row.get("reason") or "",
     )
 
@@ -145,7 +147,7 @@ def link_record(row: Row) -> LinkRecord:
         last_seen=row["last_seen"],
         sources=tuple(row["sources"] or ()),
         event_ids=tuple(row["event_ids"] or ()),
-        status=row.get("status") or ACTIVE,
+        status=LinkStatus(row.get("status") or LINKED),
         reason=row.get("reason") or "",
         match=loads(row.get("match")),
     )
@@ -186,7 +188,7 @@ def review_record(row: Row) -> ReviewRecord:
         b=row["b"],
         score=float(row["score"]),
         weights=loads(row["weights"], {}),
-        status=row["status"],
+        status=ReviewStatus(row["status"]),
         created_at=row["created_at"],
     )
 
@@ -198,7 +200,7 @@ def snapshot(row: Row) -> Snapshot:
     for ident in row["identifiers"]:
         if ident is None:  # a placeholder: a key not stored yet
             continue
-        status = ident["status"] or ACTIVE
+        status = IdentifierStatus(ident["status"] or ACTIVE)
         if status != ACTIVE:
             snap.statuses[ident["key"]] = (status, ident["reason"] or "")
         if ident["id"] is not None:
@@ -208,7 +210,8 @@ def snapshot(row: Row) -> Snapshot:
     for count in row["type_counts"]:
         snap.type_counts.setdefault(count["id"], {})[count["type"]] = int(count["n"])
     snap.degrees.update(Counter(row["hub_ends"]))
-    snap.link_status.update({(x["a"], x["b"]): x["status"] or ACTIVE for x in row["links"]})
+    snap.link_status.update({(x["a"], x["b"]): LinkStatus(x["status"] or LINKED)
+                            for x in row["links"]})
     for ban in row["bans"]:
         snap.bans.add((ban["a"], ban["b"]))
         for end, owner in ((ban["a"], ban["a_owner"]), (ban["b"], ban["b_owner"])):
@@ -259,7 +262,7 @@ def components(rows: Iterable[Row], customer_ids: Iterable[str]) -> dict[str, Co
     for row in rows:
         for link in (link for ident in row["identifiers"] for link in ident["links"]):
             stored = LinkFacts(link["a"], link["b"], link["first_seen"],
-                                tuple(link["sources"] or ()), link["status"] or ACTIVE,
+                                tuple(link["sources"] or ()), LinkStatus(link["status"] or LINKED),
                                 link["reason"] or "", link["first_event"] or "")
             found[row["id"]].links[(stored.a, stored.b)] = stored
             if link["other"]["key"] not in owner_of:
@@ -270,8 +273,8 @@ def components(rows: Iterable[Row], customer_ids: Iterable[str]) -> dict[str, Co
 
 
 def stored_identifier(row: Row, customer_id: str | None) -> StoredIdentifier:
-    return StoredIdentifier(row["key"], row["status"] or ACTIVE, customer_id, row["first_seen"],
-                            row["first_event"] or "")
+    return StoredIdentifier(row["key"], IdentifierStatus(row["status"] or ACTIVE), customer_id,
+                            row["first_seen"], row["first_event"] or "")
 
 
 # -- plans -> statement parameters -------------------------------------------------------
@@ -395,7 +398,7 @@ def unsuppress_rows(plan: Plan, suppression: SuppressionKey) -> list[dict[str, A
 def review_rows(plan: Plan) -> list[dict[str, Any]]:
     return [
         {"index": n, "a": r.a, "b": r.b, "score": float(r.score), "weights": dumps(r.weights),
-         "status": OPEN, "created_at": r.created_at}
+         "status": ReviewStatus.OPEN.value, "created_at": r.created_at}
         for n, r in enumerate(plan.reviews)
     ]
 

@@ -47,6 +47,7 @@ from app.domain.plan import (
     Merge,
     Plan,
     Receipt,
+    ReviewStatus,
     Snapshot,
     Split,
 )
@@ -479,13 +480,13 @@ class Neo4jStore(Neo4jSegments, Neo4jOutbox, Neo4jHistory, Neo4jReadModel, Ident
 
     # -- review queue ----------------------------------------------------------------
     @_translated
-    async def reviews(self, first: int, after: int | None, status: str = "open"
+    async def reviews(self, first: int, after: int | None, status: ReviewStatus = ReviewStatus.OPEN
                       ) -> list[ReviewRecord]:
         rows = await self._read(q.REVIEWS, status=status, after=after or 0, first=first)
         return [records.review_record(row) for row in rows]
 
     @_translated
-    async def review_count(self, status: str = "open") -> int:
+    async def review_count(self, status: ReviewStatus = ReviewStatus.OPEN) -> int:
         return int((await self._read(q.REVIEW_COUNT, status=status))[0]["n"])
 
     @_translated

@@ -9,7 +9,17 @@ from typing import Any
 
 import orjson
 
-from app.domain.plan import AuditEntry, CustomerInfo, Merge, Plan, Split
+from app.domain.plan import (
+    AuditEntry,
+    CustomerInfo,
+    IdentifierStatus,
+    LinkStatus,
+    Merge,
+    Plan,
+    ReviewStatus,
+    Split,
+    StoredIdentifier,
+)
 from app.domain.privacy import SuppressionKey
 from app.domain.profile import Observation
 from app.stores.values import (
@@ -29,8 +39,14 @@ Row = Sequence[Any]
 def identifier(row: Row) -> IdentifierRecord:
     type_, value, cid, first, last, sources, status, reason = row
     return IdentifierRecord(
-        type_, value, cid, first, last, tuple(json.loads(sources)), status, reason
+        type_, value, cid, first, last, tuple(json.loads(sources)), IdentifierStatus(status),
+        reason
     )
+
+
+def stored_identifier(row: Row) -> StoredIdentifier:
+    key, status, customer_id, first_seen, first_event = row
+    return StoredIdentifier(key, IdentifierStatus(status), customer_id, first_seen, first_event)
 
 
 def link(row: Row) -> LinkRecord:
@@ -43,7 +59,7 @@ def link(row: Row) -> LinkRecord:
         last,
         tuple(json.loads(sources)),
         tuple(json.loads(event_ids)),
-        status,
+        LinkStatus(status),
         reason,
         json.loads(match) if match else None,
     )
@@ -58,7 +74,8 @@ def audit(row: Row) -> AuditRecord:
 
 def review(row: Row) -> ReviewRecord:
     review_id, a, b, score, weights, status, created_at = row
-    return ReviewRecord(review_id, a, b, score, json.loads(weights), status, created_at)
+    return ReviewRecord(review_id, a, b, score, json.loads(weights), ReviewStatus(status),
+                        created_at)
 
 
 def event(row: Row) -> EventRecord:

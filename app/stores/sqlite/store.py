@@ -30,13 +30,15 @@ from app.domain.plan import (
     Erased,
     Erasure,
     Gather,
+    IdentifierStatus,
     LinkFacts,
+    LinkStatus,
     Merge,
     Plan,
     Receipt,
+    ReviewStatus,
     Snapshot,
     Split,
-    StoredIdentifier,
 )
 from app.domain.privacy import ERASED_MARK, SuppressionKey, upgrades
 from app.domain.profile import Observation
@@ -234,7 +236,7 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, SQLiteHistory, SQLiteReadModel,
             snap.degrees.update(self.db.execute(
                 q.DEGREES.format(types=marks(len(gather.hub_types))), gather.hub_types))
         rows = self.db.execute(q.BATCH_LINK_STATUSES)
-        snap.link_status.update(((a, b), status) for a, b, status in rows)
+        snap.link_status.update(((a, b), LinkStatus(status)) for a, b, status in rows)
         self._gather_suppressed(snap, gather.keys)
         self._gather_bans(snap, owners)
         if gather.block_keys:
@@ -245,7 +247,7 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, SQLiteHistory, SQLiteReadModel,
         """The batch's stored identifiers: their status and their customer."""
         for key, status, reason, *customer in self.db.execute(q.BATCH_OWNERS):
             if status != ACTIVE:
-                snap.statuses[key] = (status, reason)
+                snap.statuses[key] = (IdentifierStatus(status), reason)
             if customer[0] is not None:
                 snap.owners[key] = customer[0]
                 snap.customers[customer[0]] = CustomerInfo(*customer)
@@ -293,11 +295,11 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, SQLiteHistory, SQLiteReadModel,
             components[customer[0]].customer = CustomerInfo(*customer)
         owner_of: dict[str, str] = {}
         for row in self._rows(q.STORED_IDENTIFIERS, customer_ids, column="customer_id"):
-            ident = StoredIdentifier(*row)
+            ident = records.stored_identifier(row)
             components[row[2]].identifiers[ident.key] = ident
             owner_of[ident.key] = row[2]
         far = self._component_links(components, owner_of)
-        neighbours = {row[0]: StoredIdentifier(*row)
+        neighbours = {row[0]: records.stored_identifier(row)
                       for row in self._rows(q.STORED_IDENTIFIERS, far, column="key")}
         add_neighbours(components, neighbours)
         return components
@@ -310,8 +312,8 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, SQLiteHistory, SQLiteReadModel,
         far: set[str] = set()
         for a, b, first_seen, sources, status, reason, first_event in self.db.execute(
                 q.BATCH_LINKS):
-            link = LinkFacts(a, b, first_seen, tuple(json.loads(sources)), status, reason,
-                              first_event)
+            link = LinkFacts(a, b, first_seen, tuple(json.loads(sources)), LinkStatus(status),
+                             reason, first_event)
             for near, other in ((a, b), (b, a)):
                 if near in owner_of:
                     components[owner_of[near]].links[(a, b)] = link
@@ -629,12 +631,12 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, SQLiteHistory, SQLiteReadModel,
 
     # -- review queue and models -------------------------------------------------------
     async def reviews(
-        self, first: int, after: int | None, status: str = "open"
+        self, first: int, after: int | None, status: ReviewStatus = ReviewStatus.OPEN
     ) -> list[ReviewRecord]:
         rows = self.db.execute(q.REVIEWS, (status, after or 0, first))
         return [records.review(row) for row in rows]
 
-    async def review_count(self, status: str = "open") -> int:
+    async def review_count(self, status: ReviewStatus = ReviewStatus.OPEN) -> int:
         return int(self.db.execute(q.REVIEW_COUNT, (status,)).fetchone()[0])
 
     async def review(self, review_id: int) -> ReviewRecord | None:

@@ -1,8 +1,8 @@
 // The audit log: every steward action (who, when, what, why), newest first, each undoable
 // from here. An undo is itself an entry, and can be undone in turn.
 
-import { AUDIT_LOG, gql } from "../api";
-import type { AuditEntry } from "../api";
+import { AUDIT_LOG, gql, word } from "../api";
+import type { AuditAction, AuditEntry } from "../api";
 import { undo } from "../actions";
 import { clear, errorText, fmtTime, h } from "../dom";
 import { canAct } from "../session";
@@ -13,14 +13,15 @@ interface AuditData {
 }
 
 const PAGE = 30;
-const ACTION_LABELS: Record<string, string> = {
-  link: "Link", unlink: "Cut link", merge: "Merge", split: "Split", relink: "Relink",
-  quarantine: "Quarantine", release: "Release", review: "Review", forget: "Erase",
+const ACTION_LABELS: Record<AuditAction, string> = {
+  LINK: "Link", UNLINK: "Cut link", MERGE: "Merge", SPLIT: "Split", RELINK: "Relink",
+  QUARANTINE: "Quarantine", RELEASE: "Release", REVIEW: "Review", FORGET: "Erase",
+  RULES: "Rules change",
 };
 
 function actionLabel(entry: AuditEntry): string {
-  const label = ACTION_LABELS[entry.action] ?? entry.action.replace(/_/g, " ");
-  if (entry.action === "unlink" && entry.details?.ban) return `${label} and ban`;
+  const label = ACTION_LABELS[entry.action] ?? word(entry.action).replace(/_/g, " ");
+  if (entry.action === "UNLINK" && entry.details?.ban) return `${label} and ban`;
   return label;
 }
 
@@ -61,15 +62,15 @@ export async function auditView(main: HTMLElement): Promise<Cleanup | void> {
 
   function render(): void {
     if (!entries.length) {
-      clear(body, h("tr", null, h("td", { colspan: 7 }, h("div.empty-state", null, h("p.muted", null, "No steward actions yet.")))));
+      clear(body, h("tr", null, h("td", { colspan: 7 }, h("div.empty-state", { "data-testid": "audit-empty" }, h("p.muted", null, "No steward actions yet.")))));
     } else {
       // an undo is recorded as the reverse action; the entry it undid names it
       const undoes = new Map(entries.filter((e) => e.undoneBy != null).map((e) => [e.undoneBy!, e.seq]));
-      clear(body, ...entries.map((e) => h("tr", { "data-testid": "audit-entry", "data-seq": e.seq, "data-action": e.action, class: e.undoneBy != null ? "undone" : "" },
+      clear(body, ...entries.map((e) => h("tr", { "data-testid": "audit-entry", "data-seq": e.seq, "data-action": word(e.action), class: e.undoneBy != null ? "undone" : "" },
         h("td.mono.muted", null, String(e.seq)),
         h("td.nowrap.muted", null, fmtTime(e.at)),
         h("td.mono.small", null, e.actor),
-        h("td", null, h("span.action-label", { class: `act-${e.action}` }, actionLabel(e)),
+        h("td", null, h("span.action-label", { class: `act-${word(e.action)}` }, actionLabel(e)),
           undoes.has(e.seq) ? h("div.small.muted", { "data-testid": "undoes" }, `undo of #${undoes.get(e.seq)}`) : null),
         h("td.mono.small.break", null, e.target, details(e)),
         h("td", null, e.reason),

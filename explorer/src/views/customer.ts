@@ -1,13 +1,13 @@
 // The customer view: the identity graph with an inspector, and tabs for the profile,
 // identifiers, timeline, merge and split history, segments and consent.
 
-import { CUSTOMER, EXPLAIN, GRAPH, MOMENT, TIMELINE, gql, gqlPartial, depthParam, identifierOf, takePrefetched } from "../api";
+import { CUSTOMER, EXPLAIN, GRAPH, MOMENT, TIMELINE, gql, gqlPartial, depthParam, identifierOf, takePrefetched, word } from "../api";
 import type { ActionSuccess, CustomerDetail, EventNode, Explanation, GraphNode, IdentityGraph, Link, PageInfo } from "../api";
 import { runAction } from "../actions";
 import type { Preview } from "../actions";
-import { clear, errorText, fmtDate, fmtTime, fmtValue, h, plural } from "../dom";
+import { clear, clip, errorText, fmtDate, fmtTime, fmtValue, h, plural } from "../dom";
 import type { GraphCanvas } from "../graph";
-import { isHub, legend, linkKind, linkSummary, shortValue, typeStyle } from "../kit";
+import { isHub, legend, linkKind, linkSummary, matchKeyView, shortValue, storedMatch, typeStyle } from "../kit";
 import { canAct, session } from "../session";
 import { timebar } from "../timebar";
 import { displayName, rememberCustomer } from "./search";
@@ -17,8 +17,9 @@ const KNOWN_EVENT_TYPES = ["page_view", "click", "impression", "purchase", "chat
   "signup", "login", "crm_record", "app_open"];
 const TIMELINE_PAGE = 20;
 
+/** A status (an enum value of the schema) or a mark such as "hub", as a badge. */
 function badge(status: string, extraClass = ""): HTMLElement {
-  return h("span.badge", { class: `badge-${status} ${extraClass}`.trim() }, status);
+  return h("span.badge", { class: `badge-${word(status)} ${extraClass}`.trim() }, word(status));
 }
 
 function keyLabel(key: string): HTMLElement {
@@ -28,16 +29,25 @@ function keyLabel(key: string): HTMLElement {
     h("span.key-type", null, s.label), " ", h("span.key-value", null, shortValue(type, value)));
 }
 
-function weightsTable(weights: Record<string, unknown>): HTMLElement {
-  const rows = Object.entries(weights).filter(([, v]) => typeof v === "number") as [string, number][];
+/** A matched link's match: its key, score and model, and each comparison's weight as a bar. */
+function matchSection(link: Link): HTMLElement | null {
+  const match = storedMatch(link.weights);
+  if (!match && !link.matchKey) return null;
+  const rows = match?.weights ?? [];
   const max = Math.max(1, ...rows.map(([, v]) => Math.abs(v)));
-  const other = Object.entries(weights).filter(([, v]) => typeof v !== "number");
-  return h("div.weights", { "data-testid": "weights" },
-    ...rows.map(([name, v]) => h("div.weight-row", null,
-      h("span.weight-name", null, name.replace(/_/g, " ")),
-      h("span.weight-bar", null, h("span", { class: v >= 0 ? "pos" : "neg", style: `width:${(Math.abs(v) / max) * 100}%` })),
-      h("span.weight-value.mono", null, v > 0 ? `+${v.toFixed(2)}` : v.toFixed(2)))),
-    ...other.map(([name, v]) => h("div.weight-row", null, h("span.weight-name", null, name), h("span.mono.small", null, fmtValue(v)))));
+  return h("div.section", { "data-testid": "match" },
+    h("h3", null, "Match"),
+    link.matchKey ? h("p", null, matchKeyView(link.matchKey)) : null,
+    h("dl.facts", null,
+      match?.score != null ? [h("dt", null, "Score"), h("dd", { "data-testid": "match-score" }, match.score.toFixed(2))] : null,
+      match?.probability != null ? [h("dt", null, "Probability"), h("dd", null, match.probability.toFixed(3))] : null,
+      match?.model ? [h("dt", null, "Model"), h("dd.mono", null, match.model)] : null),
+    rows.length ? h("div.weights", { "data-testid": "weights" },
+      ...rows.map(([name, v]) => h("div.weight-row", { "data-testid": "link-weight", "data-comparison": name },
+        h("span.weight-name", null, name.replace(/_/g, " ")),
+        h("span.weight-bar", null, h("span", { class: v >= 0 ? "pos" : "neg", style: `width:${(Math.abs(v) / max) * 100}%` })),
+        h("span.weight-value.mono", null, v > 0 ? `+${v.toFixed(2)}` : v.toFixed(2))))) : null,
+    rows.length ? h("p.muted.small", null, "Weights are log2(m/u): positive is evidence for one person, negative against.") : null);
 }
 
 export async function customerView(main: HTMLElement, params: URLSearchParams, path: string[],
@@ -70,7 +80,7 @@ export async function customerView(main: HTMLElement, params: URLSearchParams, p
   if (!current()) return () => {};
   if (!first.customer) {
     clear(main, h("section.page", null, h("div.empty-state", { "data-testid": "not-found" },
-      h("h2", null, "No such customer"), h("p.muted", null, `idgraph has no customer ${customerId} (it may have been erased).`),
+      h("h2", null, "No such customer"), h("p.muted", null, `idgraph has no customer ${clip(customerId)} (it may have been erased).`),
       h("a.btn.btn-primary", { href: "#/" }, "Search"))));
     return () => {};
   }
@@ -142,7 +152,7 @@ export async function customerView(main: HTMLElement, params: URLSearchParams, p
   function nodeTip(node: GraphNode): HTMLElement {
     return h("div", { "data-testid": "tooltip-node" },
       h("div.tip-title", null, `${typeStyle(node.type).label} ${node.value}`),
-      h("div", null, node.status === "active" ? (node.customerId === customerId ? "This customer" : `Customer ${node.customerId}`) : `${node.status}${isHub(node) ? " (hub)" : ""}`),
+      h("div", null, node.status === "ACTIVE" ? (node.customerId === customerId ? "This customer" : `Customer ${node.customerId}`) : `${word(node.status)}${isHub(node) ? " (hub)" : ""}`),
       node.reason && h("div.muted", null, node.reason));
   }
 
@@ -175,7 +185,7 @@ export async function customerView(main: HTMLElement, params: URLSearchParams, p
 
   // -- data -------------------------------------------------------------------------------
   function computeAnchor(): string | null {
-    const active = detail.identifiers.filter((i) => i.status === "active");
+    const active = detail.identifiers.filter((i) => i.status === "ACTIVE");
     if (!active.length) return null;
     const first = active.reduce((a, b) => (b.firstSeen < a.firstSeen ? b : a));
     return `${first.type}:${first.value}`;
@@ -265,7 +275,7 @@ export async function customerView(main: HTMLElement, params: URLSearchParams, p
     const g = graph;
     const counts = new Map<string, number>();
     for (const l of g?.links ?? []) counts.set(linkKind(l), (counts.get(linkKind(l)) ?? 0) + 1);
-    const flagged = (g?.nodes ?? []).filter((n) => n.status !== "active");
+    const flagged = (g?.nodes ?? []).filter((n) => n.status !== "ACTIVE");
     clear(inspector,
       h("h2.inspector-title", null, "The identity graph"),
       h("p.muted", null, "Each identifier is a node, grouped by customer; links carry the events that tied them. Click an identifier to see why it belongs here, or a link for its evidence."),
@@ -301,9 +311,9 @@ export async function customerView(main: HTMLElement, params: URLSearchParams, p
     const explainBox = h("div.section", { "data-testid": "explanation" }, h("h3", null, "Why it is here"), h("div.loading.small", null, "Explaining…"));
     const actions = h("div.actions");
     if (acting()) {
-      if (node.status === "quarantined") {
+      if (node.status === "QUARANTINED") {
         actions.append(h("button.btn.btn-secondary", { type: "button", "data-action": "release", "data-testid": "release", onclick: () => void release(node) }, "Release…"));
-      } else if (node.status === "active") {
+      } else if (node.status === "ACTIVE") {
         actions.append(h("button.btn.btn-secondary", { type: "button", "data-action": "quarantine", "data-testid": "quarantine", onclick: () => void quarantine(node) }, "Quarantine…"));
         if (!outside && detail.identifiers.length > 1) {
           actions.append(h("button.btn.btn-secondary", { type: "button", "data-action": "split", onclick: () => void split([node]) }, "Split off…"));
@@ -351,8 +361,8 @@ export async function customerView(main: HTMLElement, params: URLSearchParams, p
     if (ticket !== explainTicket || disposed) return;
     canvas.highlight(path, [node.key, ...(anchor ? [anchor] : [])]);
     const steps: HTMLElement[] = [];
-    if (node.status !== "active") {
-      steps.push(h("p.muted", null, `It is ${node.status}: it belongs to no customer, so no path holds it.`));
+    if (node.status !== "ACTIVE") {
+      steps.push(h("p.muted", null, `It is ${word(node.status)}: it belongs to no customer, so no path holds it.`));
     } else if (node.key === anchor) {
       steps.push(h("p", null, "This is the customer's anchor: its first-seen identifier. Every other identifier is explained by a path of active links to it."));
     } else if (path.length) {
@@ -382,20 +392,19 @@ export async function customerView(main: HTMLElement, params: URLSearchParams, p
     const kind = linkKind(link);
     const actions = h("div.actions");
     if (acting()) {
-      if (link.status === "active") {
+      if (link.status === "ACTIVE") {
         actions.append(h("button.btn.btn-danger", { type: "button", "data-action": "cut", "data-testid": "cut-link", onclick: () => void cut(link) }, "Cut link…"));
-      } else if (link.status === "removed") {
+      } else if (link.status === "REMOVED") {
         actions.append(h("button.btn.btn-secondary", { type: "button", "data-action": "relink", "data-testid": "relink", onclick: () => void relink(link) }, "Link again…"));
       }
     }
-    const weights = link.weights && typeof link.weights === "object" ? link.weights as Record<string, unknown> : null;
     clear(inspector,
       h("div.inspector-kicker", null, "Link"),
       h("h2.inspector-title", { "data-testid": "link-title" }, keyLabel(link.a), h("div.muted.small.link-dash", null, "linked to"), keyLabel(link.b)),
       h("div.row", null, badge(kind, `badge-link-${kind}`)),
       link.reason && h("p.reason", { "data-testid": "link-reason" }, link.reason),
-      link.status === "banned" && h("p.muted.small", null, "A banned pair never links again. To lift the ban, undo it from the ", h("a", { href: "#/audit" }, "audit log"), "."),
-      link.status === "rejected" && h("p.muted.small", null, "The linking rules keep these apart; the link is re-evaluated when the component changes."),
+      link.status === "BANNED" && h("p.muted.small", null, "A banned pair never links again. To lift the ban, undo it from the ", h("a", { href: "#/audit" }, "audit log"), "."),
+      link.status === "REJECTED" && h("p.muted.small", null, "The linking rules keep these apart; the link is re-evaluated when the component changes."),
       actions.childElementCount ? actions : null,
       h("div.section", { "data-testid": "evidence" },
         h("h3", null, "Evidence"),
@@ -407,12 +416,12 @@ export async function customerView(main: HTMLElement, params: URLSearchParams, p
         link.sampleEventIds.length ? h("div", null, h("h4", null, "Events that showed them together"),
           h("ul.event-ids", { "data-testid": "evidence-events" }, ...link.sampleEventIds.map((id) => h("li.mono", null, id))),
           link.count > link.sampleEventIds.length ? h("p.muted.small", null, `A sample: ${link.sampleEventIds.length} of ${link.count}.`) : null) : null),
-      weights ? h("div.section", null, h("h3", null, "Match weights"), weightsTable(weights)) : null,
+      matchSection(link),
     );
   }
 
   function showMany(nodes: GraphNode[]): void {
-    const own = nodes.filter((n) => n.customerId === shownId && n.status === "active");
+    const own = nodes.filter((n) => n.customerId === shownId && n.status === "ACTIVE");
     clear(inspector,
       h("div.inspector-kicker", null, "Selection"),
       h("h2.inspector-title", null, plural(nodes.length, "identifier")),
@@ -557,7 +566,7 @@ export async function customerView(main: HTMLElement, params: URLSearchParams, p
         h("td", { "data-testid": `trait-${t.name}` }, fmtValue(t.value)),
         h("td", null, h("span.chip", null, t.source)),
         h("td.muted", null, fmtDate(t.observedAt)),
-        h("td.muted", null, t.rule.replace(/_/g, " ")),
+        h("td.muted", null, word(t.rule).replace(/_/g, " ")),
         h("td.muted", null, plural(t.observations, "event")))))) : h("p.muted", null, "No traits yet."));
   }
 

@@ -5,7 +5,7 @@ import { REVIEW_QUEUE, gql } from "../api";
 import type { Review, ReviewSide, Trait } from "../api";
 import { runAction } from "../actions";
 import { clear, errorText, fmtTime, fmtValue, h, plural } from "../dom";
-import { shortValue, typeStyle, weightBar } from "../kit";
+import { matchKeyView, shortValue, typeStyle, weightBar } from "../kit";
 import { canAct } from "../session";
 import { displayName } from "./search";
 import type { Cleanup } from "../main";
@@ -55,7 +55,7 @@ export async function reviewView(main: HTMLElement): Promise<Cleanup> {
     render();
   }
 
-  function render(): void {
+  function render(fromKeyboard = false): void {
     counter.textContent = ` · ${plural(items.length, "open item")}${more ? " (more after these)" : ""}`;
     clear(list, ...items.map((r, i) => h("button.queue-item", {
       type: "button", role: "option", "aria-selected": String(i === index), class: i === index ? "on" : "",
@@ -69,6 +69,8 @@ export async function reviewView(main: HTMLElement): Promise<Cleanup> {
     }
     list.querySelector<HTMLElement>(".queue-item.on")?.scrollIntoView({ block: "nearest" });
     renderDetail(items[index]);
+    // in a narrow window the comparison sits below the list: keep it in view as the keys move
+    if (fromKeyboard) detail.scrollIntoView({ block: "nearest" });
   }
 
   function sideHead(side: ReviewSide, label: string): HTMLElement {
@@ -91,7 +93,8 @@ export async function reviewView(main: HTMLElement): Promise<Cleanup> {
     const sameCustomer = r.a.customerId && r.a.customerId === r.b.customerId;
     clear(detail,
       h("div.review-top", null,
-        h("div", null, h("div.muted.small", null, `Item ${r.id} · proposed ${fmtTime(r.createdAt)}`), h("div.review-score", null, "Score ", h("strong", null, r.score.toFixed(2)))),
+        h("div", null, h("div.muted.small", null, `Item ${r.id} · proposed ${fmtTime(r.createdAt)}`), h("div.review-score", null, "Score ", h("strong", null, r.score.toFixed(2))),
+          r.matchKey ? h("div", null, matchKeyView(r.matchKey)) : null),
         h("div.actions", null,
           h("button.btn.btn-secondary", { type: "button", "data-action": "reject", "data-testid": "review-reject", onclick: () => void resolve(false) }, "Reject ", kbd("r")),
           h("button.btn.btn-primary", { type: "button", "data-action": "accept", "data-testid": "review-accept", onclick: () => void resolve(true) }, "Accept ", kbd("a")))),
@@ -136,8 +139,8 @@ export async function reviewView(main: HTMLElement): Promise<Cleanup> {
     if (e.defaultPrevented || e.metaKey || e.ctrlKey || e.altKey) return;
     if ((e.target as HTMLElement)?.closest("input, textarea, dialog")) return;
     const r = items[index];
-    if (e.key === "j" || e.key === "ArrowDown") { index = Math.min(items.length - 1, index + 1); render(); e.preventDefault(); }
-    else if (e.key === "k" || e.key === "ArrowUp") { index = Math.max(0, index - 1); render(); e.preventDefault(); }
+    if (e.key === "j" || e.key === "ArrowDown") { index = Math.min(items.length - 1, index + 1); render(true); e.preventDefault(); }
+    else if (e.key === "k" || e.key === "ArrowUp") { index = Math.max(0, index - 1); render(true); e.preventDefault(); }
     else if (e.key === "a" && r) { e.preventDefault(); void resolve(true); }
     else if (e.key === "r" && r) { e.preventDefault(); void resolve(false); }
     else if (e.key === "o" && r?.a.customerId) { location.hash = `#/customer/${encodeURIComponent(r.a.customerId)}`; }

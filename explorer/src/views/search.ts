@@ -1,13 +1,13 @@
 // Search: a customer by any identifier (raw spelling), by name, or by customer id.
 
-import { BUILT_IN_TYPES, SEARCH, SEARCH_MORE, gql, gqlPartial } from "../api";
-import type { CustomerSummary } from "../api";
-import { clear, errorText, h, plural } from "../dom";
+import { BUILT_IN_TYPES, SEARCH, SEARCH_MORE, gql, gqlPartial, word } from "../api";
+import type { CustomerSummary, IdentifierStatus } from "../api";
+import { clear, clip, errorText, h, plural } from "../dom";
 import { typeStyle } from "../kit";
 import { canAct, session } from "../session";
 
 interface IdentifierHit {
-  type: string; value: string; status: string; reason: string; customer: CustomerSummary | null;
+  type: string; value: string; status: IdentifierStatus; reason: string; customer: CustomerSummary | null;
 }
 type SearchData = {
   byId: CustomerSummary | null;
@@ -111,8 +111,8 @@ function resultCard(hit: Hit): HTMLElement {
     return h("div.result.result-orphan", { "data-testid": "search-result" },
       h("div.result-main", null,
         h("div.result-title", null, `${typeStyle(ident.type).label} ${ident.value}`),
-        h("div.muted", null, `Belongs to no customer: ${ident.status}${ident.reason ? ` — ${ident.reason}` : ""}`)),
-      h("span.badge", { class: `badge-${ident.status}` }, ident.status));
+        h("div.muted", null, `Belongs to no customer: ${word(ident.status)}${ident.reason ? ` — ${ident.reason}` : ""}`)),
+      h("span.badge", { class: `badge-${word(ident.status)}` }, word(ident.status)));
   }
   const name = displayName(c.profile.traits) || "Unnamed customer";
   return h("a.result", { href: `#/customer/${encodeURIComponent(c.id)}`, "data-testid": "search-result", "data-customer": c.id },
@@ -170,7 +170,7 @@ export function searchView(main: HTMLElement, params: URLSearchParams): void {
   searchCustomers(q).then(({ hits, next }) => {
     if (!hits.length) {
       clear(results, h("div.empty-state", { "data-testid": "no-results" }, h("h2", null, "No customer found"),
-        h("p.muted", null, `Nothing matches “${q}” as a customer id, an identifier of any type, or a name. Names need at least three characters.`)));
+        h("p.muted", null, `Nothing matches “${clip(q)}” as a customer id, an identifier of any type, or a name. Names need at least three characters.`)));
       return;
     }
     const count = h("h2.section-title", { "data-testid": "results-count" });
@@ -200,6 +200,6 @@ export function searchView(main: HTMLElement, params: URLSearchParams): void {
     clear(results, count, list, more);
     show(hits);
   }).catch((e) => {
-    clear(results, h("div.empty-state.error-state", null, h("p", null, errorText(e))));
+    clear(results, h("div.empty-state.error-state", { "data-testid": "search-error" }, h("p", null, clip(errorText(e), 400))));
   });
 }

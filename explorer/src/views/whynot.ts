@@ -3,7 +3,7 @@
 // the best record pairs with their match weights as bars, the links rules or stewards
 // stopped, the limits a merge would break, the steward decisions, and what a merge would do.
 
-import { WHY_NOT, WHY_NOT_SIDES, gql } from "../api";
+import { WHY_NOT, WHY_NOT_SIDES, gql, word } from "../api";
 import type { Failure, GraphDiff, WhyNotAnswer, WhyNotData, WhyNotPair, WhyNotSidesData } from "../api";
 import { clear, errorText, fmtTime, h, plural } from "../dom";
 import { linkSummary, weightBar } from "../kit";
@@ -110,7 +110,7 @@ function render(into: HTMLElement, result: WhyNotData["whyNot"]): void {
       h("ul", { "data-testid": "whynot-conflicts" }, ...w.conflicts.map((c) => h("li", null, c.message)))) : null,
     w.decisions && w.decisions.length ? h("div.card", null, h("h3", null, "Steward decisions"),
       h("ul", { "data-testid": "whynot-decisions" }, ...w.decisions.map((d) => h("li", null,
-        h("strong", null, d.action), ` by ${d.actor} on ${fmtTime(d.at)}: `, d.reason,
+        h("strong", null, word(d.action)), ` by ${d.actor} on ${fmtTime(d.at)}: `, d.reason,
         h("span.muted.small", null, ` (#${d.seq}${d.undoneBy ? `, undone by #${d.undoneBy}` : ""})`))))) : null,
     mergeCard(w));
 }
@@ -131,9 +131,9 @@ function pairBlock(p: WhyNotPair): HTMLElement {
   const max = Math.max(1, ...p.comparisons.map((c) => Math.abs(c.weight)));
   return h("div.whynot-pair", { "data-testid": "whynot-pair" },
     h("div", null, h("span.mono", null, p.a), " and ", h("span.mono", null, p.b)),
-    h("div.small", null, `Score ${p.score.toFixed(2)} · probability ${pct(p.probability)} · model alone: ${p.decision}`,
-      p.guard ? h("span.chip", { "data-testid": "whynot-guard" }, ` ${p.guard} guard`) : null,
-      p.basis !== "strangers" ? h("span.muted", null, ` · weighed against ${p.basis}`) : null),
+    h("div.small", null, `Score ${p.score.toFixed(2)} · probability ${pct(p.probability)} · model alone: ${word(p.decision)}`,
+      p.guard ? h("span.chip", { "data-testid": "whynot-guard" }, ` ${word(p.guard).replace(/_/g, " ")} guard`) : null,
+      p.basis !== "STRANGERS" ? h("span.muted", null, ` · weighed against ${word(p.basis)}`) : null),
     h("table.table.compare", null, h("tbody", null, ...p.comparisons.filter((c) => c.level !== "null").map((c) =>
       h("tr", { "data-testid": "whynot-weight", "data-comparison": c.comparison },
         h("td.strong", null, c.comparison.replace(/_/g, " ")), h("td.muted.small", null, c.level),
