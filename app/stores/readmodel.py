@@ -2,14 +2,17 @@
 query reads (identifiers, profile observations, the first timeline page, segment state),
 so that the common read is one key lookup on either store.
 
-Pure functions: the adapters read the customer's data through `read_customers` (the graph
-read the API makes without the read model), turn it into a document here and keep it
-keyed by customer id, rewriting the documents of every customer a write touches in the
-write's transaction. Serving a read decodes the document back into the same CustomerData
-values the graph read answers, so the two agree by construction; a customer without a
-document (a store written before the read model, or whose document an erasure dropped) is
-read from the graph. Masking happens at the API edge, after the read: a document holds the
-stored values, as the graph does.
+Pure functions: the adapters keep the documents keyed by customer id and rewrite those of
+every customer a write touches in the write's transaction. A customer the write only adds
+events and sightings to has its stored document patched (its identifiers read again, the
+transaction's new events added to its first timeline page and its observations); the
+others' are read whole from the graph through `read_customers` (the graph read the API
+makes without the read model). Observations are kept in (timestamp, event id) order: the
+profile sorts them so, and the graph read's order is the store's. Serving a read decodes
+the document back into the same CustomerData values the graph read answers; a customer
+without a document (a store written before the read model) is read from the graph.
+Masking happens at the API edge, after the read: a document holds the stored values, as
+the graph does.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ import json
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
+import orjson
+
+from app.domain.events import Event
 from app.domain.identifiers import Identifier
 from app.domain.plan import Plan, Snapshot
 from app.domain.profile import Observation
@@ -29,6 +35,7 @@ from app.stores.values import (
     IdentifierRecord,
     SegmentState,
     TimelineWindow,
+    event_body,
 )
 
 # The first timeline page a profile shows: the API's default page of 20, and one more event
@@ -36,6 +43,8 @@ from app.stores.values import (
 DOCUMENT_PAGE = 21
 DOCUMENT_WINDOW = TimelineWindow(DOCUMENT_PAGE)
 VERSION = 1  # a document of another version is not served (read from the graph instead)
+# a customer's document before the plan that creates it
+EMPTY = '{"v":1,"identifiers":[],"observations":[],"timeline":[],"segments":null}'
 
 
 def document_reads(customer_ids: Collection[str]) -> CustomerReads:
@@ -53,14 +62,93 @@ def documents(customer_ids: Collection[str], data: CustomerData) -> dict[str, st
     for cid in customer_ids:
         identifiers = data.identifiers.get(cid)
         state = data.segment_states.get(cid)
-        found[cid] = None if not identifiers else json.dumps({
+        found[cid] = None if not identifiers else _dumps({
             "v": VERSION,
             "identifiers": [_identifier(r) for r in identifiers],
-            "observations": [_observation(o) for o in data.observations.get(cid, [])],
+            "observations": sorted((_observation(o) for o in data.observations.get(cid, [])),
+                                   key=_observed),
             "timeline": [_event(e) for e in page.get(cid, [])],
             "segments": None if state is None else _state(state),
-        }, separators=(",", ":"), ensure_ascii=False, default=str)
+        })
     return found
+
+
+def read_whole(plan: Plan, snapshot: Snapshot, owners_after: Mapping[str, str]) -> set[str]:
+    """The customers whose documents a plan changes beyond adding events and sightings
+    (merged, renamed, split, erased, or holding an identifier that moved, changed status
+    or was held by another customer): their documents are read whole from the graph.
+    `owners_after`: each plan_keys identifier's owner after the plan."""
+    ids = {x for m in [*plan.merges, *plan.renames] for x in (m.absorbed, m.survivor)}
+    ids |= {x for s in plan.splits for x in (s.customer_id, *s.parts)}
+    ids |= {e.customer_id for e in plan.erasures} | set(plan.history) | set(plan.history_reset)
+    changed = set(plan.moves) | {s.key for s in plan.statuses}
+    changed |= {k for erasure in plan.erasures for k in erasure.keys}
+    for key in changed:
+        ids |= {c for c in (snapshot.owners.get(key), owners_after.get(key)) if c}
+    for key, cid in owners_after.items():
+        # an identifier stored before under another customer, or not active, brings its events
+        if snapshot.owners.get(key, cid) != cid or key in snapshot.statuses:
+            ids.add(cid)
+    return ids
+
+
+def before(plan: Plan, whole: Collection[str], stored: Mapping[str, str]) -> dict[str, str]:
+    """The documents to patch as they were before the plan: those stored (of customers
+    not in `whole`, read_whole's), and an empty one for each customer the plan creates
+    outside `whole` (it holds only new identifiers, so only the plan's events)."""
+    return {**{c.id: EMPTY for c in plan.new_customers if c.id not in whole}, **stored}
+
+
+def patched(stored: Mapping[str, str], identifiers: Mapping[str, list[IdentifierRecord]],
+            events: Collection[Event], owners_after: Mapping[str, str]
+            ) -> dict[str, str | None]:
+    """The documents of the customers of `stored` (before's), with their identifiers as
+    read now and the plan's events observed through an identifier they hold: what the
+    graph read answers after the plan, as the documents before it held the newest page of
+    an event set the plan only adds to. A document of another version is left out (the
+    caller reads it whole)."""
+    added: dict[str, list[Event]] = {cid: [] for cid in stored}
+    for event in events:
+        for cid in {owners_after.get(i.key) for i in event.identifiers}:
+            if cid in added:
+                added[cid].append(event)
+    found: dict[str, str | None] = {}
+    for cid, text in stored.items():
+        body = orjson.loads(text)
+        if body.get("v") != VERSION:
+            continue
+        if not identifiers.get(cid):
+            found[cid] = None
+            continue
+        body["identifiers"] = [_identifier(r) for r in identifiers[cid]]
+        new = [(e, orjson.loads(event_body(e))) for e in added[cid]]
+        body["observations"] = sorted(
+            [*body["observations"], *([e.event_id, e.ts, e.source, b["traits"], b["consent"]]
+                                      for e, b in new if e.traits or e.consent)],
+            key=_observed)
+        page = {row[0]: row for row in body["timeline"]}
+        page.update((e.event_id, [e.event_id, e.type, e.ts, e.source,
+                                  sorted({i.key for i in e.identifiers}), b["traits"],
+                                  b["properties"], b["consent"]]) for e, b in new)
+        # the graph read's order: newest first, then the greater event id
+        body["timeline"] = sorted(page.values(), key=_when, reverse=True)[:DOCUMENT_PAGE]
+        found[cid] = _dumps(body)
+    return found
+
+
+def _dumps(body: dict[str, Any]) -> str:
+    try:
+        return orjson.dumps(body, default=str).decode()
+    except TypeError:  # an integer beyond 64 bits, which only the standard library writes
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _observed(row: list[Any]) -> tuple[str, str]:
+    return row[1], row[0]
+
+
+def _when(row: list[Any]) -> tuple[str, str]:
+    return row[2], row[0]
 
 
 def customers_of(reads: CustomerReads) -> set[str]:
@@ -82,7 +170,7 @@ def serve(reads: CustomerReads, stored: Mapping[str, str]) -> tuple[CustomerData
     """The part of `reads` the stored documents answer, and the reads left for the graph
     (customers without a document, timeline windows a document does not hold)."""
     held = {cid: body for cid, text in stored.items()
-            if (body := json.loads(text)).get("v") == VERSION}
+            if (body := orjson.loads(text)).get("v") == VERSION}
     data, rest = CustomerData(), CustomerReads()
     for cid in reads.identifiers:
         if cid in held:

@@ -4,7 +4,7 @@ unique constraint on Customer.id), rewritten inside the transaction of every wri
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
 from neo4j import AsyncManagedTransaction
 
@@ -13,7 +13,17 @@ from app.stores.neo4j import queries as q
 from app.stores.neo4j import records
 from app.stores.neo4j.errors import translated as _translated
 from app.stores.neo4j.part import Neo4jPart
-from app.stores.readmodel import document_reads, documents, plan_keys, touched_customers
+from app.stores.readmodel import (
+    before,
+    combine,
+    document_reads,
+    documents,
+    patched,
+    plan_keys,
+    read_whole,
+    touched_customers,
+)
+from app.stores.values import CustomerData, CustomerReads
 
 READ_DOCUMENTS = """
 UNWIND $ids AS id
@@ -35,7 +45,7 @@ SET c.profile_document = row.body
 PLAN_OWNERS = """
 UNWIND $keys AS key
 MATCH (:Identifier {key: key})-[:BELONGS_TO]->(c:Customer)
-RETURN collect(DISTINCT c.id) AS ids
+RETURN key, c.id AS id
 """
 # Documents that quote an erased value (another customer's identifier reason): read from
 # the graph, scrubbed, until their customer's next write.
@@ -43,6 +53,7 @@ DROP_ERASED_DOCUMENTS = """
 MATCH (c:Customer)
 WHERE c.profile_document =~ $pattern
 SET c.profile_document = null
+RETURN c.id AS id
 """
 # A rebuild's switch replaces the graph: its customers are read from the graph until
 # `idgraph readmodel build` writes their documents again.
@@ -73,12 +84,29 @@ class Neo4jReadModel(Neo4jPart):
             return await session.execute_write(run)
 
 
-async def rewrite_after(tx: AsyncManagedTransaction, plan: Plan, snapshot: Snapshot) -> None:
-    """Inside the plan's transaction, after it was applied: the transaction holds the
-    locks of every customer the plan touches already (GraphPort.transact)."""
-    row = await (await tx.run(PLAN_OWNERS, keys=sorted(plan_keys(plan)))).single(strict=True)
-    await rewrite_documents(tx, touched_customers(plan, snapshot) | set(row["ids"]),
-                            locked=True)
+async def rewrite_after(tx: AsyncManagedTransaction, plan: Plan, snapshot: Snapshot,
+                        dropped: Collection[str]) -> None:
+    """Inside the plan's transaction, after it was applied: the documents of the customers
+    it touched and of those whose documents its erasures dropped (the transaction holds
+    the locks of every customer the plan touches already, GraphPort.transact; a dropped
+    document's customer is locked by the drop's write). Those it only adds events and
+    sightings to are patched; the others are read whole, with the patched ones'
+    identifiers, in one statement."""
+    owners_after = {r["key"]: r["id"] async for r in await tx.run(
+        PLAN_OWNERS, keys=sorted(plan_keys(plan)))}
+    ids = touched_customers(plan, snapshot) | set(owners_after.values()) | set(dropped)
+    whole = read_whole(plan, snapshot, owners_after)
+    stored = before(plan, whole, {r["id"]: r["body"] async for r in await tx.run(
+        READ_DOCUMENTS, ids=records.unique(ids - whole))})
+    reads = document_reads(ids - stored.keys())
+    reads.identifiers |= stored.keys()
+    data = await _customer_reads(tx, reads)
+    built = patched(stored, data.identifiers, plan.events, owners_after)
+    rest = ids - built.keys()
+    if unread := rest & stored.keys():  # documents of another version: read them whole
+        combine(data, await _customer_reads(tx, document_reads(unread)))
+    built.update(documents(rest, data))
+    await _write(tx, built)
 
 
 async def rewrite_documents(tx: AsyncManagedTransaction, customer_ids: Collection[str], *,
@@ -91,10 +119,18 @@ async def rewrite_documents(tx: AsyncManagedTransaction, customer_ids: Collectio
         return 0
     if not locked:
         await (await tx.run(q.LOCK_CUSTOMERS, ids=ids)).consume()
-    reads = document_reads(ids)
+    built = documents(ids, await _customer_reads(tx, document_reads(ids)))
+    return await _write(tx, built)
+
+
+async def _customer_reads(tx: AsyncManagedTransaction, reads: CustomerReads) -> CustomerData:
     row = await (await tx.run(q.CUSTOMER_READS, records.customer_reads_params(reads))
                  ).single(strict=True)
-    built = documents(ids, records.customer_data(row, reads.timelines))
+    return records.customer_data(row, reads.timelines)
+
+
+async def _write(tx: AsyncManagedTransaction, built: Mapping[str, str | None]) -> int:
+    """Write these documents; None removes a customer's."""
     await (await tx.run(WRITE_DOCUMENTS, rows=[{"id": cid, "body": body}
                                      for cid, body in built.items()])).consume()
     return sum(body is not None for body in built.values())

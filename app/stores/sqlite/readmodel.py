@@ -4,13 +4,21 @@ documents keyed by customer id, rewritten inside the transaction of every write.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from app.domain.plan import Plan, Snapshot
-from app.stores.readmodel import document_reads, documents, plan_keys, touched_customers
+from app.stores.readmodel import (
+    before,
+    document_reads,
+    documents,
+    patched,
+    plan_keys,
+    read_whole,
+    touched_customers,
+)
 from app.stores.sqlite.chunks import Transaction, chunks, marks
-from app.stores.values import CustomerData, CustomerReads
+from app.stores.values import CustomerData, CustomerReads, IdentifierRecord
 
 READ = "SELECT customer_id, body FROM profile_documents WHERE customer_id IN ({marks})"
 OWNER_DOCUMENTS = ("SELECT i.key, i.customer_id, d.body FROM identifiers i "
@@ -19,7 +27,7 @@ OWNER_DOCUMENTS = ("SELECT i.key, i.customer_id, d.body FROM identifiers i "
 WRITE = ("INSERT INTO profile_documents (customer_id, body) VALUES (?, ?) "
          "ON CONFLICT (customer_id) DO UPDATE SET body = excluded.body")
 DROP = "DELETE FROM profile_documents WHERE customer_id IN ({marks})"
-OWNERS = ("SELECT customer_id FROM identifiers WHERE key IN ({marks}) "
+OWNERS = ("SELECT key, customer_id FROM identifiers WHERE key IN ({marks}) "
           "AND customer_id IS NOT NULL")
 # A rebuild's switch replaces the graph: its customers are read from the graph until
 # `idgraph readmodel build` writes their documents again.
@@ -31,6 +39,9 @@ class SQLiteReadModel:
 
     if TYPE_CHECKING:  # the store's (app/stores/base.py)
         async def read_customers(self, reads: CustomerReads) -> CustomerData: ...
+
+        async def identifiers_of(self, customer_ids: Collection[str]
+                                 ) -> dict[str, list[IdentifierRecord]]: ...
 
         def _rows(self, statement: str, values: Collection[str]) -> Iterable[Any]: ...
 
@@ -47,10 +58,20 @@ class SQLiteReadModel:
         with Transaction(self.db):
             return await self._rewrite_documents(customer_ids)
 
-    async def _rewrite_after(self, plan: Plan, snapshot: Snapshot) -> None:
-        """Inside the plan's transaction, after it was applied."""
-        after = {cid for (cid,) in self._rows(OWNERS, plan_keys(plan))}
-        await self._rewrite_documents(touched_customers(plan, snapshot) | after)
+    async def _rewrite_after(self, plan: Plan, snapshot: Snapshot, dropped: Collection[str]
+                             ) -> None:
+        """Inside the plan's transaction, after it was applied: the documents of the
+        customers it touched and of those whose documents its erasures dropped. Those it
+        only adds events and sightings to are patched (their identifiers read in one
+        statement); the others are read whole."""
+        owners_after: dict[str, str] = dict(self._rows(OWNERS, plan_keys(plan)))
+        ids = touched_customers(plan, snapshot) | set(owners_after.values()) | set(dropped)
+        whole = read_whole(plan, snapshot, owners_after)
+        stored = before(plan, whole, await self.profile_documents(ids - whole))
+        identifiers = await self.identifiers_of(stored)
+        built = patched(stored, identifiers, plan.events, owners_after)
+        self._write_documents(built)
+        await self._rewrite_documents(ids - built.keys())
 
     async def _rewrite_documents(self, customer_ids: Collection[str]) -> int:
         """Inside the caller's transaction (whose write lock keeps every other writer out):
@@ -58,7 +79,11 @@ class SQLiteReadModel:
         ids = sorted(set(customer_ids))
         if not ids:
             return 0
-        built = documents(ids, await self.read_customers(document_reads(ids)))
+        return self._write_documents(documents(ids, await self.read_customers(
+            document_reads(ids))))
+
+    def _write_documents(self, built: Mapping[str, str | None]) -> int:
+        """Write these documents; None drops a customer's."""
         gone = [cid for cid, body in built.items() if body is None]
         for chunk in chunks(gone):
             self.db.execute(DROP.format(marks=marks(len(chunk))), chunk)

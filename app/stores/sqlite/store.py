@@ -125,6 +125,8 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, SQLiteHistory, SQLiteReadModel,
     def __init__(self, path: str, url: str | None = None, *,
                  suppression: SuppressionKey | None = None) -> None:
         self.path = path
+        # the customers whose documents the current transaction's erasures dropped
+        self._dropped_documents: set[str] = set()
         self.url = url or f"sqlite:///{path}"
         self.suppression = suppression or resolve_key(self.url)
         if path != ":memory:":
@@ -201,9 +203,10 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, SQLiteHistory, SQLiteReadModel,
             plan = await decide_with_components(
                 snapshot, decide, self._gather_components, gather.customers
             )
+            self._dropped_documents = set()
             receipt = self._apply(plan) if plan else Receipt(plan)
             if plan:
-                await self._rewrite_after(plan, snapshot)
+                await self._rewrite_after(plan, snapshot, self._dropped_documents)
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
@@ -472,8 +475,9 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, SQLiteHistory, SQLiteReadModel,
             for table, column, scrub in q.SCRUBBED_COLUMNS:
                 self.db.execute(q.SCRUB.format(table=table, column=column, scrub=scrub))
             # documents that quote an erased value (another customer's identifier reason):
-            # read from the graph, scrubbed, until their customer's next write
-            self.db.execute(q.DROP_ERASED_DOCUMENTS)
+            # written again from the scrubbed graph at the end of the transaction
+            self._dropped_documents.update(
+                cid for (cid,) in self.db.execute(q.DROP_ERASED_DOCUMENTS))
         finally:
             for name in functions:
                 self.db.create_function(name, 1, None)
