@@ -35,7 +35,6 @@ from app.stores.values import (
     IdentifierRecord,
     SegmentState,
     TimelineWindow,
-    event_body,
 )
 
 # The first timeline page a profile shows: the API's default page of 20, and one more event
@@ -99,11 +98,12 @@ def before(plan: Plan, whole: Collection[str], stored: Mapping[str, str]) -> dic
     return {**{c.id: EMPTY for c in plan.new_customers if c.id not in whole}, **stored}
 
 
-def patched(stored: Mapping[str, str], identifiers: Mapping[str, list[IdentifierRecord]],
+def patched(stored: Mapping[str, str], identifiers: Mapping[str, list[list[Any]]],
             events: Collection[Event], owners_after: Mapping[str, str]
             ) -> dict[str, str | None]:
     """The documents of the customers of `stored` (before's), with their identifiers as
-    read now and the plan's events observed through an identifier they hold: what the
+    read now (identifier_rows) and the plan's events observed through an identifier they
+    hold: what the
     graph read answers after the plan, as the documents before it held the newest page of
     an event set the plan only adds to. A document of another version is left out (the
     caller reads it whole)."""
@@ -120,20 +120,30 @@ def patched(stored: Mapping[str, str], identifiers: Mapping[str, list[Identifier
         if not identifiers.get(cid):
             found[cid] = None
             continue
-        body["identifiers"] = [_identifier(r) for r in identifiers[cid]]
-        new = [(e, orjson.loads(event_body(e))) for e in added[cid]]
-        body["observations"] = sorted(
-            [*body["observations"], *([e.event_id, e.ts, e.source, b["traits"], b["consent"]]
-                                      for e, b in new if e.traits or e.consent)],
-            key=_observed)
-        page = {row[0]: row for row in body["timeline"]}
-        page.update((e.event_id, [e.event_id, e.type, e.ts, e.source,
-                                  sorted({i.key for i in e.identifiers}), b["traits"],
-                                  b["properties"], b["consent"]]) for e, b in new)
-        # the graph read's order: newest first, then the greater event id
-        body["timeline"] = sorted(page.values(), key=_when, reverse=True)[:DOCUMENT_PAGE]
+        body["identifiers"] = identifiers[cid]
+        if added[cid]:
+            _add_events(body, added[cid])
         found[cid] = _dumps(body)
     return found
+
+
+def _add_events(body: dict[str, Any], new: list[Event]) -> None:
+    """The document's observations and first page with the new events added (their parts
+    as the store keeps them, event_body's, which the document's text writes alike)."""
+    if seen := [[e.event_id, e.ts, e.source, e.traits, e.consent]
+                for e in new if e.traits or e.consent]:
+        body["observations"] = sorted([*body["observations"], *seen], key=_observed)
+    page = {row[0]: row for row in body["timeline"]}
+    page.update((e.event_id, [e.event_id, e.type, e.ts, e.source,
+                              sorted({i.key for i in e.identifiers}), e.traits,
+                              e.properties, e.consent]) for e in new)
+    # the graph read's order: newest first, then the greater event id
+    body["timeline"] = sorted(page.values(), key=_when, reverse=True)[:DOCUMENT_PAGE]
+
+
+def identifier_rows(found: Mapping[str, list[IdentifierRecord]]) -> dict[str, list[list[Any]]]:
+    """Each customer's identifiers as its document holds them."""
+    return {cid: [_identifier(r) for r in records] for cid, records in found.items()}
 
 
 def _dumps(body: dict[str, Any]) -> str:

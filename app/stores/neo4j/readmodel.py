@@ -18,6 +18,7 @@ from app.stores.readmodel import (
     combine,
     document_reads,
     documents,
+    identifier_rows,
     patched,
     plan_keys,
     read_whole,
@@ -101,7 +102,8 @@ async def rewrite_after(tx: AsyncManagedTransaction, plan: Plan, snapshot: Snaps
     reads = document_reads(ids - stored.keys())
     reads.identifiers |= stored.keys()
     data = await _customer_reads(tx, reads)
-    built = patched(stored, data.identifiers, plan.events, owners_after)
+    built = patched(stored, identifier_rows(data.identifiers), plan.events,
+                    owners_after)
     rest = ids - built.keys()
     if unread := rest & stored.keys():  # documents of another version: read them whole
         combine(data, await _customer_reads(tx, document_reads(unread)))

@@ -7,6 +7,8 @@ import sqlite3
 from collections.abc import Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from app.domain.plan import Plan, Snapshot
 from app.stores.readmodel import (
     before,
@@ -18,7 +20,8 @@ from app.stores.readmodel import (
     touched_customers,
 )
 from app.stores.sqlite.chunks import Transaction, chunks, marks
-from app.stores.values import CustomerData, CustomerReads, IdentifierRecord
+from app.stores.sqlite.queries import IDENTIFIER_COLUMNS
+from app.stores.values import CustomerData, CustomerReads
 
 READ = "SELECT customer_id, body FROM profile_documents WHERE customer_id IN ({marks})"
 OWNER_DOCUMENTS = ("SELECT i.key, i.customer_id, d.body FROM identifiers i "
@@ -26,6 +29,9 @@ OWNER_DOCUMENTS = ("SELECT i.key, i.customer_id, d.body FROM identifiers i "
                    "WHERE i.key IN ({marks}) AND i.customer_id IS NOT NULL")
 WRITE = ("INSERT INTO profile_documents (customer_id, body) VALUES (?, ?) "
          "ON CONFLICT (customer_id) DO UPDATE SET body = excluded.body")
+# identifiers_of's rows, as a document holds them (app/stores/readmodel.py)
+DOCUMENT_IDENTIFIERS = (f"SELECT customer_id, {IDENTIFIER_COLUMNS} FROM identifiers "
+                        "WHERE customer_id IN ({marks}) ORDER BY type, value")
 DROP = "DELETE FROM profile_documents WHERE customer_id IN ({marks})"
 OWNERS = ("SELECT key, customer_id FROM identifiers WHERE key IN ({marks}) "
           "AND customer_id IS NOT NULL")
@@ -39,9 +45,6 @@ class SQLiteReadModel:
 
     if TYPE_CHECKING:  # the store's (app/stores/base.py)
         async def read_customers(self, reads: CustomerReads) -> CustomerData: ...
-
-        async def identifiers_of(self, customer_ids: Collection[str]
-                                 ) -> dict[str, list[IdentifierRecord]]: ...
 
         def _rows(self, statement: str, values: Collection[str]) -> Iterable[Any]: ...
 
@@ -68,7 +71,10 @@ class SQLiteReadModel:
         ids = touched_customers(plan, snapshot) | set(owners_after.values()) | set(dropped)
         whole = read_whole(plan, snapshot, owners_after)
         stored = before(plan, whole, await self.profile_documents(ids - whole))
-        identifiers = await self.identifiers_of(stored)
+        identifiers: dict[str, list[list[Any]]] = {cid: [] for cid in stored}
+        for cid, *row in self._rows(DOCUMENT_IDENTIFIERS, stored):
+            row[5] = orjson.loads(row[5])  # the sources
+            identifiers[cid].append(row)
         built = patched(stored, identifiers, plan.events, owners_after)
         self._write_documents(built)
         await self._rewrite_documents(ids - built.keys())
