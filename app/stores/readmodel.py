@@ -114,7 +114,7 @@ def patched(stored: Mapping[str, str], identifiers: Mapping[str, list[list[Any]]
                 added[cid].append(event)
     found: dict[str, str | None] = {}
     for cid, text in stored.items():
-        body = orjson.loads(text)
+        body = _loads(text)
         if body.get("v") != VERSION:
             continue
         if not identifiers.get(cid):
@@ -144,6 +144,13 @@ def _add_events(body: dict[str, Any], new: list[Event]) -> None:
 def identifier_rows(found: Mapping[str, list[IdentifierRecord]]) -> dict[str, list[list[Any]]]:
     """Each customer's identifiers as its document holds them."""
     return {cid: [_identifier(r) for r in records] for cid, records in found.items()}
+
+
+def _loads(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # a number beyond a double's range, kept from before
+        return json.loads(text)    # the bounds (the standard library reads it as the graph does)
 
 
 def _dumps(body: dict[str, Any]) -> str:
@@ -180,7 +187,7 @@ def serve(reads: CustomerReads, stored: Mapping[str, str]) -> tuple[CustomerData
     """The part of `reads` the stored documents answer, and the reads left for the graph
     (customers without a document, timeline windows a document does not hold)."""
     held = {cid: body for cid, text in stored.items()
-            if (body := orjson.loads(text)).get("v") == VERSION}
+            if (body := _loads(text)).get("v") == VERSION}
     data, rest = CustomerData(), CustomerReads()
     for cid in reads.identifiers:
         if cid in held:
