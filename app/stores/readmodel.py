@@ -146,18 +146,29 @@ def identifier_rows(found: Mapping[str, list[IdentifierRecord]]) -> dict[str, li
     return {cid: [_identifier(r) for r in records] for cid, records in found.items()}
 
 
+# The start of a document only the standard library could write (it holds an integer
+# beyond 64 bits): orjson would read such an integer back as a float, so the standard
+# library reads it, as the graph read reads the event bodies.
+STANDARD = '{"standard":1,'
+
+
 def _loads(text: str) -> Any:
+    if text.startswith(STANDARD):
+        body = json.loads(text)
+        del body["standard"]
+        return body
     try:
         return orjson.loads(text)
-    except orjson.JSONDecodeError:  # a number beyond a double's range, kept from before
-        return json.loads(text)    # the bounds (the standard library reads it as the graph does)
+    except orjson.JSONDecodeError:  # a number beyond a double's range, from before the
+        return json.loads(text)     # bounds: the standard library reads it as the graph does
 
 
 def _dumps(body: dict[str, Any]) -> str:
     try:
         return orjson.dumps(body, default=str).decode()
     except TypeError:  # an integer beyond 64 bits, which only the standard library writes
-        return json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=str)
+        return STANDARD + json.dumps(body, separators=(",", ":"), ensure_ascii=False,
+                                     default=str)[1:]
 
 
 def _observed(row: list[Any]) -> tuple[str, str]:

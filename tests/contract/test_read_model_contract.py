@@ -21,6 +21,7 @@ from app.stores.base import IdentityStore
 from app.stores.readmodel import DOCUMENT_WINDOW, document_reads, serve
 from app.stores.values import CustomerData, TimelineWindow
 from tests.conftest import make_store
+from tests.helpers import event
 from tests.histories import (
     ACTION_MOMENTS,
     HUB_EMAILS,
@@ -174,4 +175,16 @@ async def test_a_document_quoting_an_erased_value_is_written_again(store):
     await services.privacy.forget(owners["cookie:c1"], "ann", "on request")
     assert owners["email:b@x.com"] in await store.profile_documents(
         [owners["email:b@x.com"]])
+    assert await assert_documents_agree(store) == 1
+
+
+async def test_a_document_holding_an_integer_beyond_64_bits_is_patched_exactly(store):
+    """Such an integer only the standard library writes and reads back exactly: a
+    document holding one, patched by the customer's next events, still answers as the
+    graph does (read as a float, it would not)."""
+    services = services_of(store)
+    await services.ingest.ingest([event("big", "2024-03-01T10:00:00Z", "cookie:c1",
+                                        "email:p1@x.com", traits={"points": 10**20})])
+    await services.ingest.ingest([event("next", "2024-03-02T10:00:00Z", "cookie:c1",
+                                        properties={"debt": -(2**63) - 1})])
     assert await assert_documents_agree(store) == 1
