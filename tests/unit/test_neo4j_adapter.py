@@ -505,7 +505,6 @@ class FakeTx:
                             "audit": [{"id": "a1", "target": "z@example.com", "reason": "",
                                        "details": "{}", "undo": "{}"}]}],
             "ERASED_SEGMENTS": [{"ids": ["c_x"], "held": []}],
-            "PLAN_OWNERS": [{"ids": []}],
             "CUSTOMER_READS": [{"identifiers": [], "observations": [], "timelines": [],
                                 "segment_states": []}],
         }
@@ -561,7 +560,8 @@ async def test_transact_locks_reads_decides_applies_and_releases_in_three_statem
     assert (await store.transact(gather, decide)).plan is plan
     # then the profile documents of the customers it touched (app/stores/readmodel.py)
     assert names(store) == ["LOCK_AND_SNAPSHOT", "APPLY", "RECORD", "RECORD_CHANGES",
-                            "PLAN_OWNERS", "CUSTOMER_READS", "WRITE_DOCUMENTS"]
+                            "PLAN_OWNERS", "READ_DOCUMENTS", "CUSTOMER_READS",
+                            "WRITE_DOCUMENTS"]
     params = dict(store.driver.log)
     assert params["LOCK_AND_SNAPSHOT"]["keys"] == ["cookie:a", "email:x@example.com"]  # sorted
     assert params["LOCK_AND_SNAPSHOT"]["count_hubs"] is True
@@ -630,7 +630,8 @@ async def test_steward_sections_are_applied_and_the_receipt_holds_audit_seqs_and
     assert names(store) == ["LOCK_AND_SNAPSHOT", "APPLY", "ERASE", "SCRUB_FIND", "SCRUB_WRITE",
                             "DROP_ERASED_DOCUMENTS", "RECORD", "ERASED_SEGMENTS",
                             "ERASE_SEGMENT_DATA", "ERASE_CHANGES", "RECORD_CHANGES",
-                            "PLAN_OWNERS", "CUSTOMER_READS", "WRITE_DOCUMENTS"]
+                            "PLAN_OWNERS", "READ_DOCUMENTS", "CUSTOMER_READS",
+                            "WRITE_DOCUMENTS"]
     assert result.audit_seqs == (1,)
     assert result.erased == Erased(events=4, links=2, identifiers=1)
     # the plan's changes, then the erased customer's exit from the segment it was in
