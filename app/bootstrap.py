@@ -34,7 +34,7 @@ def build_services(settings: Settings, store: IdentityStore | None = None) -> Se
         privacy=PrivacyService(store, default_region=region),
         segments=segments,
         marketing=MarketingService(store, traits=traits),
-        views=Views(store),
+        views=Views(store, read_model=settings.api_read_model),
     )
     # The one dependency set after construction: a rules change is built on the services
     # whose rules it changes, and undoing one is the steward's to do.

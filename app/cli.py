@@ -597,9 +597,17 @@ async def bench_erase(store_url: str | None, events: int, erasures: int) -> None
 
 
 def _register_commands() -> None:
-    from app import cli_loaders, cli_rebuild, cli_replay, cli_rules, cli_segments
+    from app import (
+        cli_loaders,
+        cli_readmodel,
+        cli_rebuild,
+        cli_replay,
+        cli_rules,
+        cli_segments,
+    )
 
-    for module in (cli_loaders, cli_segments, cli_replay, cli_rules, cli_rebuild):
+    for module in (cli_loaders, cli_segments, cli_replay, cli_rules, cli_rebuild,
+                   cli_readmodel):
         for command in module.COMMANDS:
             main.add_command(command)
         for command in module.BENCH_COMMANDS:

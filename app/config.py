@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     api_max_search_words: int = Field(
         default=10, ge=1, le=100, description="Most words in a searchCustomers text"
     )
+    api_read_model: bool = Field(
+        default=True,
+        description="Serve the profile query's common reads from each customer's profile "
+        "document (one key lookup); false: from the graph, as every other read",
+    )
     api_max_ingest_events: int = Field(
         default=1000, ge=1, le=100_000, description="Most events one ingestEvents call takes"
     )

@@ -53,6 +53,8 @@ class CustomerReader:
 
     def __init__(self, views: Views) -> None:
         self.views = views
+        # profile documents read with the owners of identifiers, for this request
+        self.prefetched: dict[str, str] = {}
         self.reads: CustomerReads | None = None
         self.pending: asyncio.Future[CustomerData] | None = None
 
@@ -66,13 +68,15 @@ class CustomerReader:
 
     async def _read(self, reads: CustomerReads) -> CustomerData:
         self.reads = self.pending = None  # what is asked for from now on goes in a new read
-        return await self.views.customer_data(reads)
+        return await self.views.customer_data(reads, self.prefetched)
 
 
 @dataclass
 class Loaders:
     current_ids: DataLoader[str, str | None]
     owners: DataLoader[str, str | None]
+    # owners for the customer fields that follow: the documents come in the same lookup
+    customer_owners: DataLoader[str, str | None]
     identifiers_of: DataLoader[str, list[IdentifierRecord]]
     identifiers: DataLoader[str, IdentifierRecord | None]
     profiles: DataLoader[str, Profile]
@@ -93,6 +97,7 @@ def make_loaders(services: Services) -> Loaders:
     return Loaders(
         current_ids=DataLoader(_lookup(views.current_ids, _none)),
         owners=DataLoader(_lookup(views.owners, _none)),
+        customer_owners=DataLoader(_customer_owners(reader)),
         identifiers_of=DataLoader(_customer_data(
             reader, lambda reads, ids: reads.identifiers.update(ids),
             lambda data: data.identifiers, list)),
@@ -145,6 +150,15 @@ def _customer_data(reader: CustomerReader, ask: Callable[[CustomerReads, Sequenc
     async def load(ids: Sequence[str]) -> list[V]:
         found = answer(await reader.read(lambda reads: ask(reads, ids)))
         return [found[i] if i in found else missing() for i in ids]
+
+    return load
+
+
+def _customer_owners(reader: CustomerReader) -> Batch[str, str | None]:
+    async def load(keys: Sequence[str]) -> list[str | None]:
+        owners, documents = await reader.views.owners_and_documents(keys)
+        reader.prefetched.update(documents)
+        return [owners.get(k) for k in keys]
 
     return load
 

@@ -132,7 +132,7 @@ class Query:
                                      as_of: AsOfArgument = None) -> Customer | None:
         if as_of is not None:
             return await customer_by_identifier_as_of(info, type, value, as_of)
-        cid = await info.context.loaders.owners.load(identifier_key(info, type, value))
+        cid = await info.context.loaders.customer_owners.load(identifier_key(info, type, value))
         return Customer(id=strawberry.ID(cid)) if cid else None
 
     @strawberry.field(description=f"Batch look-up for frontends: the customer of each "
@@ -146,7 +146,7 @@ class Query:
                              f"{len(identifiers)}")
         keys = [identifier_key(info, i.type, i.value, f"identifiers[{n}]")
                 for n, i in enumerate(identifiers)]
-        owners = await info.context.loaders.owners.load_many(keys)
+        owners = await info.context.loaders.customer_owners.load_many(keys)
         return [Customer(id=strawberry.ID(c)) if c else None for c in owners]
 
     @strawberry.field(description="Fuzzy search on names, e-mail addresses and phone numbers, "

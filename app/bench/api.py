@@ -6,10 +6,14 @@ The store is filled with synthetic customers (app.demo.synthetic_events) until i
 process, or `workers` processes (as in production, with a reader key: values are masked,
 and without access logs); the benchmark process plays 1, 16 and 64 concurrent clients,
 each sending the query for a random customer's cookie as soon as its previous answer
-arrived. The baseline makes the query's reads on
-the store adapter as the API's DataLoaders make them (owners, then identifiers,
-profile observations, the timeline page and segment states in one read_customers), one
-customer at a time, so `graphql_over_raw` is what GraphQL, HTTP and JSON cost on top.
+arrived. It does so twice in one run: with the profile read model (the documents the
+store keeps per customer, app/stores/readmodel.py; written first where the store lacks
+them) and with it off, every read from the graph (the baseline). The raw figures make the
+query's reads on the store as the API's DataLoaders make them (with the read model: the
+identifier's owner and its document in one lookup; on the graph: owners, then one
+read_customers for identifiers, profile observations, the timeline page and segment
+states), one customer at a time, the two paths taking turns, so `graphql_over_raw` is
+what GraphQL, HTTP and JSON cost on top.
 Clients and server share the machine: on 2 cores the client's own CPU is part of the
 figures at 64 clients.
 """
@@ -38,9 +42,13 @@ from app.bootstrap import Services, start
 from app.config import WORKER_SETTINGS, Settings
 from app.demo import synthetic_events
 from app.domain.identifiers import normalise
+from app.services.readmodel import build_documents
+from app.services.views import Views
 from app.stores.values import CustomerReads, TimelineWindow
 
 BENCH_KEY = "idgraph-bench-reader-key"
+# The two paths measured in one run: the profile documents, and the graph (the baseline).
+PATHS = {"read_model": True, "graph": False}
 LOAD_BATCH = 1000
 QUERY = """query Profile($type: String!, $value: String!) {
   customerByIdentifier(type: $type, value: $value) {
@@ -137,9 +145,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(settings: Settings, port: int, workers: int) -> subprocess.Popen[bytes]:
+def start_server(settings: Settings, port: int, workers: int, read_model: bool
+                 ) -> subprocess.Popen[bytes]:
     # the worker factory takes its settings whole, as `idgraph serve --workers` hands them over
-    served = settings.model_copy(update={"api_keys": f"{BENCH_KEY}:reader"})
+    served = settings.model_copy(update={"api_keys": f"{BENCH_KEY}:reader",
+                                         "api_read_model": read_model})
     env = {**os.environ, WORKER_SETTINGS: served.to_json()}
     return subprocess.Popen(
         [sys.executable, "-m", "app.bench.api", "serve", str(port), str(workers)],
@@ -191,12 +201,15 @@ class Connection:
                 await self.writer.wait_closed()
 
 
-async def http_levels(port: int, lookups: list[tuple[str, str]], levels: list[int],
-                      requests: int, console: Console) -> dict[str, Any]:
+async def http_levels(ports: dict[str, int], lookups: list[tuple[str, str]],
+                      levels: list[int], requests: int, console: Console
+                      ) -> dict[str, dict[str, Any]]:
+    """Each level on each path's server in turn (the paths alternate, so that neither
+    gets the quieter minutes of a shared machine or the warmer store to itself)."""
     bodies = {lookup: json.dumps({"query": QUERY, "variables": {
         "type": lookup[0], "value": lookup[1]}}).encode() for lookup in lookups}
 
-    async def level(clients: int, n: int) -> dict[str, Any]:
+    async def level(port: int, clients: int, n: int) -> dict[str, Any]:
         connections = [Connection(port) for _ in range(clients)]
         free = list(connections)
 
@@ -214,30 +227,50 @@ async def http_levels(port: int, lookups: list[tuple[str, str]], levels: list[in
             for connection in connections:
                 await connection.close()
 
-    await level(4, 200)  # warm up
-    results = {}
+    for port in ports.values():
+        await level(port, 4, 200)  # warm up
+    results: dict[str, dict[str, Any]] = {path: {} for path in ports}
     for clients in levels:
-        console.print(f"GraphQL over HTTP, {clients} client(s) ...")
-        results[str(clients)] = await level(clients, requests)
+        for path, port in ports.items():
+            console.print(f"GraphQL over HTTP, {path}, {clients} client(s) ...")
+            results[path][str(clients)] = await level(port, clients, requests)
     return results
 
 
-async def raw_level(services: Services, lookups: list[tuple[str, str]], requests: int
-                    ) -> dict[str, Any]:
-    store, region = services.store, services.settings.default_region
+async def raw_levels(services: Services, lookups: list[tuple[str, str]], requests: int
+                     ) -> dict[str, dict[str, Any]]:
+    """The query's reads as Views makes them on each path (from the profile documents, or
+    from the graph), one client, the paths taking turns request by request."""
+    calls = {path: _raw_call(services, read_model) for path, read_model in PATHS.items()}
+    for call in calls.values():
+        await drive(1, 200, lookups, call)
+    latencies: dict[str, list[float]] = {path: [] for path in PATHS}
+    errors = dict.fromkeys(PATHS, 0)
+    for n in range(requests):
+        for path, call in calls.items():
+            begin = time.perf_counter()
+            ok = await call(*lookups[n % len(lookups)])
+            latencies[path].append(time.perf_counter() - begin)
+            errors[path] += not ok
+    return {path: summary(latencies[path], sum(latencies[path]), errors[path])
+            for path in PATHS}
+
+
+def _raw_call(services: Services, read_model: bool) -> Callable[[str, str], Awaitable[bool]]:
+    region = services.settings.default_region
+    views = Views(services.store, read_model=read_model)
 
     async def call(type_: str, value: str) -> bool:
         key = normalise(type_, value, default_region=region).key
-        cid = (await store.owners([key])).get(key)
-        if cid is None:
+        owners, documents = await views.owners_and_documents([key])
+        if (cid := owners.get(key)) is None:
             return False
-        await store.read_customers(CustomerReads(
+        data = await views.customer_data(CustomerReads(
             identifiers={cid}, observations={cid}, timelines={TimelineWindow(21): {cid}},
-            segment_states={cid}))
-        return True
+            segment_states={cid}), documents)
+        return cid in data.identifiers
 
-    await drive(1, 200, lookups, call)
-    return await drive(1, requests, lookups, call)
+    return call
 
 
 async def run_api_bench(settings: Settings, customers: int, requests: int, levels: list[int],
@@ -248,21 +281,15 @@ async def run_api_bench(settings: Settings, customers: int, requests: int, level
     services = await start(settings)
     try:
         held = await ensure_customers(services, customers, console)
+        console.print("writing the profile documents the store lacks ...")
+        await build_documents(services.store)
         lookups = await sample_cookies(services, 2000, seed)
         load_before = os.getloadavg()[0]
-        port = free_port()
-        server = start_server(settings, port, workers)
-        try:
-            await wait_healthy(f"http://127.0.0.1:{port}", server)
-            graphql = await http_levels(port, lookups, levels, requests, console)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-        console.print("raw store reads, 1 client ...")
-        raw = await raw_level(services, lookups, requests)
+        graphql = await serve_levels(settings, workers, lookups, levels, requests, console)
+        console.print("raw store reads, 1 client, both paths in turn ...")
+        raw = await raw_levels(services, lookups, requests)
     finally:
         await services.close()
-    one = graphql[str(levels[0])] if levels[0] == 1 else None
     return {
         "benchmark": "api",
         "store": settings.store.split("://")[0],
@@ -275,11 +302,41 @@ async def run_api_bench(settings: Settings, customers: int, requests: int, level
                     "load_1m_after": round(os.getloadavg()[0], 2)},
         "graphql_http": graphql,
         "raw_store_1_client": raw,
-        "graphql_over_raw_1_client": {
-            "p50": round(one["p50_ms"] / raw["p50_ms"], 2),
-            "mean": round(one["mean_ms"] / raw["mean_ms"], 2),
-        } if one else None,
+        "graphql_over_raw_1_client": {path: _over(graphql[path], raw[path], levels)
+                                      for path in PATHS},
+        "read_model_over_graph": {
+            level: {"p50": round(graphql["read_model"][level]["p50_ms"]
+                                 / graphql["graph"][level]["p50_ms"], 2),
+                    "p99": round(graphql["read_model"][level]["p99_ms"]
+                                 / graphql["graph"][level]["p99_ms"], 2)}
+            for level in graphql["graph"]},
     }
+
+
+def _over(graphql: dict[str, Any], raw: dict[str, Any], levels: list[int]
+          ) -> dict[str, float] | None:
+    if levels[0] != 1:
+        return None
+    one = graphql["1"]
+    return {"p50": round(one["p50_ms"] / raw["p50_ms"], 2),
+            "mean": round(one["mean_ms"] / raw["mean_ms"], 2)}
+
+
+async def serve_levels(settings: Settings, workers: int, lookups: list[tuple[str, str]],
+                       levels: list[int], requests: int, console: Console
+                       ) -> dict[str, dict[str, Any]]:
+    """The query over HTTP at each level, on each path's server of its own."""
+    ports = {path: free_port() for path in PATHS}
+    servers = [start_server(settings, ports[path], workers, read_model)
+               for path, read_model in PATHS.items()]
+    try:
+        for port, server in zip(ports.values(), servers, strict=True):
+            await wait_healthy(f"http://127.0.0.1:{port}", server)
+        return await http_levels(ports, lookups, levels, requests, console)
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=30)
 
 
 def _serve(port: int, workers: int) -> None:

@@ -5,7 +5,8 @@ listed once."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
+from types import MappingProxyType
 
 from app.domain.plan import Merge, Split
 from app.domain.search import DEFAULT_BOUNDS, SearchBounds
@@ -13,6 +14,7 @@ from app.domain.segments import Membership
 from app.domain.traits import CustomerFacts
 from app.services.customers import SearchHit, search_customers
 from app.services.segments import customer_facts
+from app.stores import readmodel
 from app.stores.base import IdentityStore
 from app.stores.values import (
     AuditRecord,
@@ -27,8 +29,11 @@ from app.stores.values import (
 
 
 class Views:
-    def __init__(self, store: IdentityStore) -> None:
+    def __init__(self, store: IdentityStore, *, read_model: bool = True) -> None:
         self.store = store
+        # serve the reads the profile documents hold from them (app/stores/readmodel.py);
+        # off: every read from the graph (the benchmark's baseline)
+        self.read_model = read_model
 
     # -- customers, following merges (CustomerPort) -----------------------------------
     async def current_ids(self, customer_ids: Collection[str]) -> dict[str, str]:
@@ -37,6 +42,16 @@ class Views:
 
     async def owners(self, keys: Collection[str]) -> dict[str, str]:
         return await self.store.owners(keys)
+
+    async def owners_and_documents(self, keys: Collection[str]
+                                   ) -> tuple[dict[str, str], dict[str, str]]:
+        """`owners`, and with the read model the profile documents of those owners, read
+        in the same lookup (customer_data takes them as `prefetched`)."""
+        if not self.read_model:
+            return await self.store.owners(keys), {}
+        found = await self.store.owner_documents(keys)
+        return ({key: cid for key, (cid, _) in found.items()},
+                {cid: body for cid, body in found.values() if body is not None})
 
     async def merges(self, customer_ids: Collection[str]) -> dict[str, list[Merge]]:
         return await self.store.merges_into(customer_ids)
@@ -52,10 +67,23 @@ class Views:
         return await self.store.links_touching(keys)
 
     # -- what customers hold and did, read together -----------------------------------
-    async def customer_data(self, reads: CustomerReads) -> CustomerData:
+    async def customer_data(self, reads: CustomerReads,
+                            prefetched: Mapping[str, str] = MappingProxyType({})
+                            ) -> CustomerData:
         """The identifiers, profile observations, timeline pages and segment states that a
-        query's customer fields ask for at the same moment: one round trip on Neo4j."""
-        return await self.store.read_customers(reads)
+        query's customer fields ask for at the same moment: the profile documents of the
+        customers (one key lookup), and from the graph what they do not hold (one round
+        trip on Neo4j). `prefetched`: documents read already (owners_and_documents)."""
+        if not self.read_model:
+            return await self.store.read_customers(reads)
+        wanted = readmodel.customers_of(reads)
+        stored = {cid: prefetched[cid] for cid in wanted if cid in prefetched}
+        if missing := wanted - stored.keys():
+            stored.update(await self.store.profile_documents(missing))
+        data, rest = readmodel.serve(reads, stored)
+        if readmodel.any_reads(rest):
+            readmodel.combine(data, await self.store.read_customers(rest))
+        return data
 
     async def events(self, event_ids: Collection[str]) -> dict[str, EventRecord]:
         return await self.store.events(event_ids)

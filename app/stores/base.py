@@ -14,6 +14,7 @@ from app.stores.ports import (
     HistoryPort,
     LifecyclePort,
     ModelPort,
+    ReadModelPort,
     ReviewPort,
     SearchPort,
     SegmentPort,
@@ -23,7 +24,8 @@ from app.stores.values import CustomerData, CustomerReads
 
 
 class IdentityStore(LifecyclePort, GraphPort, CustomerPort, TimelinePort, HistoryPort,
-                    SegmentPort, ReviewPort, AuditPort, ModelPort, SearchPort, OutboxPort, ABC):
+                    SegmentPort, ReviewPort, AuditPort, ModelPort, SearchPort, OutboxPort,
+                    ReadModelPort, ABC):
     async def read_customers(self, reads: CustomerReads) -> CustomerData:
         """Every read of `reads`, answered as the methods named in CustomerData answer
         them. One round trip in an adapter that overrides it (the API makes the reads of a

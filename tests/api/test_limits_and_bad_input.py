@@ -149,15 +149,17 @@ async def test_an_unexpected_error_is_masked_and_nothing_leaks(api, monkeypatch)
     async def broken(*_args, **_kwargs):
         raise RuntimeError("secret internals at /var/lib/idgraph/db: password=hunter2")
 
-    monkeypatch.setattr(api.services.store, "identifiers_of", broken, raising=False)
-    response = await api.post({"query": '{ customerByIdentifier(type: "cookie", '
-                                        'value: "ck_anna") { id identifiers { type } } }'})
+    # a graph read (a filtered timeline: the profile documents do not hold it)
+    monkeypatch.setattr(api.services.store, "read_customers", broken, raising=False)
+    response = await api.post({"query": '{ customerByIdentifier(type: "cookie", value: '
+                                        '"ck_anna") { id timeline(types: ["page_view"]) '
+                                        '{ edges { cursor } } } }'})
     body = response.text
     assert "hunter2" not in body and "secret" not in body
     no_trace(body)
     [error] = response.json()["errors"]
     assert error["message"] == "internal error; the server log has the details"
-    assert error["path"] == ["customerByIdentifier", "identifiers"]
+    assert error["path"] == ["customerByIdentifier", "timeline"]
 
 
 async def test_requests_without_an_accepted_key_get_401(api):

@@ -58,8 +58,29 @@ async def test_the_frontend_query_makes_the_same_few_store_calls_for_5_or_50_cus
     assert result.stored == 50 * 25
     five, fifty = await calls_for(api, 5), await calls_for(api, 50)
     assert five == fifty, (five, fifty)
+    # the owners and their profile documents in one lookup (app/stores/readmodel.py)
+    assert fifty == {"owner_documents": 1, "merges_into": 1, "splits_of": 1}
+
+
+async def test_without_the_read_model_the_fields_make_one_graph_read(store, api_with):
+    async with api_with(store, api_read_model=False) as api:
+        await api.services.ingest.ingest_raw((e["event_id"], e) for e in people(50))
+        five, fifty = await calls_for(api, 5), await calls_for(api, 50)
+    assert five == fifty, (five, fifty)
     assert fifty == {"owners": 1, "merges_into": 1, "splits_of": 1, **single_reads(
         api, "profile_observations", "identifiers_of", "timelines", "segment_states")}
+
+
+async def test_a_selection_the_documents_do_not_hold_reads_the_graph_for_it_alone(api):
+    await api.services.ingest.ingest_raw((e["event_id"], e) for e in people(5))
+    ids = [{"type": "cookie", "value": f"ck{p}"} for p in range(5)]
+    api.counting.reset()
+    query = """query($ids: [IdentifierInput!]!) { customers(identifiers: $ids) {
+      identifiers { type } timeline(first: 2, types: ["page_view"]) { edges { cursor } } } }"""
+    data = await api.run("reader", query, ids=ids)
+    assert all(len(c["timeline"]["edges"]) == 2 and len(c["identifiers"]) == 3
+               for c in data["customers"])
+    assert dict(api.counting.calls) == {"owner_documents": 1, **single_reads(api, "timelines")}
 
 
 async def test_customers_fetched_by_id_under_aliases_are_batched_too(api):
@@ -76,5 +97,4 @@ async def test_customers_fetched_by_id_under_aliases_are_batched_too(api):
         assert len(data) == n and all(data.values())
         return dict(api.counting.calls)
 
-    assert await calls(3) == await calls(30) == {"current_ids": 1, **single_reads(
-        api, "identifiers_of", "timelines", "profile_observations")}
+    assert await calls(3) == await calls(30) == {"current_ids": 1, "profile_documents": 1}

@@ -17,7 +17,8 @@ def test_bench_api_serves_every_request_on_a_small_store(tmp_path: Path) -> None
         capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout)
-    for clients in ("1", "4"):
-        level = report["graphql_http"][clients]
-        assert (level["requests"], level["errors"]) == (100, 0), level
-    assert report["raw_store_1_client"]["errors"] == 0
+    for path in ("read_model", "graph"):
+        for clients in ("1", "4"):
+            level = report["graphql_http"][path][clients]
+            assert (level["requests"], level["errors"]) == (100, 0), level
+        assert report["raw_store_1_client"][path]["errors"] == 0

@@ -29,13 +29,13 @@ from app.domain.plan import (
 from app.domain.privacy import SuppressionKey
 from app.domain.resolution import require_components
 from app.stores.errors import StoreError, StoreUnavailable
-from app.stores.neo4j import history, migrate, outbox_queries, queries, records
+from app.stores.neo4j import history, migrate, outbox_queries, queries, readmodel, records
 from app.stores.neo4j.segments import ERASE_SEGMENT_DATA
 from app.stores.neo4j.store import SEARCH_INDEX, Neo4jStore, redact
 from tests.unit.plans import KEYS, T, a_plan, full_plan
 
 QUERIES: dict[str, str] = {
-    name: text for module in (queries, outbox_queries, history)
+    name: text for module in (queries, outbox_queries, history, readmodel)
     for name, text in vars(module).items()
     if name.isupper() and isinstance(text, str)
 } | {"ERASE_SEGMENT_DATA": ERASE_SEGMENT_DATA}  # which an erasure runs too
@@ -48,7 +48,9 @@ SINGLE_WRITES = {"MIGRATIONS_BOOTSTRAP", "RECORD_MIGRATION", "SAVE_MODEL",
 # rare), like SQLite's UPDATE ... WHERE erased_mention(...); it writes back what it found
 # by element id. So does the erasure of the unpublished change events, which only the
 # outbox's backlog holds.
-MAINTENANCE = {"SCRUB_FIND", "SCRUB_WRITE", "ERASE_CHANGES"}
+MAINTENANCE = {"SCRUB_FIND", "SCRUB_WRITE", "ERASE_CHANGES",
+               # the profile documents that quote an erased value, and a rebuild's switch
+               "DROP_ERASED_DOCUMENTS", "DROP_ALL_DOCUMENTS"}
 # Statements allowed to scan a label: the migrator's handful of SchemaMigration nodes,
 # counts that Neo4j answers from its count store or an index, the whole-graph reads of
 # verification and of a rules change, the suppression list's check at migration and its
@@ -503,6 +505,8 @@ class FakeTx:
                             "audit": [{"id": "a1", "target": "z@example.com", "reason": "",
                                        "details": "{}", "undo": "{}"}]}],
             "ERASED_SEGMENTS": [{"ids": ["c_x"], "held": []}],
+            "CUSTOMER_READS": [{"identifiers": [], "observations": [], "timelines": [],
+                                "segment_states": []}],
         }
         return FakeResult(default.get(name, []))
 
@@ -554,7 +558,10 @@ async def test_transact_locks_reads_decides_applies_and_releases_in_three_statem
     gather = Gather(keys=KEYS, event_ids=frozenset({"e1"}), limited_types=("crm_id",),
                     hub_types=("email",))
     assert (await store.transact(gather, decide)).plan is plan
-    assert names(store) == ["LOCK_AND_SNAPSHOT", "APPLY", "RECORD", "RECORD_CHANGES"]
+    # then the profile documents of the customers it touched (app/stores/readmodel.py)
+    assert names(store) == ["LOCK_AND_SNAPSHOT", "APPLY", "RECORD", "RECORD_CHANGES",
+                            "PLAN_OWNERS", "READ_DOCUMENTS", "CUSTOMER_READS",
+                            "WRITE_DOCUMENTS"]
     params = dict(store.driver.log)
     assert params["LOCK_AND_SNAPSHOT"]["keys"] == ["cookie:a", "email:x@example.com"]  # sorted
     assert params["LOCK_AND_SNAPSHOT"]["count_hubs"] is True
@@ -621,8 +628,10 @@ async def test_steward_sections_are_applied_and_the_receipt_holds_audit_seqs_and
     assert result.plan is plan
     assert plan.changes == full_plan().changes  # the store writes nothing into the plan
     assert names(store) == ["LOCK_AND_SNAPSHOT", "APPLY", "ERASE", "SCRUB_FIND", "SCRUB_WRITE",
-                            "RECORD", "ERASED_SEGMENTS", "ERASE_SEGMENT_DATA", "ERASE_CHANGES",
-                            "RECORD_CHANGES"]
+                            "DROP_ERASED_DOCUMENTS", "RECORD", "ERASED_SEGMENTS",
+                            "ERASE_SEGMENT_DATA", "ERASE_CHANGES", "RECORD_CHANGES",
+                            "PLAN_OWNERS", "READ_DOCUMENTS", "CUSTOMER_READS",
+                            "WRITE_DOCUMENTS"]
     assert result.audit_seqs == (1,)
     assert result.erased == Erased(events=4, links=2, identifiers=1)
     # the plan's changes, then the erased customer's exit from the segment it was in

@@ -90,6 +90,7 @@ class RecordingConnection:
 def recording_store() -> SQLiteStore:
     store = SQLiteStore.__new__(SQLiteStore)
     store.path, store.suppression = ":memory:", KEY
+    store._dropped_documents = set()
     store.db = RecordingConnection()  # type: ignore[assignment]
     return store
 

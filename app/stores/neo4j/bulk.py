@@ -21,6 +21,7 @@ from app.domain.plan import Plan
 from app.stores.bulk import BulkStore, PendingSwitch, Row, StoreChanged, Switch
 from app.stores.errors import StoreUnavailable
 from app.stores.neo4j.errors import translated
+from app.stores.neo4j.readmodel import DROP_ALL_DOCUMENTS
 
 if TYPE_CHECKING:
     from app.stores.neo4j.store import Neo4jStore
@@ -170,6 +171,7 @@ class Neo4jBulk(BulkStore):
                 raise StoreChanged(
                     "the store changed while the rebuild ran (a load, a steward's action or "
                     "an erasure): nothing was switched; stop the writers and run it again")
+            await (await tx.run(DROP_ALL_DOCUMENTS)).consume()
             await tx.run(BEGIN_SWITCH, id=record.id, state=SWITCHING, staging=switch.staging,
                          now=record.started_at, plan_rows=switch.plan_rows,
                          started_at=record.started_at, inputs=json.dumps(record.inputs),

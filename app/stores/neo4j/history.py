@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import TYPE_CHECKING, Any
 
-from neo4j import AsyncDriver, RoutingControl
+from neo4j import RoutingControl
 
-from app.stores.errors import StoreUnavailable
 from app.stores.neo4j import records
 from app.stores.neo4j.errors import translated as _translated
+from app.stores.neo4j.part import Neo4jPart
 from app.stores.ports.history import Suppression
 from app.stores.values import Cursor, EventRecord
 
@@ -49,16 +48,7 @@ ON CREATE SET s.at = row.at
 """
 
 
-class Neo4jHistory:
-    driver: AsyncDriver
-    database: str
-    redacted_url: str
-
-    if TYPE_CHECKING:  # the store's, for the queries and the error translation
-        def _unavailable(self, exc: BaseException) -> StoreUnavailable: ...
-
-        async def _read(self, query: str, **params: Any) -> list[Any]: ...
-
+class Neo4jHistory(Neo4jPart):
     @_translated
     async def events_observing(self, keys: Collection[str], until: str, limit: int
                                ) -> list[EventRecord]:

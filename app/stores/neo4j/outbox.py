@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
-from neo4j import AsyncDriver, AsyncManagedTransaction
+from neo4j import AsyncManagedTransaction
 
 from app.domain.changes import Change, membership_change
 from app.domain.checks import PendingCheck
@@ -23,6 +23,8 @@ from app.stores.neo4j import outbox_queries as oq
 from app.stores.neo4j import queries as q
 from app.stores.neo4j import records
 from app.stores.neo4j.errors import translated as _translated
+from app.stores.neo4j.part import Neo4jPart
+from app.stores.neo4j.readmodel import rewrite_documents
 from app.stores.neo4j.segments import (
     ERASE_SEGMENT_DATA,
     SAVE_SEGMENT_STATES,
@@ -42,7 +44,7 @@ from app.stores.outbox import (
 from app.stores.values import CustomerData, CustomerReads, SegmentRecord
 
 if TYPE_CHECKING:
-    from app.stores.errors import StoreUnavailable
+    pass
 
 SAVE_EVALUATED = oq.delete_pending + SAVE_SEGMENT_STATES
 
@@ -72,16 +74,7 @@ class _Tx:
                 async for r in result]
 
 
-class Neo4jOutbox:
-    driver: AsyncDriver
-    database: str
-    redacted_url: str
-
-    if TYPE_CHECKING:  # the store's
-        def _unavailable(self, exc: BaseException) -> StoreUnavailable: ...
-
-        async def _read(self, query: str, **params: Any) -> list[Any]: ...
-
+class Neo4jOutbox(Neo4jPart):
     # -- inside an identity write ------------------------------------------------------------
     @staticmethod
     async def _apply_outbox(tx: AsyncManagedTransaction, plan: Plan) -> tuple[Change, ...]:
@@ -131,6 +124,7 @@ class Neo4jOutbox:
             await (await tx.run(SAVE_EVALUATED, done=sorted(pending),
                                 states=_state_rows(write.states),
                                 **_change_rows(write.changes))).consume()
+            await rewrite_documents(tx, write.states, locked=True)
             return write
 
         async with self.driver.session(database=self.database) as session:

@@ -11,14 +11,15 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from neo4j import AsyncDriver, RoutingControl
+from neo4j import AsyncManagedTransaction, RoutingControl
 
 from app.domain.changes import Change, membership_change
 from app.domain.segments.membership import Membership, MembershipChange
-from app.stores.errors import StoreUnavailable
 from app.stores.neo4j import outbox_queries as oq
 from app.stores.neo4j.errors import translated as _translated
+from app.stores.neo4j.part import Neo4jPart
 from app.stores.neo4j.queries import numbered
+from app.stores.neo4j.readmodel import rewrite_documents
 from app.stores.neo4j.records import dumps, loads, membership, unique
 from app.stores.outbox import outbox_rows
 from app.stores.values import CustomerData, CustomerReads, SegmentRecord, SegmentState
@@ -178,22 +179,24 @@ def outbox_params(changes: Iterable[Change]) -> dict[str, Any]:
             "outbox_sequence": oq.OUTBOX_SEQUENCE}
 
 
-class Neo4jSegments:
-    driver: AsyncDriver
-    database: str
-
-    redacted_url: str
-
-    if TYPE_CHECKING:  # the store's, for the queries and the error translation
-        def _unavailable(self, exc: BaseException) -> StoreUnavailable: ...
-
-        async def _read(self, query: str, **params: Any) -> list[Any]: ...
-
+class Neo4jSegments(Neo4jPart):
+    if TYPE_CHECKING:  # the store's
         async def read_customers(self, reads: CustomerReads) -> CustomerData: ...
 
     async def _write(self, query: str, **params: Any) -> None:
         await self.driver.execute_query(query, params, database_=self.database,
                                         routing_=RoutingControl.WRITE)
+
+    async def _write_rewriting(self, query: str, customer_ids: Collection[str],
+                               **params: Any) -> None:
+        """`query`, then the documents of `customer_ids` (whose segments it changes),
+        in one transaction."""
+        async def run(tx: AsyncManagedTransaction) -> None:
+            await (await tx.run(query, params)).consume()
+            await rewrite_documents(tx, customer_ids)
+
+        async with self.driver.session(database=self.database) as session:
+            await session.execute_write(run)
 
     @_translated
     async def segment_definitions(self) -> list[SegmentRecord]:
@@ -208,7 +211,8 @@ class Neo4jSegments:
 
     @_translated
     async def delete_segment(self, name: str, changes: Sequence[MembershipChange]) -> None:
-        await self._write(DELETE_SEGMENT, name=name, states=[], **_change_rows(changes))
+        await self._write_rewriting(DELETE_SEGMENT, {c.customer_id for c in changes},
+                                    name=name, states=[], **_change_rows(changes))
 
     async def segment_states(self, customer_ids: Collection[str]) -> dict[str, SegmentState]:
         reads = CustomerReads(segment_states=set(customer_ids))
@@ -219,8 +223,8 @@ class Neo4jSegments:
         self, states: dict[str, SegmentState | None], changes: Sequence[MembershipChange]
     ) -> None:
         if states or changes:
-            await self._write(SAVE_SEGMENT_STATES, states=_state_rows(states),
-                              **_change_rows(changes))
+            await self._write_rewriting(SAVE_SEGMENT_STATES, states,
+                                        states=_state_rows(states), **_change_rows(changes))
 
     @_translated
     async def segment_members(
@@ -247,4 +251,5 @@ class Neo4jSegments:
     @_translated
     async def erase_segment_data(self, customer_ids: Collection[str]) -> None:
         if customer_ids:
-            await self._write(ERASE_SEGMENT_DATA, ids=unique(customer_ids))
+            await self._write_rewriting(ERASE_SEGMENT_DATA, customer_ids,
+                                        ids=unique(customer_ids))

@@ -63,6 +63,7 @@ from app.stores.neo4j import records
 from app.stores.neo4j.errors import translated as _translated
 from app.stores.neo4j.history import Neo4jHistory
 from app.stores.neo4j.outbox import Neo4jOutbox
+from app.stores.neo4j.readmodel import DROP_ERASED_DOCUMENTS, Neo4jReadModel, rewrite_after
 from app.stores.neo4j.segments import Neo4jSegments
 from app.stores.ports.graph import Decide, decide_with_components
 from app.stores.values import (
@@ -122,7 +123,7 @@ class _Locks:
         self.gathered: set[str] = set()  # customers whose whole component was read
 
 
-class Neo4jStore(Neo4jSegments, Neo4jOutbox, Neo4jHistory, IdentityStore):
+class Neo4jStore(Neo4jSegments, Neo4jOutbox, Neo4jHistory, Neo4jReadModel, IdentityStore):
     def __init__(self, address: str, auth: tuple[str, str], *, database: str = "neo4j",
                  url: str | None = None, suppression: SuppressionKey | None = None) -> None:
         self.address = address
@@ -230,9 +231,12 @@ class Neo4jStore(Neo4jSegments, Neo4jOutbox, Neo4jHistory, IdentityStore):
             if not plan:
                 await self._record_and_release(tx, None, locks)
                 return Receipt(plan)
-            erased = await self._apply(tx, plan)
+            dropped: set[str] = set()  # documents the erasures' scrub dropped
+            erased = await self._apply(tx, plan, dropped)
             audit_seqs = await self._record_and_release(tx, plan, locks)
-            return Receipt(plan, audit_seqs, erased, await self._apply_outbox(tx, plan))
+            changes = await self._apply_outbox(tx, plan)
+            await rewrite_after(tx, plan, snapshot, dropped)
+            return Receipt(plan, audit_seqs, erased, changes)
 
         async with self.driver.session(database=self.database) as session:
             return await session.execute_write(work)
@@ -286,8 +290,10 @@ class Neo4jStore(Neo4jSegments, Neo4jOutbox, Neo4jHistory, IdentityStore):
         rows = [row async for row in await tx.run(q.COMPONENTS, ids=ids)]
         return records.components(rows, ids)
 
-    async def _apply(self, tx: AsyncManagedTransaction, plan: Plan) -> Erased:
-        """APPLY, then ERASE for each erasure: what the erasures removed."""
+    async def _apply(self, tx: AsyncManagedTransaction, plan: Plan,
+                     dropped: set[str] | None = None) -> Erased:
+        """APPLY, then ERASE for each erasure: what the erasures removed. The customers
+        whose documents their scrub dropped are added to `dropped`."""
         row = await (await tx.run(q.APPLY, records.apply_params(plan, self.suppression),
                                   sample=SAMPLE_EVENT_IDS,
                                   banned=BANNED)).single(strict=True)
@@ -303,18 +309,24 @@ class Neo4jStore(Neo4jSegments, Neo4jOutbox, Neo4jHistory, IdentityStore):
                 nothing="",
             )).single(strict=True)
             erased += Erased(row["events"], row["links"], row["identifiers"])
-            await self._scrub(tx, erasure.spellings)
+            found = await self._scrub(tx, erasure.spellings)
+            if dropped is not None:
+                dropped.update(found)
         return erased
 
     @staticmethod
-    async def _scrub(tx: AsyncManagedTransaction, spellings: Spellings) -> None:
+    async def _scrub(tx: AsyncManagedTransaction, spellings: Spellings) -> list[str]:
+        """Scrub the erased values from free text; the customers whose documents quoted
+        one, dropped (their customers' documents are written again in the transaction)."""
         if not spellings:
-            return
+            return []
         found = await (await tx.run(q.SCRUB_FIND, pattern=records.scrub_pattern(spellings),
                                     nothing="")).single(strict=True)
         rows = records.scrubbed_rows(found, spellings)
         if any(rows.values()):
             await (await tx.run(q.SCRUB_WRITE, rows)).consume()
+        return [r["id"] async for r in await tx.run(
+            DROP_ERASED_DOCUMENTS, pattern=records.scrub_pattern(spellings))]
 
     @staticmethod
     async def _record_and_release(tx: AsyncManagedTransaction, plan: Plan | None,

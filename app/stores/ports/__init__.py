@@ -8,10 +8,11 @@ from app.stores.ports.graph import GraphPort
 from app.stores.ports.history import HistoryPort
 from app.stores.ports.lifecycle import LifecyclePort
 from app.stores.ports.models import ModelPort
+from app.stores.ports.readmodel import ReadModelPort
 from app.stores.ports.reviews import ReviewPort
 from app.stores.ports.search import SearchPort
 from app.stores.ports.segments import SegmentPort
 from app.stores.ports.timelines import TimelinePort
 
 __all__ = ["AuditPort", "CustomerPort", "GraphPort", "HistoryPort", "LifecyclePort", "ModelPort",
-           "ReviewPort", "SearchPort", "SegmentPort", "TimelinePort"]
+           "ReadModelPort", "ReviewPort", "SearchPort", "SegmentPort", "TimelinePort"]

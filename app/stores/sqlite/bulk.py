@@ -18,6 +18,7 @@ from app.stores.bulk import (
     StoreChanged,
     Switch,
 )
+from app.stores.sqlite.readmodel import DROP_ALL
 
 if TYPE_CHECKING:
     from app.stores.sqlite.store import SQLiteStore
@@ -85,6 +86,7 @@ class SQLiteBulk(BulkStore):
                 self.store._apply(plan)
                 if switch.applied is not None:
                     switch.applied(step)
+            self.db.execute(DROP_ALL)
             self._record(switch.record)
             self.db.execute("COMMIT")
         except BaseException:

@@ -84,6 +84,8 @@ class SQLiteOutbox:
 
         async def read_customers(self, reads: CustomerReads) -> CustomerData: ...
 
+        async def _rewrite_documents(self, customer_ids: Collection[str]) -> int: ...
+
         async def segment_definitions(self) -> list[SegmentRecord]: ...
 
     # -- inside other transactions ------------------------------------------------------
@@ -141,6 +143,7 @@ class SQLiteOutbox:
             if customers:
                 write = await work(_Tx(self, customers, pending))
                 self._write_states(write.states, write.changes)
+                await self._rewrite_documents(write.states)
                 for chunk in chunks(pending):
                     self.db.execute(f"DELETE FROM segment_pending WHERE customer_id IN "
                                     f"({marks(len(chunk))})", chunk)

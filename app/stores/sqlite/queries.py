@@ -208,6 +208,8 @@ SUPPRESS = "INSERT OR IGNORE INTO suppressed VALUES (?, ?)"
 # {table}, {column}, {scrub}: from SCRUBBED_COLUMNS
 SCRUB = "UPDATE {table} SET {column} = {scrub}({column}) WHERE erased_mention({column})"
 # Rewrite the search index, so that no segment still holds the erased terms.
+DROP_ERASED_DOCUMENTS = ("DELETE FROM profile_documents WHERE erased_mention(body) "
+                         "RETURNING customer_id")
 OPTIMIZE_SEARCH = "INSERT INTO search_fts (search_fts) VALUES ('optimize')"
 VACUUM = "VACUUM"
 # Free text that outlives an erasure, and how each column is scrubbed.

@@ -267,9 +267,20 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
+        # The profile read model (app/stores/readmodel.py): one document per customer,
+        # rewritten by every write; a customer without one is read from the graph.
+        "V0008__profile_documents",
+        """
+        CREATE TABLE profile_documents (
+            customer_id TEXT PRIMARY KEY,
+            body TEXT NOT NULL
+        ) WITHOUT ROWID;
+        """,
+    ),
+    (
         # The segment inputs the writes behind a pending check touched (app/domain/checks.py),
         # NULL: any; streaming evaluation evaluates only the segments reading them.
-        "V0008__segment_pending_inputs",
+        "V0009__segment_pending_inputs",
         "ALTER TABLE segment_pending ADD COLUMN inputs TEXT",
     ),
 ]

@@ -20,6 +20,8 @@ class SQLiteSegments:
     if TYPE_CHECKING:  # the outbox's (app/stores/sqlite/outbox.py)
         def _append_outbox(self, changes: Sequence[Change]) -> None: ...
 
+        async def _rewrite_documents(self, customer_ids: Collection[str]) -> int: ...
+
     async def segment_definitions(self) -> list[SegmentRecord]:
         rows = self.db.execute(
             "SELECT name, text, created_at, updated_at FROM segments ORDER BY name")
@@ -38,6 +40,7 @@ class SQLiteSegments:
             self.db.execute("DELETE FROM segment_members WHERE segment = ?", (name,))
             self.db.execute("DELETE FROM segments WHERE name = ?", (name,))
             self._append_history(changes)
+            await self._rewrite_documents({c.customer_id for c in changes})
 
     async def segment_states(self, customer_ids: Collection[str]) -> dict[str, SegmentState]:
         found: dict[str, SegmentState] = {}
@@ -61,6 +64,7 @@ class SQLiteSegments:
     ) -> None:
         with self._segment_tx():
             self._write_states(states, changes)
+            await self._rewrite_documents(states)
 
     def _write_states(self, states: dict[str, SegmentState | None],
                       changes: Sequence[MembershipChange]) -> None:
@@ -125,6 +129,7 @@ class SQLiteSegments:
     async def erase_segment_data(self, customer_ids: Collection[str]) -> None:
         with self._segment_tx():
             self._erase_segment_data(customer_ids)
+            await self._rewrite_documents(customer_ids)
 
     def _erase_segment_data(self, customer_ids: Collection[str]) -> None:
         """Memberships, check times, history and pending checks (the outbox's)."""

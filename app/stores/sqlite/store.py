@@ -58,6 +58,7 @@ from app.stores.sqlite.checkpoint import (
 from app.stores.sqlite.chunks import chunks, marks
 from app.stores.sqlite.history import SQLiteHistory
 from app.stores.sqlite.outbox import SQLiteOutbox
+from app.stores.sqlite.readmodel import SQLiteReadModel
 from app.stores.sqlite.schema import MIGRATIONS
 from app.stores.sqlite.segments import SQLiteSegments
 from app.stores.values import (
@@ -119,10 +120,13 @@ def _busy(exc: sqlite3.OperationalError) -> Exception:
     return StoreBusy(f"SQLite: {text}") if "locked" in text or "busy" in text else exc
 
 
-class SQLiteStore(SQLiteSegments, SQLiteOutbox, SQLiteHistory, IdentityStore):
+class SQLiteStore(SQLiteSegments, SQLiteOutbox, SQLiteHistory, SQLiteReadModel,
+                  IdentityStore):
     def __init__(self, path: str, url: str | None = None, *,
                  suppression: SuppressionKey | None = None) -> None:
         self.path = path
+        # the customers whose documents the current transaction's erasures dropped
+        self._dropped_documents: set[str] = set()
         self.url = url or f"sqlite:///{path}"
         self.suppression = suppression or resolve_key(self.url)
         if path != ":memory:":
@@ -199,7 +203,10 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, SQLiteHistory, IdentityStore):
             plan = await decide_with_components(
                 snapshot, decide, self._gather_components, gather.customers
             )
+            self._dropped_documents = set()
             receipt = self._apply(plan) if plan else Receipt(plan)
+            if plan:
+                await self._rewrite_after(plan, snapshot, self._dropped_documents)
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
@@ -467,6 +474,10 @@ class SQLiteStore(SQLiteSegments, SQLiteOutbox, SQLiteHistory, IdentityStore):
         try:
             for table, column, scrub in q.SCRUBBED_COLUMNS:
                 self.db.execute(q.SCRUB.format(table=table, column=column, scrub=scrub))
+            # documents that quote an erased value (another customer's identifier reason):
+            # written again from the scrubbed graph at the end of the transaction
+            self._dropped_documents.update(
+                cid for (cid,) in self.db.execute(q.DROP_ERASED_DOCUMENTS))
         finally:
             for name in functions:
                 self.db.create_function(name, 1, None)
