@@ -41,6 +41,7 @@ from app.domain.plan import (
 )
 from app.domain.privacy import SuppressionKey
 from app.domain.rules import Rules
+from app.services.readmodel import build_documents
 from app.stores import bulk_of
 from app.stores.base import IdentityStore
 from app.stores.bulk import (
@@ -151,8 +152,8 @@ class RebuildService:
                                            plans(staging, now, options.plan_rows),
                                            self.applied))
         seconds["switch"], mark = time.monotonic() - mark, time.monotonic()
-        if self.segments is not None:
-            await self.segments.settle()
+        await self._settle()
+        seconds["settle"] = time.monotonic() - mark
         rejects = _copy_rejects(staging, options.rejects)
         if not options.keep_staging:
             staging.remove()
@@ -172,6 +173,15 @@ class RebuildService:
                 "rebuilding")
         await self.bulk.resume(pending, plans(staging, pending.now, pending.plan_rows,
                                               skip=pending.done), format_ts(self.clock()))
+        await self._settle()
+
+    async def _settle(self) -> None:
+        """After a switch: the segment checks it left, and the profile read model, whose
+        documents the switch dropped with the graph they were made from (written last, so
+        that they hold the settled segments)."""
+        if self.segments is not None:
+            await self.segments.settle()
+        await build_documents(self.store)
 
     async def _export(self, staging: Any, *, with_event_ids: bool) -> Stored:
         """What the store holds, as Parquet under staging/stored/."""
