@@ -129,8 +129,9 @@ def _summary(report: Any) -> None:
         ("customers", job.customers),
         ("components (largest: rows)", f"{job.components} ({job.largest_component})"),
         ("customers renamed (old ids redirect)", job.sections.get("renames", 0)),
-        ("seconds (export, spark, switch)",
-         ", ".join(f"{report.seconds.get(k, 0):.1f}" for k in ("export", "spark", "switch"))),
+        ("seconds (export, spark, switch, settle)",
+         ", ".join(f"{report.seconds.get(k, 0):.1f}"
+                   for k in ("export", "spark", "switch", "settle"))),
     ]:
         table.add_row(name, str(value))
     console.print(table)
