@@ -1,8 +1,9 @@
 """The backfill of the profile read model (app/stores/readmodel.py): a store written
 before it holds no documents, and its customers are read from the graph until
-`idgraph readmodel build` writes them (a rebuild writes them itself after its switch). Each page of customers is
-written in one transaction under their locks, so the backfill runs while loaders and
-stewards write: a write to a customer rewrites its document in its own transaction."""
+`idgraph readmodel build` writes them (a rebuild writes them itself after its switch).
+Each page of customers is written in one transaction under their locks, so the backfill
+runs while loaders and stewards write: a write to a customer rewrites its document in its
+own transaction."""
 
 from __future__ import annotations
 
