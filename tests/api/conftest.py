@@ -29,6 +29,21 @@ KEYS = {"reader": "rk-test-reader-1", "steward": "sk-test-steward-1", "admin": "
 ROLE_KEYS = ",".join(f"{key}:{role}" for role, key in KEYS.items())
 
 
+def hold_store_call(monkeypatch: pytest.MonkeyPatch, store: IdentityStore,
+                    name: str) -> asyncio.Event:
+    """Make every call of the store's method `name` wait until the returned event is set,
+    then run for real: a request held in the store for as long as a test needs."""
+    release = asyncio.Event()
+    real = getattr(store, name)
+
+    async def held(*args: Any, **kwargs: Any) -> Any:
+        await release.wait()
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(store, name, held, raising=False)
+    return release
+
+
 class CountingStore:
     """Delegates every call to the real store and counts the port methods called. Port
     methods the adapter inherits from IdentityStore run with this proxy as `self`, so the

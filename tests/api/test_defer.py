@@ -4,14 +4,13 @@ the query's time budget covers the whole response, not the first part only."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.api.conftest import KEYS
+from tests.api.conftest import KEYS, hold_store_call
 
 MULTIPART = "multipart/mixed;deferSpec=20220824, application/json"
 
@@ -46,14 +45,7 @@ async def test_a_deferred_parts_errors_carry_their_code(api):
 
 async def test_a_deferred_part_past_the_time_budget_ends_the_response_with_its_code(
         api, monkeypatch):
-    release = asyncio.Event()
-    real = api.services.store.segment_definitions
-
-    async def held(*args: Any, **kwargs: Any) -> Any:
-        await release.wait()
-        return await real(*args, **kwargs)
-
-    monkeypatch.setattr(api.services.store, "segment_definitions", held, raising=False)
+    release = hold_store_call(monkeypatch, api.services.store, "segment_definitions")
     try:
         first, *later = await parts(
             api, "{ viewer { role } ... @defer { segments { id } } }", role="reader")

@@ -14,6 +14,7 @@ import pytest
 
 from app.api import documents
 from app.services import customers, segments
+from tests.api.conftest import hold_store_call
 from tests.api.data import seed
 from tests.helpers import raw_event
 
@@ -103,14 +104,7 @@ async def test_a_document_seen_before_is_not_parsed_again(api, monkeypatch):
 async def test_a_query_past_its_time_budget_is_stopped_and_a_mutation_never(
         sqlite_store, api_with, monkeypatch):
     async with api_with(sqlite_store, api_query_timeout_seconds=0.5) as api:
-        release = asyncio.Event()
-        real = api.services.store.segment_definitions
-
-        async def held(*args: Any, **kwargs: Any) -> Any:
-            await release.wait()
-            return await real(*args, **kwargs)
-
-        monkeypatch.setattr(api.services.store, "segment_definitions", held, raising=False)
+        release = hold_store_call(monkeypatch, api.services.store, "segment_definitions")
         define = asyncio.create_task(api.run("admin", """mutation { defineSegment(
             id: "held", definition: "has(email)") { __typename } }"""))
         stopped = await api.fails("reader", "{ segments { id } }")

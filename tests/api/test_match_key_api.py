@@ -4,9 +4,8 @@ comparisons, not values); a link from events has none."""
 
 from __future__ import annotations
 
-from app.services.matching import train_from_events
 from tests.contract.test_matching_contract import dataset
-from tests.helpers import raw_event
+from tests.helpers import ingest_trained, raw_event
 
 GRAPH = """query($id: ID!) { customer(id: $id) { identityGraph(depth: 0) {
   links { a b weights matchKey } } } }"""
@@ -15,9 +14,7 @@ GRAPH = """query($id: ID!) { customer(id: $id) { identityGraph(depth: 0) {
 async def test_a_matched_link_reads_its_comparisons_as_a_match_key(api):
     _, events = dataset()
     services = api.services
-    await train_from_events(services.store, events, services.ingest.rules)
-    await services.ingest.load_matcher()
-    await services.ingest.ingest_raw((str(n), e) for n, e in enumerate(events))
+    await ingest_trained(services, events)
     owners = await services.store.owners(["crm_ref:r0", "crm_ref:r1000"])
     assert owners["crm_ref:r0"] == owners["crm_ref:r1000"]
     keys = {}
@@ -44,9 +41,7 @@ READER_VIEW = """query($id: ID!) { customer(id: $id) {
 async def test_a_reader_gets_a_matched_links_weights_as_numbers_and_personal_values_masked(api):
     people, events = dataset()
     services = api.services
-    await train_from_events(services.store, events, services.ingest.rules)
-    await services.ingest.load_matcher()
-    await services.ingest.ingest_raw((str(n), e) for n, e in enumerate(events))
+    await ingest_trained(services, events)
     cid = (await services.store.owners(["crm_ref:r0"]))["crm_ref:r0"]
     seen = {role: (await api.run(role, READER_VIEW, id=cid))["customer"]
             for role in ("steward", "reader")}

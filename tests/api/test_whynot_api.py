@@ -4,9 +4,8 @@ everyone else."""
 
 from __future__ import annotations
 
-from app.services.matching import train_from_events
 from tests.contract.test_matching_contract import dataset
-from tests.helpers import raw_event
+from tests.helpers import ingest_trained, raw_event
 
 HOME = {"last_name": "jansen", "street": "damrak", "house_number": "12",
         "postcode": "1012 LG", "city": "amsterdam"}
@@ -43,9 +42,7 @@ async def household(api) -> None:
     _, events = dataset()
     events += [MOTHER, FATHER]
     services = api.services
-    await train_from_events(services.store, events, services.ingest.rules)
-    await services.ingest.load_matcher()
-    await services.ingest.ingest_raw((str(n), e) for n, e in enumerate(events))
+    await ingest_trained(services, events)
 
 
 async def test_a_steward_sees_the_guarded_pair_its_weights_and_what_a_merge_would_do(api):
