@@ -56,8 +56,8 @@ WHERE c.profile_document =~ $pattern
 SET c.profile_document = null
 RETURN c.id AS id
 """
-# A rebuild's switch replaces the graph: its customers are read from the graph until
-# `idgraph readmodel build` writes their documents again.
+# A rebuild's switch replaces the graph the documents were made from; the rebuild writes
+# them again once it has settled (app/services/spark_rebuild.py).
 DROP_ALL_DOCUMENTS = """
 MATCH (c:Customer)
 WHERE c.profile_document IS NOT NULL

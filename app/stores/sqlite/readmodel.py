@@ -35,8 +35,8 @@ DOCUMENT_IDENTIFIERS = (f"SELECT customer_id, {IDENTIFIER_COLUMNS} FROM identifi
 DROP = "DELETE FROM profile_documents WHERE customer_id IN ({marks})"
 OWNERS = ("SELECT key, customer_id FROM identifiers WHERE key IN ({marks}) "
           "AND customer_id IS NOT NULL")
-# A rebuild's switch replaces the graph: its customers are read from the graph until
-# `idgraph readmodel build` writes their documents again.
+# A rebuild's switch replaces the graph the documents were made from; the rebuild writes
+# them again once it has settled (app/services/spark_rebuild.py).
 DROP_ALL = "DELETE FROM profile_documents"
 
 
@@ -49,10 +49,7 @@ class SQLiteReadModel:
         def _rows(self, statement: str, values: Collection[str]) -> Iterable[Any]: ...
 
     async def profile_documents(self, customer_ids: Collection[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
-        for chunk in chunks(customer_ids):
-            found.update(self.db.execute(READ.format(marks=marks(len(chunk))), chunk))
-        return found
+        return dict(self._rows(READ, customer_ids))
 
     async def owner_documents(self, keys: Collection[str]) -> dict[str, tuple[str, str | None]]:
         return {key: (cid, body) for key, cid, body in self._rows(OWNER_DOCUMENTS, keys)}
